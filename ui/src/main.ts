@@ -1,0 +1,4 @@
+const app = document.querySelector<HTMLDivElement>("#app");
+if (app) {
+  app.textContent = "Daftar";
+}
