@@ -1,0 +1,378 @@
+//! HTTP: the router, its handlers, extractors and middleware.
+//!
+//! Handlers are thin: extract, validate ([`crate::sync`]), run the blocking store call on
+//! tokio's blocking pool, map the result to a protocol type. Cross-cutting work is middleware,
+//! outermost first: a tracing span per request keyed on the matched route, [`observe`]
+//! (request counts for `/metrics`, and the one log line for an error response), the request
+//! timeout, panic catching (a panic becomes a JSON 500), and the body size limit.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use daftar_protocol::{
+    AssignRequest, AssignResponse, Bytes, Health, LoginRequest, LoginResponse, MAX_BODY_BYTES,
+    PROTOCOL_VERSION, PulledChange, REPLICA_HEADER, Refusal, Role, SyncRequest, SyncResponse,
+};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiJson, ErrorReport};
+use crate::metrics::Metrics;
+use crate::password;
+use crate::store::{PullRequest, TeacherRef, User};
+
+/// The server's routes and middleware, ready to serve (or to drive with `tower::ServiceExt`).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/v1/sessions", post(login).delete(logout))
+        .route("/v1/sync", post(sync))
+        .route("/v1/assignments", post(assign))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
+            ApiError::Panic.into_response()
+        }))
+        .layer(from_fn_with_state(state.clone(), timeout))
+        .layer(from_fn_with_state(state.clone(), observe))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", MatchedPath::as_str);
+                    tracing::info_span!("request", method = %req.method(), route)
+                })
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+        )
+        .with_state(state)
+}
+
+/// Current time in unix milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Run blocking store work off the async threads.
+async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f).await?
+}
+
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = req.method().clone();
+    let response = next.run(req).await;
+    let status = response.status();
+    state
+        .metrics()
+        .record_request(&route, method.as_str(), status.as_u16());
+    if let Some(report) = response.extensions().get::<ErrorReport>() {
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), code = ?report.code, error = %report.detail, "request failed");
+        } else {
+            tracing::info!(status = status.as_u16(), code = ?report.code, error = %report.detail, "request refused");
+        }
+    }
+    response
+}
+
+async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.config().request_timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// The peer's address, when the server was started with connect info (as [`crate::serve`]
+/// does); `None` under `oneshot` tests.
+struct PeerIp(Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(PeerIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+/// The bearer token of the request.
+struct BearerToken(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(ApiError::Unauthorized)?;
+        let (scheme, token) = value.split_once(' ').ok_or(ApiError::Unauthorized)?;
+        let token = token.trim();
+        if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.len() > 256 {
+            return Err(ApiError::Unauthorized);
+        }
+        Ok(BearerToken(token.to_owned()))
+    }
+}
+
+/// The signed-in user of the request.
+struct AuthUser(User);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let BearerToken(token) = BearerToken::from_request_parts(parts, state).await?;
+        let hash = password::token_hash(&token);
+        let store = state.store().clone();
+        let user = blocking(move || Ok(store.session_user(&hash, now_ms())?)).await?;
+        user.map(AuthUser).ok_or(ApiError::Unauthorized)
+    }
+}
+
+/// The replica id header.
+struct ReplicaId(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ReplicaId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let value = parts
+            .headers
+            .get(REPLICA_HEADER)
+            .ok_or_else(|| ApiError::malformed(format!("missing the {REPLICA_HEADER} header")))?
+            .to_str()
+            .map_err(|_| ApiError::malformed(format!("the {REPLICA_HEADER} header is not text")))?;
+        Ok(ReplicaId(crate::sync::replica_id(value)?))
+    }
+}
+
+async fn healthz(State(state): State<AppState>) -> Result<ApiJson<Health>, ApiError> {
+    let store = state.store().clone();
+    blocking(move || Ok(store.check()?)).await?;
+    Ok(ApiJson(Health {
+        status: "ok".into(),
+        protocol: PROTOCOL_VERSION,
+        version: env!("CARGO_PKG_VERSION").into(),
+    }))
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics().render(),
+    )
+        .into_response()
+}
+
+#[tracing::instrument(skip_all, fields(user = %req.user))]
+async fn login(
+    State(state): State<AppState>,
+    PeerIp(ip): PeerIp,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<ApiJson<LoginResponse>, ApiError> {
+    let limiter = state.limiter();
+    if let Err(wait) = limiter.check(&req.user, ip, Instant::now()) {
+        Metrics::add(&state.metrics().logins_failed, 1);
+        return Err(ApiError::RateLimited { retry_after: wait });
+    }
+    let shared = state.clone();
+    let name = req.user.clone();
+    // Verify even for unknown users, so timing does not tell which names exist.
+    let verdict = blocking(move || {
+        let found = shared.store().user_credentials(&name)?;
+        let dummy;
+        let (phc, user) = match &found {
+            Some((user, phc)) => (phc.as_str(), Some(user)),
+            None => {
+                dummy = shared.dummy_hash()?;
+                (dummy.as_str(), None)
+            }
+        };
+        let matches = password::verify(phc, &req.password)?;
+        Ok(match user {
+            Some(user) if matches && user.disabled => Err(ApiError::AccountDisabled),
+            Some(user) if matches => Ok(user.clone()),
+            _ => Err(ApiError::BadCredentials),
+        })
+    })
+    .await?;
+    let user = match verdict {
+        Ok(user) => user,
+        Err(err) => {
+            Metrics::add(&state.metrics().logins_failed, 1);
+            if matches!(err, ApiError::BadCredentials) {
+                limiter.record_failure(&req.user, ip, Instant::now());
+            }
+            return Err(err);
+        }
+    };
+    limiter.record_success(&req.user);
+
+    let token = password::new_token();
+    let hash = password::token_hash(&token);
+    let now = now_ms();
+    let ttl = i64::try_from(state.config().token_ttl.as_millis()).unwrap_or(i64::MAX);
+    let expires_at = now.saturating_add(ttl);
+    let store = state.store().clone();
+    let user_id = user.id;
+    blocking(move || Ok(store.create_session(user_id, &hash, now, expires_at)?)).await?;
+    tracing::info!(role = user.role.as_str(), "signed in");
+    Ok(ApiJson(LoginResponse {
+        token,
+        expires_at,
+        user: user.info(),
+    }))
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    BearerToken(token): BearerToken,
+) -> Result<StatusCode, ApiError> {
+    let hash = password::token_hash(&token);
+    let store = state.store().clone();
+    blocking(move || Ok(store.delete_session(&hash)?)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[tracing::instrument(skip_all, fields(user = %user.name, replica = %replica, pushed = tracing::field::Empty, pulled = tracing::field::Empty))]
+async fn sync(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ReplicaId(replica): ReplicaId,
+    ApiJson(req): ApiJson<SyncRequest>,
+) -> Result<ApiJson<SyncResponse>, ApiError> {
+    let config = state.config();
+    let budget = req
+        .page_bytes
+        .unwrap_or(config.page_bytes)
+        .clamp(1, config.max_page_bytes);
+    let store = state.store().clone();
+    let (pushed, pulled) = blocking(move || {
+        let batch = crate::sync::decode_push(&req)?;
+        let pushed = if batch.metas.is_empty() && batch.changes.is_empty() {
+            Default::default()
+        } else {
+            store.push(&user, &batch, now_ms())?
+        };
+        let skip: HashSet<_> = pushed.acked.iter().copied().collect();
+        let pulled = store.pull(
+            &user,
+            &PullRequest {
+                replica,
+                // Seqs are SQL integers.
+                cursor: req.cursor.min(i64::MAX as u64),
+                access: req.access,
+                budget,
+                skip,
+            },
+        )?;
+        Ok((pushed, pulled))
+    })
+    .await?;
+
+    let metrics = state.metrics();
+    Metrics::add(&metrics.changes_stored, pushed.stored);
+    Metrics::add(&metrics.bytes_in, pushed.stored_bytes);
+    Metrics::add(&metrics.changes_refused, pushed.refused.len() as u64);
+    Metrics::add(&metrics.changes_sent, pulled.changes.len() as u64);
+    Metrics::add(
+        &metrics.bytes_out,
+        pulled.changes.iter().map(|c| c.bytes.len() as u64).sum(),
+    );
+    let span = tracing::Span::current();
+    span.record("pushed", pushed.stored);
+    span.record("pulled", pulled.changes.len());
+
+    Ok(ApiJson(SyncResponse {
+        protocol: PROTOCOL_VERSION,
+        acked: pushed.acked.iter().map(hex::encode).collect(),
+        refused: pushed
+            .refused
+            .into_iter()
+            .map(|r| Refusal {
+                hash: hex::encode(r.hash),
+                code: r.code,
+                reason: r.reason,
+            })
+            .collect(),
+        changes: pulled
+            .changes
+            .into_iter()
+            .map(|c| PulledChange {
+                seq: c.seq,
+                doc: c.doc,
+                change: Bytes(c.bytes),
+            })
+            .collect(),
+        cursor: pulled.cursor,
+        access: pulled.access,
+        more: pulled.more,
+    }))
+}
+
+#[tracing::instrument(skip_all, fields(user = %user.name, count = req.assignments.len()))]
+async fn assign(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiJson(req): ApiJson<AssignRequest>,
+) -> Result<ApiJson<AssignResponse>, ApiError> {
+    if user.role != Role::Admin {
+        return Err(ApiError::Forbidden {
+            action: "creating assignments",
+        });
+    }
+    let mut pairs = Vec::with_capacity(req.assignments.len());
+    for a in &req.assignments {
+        let teacher = TeacherRef::parse(&a.teacher).ok_or_else(|| {
+            ApiError::malformed("a teacher must be a user name or employee:<id>")
+        })?;
+        pairs.push((teacher, crate::sync::journal_id(&a.journal)?));
+    }
+    let store = state.store().clone();
+    let outcome = blocking(move || Ok(store.assign(&pairs, now_ms())?)).await?;
+    Ok(ApiJson(AssignResponse {
+        assigned: outcome.assigned,
+        pending: outcome.pending,
+    }))
+}

@@ -1,0 +1,269 @@
+//! Storage: the one trait every backend implements, and the records that cross it.
+//!
+//! The HTTP layer ([`crate::api`]) never writes SQL; it calls a [`Store`] through
+//! `Arc<dyn Store>`. Each method is one unit of work and one database transaction, so a push
+//! (`Store::push`) is all-or-nothing, and a pull (`Store::pull`) reads one consistent
+//! snapshot. Permission *decisions* live in [`crate::policy`] and are shared by every backend;
+//! a backend only gathers the facts (assignments, the group a journal belongs to, …) and
+//! computes readable sets with its own joins.
+//!
+//! The methods are blocking: the handlers call them from `tokio::task::spawn_blocking`. Both
+//! backends we plan for have good blocking drivers (rusqlite here; `postgres` + a connection
+//! pool for the PostgreSQL backend), and a blocking trait stays object-safe without boxing
+//! futures. [`sqlite::SqliteStore`] is the embedded default.
+
+pub mod sqlite;
+
+use std::collections::HashSet;
+
+use daftar_protocol::{DocKind, DocMeta, ErrorCode, Role, UserInfo};
+
+pub use sqlite::SqliteStore;
+
+/// A user's row id.
+pub type UserId = i64;
+
+/// A SHA-256 change hash (automerge's change hash).
+pub type ChangeHash = [u8; 32];
+
+/// A user as the server knows them (never carries the password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub name: String,
+    pub role: Role,
+    /// Faculty id (dean) or department id (department head).
+    pub scope: Option<String>,
+    /// HEMIS employee id (teacher).
+    pub employee: Option<String>,
+    pub disabled: bool,
+}
+
+impl User {
+    /// The wire form of this user.
+    pub fn info(&self) -> UserInfo {
+        UserInfo {
+            name: self.name.clone(),
+            role: self.role,
+            scope: self.scope.clone(),
+            employee: self.employee.clone(),
+        }
+    }
+}
+
+/// A user to create. The password is already hashed ([`crate::password`]).
+#[derive(Clone)]
+pub struct NewUser {
+    pub name: String,
+    pub role: Role,
+    pub scope: Option<String>,
+    pub employee: Option<String>,
+    /// argon2id PHC string.
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("scope", &self.scope)
+            .field("employee", &self.employee)
+            .field("password_hash", &"<redacted>")
+            .finish()
+    }
+}
+
+/// How an assignment names its teacher.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TeacherRef {
+    /// By user name.
+    User(String),
+    /// By HEMIS employee id (`employee:<id>` on the wire).
+    Employee(String),
+}
+
+impl TeacherRef {
+    /// `employee:<id>` names an employee, anything else a user name.
+    pub fn parse(s: &str) -> Option<TeacherRef> {
+        let s = s.trim();
+        match s.strip_prefix("employee:") {
+            Some(id) if !id.trim().is_empty() => Some(TeacherRef::Employee(id.trim().to_owned())),
+            Some(_) => None,
+            None if s.is_empty() => None,
+            None => Some(TeacherRef::User(s.to_owned())),
+        }
+    }
+}
+
+impl std::fmt::Display for TeacherRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TeacherRef::User(name) => f.write_str(name),
+            TeacherRef::Employee(id) => write!(f, "employee:{id}"),
+        }
+    }
+}
+
+/// Result of [`Store::assign`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AssignOutcome {
+    /// Assignments naming a known user (new or already present).
+    pub assigned: usize,
+    /// Assignments naming nobody yet (kept; they apply once such a user is added).
+    pub pending: usize,
+}
+
+/// One decoded change of a push, ready to store.
+#[derive(Debug, Clone)]
+pub struct IncomingChange {
+    pub doc: String,
+    pub kind: DocKind,
+    pub hash: ChangeHash,
+    /// The change's automerge actor id.
+    pub actor: Vec<u8>,
+    pub bytes: Vec<u8>,
+}
+
+/// Everything one sync request pushes: metadata first, then changes in request order.
+#[derive(Debug, Clone, Default)]
+pub struct PushBatch {
+    pub metas: Vec<(String, DocKind, DocMeta)>,
+    pub changes: Vec<IncomingChange>,
+}
+
+/// A change the store would not take, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub hash: ChangeHash,
+    pub code: ErrorCode,
+    pub reason: String,
+}
+
+/// Result of [`Store::push`].
+#[derive(Debug, Clone, Default)]
+pub struct PushOutcome {
+    /// Hashes now stored (newly or before), in request order.
+    pub acked: Vec<ChangeHash>,
+    pub refused: Vec<Refused>,
+    /// Changes newly stored by this push, and their raw bytes.
+    pub stored: u64,
+    pub stored_bytes: u64,
+}
+
+/// What a replica asks for in [`Store::pull`].
+#[derive(Debug, Clone)]
+pub struct PullRequest {
+    /// The replica id (`x-daftar-replica`), which with the user keys what was sent where.
+    pub replica: String,
+    pub cursor: u64,
+    pub access: u64,
+    /// Raw change bytes the page may hold (a page always holds at least one change).
+    pub budget: u64,
+    /// Hashes this replica has just pushed: not sent back.
+    pub skip: HashSet<ChangeHash>,
+}
+
+/// One change of a pull page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredChange {
+    pub seq: u64,
+    pub doc: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Result of [`Store::pull`].
+#[derive(Debug, Clone, Default)]
+pub struct PullOutcome {
+    pub changes: Vec<StoredChange>,
+    pub cursor: u64,
+    pub access: u64,
+    pub more: bool,
+}
+
+/// Storage failures. Bad input never gets here: it is refused by the HTTP layer or reported
+/// in [`PushOutcome::refused`].
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Database(#[from] rusqlite::Error),
+    #[error("cannot create the database directory {path}")]
+    CreateDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the database schema is version {found}, newer than this server knows ({known}); upgrade daftar-sync")]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("a user named {name:?} already exists")]
+    UserExists { name: String },
+    #[error("employee id {employee:?} already belongs to another user")]
+    EmployeeTaken { employee: String },
+    #[error("corrupt row in {table}: {detail}")]
+    Corrupt { table: &'static str, detail: String },
+    #[error("the database lock was poisoned by a panic")]
+    Poisoned,
+}
+
+impl StoreError {
+    /// Whether the same call may succeed later (e.g. the database was busy).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
+}
+
+/// The storage backend. Object-safe: the server holds it as `Arc<dyn Store>`.
+///
+/// Times are unix milliseconds, passed in by the caller so tests control the clock.
+pub trait Store: Send + Sync + 'static {
+    /// A cheap query proving the database answers (`/healthz`).
+    fn check(&self) -> Result<(), StoreError>;
+
+    /// Create a user. Fails with [`StoreError::UserExists`] / [`StoreError::EmployeeTaken`].
+    fn add_user(&self, user: &NewUser, now: i64) -> Result<User, StoreError>;
+
+    /// Every user, ordered by name.
+    fn users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// A user and their password hash, for login.
+    fn user_credentials(&self, name: &str) -> Result<Option<(User, String)>, StoreError>;
+
+    /// Disable or re-enable a user. Disabling also ends their sessions. Returns false when
+    /// there is no such user.
+    fn set_disabled(&self, name: &str, disabled: bool) -> Result<bool, StoreError>;
+
+    /// Store a session token's hash.
+    fn create_session(
+        &self,
+        user: UserId,
+        token_hash: &[u8; 32],
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The enabled user owning an unexpired session.
+    fn session_user(&self, token_hash: &[u8; 32], now: i64) -> Result<Option<User>, StoreError>;
+
+    /// End a session (no error when it does not exist).
+    fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), StoreError>;
+
+    /// Record assignments of teachers to journal document ids (idempotent).
+    fn assign(
+        &self,
+        assignments: &[(TeacherRef, String)],
+        now: i64,
+    ) -> Result<AssignOutcome, StoreError>;
+
+    /// Store what `user` may write of `batch`, in one transaction; refuse the rest.
+    fn push(&self, user: &User, batch: &PushBatch, now: i64) -> Result<PushOutcome, StoreError>;
+
+    /// One page of changes for `user`'s replica (see `docs/sync-protocol.md`).
+    fn pull(&self, user: &User, request: &PullRequest) -> Result<PullOutcome, StoreError>;
+
+    /// The current access version.
+    fn access_version(&self) -> Result<u64, StoreError>;
+}

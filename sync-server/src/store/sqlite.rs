@@ -1,0 +1,1031 @@
+//! The SQLite backend: one database file, zero setup; the embedded default.
+//!
+//! One connection behind a mutex serves the whole server (every method is one short
+//! transaction), which keeps SQLite's single-writer rule trivially true inside the process.
+//! Other processes — `daftar-sync user add` while the server runs — share the file through WAL
+//! and a busy timeout. Durability: `synchronous = FULL`, because an acknowledged change is
+//! one the client will never push again.
+//!
+//! Readable sets are computed with one recursive-free CTE per role ([`readable_cte`]), so the
+//! cost of a pull is a few joins over the `docs` table (thousands of rows), never one query per
+//! document.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use daftar_protocol::{DocKind, DocMeta, ErrorCode, Role};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::{
+    AssignOutcome, NewUser, PullOutcome, PullRequest, PushBatch, PushOutcome,
+    Refused, Store, StoreError, StoredChange, TeacherRef, User, UserId,
+};
+use crate::policy::{self, MetaOrigin, WriteFacts};
+
+/// Schema migrations, applied in order at open; `PRAGMA user_version` = how many ran.
+const MIGRATIONS: &[&str] = &[include_str!(
+    "../../../migrations/server/sqlite/0001_create_server.sql"
+)];
+
+/// How long a writer waits for another process's transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The SQLite [`Store`].
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish()
+    }
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database file at `path` and bring its schema up to date.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        Self::setup(conn, Some(path.to_owned()))
+    }
+
+    /// A private in-memory database (unit tests).
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        Self::setup(Connection::open_in_memory()?, None)
+    }
+
+    fn setup(mut conn: Connection, path: Option<PathBuf>) -> Result<SqliteStore, StoreError> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            path,
+        })
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn.lock().map_err(|_| StoreError::Poisoned)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let known = MIGRATIONS.len() as i64;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > known {
+        return Err(StoreError::SchemaTooNew { found, known });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tracing::info!(version = i + 1, "applying server schema migration");
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn role_from_db(s: &str) -> Result<Role, StoreError> {
+    Role::parse(s).ok_or_else(|| StoreError::Corrupt {
+        table: "users",
+        detail: format!("unknown role {s:?}"),
+    })
+}
+
+const USER_COLUMNS: &str = "u.id, u.name, u.role, u.scope, u.employee, u.disabled";
+
+fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(User, String)> {
+    // The role is checked by the caller (role_from_db) so corruption is a typed error.
+    Ok((
+        User {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            role: Role::Admin,
+            scope: row.get(3)?,
+            employee: row.get(4)?,
+            disabled: row.get(5)?,
+        },
+        row.get(2)?,
+    ))
+}
+
+fn finish_user((mut user, role): (User, String)) -> Result<User, StoreError> {
+    user.role = role_from_db(&role)?;
+    Ok(user)
+}
+
+fn bump_access(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE counters SET value = value + 1 WHERE name = 'access'",
+        [],
+    )?;
+    Ok(())
+}
+
+fn access_version(conn: &Connection) -> Result<u64, StoreError> {
+    let v: i64 = conn.query_row(
+        "SELECT value FROM counters WHERE name = 'access'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(v as u64)
+}
+
+/// What the `docs` table holds about one document.
+#[derive(Debug, Clone)]
+struct DocRow {
+    id: i64,
+    meta: Option<DocMeta>,
+    has_changes: bool,
+}
+
+fn load_doc(tx: &Transaction<'_>, doc_id: &str) -> Result<Option<DocRow>, StoreError> {
+    let row: Option<(i64, Option<String>)> = tx
+        .query_row(
+            "SELECT id, CASE WHEN has_meta THEN meta_json END FROM docs WHERE doc_id = ?1",
+            [doc_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((id, meta_json)) = row else {
+        return Ok(None);
+    };
+    let meta = match meta_json {
+        Some(json) => Some(
+            serde_json::from_str::<DocMeta>(&json).map_err(|e| StoreError::Corrupt {
+                table: "docs",
+                detail: format!("meta of {doc_id}: {e}"),
+            })?,
+        ),
+        None => None,
+    };
+    let has_changes = tx
+        .query_row("SELECT 1 FROM changes WHERE doc = ?1 LIMIT 1", [id], |_| Ok(()))
+        .optional()?
+        .is_some();
+    Ok(Some(DocRow {
+        id,
+        meta,
+        has_changes,
+    }))
+}
+
+/// The facts [`policy`] needs beyond the metadata itself.
+struct Context {
+    assigned: bool,
+    group_faculty: Option<String>,
+    module_department: Option<String>,
+}
+
+fn gather_context(
+    tx: &Transaction<'_>,
+    user: &User,
+    doc_id: &str,
+    kind: DocKind,
+    meta: &DocMeta,
+) -> Result<Context, StoreError> {
+    let assigned = kind == DocKind::Journal
+        && user.role == Role::Teacher
+        && tx
+            .query_row(
+                "SELECT 1 FROM assignments WHERE journal = ?1 AND \
+                 ((teacher_kind = 'user' AND teacher = ?2) OR \
+                  (teacher_kind = 'employee' AND teacher = ?3)) LIMIT 1",
+                params![doc_id, user.name, user.employee],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+    let lookup = |kind: &str, column: &str, doc: Option<&String>| -> Result<Option<String>, StoreError> {
+        let Some(doc) = doc else { return Ok(None) };
+        let sql = format!(
+            "SELECT {column} FROM docs WHERE doc_id = ?1 AND kind = ?2 AND has_meta = 1"
+        );
+        Ok(tx
+            .query_row(&sql, params![doc, kind], |r| r.get::<_, Option<String>>(0))
+            .optional()?
+            .flatten())
+    };
+    let (group_faculty, module_department) = if kind == DocKind::Journal {
+        (
+            lookup("group", "faculty", meta.group.as_ref())?,
+            lookup("module", "department", meta.module.as_ref())?,
+        )
+    } else {
+        (None, None)
+    };
+    Ok(Context {
+        assigned,
+        group_faculty,
+        module_department,
+    })
+}
+
+fn facts<'a>(kind: DocKind, meta: &'a DocMeta, origin: MetaOrigin, ctx: &'a Context) -> WriteFacts<'a> {
+    WriteFacts {
+        kind,
+        meta,
+        origin,
+        assigned: ctx.assigned,
+        group_faculty: ctx.group_faculty.as_deref(),
+        module_department: ctx.module_department.as_deref(),
+    }
+}
+
+fn insert_doc(tx: &Transaction<'_>, doc_id: &str, kind: DocKind, now: i64) -> Result<i64, StoreError> {
+    tx.execute(
+        "INSERT INTO docs (doc_id, kind, created_at) VALUES (?1, ?2, ?3)",
+        params![doc_id, kind.as_str(), now],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+fn write_meta(
+    tx: &Transaction<'_>,
+    doc: i64,
+    meta: &DocMeta,
+    user: UserId,
+    now: i64,
+) -> Result<(), StoreError> {
+    let json = serde_json::to_string(meta).map_err(|e| StoreError::Corrupt {
+        table: "docs",
+        detail: format!("cannot encode meta: {e}"),
+    })?;
+    tx.execute(
+        "UPDATE docs SET has_meta = 1, meta_json = ?2, faculty = ?3, department = ?4, \
+         group_doc = ?5, module_doc = ?6, meta_by = ?7, meta_at = ?8 WHERE id = ?1",
+        params![
+            doc,
+            json,
+            meta.faculty,
+            meta.department,
+            meta.group,
+            meta.module,
+            user,
+            now
+        ],
+    )?;
+    tx.execute("DELETE FROM journal_teachers WHERE doc = ?1", [doc])?;
+    let mut insert =
+        tx.prepare_cached("INSERT OR IGNORE INTO journal_teachers (employee, doc) VALUES (?1, ?2)")?;
+    for teacher in &meta.teachers {
+        insert.execute(params![teacher, doc])?;
+    }
+    Ok(())
+}
+
+/// The permission decision for one document of a push: its row id, or why its changes are
+/// refused.
+type DocDecision = Result<i64, String>;
+
+fn decide_doc(
+    tx: &Transaction<'_>,
+    user: &User,
+    doc_id: &str,
+    kind: DocKind,
+    submitted: Option<&DocMeta>,
+    now: i64,
+) -> Result<DocDecision, StoreError> {
+    let row = load_doc(tx, doc_id)?;
+    let known = row.as_ref().is_some_and(|r| r.meta.is_some() || r.has_changes);
+    let stored_meta = row.as_ref().and_then(|r| r.meta.clone());
+    let empty = DocMeta::default();
+
+    if let Some(new) = submitted.filter(|new| stored_meta.as_ref() != Some(*new)) {
+        let new_ctx = gather_context(tx, user, doc_id, kind, new)?;
+        let new_facts = facts(kind, new, MetaOrigin::Submitted, &new_ctx);
+        let verdict = if known {
+            let old = stored_meta.as_ref().unwrap_or(&empty);
+            let old_ctx = gather_context(tx, user, doc_id, kind, old)?;
+            let old_facts = facts(kind, old, MetaOrigin::Stored, &old_ctx);
+            policy::may_set_meta(user, Some(&old_facts), &new_facts)
+        } else {
+            policy::may_set_meta(user, None, &new_facts)
+        };
+        if let Err(denied) = verdict {
+            return Ok(Err(denied.0));
+        }
+        let id = match &row {
+            Some(r) => r.id,
+            None => insert_doc(tx, doc_id, kind, now)?,
+        };
+        write_meta(tx, id, new, user.id, now)?;
+        // Metadata decides who reads what: every replica re-checks its readable set.
+        bump_access(tx)?;
+        return Ok(Ok(id));
+    }
+
+    let (meta, origin) = match &stored_meta {
+        Some(m) => (m, MetaOrigin::Stored),
+        None if known => (&empty, MetaOrigin::Stored),
+        None => (&empty, MetaOrigin::Submitted),
+    };
+    let ctx = gather_context(tx, user, doc_id, kind, meta)?;
+    if let Err(denied) = policy::may_write(user, &facts(kind, meta, origin, &ctx)) {
+        return Ok(Err(denied.0));
+    }
+    let id = match &row {
+        Some(r) => r.id,
+        None => insert_doc(tx, doc_id, kind, now)?,
+    };
+    Ok(Ok(id))
+}
+
+/// The `WITH … readable(id) AS (…)` prefix for `user`: the row ids of every document the user
+/// may read. Parameters: `:name`, `:emp`, `:scope` (bind only those the text uses).
+fn readable_cte(user: &User) -> &'static str {
+    match user.role {
+        Role::Admin => "WITH readable(id) AS (SELECT id FROM docs)",
+        Role::Teacher => {
+            "WITH my_journals(id, group_doc, module_doc) AS (
+                SELECT d.id, d.group_doc, d.module_doc
+                  FROM assignments a JOIN docs d ON d.doc_id = a.journal
+                 WHERE d.kind = 'journal'
+                   AND ((a.teacher_kind = 'user' AND a.teacher = :name)
+                     OR (a.teacher_kind = 'employee' AND a.teacher = :emp))
+                UNION
+                SELECT d.id, d.group_doc, d.module_doc
+                  FROM journal_teachers t JOIN docs d ON d.id = t.doc
+                 WHERE t.employee = :emp AND d.kind = 'journal'
+             ),
+             readable(id) AS (
+                SELECT id FROM docs WHERE kind = 'catalog'
+                UNION SELECT id FROM my_journals
+                UNION SELECT g.id FROM my_journals j JOIN docs g ON g.doc_id = j.group_doc
+                       WHERE g.kind = 'group'
+                UNION SELECT m.id FROM my_journals j JOIN docs m ON m.doc_id = j.module_doc
+                       WHERE m.kind = 'module'
+             )"
+        }
+        Role::Dean => {
+            "WITH faculty_journals(id, module_doc) AS (
+                SELECT j.id, j.module_doc
+                  FROM docs j LEFT JOIN docs g
+                    ON g.doc_id = j.group_doc AND g.kind = 'group' AND g.has_meta = 1
+                 WHERE j.kind = 'journal' AND COALESCE(g.faculty, j.faculty) = :scope
+             ),
+             readable(id) AS (
+                SELECT id FROM docs WHERE kind = 'catalog'
+                UNION SELECT id FROM docs WHERE kind = 'group' AND faculty = :scope
+                UNION SELECT id FROM faculty_journals
+                UNION SELECT m.id FROM faculty_journals j JOIN docs m ON m.doc_id = j.module_doc
+                       WHERE m.kind = 'module'
+             )"
+        }
+        Role::DepartmentHead => {
+            "WITH department_journals(id, group_doc) AS (
+                SELECT j.id, j.group_doc
+                  FROM docs j LEFT JOIN docs m
+                    ON m.doc_id = j.module_doc AND m.kind = 'module' AND m.has_meta = 1
+                 WHERE j.kind = 'journal' AND COALESCE(m.department, j.department) = :scope
+             ),
+             readable(id) AS (
+                SELECT id FROM docs WHERE kind = 'catalog'
+                UNION SELECT id FROM docs WHERE kind = 'module' AND department = :scope
+                UNION SELECT id FROM department_journals
+                UNION SELECT g.id FROM department_journals j JOIN docs g ON g.doc_id = j.group_doc
+                       WHERE g.kind = 'group'
+             )"
+        }
+    }
+}
+
+/// Bind the user's parameters that `stmt` actually uses, plus `extra`.
+fn bind_user(
+    stmt: &mut rusqlite::Statement<'_>,
+    user: &User,
+    extra: &[(&str, &dyn rusqlite::ToSql)],
+) -> Result<(), StoreError> {
+    let scope = if user.role == Role::Teacher {
+        None
+    } else {
+        user.scope.as_deref()
+    };
+    let named: [(&str, &dyn rusqlite::ToSql); 3] = [
+        (":name", &user.name),
+        (":emp", &user.employee),
+        (":scope", &scope),
+    ];
+    for (name, value) in named.iter().chain(extra.iter()) {
+        if let Some(index) = stmt.parameter_index(name)? {
+            stmt.raw_bind_parameter(index, value)?;
+        }
+    }
+    Ok(())
+}
+
+/// A page of changes being filled up to a byte budget (always at least one change, so a
+/// change larger than the budget still goes through).
+struct Page {
+    budget: u64,
+    bytes: u64,
+    changes: Vec<StoredChange>,
+}
+
+impl Page {
+    fn fits(&self, len: u64) -> bool {
+        self.changes.is_empty() || self.bytes.saturating_add(len) <= self.budget
+    }
+    fn push(&mut self, change: StoredChange) {
+        self.bytes += change.bytes.len() as u64;
+        self.changes.push(change);
+    }
+}
+
+fn mark_done(
+    tx: &Transaction<'_>,
+    user: UserId,
+    replica: &str,
+    docs: impl IntoIterator<Item = i64>,
+) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO replica_docs (user_id, replica, doc, upto, done) VALUES (?1, ?2, ?3, 0, 1) \
+         ON CONFLICT (user_id, replica, doc) DO UPDATE SET done = 1",
+    )?;
+    for doc in docs {
+        stmt.execute(params![user, replica, doc])?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Phase 1 of a pull after an access change: forget documents no longer readable, then
+    /// send every readable document this replica has not been sent whole yet (its changes up to
+    /// the cursor; later ones come through phase 2). Returns whether it finished.
+    fn pull_whole_docs(
+        tx: &Transaction<'_>,
+        user: &User,
+        request: &PullRequest,
+        page: &mut Page,
+    ) -> Result<bool, StoreError> {
+        let cte = readable_cte(user);
+        let replica: &dyn rusqlite::ToSql = &request.replica;
+        let uid: &dyn rusqlite::ToSql = &user.id;
+        let cursor = request.cursor as i64;
+        let cursor_param: &dyn rusqlite::ToSql = &cursor;
+
+        let mut prune = tx.prepare(&format!(
+            "{cte} DELETE FROM replica_docs WHERE user_id = :uid AND replica = :replica \
+             AND doc NOT IN (SELECT id FROM readable)"
+        ))?;
+        bind_user(&mut prune, user, &[(":uid", uid), (":replica", replica)])?;
+        prune.raw_execute()?;
+
+        let mut stmt = tx.prepare(&format!(
+            "{cte}, unsent(doc, upto) AS (
+                SELECT r.id, COALESCE(s.upto, 0) FROM readable r
+                  LEFT JOIN replica_docs s
+                    ON s.user_id = :uid AND s.replica = :replica AND s.doc = r.id
+                 WHERE COALESCE(s.done, 0) = 0
+             )
+             SELECT c.seq, c.doc, d.doc_id, length(c.bytes), c.bytes
+               FROM unsent u
+               JOIN changes c ON c.doc = u.doc AND c.seq > u.upto AND c.seq <= :cursor
+               JOIN docs d ON d.id = c.doc
+              ORDER BY c.doc, c.seq"
+        ))?;
+        bind_user(
+            &mut stmt,
+            user,
+            &[(":uid", uid), (":replica", replica), (":cursor", cursor_param)],
+        )?;
+        let mut rows = stmt.raw_query();
+        let mut done: Vec<i64> = Vec::new();
+        // The document being sent and the last seq of it in the page.
+        let mut current: Option<(i64, i64)> = None;
+        let mut finished = true;
+        while let Some(row) = rows.next()? {
+            let (seq, doc, len): (i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(3)?);
+            if !page.fits(len as u64) {
+                finished = false;
+                break;
+            }
+            if let Some((prev, _)) = current
+                && prev != doc
+            {
+                done.push(prev);
+            }
+            current = Some((doc, seq));
+            page.push(StoredChange {
+                seq: seq as u64,
+                doc: row.get(2)?,
+                bytes: row.get(4)?,
+            });
+        }
+        drop(rows);
+        match current {
+            Some((doc, _)) if finished => done.push(doc),
+            Some((doc, upto)) => {
+                tx.execute(
+                    "INSERT INTO replica_docs (user_id, replica, doc, upto, done) \
+                     VALUES (?1, ?2, ?3, ?4, 0) \
+                     ON CONFLICT (user_id, replica, doc) DO UPDATE SET upto = excluded.upto",
+                    params![user.id, request.replica, doc, upto],
+                )?;
+            }
+            None => {}
+        }
+        mark_done(tx, user.id, &request.replica, done)?;
+        Ok(finished)
+    }
+
+    /// Phase 2: the readable changes after the cursor, oldest first. Returns the new cursor
+    /// and whether more remain.
+    fn pull_after_cursor(
+        tx: &Transaction<'_>,
+        user: &User,
+        request: &PullRequest,
+        max_seq: i64,
+        page: &mut Page,
+    ) -> Result<(u64, bool), StoreError> {
+        let cursor = request.cursor as i64;
+        let cursor_param: &dyn rusqlite::ToSql = &cursor;
+        let sql = if user.role == Role::Admin {
+            "SELECT c.seq, c.doc, d.doc_id, length(c.bytes), c.bytes, c.hash \
+               FROM changes c JOIN docs d ON d.id = c.doc \
+              WHERE c.seq > :cursor ORDER BY c.seq"
+                .to_owned()
+        } else {
+            format!(
+                "{} SELECT c.seq, c.doc, d.doc_id, length(c.bytes), c.bytes, c.hash \
+                   FROM changes c JOIN docs d ON d.id = c.doc \
+                  WHERE c.seq > :cursor AND c.doc IN (SELECT id FROM readable) \
+                  ORDER BY c.seq",
+                readable_cte(user)
+            )
+        };
+        let mut stmt = tx.prepare(&sql)?;
+        bind_user(&mut stmt, user, &[(":cursor", cursor_param)])?;
+        let mut rows = stmt.raw_query();
+        let mut seen: HashSet<i64> = HashSet::new();
+        let mut last = cursor;
+        let mut cut = false;
+        while let Some(row) = rows.next()? {
+            let (seq, doc, len): (i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(3)?);
+            let hash: Vec<u8> = row.get(5)?;
+            let own = <[u8; 32]>::try_from(hash.as_slice())
+                .is_ok_and(|h| request.skip.contains(&h));
+            if !own {
+                if !page.fits(len as u64) {
+                    cut = true;
+                    break;
+                }
+                page.push(StoredChange {
+                    seq: seq as u64,
+                    doc: row.get(2)?,
+                    bytes: row.get(4)?,
+                });
+            }
+            seen.insert(doc);
+            last = seq;
+        }
+        drop(rows);
+        mark_done(tx, user.id, &request.replica, seen)?;
+        if cut {
+            Ok((last as u64, true))
+        } else {
+            Ok((max_seq.max(cursor) as u64, false))
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn check(&self) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    fn add_user(&self, user: &NewUser, now: i64) -> Result<User, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let exists = tx
+            .query_row("SELECT 1 FROM users WHERE name = ?1", [&user.name], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if exists {
+            return Err(StoreError::UserExists {
+                name: user.name.clone(),
+            });
+        }
+        if let Some(employee) = &user.employee {
+            let taken = tx
+                .query_row("SELECT 1 FROM users WHERE employee = ?1", [employee], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if taken {
+                return Err(StoreError::EmployeeTaken {
+                    employee: employee.clone(),
+                });
+            }
+        }
+        tx.execute(
+            "INSERT INTO users (name, password, role, scope, employee, disabled, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
+            params![
+                user.name,
+                user.password_hash,
+                user.role.as_str(),
+                user.scope,
+                user.employee,
+                now
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        // Pending assignments naming this user may now apply.
+        bump_access(&tx)?;
+        tx.commit()?;
+        Ok(User {
+            id,
+            name: user.name.clone(),
+            role: user.role,
+            scope: user.scope.clone(),
+            employee: user.employee.clone(),
+            disabled: false,
+        })
+    }
+
+    fn users(&self) -> Result<Vec<User>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {USER_COLUMNS} FROM users u ORDER BY u.name"
+        ))?;
+        let rows = stmt.query_map([], user_from_row)?;
+        let mut users = Vec::new();
+        for row in rows {
+            users.push(finish_user(row?)?);
+        }
+        Ok(users)
+    }
+
+    fn user_credentials(&self, name: &str) -> Result<Option<(User, String)>, StoreError> {
+        let conn = self.conn()?;
+        let row = conn
+            .query_row(
+                &format!("SELECT {USER_COLUMNS}, u.password FROM users u WHERE u.name = ?1"),
+                [name],
+                |r| Ok((user_from_row(r)?, r.get::<_, String>(6)?)),
+            )
+            .optional()?;
+        match row {
+            Some((user, password)) => Ok(Some((finish_user(user)?, password))),
+            None => Ok(None),
+        }
+    }
+
+    fn set_disabled(&self, name: &str, disabled: bool) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id: Option<i64> = tx
+            .query_row("SELECT id FROM users WHERE name = ?1", [name], |r| r.get(0))
+            .optional()?;
+        let Some(id) = id else {
+            return Ok(false);
+        };
+        tx.execute(
+            "UPDATE users SET disabled = ?2 WHERE id = ?1",
+            params![id, disabled],
+        )?;
+        if disabled {
+            tx.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?;
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn create_session(
+        &self,
+        user: UserId,
+        token_hash: &[u8; 32],
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Logins are rare: a good moment to forget expired sessions.
+        tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
+        tx.execute(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
+             VALUES (?1, ?2, ?3, ?4)",
+            params![&token_hash[..], user, now, expires_at],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn session_user(&self, token_hash: &[u8; 32], now: i64) -> Result<Option<User>, StoreError> {
+        let conn = self.conn()?;
+        let row = conn
+            .query_row(
+                &format!(
+                    "SELECT {USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0"
+                ),
+                params![&token_hash[..], now],
+                user_from_row,
+            )
+            .optional()?;
+        row.map(finish_user).transpose()
+    }
+
+    fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.execute(
+            "DELETE FROM sessions WHERE token_hash = ?1",
+            [&token_hash[..]],
+        )?;
+        Ok(())
+    }
+
+    fn assign(
+        &self,
+        assignments: &[(TeacherRef, String)],
+        now: i64,
+    ) -> Result<AssignOutcome, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut outcome = AssignOutcome::default();
+        let mut changed = false;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO assignments (teacher_kind, teacher, journal, created_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (teacher, journal) in assignments {
+                let (kind, key, known_sql) = match teacher {
+                    TeacherRef::User(name) => {
+                        ("user", name, "SELECT 1 FROM users WHERE name = ?1")
+                    }
+                    TeacherRef::Employee(id) => {
+                        ("employee", id, "SELECT 1 FROM users WHERE employee = ?1")
+                    }
+                };
+                changed |= insert.execute(params![kind, key, journal, now])? > 0;
+                let known = tx
+                    .query_row(known_sql, [key], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                if known {
+                    outcome.assigned += 1;
+                } else {
+                    outcome.pending += 1;
+                }
+            }
+        }
+        if changed {
+            bump_access(&tx)?;
+        }
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn push(&self, user: &User, batch: &PushBatch, now: i64) -> Result<PushOutcome, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+
+        // The latest metadata per document (a client may repeat itself).
+        let mut metas: HashMap<&str, (DocKind, &DocMeta)> = HashMap::new();
+        for (doc, kind, meta) in &batch.metas {
+            metas.insert(doc.as_str(), (*kind, meta));
+        }
+        // Every document touched, in kind order so a group or module created in this push is
+        // known before the journals that reference it are decided.
+        let mut docs: Vec<(DocKind, &str)> = metas.iter().map(|(d, (k, _))| (*k, *d)).collect();
+        for change in &batch.changes {
+            docs.push((change.kind, change.doc.as_str()));
+        }
+        docs.sort_unstable();
+        docs.dedup();
+
+        let mut decisions: HashMap<&str, DocDecision> = HashMap::new();
+        for (kind, doc) in docs {
+            let submitted = metas.get(doc).map(|(_, m)| *m);
+            let decision = decide_doc(&tx, user, doc, kind, submitted, now)?;
+            if let Err(reason) = &decision {
+                tracing::info!(doc.id = %doc, user = %user.name, reason = %reason, "write refused");
+            }
+            decisions.insert(doc, decision);
+        }
+
+        let mut outcome = PushOutcome::default();
+        {
+            let mut stored_doc = tx.prepare_cached(
+                "SELECT d.doc_id FROM changes c JOIN docs d ON d.id = c.doc WHERE c.hash = ?1",
+            )?;
+            let mut actor_owner =
+                tx.prepare_cached("SELECT user_id FROM actors WHERE actor = ?1")?;
+            let mut bind = tx.prepare_cached(
+                "INSERT INTO actors (actor, user_id, bound_at) VALUES (?1, ?2, ?3)",
+            )?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO changes (hash, doc, actor, user_id, bytes, stored_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for change in &batch.changes {
+                let refuse = |code: ErrorCode, reason: &str| Refused {
+                    hash: change.hash,
+                    code,
+                    reason: reason.to_owned(),
+                };
+                let existing: Option<String> = stored_doc
+                    .query_row([&change.hash[..]], |r| r.get(0))
+                    .optional()?;
+                match existing {
+                    Some(doc) if doc == change.doc => {
+                        outcome.acked.push(change.hash);
+                        continue;
+                    }
+                    Some(_) => {
+                        outcome.refused.push(refuse(
+                            ErrorCode::Malformed,
+                            "this change is already stored for another document",
+                        ));
+                        continue;
+                    }
+                    None => {}
+                }
+                let doc_row = match decisions.get(change.doc.as_str()) {
+                    Some(Ok(id)) => *id,
+                    Some(Err(reason)) => {
+                        outcome.refused.push(refuse(ErrorCode::Forbidden, reason));
+                        continue;
+                    }
+                    None => {
+                        // Every change's document was decided above.
+                        outcome.refused.push(refuse(
+                            ErrorCode::Internal,
+                            "the server could not decide this document",
+                        ));
+                        continue;
+                    }
+                };
+                let genesis = change.actor.as_slice()
+                    == daftar_protocol::genesis_actor(&change.doc).as_slice();
+                if !genesis {
+                    let owner: Option<i64> = actor_owner
+                        .query_row([&change.actor], |r| r.get(0))
+                        .optional()?;
+                    match owner {
+                        Some(owner) if owner != user.id => {
+                            outcome.refused.push(refuse(
+                                ErrorCode::ForeignActor,
+                                "this change was made on a device that belongs to another user",
+                            ));
+                            continue;
+                        }
+                        Some(_) => {}
+                        None => {
+                            bind.execute(params![change.actor, user.id, now])?;
+                        }
+                    }
+                }
+                insert.execute(params![
+                    &change.hash[..],
+                    doc_row,
+                    change.actor,
+                    user.id,
+                    change.bytes,
+                    now
+                ])?;
+                outcome.stored += 1;
+                outcome.stored_bytes += change.bytes.len() as u64;
+                outcome.acked.push(change.hash);
+            }
+        }
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn pull(&self, user: &User, request: &PullRequest) -> Result<PullOutcome, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let access = access_version(&tx)?;
+        let max_seq: i64 =
+            tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| r.get(0))?;
+        let mut page = Page {
+            budget: request.budget.max(1),
+            bytes: 0,
+            changes: Vec::new(),
+        };
+
+        if request.access != access {
+            let finished = Self::pull_whole_docs(&tx, user, request, &mut page)?;
+            if !finished {
+                tx.commit()?;
+                return Ok(PullOutcome {
+                    changes: page.changes,
+                    cursor: request.cursor,
+                    // Not the new version yet: the client asks again and the rest follows.
+                    access: request.access,
+                    more: true,
+                });
+            }
+        }
+
+        let (cursor, more) = if (request.cursor as i64) >= max_seq {
+            // Nothing after the cursor: the cheap path of a sync when nothing changed.
+            (request.cursor, false)
+        } else {
+            Self::pull_after_cursor(&tx, user, request, max_seq, &mut page)?
+        };
+        tx.commit()?;
+        Ok(PullOutcome {
+            changes: page.changes,
+            cursor,
+            access,
+            more,
+        })
+    }
+
+    fn access_version(&self) -> Result<u64, StoreError> {
+        let conn = self.conn()?;
+        access_version(&conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(store: &SqliteStore, name: &str, role: Role, scope: Option<&str>) -> User {
+        store
+            .add_user(
+                &NewUser {
+                    name: name.into(),
+                    role,
+                    scope: scope.map(Into::into),
+                    employee: None,
+                    password_hash: "x".into(),
+                },
+                0,
+            )
+            .expect("add user")
+    }
+
+    #[test]
+    fn migrations_apply_once_and_refuse_newer_schema() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.db");
+        drop(SqliteStore::open(&path).expect("first open"));
+        drop(SqliteStore::open(&path).expect("second open"));
+        let conn = Connection::open(&path).expect("raw open");
+        conn.pragma_update(None, "user_version", 99).expect("bump");
+        drop(conn);
+        assert!(matches!(
+            SqliteStore::open(&path),
+            Err(StoreError::SchemaTooNew { found: 99, .. })
+        ));
+    }
+
+    #[test]
+    fn duplicate_user_is_a_typed_error() {
+        let store = SqliteStore::open_in_memory().expect("open");
+        user(&store, "a", Role::Admin, None);
+        let again = store.add_user(
+            &NewUser {
+                name: "a".into(),
+                role: Role::Admin,
+                scope: None,
+                employee: None,
+                password_hash: "x".into(),
+            },
+            0,
+        );
+        assert!(matches!(again, Err(StoreError::UserExists { .. })));
+    }
+
+    #[test]
+    fn readable_queries_prepare_for_every_role() {
+        let store = SqliteStore::open_in_memory().expect("open");
+        for (i, role) in [Role::Admin, Role::Dean, Role::DepartmentHead, Role::Teacher]
+            .into_iter()
+            .enumerate()
+        {
+            let u = user(&store, &format!("u{i}"), role, Some("S"));
+            let out = store
+                .pull(
+                    &u,
+                    &PullRequest {
+                        replica: "r".into(),
+                        cursor: 0,
+                        access: 0,
+                        budget: 1024,
+                        skip: HashSet::new(),
+                    },
+                )
+                .expect("pull");
+            assert!(out.changes.is_empty());
+            assert!(!out.more);
+        }
+    }
+}

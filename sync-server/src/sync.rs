@@ -1,0 +1,168 @@
+//! Turning a [`SyncRequest`] into what the store works with: validated document ids and
+//! metadata, decoded automerge changes, and the pull parameters.
+//!
+//! Everything here is checked before the database is touched, so a malformed request (bad doc
+//! id, unknown kind, bytes that are not an automerge change) is refused whole with a 400 and
+//! stores nothing. Permission problems are different: they refuse single changes and are
+//! decided by the store inside its transaction.
+
+use daftar_protocol::{DocKind, DocMeta, SyncRequest};
+
+use crate::error::ApiError;
+use crate::store::{IncomingChange, PushBatch};
+
+/// Longest document id accepted.
+const MAX_DOC_ID: usize = 200;
+/// Longest replica id accepted.
+const MAX_REPLICA_ID: usize = 128;
+
+/// Check a document id (`"<kind>/<id>"`, printable, no spaces) and return its kind.
+pub fn doc_kind(doc: &str) -> Result<DocKind, ApiError> {
+    if doc.len() > MAX_DOC_ID || doc.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(ApiError::malformed(format!(
+            "document id {:?} is too long or has spaces or control characters",
+            truncate(doc)
+        )));
+    }
+    DocKind::of_doc_id(doc).ok_or_else(|| {
+        ApiError::malformed(format!(
+            "document id {:?} is not <kind>/<id> with kind catalog, group, module or journal",
+            truncate(doc)
+        ))
+    })
+}
+
+fn truncate(s: &str) -> &str {
+    match s.char_indices().nth(60) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// A journal document id from `journal/<id>` or a bare `<id>`.
+pub fn journal_id(s: &str) -> Result<String, ApiError> {
+    let s = s.trim();
+    let id = if s.contains('/') {
+        s.to_owned()
+    } else {
+        format!("journal/{s}")
+    };
+    match doc_kind(&id)? {
+        DocKind::Journal => Ok(id),
+        other => Err(ApiError::malformed(format!(
+            "{:?} is a {other}, not a journal",
+            truncate(s)
+        ))),
+    }
+}
+
+/// Check a replica id header value.
+pub fn replica_id(value: &str) -> Result<String, ApiError> {
+    let ok = !value.is_empty()
+        && value.len() <= MAX_REPLICA_ID
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(ApiError::malformed(format!(
+            "the {} header must be 1 to {MAX_REPLICA_ID} characters of [A-Za-z0-9._:-]",
+            daftar_protocol::REPLICA_HEADER
+        )))
+    }
+}
+
+fn check_meta(doc: &str, meta: &DocMeta) -> Result<(), ApiError> {
+    let reference = |field: &str, value: &Option<String>, kind: DocKind| -> Result<(), ApiError> {
+        match value {
+            Some(v) if doc_kind(v)? != kind => Err(ApiError::malformed(format!(
+                "metadata of {doc}: {field} must be a {kind} document id"
+            ))),
+            _ => Ok(()),
+        }
+    };
+    reference("group", &meta.group, DocKind::Group)?;
+    reference("module", &meta.module, DocKind::Module)?;
+    let short = |v: &Option<String>| v.as_ref().is_none_or(|s| !s.is_empty() && s.len() <= MAX_DOC_ID);
+    let teachers_ok = meta.teachers.len() <= 1000
+        && meta.teachers.iter().all(|t| !t.is_empty() && t.len() <= MAX_DOC_ID);
+    if !(short(&meta.faculty) && short(&meta.department) && teachers_ok) {
+        return Err(ApiError::malformed(format!(
+            "metadata of {doc}: empty or overlong faculty, department or teacher id"
+        )));
+    }
+    Ok(())
+}
+
+/// Validate the push half of a request and decode every change.
+pub fn decode_push(request: &SyncRequest) -> Result<PushBatch, ApiError> {
+    let mut batch = PushBatch::default();
+    for (doc, meta) in &request.docs {
+        let kind = doc_kind(doc)?;
+        check_meta(doc, meta)?;
+        batch.metas.push((doc.clone(), kind, meta.clone()));
+    }
+    for (i, push) in request.push.iter().enumerate() {
+        let kind = doc_kind(&push.doc)?;
+        let change = automerge::Change::from_bytes(push.change.0.clone()).map_err(|e| {
+            ApiError::malformed(format!(
+                "push[{i}] for {} is not an automerge change: {e}",
+                push.doc
+            ))
+        })?;
+        batch.changes.push(IncomingChange {
+            doc: push.doc.clone(),
+            kind,
+            hash: change.hash().0,
+            actor: change.actor_id().to_bytes().to_vec(),
+            bytes: push.change.0.clone(),
+        });
+    }
+    Ok(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doc_ids_and_journal_ids() {
+        assert_eq!(doc_kind("group/g1").ok(), Some(DocKind::Group));
+        assert!(doc_kind("nope/x").is_err());
+        assert!(doc_kind("journal/a b").is_err());
+        assert_eq!(journal_id("j1").ok().as_deref(), Some("journal/j1"));
+        assert_eq!(journal_id("journal/j1").ok().as_deref(), Some("journal/j1"));
+        assert!(journal_id("group/g1").is_err());
+        assert!(journal_id("").is_err());
+    }
+
+    #[test]
+    fn replica_ids() {
+        assert!(replica_id("0a1b2c-dev.1").is_ok());
+        assert!(replica_id("").is_err());
+        assert!(replica_id("a b").is_err());
+        assert!(replica_id(&"a".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn garbage_change_is_malformed() {
+        let request = SyncRequest {
+            push: vec![daftar_protocol::PushChange {
+                doc: "journal/j".into(),
+                change: daftar_protocol::Bytes(vec![1, 2, 3]),
+            }],
+            ..SyncRequest::default()
+        };
+        assert!(matches!(decode_push(&request), Err(ApiError::Malformed { .. })));
+    }
+
+    #[test]
+    fn meta_references_must_have_the_right_kind() {
+        let meta = DocMeta {
+            group: Some("module/m".into()),
+            ..DocMeta::default()
+        };
+        assert!(check_meta("journal/j", &meta).is_err());
+    }
+}

@@ -1,0 +1,977 @@
+//! Integration tests: a real sync-server on 127.0.0.1:0 with an SQLite file, driven over
+//! real HTTP with reqwest, pushing real automerge changes.
+//!
+//! One test binary (faster to link than one per file). Each test starts its own server.
+//! Passwords use the cheapest argon2 parameters through `Config::password`; production
+//! defaults are untouched.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use automerge::transaction::Transactable as _;
+use automerge::{ActorId, AutoCommit, ROOT};
+use daftar_protocol::{
+    AssignRequest, AssignResponse, Assignment, Bytes, DocMeta, ErrorBody, ErrorCode,
+    LoginRequest, LoginResponse, PushChange, REPLICA_HEADER, Role, SyncRequest, SyncResponse,
+    genesis_actor,
+};
+use daftar_sync_server::{AppState, Config, PasswordParams, SqliteStore, UserSpec, add_user, serve};
+use reqwest::StatusCode;
+
+struct Server {
+    url: String,
+    http: reqwest::Client,
+    state: AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+fn test_config() -> Config {
+    Config {
+        password: PasswordParams::INSECURE_FAST,
+        ..Config::default()
+    }
+}
+
+async fn start() -> Server {
+    start_with(test_config()).await
+}
+
+async fn start_with(config: Config) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(SqliteStore::open(&dir.path().join("server.db")).expect("open store"));
+    let state = AppState::new(store, config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, state.clone(), async {
+        let _ = stopped.await;
+    }));
+    Server {
+        url: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+        state,
+        stop: Some(stop),
+        task: Some(task),
+        _dir: dir,
+    }
+}
+
+fn password_of(name: &str) -> String {
+    format!("pw-{name}")
+}
+
+impl Server {
+    fn user(&self, name: &str, role: Role, scope: Option<&str>, employee: Option<&str>) {
+        add_user(
+            self.state.store().as_ref(),
+            &UserSpec {
+                name: name.into(),
+                role,
+                scope: scope.map(Into::into),
+                employee: employee.map(Into::into),
+                password: password_of(name),
+            },
+            &self.state.config().password,
+        )
+        .expect("add user");
+    }
+
+    async fn login_raw(&self, user: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/sessions", self.url))
+            .json(&LoginRequest {
+                user: user.into(),
+                password: password.into(),
+            })
+            .send()
+            .await
+            .expect("send login")
+    }
+
+    async fn token(&self, user: &str) -> String {
+        let r = self.login_raw(user, &password_of(user)).await;
+        assert_eq!(r.status(), StatusCode::OK, "login {user}");
+        r.json::<LoginResponse>().await.expect("login body").token
+    }
+
+    async fn sync_raw(&self, token: &str, replica: &str, req: &SyncRequest) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/sync", self.url))
+            .bearer_auth(token)
+            .header(REPLICA_HEADER, replica)
+            .json(req)
+            .send()
+            .await
+            .expect("send sync")
+    }
+
+    async fn sync(&self, token: &str, replica: &str, req: &SyncRequest) -> SyncResponse {
+        let r = self.sync_raw(token, replica, req).await;
+        let status = r.status();
+        let text = r.text().await.expect("body");
+        assert_eq!(status, StatusCode::OK, "sync failed: {text}");
+        serde_json::from_str(&text).expect("sync response")
+    }
+
+    async fn assign(&self, token: &str, teacher: &str, journal: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/assignments", self.url))
+            .bearer_auth(token)
+            .json(&AssignRequest {
+                assignments: vec![Assignment {
+                    teacher: teacher.into(),
+                    journal: journal.into(),
+                }],
+            })
+            .send()
+            .await
+            .expect("send assign")
+    }
+
+    async fn healthy(&self) {
+        let r = self
+            .http
+            .get(format!("{}/healthz", self.url))
+            .send()
+            .await
+            .expect("healthz");
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .expect("server stops in time")
+                .expect("server task")
+                .expect("server result");
+        }
+    }
+}
+
+/// One automerge change by `actor` setting `key` to `value` (independent of any other).
+fn change(actor: &[u8], key: &str, value: &str) -> Vec<u8> {
+    let mut doc = AutoCommit::new().with_actor(ActorId::from(actor));
+    doc.put(ROOT, key, value).expect("put");
+    doc.commit();
+    doc.get_last_local_change()
+        .expect("a change")
+        .raw_bytes()
+        .to_vec()
+}
+
+fn hash_of(bytes: &[u8]) -> String {
+    automerge::Change::from_bytes(bytes.to_vec())
+        .expect("decode")
+        .hash()
+        .to_string()
+}
+
+fn push(doc: &str, bytes: &[u8]) -> PushChange {
+    PushChange {
+        doc: doc.into(),
+        change: Bytes(bytes.to_vec()),
+    }
+}
+
+/// A client replica: its actor, cursor and access version, and what it has received.
+struct Replica {
+    id: String,
+    actor: Vec<u8>,
+    cursor: u64,
+    access: u64,
+    received: Vec<(String, String)>,
+    page_bytes: Option<u64>,
+}
+
+impl Replica {
+    fn new(id: &str) -> Replica {
+        let mut actor = id.as_bytes().to_vec();
+        actor.resize(16, 0);
+        Replica {
+            id: id.into(),
+            actor,
+            cursor: 0,
+            access: 0,
+            received: Vec::new(),
+            page_bytes: None,
+        }
+    }
+
+    fn change(&self, key: &str, value: &str) -> Vec<u8> {
+        change(&self.actor, key, value)
+    }
+
+    /// Push once, then pull until nothing more; returns the first response.
+    async fn sync(
+        &mut self,
+        server: &Server,
+        token: &str,
+        docs: Vec<(String, DocMeta)>,
+        pushes: Vec<PushChange>,
+    ) -> SyncResponse {
+        let mut first = None;
+        let mut req = SyncRequest {
+            cursor: self.cursor,
+            access: self.access,
+            docs,
+            push: pushes,
+            page_bytes: self.page_bytes,
+        };
+        for _ in 0..1000 {
+            let resp = server.sync(token, &self.id, &req).await;
+            for c in &resp.changes {
+                self.received.push((c.doc.clone(), hash_of(&c.change.0)));
+            }
+            self.cursor = resp.cursor;
+            self.access = resp.access;
+            let more = resp.more;
+            if first.is_none() {
+                first = Some(resp);
+            }
+            if !more {
+                return first.expect("a response");
+            }
+            req = SyncRequest {
+                cursor: self.cursor,
+                access: self.access,
+                page_bytes: self.page_bytes,
+                ..SyncRequest::default()
+            };
+        }
+        panic!("sync never finished");
+    }
+
+    fn docs(&self) -> BTreeSet<String> {
+        self.received.iter().map(|(d, _)| d.clone()).collect()
+    }
+}
+
+fn meta_group(faculty: &str) -> DocMeta {
+    DocMeta {
+        faculty: Some(faculty.into()),
+        ..DocMeta::default()
+    }
+}
+
+fn meta_module(department: &str) -> DocMeta {
+    DocMeta {
+        department: Some(department.into()),
+        ..DocMeta::default()
+    }
+}
+
+fn meta_journal(group: &str, module: &str, teachers: &[&str]) -> DocMeta {
+    DocMeta {
+        group: Some(group.into()),
+        module: Some(module.into()),
+        teachers: teachers.iter().map(|t| t.to_string()).collect(),
+        ..DocMeta::default()
+    }
+}
+
+/// Admin seeds: catalog; faculties F1 (group g1) and F2 (group g2); modules m1 (dept D1),
+/// m2 (dept D2); journals j1 (g1, m1, teacher E1), j2 (g2, m2, teacher E2), j3 (g1, m2).
+/// Returns the admin's token and replica.
+async fn seed(server: &Server) -> (String, Replica) {
+    server.user("admin", Role::Admin, None, None);
+    let token = server.token("admin").await;
+    let mut admin = Replica::new("admin-pc");
+    let docs: Vec<(String, DocMeta)> = vec![
+        ("group/g1".into(), meta_group("F1")),
+        ("group/g2".into(), meta_group("F2")),
+        ("module/m1".into(), meta_module("D1")),
+        ("module/m2".into(), meta_module("D2")),
+        ("journal/j1".into(), meta_journal("group/g1", "module/m1", &["E1"])),
+        ("journal/j2".into(), meta_journal("group/g2", "module/m2", &["E2"])),
+        ("journal/j3".into(), meta_journal("group/g1", "module/m2", &[])),
+    ];
+    let mut pushes: Vec<PushChange> = docs
+        .iter()
+        .map(|(doc, _)| push(doc, &admin.change("name", doc)))
+        .collect();
+    pushes.push(push("catalog/uni", &admin.change("name", "University")));
+    let resp = admin.sync(server, &token, docs, pushes).await;
+    assert!(resp.refused.is_empty(), "seed refused: {:?}", resp.refused);
+    assert_eq!(resp.acked.len(), 8);
+    (token, admin)
+}
+
+fn set(docs: &[&str]) -> BTreeSet<String> {
+    docs.iter().map(|d| d.to_string()).collect()
+}
+
+#[tokio::test]
+async fn login_succeeds_and_wrong_password_is_refused() {
+    let server = start().await;
+    server.user("ali", Role::Teacher, None, Some("E1"));
+    let ok = server.login_raw("ali", "pw-ali").await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let body: LoginResponse = ok.json().await.expect("body");
+    assert_eq!(body.user.name, "ali");
+    assert_eq!(body.user.role, Role::Teacher);
+    assert_eq!(body.user.employee.as_deref(), Some("E1"));
+    assert!(body.token.len() >= 40);
+    assert!(body.expires_at > 0);
+
+    for (user, password) in [("ali", "wrong"), ("nobody", "pw-ali")] {
+        let r = server.login_raw(user, password).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let err: ErrorBody = r.json().await.expect("error body");
+        assert_eq!(err.error, ErrorCode::BadCredentials);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_are_rate_limited() {
+    let server = start().await;
+    server.user("ali", Role::Teacher, None, None);
+    for _ in 0..5 {
+        let r = server.login_raw("ali", "wrong").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Even the right password is refused while the limit holds.
+    let r = server.login_raw("ali", "pw-ali").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    let err: ErrorBody = r.json().await.expect("error body");
+    assert_eq!(err.error, ErrorCode::RateLimited);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn disabled_user_cannot_sign_in_and_their_token_stops_working() {
+    let server = start().await;
+    server.user("ali", Role::Teacher, None, None);
+    let token = server.token("ali").await;
+    server.sync(&token, "r1", &SyncRequest::default()).await;
+
+    assert!(server.state.store().set_disabled("ali", true).expect("disable"));
+    let r = server.sync_raw(&token, "r1", &SyncRequest::default()).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let err: ErrorBody = r.json().await.expect("error body");
+    assert_eq!(err.error, ErrorCode::Unauthorized);
+
+    let r = server.login_raw("ali", "pw-ali").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let err: ErrorBody = r.json().await.expect("error body");
+    assert_eq!(err.error, ErrorCode::Forbidden);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    let server = start().await;
+    server.user("ali", Role::Teacher, None, None);
+    let token = server.token("ali").await;
+    let r = server
+        .http
+        .delete(format!("{}/v1/sessions", server.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = server.sync_raw(&token, "r1", &SyncRequest::default()).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn expired_token_is_unauthorized() {
+    let server = start_with(Config {
+        token_ttl: Duration::from_millis(300),
+        ..test_config()
+    })
+    .await;
+    server.user("ali", Role::Teacher, None, None);
+    let token = server.token("ali").await;
+    server.sync(&token, "r1", &SyncRequest::default()).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let r = server.sync_raw(&token, "r1", &SyncRequest::default()).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let err: ErrorBody = r.json().await.expect("error body");
+    assert_eq!(err.error, ErrorCode::Unauthorized);
+
+    let r = server
+        .http
+        .post(format!("{}/v1/sync", server.url))
+        .header(REPLICA_HEADER, "r1")
+        .json(&SyncRequest::default())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "no token at all");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn push_and_pull_round_trip_between_two_users() {
+    let server = start().await;
+    let (admin_token, mut admin) = seed(&server).await;
+    server.user("ali", Role::Teacher, None, Some("E1"));
+    let ali_token = server.token("ali").await;
+    let mut ali = Replica::new("ali-laptop");
+
+    // Ali gets the journal named for E1, its group and module, and the catalog.
+    ali.sync(&server, &ali_token, vec![], vec![]).await;
+    assert_eq!(
+        ali.docs(),
+        set(&["catalog/uni", "group/g1", "module/m1", "journal/j1"])
+    );
+
+    // Ali marks a lesson; the admin's replica receives exactly that change.
+    let mark = ali.change("lesson-1", "present");
+    let resp = ali
+        .sync(&server, &ali_token, vec![], vec![push("journal/j1", &mark)])
+        .await;
+    assert_eq!(resp.acked, vec![hash_of(&mark)]);
+    assert!(resp.refused.is_empty());
+    assert!(
+        !ali.received.iter().any(|(_, h)| *h == hash_of(&mark)),
+        "own change not echoed back"
+    );
+
+    let before = admin.received.len();
+    admin.sync(&server, &admin_token, vec![], vec![]).await;
+    assert_eq!(
+        admin.received[before..].to_vec(),
+        vec![("journal/j1".to_string(), hash_of(&mark))]
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn teacher_sees_exactly_assigned_journals_and_what_they_reference() {
+    let server = start().await;
+    let (admin_token, _) = seed(&server).await;
+    server.user("bob", Role::Teacher, None, Some("E9"));
+    let r = server.assign(&admin_token, "bob", "j3").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let bob_token = server.token("bob").await;
+    let mut bob = Replica::new("bob-pc");
+    bob.sync(&server, &bob_token, vec![], vec![]).await;
+    assert_eq!(
+        bob.docs(),
+        set(&["catalog/uni", "journal/j3", "group/g1", "module/m2"])
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn dean_is_scoped_by_faculty() {
+    let server = start().await;
+    let _ = seed(&server).await;
+    server.user("dean1", Role::Dean, Some("F1"), None);
+    let token = server.token("dean1").await;
+    let mut dean = Replica::new("dean-pc");
+    dean.sync(&server, &token, vec![], vec![]).await;
+    assert_eq!(
+        dean.docs(),
+        set(&[
+            "catalog/uni",
+            "group/g1",
+            "journal/j1",
+            "journal/j3",
+            "module/m1",
+            "module/m2"
+        ])
+    );
+
+    // The dean writes journals of the faculty, not those of another.
+    let ok = dean.change("lock", "yes");
+    let no = dean.change("lock", "no");
+    let resp = dean
+        .sync(
+            &server,
+            &token,
+            vec![],
+            vec![push("journal/j1", &ok), push("journal/j2", &no)],
+        )
+        .await;
+    assert_eq!(resp.acked, vec![hash_of(&ok)]);
+    assert_eq!(resp.refused.len(), 1);
+    assert_eq!(resp.refused[0].hash, hash_of(&no));
+    assert_eq!(resp.refused[0].code, ErrorCode::Forbidden);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn department_head_is_scoped_by_department() {
+    let server = start().await;
+    let _ = seed(&server).await;
+    server.user("head2", Role::DepartmentHead, Some("D2"), None);
+    let token = server.token("head2").await;
+    let mut head = Replica::new("head-pc");
+    head.sync(&server, &token, vec![], vec![]).await;
+    assert_eq!(
+        head.docs(),
+        set(&[
+            "catalog/uni",
+            "module/m2",
+            "journal/j2",
+            "journal/j3",
+            "group/g1",
+            "group/g2"
+        ])
+    );
+    let topic = head.change("topic", "Limits");
+    let resp = head
+        .sync(&server, &token, vec![], vec![push("module/m2", &topic)])
+        .await;
+    assert_eq!(resp.acked, vec![hash_of(&topic)]);
+    let other = head.change("topic", "Sets");
+    let resp = head
+        .sync(&server, &token, vec![], vec![push("module/m1", &other)])
+        .await;
+    assert_eq!(resp.refused.len(), 1);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn refused_write_stores_nothing_and_is_accepted_after_assign() {
+    let server = start().await;
+    let (admin_token, mut admin) = seed(&server).await;
+    server.user("bob", Role::Teacher, None, Some("E9"));
+    let bob_token = server.token("bob").await;
+    let mut bob = Replica::new("bob-pc");
+
+    let mark = bob.change("lesson-1", "absent");
+    let req = vec![push("journal/j2", &mark)];
+    let resp = bob.sync(&server, &bob_token, vec![], req.clone()).await;
+    assert!(resp.acked.is_empty());
+    assert_eq!(resp.refused.len(), 1);
+    assert_eq!(resp.refused[0].hash, hash_of(&mark));
+    assert_eq!(resp.refused[0].code, ErrorCode::Forbidden);
+    assert!(resp.refused[0].reason.contains("not assigned"));
+
+    // Nothing reached the server.
+    let before = admin.received.len();
+    admin.sync(&server, &admin_token, vec![], vec![]).await;
+    assert_eq!(admin.received.len(), before);
+
+    // Assigned (here by employee id through the API), the same push goes through.
+    let r = server.assign(&admin_token, "employee:E9", "journal/j2").await;
+    let out: AssignResponse = r.json().await.expect("assign body");
+    assert_eq!((out.assigned, out.pending), (1, 0));
+    let resp = bob.sync(&server, &bob_token, vec![], req).await;
+    assert_eq!(resp.acked, vec![hash_of(&mark)]);
+    assert!(resp.refused.is_empty());
+    admin.sync(&server, &admin_token, vec![], vec![]).await;
+    assert_eq!(admin.received.len(), before + 1);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn foreign_actor_is_refused() {
+    let server = start().await;
+    let (admin_token, _) = seed(&server).await;
+    server.user("ali", Role::Teacher, None, Some("E1"));
+    server.user("eve", Role::Teacher, None, Some("E2"));
+    let r = server.assign(&admin_token, "eve", "journal/j1").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let ali_token = server.token("ali").await;
+    let eve_token = server.token("eve").await;
+    let mut ali = Replica::new("ali-laptop");
+    ali.sync(&server, &ali_token, vec![], vec![push("journal/j1", &ali.change("a", "1"))])
+        .await;
+
+    // Eve, also allowed on j1, forges a change with Ali's device actor.
+    let mut eve = Replica::new("eve-pc");
+    let forged = change(&ali.actor, "grade", "5");
+    let resp = eve
+        .sync(&server, &eve_token, vec![], vec![push("journal/j1", &forged)])
+        .await;
+    assert!(resp.acked.is_empty());
+    assert_eq!(resp.refused.len(), 1);
+    assert_eq!(resp.refused[0].code, ErrorCode::ForeignActor);
+
+    // A genesis change is anyone's: Eve may push it for a journal she writes.
+    let genesis = change(&genesis_actor("journal/j1"), "genesis", "1");
+    let resp = eve
+        .sync(&server, &eve_token, vec![], vec![push("journal/j1", &genesis)])
+        .await;
+    assert_eq!(resp.acked, vec![hash_of(&genesis)]);
+    let genesis2 = change(&genesis_actor("journal/j1"), "genesis", "2");
+    let resp = ali
+        .sync(&server, &ali_token, vec![], vec![push("journal/j1", &genesis2)])
+        .await;
+    assert_eq!(resp.acked, vec![hash_of(&genesis2)], "and never bound to her");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn retried_push_is_idempotent() {
+    let server = start().await;
+    let (admin_token, mut admin) = seed(&server).await;
+    let c = admin.change("x", "1");
+    let req = SyncRequest {
+        push: vec![push("catalog/uni", &c), push("catalog/uni", &c)],
+        ..SyncRequest::default()
+    };
+    let first = server.sync(&admin_token, "other-replica", &req).await;
+    let second = server.sync(&admin_token, "other-replica", &req).await;
+    assert_eq!(first.acked, vec![hash_of(&c), hash_of(&c)]);
+    assert_eq!(second.acked, first.acked);
+    let before = admin.received.len();
+    admin.sync(&server, &admin_token, vec![], vec![]).await;
+    assert_eq!(admin.received.len(), before + 1, "stored once");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_json_errors_and_the_server_keeps_serving() {
+    let server = start().await;
+    server.user("admin", Role::Admin, None, None);
+    let token = server.token("admin").await;
+    let url = format!("{}/v1/sync", server.url);
+    let send = |body: reqwest::Body, content_type: &'static str| {
+        server
+            .http
+            .post(&url)
+            .bearer_auth(&token)
+            .header(REPLICA_HEADER, "r1")
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let cases: Vec<(&str, String, StatusCode, ErrorCode)> = vec![
+        ("malformed json", "{\"cursor\": ".into(), StatusCode::BAD_REQUEST, ErrorCode::Malformed),
+        ("wrong shape", "{\"cursor\": \"x\"}".into(), StatusCode::BAD_REQUEST, ErrorCode::Malformed),
+        (
+            "bad base64",
+            r#"{"cursor":0,"push":[{"doc":"journal/j","change":"@@not base64@@"}]}"#.into(),
+            StatusCode::BAD_REQUEST,
+            ErrorCode::Malformed,
+        ),
+        (
+            "garbage change bytes",
+            r#"{"cursor":0,"push":[{"doc":"journal/j","change":"AAECAwQF"}]}"#.into(),
+            StatusCode::BAD_REQUEST,
+            ErrorCode::Malformed,
+        ),
+        (
+            "unknown doc kind",
+            format!(
+                r#"{{"cursor":0,"push":[{{"doc":"secret/x","change":"{}"}}]}}"#,
+                base64_of(&change(b"0123456789abcdef", "k", "v"))
+            ),
+            StatusCode::BAD_REQUEST,
+            ErrorCode::Malformed,
+        ),
+        (
+            "unknown doc kind in docs",
+            r#"{"cursor":0,"docs":[["nope/x",{}]]}"#.into(),
+            StatusCode::BAD_REQUEST,
+            ErrorCode::Malformed,
+        ),
+    ];
+    for (what, body, status, code) in cases {
+        let r = send(body.into(), "application/json").await.expect("send");
+        assert_eq!(r.status(), status, "{what}");
+        let err: ErrorBody = r.json().await.unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
+        assert_eq!(err.error, code, "{what}");
+    }
+
+    // Over the body limit.
+    let big = vec![b' '; daftar_protocol::MAX_BODY_BYTES + 1024];
+    let r = send(big.into(), "application/json").await.expect("send");
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let err: ErrorBody = r.json().await.expect("413 is JSON");
+    assert_eq!(err.error, ErrorCode::TooLarge);
+
+    // Not JSON at all.
+    let r = send("cursor=0".into(), "text/plain").await.expect("send");
+    assert!(r.status().is_client_error());
+    let err: ErrorBody = r.json().await.expect("JSON");
+    assert_eq!(err.error, ErrorCode::Malformed);
+
+    // Missing replica header.
+    let r = server
+        .http
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&SyncRequest::default())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    // Unknown route and wrong method.
+    let r = server.http.get(format!("{}/v1/nothing", server.url)).send().await.expect("send");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let err: ErrorBody = r.json().await.expect("404 is JSON");
+    assert_eq!(err.error, ErrorCode::NotFound);
+    let r = server.http.get(&url).send().await.expect("send");
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let _: ErrorBody = r.json().await.expect("405 is JSON");
+
+    // Bad login body.
+    let r = server
+        .http
+        .post(format!("{}/v1/sessions", server.url))
+        .header("content-type", "application/json")
+        .body("{\"user\": 1}")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let _: ErrorBody = r.json().await.expect("JSON");
+
+    server.healthy().await;
+    server.sync(&token, "r1", &SyncRequest::default()).await;
+    server.shutdown().await;
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    serde_json::to_value(Bytes(bytes.to_vec()))
+        .expect("encode")
+        .as_str()
+        .expect("string")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn small_pages_deliver_everything_exactly_once() {
+    let server = start().await;
+    let (admin_token, _) = seed(&server).await;
+    let mut writer = Replica::new("writer");
+    let pushes: Vec<PushChange> = (0..40)
+        .map(|i| push(&format!("journal/j{}", 1 + i % 3), &writer.change(&format!("k{i}"), "v")))
+        .collect();
+    let resp = writer.sync(&server, &admin_token, vec![], pushes).await;
+    assert_eq!(resp.acked.len(), 40);
+
+    let mut reader = Replica::new("reader");
+    reader.page_bytes = Some(200);
+    let mut pages = 0;
+    loop {
+        let resp = server
+            .sync(
+                &admin_token,
+                &reader.id,
+                &SyncRequest {
+                    cursor: reader.cursor,
+                    access: reader.access,
+                    page_bytes: reader.page_bytes,
+                    ..SyncRequest::default()
+                },
+            )
+            .await;
+        pages += 1;
+        let bytes: usize = resp.changes.iter().map(|c| c.change.0.len()).sum();
+        assert!(
+            bytes <= 200 || resp.changes.len() == 1,
+            "page of {bytes} bytes"
+        );
+        for c in &resp.changes {
+            reader.received.push((c.doc.clone(), hash_of(&c.change.0)));
+        }
+        reader.cursor = resp.cursor;
+        reader.access = resp.access;
+        if !resp.more {
+            break;
+        }
+    }
+    assert!(pages > 5, "paged ({pages} pages)");
+    let hashes: Vec<&String> = reader.received.iter().map(|(_, h)| h).collect();
+    let unique: BTreeSet<&String> = hashes.iter().copied().collect();
+    assert_eq!(hashes.len(), 48, "8 seed changes + 40");
+    assert_eq!(unique.len(), 48, "no duplicates");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn newly_assigned_journal_arrives_whole() {
+    let server = start().await;
+    let (admin_token, mut admin) = seed(&server).await;
+    // History of j2 the teacher cannot see yet.
+    let history: Vec<Vec<u8>> = (0..5).map(|i| admin.change(&format!("h{i}"), "x")).collect();
+    admin
+        .sync(
+            &server,
+            &admin_token,
+            vec![],
+            history.iter().map(|c| push("journal/j2", c)).collect(),
+        )
+        .await;
+
+    server.user("bob", Role::Teacher, None, Some("E9"));
+    let bob_token = server.token("bob").await;
+    let mut bob = Replica::new("bob-pc");
+    bob.page_bytes = Some(150);
+    bob.sync(&server, &bob_token, vec![], vec![]).await;
+    assert_eq!(bob.docs(), set(&["catalog/uni"]));
+    // The cursor has moved past j2's history (foreign then), so only the access change can
+    // bring it.
+    assert!(bob.cursor >= 13);
+
+    server.assign(&admin_token, "bob", "journal/j2").await;
+    bob.sync(&server, &bob_token, vec![], vec![]).await;
+    let j2: BTreeMap<String, usize> =
+        bob.received
+            .iter()
+            .filter(|(d, _)| d == "journal/j2")
+            .fold(BTreeMap::new(), |mut m, (_, h)| {
+                *m.entry(h.clone()).or_default() += 1;
+                m
+            });
+    assert_eq!(j2.len(), 6, "seed change + 5 history changes: {j2:?}");
+    assert!(j2.values().all(|n| *n == 1), "each once: {j2:?}");
+    assert!(bob.docs().contains("group/g2") && bob.docs().contains("module/m2"));
+
+    // Nothing more arrives on the next sync.
+    let before = bob.received.len();
+    let resp = bob.sync(&server, &bob_token, vec![], vec![]).await;
+    assert!(resp.changes.is_empty());
+    assert_eq!(bob.received.len(), before);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn nothing_changed_sync_returns_nothing() {
+    let server = start().await;
+    let (admin_token, mut admin) = seed(&server).await;
+    let cursor = admin.cursor;
+    let access = admin.access;
+    let resp = admin.sync(&server, &admin_token, vec![], vec![]).await;
+    assert!(resp.changes.is_empty());
+    assert!(!resp.more);
+    assert_eq!(resp.cursor, cursor);
+    assert_eq!(resp.access, access);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn assignments_need_an_admin_and_unknown_teachers_are_pending() {
+    let server = start().await;
+    let (admin_token, _) = seed(&server).await;
+    server.user("ali", Role::Teacher, None, Some("E1"));
+    let ali_token = server.token("ali").await;
+    let r = server.assign(&ali_token, "ali", "journal/j2").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let err: ErrorBody = r.json().await.expect("JSON");
+    assert_eq!(err.error, ErrorCode::Forbidden);
+
+    let r = server.assign(&admin_token, "employee:E404", "journal/j2").await;
+    let out: AssignResponse = r.json().await.expect("JSON");
+    assert_eq!((out.assigned, out.pending), (0, 1));
+
+    // The pending assignment applies once that teacher exists.
+    server.user("new", Role::Teacher, None, Some("E404"));
+    let token = server.token("new").await;
+    let mut r = Replica::new("new-pc");
+    r.sync(&server, &token, vec![], vec![]).await;
+    assert!(r.docs().contains("journal/j2"));
+
+    let r = server.assign(&admin_token, "ali", "group/g1").await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "not a journal");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn teachers_cannot_create_journals_by_naming_themselves() {
+    let server = start().await;
+    let _ = seed(&server).await;
+    server.user("ali", Role::Teacher, None, Some("E1"));
+    let token = server.token("ali").await;
+    let mut ali = Replica::new("ali-laptop");
+    let c = ali.change("x", "1");
+    let resp = ali
+        .sync(
+            &server,
+            &token,
+            vec![("journal/new".into(), meta_journal("group/g2", "module/m2", &["E1"]))],
+            vec![push("journal/new", &c)],
+        )
+        .await;
+    assert_eq!(resp.refused.len(), 1);
+    assert!(!ali.docs().contains("group/g2"), "no roster leak");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn healthz_and_metrics() {
+    let server = start().await;
+    let (_, _) = seed(&server).await;
+    let h: daftar_protocol::Health = server
+        .http
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(h.status, "ok");
+    assert_eq!(h.protocol, daftar_protocol::PROTOCOL_VERSION);
+    let text = server
+        .http
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    assert!(text.contains("daftar_changes_stored_total 8"), "{text}");
+    assert!(text.contains("route=\"/v1/sync\",method=\"POST\",status=\"200\""), "{text}");
+    server.shutdown().await;
+}
+
+#[test]
+fn cli_manages_users_and_assignments_on_the_same_database() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let bin = env!("CARGO_BIN_EXE_daftar-sync");
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(bin)
+            .arg("--database")
+            .arg(&db)
+            .args(args)
+            .env_remove("DAFTAR_SYNC_CONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("wait")
+    };
+    let out = run(&["user", "add", "ali", "--role", "teacher", "--employee", "E1"], "secret\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["user", "add", "dean1", "--role", "dean"], "secret\n");
+    assert!(!out.status.success(), "a dean needs a scope");
+    let out = run(&["user", "add", "empty", "--role", "admin"], "\n");
+    assert!(!out.status.success(), "empty password refused");
+    let out = run(&["assign", "ali", "j7"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["assign", "ghost", "j7"], "");
+    assert!(!out.status.success(), "unknown user");
+    let out = run(&["user", "disable", "ali"], "");
+    assert!(out.status.success());
+    let out = run(&["user", "list", "--json"], "");
+    assert!(out.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json list");
+    assert_eq!(list[0]["name"], "ali");
+    assert_eq!(list[0]["role"], "teacher");
+    assert_eq!(list[0]["employee"], "E1");
+    assert_eq!(list[0]["disabled"], true);
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+}
