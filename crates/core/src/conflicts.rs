@@ -1,0 +1,467 @@
+//! The conflict inbox (design §3).
+//!
+//! An inbox entry is a pure function of a journal document, so every replica holding the same
+//! changes holds the same entries, whatever order the changes arrived in:
+//!
+//! - **concurrent**: a mark, score, topic or adjustment holds more than one distinct value
+//!   (`get_all`), each with its author, device and edit time (read from the change that wrote it);
+//! - **amendment**: a mark in a locked lesson or journal was written concurrently with the lock
+//!   (by a device that had not seen it). The edit is kept, never dropped, and waits for a
+//!   decision.
+//!
+//! Resolving writes the chosen value as a new change, which supersedes every concurrent value
+//! (and follows the lock), plus a `resolutions` record of who resolved it and why. That change
+//! syncs like any edit and clears the entry on every replica that receives it.
+
+use std::collections::{HashMap, HashSet};
+
+use automerge::{ChangeHash, ObjId, ReadDoc};
+use rusqlite::{Connection, params};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::doc::Doc;
+use crate::error::{CoreError, Result};
+use crate::model::{AdjustmentValue, Attendance, LessonValue, MarkValue, ResolutionValue};
+use crate::projection::Refresh;
+use crate::replica::Replica;
+
+/// One value in an inbox entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConflictValue {
+    /// The raw document value.
+    pub value: String,
+    /// How people read it (`NB`, `85`, `→ excused: illness`).
+    pub display: String,
+    /// Who wrote it (as recorded in the change), if known.
+    pub user: Option<String>,
+    /// Device (automerge actor), shortened.
+    pub device: String,
+    /// Edit time, unix milliseconds.
+    pub edited_at: i64,
+    /// For amendments: whether this is the value the lock froze.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub locked: bool,
+}
+
+/// An inbox entry as listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conflict {
+    pub id: String,
+    pub journal: String,
+    pub subject: Option<String>,
+    pub group: Option<String>,
+    pub field: String,
+    pub key: String,
+    pub kind: String,
+    pub lesson: Option<String>,
+    pub student: Option<String>,
+    pub student_name: Option<String>,
+    pub lesson_date: Option<String>,
+    pub values: Vec<ConflictValue>,
+}
+
+/// How an administrator resolves an entry.
+#[derive(Debug, Clone)]
+pub enum Choice {
+    /// 1-based index into the entry's values.
+    Pick(usize),
+    /// A new value, written as for the field (`nb`, `+`, `85`, a topic…).
+    Value(String),
+}
+
+/// Who wrote a value.
+#[derive(Debug, Clone)]
+pub struct Author {
+    pub user: Option<String>,
+    pub device: String,
+    pub edited_at: i64,
+    pub hash: Option<ChangeHash>,
+}
+
+/// Ancestors and descendants of lock changes, computed once per refresh batch.
+#[derive(Default)]
+pub struct LockCache {
+    sets: HashMap<ChangeHash, (HashSet<ChangeHash>, HashSet<ChangeHash>)>,
+}
+
+fn map_of(field: &str) -> Option<&'static str> {
+    match field {
+        "mark" => Some("marks"),
+        "score" => Some("scores"),
+        "topic" => Some("topics"),
+        "adjustment" => Some("adjustments"),
+        _ => None,
+    }
+}
+
+/// Stable inbox id for a key of a document.
+pub fn conflict_id(doc_id: &str, field: &str, key: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(doc_id.as_bytes())
+        .chain_update(b"|")
+        .chain_update(field.as_bytes())
+        .chain_update(b"|")
+        .chain_update(key.as_bytes())
+        .finalize();
+    format!("c{}", &hex::encode(digest)[..10])
+}
+
+pub(crate) fn author_of(doc: &mut Doc, op: &ObjId) -> Author {
+    let hash = doc.am.hash_for_opid(op);
+    let device = match op {
+        ObjId::Id(_, actor, _) => actor.to_hex_string().chars().take(8).collect(),
+        ObjId::Root => String::new(),
+    };
+    let mut author = Author {
+        user: None,
+        device,
+        edited_at: 0,
+        hash,
+    };
+    if let Some(h) = hash
+        && let Some(meta) = doc.am.get_change_meta_by_hash(&h)
+    {
+        author.edited_at = meta.timestamp;
+        author.user = meta
+            .message
+            .as_deref()
+            .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+            .and_then(|v| v.get("by").and_then(|b| b.as_str()).map(str::to_string));
+    }
+    author
+}
+
+/// Author of the winning value at `map[key]`.
+pub(crate) fn author_of_winner(doc: &mut Doc, map: &'static str, key: &str) -> Option<Author> {
+    let (_, op) = doc.get_all(map, key).pop()?;
+    Some(author_of(doc, &op))
+}
+
+fn display(field: &str, raw: &str) -> String {
+    match field {
+        "mark" => serde_json::from_str::<MarkValue>(raw)
+            .map(|m| m.display())
+            .unwrap_or_else(|_| raw.to_string()),
+        "adjustment" => serde_json::from_str::<AdjustmentValue>(raw)
+            .map(|a| format!("→ {}: {}", a.to.name(), a.reason))
+            .unwrap_or_else(|_| raw.to_string()),
+        _ => raw.to_string(),
+    }
+}
+
+/// The lock covering a mark key (lesson lock first, then the journal's), as its op ids.
+fn lock_ops(doc: &Doc, lesson: &str) -> Vec<ObjId> {
+    let lesson_lock = doc.get_all("locks", lesson);
+    let ops = if lesson_lock.is_empty() {
+        doc.get_all("locks", "*")
+    } else {
+        lesson_lock
+    };
+    ops.into_iter().map(|(_, op)| op).collect()
+}
+
+impl LockCache {
+    /// (ancestors, descendants) of a lock change.
+    fn sets(&mut self, doc: &mut Doc, lock: ChangeHash) -> &(HashSet<ChangeHash>, HashSet<ChangeHash>) {
+        self.sets.entry(lock).or_insert_with(|| {
+            let all: Vec<(ChangeHash, Vec<ChangeHash>)> = doc
+                .am
+                .get_changes_meta(&[])
+                .into_iter()
+                .map(|m| (m.hash, m.deps))
+                .collect();
+            let not_ancestors: HashSet<ChangeHash> = doc
+                .am
+                .get_changes_meta(&[lock])
+                .into_iter()
+                .map(|m| m.hash)
+                .collect();
+            let ancestors: HashSet<ChangeHash> = all
+                .iter()
+                .map(|(h, _)| *h)
+                .filter(|h| !not_ancestors.contains(h) && *h != lock)
+                .collect();
+            let mut descendants: HashSet<ChangeHash> = HashSet::new();
+            loop {
+                let before = descendants.len();
+                for (h, deps) in &all {
+                    if !descendants.contains(h)
+                        && deps.iter().any(|d| *d == lock || descendants.contains(d))
+                    {
+                        descendants.insert(*h);
+                    }
+                }
+                if descendants.len() == before {
+                    break;
+                }
+            }
+            (ancestors, descendants)
+        })
+    }
+}
+
+/// Refreshes the inbox row for `field` at `key`.
+pub fn check(
+    tx: &Connection,
+    doc: &mut Doc,
+    field: &str,
+    key: &str,
+    locks: &mut LockCache,
+) -> Result<()> {
+    let Some(map) = map_of(field) else {
+        return Ok(());
+    };
+    let id = conflict_id(&doc.id, field, key);
+    let values = doc.get_all(map, key);
+    let lesson = match field {
+        "mark" | "adjustment" => key.split_once('/').map(|(l, _)| l.to_string()),
+        "topic" => Some(key.to_string()),
+        _ => None,
+    };
+    let student = match field {
+        "mark" | "adjustment" => key.split_once('/').map(|(_, s)| s.to_string()),
+        "score" => key.rsplit('/').next().map(str::to_string),
+        _ => None,
+    };
+
+    let distinct: HashSet<&str> = values.iter().map(|(v, _)| v.as_str()).collect();
+    let mut kind = None;
+    let mut entries: Vec<ConflictValue> = Vec::new();
+
+    // Amendment: a mark written concurrently with the lock that covers it.
+    if field == "mark"
+        && let Some(lesson_id) = &lesson
+    {
+        let lock_op = lock_ops(doc, lesson_id).pop();
+        if let Some(lock_op) = lock_op
+            && let Some(lock_hash) = doc.am.hash_for_opid(&lock_op)
+        {
+            let mut amended = Vec::new();
+            for (raw, op) in &values {
+                let author = author_of(doc, op);
+                let Some(h) = author.hash else { continue };
+                let (ancestors, descendants) = locks.sets(doc, lock_hash);
+                if h != lock_hash && !ancestors.contains(&h) && !descendants.contains(&h) {
+                    amended.push((raw.clone(), author));
+                }
+            }
+            if !amended.is_empty() {
+                kind = Some("amendment");
+                // The value the lock froze, as the document was at the lock.
+                let obj = doc.map("marks")?.clone();
+                let frozen: Vec<(String, ObjId)> = doc
+                    .am
+                    .get_all_at(&obj, key, &[lock_hash])
+                    .map(|values| {
+                        values
+                            .into_iter()
+                            .filter_map(|(v, op)| v.as_str().map(|s| (s.to_string(), op)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                {
+                    for (raw, op) in frozen {
+                        {
+                            let a = author_of(doc, &op);
+                            entries.push(ConflictValue {
+                                display: display(field, &raw),
+                                value: raw,
+                                user: a.user,
+                                device: a.device,
+                                edited_at: a.edited_at,
+                                locked: true,
+                            });
+                        }
+                    }
+                }
+                for (raw, a) in amended {
+                    entries.push(ConflictValue {
+                        display: display(field, &raw),
+                        value: raw,
+                        user: a.user,
+                        device: a.device,
+                        edited_at: a.edited_at,
+                        locked: false,
+                    });
+                }
+            }
+        }
+    }
+
+    if kind.is_none() && distinct.len() > 1 {
+        kind = Some("concurrent");
+        for (raw, op) in &values {
+            let a = author_of(doc, op);
+            entries.push(ConflictValue {
+                display: display(field, raw),
+                value: raw.clone(),
+                user: a.user,
+                device: a.device,
+                edited_at: a.edited_at,
+                locked: false,
+            });
+        }
+    }
+
+    match kind {
+        None => {
+            tx.prepare_cached("DELETE FROM conflicts WHERE id = ?1")?
+                .execute([&id])?;
+        }
+        Some(kind) => {
+            let lesson_date = lesson
+                .as_deref()
+                .and_then(|l| doc.get("lessons", l))
+                .and_then(|v| serde_json::from_str::<LessonValue>(&v).ok())
+                .map(|l| l.date);
+            let values_json = serde_json::to_string(&entries).unwrap_or_else(|_| "[]".into());
+            tx.prepare_cached(
+                "INSERT INTO conflicts (id, doc_id, field, key, kind, lesson_id, student_id, lesson_date, \"values\")
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, lesson_date = excluded.lesson_date,
+                   \"values\" = excluded.\"values\"",
+            )?
+            .execute(params![
+                id,
+                doc.id,
+                field,
+                key,
+                kind,
+                lesson,
+                student,
+                lesson_date,
+                values_json
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+impl Replica {
+    /// The inbox, oldest lesson first; `journal` narrows it to one journal.
+    pub fn conflicts(&self, journal: Option<&str>) -> Result<Vec<Conflict>> {
+        let mut stmt = self.conn().prepare(
+            "SELECT c.id, c.doc_id, j.subject, g.name, c.field, c.key, c.kind, c.lesson_id,
+                    c.student_id, s.name, c.lesson_date, c.\"values\"
+             FROM conflicts c
+             LEFT JOIN journals j ON j.id = c.doc_id
+             LEFT JOIN groups g ON g.id = j.group_id
+             LEFT JOIN students s ON s.group_id = j.group_id AND s.id = c.student_id
+             WHERE ?1 IS NULL OR c.doc_id = ?1
+             ORDER BY c.lesson_date, c.doc_id, c.key",
+        )?;
+        let rows = stmt
+            .query_map([journal], |r| {
+                let values: String = r.get(11)?;
+                Ok(Conflict {
+                    id: r.get(0)?,
+                    journal: r.get(1)?,
+                    subject: r.get(2)?,
+                    group: r.get(3)?,
+                    field: r.get(4)?,
+                    key: r.get(5)?,
+                    kind: r.get(6)?,
+                    lesson: r.get(7)?,
+                    student: r.get(8)?,
+                    student_name: r.get(9)?,
+                    lesson_date: r.get(10)?,
+                    values: serde_json::from_str(&values).unwrap_or_default(),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Resolves an inbox entry: writes the chosen value (superseding every concurrent one)
+    /// and a record of who resolved it and why, as one change.
+    pub fn resolve(&mut self, conflict: &str, choice: Choice, note: Option<&str>) -> Result<()> {
+        let found = self
+            .conflicts(None)?
+            .into_iter()
+            .filter(|c| c.id == conflict || c.id.starts_with(conflict))
+            .collect::<Vec<_>>();
+        let entry = match found.as_slice() {
+            [one] => one.clone(),
+            [] => return Err(CoreError::not_found("conflict", conflict)),
+            many => {
+                return Err(CoreError::Ambiguous {
+                    what: "conflicts",
+                    id: conflict.to_string(),
+                    candidates: many.iter().map(|c| c.id.clone()).collect::<Vec<_>>().join(", "),
+                });
+            }
+        };
+        let raw = match choice {
+            Choice::Pick(n) => {
+                let Some(v) = n.checked_sub(1).and_then(|i| entry.values.get(i)) else {
+                    return Err(CoreError::invalid(
+                        "pick",
+                        format!(
+                            "there are {} values to pick from; --pick takes 1 to {}",
+                            entry.values.len(),
+                            entry.values.len()
+                        ),
+                    ));
+                };
+                v.value.clone()
+            }
+            Choice::Value(v) => self.value_for_field(&entry, &v)?,
+        };
+        let Some(map) = map_of(&entry.field) else {
+            return Err(CoreError::invalid("field", "unknown conflict field"));
+        };
+        let record = ResolutionValue {
+            by: self.user().to_string(),
+            value: raw.clone(),
+            note: note.map(str::to_string),
+        };
+        let record_key = format!("{}:{}", entry.field, entry.key);
+        let record_json = serde_json::to_string(&record).unwrap_or_default();
+        let key = entry.key.clone();
+        self.edit(&entry.journal, "resolve", move |doc| {
+            doc.put_always(map, &key, &raw)?;
+            doc.put_always("resolutions", &record_key, &record_json)?;
+            Ok(Refresh::Keys(vec![
+                (map.to_string(), key.clone()),
+                ("resolutions".to_string(), record_key.clone()),
+            ]))
+        })?;
+        Ok(())
+    }
+
+    fn value_for_field(&self, entry: &Conflict, input: &str) -> Result<String> {
+        match entry.field.as_str() {
+            "mark" => {
+                let mark = match input.trim().parse::<u32>() {
+                    Ok(grade) => {
+                        let system = self.marking_system_of(&entry.journal)?;
+                        system.check_grade(grade)?;
+                        MarkValue {
+                            grade: Some(grade),
+                            ..MarkValue::new(Attendance::Present)
+                        }
+                    }
+                    Err(_) => MarkValue::new(Attendance::parse(input)?),
+                };
+                Ok(serde_json::to_string(&mark).unwrap_or_default())
+            }
+            "score" => {
+                let p: f64 = input.trim().parse().map_err(|_| {
+                    CoreError::invalid("value", format!("{input:?} is not a number of points"))
+                })?;
+                Ok(p.to_string())
+            }
+            "adjustment" => {
+                let mut current = entry
+                    .values
+                    .last()
+                    .and_then(|v| serde_json::from_str::<AdjustmentValue>(&v.value).ok())
+                    .ok_or_else(|| CoreError::invalid("value", "no adjustment to base on"))?;
+                current.to = Attendance::parse(input)?;
+                Ok(serde_json::to_string(&current).unwrap_or_default())
+            }
+            _ => Ok(input.to_string()),
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! Automerge documents and their shape (design §2).
+//!
+//! Every document is a root map of flat maps of scalars, created by a *genesis change* that
+//! every replica writes identically (actor [`daftar_protocol::genesis_actor`], time 0). So two
+//! replicas that create the same document independently (two admins importing the same HEMIS
+//! export) share the top-level objects, and a later concurrent write to one cell is an ordinary
+//! conflict on one key that keeps every value, never a shadowed object.
+//!
+//! | kind    | maps |
+//! |---------|------|
+//! | catalog | `meta`, `faculties`, `departments`, `teachers`, `settings` |
+//! | group   | `meta`, `students` |
+//! | module  | `meta`, `hours`, `controls`, `topics`, `materials` |
+//! | journal | `meta`, `lessons`, `topics`, `status`, `marks`, `scores`, `adjustments`, `locks`, `resolutions` |
+//!
+//! Values are short JSON strings (see [`crate::model`]), keys are ids or composite ids
+//! (`marks["<lesson>/<student>"]`, `scores["<control>/<sitting>/<student>"]`).
+
+use std::collections::HashMap;
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, Value};
+use daftar_protocol::{DocKind, genesis_actor};
+
+use crate::error::{CoreError, Result};
+
+/// The maps of a document kind, in genesis order.
+pub fn maps_of(kind: DocKind) -> &'static [&'static str] {
+    match kind {
+        DocKind::Catalog => &["meta", "faculties", "departments", "teachers", "settings"],
+        DocKind::Group => &["meta", "students"],
+        DocKind::Module => &["meta", "hours", "controls", "topics", "materials"],
+        DocKind::Journal => &[
+            "meta",
+            "lessons",
+            "topics",
+            "status",
+            "marks",
+            "scores",
+            "adjustments",
+            "locks",
+            "resolutions",
+        ],
+    }
+}
+
+/// One loaded document with its top-level map ids.
+pub struct Doc {
+    pub id: String,
+    pub kind: DocKind,
+    pub am: AutoCommit,
+    maps: HashMap<&'static str, ObjId>,
+}
+
+impl Doc {
+    /// Creates a document from its genesis change, then writes as `device`.
+    pub fn create(id: &str, kind: DocKind, device: &ActorId) -> Result<Doc> {
+        let mut am = AutoCommit::new().with_actor(ActorId::from(&genesis_actor(id)[..]));
+        for name in maps_of(kind) {
+            am.put_object(ROOT, *name, ObjType::Map)
+                .map_err(|source| doc_err(id, source))?;
+        }
+        am.commit_with(CommitOptions::default().with_time(0));
+        am.set_actor(device.clone());
+        let mut doc = Doc {
+            id: id.to_string(),
+            kind,
+            am,
+            maps: HashMap::new(),
+        };
+        doc.find_maps();
+        Ok(doc)
+    }
+
+    /// Loads a document from a snapshot (if any) and the change chunks after it.
+    pub fn load<'a>(
+        id: &str,
+        kind: DocKind,
+        snapshot: Option<&[u8]>,
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+        device: &ActorId,
+    ) -> Result<Doc> {
+        let mut am = match snapshot {
+            Some(bytes) => AutoCommit::load(bytes).map_err(|source| doc_err(id, source))?,
+            None => AutoCommit::new(),
+        };
+        for chunk in chunks {
+            am.load_incremental(chunk)
+                .map_err(|source| doc_err(id, source))?;
+        }
+        am.set_actor(device.clone());
+        let mut doc = Doc {
+            id: id.to_string(),
+            kind,
+            am,
+            maps: HashMap::new(),
+        };
+        doc.find_maps();
+        Ok(doc)
+    }
+
+    /// Looks up the top-level maps (after a load or after changes arrived).
+    pub fn find_maps(&mut self) {
+        for name in maps_of(self.kind) {
+            if let Ok(Some((Value::Object(ObjType::Map), obj))) = self.am.get(ROOT, *name) {
+                self.maps.insert(*name, obj);
+            }
+        }
+    }
+
+    /// Whether the genesis change has arrived (the maps exist).
+    pub fn is_complete(&self) -> bool {
+        self.maps.len() == maps_of(self.kind).len()
+    }
+
+    pub fn map(&self, name: &'static str) -> Result<&ObjId> {
+        self.maps.get(name).ok_or_else(|| CoreError::Document {
+            doc: self.id.clone(),
+            source: automerge::AutomergeError::InvalidObjId(format!("missing map {name}")),
+        })
+    }
+
+    /// The winning string value at `map[key]`.
+    pub fn get(&self, map: &'static str, key: &str) -> Option<String> {
+        let obj = self.maps.get(map)?;
+        match self.am.get(obj, key) {
+            Ok(Some((Value::Scalar(s), _))) => s.as_str().map(str::to_string),
+            _ => None,
+        }
+    }
+
+    /// Every concurrent string value at `map[key]`, with its op id, in op order.
+    pub fn get_all(&self, map: &'static str, key: &str) -> Vec<(String, automerge::ObjId)> {
+        let Some(obj) = self.maps.get(map) else {
+            return Vec::new();
+        };
+        match self.am.get_all(obj, key) {
+            Ok(values) => values
+                .into_iter()
+                .filter_map(|(v, id)| match v {
+                    Value::Scalar(s) => s.as_str().map(|s| (s.to_string(), id)),
+                    Value::Object(_) => None,
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The value at `map[key]` as the document was at `heads`.
+    pub fn get_at(&self, map: &'static str, key: &str, heads: &[ChangeHash]) -> Option<String> {
+        let obj = self.maps.get(map)?;
+        match self.am.get_at(obj, key, heads) {
+            Ok(Some((Value::Scalar(s), _))) => s.as_str().map(str::to_string),
+            _ => None,
+        }
+    }
+
+    /// Keys of a map, sorted.
+    pub fn keys(&self, map: &'static str) -> Vec<String> {
+        match self.maps.get(map) {
+            Some(obj) => self.am.keys(obj).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Puts a string; returns false (and writes nothing) when the key already holds exactly
+    /// this value with no conflict, so repeating an edit costs nothing.
+    pub fn put(&mut self, map: &'static str, key: &str, value: &str) -> Result<bool> {
+        let current = self.get_all(map, key);
+        if current.len() == 1 && current[0].0 == value {
+            return Ok(false);
+        }
+        let obj = self.map(map)?.clone();
+        self.am
+            .put(&obj, key, value)
+            .map_err(|source| doc_err(&self.id, source))?;
+        Ok(true)
+    }
+
+    /// Writes even when the value is unchanged (a resolution must supersede every concurrent
+    /// value, including one equal to the choice).
+    pub fn put_always(&mut self, map: &'static str, key: &str, value: &str) -> Result<()> {
+        let obj = self.map(map)?.clone();
+        self.am
+            .put(&obj, key, value)
+            .map_err(|source| doc_err(&self.id, source))
+    }
+
+    pub fn delete(&mut self, map: &'static str, key: &str) -> Result<bool> {
+        if self.get_all(map, key).is_empty() {
+            return Ok(false);
+        }
+        let obj = self.map(map)?.clone();
+        self.am
+            .delete(&obj, key)
+            .map_err(|source| doc_err(&self.id, source))?;
+        Ok(true)
+    }
+
+    /// Commits pending operations as one change; returns its raw bytes and hash.
+    pub fn commit(&mut self, message: &str, time_ms: i64) -> Option<(ChangeHash, Vec<u8>)> {
+        let hash = self.am.commit_with(
+            CommitOptions::default()
+                .with_message(message)
+                .with_time(time_ms),
+        )?;
+        let change = self.am.get_last_local_change()?;
+        Some((hash, change.raw_bytes().to_vec()))
+    }
+
+    /// Throws away uncommitted operations.
+    pub fn rollback(&mut self) {
+        self.am.rollback();
+    }
+}
+
+pub(crate) fn doc_err(id: &str, source: automerge::AutomergeError) -> CoreError {
+    CoreError::Document {
+        doc: id.to_string(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn genesis_is_identical_on_every_replica() {
+        let mut a = Doc::create("journal/x", DocKind::Journal, &ActorId::random()).expect("create");
+        let mut b = Doc::create("journal/x", DocKind::Journal, &ActorId::random()).expect("create");
+        assert_eq!(a.am.get_heads(), b.am.get_heads());
+        assert!(a.is_complete());
+    }
+
+    #[test]
+    fn concurrent_creation_keeps_both_cells() {
+        let mut a = Doc::create("journal/x", DocKind::Journal, &ActorId::random()).expect("a");
+        let mut b = Doc::create("journal/x", DocKind::Journal, &ActorId::random()).expect("b");
+        a.put("marks", "l1/s1", "A").expect("put");
+        a.commit("a", 1);
+        b.put("marks", "l1/s2", "B").expect("put");
+        b.commit("b", 2);
+        a.am.merge(&mut b.am).expect("merge");
+        assert_eq!(a.get("marks", "l1/s1").as_deref(), Some("A"));
+        assert_eq!(a.get("marks", "l1/s2").as_deref(), Some("B"));
+    }
+
+    #[test]
+    fn repeated_put_writes_nothing() {
+        let mut a = Doc::create("group/g", DocKind::Group, &ActorId::random()).expect("a");
+        assert!(a.put("students", "s1", "x").expect("put"));
+        assert!(a.commit("m", 1).is_some());
+        assert!(!a.put("students", "s1", "x").expect("put"));
+        assert!(a.commit("m", 2).is_none());
+    }
+}

@@ -1,0 +1,107 @@
+//! The core's one error type. Variants say what went wrong in terms a caller can branch on
+//! (`NotFound`, `JournalLocked`, `SchemaTooNew`…); messages are written for people.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("{what} {id:?} was not found")]
+    NotFound { what: &'static str, id: String },
+
+    #[error("{id:?} matches several {what}: {candidates}; type more of it")]
+    Ambiguous {
+        what: &'static str,
+        id: String,
+        candidates: String,
+    },
+
+    #[error("{message}")]
+    InvalidInput {
+        field: &'static str,
+        message: String,
+    },
+
+    #[error("{what} is locked ({reason}); ask the dean's office to reopen it")]
+    Locked { what: String, reason: String },
+
+    #[error(
+        "this replica was written by a newer Daftar (schema {found}, this version knows up to {supported}); update Daftar to open it"
+    )]
+    SchemaTooNew { found: i64, supported: i64 },
+
+    #[error("the replica at {path} is not initialised; run `daftar init` or `daftar demo` first")]
+    NotInitialised { path: PathBuf },
+
+    #[error("the bundle {0}")]
+    BadBundle(String),
+
+    #[error(
+        "the bundle belongs to another university ({found}); this replica is for {expected}"
+    )]
+    ForeignBundle { expected: String, found: String },
+
+    #[error("HEMIS import refused: {file}: {message}")]
+    HemisImport { file: String, message: String },
+
+    #[error("the document {doc} is damaged: {source}")]
+    Document {
+        doc: String,
+        #[source]
+        source: automerge::AutomergeError,
+    },
+
+    #[error("the local database failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+
+    #[error("file error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("the XLSX writer failed: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+}
+
+impl CoreError {
+    pub fn not_found(what: &'static str, id: impl Into<String>) -> Self {
+        CoreError::NotFound {
+            what,
+            id: id.into(),
+        }
+    }
+
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        CoreError::InvalidInput {
+            field,
+            message: message.into(),
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        CoreError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A short stable name for the kind of error (used in `--json` output and IPC).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CoreError::NotFound { .. } => "not_found",
+            CoreError::Ambiguous { .. } | CoreError::InvalidInput { .. } => "invalid_input",
+            CoreError::Locked { .. } => "locked",
+            CoreError::SchemaTooNew { .. } => "schema_too_new",
+            CoreError::NotInitialised { .. } => "not_initialised",
+            CoreError::BadBundle(_) | CoreError::ForeignBundle { .. } => "bad_bundle",
+            CoreError::HemisImport { .. } => "bad_import",
+            CoreError::Document { .. }
+            | CoreError::Sqlite(_)
+            | CoreError::Io { .. }
+            | CoreError::Xlsx(_) => "internal",
+        }
+    }
+}

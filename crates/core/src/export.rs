@@ -1,0 +1,231 @@
+//! Journal exports for upload and printing: CSV (UTF-8 with BOM so spreadsheet programs read
+//! Uzbek and Russian letters) and XLSX with formatting (frozen header, NB highlighted,
+//! threshold colours on the hours columns).
+
+use std::io::Write;
+use std::path::Path;
+
+use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook};
+
+use crate::error::{CoreError, Result};
+use crate::journal::JournalView;
+use crate::model::{LessonType, display_date};
+use crate::report::{Standing, journal_report};
+use crate::replica::Replica;
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Xlsx,
+}
+
+impl ExportFormat {
+    pub fn parse(s: &str) -> Result<ExportFormat> {
+        match s.to_lowercase().as_str() {
+            "csv" => Ok(ExportFormat::Csv),
+            "xlsx" | "excel" => Ok(ExportFormat::Xlsx),
+            _ => Err(CoreError::invalid("format", format!("unknown format {s:?}: use csv or xlsx"))),
+        }
+    }
+}
+
+/// The grid as rows of text: header, then one row per student.
+fn grid(view: &JournalView) -> (Vec<String>, Vec<Vec<String>>) {
+    let report = journal_report(view);
+    let mut header = vec!["No".to_string(), "Student".to_string(), "ID".to_string()];
+    for l in &view.lessons {
+        let t = LessonType::parse(&l.lesson_type)
+            .map(|t| t.short_name())
+            .unwrap_or("");
+        header.push(format!("{} p{} {}", display_date(&l.date), l.pair, t));
+    }
+    header.extend(
+        ["Excused h", "Unexcused h", "Average", "5-point", "Control points"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    let cells: std::collections::HashMap<(&str, &str), &crate::journal::CellView> = view
+        .cells
+        .iter()
+        .map(|c| ((c.lesson.as_str(), c.student.as_str()), c))
+        .collect();
+    let mut rows = Vec::new();
+    for (i, s) in view.students.iter().enumerate() {
+        let mut row = vec![
+            (i + 1).to_string(),
+            s.name.clone(),
+            s.number.clone().unwrap_or_else(|| s.id.clone()),
+        ];
+        for l in &view.lessons {
+            let text = match cells.get(&(l.id.as_str(), s.id.as_str())) {
+                Some(c) => cell_text(c),
+                None => String::new(),
+            };
+            row.push(text);
+        }
+        let r = &report.students[i];
+        row.push(r.excused_hours.to_string());
+        row.push(r.unexcused_hours.to_string());
+        row.push(r.average.map(|a| format!("{a:.1}")).unwrap_or_default());
+        row.push(r.five_point.map(|g| g.to_string()).unwrap_or_default());
+        row.push(format!("{}", r.control_points));
+        rows.push(row);
+    }
+    (header, rows)
+}
+
+/// How a cell prints: the teacher's mark, then the effective value after an adjustment.
+pub fn cell_text(c: &crate::journal::CellView) -> String {
+    let base = match c.status.as_str() {
+        "p" => c.grade.map(|g| g.to_string()).unwrap_or_else(|| "+".into()),
+        "a" => "NB".into(),
+        "e" => "E".into(),
+        "l" => c.grade.map(|g| format!("L{g}")).unwrap_or_else(|| "L".into()),
+        other => other.to_string(),
+    };
+    if c.effective != c.status {
+        let to = match c.effective.as_str() {
+            "p" => "+",
+            "a" => "NB",
+            "e" => "E",
+            "l" => "L",
+            other => other,
+        };
+        format!("{base}→{to}")
+    } else {
+        base
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Writes the journal as CSV.
+pub fn write_csv(view: &JournalView, path: &Path) -> Result<()> {
+    let (header, rows) = grid(view);
+    let mut out = Vec::new();
+    out.extend_from_slice("\u{feff}".as_bytes());
+    let line = |cells: &[String]| cells.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",");
+    let _ = writeln!(out, "{}", line(&header));
+    for r in &rows {
+        let _ = writeln!(out, "{}", line(r));
+    }
+    std::fs::write(path, out).map_err(|e| CoreError::io(path, e))
+}
+
+/// Writes the journal as a formatted XLSX workbook (journal sheet and report sheet).
+pub fn write_xlsx(view: &JournalView, path: &Path) -> Result<()> {
+    let (header, rows) = grid(view);
+    let report = journal_report(view);
+    let mut wb = Workbook::new();
+    let bold = Format::new()
+        .set_bold()
+        .set_background_color(Color::RGB(0xDCE6F1))
+        .set_border(FormatBorder::Thin)
+        .set_text_wrap()
+        .set_align(FormatAlign::Center);
+    let cell = Format::new().set_border(FormatBorder::Thin).set_align(FormatAlign::Center);
+    let nb = Format::new()
+        .set_border(FormatBorder::Thin)
+        .set_align(FormatAlign::Center)
+        .set_font_color(Color::RGB(0xC00000))
+        .set_bold();
+    let warn = Format::new().set_border(FormatBorder::Thin).set_background_color(Color::RGB(0xFFF2CC));
+    let reprimand = Format::new().set_border(FormatBorder::Thin).set_background_color(Color::RGB(0xF8CBAD));
+    let expel = Format::new()
+        .set_border(FormatBorder::Thin)
+        .set_background_color(Color::RGB(0xE06666))
+        .set_font_color(Color::White);
+    let name_fmt = Format::new().set_border(FormatBorder::Thin);
+
+    let sheet = wb.add_worksheet();
+    sheet.set_name("Jurnal")?;
+    let title = format!("{} — {} ({}-semestr)", view.group_name, view.subject, view.semester);
+    sheet.write_string_with_format(0, 0, &title, &Format::new().set_bold().set_font_size(13))?;
+    for (c, h) in header.iter().enumerate() {
+        sheet.write_string_with_format(2, c as u16, h, &bold)?;
+    }
+    sheet.set_row_height(2, 45)?;
+    sheet.set_column_width(0, 4)?;
+    sheet.set_column_width(1, 28)?;
+    sheet.set_column_width(2, 14)?;
+    let lessons = view.lessons.len();
+    for (r, row) in rows.iter().enumerate() {
+        let rr = (r + 3) as u32;
+        let standing = report.students[r].standing;
+        for (c, v) in row.iter().enumerate() {
+            let fmt = if c == 1 || c == 2 {
+                &name_fmt
+            } else if c >= 3 && c < 3 + lessons && v.starts_with("NB") {
+                &nb
+            } else if c == 3 + lessons + 1 {
+                match standing {
+                    Standing::Ok => &cell,
+                    Standing::Warning => &warn,
+                    Standing::Reprimand => &reprimand,
+                    Standing::Expulsion => &expel,
+                }
+            } else {
+                &cell
+            };
+            match v.parse::<f64>() {
+                Ok(n) if c != 2 && !v.is_empty() => {
+                    sheet.write_number_with_format(rr, c as u16, n, fmt)?;
+                }
+                _ => {
+                    sheet.write_string_with_format(rr, c as u16, v, fmt)?;
+                }
+            }
+        }
+    }
+    sheet.set_freeze_panes(3, 3)?;
+
+    let rs = wb.add_worksheet();
+    rs.set_name("Hisobot")?;
+    let cols = [
+        "Student", "Present", "Late", "Absent", "Excused h", "Unexcused h", "Standing", "Average", "5-point", "At risk",
+    ];
+    for (c, h) in cols.iter().enumerate() {
+        rs.write_string_with_format(0, c as u16, *h, &bold)?;
+    }
+    rs.set_column_width(0, 28)?;
+    for (i, s) in report.students.iter().enumerate() {
+        let r = (i + 1) as u32;
+        rs.write_string_with_format(r, 0, &s.name, &name_fmt)?;
+        rs.write_number_with_format(r, 1, f64::from(s.present), &cell)?;
+        rs.write_number_with_format(r, 2, f64::from(s.late), &cell)?;
+        rs.write_number_with_format(r, 3, f64::from(s.absent), &cell)?;
+        rs.write_number_with_format(r, 4, f64::from(s.excused_hours), &cell)?;
+        rs.write_number_with_format(r, 5, f64::from(s.unexcused_hours), &cell)?;
+        rs.write_string_with_format(r, 6, s.standing.as_str(), &cell)?;
+        match s.average {
+            Some(a) => rs.write_number_with_format(r, 7, a, &cell)?,
+            None => rs.write_string_with_format(r, 7, "", &cell)?,
+        };
+        match s.five_point {
+            Some(g) => rs.write_number_with_format(r, 8, f64::from(g), &cell)?,
+            None => rs.write_string_with_format(r, 8, "", &cell)?,
+        };
+        rs.write_string_with_format(r, 9, if s.at_risk { "yes" } else { "" }, &cell)?;
+    }
+    let tmp = path.with_extension("partial");
+    wb.save(&tmp)?;
+    std::fs::rename(&tmp, path).map_err(|e| CoreError::io(path, e))
+}
+
+impl Replica {
+    /// Exports a journal to a file.
+    pub fn export_journal(&self, journal: &str, format: ExportFormat, path: &Path) -> Result<()> {
+        let view = self.journal_view(journal)?;
+        match format {
+            ExportFormat::Csv => write_csv(&view, path),
+            ExportFormat::Xlsx => write_xlsx(&view, path),
+        }
+    }
+}

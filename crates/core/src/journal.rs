@@ -1,0 +1,842 @@
+//! Journal actions (what a teacher or the dean's office does) and the journal views screens and
+//! the CLI read. Every action validates against the projection, then writes one change through
+//! [`Replica::edit`]; every view reads only the projection.
+
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CoreError, Result};
+use crate::model::{
+    AdjustmentValue, Attendance, ControlKind, LessonStatus, LessonType, LessonValue, LockValue,
+    MarkValue, MarkingSystem, parse_date,
+};
+use crate::projection::Refresh;
+use crate::replica::Replica;
+
+/// A journal as listed ("my journals").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JournalSummary {
+    pub id: String,
+    pub group: String,
+    pub subject: String,
+    pub semester: String,
+    pub students: i64,
+    pub lessons: i64,
+    pub complete_lessons: i64,
+    pub locked: bool,
+    pub unsynced: i64,
+    pub conflicts: i64,
+}
+
+/// A lesson column of the grid.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LessonView {
+    pub id: String,
+    pub date: String,
+    pub pair: i64,
+    #[serde(rename = "type")]
+    pub lesson_type: String,
+    pub topic: Option<String>,
+    pub teacher: Option<String>,
+    pub status: String,
+    pub lock: Option<String>,
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StudentView {
+    pub id: String,
+    pub number: Option<String>,
+    pub name: String,
+    pub status: String,
+}
+
+/// One cell: the teacher's mark, the dean's adjustment beside it, and the effective value.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CellView {
+    pub lesson: String,
+    pub student: String,
+    pub status: String,
+    pub hours: i64,
+    pub grade: Option<i64>,
+    pub note: Option<String>,
+    pub adjusted_to: Option<String>,
+    pub adjustment_reason: Option<String>,
+    /// Status after approved adjustments.
+    pub effective: String,
+    pub conflict: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScoreView {
+    pub control: String,
+    pub sitting: i64,
+    pub student: String,
+    pub points: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ControlView {
+    pub code: String,
+    pub kind: String,
+    pub max: f64,
+    pub sittings: i64,
+}
+
+/// Everything `show` prints. Deterministic: two converged replicas serialise it identically.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JournalView {
+    pub id: String,
+    pub subject: String,
+    pub semester: String,
+    pub group: String,
+    pub group_name: String,
+    pub module: Option<String>,
+    pub marking_system: String,
+    pub teachers: Vec<String>,
+    pub lock: Option<String>,
+    pub controls: Vec<ControlView>,
+    pub lessons: Vec<LessonView>,
+    pub students: Vec<StudentView>,
+    pub cells: Vec<CellView>,
+    pub scores: Vec<ScoreView>,
+    pub conflicts: Vec<String>,
+}
+
+/// What the journal row says, for validation.
+struct JournalRow {
+    group: String,
+    module: Option<String>,
+    marking: MarkingSystem,
+    lock: Option<String>,
+}
+
+/// Input of `mark`.
+#[derive(Debug, Clone)]
+pub struct MarkInput {
+    pub status: Attendance,
+    pub grade: Option<u32>,
+    pub note: Option<String>,
+    /// Hours missed; defaults to a pair's two hours for absences.
+    pub hours: Option<u32>,
+}
+
+/// Input of `lesson add`.
+#[derive(Debug, Clone)]
+pub struct NewLesson {
+    pub date: String,
+    pub pair: u8,
+    pub lesson_type: LessonType,
+    pub topic: Option<String>,
+    pub teacher: Option<String>,
+}
+
+fn strip<'a>(input: &'a str, prefix: &str) -> &'a str {
+    input.strip_prefix(prefix).unwrap_or(input)
+}
+
+/// Bare id as printed (`journal/abc` → `abc`).
+pub fn short_id(doc_id: &str) -> &str {
+    doc_id.split_once('/').map(|(_, id)| id).unwrap_or(doc_id)
+}
+
+impl Replica {
+    /// A journal's document id from what a person typed: the id as printed, the document id,
+    /// or an unambiguous prefix.
+    pub fn resolve_journal(&self, input: &str) -> Result<String> {
+        let bare = strip(input.trim(), "journal/");
+        let full = format!("journal/{bare}");
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT id FROM journals WHERE id = ?1 OR id LIKE ?2 ESCAPE '\\' ORDER BY id LIMIT 6")?;
+        let like = format!("{}%", full.replace('%', "\\%").replace('_', "\\_"));
+        let ids = stmt
+            .query_map(params![full, like], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        pick_one("journal", input, &full, ids)
+    }
+
+    /// A lesson id from its id, an unambiguous prefix, or `#N` (N-th lesson by date).
+    pub fn resolve_lesson(&self, journal: &str, input: &str) -> Result<String> {
+        let input = input.trim();
+        if let Some(n) = input.strip_prefix('#') {
+            let n: i64 = n
+                .parse()
+                .map_err(|_| CoreError::invalid("lesson", format!("{input:?}: write #1, #2, …")))?;
+            return self
+                .conn()
+                .query_row(
+                    "SELECT id FROM lessons WHERE journal_id = ?1 ORDER BY date, pair, id LIMIT 1 OFFSET ?2",
+                    params![journal, n - 1],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .ok_or_else(|| CoreError::not_found("lesson", input));
+        }
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id FROM lessons WHERE journal_id = ?1 AND (id = ?2 OR substr(id, 1, length(?2)) = ?2) ORDER BY id LIMIT 6",
+        )?;
+        let ids = stmt
+            .query_map(params![journal, input], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        pick_one("lesson", input, input, ids)
+    }
+
+    /// A student id (in the journal's group) from the id, the student number, or a prefix.
+    pub fn resolve_student(&self, journal: &str, input: &str) -> Result<String> {
+        let input = input.trim();
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT s.id FROM students s JOIN journals j ON j.group_id = s.group_id
+             WHERE j.id = ?1 AND (s.id = ?2 OR s.number = ?2 OR substr(s.id, 1, length(?2)) = ?2)
+             ORDER BY (s.id = ?2 OR s.number = ?2) DESC, s.id LIMIT 6",
+        )?;
+        let ids = stmt
+            .query_map(params![journal, input], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        // An exact id or number wins over prefixes.
+        let exact: Vec<String> = {
+            let mut s = self.conn().prepare_cached(
+                "SELECT s.id FROM students s JOIN journals j ON j.group_id = s.group_id
+                 WHERE j.id = ?1 AND (s.id = ?2 OR s.number = ?2)",
+            )?;
+            s.query_map(params![journal, input], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        if exact.len() == 1 {
+            return Ok(exact[0].clone());
+        }
+        pick_one("student", input, input, ids).map_err(|e| match e {
+            CoreError::NotFound { .. } => CoreError::NotFound {
+                what: "student in this journal's group",
+                id: input.to_string(),
+            },
+            other => other,
+        })
+    }
+
+    fn journal_row(&self, journal: &str) -> Result<JournalRow> {
+        let row: Option<(String, Option<String>, String, Option<String>)> = self
+            .conn()
+            .query_row(
+                "SELECT group_id, module_id, marking_system, lock_reason FROM journals WHERE id = ?1",
+                [journal],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let (group, module, marking, lock) =
+            row.ok_or_else(|| CoreError::not_found("journal", short_id(journal)))?;
+        Ok(JournalRow {
+            group,
+            module,
+            marking: MarkingSystem::parse(&marking)?,
+            lock,
+        })
+    }
+
+    pub fn marking_system_of(&self, journal: &str) -> Result<MarkingSystem> {
+        Ok(self.journal_row(journal)?.marking)
+    }
+
+    /// The lock covering a lesson, if any (the lesson's own, then the journal's).
+    fn lesson_lock(&self, journal: &str, lesson: &str) -> Result<Option<String>> {
+        let row: Option<Option<String>> = self
+            .conn()
+            .query_row(
+                "SELECT lock_reason FROM lessons WHERE journal_id = ?1 AND id = ?2",
+                params![journal, lesson],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match row {
+            None => Err(CoreError::not_found("lesson", lesson)),
+            Some(Some(reason)) => Ok(Some(reason)),
+            Some(None) => Ok(self.journal_row(journal)?.lock),
+        }
+    }
+
+    fn active_students(&self, group: &str) -> Result<Vec<String>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id FROM students WHERE group_id = ?1 AND status = 'active' ORDER BY name, id",
+        )?;
+        let ids = stmt
+            .query_map([group], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(ids)
+    }
+
+    /// Adds a lesson (a pair on a date) to a journal; returns its id.
+    pub fn add_lesson(&mut self, journal: &str, lesson: NewLesson) -> Result<String> {
+        let row = self.journal_row(journal)?;
+        if let Some(reason) = row.lock {
+            return Err(CoreError::Locked {
+                what: "this journal".into(),
+                reason,
+            });
+        }
+        parse_date(&lesson.date)?;
+        if !(1..=8).contains(&lesson.pair) {
+            return Err(CoreError::invalid(
+                "pair",
+                format!("pair {} does not exist: a day has pairs 1 to 8", lesson.pair),
+            ));
+        }
+        let taken: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT id FROM lessons WHERE journal_id = ?1 AND date = ?2 AND pair = ?3 AND status <> 'cancelled'",
+                params![journal, lesson.date, lesson.pair],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(other) = taken {
+            return Err(CoreError::invalid(
+                "pair",
+                format!(
+                    "this journal already has lesson {other} on {} at pair {}",
+                    lesson.date, lesson.pair
+                ),
+            ));
+        }
+        let id = new_lesson_id();
+        let header = LessonValue {
+            date: lesson.date.clone(),
+            pair: lesson.pair,
+            lesson_type: lesson.lesson_type.code().to_string(),
+            teacher: lesson.teacher.clone(),
+        };
+        let header = serde_json::to_string(&header).unwrap_or_default();
+        let lesson_id = id.clone();
+        self.edit(journal, "add lesson", move |doc| {
+            doc.put("lessons", &lesson_id, &header)?;
+            doc.put("status", &lesson_id, LessonStatus::Planned.as_str())?;
+            let mut keys = vec![
+                ("lessons".to_string(), lesson_id.clone()),
+                ("status".to_string(), lesson_id.clone()),
+            ];
+            if let Some(topic) = &lesson.topic {
+                doc.put("topics", &lesson_id, topic)?;
+                keys.push(("topics".to_string(), lesson_id.clone()));
+            }
+            Ok(Refresh::Keys(keys))
+        })?;
+        Ok(id)
+    }
+
+    /// Sets a lesson's topic (normally one of the module's topics).
+    pub fn set_topic(&mut self, journal: &str, lesson: &str, topic: &str) -> Result<()> {
+        if let Some(reason) = self.lesson_lock(journal, lesson)? {
+            return Err(CoreError::Locked {
+                what: "this lesson".into(),
+                reason,
+            });
+        }
+        let lesson = lesson.to_string();
+        let topic = topic.to_string();
+        self.edit(journal, "set topic", move |doc| {
+            doc.put("topics", &lesson, &topic)?;
+            Ok(Refresh::key("topics", lesson.clone()))
+        })?;
+        Ok(())
+    }
+
+    /// Marks one student at one lesson.
+    pub fn mark(
+        &mut self,
+        journal: &str,
+        lesson: &str,
+        student: &str,
+        input: MarkInput,
+    ) -> Result<()> {
+        let row = self.journal_row(journal)?;
+        if let Some(reason) = self.lesson_lock(journal, lesson)? {
+            return Err(CoreError::Locked {
+                what: "this lesson".into(),
+                reason,
+            });
+        }
+        let active = self.active_students(&row.group)?;
+        if !active.iter().any(|s| s == student) {
+            return Err(CoreError::invalid(
+                "student",
+                format!("student {student} is not an active member of this journal's group"),
+            ));
+        }
+        if let Some(g) = input.grade {
+            row.marking.check_grade(g)?;
+        }
+        let mut value = MarkValue::new(input.status);
+        value.grade = input.grade;
+        value.note = input.note.filter(|n| !n.trim().is_empty());
+        if let Some(h) = input.hours {
+            if h > 8 {
+                return Err(CoreError::invalid("hours", format!("{h} hours is more than a day holds")));
+            }
+            value.hours = h;
+        }
+        let raw = serde_json::to_string(&value).unwrap_or_default();
+        let key = format!("{lesson}/{student}");
+        let lesson = lesson.to_string();
+        self.edit(journal, "mark", move |doc| {
+            doc.put("marks", &key, &raw)?;
+            doc.put("status", &lesson, LessonStatus::Held.as_str())?;
+            Ok(Refresh::Keys(vec![
+                ("marks".to_string(), key.clone()),
+                ("status".to_string(), lesson.clone()),
+            ]))
+        })?;
+        Ok(())
+    }
+
+    /// Marks a whole lesson present except the absentees, as one action and one change.
+    /// Existing grades and notes are kept. Returns the number of students marked.
+    pub fn mark_all(&mut self, journal: &str, lesson: &str, absent: &[String]) -> Result<usize> {
+        let row = self.journal_row(journal)?;
+        if let Some(reason) = self.lesson_lock(journal, lesson)? {
+            return Err(CoreError::Locked {
+                what: "this lesson".into(),
+                reason,
+            });
+        }
+        let active = self.active_students(&row.group)?;
+        for a in absent {
+            if !active.contains(a) {
+                return Err(CoreError::invalid(
+                    "student",
+                    format!("student {a} is not an active member of this journal's group"),
+                ));
+            }
+        }
+        let lesson = lesson.to_string();
+        let absent = absent.to_vec();
+        let count = active.len();
+        self.edit(journal, "mark lesson", move |doc| {
+            let mut keys = Vec::with_capacity(active.len() + 1);
+            for student in &active {
+                let key = format!("{lesson}/{student}");
+                let status = if absent.contains(student) {
+                    Attendance::Absent
+                } else {
+                    Attendance::Present
+                };
+                let mut value = doc
+                    .get("marks", &key)
+                    .and_then(|v| serde_json::from_str::<MarkValue>(&v).ok())
+                    .unwrap_or_else(|| MarkValue::new(status));
+                if value.status != status {
+                    let MarkValue { grade, note, .. } = value;
+                    value = MarkValue {
+                        grade,
+                        note,
+                        ..MarkValue::new(status)
+                    };
+                }
+                let raw = serde_json::to_string(&value).unwrap_or_default();
+                doc.put("marks", &key, &raw)?;
+                keys.push(("marks".to_string(), key));
+            }
+            doc.put("status", &lesson, LessonStatus::Held.as_str())?;
+            keys.push(("status".to_string(), lesson.clone()));
+            Ok(Refresh::Keys(keys))
+        })?;
+        Ok(count)
+    }
+
+    /// Clears a mark (Delete in the grid).
+    pub fn clear_mark(&mut self, journal: &str, lesson: &str, student: &str) -> Result<()> {
+        if let Some(reason) = self.lesson_lock(journal, lesson)? {
+            return Err(CoreError::Locked {
+                what: "this lesson".into(),
+                reason,
+            });
+        }
+        let key = format!("{lesson}/{student}");
+        self.edit(journal, "clear mark", move |doc| {
+            doc.delete("marks", &key)?;
+            Ok(Refresh::key("marks", key.clone()))
+        })?;
+        Ok(())
+    }
+
+    /// Enters a control score. `control` is a code from the module's plan (`JN`, `ON1`, `YN`),
+    /// optionally with a sitting (`YN:2`).
+    pub fn score(&mut self, journal: &str, control: &str, student: &str, points: f64) -> Result<()> {
+        let row = self.journal_row(journal)?;
+        if let Some(reason) = &row.lock {
+            return Err(CoreError::Locked {
+                what: "this journal".into(),
+                reason: reason.clone(),
+            });
+        }
+        let (code, sitting) = match control.split_once([':', '/']) {
+            Some((c, s)) => (
+                c.trim().to_uppercase(),
+                s.trim().parse::<i64>().map_err(|_| {
+                    CoreError::invalid("control", format!("{control:?}: the sitting must be a number, e.g. YN:2"))
+                })?,
+            ),
+            None => (control.trim().to_uppercase(), 1),
+        };
+        let controls = self.controls(row.module.as_deref())?;
+        let Some(plan) = controls.iter().find(|c| c.code == code) else {
+            let known = controls.iter().map(|c| c.code.as_str()).collect::<Vec<_>>().join(", ");
+            return Err(CoreError::invalid(
+                "control",
+                if known.is_empty() {
+                    "this journal's course module has no control plan".to_string()
+                } else {
+                    format!("{code} is not in this module's control plan ({known})")
+                },
+            ));
+        };
+        if sitting < 1 || sitting > plan.sittings {
+            return Err(CoreError::invalid(
+                "control",
+                format!("{code} allows sittings 1 to {}", plan.sittings),
+            ));
+        }
+        if !points.is_finite() || points < 0.0 || points > plan.max {
+            return Err(CoreError::invalid(
+                "points",
+                format!("{points} is outside 0–{} for {code}", plan.max),
+            ));
+        }
+        let active = self.active_students(&row.group)?;
+        if !active.iter().any(|s| s == student) {
+            return Err(CoreError::invalid(
+                "student",
+                format!("student {student} is not an active member of this journal's group"),
+            ));
+        }
+        let key = format!("{code}/{sitting}/{student}");
+        let raw = points.to_string();
+        self.edit(journal, "score", move |doc| {
+            doc.put("scores", &key, &raw)?;
+            Ok(Refresh::key("scores", key.clone()))
+        })?;
+        Ok(())
+    }
+
+    fn controls(&self, module: Option<&str>) -> Result<Vec<ControlView>> {
+        let Some(module) = module else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT code, kind, max, sittings FROM module_controls WHERE module_id = ?1 ORDER BY kind, code",
+        )?;
+        let rows = stmt
+            .query_map([module], |r| {
+                Ok(ControlView {
+                    code: r.get(0)?,
+                    kind: r.get(1)?,
+                    max: r.get(2)?,
+                    sittings: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// A dean's office adjustment of a saved mark (never overwrites the teacher's mark).
+    pub fn adjust(
+        &mut self,
+        journal: &str,
+        lesson: &str,
+        student: &str,
+        to: Attendance,
+        reason: &str,
+        document: Option<&str>,
+    ) -> Result<()> {
+        if reason.trim().is_empty() {
+            return Err(CoreError::invalid(
+                "reason",
+                "an adjustment needs a reason (e.g. a medical certificate)",
+            ));
+        }
+        let has_mark: bool = self
+            .conn()
+            .query_row(
+                "SELECT 1 FROM marks WHERE journal_id = ?1 AND lesson_id = ?2 AND student_id = ?3",
+                params![journal, lesson, student],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if !has_mark {
+            return Err(CoreError::invalid(
+                "lesson",
+                format!("student {student} has no mark at lesson {lesson} to adjust"),
+            ));
+        }
+        let value = AdjustmentValue {
+            to,
+            reason: reason.trim().to_string(),
+            document: document.map(str::to_string),
+            status: "approved".into(),
+        };
+        let raw = serde_json::to_string(&value).unwrap_or_default();
+        let key = format!("{lesson}/{student}");
+        self.edit(journal, "adjust", move |doc| {
+            doc.put("adjustments", &key, &raw)?;
+            Ok(Refresh::key("adjustments", key.clone()))
+        })?;
+        Ok(())
+    }
+
+    /// Locks a journal (or one lesson of it).
+    pub fn lock(&mut self, journal: &str, lesson: Option<&str>, reason: &str) -> Result<()> {
+        if let Some(l) = lesson {
+            self.lesson_lock(journal, l)?;
+        }
+        let key = lesson.unwrap_or("*").to_string();
+        let raw = serde_json::to_string(&LockValue {
+            reason: reason.to_string(),
+        })
+        .unwrap_or_default();
+        self.edit(journal, "lock", move |doc| {
+            doc.put("locks", &key, &raw)?;
+            Ok(Refresh::key("locks", key.clone()))
+        })?;
+        Ok(())
+    }
+
+    /// Lifts a lock.
+    pub fn unlock(&mut self, journal: &str, lesson: Option<&str>) -> Result<()> {
+        let key = lesson.unwrap_or("*").to_string();
+        self.edit(journal, "unlock", move |doc| {
+            doc.delete("locks", &key)?;
+            Ok(Refresh::key("locks", key.clone()))
+        })?;
+        Ok(())
+    }
+
+    /// "My journals".
+    pub fn journals(&self) -> Result<Vec<JournalSummary>> {
+        let mut stmt = self.conn().prepare(
+            "WITH active AS (
+                 SELECT group_id, count(*) AS n FROM students WHERE status = 'active' GROUP BY group_id
+             ), per_lesson AS (
+                 SELECT journal_id, lesson_id, count(*) AS n FROM marks GROUP BY journal_id, lesson_id
+             )
+             SELECT j.id, coalesce(g.name, j.group_id), j.subject, j.semester,
+                    coalesce(a.n, 0),
+                    (SELECT count(*) FROM lessons l WHERE l.journal_id = j.id),
+                    (SELECT count(*) FROM lessons l JOIN per_lesson p
+                        ON p.journal_id = l.journal_id AND p.lesson_id = l.id
+                      WHERE l.journal_id = j.id AND p.n >= coalesce(a.n, 0)),
+                    j.lock_reason IS NOT NULL,
+                    (SELECT count(*) FROM changes c WHERE c.doc_id = j.id AND c.local = 1 AND c.pushed = 0),
+                    (SELECT count(*) FROM conflicts c WHERE c.doc_id = j.id)
+             FROM journals j
+             LEFT JOIN groups g ON g.id = j.group_id
+             LEFT JOIN active a ON a.group_id = j.group_id
+             ORDER BY coalesce(g.name, j.group_id), j.subject, j.id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(JournalSummary {
+                    id: short_id(&r.get::<_, String>(0)?).to_string(),
+                    group: r.get(1)?,
+                    subject: r.get(2)?,
+                    semester: r.get(3)?,
+                    students: r.get(4)?,
+                    lessons: r.get(5)?,
+                    complete_lessons: r.get(6)?,
+                    locked: r.get(7)?,
+                    unsynced: r.get(8)?,
+                    conflicts: r.get(9)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The whole journal as the grid shows it.
+    pub fn journal_view(&self, journal: &str) -> Result<JournalView> {
+        let conn = self.conn();
+        let (group, group_name, module, subject, semester, marking, teachers, lock): (
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+        ) = conn
+            .query_row(
+                "SELECT j.group_id, g.name, j.module_id, j.subject, j.semester, j.marking_system,
+                        j.teachers, j.lock_reason
+                 FROM journals j LEFT JOIN groups g ON g.id = j.group_id WHERE j.id = ?1",
+                [journal],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                    ))
+                },
+            )
+            .optional()?
+            .ok_or_else(|| CoreError::not_found("journal", short_id(journal)))?;
+
+        let students: Vec<StudentView> = {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, number, name, status FROM students WHERE group_id = ?1 ORDER BY name, id",
+            )?;
+            stmt.query_map([&group], |r| {
+                Ok(StudentView {
+                    id: r.get(0)?,
+                    number: r.get(1)?,
+                    name: r.get(2)?,
+                    status: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let active = students.iter().filter(|s| s.status == "active").count() as i64;
+
+        let lessons: Vec<LessonView> = {
+            let mut stmt = conn.prepare_cached(
+                "SELECT l.id, l.date, l.pair, l.lesson_type, l.topic, l.teacher_id, l.status, l.lock_reason,
+                        (SELECT count(*) FROM marks m WHERE m.journal_id = l.journal_id AND m.lesson_id = l.id)
+                 FROM lessons l WHERE l.journal_id = ?1 ORDER BY l.date, l.pair, l.id",
+            )?;
+            stmt.query_map([journal], |r| {
+                let marked: i64 = r.get(8)?;
+                Ok(LessonView {
+                    id: r.get(0)?,
+                    date: r.get(1)?,
+                    pair: r.get(2)?,
+                    lesson_type: r.get(3)?,
+                    topic: r.get(4)?,
+                    teacher: r.get(5)?,
+                    status: r.get(6)?,
+                    lock: r.get(7)?,
+                    complete: active > 0 && marked >= active,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+
+        let cells: Vec<CellView> = {
+            let mut stmt = conn.prepare_cached(
+                "SELECT m.lesson_id, m.student_id, m.status, m.hours, m.grade, m.note,
+                        a.to_status, a.reason, a.status, c.id
+                 FROM marks m
+                 LEFT JOIN adjustments a ON a.journal_id = m.journal_id AND a.lesson_id = m.lesson_id
+                      AND a.student_id = m.student_id
+                 LEFT JOIN conflicts c ON c.doc_id = m.journal_id AND c.field = 'mark'
+                      AND c.key = m.lesson_id || '/' || m.student_id
+                 WHERE m.journal_id = ?1 ORDER BY m.lesson_id, m.student_id",
+            )?;
+            stmt.query_map([journal], |r| {
+                let status: String = r.get(2)?;
+                let adjusted: Option<String> = r.get(6)?;
+                let adj_status: Option<String> = r.get(8)?;
+                let effective = match (&adjusted, adj_status.as_deref()) {
+                    (Some(to), Some("approved")) => to.clone(),
+                    _ => status.clone(),
+                };
+                Ok(CellView {
+                    lesson: r.get(0)?,
+                    student: r.get(1)?,
+                    status,
+                    hours: r.get(3)?,
+                    grade: r.get(4)?,
+                    note: r.get(5)?,
+                    adjusted_to: adjusted,
+                    adjustment_reason: r.get(7)?,
+                    effective,
+                    conflict: r.get(9)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+
+        let scores: Vec<ScoreView> = {
+            let mut stmt = conn.prepare_cached(
+                "SELECT control, sitting, student_id, points FROM scores WHERE journal_id = ?1
+                 ORDER BY control, sitting, student_id",
+            )?;
+            stmt.query_map([journal], |r| {
+                Ok(ScoreView {
+                    control: r.get(0)?,
+                    sitting: r.get(1)?,
+                    student: r.get(2)?,
+                    points: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+
+        let conflicts: Vec<String> = {
+            let mut stmt =
+                conn.prepare_cached("SELECT id FROM conflicts WHERE doc_id = ?1 ORDER BY id")?;
+            stmt.query_map([journal], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+
+        Ok(JournalView {
+            id: short_id(journal).to_string(),
+            subject,
+            semester,
+            group: short_id(&group).to_string(),
+            group_name: group_name.unwrap_or_default(),
+            module: module.as_deref().map(|m| short_id(m).to_string()),
+            marking_system: marking,
+            teachers: serde_json::from_str(&teachers).unwrap_or_default(),
+            lock,
+            controls: self.controls(module.as_deref())?,
+            lessons,
+            students,
+            cells,
+            scores,
+            conflicts,
+        })
+    }
+
+    /// Topics of a journal's course module, in order.
+    pub fn module_topics(&self, module: &str) -> Result<Vec<(String, String, Option<String>)>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id, name, lesson_type FROM module_topics WHERE module_id = ?1 ORDER BY position, id",
+        )?;
+        let rows = stmt
+            .query_map([module], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+}
+
+fn pick_one(what: &'static str, input: &str, exact: &str, ids: Vec<String>) -> Result<String> {
+    if let Some(hit) = ids.iter().find(|id| id.as_str() == exact) {
+        return Ok(hit.clone());
+    }
+    match ids.len() {
+        0 => Err(CoreError::not_found(what, input)),
+        1 => Ok(ids[0].clone()),
+        _ => Err(CoreError::Ambiguous {
+            what,
+            id: input.to_string(),
+            candidates: ids.iter().map(|i| short_id(i).to_string()).collect::<Vec<_>>().join(", "),
+        }),
+    }
+}
+
+fn new_lesson_id() -> String {
+    let id = uuid::Uuid::new_v4();
+    format!("L{}", &id.simple().to_string()[..9])
+}
+
+/// Kinds of control as printed.
+pub fn control_kind_name(kind: ControlKind) -> &'static str {
+    match kind {
+        ControlKind::Current => "current",
+        ControlKind::Midterm => "midterm",
+        ControlKind::Final => "final",
+    }
+}

@@ -1,0 +1,514 @@
+//! The relational projection: plain tables that mirror the documents, refreshed in the same
+//! transaction as the change that caused them.
+//!
+//! A local edit names the keys it wrote ([`Refresh::Keys`]); remote changes are turned into keys
+//! from automerge's patches ([`Refresh::from_patches`]). Only a journal's touched rows are
+//! rewritten; small documents (catalog, group, module) and newly arrived documents are
+//! re-projected whole. Conflict-inbox rows are refreshed with the keys they concern (see
+//! [`crate::conflicts`]).
+
+use std::collections::BTreeSet;
+
+use automerge::{Patch, PatchAction, Prop};
+use daftar_protocol::DocKind;
+use rusqlite::{Connection, params};
+
+use crate::conflicts::{self, LockCache};
+use crate::doc::Doc;
+use crate::error::Result;
+use crate::model::{
+    AdjustmentValue, ControlPlan, LessonStatus, LessonValue, LockValue, MarkValue,
+    ResolutionValue,
+};
+
+/// What a change touched.
+#[derive(Debug, Clone)]
+pub enum Refresh {
+    /// Re-project the whole document.
+    Whole,
+    /// Re-project these `(map, key)` pairs.
+    Keys(Vec<(String, String)>),
+}
+
+impl Refresh {
+    pub fn key(map: &str, key: impl Into<String>) -> Refresh {
+        Refresh::Keys(vec![(map.to_string(), key.into())])
+    }
+
+    /// Keys touched by automerge patches over the root's maps.
+    pub fn from_patches(patches: &[Patch]) -> Refresh {
+        let mut keys = BTreeSet::new();
+        for patch in patches {
+            let [(_, Prop::Map(map))] = patch.path.as_slice() else {
+                return Refresh::Whole;
+            };
+            let key = match &patch.action {
+                PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => key.clone(),
+                PatchAction::Conflict {
+                    prop: Prop::Map(key),
+                } => key.clone(),
+                _ => return Refresh::Whole,
+            };
+            keys.insert((map.clone(), key));
+        }
+        Refresh::Keys(keys.into_iter().collect())
+    }
+}
+
+/// Brings the projection of `doc` up to date for what `refresh` names.
+pub fn refresh(tx: &Connection, doc: &mut Doc, refresh: &Refresh) -> Result<()> {
+    if !doc.is_complete() {
+        // The genesis change has not arrived yet: nothing to project.
+        return Ok(());
+    }
+    match doc.kind {
+        DocKind::Catalog => project_catalog(tx, doc),
+        DocKind::Group => project_group(tx, doc),
+        DocKind::Module => project_module(tx, doc),
+        DocKind::Journal => match refresh {
+            Refresh::Whole => project_journal(tx, doc),
+            Refresh::Keys(keys) => {
+                let mut locks = LockCache::default();
+                for (map, key) in keys {
+                    journal_key(tx, doc, map, key, &mut locks)?;
+                }
+                Ok(())
+            }
+        },
+    }
+}
+
+/// Empties every projection table (before a full rebuild).
+pub fn clear_all(tx: &Connection) -> Result<()> {
+    tx.execute_batch(
+        "DELETE FROM catalog; DELETE FROM faculties; DELETE FROM departments;
+         DELETE FROM teachers; DELETE FROM groups; DELETE FROM students; DELETE FROM modules;
+         DELETE FROM module_topics; DELETE FROM module_controls; DELETE FROM journals;
+         DELETE FROM lessons; DELETE FROM marks; DELETE FROM scores; DELETE FROM adjustments;
+         DELETE FROM conflicts; DELETE FROM resolutions;",
+    )?;
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+struct Named {
+    name: String,
+    #[serde(default)]
+    faculty: Option<String>,
+    #[serde(default)]
+    department: Option<String>,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(raw: &str) -> Option<T> {
+    serde_json::from_str(raw).ok()
+}
+
+fn project_catalog(tx: &Connection, doc: &Doc) -> Result<()> {
+    tx.execute_batch(
+        "DELETE FROM catalog; DELETE FROM faculties; DELETE FROM departments; DELETE FROM teachers;",
+    )?;
+    let name = doc.get("meta", "name").unwrap_or_default();
+    let thresholds = doc
+        .get("settings", "thresholds")
+        .unwrap_or_else(|| "[12,36,74]".to_string());
+    tx.execute(
+        "INSERT INTO catalog (id, name, thresholds) VALUES (?1, ?2, ?3)",
+        params![doc.id, name, thresholds],
+    )?;
+    for key in doc.keys("faculties") {
+        if let Some(f) = doc.get("faculties", &key).and_then(|v| parse::<Named>(&v)) {
+            tx.execute(
+                "INSERT INTO faculties (id, name) VALUES (?1, ?2)",
+                params![key, f.name],
+            )?;
+        }
+    }
+    for key in doc.keys("departments") {
+        if let Some(d) = doc.get("departments", &key).and_then(|v| parse::<Named>(&v)) {
+            tx.execute(
+                "INSERT INTO departments (id, name, faculty_id) VALUES (?1, ?2, ?3)",
+                params![key, d.name, d.faculty],
+            )?;
+        }
+    }
+    for key in doc.keys("teachers") {
+        if let Some(t) = doc.get("teachers", &key).and_then(|v| parse::<Named>(&v)) {
+            tx.execute(
+                "INSERT INTO teachers (id, name, department_id) VALUES (?1, ?2, ?3)",
+                params![key, t.name, t.department],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A student as stored in a group document (`students["<id>"]`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StudentValue {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subgroup: Option<String>,
+}
+
+fn project_group(tx: &Connection, doc: &Doc) -> Result<()> {
+    tx.execute("DELETE FROM students WHERE group_id = ?1", [&doc.id])?;
+    tx.execute(
+        "INSERT INTO groups (id, name, faculty_id, department_id, year, language)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, faculty_id = excluded.faculty_id,
+           department_id = excluded.department_id, year = excluded.year,
+           language = excluded.language",
+        params![
+            doc.id,
+            doc.get("meta", "name").unwrap_or_default(),
+            doc.get("meta", "faculty"),
+            doc.get("meta", "department"),
+            doc.get("meta", "year"),
+            doc.get("meta", "language"),
+        ],
+    )?;
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO students (group_id, id, number, name, status, subgroup)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for key in doc.keys("students") {
+        if let Some(s) = doc
+            .get("students", &key)
+            .and_then(|v| parse::<StudentValue>(&v))
+        {
+            stmt.execute(params![doc.id, key, s.number, s.name, s.status, s.subgroup])?;
+        }
+    }
+    Ok(())
+}
+
+/// A topic of a course module (`topics["<id>"]`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TopicValue {
+    pub name: String,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub lesson_type: Option<String>,
+    pub pos: f64,
+}
+
+fn project_module(tx: &Connection, doc: &Doc) -> Result<()> {
+    tx.execute("DELETE FROM module_topics WHERE module_id = ?1", [&doc.id])?;
+    tx.execute("DELETE FROM module_controls WHERE module_id = ?1", [&doc.id])?;
+    let mut hours = serde_json::Map::new();
+    for key in doc.keys("hours") {
+        if let Some(h) = doc.get("hours", &key).and_then(|v| v.parse::<u64>().ok()) {
+            hours.insert(key, h.into());
+        }
+    }
+    tx.execute(
+        "INSERT INTO modules (id, subject_id, subject, semester, department_id, marking_system, hours)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (id) DO UPDATE SET subject_id = excluded.subject_id, subject = excluded.subject,
+           semester = excluded.semester, department_id = excluded.department_id,
+           marking_system = excluded.marking_system, hours = excluded.hours",
+        params![
+            doc.id,
+            doc.get("meta", "subject_id"),
+            doc.get("meta", "subject").unwrap_or_default(),
+            doc.get("meta", "semester").unwrap_or_default(),
+            doc.get("meta", "department"),
+            doc.get("meta", "marking").unwrap_or_else(|| "rating100".into()),
+            serde_json::Value::Object(hours).to_string(),
+        ],
+    )?;
+    for key in doc.keys("topics") {
+        if let Some(t) = doc.get("topics", &key).and_then(|v| parse::<TopicValue>(&v)) {
+            tx.execute(
+                "INSERT INTO module_topics (module_id, id, position, name, lesson_type)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![doc.id, key, t.pos, t.name, t.lesson_type],
+            )?;
+        }
+    }
+    for key in doc.keys("controls") {
+        if let Some(c) = doc
+            .get("controls", &key)
+            .and_then(|v| parse::<ControlPlan>(&v))
+        {
+            tx.execute(
+                "INSERT INTO module_controls (module_id, code, kind, max, sittings)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![doc.id, key, c.kind.code(), c.max, c.sittings],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn project_journal(tx: &Connection, doc: &mut Doc) -> Result<()> {
+    for table in [
+        "DELETE FROM lessons WHERE journal_id = ?1",
+        "DELETE FROM marks WHERE journal_id = ?1",
+        "DELETE FROM scores WHERE journal_id = ?1",
+        "DELETE FROM adjustments WHERE journal_id = ?1",
+        "DELETE FROM conflicts WHERE doc_id = ?1",
+        "DELETE FROM resolutions WHERE doc_id = ?1",
+    ] {
+        tx.execute(table, [&doc.id])?;
+    }
+    journal_meta(tx, doc)?;
+    let mut locks = LockCache::default();
+    for map in ["lessons", "marks", "scores", "adjustments", "resolutions"] {
+        for key in doc.keys(map) {
+            journal_key(tx, doc, map, &key, &mut locks)?;
+        }
+    }
+    // Topics and statuses of lessons were read with their lessons; their conflicts need a look.
+    for key in doc.keys("topics") {
+        conflicts::check(tx, doc, "topic", &key, &mut locks)?;
+    }
+    Ok(())
+}
+
+fn journal_meta(tx: &Connection, doc: &Doc) -> Result<()> {
+    let lock = doc
+        .get("locks", "*")
+        .and_then(|v| parse::<LockValue>(&v))
+        .map(|l| l.reason);
+    tx.execute(
+        "INSERT INTO journals (id, group_id, module_id, subject, semester, marking_system, teachers, lock_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (id) DO UPDATE SET group_id = excluded.group_id, module_id = excluded.module_id,
+           subject = excluded.subject, semester = excluded.semester,
+           marking_system = excluded.marking_system, teachers = excluded.teachers,
+           lock_reason = excluded.lock_reason",
+        params![
+            doc.id,
+            doc.get("meta", "group").unwrap_or_default(),
+            doc.get("meta", "module"),
+            doc.get("meta", "subject").unwrap_or_default(),
+            doc.get("meta", "semester").unwrap_or_default(),
+            doc.get("meta", "marking").unwrap_or_else(|| "rating100".into()),
+            doc.get("meta", "teachers").unwrap_or_else(|| "[]".into()),
+            lock,
+        ],
+    )?;
+    Ok(())
+}
+
+fn journal_key(
+    tx: &Connection,
+    doc: &mut Doc,
+    map: &str,
+    key: &str,
+    locks: &mut LockCache,
+) -> Result<()> {
+    match map {
+        "meta" => journal_meta(tx, doc),
+        "lessons" | "status" => lesson(tx, doc, key),
+        "topics" => {
+            lesson(tx, doc, key)?;
+            conflicts::check(tx, doc, "topic", key, locks)
+        }
+        "marks" => {
+            mark(tx, doc, key)?;
+            conflicts::check(tx, doc, "mark", key, locks)
+        }
+        "scores" => {
+            score(tx, doc, key)?;
+            conflicts::check(tx, doc, "score", key, locks)
+        }
+        "adjustments" => {
+            adjustment(tx, doc, key)?;
+            conflicts::check(tx, doc, "adjustment", key, locks)
+        }
+        "locks" => {
+            journal_meta(tx, doc)?;
+            if key != "*" {
+                lesson(tx, doc, key)?;
+            }
+            // A lock changes which marks are amendments: look at the marks it covers.
+            let prefix = if key == "*" {
+                String::new()
+            } else {
+                format!("{key}/")
+            };
+            let marks: Vec<String> = doc
+                .keys("marks")
+                .into_iter()
+                .filter(|k| k.starts_with(&prefix))
+                .collect();
+            for k in marks {
+                conflicts::check(tx, doc, "mark", &k, locks)?;
+            }
+            Ok(())
+        }
+        "resolutions" => resolution(tx, doc, key),
+        _ => Ok(()),
+    }
+}
+
+fn lesson(tx: &Connection, doc: &Doc, id: &str) -> Result<()> {
+    let Some(header) = doc
+        .get("lessons", id)
+        .and_then(|v| parse::<LessonValue>(&v))
+    else {
+        tx.execute(
+            "DELETE FROM lessons WHERE journal_id = ?1 AND id = ?2",
+            params![doc.id, id],
+        )?;
+        return Ok(());
+    };
+    let status = doc
+        .get("status", id)
+        .and_then(|v| parse::<LessonStatus>(&format!("\"{v}\"")))
+        .unwrap_or(LessonStatus::Planned);
+    let lock = doc
+        .get("locks", id)
+        .and_then(|v| parse::<LockValue>(&v))
+        .map(|l| l.reason);
+    tx.execute(
+        "INSERT INTO lessons (journal_id, id, date, pair, lesson_type, teacher_id, topic, status, lock_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (journal_id, id) DO UPDATE SET date = excluded.date, pair = excluded.pair,
+           lesson_type = excluded.lesson_type, teacher_id = excluded.teacher_id,
+           topic = excluded.topic, status = excluded.status, lock_reason = excluded.lock_reason",
+        params![
+            doc.id,
+            id,
+            header.date,
+            header.pair,
+            header.lesson_type,
+            header.teacher,
+            doc.get("topics", id),
+            status.as_str(),
+            lock,
+        ],
+    )?;
+    Ok(())
+}
+
+fn split2(key: &str) -> Option<(&str, &str)> {
+    key.split_once('/')
+}
+
+fn mark(tx: &Connection, doc: &Doc, key: &str) -> Result<()> {
+    let Some((lesson_id, student_id)) = split2(key) else {
+        return Ok(());
+    };
+    match doc.get("marks", key).and_then(|v| parse::<MarkValue>(&v)) {
+        Some(m) => {
+            tx.prepare_cached(
+                "INSERT INTO marks (journal_id, lesson_id, student_id, status, hours, grade, note)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (journal_id, lesson_id, student_id) DO UPDATE SET
+                   status = excluded.status, hours = excluded.hours, grade = excluded.grade,
+                   note = excluded.note",
+            )?
+            .execute(params![
+                doc.id,
+                lesson_id,
+                student_id,
+                m.status.code(),
+                m.hours,
+                m.grade,
+                m.note
+            ])?;
+        }
+        None => {
+            tx.prepare_cached(
+                "DELETE FROM marks WHERE journal_id = ?1 AND lesson_id = ?2 AND student_id = ?3",
+            )?
+            .execute(params![doc.id, lesson_id, student_id])?;
+        }
+    }
+    Ok(())
+}
+
+fn score(tx: &Connection, doc: &Doc, key: &str) -> Result<()> {
+    let mut parts = key.splitn(3, '/');
+    let (Some(control), Some(sitting), Some(student)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Ok(());
+    };
+    let sitting: i64 = sitting.parse().unwrap_or(1);
+    match doc.get("scores", key).and_then(|v| v.parse::<f64>().ok()) {
+        Some(points) => {
+            tx.execute(
+                "INSERT INTO scores (journal_id, control, sitting, student_id, points)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (journal_id, control, sitting, student_id) DO UPDATE SET points = excluded.points",
+                params![doc.id, control, sitting, student, points],
+            )?;
+        }
+        None => {
+            tx.execute(
+                "DELETE FROM scores WHERE journal_id = ?1 AND control = ?2 AND sitting = ?3 AND student_id = ?4",
+                params![doc.id, control, sitting, student],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn adjustment(tx: &Connection, doc: &mut Doc, key: &str) -> Result<()> {
+    let Some((lesson_id, student_id)) = split2(key) else {
+        return Ok(());
+    };
+    let value = doc
+        .get("adjustments", key)
+        .and_then(|v| parse::<AdjustmentValue>(&v));
+    match value {
+        Some(a) => {
+            let author = conflicts::author_of_winner(doc, "adjustments", key);
+            tx.execute(
+                "INSERT INTO adjustments (journal_id, lesson_id, student_id, to_status, reason, document, status, author, edited_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (journal_id, lesson_id, student_id) DO UPDATE SET to_status = excluded.to_status,
+                   reason = excluded.reason, document = excluded.document, status = excluded.status,
+                   author = excluded.author, edited_at = excluded.edited_at",
+                params![
+                    doc.id,
+                    lesson_id,
+                    student_id,
+                    a.to.code(),
+                    a.reason,
+                    a.document,
+                    a.status,
+                    author.as_ref().and_then(|x| x.user.clone()),
+                    author.as_ref().map(|x| x.edited_at),
+                ],
+            )?;
+        }
+        None => {
+            tx.execute(
+                "DELETE FROM adjustments WHERE journal_id = ?1 AND lesson_id = ?2 AND student_id = ?3",
+                params![doc.id, lesson_id, student_id],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn resolution(tx: &Connection, doc: &mut Doc, key: &str) -> Result<()> {
+    match doc
+        .get("resolutions", key)
+        .and_then(|v| parse::<ResolutionValue>(&v))
+    {
+        Some(r) => {
+            let at = conflicts::author_of_winner(doc, "resolutions", key).map(|a| a.edited_at);
+            tx.execute(
+                "INSERT INTO resolutions (doc_id, key, by_user, value, note, resolved_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (doc_id, key) DO UPDATE SET by_user = excluded.by_user,
+                   value = excluded.value, note = excluded.note, resolved_at = excluded.resolved_at",
+                params![doc.id, key, r.by, r.value, r.note, at],
+            )?;
+        }
+        None => {
+            tx.execute(
+                "DELETE FROM resolutions WHERE doc_id = ?1 AND key = ?2",
+                params![doc.id, key],
+            )?;
+        }
+    }
+    Ok(())
+}

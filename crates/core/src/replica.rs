@@ -1,0 +1,787 @@
+//! The local replica: one SQLite file (WAL, `synchronous=FULL`) holding every document's
+//! automerge state, every change not yet folded into a snapshot, and the relational projection
+//! the screens read (design §3).
+//!
+//! Writes go through two doors:
+//! - [`Replica::edit`] for a local user action: the closure's operations become **one**
+//!   automerge change, stored together with the projection rows it touched in **one** SQLite
+//!   transaction. When `edit` returns, the change is on disk.
+//! - [`Replica::apply_remote`] for changes from a bundle or the server: applied to the documents,
+//!   new changes stored, projection and conflict inbox refreshed from the automerge patches,
+//!   all in one transaction. Idempotent: a change already known is a no-op.
+//!
+//! If a transaction fails, the documents it touched are dropped from the in-memory cache and
+//! reloaded from disk on next use, so memory never runs ahead of what was saved.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use automerge::{ActorId, Change, ChangeHash};
+use daftar_protocol::DocKind;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::doc::Doc;
+use crate::error::{CoreError, Result};
+use crate::projection::{self, Refresh};
+use crate::schema;
+
+/// Compact a document's change rows into a fresh snapshot after this many rows.
+const COMPACT_AFTER_ROWS: i64 = 512;
+
+/// What a caller learns about the replica's identity.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReplicaInfo {
+    pub path: PathBuf,
+    pub device: String,
+    pub user: String,
+    pub university: Option<String>,
+    pub schema: i64,
+    pub documents: i64,
+    pub unpushed: i64,
+    pub conflicts: i64,
+}
+
+/// The result of applying remote changes.
+#[derive(Debug, Clone, Default, serde::Serialize, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// Changes not seen before.
+    pub new_changes: usize,
+    /// Changes waiting for missing dependencies.
+    pub pending: usize,
+    pub documents: usize,
+}
+
+/// A change a caller hands to [`Replica::apply_remote`].
+#[derive(Clone)]
+pub enum Incoming {
+    /// One raw automerge change.
+    Change { doc: String, bytes: Vec<u8> },
+    /// A saved document (automerge `save()`), e.g. from a bundle.
+    Document { doc: String, bytes: Vec<u8> },
+}
+
+impl Incoming {
+    fn doc(&self) -> &str {
+        match self {
+            Incoming::Change { doc, .. } | Incoming::Document { doc, .. } => doc,
+        }
+    }
+}
+
+/// A local change waiting to be pushed.
+#[derive(Debug, Clone)]
+pub struct OutgoingChange {
+    pub seq: i64,
+    pub hash: String,
+    pub doc: String,
+    pub bytes: Vec<u8>,
+    pub refused: Option<String>,
+}
+
+pub struct Replica {
+    conn: Connection,
+    path: PathBuf,
+    device: ActorId,
+    user: String,
+    docs: HashMap<String, Doc>,
+    clock: Box<dyn Fn() -> i64 + Send>,
+}
+
+fn now_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    (now.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+impl Replica {
+    /// Opens (creating if needed) the replica at `path`, upgrading an older schema in place.
+    /// A replica written by a newer Daftar is refused and left untouched.
+    pub fn open(path: &Path) -> Result<Replica> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))?;
+        }
+        let mut conn = Connection::open(path)?;
+        // Check the version before anything writes to the file.
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > schema::LATEST {
+            return Err(CoreError::SchemaTooNew {
+                found: version,
+                supported: schema::LATEST,
+            });
+        }
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        schema::migrate(&mut conn, schema::LATEST)?;
+
+        let device = match meta_get(&conn, "device")? {
+            Some(hex_id) => ActorId::from(
+                hex::decode(&hex_id)
+                    .map_err(|_| CoreError::invalid("device", "the replica's device id is damaged"))?,
+            ),
+            None => {
+                let actor = ActorId::random();
+                meta_set(&conn, "device", &actor.to_hex_string())?;
+                actor
+            }
+        };
+        let user = meta_get(&conn, "user")?.unwrap_or_else(|| "local".to_string());
+        Ok(Replica {
+            conn,
+            path: path.to_path_buf(),
+            device,
+            user,
+            docs: HashMap::new(),
+            clock: Box::new(now_ms),
+        })
+    }
+
+    /// Replaces the wall clock (tests and the demo generator use a fixed one).
+    pub fn set_clock(&mut self, clock: impl Fn() -> i64 + Send + 'static) {
+        self.clock = Box::new(clock);
+    }
+
+    /// Goes back to the wall clock.
+    pub fn use_wall_clock(&mut self) {
+        self.clock = Box::new(now_ms);
+    }
+
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn device_hex(&self) -> String {
+        self.device.to_hex_string()
+    }
+
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// Sets the name recorded as the author of local edits.
+    pub fn set_user(&mut self, user: &str) -> Result<()> {
+        meta_set(&self.conn, "user", user)?;
+        self.user = user.to_string();
+        Ok(())
+    }
+
+    pub fn university(&self) -> Result<Option<String>> {
+        meta_get(&self.conn, "university")
+    }
+
+    pub fn set_university(&mut self, code: &str) -> Result<()> {
+        meta_set(&self.conn, "university", code)
+    }
+
+    /// The university, or a clear error when the replica was never initialised.
+    pub fn require_university(&self) -> Result<String> {
+        self.university()?.ok_or_else(|| CoreError::NotInitialised {
+            path: self.path.clone(),
+        })
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        meta_get(&self.conn, key)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        meta_set(&self.conn, key, value)
+    }
+
+    pub fn info(&self) -> Result<ReplicaInfo> {
+        let count = |sql: &str| -> Result<i64> { Ok(self.conn.query_row(sql, [], |r| r.get(0))?) };
+        Ok(ReplicaInfo {
+            path: self.path.clone(),
+            device: self.device_hex(),
+            user: self.user.clone(),
+            university: self.university()?,
+            schema: count("PRAGMA user_version")?,
+            documents: count("SELECT count(*) FROM documents")?,
+            unpushed: count("SELECT count(*) FROM changes WHERE local = 1 AND pushed = 0")?,
+            conflicts: count("SELECT count(*) FROM conflicts")?,
+        })
+    }
+
+    /// Every document id this replica holds, sorted.
+    pub fn doc_ids(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare("SELECT id FROM documents ORDER BY id")?;
+        let ids = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(ids)
+    }
+
+    pub fn has_doc(&self, doc_id: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM documents WHERE id = ?1", [doc_id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// Loads a document into the cache (from its snapshot and the change rows after it).
+    pub fn doc(&mut self, doc_id: &str) -> Result<&mut Doc> {
+        if !self.docs.contains_key(doc_id) {
+            let doc = load_doc(&self.conn, doc_id, &self.device)?
+                .ok_or_else(|| CoreError::not_found("document", doc_id))?;
+            self.docs.insert(doc_id.to_string(), doc);
+        }
+        self.docs
+            .get_mut(doc_id)
+            .ok_or_else(|| CoreError::not_found("document", doc_id))
+    }
+
+    /// Runs several actions as one all-or-nothing unit (an import): every action's change and
+    /// projection rows land together or not at all.
+    pub fn atomically<T>(&mut self, f: impl FnOnce(&mut Replica) -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        match f(self) {
+            Ok(value) => match self.conn.execute_batch("COMMIT") {
+                Ok(()) => Ok(value),
+                Err(e) => {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    self.docs.clear();
+                    Err(e.into())
+                }
+            },
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.docs.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// Drops cached documents (they reload from disk on next use).
+    pub fn forget_cache(&mut self) {
+        self.docs.clear();
+    }
+
+    /// Creates a document locally (genesis change plus whatever `f` writes) as one action.
+    pub fn create_doc<F>(&mut self, doc_id: &str, message: &str, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut Doc) -> Result<()>,
+    {
+        let kind = DocKind::of_doc_id(doc_id)
+            .ok_or_else(|| CoreError::invalid("id", format!("{doc_id:?} is not a document id")))?;
+        if self.has_doc(doc_id)? {
+            return self.edit_whole(doc_id, message, f);
+        }
+        let mut doc = Doc::create(doc_id, kind, &self.device)?;
+        let genesis = doc.am.get_changes(&[]);
+        f(&mut doc)?;
+        let msg = self.message(message);
+        let now = self.now();
+        let mut rows: Vec<(ChangeHash, Vec<u8>, bool)> = genesis
+            .into_iter()
+            .map(|c| (c.hash(), c.raw_bytes().to_vec(), true))
+            .collect();
+        if let Some((hash, bytes)) = doc.commit(&msg, now) {
+            rows.push((hash, bytes, true));
+        }
+        let tx = self.conn.savepoint()?;
+        tx.execute(
+            "INSERT INTO documents (id, kind) VALUES (?1, ?2)",
+            params![doc_id, kind.as_str()],
+        )?;
+        for (hash, bytes, local) in &rows {
+            insert_change(&tx, doc_id, hash, bytes, *local, true)?;
+        }
+        projection::refresh(&tx, &mut doc, &Refresh::Whole)?;
+        tx.commit()?;
+        self.docs.insert(doc_id.to_string(), doc);
+        Ok(())
+    }
+
+    /// One local user action on one document that rewrites whole parts of it (imports):
+    /// the projection of the document is rebuilt.
+    pub fn edit_whole<F>(&mut self, doc_id: &str, message: &str, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut Doc) -> Result<()>,
+    {
+        self.edit(doc_id, message, |doc| {
+            f(doc)?;
+            Ok(Refresh::Whole)
+        })
+        .map(|_| ())
+    }
+
+    /// One local user action: `f` writes to the document and says what it touched; the
+    /// operations become one automerge change, persisted with the projection in one
+    /// transaction. Returns whether anything changed.
+    pub fn edit<F>(&mut self, doc_id: &str, message: &str, f: F) -> Result<bool>
+    where
+        F: FnOnce(&mut Doc) -> Result<Refresh>,
+    {
+        let msg = self.message(message);
+        let now = self.now();
+        let Replica { conn, docs, device, .. } = self;
+        if !docs.contains_key(doc_id) {
+            let doc = load_doc(conn, doc_id, device)?
+                .ok_or_else(|| CoreError::not_found("document", doc_id))?;
+            docs.insert(doc_id.to_string(), doc);
+        }
+        let Some(doc) = docs.get_mut(doc_id) else {
+            return Err(CoreError::not_found("document", doc_id));
+        };
+        let refresh = match f(doc) {
+            Ok(r) => r,
+            Err(e) => {
+                doc.rollback();
+                return Err(e);
+            }
+        };
+        let Some((hash, bytes)) = doc.commit(&msg, now) else {
+            return Ok(false);
+        };
+        let result = (|| -> Result<()> {
+            let tx = conn.savepoint()?;
+            insert_change(&tx, doc_id, &hash, &bytes, true, true)?;
+            projection::refresh(&tx, doc, &refresh)?;
+            tx.commit()?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            docs.remove(doc_id);
+            return Err(e);
+        }
+        Ok(true)
+    }
+
+    fn message(&self, action: &str) -> String {
+        serde_json::json!({ "by": self.user, "do": action }).to_string()
+    }
+
+    /// Applies changes from elsewhere (a bundle, the server) in one transaction.
+    pub fn apply_remote(&mut self, incoming: Vec<Incoming>) -> Result<ApplyReport> {
+        let mut by_doc: BTreeMap<String, Vec<Incoming>> = BTreeMap::new();
+        for item in incoming {
+            let doc = item.doc().to_string();
+            if DocKind::of_doc_id(&doc).is_none() {
+                return Err(CoreError::invalid(
+                    "document",
+                    format!("{doc:?} is not a Daftar document id"),
+                ));
+            }
+            by_doc.entry(doc).or_default().push(item);
+        }
+        let touched: Vec<String> = by_doc.keys().cloned().collect();
+        let result = self.apply_remote_inner(by_doc);
+        if result.is_err() {
+            for id in &touched {
+                self.docs.remove(id);
+            }
+        }
+        result
+    }
+
+    fn apply_remote_inner(
+        &mut self,
+        by_doc: BTreeMap<String, Vec<Incoming>>,
+    ) -> Result<ApplyReport> {
+        let Replica { conn, docs, device, .. } = self;
+        let tx = conn.savepoint()?;
+        let mut report = ApplyReport::default();
+        for (doc_id, items) in by_doc {
+            let kind = DocKind::of_doc_id(&doc_id).ok_or_else(|| {
+                CoreError::invalid("document", format!("{doc_id:?} is not a document id"))
+            })?;
+            let known = tx
+                .query_row("SELECT 1 FROM documents WHERE id = ?1", [&doc_id], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if !known {
+                tx.execute(
+                    "INSERT INTO documents (id, kind) VALUES (?1, ?2)",
+                    params![doc_id, kind.as_str()],
+                )?;
+            }
+            if !docs.contains_key(&doc_id) {
+                let doc = match load_doc(&tx, &doc_id, device)? {
+                    Some(d) => d,
+                    None => Doc::load(&doc_id, kind, None, std::iter::empty(), device)?,
+                };
+                docs.insert(doc_id.clone(), doc);
+            }
+            let Some(doc) = docs.get_mut(&doc_id) else {
+                continue;
+            };
+            let before = doc.am.get_heads();
+            let was_empty = before.is_empty();
+            let mut raw_changes: Vec<(ChangeHash, Vec<u8>)> = Vec::new();
+            for item in items {
+                match item {
+                    Incoming::Change { bytes, .. } => {
+                        let change = Change::from_bytes(bytes.clone()).map_err(|e| {
+                            CoreError::BadBundle(format!(
+                                "holds a damaged change for {doc_id}: {e}"
+                            ))
+                        })?;
+                        let hash = change.hash();
+                        doc.am
+                            .apply_changes([change])
+                            .map_err(|source| crate::doc::doc_err(&doc_id, source))?;
+                        raw_changes.push((hash, bytes));
+                    }
+                    Incoming::Document { bytes, .. } => {
+                        doc.am
+                            .load_incremental(&bytes)
+                            .map_err(|source| crate::doc::doc_err(&doc_id, source))?;
+                    }
+                }
+            }
+            let after = doc.am.get_heads();
+            doc.find_maps();
+            // Persist what is new: changes applied now, and changes still waiting for deps.
+            let new_applied: Vec<Change> = if before == after {
+                Vec::new()
+            } else {
+                doc.am.get_changes(&before)
+            };
+            let mut stored: BTreeSet<ChangeHash> = BTreeSet::new();
+            for c in &new_applied {
+                if insert_change(&tx, &doc_id, &c.hash(), c.raw_bytes(), false, true)? {
+                    report.new_changes += 1;
+                }
+                stored.insert(c.hash());
+            }
+            for (hash, bytes) in &raw_changes {
+                if stored.contains(hash) {
+                    continue;
+                }
+                let applied = doc.am.get_change_by_hash(hash).is_some();
+                if insert_change(&tx, &doc_id, hash, bytes, false, applied)? && !applied {
+                    report.pending += 1;
+                }
+            }
+            // Earlier pending rows that the new changes made applicable.
+            let pending: Vec<String> = {
+                let mut stmt =
+                    tx.prepare("SELECT hash FROM changes WHERE doc_id = ?1 AND applied = 0")?;
+                stmt.query_map([&doc_id], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            for h in pending {
+                if let Ok(hash) = h.parse::<ChangeHash>()
+                    && doc.am.get_change_by_hash(&hash).is_some()
+                {
+                    tx.execute("UPDATE changes SET applied = 1 WHERE hash = ?1", [&h])?;
+                }
+            }
+            if before != after {
+                report.documents += 1;
+                let refresh = if was_empty || !doc.is_complete() || doc.kind != DocKind::Journal {
+                    Refresh::Whole
+                } else {
+                    let patches = doc.am.diff(&before, &after);
+                    Refresh::from_patches(&patches)
+                };
+                projection::refresh(&tx, doc, &refresh)?;
+            }
+        }
+        tx.commit()?;
+        Ok(report)
+    }
+
+    /// Local changes the server has not acknowledged, oldest first, up to `max_bytes`
+    /// (at least one change).
+    pub fn outgoing(&self, max_bytes: usize) -> Result<Vec<OutgoingChange>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, hash, doc_id, bytes, refused FROM changes
+             WHERE local = 1 AND pushed = 0 ORDER BY seq",
+        )?;
+        let mut out = Vec::new();
+        let mut total = 0usize;
+        let rows = stmt.query_map([], |r| {
+            Ok(OutgoingChange {
+                seq: r.get(0)?,
+                hash: r.get(1)?,
+                doc: r.get(2)?,
+                bytes: r.get(3)?,
+                refused: r.get(4)?,
+            })
+        })?;
+        for row in rows {
+            let row = row?;
+            if !out.is_empty() && total + row.bytes.len() > max_bytes {
+                break;
+            }
+            total += row.bytes.len();
+            out.push(row);
+        }
+        Ok(out)
+    }
+
+    /// Count of changes waiting to go up.
+    pub fn waiting(&self) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM changes WHERE local = 1 AND pushed = 0",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Records the server's answer to a push: acknowledged changes are marked pushed,
+    /// refused ones keep their reason (they stay, and go up again when access changes).
+    pub fn record_push(&mut self, acked: &[String], refused: &[(String, String)]) -> Result<()> {
+        let tx = self.conn.savepoint()?;
+        {
+            let mut ack = tx.prepare("UPDATE changes SET pushed = 1, refused = NULL WHERE hash = ?1")?;
+            for h in acked {
+                ack.execute([h])?;
+            }
+            let mut refuse = tx.prepare("UPDATE changes SET refused = ?2 WHERE hash = ?1")?;
+            for (h, why) in refused {
+                refuse.execute(params![h, why])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Changes refused by the server, with the reason.
+    pub fn refused(&self) -> Result<Vec<(String, String, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT hash, doc_id, refused FROM changes WHERE refused IS NOT NULL ORDER BY seq",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Marks every change as pushed (after a full upload, or for changes that came from the
+    /// server itself).
+    pub fn mark_remote_known(&mut self, hashes: &[String]) -> Result<()> {
+        self.record_push(hashes, &[])
+    }
+
+    /// Folds a document's change rows into a fresh snapshot when they have piled up.
+    pub fn compact_if_needed(&mut self, doc_id: &str) -> Result<bool> {
+        let rows: i64 = self.conn.query_row(
+            "SELECT count(*) FROM changes c JOIN documents d ON d.id = c.doc_id
+             WHERE c.doc_id = ?1 AND c.seq > d.snapshot_seq AND c.applied = 1",
+            [doc_id],
+            |r| r.get(0),
+        )?;
+        if rows < COMPACT_AFTER_ROWS {
+            return Ok(false);
+        }
+        self.compact(doc_id)?;
+        Ok(true)
+    }
+
+    /// Saves a document as one snapshot and deletes the change rows it covers that are no
+    /// longer needed (pushed or remote).
+    pub fn compact(&mut self, doc_id: &str) -> Result<()> {
+        let snapshot = self.doc(doc_id)?.am.save();
+        let tx = self.conn.savepoint()?;
+        let max_seq: i64 = tx.query_row(
+            "SELECT coalesce(max(seq), 0) FROM changes WHERE doc_id = ?1 AND applied = 1",
+            [doc_id],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "UPDATE documents SET snapshot = ?2, snapshot_seq = ?3 WHERE id = ?1",
+            params![doc_id, snapshot, max_seq],
+        )?;
+        tx.execute(
+            "DELETE FROM changes WHERE doc_id = ?1 AND applied = 1 AND seq <= ?2
+               AND (local = 0 OR pushed = 1)",
+            params![doc_id, max_seq],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Compacts every document.
+    pub fn compact_all(&mut self) -> Result<usize> {
+        let ids = self.doc_ids()?;
+        for id in &ids {
+            self.compact(id)?;
+        }
+        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(ids.len())
+    }
+
+    /// Rebuilds the whole projection from the documents (recovery, upgrades).
+    pub fn rebuild_projection(&mut self) -> Result<()> {
+        let ids = self.doc_ids()?;
+        for id in &ids {
+            self.doc(id)?;
+        }
+        let Replica { conn, docs, .. } = self;
+        let tx = conn.savepoint()?;
+        projection::clear_all(&tx)?;
+        for id in &ids {
+            if let Some(doc) = docs.get_mut(id) {
+                projection::refresh(&tx, doc, &Refresh::Whole)?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Pending (not yet applicable) changes of a document, raw.
+    pub fn pending_changes(&self, doc_id: &str) -> Result<Vec<Vec<u8>>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT bytes FROM changes WHERE doc_id = ?1 AND applied = 0 ORDER BY seq")?;
+        let rows = stmt
+            .query_map([doc_id], |r| r.get::<_, Vec<u8>>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Sync cursor and access version for a server.
+    pub fn sync_state(&self, server: &str) -> Result<(u64, u64)> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT cursor, access FROM sync_state WHERE server = ?1",
+                [server],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
+            .optional()?
+            .unwrap_or((0, 0)))
+    }
+
+    /// Applies a pulled page and advances the cursor in the same transaction.
+    pub fn apply_pulled(
+        &mut self,
+        server: &str,
+        incoming: Vec<Incoming>,
+        cursor: u64,
+        access: u64,
+    ) -> Result<ApplyReport> {
+        let hashes: Vec<String> = incoming
+            .iter()
+            .filter_map(|i| match i {
+                Incoming::Change { bytes, .. } => {
+                    Change::from_bytes(bytes.clone()).ok().map(|c| c.hash().to_string())
+                }
+                Incoming::Document { .. } => None,
+            })
+            .collect();
+        let report = self.apply_remote(incoming)?;
+        let tx = self.conn.savepoint()?;
+        {
+            // What came from the server is known there: never push it back.
+            let mut stmt = tx.prepare("UPDATE changes SET pushed = 1 WHERE hash = ?1")?;
+            for h in &hashes {
+                stmt.execute([h])?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO sync_state (server, cursor, access) VALUES (?1, ?2, ?3)
+             ON CONFLICT (server) DO UPDATE SET cursor = excluded.cursor, access = excluded.access",
+            params![server, cursor as i64, access as i64],
+        )?;
+        tx.commit()?;
+        Ok(report)
+    }
+
+    /// Records the outcome of a sync attempt.
+    pub fn record_sync_result(&self, server: &str, error: Option<&str>) -> Result<()> {
+        let now = self.now();
+        match error {
+            None => self.conn.execute(
+                "INSERT INTO sync_state (server, last_success, last_error) VALUES (?1, ?2, NULL)
+                 ON CONFLICT (server) DO UPDATE SET last_success = ?2, last_error = NULL",
+                params![server, now],
+            )?,
+            Some(e) => self.conn.execute(
+                "INSERT INTO sync_state (server, last_error) VALUES (?1, ?2)
+                 ON CONFLICT (server) DO UPDATE SET last_error = ?2",
+                params![server, e],
+            )?,
+        };
+        Ok(())
+    }
+
+    /// Last successful sync (unix ms) and last error for a server.
+    pub fn sync_history(&self, server: &str) -> Result<(Option<i64>, Option<String>)> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT last_success, last_error FROM sync_state WHERE server = ?1",
+                [server],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .unwrap_or((None, None)))
+    }
+}
+
+fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT value FROM replica_meta WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO replica_meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+/// Stores a change row; returns false when it was already known.
+fn insert_change(
+    tx: &Connection,
+    doc_id: &str,
+    hash: &ChangeHash,
+    bytes: &[u8],
+    local: bool,
+    applied: bool,
+) -> Result<bool> {
+    let n = tx.execute(
+        "INSERT INTO changes (hash, doc_id, bytes, local, applied) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (hash) DO NOTHING",
+        params![hash.to_string(), doc_id, bytes, local, applied],
+    )?;
+    Ok(n > 0)
+}
+
+fn load_doc(conn: &Connection, doc_id: &str, device: &ActorId) -> Result<Option<Doc>> {
+    let row: Option<(String, Option<Vec<u8>>, i64)> = conn
+        .query_row(
+            "SELECT kind, snapshot, snapshot_seq FROM documents WHERE id = ?1",
+            [doc_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((kind, snapshot, snapshot_seq)) = row else {
+        return Ok(None);
+    };
+    let kind = DocKind::of_doc_id(&format!("{kind}/x"))
+        .ok_or_else(|| CoreError::invalid("kind", format!("unknown document kind {kind}")))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT bytes FROM changes WHERE doc_id = ?1 AND (seq > ?2 OR applied = 0) ORDER BY seq",
+    )?;
+    let chunks = stmt
+        .query_map(params![doc_id, snapshot_seq], |r| r.get::<_, Vec<u8>>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let doc = Doc::load(
+        doc_id,
+        kind,
+        snapshot.as_deref(),
+        chunks.iter().map(Vec::as_slice),
+        device,
+    )?;
+    Ok(Some(doc))
+}
