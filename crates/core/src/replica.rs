@@ -85,6 +85,7 @@ pub struct Replica {
     user: String,
     docs: HashMap<String, Doc>,
     clock: Box<dyn Fn() -> i64 + Send>,
+    data_version: Option<i64>,
 }
 
 fn now_ms() -> i64 {
@@ -135,6 +136,7 @@ impl Replica {
             user,
             docs: HashMap::new(),
             clock: Box::new(now_ms),
+            data_version: None,
         })
     }
 
@@ -231,6 +233,9 @@ impl Replica {
 
     /// Loads a document into the cache (from its snapshot and the change rows after it).
     pub fn doc(&mut self, doc_id: &str) -> Result<&mut Doc> {
+        if self.conn.is_autocommit() {
+            self.drop_stale_cache()?;
+        }
         if !self.docs.contains_key(doc_id) {
             let doc = load_doc(&self.conn, doc_id, &self.device)?
                 .ok_or_else(|| CoreError::not_found("document", doc_id))?;
@@ -242,9 +247,19 @@ impl Replica {
     }
 
     /// Runs several actions as one all-or-nothing unit (an import): every action's change and
-    /// projection rows land together or not at all.
+    /// projection rows land together or not at all. Takes the database's write lock first
+    /// (`BEGIN IMMEDIATE`), so another process's commit can never slip between reading a
+    /// document and writing what follows from it; documents another process changed are
+    /// reloaded. Nested calls join the outer unit.
     pub fn atomically<T>(&mut self, f: impl FnOnce(&mut Replica) -> Result<T>) -> Result<T> {
+        if !self.conn.is_autocommit() {
+            return f(self);
+        }
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        if let Err(e) = self.drop_stale_cache() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
         match f(self) {
             Ok(value) => match self.conn.execute_batch("COMMIT") {
                 Ok(()) => Ok(value),
@@ -262,6 +277,17 @@ impl Replica {
         }
     }
 
+    /// Forgets cached documents when another connection (the desktop app and the CLI on the
+    /// same replica) committed since we last looked.
+    fn drop_stale_cache(&mut self) -> Result<()> {
+        let version: i64 = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        if self.data_version != Some(version) {
+            self.docs.clear();
+            self.data_version = Some(version);
+        }
+        Ok(())
+    }
+
     /// Drops cached documents (they reload from disk on next use).
     pub fn forget_cache(&mut self) {
         self.docs.clear();
@@ -269,6 +295,13 @@ impl Replica {
 
     /// Creates a document locally (genesis change plus whatever `f` writes) as one action.
     pub fn create_doc<F>(&mut self, doc_id: &str, message: &str, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut Doc) -> Result<()>,
+    {
+        self.atomically(|r| r.create_doc_inner(doc_id, message, f))
+    }
+
+    fn create_doc_inner<F>(&mut self, doc_id: &str, message: &str, f: F) -> Result<()>
     where
         F: FnOnce(&mut Doc) -> Result<()>,
     {
@@ -320,6 +353,13 @@ impl Replica {
     /// operations become one automerge change, persisted with the projection in one
     /// transaction. Returns whether anything changed.
     pub fn edit<F>(&mut self, doc_id: &str, message: &str, f: F) -> Result<bool>
+    where
+        F: FnOnce(&mut Doc) -> Result<Refresh>,
+    {
+        self.atomically(|r| r.edit_inner(doc_id, message, f))
+    }
+
+    fn edit_inner<F>(&mut self, doc_id: &str, message: &str, f: F) -> Result<bool>
     where
         F: FnOnce(&mut Doc) -> Result<Refresh>,
     {
@@ -376,7 +416,7 @@ impl Replica {
             by_doc.entry(doc).or_default().push(item);
         }
         let touched: Vec<String> = by_doc.keys().cloned().collect();
-        let result = self.apply_remote_inner(by_doc);
+        let result = self.atomically(|r| r.apply_remote_inner(by_doc));
         if result.is_err() {
             for id in &touched {
                 self.docs.remove(id);
@@ -673,22 +713,21 @@ impl Replica {
                 Incoming::Document { .. } => None,
             })
             .collect();
-        let report = self.apply_remote(incoming)?;
-        let tx = self.conn.savepoint()?;
-        {
+        self.atomically(|r| {
+            let report = r.apply_remote(incoming)?;
+            let mut stmt = r.conn.prepare_cached("UPDATE changes SET pushed = 1 WHERE hash = ?1")?;
             // What came from the server is known there: never push it back.
-            let mut stmt = tx.prepare("UPDATE changes SET pushed = 1 WHERE hash = ?1")?;
             for h in &hashes {
                 stmt.execute([h])?;
             }
-        }
-        tx.execute(
-            "INSERT INTO sync_state (server, cursor, access) VALUES (?1, ?2, ?3)
-             ON CONFLICT (server) DO UPDATE SET cursor = excluded.cursor, access = excluded.access",
-            params![server, cursor as i64, access as i64],
-        )?;
-        tx.commit()?;
-        Ok(report)
+            drop(stmt);
+            r.conn.execute(
+                "INSERT INTO sync_state (server, cursor, access) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (server) DO UPDATE SET cursor = excluded.cursor, access = excluded.access",
+                params![server, cursor as i64, access as i64],
+            )?;
+            Ok(report)
+        })
     }
 
     /// Records the outcome of a sync attempt.
