@@ -31,6 +31,9 @@ use crate::metrics::Metrics;
 use crate::password;
 use crate::store::{PullRequest, TeacherRef, User};
 
+/// Longest user name a sign-in may carry (names are at most 64 characters).
+const MAX_USER_NAME_BYTES: usize = 256;
+
 /// The server's routes and middleware, ready to serve (or to drive with `tower::ServiceExt`).
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -57,6 +60,8 @@ pub fn router(state: AppState) -> Router {
                     tracing::info_span!("request", method = %req.method(), route)
                 })
                 .on_request(())
+                // Errors are logged once, by `observe`.
+                .on_failure(())
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
         .with_state(state)
@@ -211,6 +216,10 @@ async fn login(
     PeerIp(ip): PeerIp,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<ApiJson<LoginResponse>, ApiError> {
+    if req.user.is_empty() || req.user.len() > MAX_USER_NAME_BYTES {
+        // Not a name anyone has; not counted, so junk cannot grow the limiter's map.
+        return Err(ApiError::BadCredentials);
+    }
     let limiter = state.limiter();
     if let Err(wait) = limiter.check(&req.user, ip, Instant::now()) {
         Metrics::add(&state.metrics().logins_failed, 1);

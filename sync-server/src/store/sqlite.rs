@@ -295,6 +295,7 @@ fn decide_doc(
     kind: DocKind,
     submitted: Option<&DocMeta>,
     now: i64,
+    meta_written: &mut bool,
 ) -> Result<DocDecision, StoreError> {
     let row = load_doc(tx, doc_id)?;
     let known = row.as_ref().is_some_and(|r| r.meta.is_some() || r.has_changes);
@@ -320,8 +321,7 @@ fn decide_doc(
             None => insert_doc(tx, doc_id, kind, now)?,
         };
         write_meta(tx, id, new, user.id, now)?;
-        // Metadata decides who reads what: every replica re-checks its readable set.
-        bump_access(tx)?;
+        *meta_written = true;
         return Ok(Ok(id));
     }
 
@@ -808,13 +808,18 @@ impl Store for SqliteStore {
         docs.dedup();
 
         let mut decisions: HashMap<&str, DocDecision> = HashMap::new();
+        let mut meta_written = false;
         for (kind, doc) in docs {
             let submitted = metas.get(doc).map(|(_, m)| *m);
-            let decision = decide_doc(&tx, user, doc, kind, submitted, now)?;
+            let decision = decide_doc(&tx, user, doc, kind, submitted, now, &mut meta_written)?;
             if let Err(reason) = &decision {
                 tracing::info!(doc.id = %doc, user = %user.name, reason = %reason, "write refused");
             }
             decisions.insert(doc, decision);
+        }
+        if meta_written {
+            // Metadata decides who reads what: every replica re-checks its readable set.
+            bump_access(&tx)?;
         }
 
         let mut outcome = PushOutcome::default();
