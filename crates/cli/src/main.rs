@@ -1,1 +1,538 @@
-fn main() {}
+//! `daftar`: the headless Daftar command line. The same core (and sync client) as the desktop
+//! app, without a window: field campuses sync from a timer, administrators import HEMIS exports
+//! and export reports, tests drive whole scenarios.
+//!
+//! Every command accepts `--data-dir` and `--json`. With `--json`, results go to stdout as JSON
+//! and errors to stderr as `{"error": kind, "message": …}`; any failure exits non-zero.
+
+mod output;
+mod sync_cmd;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow};
+use clap::{Args, Parser, Subcommand};
+use daftar_core::conflicts::Choice;
+use daftar_core::demo::{DemoSpec, Tier};
+use daftar_core::export::ExportFormat;
+use daftar_core::journal::{MarkInput, NewLesson, short_id};
+use daftar_core::model::{Attendance, LessonType};
+use daftar_core::{CoreError, Replica, bundle::Bundle};
+use serde_json::json;
+
+use crate::output::Out;
+
+#[derive(Parser)]
+#[command(
+    name = "daftar",
+    version,
+    about = "Daftar: the offline-first university journal, from the command line",
+    long_about = "Daftar keeps a department's groups, journals and course modules in a local replica \
+                  that works without internet, and syncs it when a connection returns.\n\
+                  Ids are accepted as printed by `daftar journals` and `daftar show`."
+)]
+struct Cli {
+    /// Folder holding the replica (default: the platform data folder).
+    #[arg(long, global = true, env = "DAFTAR_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout (errors as JSON on stderr).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create an empty replica for a university.
+    Init(InitArgs),
+    /// Fill the replica with seeded demo data (a department, a faculty or a university).
+    Demo(DemoArgs),
+    /// Import data from other systems.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// List the journals in this replica.
+    Journals,
+    /// Show a journal: lessons, students and marks.
+    Show { journal: String },
+    /// Lessons of a journal.
+    #[command(subcommand)]
+    Lesson(LessonCommand),
+    /// Set the topic of a lesson.
+    Topic {
+        journal: String,
+        lesson: String,
+        topic: String,
+    },
+    /// Mark one student at one lesson.
+    Mark(MarkArgs),
+    /// Mark a whole lesson present, except the absentees (one action).
+    MarkAll {
+        journal: String,
+        lesson: String,
+        /// A student who was absent (repeat for each).
+        #[arg(long = "absent", value_name = "STUDENT")]
+        absent: Vec<String>,
+    },
+    /// Enter a control score (JN, ON1, ON2, YN; YN:2 for a second sitting).
+    Score {
+        journal: String,
+        control: String,
+        student: String,
+        points: f64,
+    },
+    /// Dean's office: adjust a saved mark with a reason (the teacher's mark is kept).
+    Adjust(AdjustArgs),
+    /// Lock a journal or one lesson (edits made elsewhere afterwards go to the conflict inbox).
+    Lock {
+        journal: String,
+        #[arg(long)]
+        lesson: Option<String>,
+        #[arg(long, default_value = "deadline passed")]
+        reason: String,
+    },
+    /// Lift a lock.
+    Unlock {
+        journal: String,
+        #[arg(long)]
+        lesson: Option<String>,
+    },
+    /// The conflict inbox: concurrent edits and late amendments waiting for a decision.
+    Conflicts {
+        #[arg(long)]
+        journal: Option<String>,
+    },
+    /// Resolve a conflict by picking one of its values or entering a new one.
+    Resolve(ResolveArgs),
+    /// Exchange changes with other replicas by file (USB), without a server.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+    /// Export a journal to CSV or XLSX.
+    Export {
+        journal: String,
+        #[arg(long, default_value = "xlsx")]
+        format: String,
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Per-student hours, averages and thresholds of a journal.
+    Report { journal: String },
+    /// Fold documents' change history into snapshots (smaller replica, faster start).
+    Compact,
+    /// Sign in to a sync server (password from stdin or DAFTAR_PASSWORD).
+    Login(sync_cmd::LoginArgs),
+    /// Sign out and forget the token.
+    Logout,
+    /// Sync with the server now (or keep syncing with --watch).
+    Sync(sync_cmd::SyncArgs),
+    /// Replica and sync status.
+    Status,
+}
+
+#[derive(Args)]
+struct InitArgs {
+    /// University code (bundles from another university are refused).
+    #[arg(long, default_value = "uni")]
+    university: String,
+    /// Name recorded as the author of edits made here.
+    #[arg(long)]
+    user: Option<String>,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    #[arg(long, default_value = "S", value_parser = ["XS", "S", "M", "L", "xs", "s", "m", "l"])]
+    tier: String,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Share of the semester's lessons already marked (0–1).
+    #[arg(long, default_value_t = 0.6)]
+    filled: f64,
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import a folder of HEMIS API JSON exports (group-list.json, student-list.json, …).
+    Hemis { path: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum LessonCommand {
+    /// Add a lesson (a pair on a date).
+    Add {
+        journal: String,
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: String,
+        #[arg(long)]
+        pair: u8,
+        /// Lesson type: HEMIS code 11–17 or lecture, lab, practical, seminar…
+        #[arg(long = "type", value_name = "CODE")]
+        lesson_type: String,
+        #[arg(long)]
+        topic: Option<String>,
+    },
+}
+
+#[derive(Args)]
+struct MarkArgs {
+    journal: String,
+    lesson: String,
+    student: String,
+    /// present (+), absent (nb), excused (e) or late (l)
+    status: String,
+    #[arg(long)]
+    grade: Option<u32>,
+    #[arg(long)]
+    note: Option<String>,
+    /// Hours missed (default: 2 for an absence).
+    #[arg(long)]
+    hours: Option<u32>,
+}
+
+#[derive(Args)]
+struct AdjustArgs {
+    journal: String,
+    lesson: String,
+    student: String,
+    #[arg(long, value_parser = ["excused", "present", "absent", "late"])]
+    to: String,
+    #[arg(long)]
+    reason: String,
+    /// Supporting document (certificate number…).
+    #[arg(long)]
+    document: Option<String>,
+}
+
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("choice").required(true).args(["pick", "value"]))]
+struct ResolveArgs {
+    conflict: String,
+    /// Keep value number N as listed by `daftar conflicts`.
+    #[arg(long)]
+    pick: Option<usize>,
+    /// Enter a new value instead.
+    #[arg(long)]
+    value: Option<String>,
+    #[arg(long)]
+    note: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum BundleCommand {
+    /// Write every change of this replica to a file.
+    Export { file: PathBuf },
+    /// Read a bundle file (safe to repeat, in any order).
+    Import { file: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DAFTAR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let out = Out::new(cli.json);
+    match run(cli, &out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            out.error(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub(crate) fn data_dir(cli_dir: Option<PathBuf>) -> Result<PathBuf> {
+    match cli_dir {
+        Some(d) => Ok(d),
+        None => directories::ProjectDirs::from("uz", "Daftar", "daftar")
+            .map(|p| p.data_dir().to_path_buf())
+            .ok_or_else(|| anyhow!("cannot find a data folder; pass --data-dir")),
+    }
+}
+
+pub(crate) fn replica_path(dir: &Path) -> PathBuf {
+    dir.join("replica.db")
+}
+
+/// Opens an initialised replica.
+pub(crate) fn open(dir: &Path) -> Result<Replica> {
+    let path = replica_path(dir);
+    if !path.exists() {
+        return Err(CoreError::NotInitialised { path }.into());
+    }
+    let replica = Replica::open(&path)?;
+    replica.require_university()?;
+    Ok(replica)
+}
+
+fn run(cli: Cli, out: &Out) -> Result<()> {
+    let dir = data_dir(cli.data_dir)?;
+    match cli.command {
+        Command::Init(args) => {
+            let mut r = Replica::open(&replica_path(&dir))?;
+            if let Some(existing) = r.university()?
+                && existing != args.university
+            {
+                return Err(anyhow!(
+                    "this replica already belongs to university {existing:?}"
+                ));
+            }
+            r.set_university(&args.university)?;
+            if let Some(user) = &args.user {
+                r.set_user(user)?;
+            }
+            let info = r.info()?;
+            out.value(&info, || {
+                format!(
+                    "Replica ready at {} (university {}, device {})",
+                    info.path.display(),
+                    args.university,
+                    &info.device[..8]
+                )
+            })
+        }
+        Command::Demo(args) => {
+            let mut r = Replica::open(&replica_path(&dir))?;
+            let tier = Tier::parse(&args.tier)?;
+            let mut spec = DemoSpec::new(tier, args.seed);
+            spec.filled = args.filled.clamp(0.0, 1.0);
+            let bar = out.progress("Generating demo journals");
+            let summary = daftar_core::demo::generate(&mut r, &spec, |done, total| {
+                bar.set(done, total);
+            })?;
+            bar.finish();
+            out.value(&summary, || {
+                format!(
+                    "Demo data ready: {} groups, {} students, {} modules, {} journals, {} lessons, {} marks",
+                    summary.groups,
+                    summary.students,
+                    summary.modules,
+                    summary.journals,
+                    summary.lessons,
+                    summary.cells
+                )
+            })
+        }
+        Command::Import(ImportCommand::Hemis { path }) => {
+            let mut r = Replica::open(&replica_path(&dir))?;
+            if r.university()?.is_none() {
+                r.set_university("uni")?;
+            }
+            let summary = r.import_hemis(&path)?;
+            out.value(&summary, || {
+                format!(
+                    "Imported from HEMIS: {} groups, {} students, {} teachers, {} modules, {} journals, {} lessons, {} absences ({} changes written)",
+                    summary.groups,
+                    summary.students,
+                    summary.teachers,
+                    summary.modules,
+                    summary.journals,
+                    summary.lessons,
+                    summary.absences,
+                    summary.changes_written
+                )
+            })
+        }
+        Command::Journals => {
+            let r = open(&dir)?;
+            let list = r.journals()?;
+            out.value(&list, || output::journals_table(&list))
+        }
+        Command::Show { journal } => {
+            let r = open(&dir)?;
+            let id = r.resolve_journal(&journal)?;
+            let view = r.journal_view(&id)?;
+            out.value(&view, || output::journal_grid(&view))
+        }
+        Command::Lesson(LessonCommand::Add {
+            journal,
+            date,
+            pair,
+            lesson_type,
+            topic,
+        }) => {
+            let mut r = open(&dir)?;
+            let id = r.resolve_journal(&journal)?;
+            let lesson = r.add_lesson(
+                &id,
+                NewLesson {
+                    date: date.clone(),
+                    pair,
+                    lesson_type: LessonType::parse(&lesson_type)?,
+                    topic,
+                    teacher: None,
+                },
+            )?;
+            out.value(&json!({ "journal": short_id(&id), "lesson": lesson }), || {
+                format!("Added lesson {lesson} on {date}, pair {pair}")
+            })
+        }
+        Command::Topic {
+            journal,
+            lesson,
+            topic,
+        } => {
+            let mut r = open(&dir)?;
+            let id = r.resolve_journal(&journal)?;
+            let lesson = r.resolve_lesson(&id, &lesson)?;
+            r.set_topic(&id, &lesson, &topic)?;
+            out.ok("Topic saved")
+        }
+        Command::Mark(args) => {
+            let mut r = open(&dir)?;
+            let id = r.resolve_journal(&args.journal)?;
+            let lesson = r.resolve_lesson(&id, &args.lesson)?;
+            let student = r.resolve_student(&id, &args.student)?;
+            let status = Attendance::parse(&args.status)?;
+            r.mark(
+                &id,
+                &lesson,
+                &student,
+                MarkInput {
+                    status,
+                    grade: args.grade,
+                    note: args.note,
+                    hours: args.hours,
+                },
+            )?;
+            out.value(
+                &json!({ "journal": short_id(&id), "lesson": lesson, "student": student, "status": status.name(), "grade": args.grade }),
+                || format!("Saved: {student} {} at lesson {lesson}", status.name()),
+            )
+        }
+        Command::MarkAll {
+            journal,
+            lesson,
+            absent,
+        } => {
+            let mut r = open(&dir)?;
+            let id = r.resolve_journal(&journal)?;
+            let lesson = r.resolve_lesson(&id, &lesson)?;
+            let absent = absent
+                .iter()
+                .map(|s| r.resolve_student(&id, s))
+                .collect::<Result<Vec<_>, _>>()?;
+            let n = r.mark_all(&id, &lesson, &absent)?;
+            out.value(
+                &json!({ "journal": short_id(&id), "lesson": lesson, "marked": n, "absent": absent }),
+                || format!("Saved: {n} students marked, {} absent", absent.len()),
+            )
+        }
+        Command::Score {
+            journal,
+            control,
+            student,
+            points,
+        } => {
+            let mut r = open(&dir)?;
+            let id = r.resolve_journal(&journal)?;
+            let student = r.resolve_student(&id, &student)?;
+            r.score(&id, &control, &student, points)?;
+            out.ok(&format!("Saved: {control} = {points} for {student}"))
+        }
+        Command::Adjust(args) => {
+            let mut r = open(&dir)?;
+            let id = r.resolve_journal(&args.journal)?;
+            let lesson = r.resolve_lesson(&id, &args.lesson)?;
+            let student = r.resolve_student(&id, &args.student)?;
+            r.adjust(
+                &id,
+                &lesson,
+                &student,
+                Attendance::parse(&args.to)?,
+                &args.reason,
+                args.document.as_deref(),
+            )?;
+            out.ok(&format!("Adjusted: {student} at lesson {lesson} → {}", args.to))
+        }
+        Command::Lock {
+            journal,
+            lesson,
+            reason,
+        } => {
+            let mut r = open(&dir)?;
+            let id = r.resolve_journal(&journal)?;
+            let lesson = lesson.map(|l| r.resolve_lesson(&id, &l)).transpose()?;
+            r.lock(&id, lesson.as_deref(), &reason)?;
+            out.ok("Locked")
+        }
+        Command::Unlock { journal, lesson } => {
+            let mut r = open(&dir)?;
+            let id = r.resolve_journal(&journal)?;
+            let lesson = lesson.map(|l| r.resolve_lesson(&id, &l)).transpose()?;
+            r.unlock(&id, lesson.as_deref())?;
+            out.ok("Unlocked")
+        }
+        Command::Conflicts { journal } => {
+            let r = open(&dir)?;
+            let journal = journal.map(|j| r.resolve_journal(&j)).transpose()?;
+            let list = r.conflicts(journal.as_deref())?;
+            out.value(&list, || output::conflicts_table(&list))
+        }
+        Command::Resolve(args) => {
+            let mut r = open(&dir)?;
+            let choice = match (args.pick, args.value) {
+                (Some(n), _) => Choice::Pick(n),
+                (None, Some(v)) => Choice::Value(v),
+                (None, None) => return Err(anyhow!("give --pick N or --value V")),
+            };
+            r.resolve(&args.conflict, choice, args.note.as_deref())?;
+            out.ok("Resolved")
+        }
+        Command::Bundle(BundleCommand::Export { file }) => {
+            let mut r = open(&dir)?;
+            let bundle = r.export_bundle()?;
+            bundle.write(&file)?;
+            let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            out.value(
+                &json!({ "file": file, "chunks": bundle.chunks.len(), "bytes": size }),
+                || format!("Wrote {} ({} documents, {} bytes)", file.display(), bundle.chunks.len(), size),
+            )
+        }
+        Command::Bundle(BundleCommand::Import { file }) => {
+            let bundle = Bundle::read(&file).with_context(|| format!("cannot import {}", file.display()))?;
+            let mut r = Replica::open(&replica_path(&dir))?;
+            let report = r.import_bundle(bundle)?;
+            out.value(&report, || {
+                format!(
+                    "Imported: {} new changes in {} documents{}",
+                    report.new_changes,
+                    report.documents,
+                    if report.pending > 0 {
+                        format!(", {} waiting for earlier changes", report.pending)
+                    } else {
+                        String::new()
+                    }
+                )
+            })
+        }
+        Command::Export {
+            journal,
+            format,
+            output,
+        } => {
+            let r = open(&dir)?;
+            let id = r.resolve_journal(&journal)?;
+            r.export_journal(&id, ExportFormat::parse(&format)?, &output)?;
+            out.value(&json!({ "file": output }), || format!("Wrote {}", output.display()))
+        }
+        Command::Report { journal } => {
+            let r = open(&dir)?;
+            let id = r.resolve_journal(&journal)?;
+            let report = r.report(&id)?;
+            out.value(&report, || output::report_table(&report))
+        }
+        Command::Compact => {
+            let mut r = open(&dir)?;
+            let n = r.compact_all()?;
+            out.ok(&format!("Compacted {n} documents"))
+        }
+        Command::Login(args) => sync_cmd::login(&dir, args, out),
+        Command::Logout => sync_cmd::logout(&dir, out),
+        Command::Sync(args) => sync_cmd::sync(&dir, args, out),
+        Command::Status => sync_cmd::status(&dir, out),
+    }
+}

@@ -535,14 +535,15 @@ impl Replica {
 
     /// Local changes the server has not acknowledged, oldest first, up to `max_bytes`
     /// (at least one change).
-    pub fn outgoing(&self, max_bytes: usize) -> Result<Vec<OutgoingChange>> {
+    /// Refused changes are left out unless `include_refused`.
+    pub fn outgoing(&self, max_bytes: usize, include_refused: bool) -> Result<Vec<OutgoingChange>> {
         let mut stmt = self.conn.prepare(
             "SELECT seq, hash, doc_id, bytes, refused FROM changes
-             WHERE local = 1 AND pushed = 0 ORDER BY seq",
+             WHERE local = 1 AND pushed = 0 AND (?1 OR refused IS NULL) ORDER BY seq",
         )?;
         let mut out = Vec::new();
         let mut total = 0usize;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map([include_refused], |r| {
             Ok(OutgoingChange {
                 seq: r.get(0)?,
                 hash: r.get(1)?,

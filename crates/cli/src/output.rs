@@ -1,0 +1,293 @@
+//! How `daftar` prints: readable tables for people, JSON with `--json`, errors on stderr in
+//! the same two shapes, and a progress bar for long work when stderr is a terminal.
+
+use std::io::IsTerminal;
+
+use daftar_core::CoreError;
+use daftar_core::conflicts::Conflict;
+use daftar_core::journal::{JournalSummary, JournalView};
+use daftar_core::model::display_date;
+use daftar_core::report::JournalReport;
+use serde::Serialize;
+
+pub struct Out {
+    json: bool,
+}
+
+impl Out {
+    pub fn new(json: bool) -> Out {
+        Out { json }
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    /// Prints a result: JSON of `value`, or the human text.
+    pub fn value<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) -> anyhow::Result<()> {
+        let text = if self.json {
+            serde_json::to_string_pretty(value)?
+        } else {
+            human()
+        };
+        print_line(&text);
+        Ok(())
+    }
+
+    pub fn ok(&self, message: &str) -> anyhow::Result<()> {
+        self.value(&serde_json::json!({ "ok": true, "message": message }), || message.to_string())
+    }
+
+    pub fn error(&self, e: &anyhow::Error) {
+        let kind = error_kind(e);
+        if self.json {
+            eprintln!(
+                "{}",
+                serde_json::json!({ "error": kind, "message": format!("{e:#}") })
+            );
+        } else {
+            eprintln!("error: {e:#}");
+        }
+    }
+
+    pub fn progress(&self, label: &str) -> Progress {
+        let bar = (!self.json && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.set_message(label.to_string());
+            bar
+        });
+        Progress { bar }
+    }
+}
+
+/// Prints to stdout; a closed pipe (`daftar show … | head`) is not an error.
+pub fn print_line(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+}
+
+pub fn error_kind(e: &anyhow::Error) -> &'static str {
+    if let Some(core) = e.downcast_ref::<CoreError>() {
+        return core.kind();
+    }
+    if let Some(client) = e.downcast_ref::<daftar_client::ClientError>() {
+        return client.kind();
+    }
+    "error"
+}
+
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    pub fn set(&self, done: usize, total: usize) {
+        if let Some(b) = &self.bar {
+            b.set_length(total as u64);
+            b.set_position(done as u64);
+        }
+    }
+    pub fn message(&self, msg: String) {
+        if let Some(b) = &self.bar {
+            b.set_message(msg);
+        }
+    }
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn pad(s: &str, width: usize) -> String {
+    let len = s.chars().count();
+    if len >= width {
+        s.chars().take(width).collect()
+    } else {
+        format!("{s}{}", " ".repeat(width - len))
+    }
+}
+
+pub fn journals_table(list: &[JournalSummary]) -> String {
+    if list.is_empty() {
+        return "No journals yet. Run `daftar demo` or `daftar import hemis FOLDER`.".into();
+    }
+    let mut out = format!(
+        "{}  {}  {}  {}  {}  {}\n",
+        pad("JOURNAL", 18),
+        pad("GROUP", 9),
+        pad("SUBJECT", 34),
+        pad("SEM", 3),
+        pad("DONE", 7),
+        "NOTES"
+    );
+    for j in list {
+        let mut notes = Vec::new();
+        if j.locked {
+            notes.push("locked".to_string());
+        }
+        if j.unsynced > 0 {
+            notes.push(format!("{} unsynced", j.unsynced));
+        }
+        if j.conflicts > 0 {
+            notes.push(format!("{} conflicts", j.conflicts));
+        }
+        out.push_str(&format!(
+            "{}  {}  {}  {}  {}  {}\n",
+            pad(&j.id, 18),
+            pad(&j.group, 9),
+            pad(&j.subject, 34),
+            pad(&j.semester, 3),
+            pad(&format!("{}/{}", j.complete_lessons, j.lessons), 7),
+            notes.join(", ")
+        ));
+    }
+    out.trim_end().to_string()
+}
+
+pub fn journal_grid(v: &JournalView) -> String {
+    let mut out = format!(
+        "{} — {} (semester {}, {})\n",
+        v.group_name, v.subject, v.semester, v.marking_system
+    );
+    if let Some(lock) = &v.lock {
+        out.push_str(&format!("Locked: {lock}\n"));
+    }
+    out.push_str("\nLessons:\n");
+    for (i, l) in v.lessons.iter().enumerate() {
+        out.push_str(&format!(
+            "  #{:<3} {}  {}  pair {}  type {}  {}{}{}\n",
+            i + 1,
+            l.id,
+            display_date(&l.date),
+            l.pair,
+            l.lesson_type,
+            l.topic.as_deref().unwrap_or("—"),
+            if l.complete { "" } else { "  (not filled)" },
+            l.lock.as_deref().map(|r| format!("  [locked: {r}]")).unwrap_or_default()
+        ));
+    }
+    let cells: std::collections::HashMap<(&str, &str), &daftar_core::journal::CellView> = v
+        .cells
+        .iter()
+        .map(|c| ((c.lesson.as_str(), c.student.as_str()), c))
+        .collect();
+    out.push_str("\nStudents (columns are lessons #1, #2, …):\n");
+    for s in &v.students {
+        let mut row = format!("  {}  {} ", pad(&s.id, 8), pad(&s.name, 26));
+        for l in &v.lessons {
+            let text = match cells.get(&(l.id.as_str(), s.id.as_str())) {
+                Some(c) => {
+                    let t = daftar_core::export::cell_text(c);
+                    if c.conflict.is_some() { format!("{t}!") } else { t }
+                }
+                None => "·".into(),
+            };
+            row.push_str(&format!(" {}", pad(&text, 3)));
+        }
+        out.push_str(row.trim_end());
+        out.push('\n');
+    }
+    if !v.conflicts.is_empty() {
+        out.push_str(&format!(
+            "\n{} conflict(s) waiting: see `daftar conflicts`\n",
+            v.conflicts.len()
+        ));
+    }
+    out.trim_end().to_string()
+}
+
+pub fn conflicts_table(list: &[Conflict]) -> String {
+    if list.is_empty() {
+        return "The conflict inbox is empty.".into();
+    }
+    let mut out = String::new();
+    for c in list {
+        out.push_str(&format!(
+            "{}  {} {} — {} {}{}\n",
+            c.id,
+            c.group.as_deref().unwrap_or(""),
+            c.subject.as_deref().unwrap_or(""),
+            c.field,
+            if c.kind == "amendment" { "(late edit to a locked lesson) " } else { "" },
+            c.lesson_date
+                .as_deref()
+                .map(|d| format!("lesson of {}", display_date(d)))
+                .unwrap_or_default()
+        ));
+        if let Some(name) = &c.student_name {
+            out.push_str(&format!("    student: {name}\n"));
+        }
+        for (i, v) in c.values.iter().enumerate() {
+            let when = time::OffsetDateTime::from_unix_timestamp(v.edited_at / 1000)
+                .map(|t| {
+                    let t = t.to_offset(time::UtcOffset::from_hms(5, 0, 0).unwrap_or(time::UtcOffset::UTC));
+                    format!(
+                        "{:02}.{:02}.{:04} {:02}:{:02}",
+                        t.day(),
+                        u8::from(t.month()),
+                        t.year(),
+                        t.hour(),
+                        t.minute()
+                    )
+                })
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "    [{}] {:<12} by {} on device {} at {}{}\n",
+                i + 1,
+                v.display,
+                v.user.as_deref().unwrap_or("?"),
+                v.device,
+                when,
+                if v.locked { " (value when locked)" } else { "" }
+            ));
+        }
+    }
+    out.push_str("\nResolve with: daftar resolve ID --pick N [--note TEXT]");
+    out
+}
+
+pub fn report_table(r: &JournalReport) -> String {
+    let mut out = format!(
+        "{} — {}: {} of {} lessons filled, attendance {}\n\n",
+        r.group,
+        r.subject,
+        r.lessons_complete,
+        r.lessons_total,
+        r.attendance_percent
+            .map(|a| format!("{a}%"))
+            .unwrap_or_else(|| "—".into())
+    );
+    out.push_str(&format!(
+        "  {}  {:>7} {:>9} {:>7} {:>6}  {}\n",
+        pad("STUDENT", 28),
+        "EXC h",
+        "UNEXC h",
+        "AVG",
+        "GRADE",
+        "STANDING"
+    ));
+    for s in &r.students {
+        out.push_str(&format!(
+            "  {}  {:>7} {:>9} {:>7} {:>6}  {}{}\n",
+            pad(&s.name, 28),
+            s.excused_hours,
+            s.unexcused_hours,
+            s.average.map(|a| format!("{a:.1}")).unwrap_or_else(|| "—".into()),
+            s.five_point.map(|g| g.to_string()).unwrap_or_else(|| "—".into()),
+            s.standing.as_str(),
+            if s.at_risk { "  AT RISK" } else { "" }
+        ));
+    }
+    out.push_str(&format!(
+        "\nThresholds (unexcused hours): warning {}, reprimand {}, expulsion {}",
+        r.thresholds[0], r.thresholds[1], r.thresholds[2]
+    ));
+    out
+}

@@ -1,0 +1,233 @@
+//! The background sync loop: syncs on start, shortly after local edits (debounced), every few
+//! minutes while online, and as soon as the server answers again after an outage, with capped
+//! exponential backoff and jitter between failed attempts. It publishes a [`SyncStatus`] on a
+//! watch channel that the desktop app forwards to the UI and `daftar status` prints.
+//!
+//! The loop never holds the replica lock across the network, so the UI can always save.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use daftar_core::Replica;
+use rand::Rng;
+use serde::Serialize;
+use tokio::sync::{Notify, watch};
+
+use crate::engine::{SyncProgress, sync_once};
+use crate::transport::Transport;
+use crate::ClientError;
+
+/// What the UI shows about sync, always.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct SyncStatus {
+    pub signed_in: bool,
+    pub server: Option<String>,
+    pub online: bool,
+    pub running: bool,
+    /// Local changes not yet on the server.
+    pub waiting: i64,
+    /// Changes the server refused (kept, retried when access changes).
+    pub refused: i64,
+    /// Unix milliseconds of the last successful sync.
+    pub last_success: Option<i64>,
+    pub progress: Option<SyncProgress>,
+    /// The last error, in words for people.
+    pub last_error: Option<String>,
+    /// Machine-readable kind of the last error (`offline`, `unauthorized`…).
+    pub last_error_kind: Option<String>,
+}
+
+/// Timing of the loop.
+#[derive(Debug, Clone)]
+pub struct LoopConfig {
+    /// Wait after a local edit before syncing (edits in a burst go up together).
+    pub debounce: Duration,
+    /// Sync this often while online even when nothing happens locally.
+    pub periodic: Duration,
+    /// First retry delay after a failure; doubles up to `max_backoff`.
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for LoopConfig {
+    fn default() -> Self {
+        LoopConfig {
+            debounce: Duration::from_millis(1500),
+            periodic: Duration::from_secs(120),
+            min_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Capped exponential backoff with ±25 % jitter.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    min: Duration,
+    max: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    pub fn new(min: Duration, max: Duration) -> Backoff {
+        Backoff { min, max, attempt: 0 }
+    }
+
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    pub fn next_delay(&mut self) -> Duration {
+        let base = self
+            .min
+            .saturating_mul(1u32 << self.attempt.min(16))
+            .min(self.max);
+        self.attempt = self.attempt.saturating_add(1);
+        let jitter = rand::rng().random_range(0.75..1.25);
+        base.mul_f64(jitter).min(self.max)
+    }
+}
+
+/// Handle to a running loop.
+#[derive(Clone)]
+pub struct SyncHandle {
+    status: watch::Receiver<SyncStatus>,
+    nudge: Arc<Notify>,
+    now: Arc<Notify>,
+    stop: Arc<Notify>,
+}
+
+impl SyncHandle {
+    pub fn status(&self) -> SyncStatus {
+        self.status.borrow().clone()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<SyncStatus> {
+        self.status.clone()
+    }
+
+    /// A local edit happened: sync shortly.
+    pub fn nudge(&self) {
+        self.nudge.notify_one();
+    }
+
+    /// Sync now (the "sync now" button).
+    pub fn sync_now(&self) {
+        self.now.notify_one();
+    }
+
+    pub fn stop(&self) {
+        self.stop.notify_one();
+    }
+}
+
+fn lock(replica: &Mutex<Replica>) -> std::sync::MutexGuard<'_, Replica> {
+    replica.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Reads the parts of the status that live in the replica.
+pub fn replica_status(replica: &Mutex<Replica>, server: Option<&str>) -> SyncStatus {
+    let r = lock(replica);
+    let waiting = r.waiting().unwrap_or(0);
+    let refused = r.refused().map(|v| v.len() as i64).unwrap_or(0);
+    let (last_success, last_error) = match server {
+        Some(s) => r.sync_history(s).unwrap_or((None, None)),
+        None => (None, None),
+    };
+    SyncStatus {
+        signed_in: server.is_some(),
+        server: server.map(str::to_string),
+        waiting,
+        refused,
+        last_success,
+        last_error,
+        ..SyncStatus::default()
+    }
+}
+
+/// Starts the loop on the current tokio runtime.
+pub fn spawn(replica: Arc<Mutex<Replica>>, transport: Transport, config: LoopConfig) -> SyncHandle {
+    let server = transport.server().to_string();
+    let mut initial = replica_status(&replica, Some(&server));
+    initial.last_error = None;
+    let (tx, rx) = watch::channel(initial);
+    let nudge = Arc::new(Notify::new());
+    let now = Arc::new(Notify::new());
+    let stop = Arc::new(Notify::new());
+    let handle = SyncHandle {
+        status: rx,
+        nudge: nudge.clone(),
+        now: now.clone(),
+        stop: stop.clone(),
+    };
+    tokio::spawn(async move {
+        let mut backoff = Backoff::new(config.min_backoff, config.max_backoff);
+        let mut delay = Duration::ZERO; // sync on start
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = now.notified() => {}
+                _ = nudge.notified() => {
+                    // Let a burst of edits finish, then go.
+                    tx.send_modify(|s| s.waiting = lock(&replica).waiting().unwrap_or(s.waiting));
+                    tokio::select! {
+                        _ = tokio::time::sleep(config.debounce) => {}
+                        _ = stop.notified() => break,
+                    }
+                }
+                _ = stop.notified() => break,
+            }
+            tx.send_modify(|s| {
+                s.running = true;
+                s.progress = Some(SyncProgress::default());
+            });
+            let status_tx = tx.clone();
+            let result = sync_once(&replica, &transport, |p| {
+                status_tx.send_modify(|s| s.progress = Some(p.clone()));
+            })
+            .await;
+            let mut next = replica_status(&replica, Some(&server));
+            next.running = false;
+            next.progress = None;
+            match result {
+                Ok(_) => {
+                    next.online = true;
+                    next.last_error = None;
+                    next.last_error_kind = None;
+                    backoff.reset();
+                    delay = config.periodic;
+                }
+                Err(e) => {
+                    next.online = !matches!(e, ClientError::Offline { .. });
+                    next.last_error = Some(e.for_people());
+                    next.last_error_kind = Some(e.kind().to_string());
+                    delay = match e {
+                        ClientError::Unauthorized | ClientError::NotSignedIn => config.max_backoff * 10,
+                        _ => backoff.next_delay(),
+                    };
+                    tracing::info!(error = %e, retry_in_ms = delay.as_millis() as u64, "sync failed");
+                }
+            }
+            if tx.send(next).is_err() {
+                break;
+            }
+        }
+    });
+    handle
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+        let delays: Vec<Duration> = (0..10).map(|_| b.next_delay()).collect();
+        assert!(delays[0] <= Duration::from_millis(1250));
+        assert!(delays[3] >= Duration::from_secs(6)); // 8 s ± 25 %
+        assert!(delays.iter().all(|d| *d <= Duration::from_secs(30)));
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(1250));
+    }
+}

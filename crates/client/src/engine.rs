@@ -1,0 +1,208 @@
+//! One sync with the server (design §4, `docs/sync-protocol.md`).
+//!
+//! Each round trip pushes a bounded batch of local changes the server has not acknowledged and
+//! pulls a bounded page of changes after our cursor. Rounds repeat only while something is
+//! left: more local changes, more pages, or a changed access version with refused changes to
+//! retry. So a sync when nothing changed is one request, and a day of offline work goes up in
+//! one (two when the access version changes meanwhile).
+//!
+//! Refused changes stay in the replica with the server's reason. They are not resent while the
+//! user's access stays the same (they would only be refused again); when the server reports a
+//! new access version (an assignment was added), they go up again.
+//!
+//! The replica is locked only around database work, never across the network.
+
+use std::sync::Mutex;
+
+use daftar_core::{Incoming, Replica};
+use daftar_protocol::{DocMeta, MAX_PUSH_BYTES, SyncRequest};
+use rusqlite::OptionalExtension;
+use serde::Serialize;
+
+use crate::transport::Transport;
+use crate::{ClientError, Result};
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SyncSummary {
+    pub pushed: usize,
+    pub pulled: usize,
+    pub refused: usize,
+    pub round_trips: usize,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    /// Changes still waiting to go up (refused ones included).
+    pub waiting: i64,
+    /// Reasons the server gave for refused changes (one per document).
+    pub refusals: Vec<String>,
+}
+
+/// Progress of a running sync, for bars and the status line.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SyncProgress {
+    pub round: usize,
+    pub pushed: usize,
+    pub pulled: usize,
+}
+
+const REFUSED_ACCESS_KEY: &str = "refused_at_access";
+
+fn lock(replica: &Mutex<Replica>) -> std::sync::MutexGuard<'_, Replica> {
+    // A panic while holding the lock leaves SQLite consistent (transactions roll back), so a
+    // poisoned lock is safe to keep using.
+    replica.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Metadata the server needs to derive permissions for a document (from the projection).
+pub fn doc_meta(replica: &Replica, doc: &str) -> Result<DocMeta> {
+    let conn = replica.conn();
+    let mut meta = DocMeta::default();
+    let map_err = |e: rusqlite::Error| ClientError::Core(e.into());
+    if doc.starts_with("group/") {
+        meta.faculty = conn
+            .query_row("SELECT faculty_id FROM groups WHERE id = ?1", [doc], |r| r.get(0))
+            .optional()
+            .map_err(map_err)?
+            .flatten();
+    } else if doc.starts_with("module/") {
+        meta.department = conn
+            .query_row("SELECT department_id FROM modules WHERE id = ?1", [doc], |r| r.get(0))
+            .optional()
+            .map_err(map_err)?
+            .flatten();
+    } else if doc.starts_with("journal/") {
+        let row: Option<(String, Option<String>, String, Option<String>)> = conn
+            .query_row(
+                "SELECT j.group_id, j.module_id, j.teachers, g.faculty_id
+                 FROM journals j LEFT JOIN groups g ON g.id = j.group_id WHERE j.id = ?1",
+                [doc],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(map_err)?;
+        if let Some((group, module, teachers, faculty)) = row {
+            meta.group = Some(group).filter(|g| !g.is_empty());
+            meta.module = module;
+            meta.teachers = serde_json::from_str(&teachers).unwrap_or_default();
+            meta.faculty = faculty;
+        }
+    }
+    Ok(meta)
+}
+
+/// Runs one sync to completion.
+pub async fn sync_once(
+    replica: &Mutex<Replica>,
+    transport: &Transport,
+    mut progress: impl FnMut(&SyncProgress),
+) -> Result<SyncSummary> {
+    let server = transport.server().to_string();
+    let (_, start_up, start_down) = transport.counters.snapshot();
+    let (mut cursor, mut access) = lock(replica).sync_state(&server)?;
+    let mut summary = SyncSummary::default();
+    let mut prog = SyncProgress::default();
+    let result: Result<()> = async {
+        loop {
+            // Build the request under the lock, send it without.
+            let (request, pushed_hashes, more_local) = {
+                let r = lock(replica);
+                let refused_at: Option<u64> = r
+                    .meta(REFUSED_ACCESS_KEY)?
+                    .and_then(|v| v.parse().ok());
+                let retry_refused = refused_at != Some(access);
+                let outgoing = r.outgoing(MAX_PUSH_BYTES, retry_refused)?;
+                let refused_count = r.refused()?.len() as i64;
+                let eligible = r.waiting()? - if retry_refused { 0 } else { refused_count };
+                let mut docs: Vec<(String, DocMeta)> = Vec::new();
+                for c in &outgoing {
+                    if !docs.iter().any(|(d, _)| d == &c.doc) {
+                        docs.push((c.doc.clone(), doc_meta(&r, &c.doc)?));
+                    }
+                }
+                let hashes: Vec<String> = outgoing.iter().map(|c| c.hash.clone()).collect();
+                let more_local = eligible > outgoing.len() as i64;
+                let request = SyncRequest {
+                    cursor,
+                    access,
+                    docs,
+                    push: outgoing
+                        .into_iter()
+                        .map(|c| daftar_protocol::PushChange {
+                            doc: c.doc,
+                            change: daftar_protocol::Bytes(c.bytes),
+                        })
+                        .collect(),
+                    page_bytes: None,
+                };
+                (request, hashes, more_local)
+            };
+            let response = transport.sync(&request).await?;
+            summary.round_trips += 1;
+            prog.round += 1;
+
+            let refused: Vec<(String, String)> = response
+                .refused
+                .iter()
+                .map(|r| (r.hash.clone(), r.reason.clone()))
+                .collect();
+            let acked_ours = response
+                .acked
+                .iter()
+                .filter(|h| pushed_hashes.contains(h))
+                .count();
+            let incoming: Vec<Incoming> = response
+                .changes
+                .into_iter()
+                .map(|c| Incoming::Change {
+                    doc: c.doc,
+                    bytes: c.change.0,
+                })
+                .collect();
+            let pulled = incoming.len();
+            {
+                let mut r = lock(replica);
+                r.record_push(&response.acked, &refused)?;
+                if !refused.is_empty() {
+                    r.set_meta(REFUSED_ACCESS_KEY, &response.access.to_string())?;
+                }
+                r.apply_pulled(&server, incoming, response.cursor, response.access)?;
+            }
+            summary.pushed += acked_ours;
+            summary.pulled += pulled;
+            summary.refused += refused.len();
+            for reason in response.refused.iter().map(|r| r.reason.clone()) {
+                if !summary.refusals.contains(&reason) {
+                    summary.refusals.push(reason);
+                }
+            }
+            prog.pushed = summary.pushed;
+            prog.pulled = summary.pulled;
+            progress(&prog);
+
+            let access_changed = response.access != access;
+            cursor = response.cursor;
+            access = response.access;
+            let has_refused = !lock(replica).refused()?.is_empty();
+            let again = response.more || more_local || (access_changed && has_refused);
+            if !again {
+                break;
+            }
+            if summary.round_trips > 10_000 {
+                return Err(ClientError::Protocol("the sync did not converge".into()));
+            }
+        }
+        Ok(())
+    }
+    .await;
+
+    let (_, up, down) = transport.counters.snapshot();
+    summary.bytes_up = up - start_up;
+    summary.bytes_down = down - start_down;
+    {
+        let r = lock(replica);
+        summary.waiting = r.waiting()?;
+        let error = result.as_ref().err().map(|e| e.to_string());
+        r.record_sync_result(&server, error.as_deref())?;
+    }
+    result.map(|()| summary)
+}

@@ -1,0 +1,189 @@
+//! HTTP to the sync-server (reqwest, rustls). Every request and every byte each way is counted,
+//! so tests and benchmarks can assert "one request" rather than guess.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use daftar_protocol::{
+    AssignRequest, AssignResponse, ErrorBody, ErrorCode, LoginRequest, LoginResponse,
+    REPLICA_HEADER, SyncRequest, SyncResponse,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{ClientError, Result};
+
+/// Requests and bytes sent and received.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub requests: AtomicU64,
+    pub bytes_up: AtomicU64,
+    pub bytes_down: AtomicU64,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> (u64, u64, u64) {
+        (
+            self.requests.load(Ordering::Relaxed),
+            self.bytes_up.load(Ordering::Relaxed),
+            self.bytes_down.load(Ordering::Relaxed),
+        )
+    }
+}
+
+#[derive(Clone)]
+pub struct Transport {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+    replica: String,
+    pub counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("base", &self.base)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("replica", &self.replica)
+            .finish()
+    }
+}
+
+/// Normalises a server address typed by a person (`127.0.0.1:8787` → `http://127.0.0.1:8787`).
+pub fn normalize_server(input: &str) -> String {
+    let s = input.trim().trim_end_matches('/');
+    if s.starts_with("http://") || s.starts_with("https://") {
+        s.to_string()
+    } else {
+        format!("http://{s}")
+    }
+}
+
+impl Transport {
+    pub fn new(server: &str, replica: &str, token: Option<String>) -> Result<Transport> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(60))
+            .user_agent(concat!("daftar/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok(Transport {
+            http,
+            base: normalize_server(server),
+            token,
+            replica: replica.to_string(),
+            counters: Arc::new(Counters::default()),
+        })
+    }
+
+    pub fn server(&self) -> &str {
+        &self.base
+    }
+
+    pub fn set_token(&mut self, token: Option<String>) {
+        self.token = token;
+    }
+
+    async fn send<B: Serialize, R: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<R> {
+        let url = format!("{}{}", self.base, path);
+        let mut req = self
+            .http
+            .request(method, &url)
+            .header(REPLICA_HEADER, &self.replica);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let mut up = 0u64;
+        if let Some(b) = body {
+            let bytes = serde_json::to_vec(b).map_err(|e| ClientError::Protocol(e.to_string()))?;
+            up = bytes.len() as u64;
+            req = req.header("content-type", "application/json").body(bytes);
+        }
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        self.counters.bytes_up.fetch_add(up, Ordering::Relaxed);
+        let resp = req.send().await.map_err(|e| ClientError::Offline {
+            server: self.base.clone(),
+            reason: short_reason(&e),
+        })?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| ClientError::Offline {
+            server: self.base.clone(),
+            reason: short_reason(&e),
+        })?;
+        self.counters
+            .bytes_down
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()));
+        }
+        let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
+        Err(match body {
+            Some(ErrorBody { error, message }) => match error {
+                ErrorCode::Unauthorized => ClientError::Unauthorized,
+                ErrorCode::BadCredentials => ClientError::BadCredentials,
+                ErrorCode::RateLimited => ClientError::RateLimited,
+                ErrorCode::Forbidden => ClientError::Forbidden(message),
+                code => ClientError::Server { code, message },
+            },
+            None if status.is_server_error() => ClientError::Server {
+                code: ErrorCode::Internal,
+                message: format!("HTTP {status}"),
+            },
+            None => ClientError::Protocol(format!("HTTP {status} without an error body")),
+        })
+    }
+
+    pub async fn login(&self, user: &str, password: &str) -> Result<LoginResponse> {
+        let req = LoginRequest {
+            user: user.to_string(),
+            password: password.to_string(),
+        };
+        self.send(reqwest::Method::POST, "/v1/sessions", Some(&req)).await
+    }
+
+    pub async fn logout(&self) -> Result<()> {
+        match self
+            .send::<(), serde_json::Value>(reqwest::Method::DELETE, "/v1/sessions", None)
+            .await
+        {
+            // An empty 204 body is a success too.
+            Ok(_) | Err(ClientError::Protocol(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn sync(&self, req: &SyncRequest) -> Result<SyncResponse> {
+        self.send(reqwest::Method::POST, "/v1/sync", Some(req)).await
+    }
+
+    pub async fn assign(&self, req: &AssignRequest) -> Result<AssignResponse> {
+        self.send(reqwest::Method::POST, "/v1/assignments", Some(req)).await
+    }
+
+    /// Whether the server answers at all (cheap probe while offline).
+    pub async fn reachable(&self) -> bool {
+        self.http
+            .get(format!("{}/healthz", self.base))
+            .timeout(Duration::from_secs(3))
+            .send()
+            .await
+            .is_ok()
+    }
+}
+
+fn short_reason(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "connection refused or no network".into()
+    } else {
+        e.to_string()
+    }
+}
