@@ -1081,3 +1081,120 @@ fn readable_sets_scale_to_thousands_of_documents() {
     assert!(recompute < Duration::from_secs(2), "{recompute:?}");
     assert!(idle < Duration::from_millis(200), "{idle:?}");
 }
+
+/// The binary serves an SQLite file with zero setup, `user add` works while it runs, and
+/// SIGTERM stops it cleanly.
+#[tokio::test]
+async fn binary_serves_and_stops_on_sigterm() {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+    use tokio::process::Command;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("nested").join("server.db");
+    let bin = env!("CARGO_BIN_EXE_daftar-sync");
+    let mut server = Command::new(bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database"])
+        .arg(&db)
+        .env("RUST_LOG", "info")
+        .env_remove("DAFTAR_SYNC_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn serve");
+    let mut lines = BufReader::new(server.stderr.take().expect("stderr")).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("read stderr") {
+            if let Some(rest) = line.split("listen=").nth(1) {
+                return rest.split_whitespace().next().map(str::to_owned);
+            }
+        }
+        None
+    })
+    .await
+    .expect("server announces its address")
+    .expect("a listen= field");
+    // Keep draining the log so the server never blocks on a full pipe.
+    let drain = tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+    let mut add = Command::new(bin)
+        .args(["user", "add", "root", "--role", "admin", "--database"])
+        .arg(&db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn user add");
+    add.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"hunter2\n")
+        .await
+        .expect("password");
+    let out = add.wait_with_output().await.expect("user add");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("http://{addr}/v1/sessions"))
+        .json(&LoginRequest {
+            user: "root".into(),
+            password: "hunter2".into(),
+        })
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let pid = server.id().expect("pid").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
+        .await
+        .expect("stops within 10 s")
+        .expect("wait");
+    assert!(status.success(), "clean exit: {status:?}");
+    drain.abort();
+}
+
+/// A journal that leaves the dean's faculty and comes back arrives whole again, including the
+/// changes made while the dean could not see it (the cursor moved past them meanwhile).
+#[tokio::test]
+async fn journal_moved_out_and_back_arrives_whole_again() {
+    let server = start().await;
+    let (admin_token, mut admin) = seed(&server).await;
+    server.user("dean1", Role::Dean, Some("F1"), None);
+    let dean_token = server.token("dean1").await;
+    let mut dean = Replica::new("dean-pc");
+    dean.sync(&server, &dean_token, vec![], vec![]).await;
+    assert!(dean.docs().contains("journal/j1"));
+
+    let moved = meta_journal("group/g2", "module/m1", &["E1"]);
+    admin
+        .sync(&server, &admin_token, vec![("journal/j1".into(), moved)], vec![])
+        .await;
+    let hidden = admin.change("while-away", "1");
+    admin
+        .sync(&server, &admin_token, vec![], vec![push("journal/j1", &hidden)])
+        .await;
+    dean.sync(&server, &dean_token, vec![], vec![]).await;
+    assert!(
+        !dean.received.iter().any(|(_, h)| *h == hash_of(&hidden)),
+        "not readable while in F2"
+    );
+
+    let back = meta_journal("group/g1", "module/m1", &["E1"]);
+    admin
+        .sync(&server, &admin_token, vec![("journal/j1".into(), back)], vec![])
+        .await;
+    dean.sync(&server, &dean_token, vec![], vec![]).await;
+    assert!(
+        dean.received.iter().any(|(_, h)| *h == hash_of(&hidden)),
+        "the change made while away arrives"
+    );
+    server.shutdown().await;
+}
