@@ -45,9 +45,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
-            ApiError::Panic.into_response()
-        }))
+        .layer(CatchPanicLayer::custom(
+            |_panic: Box<dyn std::any::Any + Send>| ApiError::Panic.into_response(),
+        ))
         .layer(from_fn_with_state(state.clone(), timeout))
         .layer(from_fn_with_state(state.clone(), observe))
         .layer(
@@ -204,7 +204,10 @@ async fn healthz(State(state): State<AppState>) -> Result<ApiJson<Health>, ApiEr
 
 async fn metrics(State(state): State<AppState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics().render(),
     )
         .into_response()
@@ -373,9 +376,8 @@ async fn assign(
     }
     let mut pairs = Vec::with_capacity(req.assignments.len());
     for a in &req.assignments {
-        let teacher = TeacherRef::parse(&a.teacher).ok_or_else(|| {
-            ApiError::malformed("a teacher must be a user name or employee:<id>")
-        })?;
+        let teacher = TeacherRef::parse(&a.teacher)
+            .ok_or_else(|| ApiError::malformed("a teacher must be a user name or employee:<id>"))?;
         pairs.push((teacher, crate::sync::journal_id(&a.journal)?));
     }
     let store = state.store().clone();

@@ -100,7 +100,10 @@ impl ConfigLayer {
     /// The `DAFTAR_SYNC_*` variables, read through `var` (pass `|k| std::env::var(k).ok()`).
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ConfigLayer, ConfigError> {
         let get = |name: &str| var(&format!("{ENV_PREFIX}{name}")).filter(|v| !v.is_empty());
-        fn num<T: std::str::FromStr>(name: &str, v: Option<String>) -> Result<Option<T>, ConfigError> {
+        fn num<T: std::str::FromStr>(
+            name: &str,
+            v: Option<String>,
+        ) -> Result<Option<T>, ConfigError> {
             v.map(|s| {
                 s.trim().parse::<T>().map_err(|_| ConfigError::Env {
                     name: format!("{ENV_PREFIX}{name}"),
@@ -172,15 +175,12 @@ impl Config {
         if let Some(path) = file {
             config = config.apply(&ConfigLayer::from_file(path)?)?;
         }
-        config
-            .apply(&ConfigLayer::from_env(env)?)?
-            .apply(flags)
+        config.apply(&ConfigLayer::from_env(env)?)?.apply(flags)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |field: &'static str, reason: &'static str| {
-            Err(ConfigError::Invalid { field, reason })
-        };
+        let bad =
+            |field: &'static str, reason: &'static str| Err(ConfigError::Invalid { field, reason });
         if self.token_ttl.is_zero() {
             return bad("token_ttl_hours", "must be at least 1");
         }
@@ -215,7 +215,10 @@ impl DatabaseUrl {
 
     pub fn parse(s: &str) -> Result<DatabaseUrl, ConfigError> {
         let s = s.trim();
-        if let Some(path) = s.strip_prefix("sqlite://").or_else(|| s.strip_prefix("sqlite:")) {
+        if let Some(path) = s
+            .strip_prefix("sqlite://")
+            .or_else(|| s.strip_prefix("sqlite:"))
+        {
             if path.is_empty() {
                 return Err(ConfigError::Database { value: s.into() });
             }

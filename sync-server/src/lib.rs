@@ -194,12 +194,17 @@ impl std::fmt::Debug for UserSpec {
 /// Why [`add_user`] refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AddUserError {
-    #[error("user names are 1 to 64 characters without spaces, and cannot start with \"employee:\"")]
+    #[error(
+        "user names are 1 to 64 characters without spaces, and cannot start with \"employee:\""
+    )]
     BadName,
     #[error("the password is empty")]
     EmptyPassword,
     #[error("a {role} needs --scope ({what} id)")]
-    MissingScope { role: &'static str, what: &'static str },
+    MissingScope {
+        role: &'static str,
+        what: &'static str,
+    },
     #[error("a {role} has no scope; drop --scope")]
     UnexpectedScope { role: &'static str },
     #[error("only teachers have an employee id; drop --employee")]

@@ -56,7 +56,10 @@ impl LoginLimiter {
         for key in Self::keys(user, ip) {
             let limit = self.limit(&key);
             if let Some(times) = map.get_mut(&key) {
-                while times.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+                while times
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= self.window)
+                {
                     times.pop_front();
                 }
                 if times.len() >= limit
@@ -74,7 +77,11 @@ impl LoginLimiter {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= PRUNE_AT {
             let window = self.window;
-            map.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < window));
+            map.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) < window)
+            });
         }
         for key in Self::keys(user, ip) {
             let limit = self.limit(&key);

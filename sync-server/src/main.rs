@@ -173,7 +173,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 serde_json::to_writer_pretty(&mut out, &list)?;
                 writeln!(out)?;
             } else {
-                writeln!(out, "{:<24} {:<16} {:<16} {:<16} STATUS", "NAME", "ROLE", "SCOPE", "EMPLOYEE")?;
+                writeln!(
+                    out,
+                    "{:<24} {:<16} {:<16} {:<16} STATUS",
+                    "NAME", "ROLE", "SCOPE", "EMPLOYEE"
+                )?;
                 for u in &users {
                     writeln!(
                         out,
@@ -219,7 +223,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn set_disabled(store: &dyn daftar_sync_server::Store, name: &str, disabled: bool) -> anyhow::Result<()> {
+fn set_disabled(
+    store: &dyn daftar_sync_server::Store,
+    name: &str,
+    disabled: bool,
+) -> anyhow::Result<()> {
     if !store.set_disabled(name, disabled)? {
         bail!("no user named {name:?}");
     }

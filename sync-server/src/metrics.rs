@@ -51,12 +51,36 @@ impl Metrics {
             }
         }
         let counters: [(&str, &str, &AtomicU64); 6] = [
-            ("daftar_changes_stored_total", "Changes newly stored.", &self.changes_stored),
-            ("daftar_changes_refused_total", "Pushed changes refused.", &self.changes_refused),
-            ("daftar_changes_sent_total", "Changes sent to clients.", &self.changes_sent),
-            ("daftar_change_bytes_in_total", "Raw change bytes newly stored.", &self.bytes_in),
-            ("daftar_change_bytes_out_total", "Raw change bytes sent to clients.", &self.bytes_out),
-            ("daftar_logins_failed_total", "Failed or refused sign-ins.", &self.logins_failed),
+            (
+                "daftar_changes_stored_total",
+                "Changes newly stored.",
+                &self.changes_stored,
+            ),
+            (
+                "daftar_changes_refused_total",
+                "Pushed changes refused.",
+                &self.changes_refused,
+            ),
+            (
+                "daftar_changes_sent_total",
+                "Changes sent to clients.",
+                &self.changes_sent,
+            ),
+            (
+                "daftar_change_bytes_in_total",
+                "Raw change bytes newly stored.",
+                &self.bytes_in,
+            ),
+            (
+                "daftar_change_bytes_out_total",
+                "Raw change bytes sent to clients.",
+                &self.bytes_out,
+            ),
+            (
+                "daftar_logins_failed_total",
+                "Failed or refused sign-ins.",
+                &self.logins_failed,
+            ),
         ];
         for (name, help, value) in counters {
             let _ = writeln!(out, "# HELP {name} {help}");
@@ -68,7 +92,9 @@ impl Metrics {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]

@@ -74,9 +74,7 @@ pub fn may_write(user: &User, facts: &WriteFacts<'_>) -> Result<(), Denied> {
                         .as_deref()
                         .is_some_and(|e| facts.meta.teachers.iter().any(|t| t == e)))
         }
-        (Role::Dean, DocKind::Group) => {
-            scope.is_some() && facts.meta.faculty.as_deref() == scope
-        }
+        (Role::Dean, DocKind::Group) => scope.is_some() && facts.meta.faculty.as_deref() == scope,
         (Role::Dean, DocKind::Journal) => scope.is_some() && facts.journal_faculty() == scope,
         (Role::DepartmentHead, DocKind::Module) => {
             scope.is_some() && facts.meta.department.as_deref() == scope

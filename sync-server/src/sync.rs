@@ -84,9 +84,15 @@ fn check_meta(doc: &str, meta: &DocMeta) -> Result<(), ApiError> {
     };
     reference("group", &meta.group, DocKind::Group)?;
     reference("module", &meta.module, DocKind::Module)?;
-    let short = |v: &Option<String>| v.as_ref().is_none_or(|s| !s.is_empty() && s.len() <= MAX_DOC_ID);
+    let short = |v: &Option<String>| {
+        v.as_ref()
+            .is_none_or(|s| !s.is_empty() && s.len() <= MAX_DOC_ID)
+    };
     let teachers_ok = meta.teachers.len() <= 1000
-        && meta.teachers.iter().all(|t| !t.is_empty() && t.len() <= MAX_DOC_ID);
+        && meta
+            .teachers
+            .iter()
+            .all(|t| !t.is_empty() && t.len() <= MAX_DOC_ID);
     if !(short(&meta.faculty) && short(&meta.department) && teachers_ok) {
         return Err(ApiError::malformed(format!(
             "metadata of {doc}: empty or overlong faculty, department or teacher id"
@@ -154,7 +160,10 @@ mod tests {
             }],
             ..SyncRequest::default()
         };
-        assert!(matches!(decode_push(&request), Err(ApiError::Malformed { .. })));
+        assert!(matches!(
+            decode_push(&request),
+            Err(ApiError::Malformed { .. })
+        ));
     }
 
     #[test]

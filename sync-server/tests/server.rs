@@ -12,11 +12,12 @@ use std::time::Duration;
 use automerge::transaction::Transactable as _;
 use automerge::{ActorId, AutoCommit, ROOT};
 use daftar_protocol::{
-    AssignRequest, AssignResponse, Assignment, Bytes, DocMeta, ErrorBody, ErrorCode,
-    LoginRequest, LoginResponse, PushChange, REPLICA_HEADER, Role, SyncRequest, SyncResponse,
-    genesis_actor,
+    AssignRequest, AssignResponse, Assignment, Bytes, DocMeta, ErrorBody, ErrorCode, LoginRequest,
+    LoginResponse, PushChange, REPLICA_HEADER, Role, SyncRequest, SyncResponse, genesis_actor,
 };
-use daftar_sync_server::{AppState, Config, PasswordParams, SqliteStore, UserSpec, add_user, serve};
+use daftar_sync_server::{
+    AppState, Config, PasswordParams, SqliteStore, UserSpec, add_user, serve,
+};
 use reqwest::StatusCode;
 
 struct Server {
@@ -290,9 +291,18 @@ async fn seed(server: &Server) -> (String, Replica) {
         ("group/g2".into(), meta_group("F2")),
         ("module/m1".into(), meta_module("D1")),
         ("module/m2".into(), meta_module("D2")),
-        ("journal/j1".into(), meta_journal("group/g1", "module/m1", &["E1"])),
-        ("journal/j2".into(), meta_journal("group/g2", "module/m2", &["E2"])),
-        ("journal/j3".into(), meta_journal("group/g1", "module/m2", &[])),
+        (
+            "journal/j1".into(),
+            meta_journal("group/g1", "module/m1", &["E1"]),
+        ),
+        (
+            "journal/j2".into(),
+            meta_journal("group/g2", "module/m2", &["E2"]),
+        ),
+        (
+            "journal/j3".into(),
+            meta_journal("group/g1", "module/m2", &[]),
+        ),
     ];
     let mut pushes: Vec<PushChange> = docs
         .iter()
@@ -355,7 +365,13 @@ async fn disabled_user_cannot_sign_in_and_their_token_stops_working() {
     let token = server.token("ali").await;
     server.sync(&token, "r1", &SyncRequest::default()).await;
 
-    assert!(server.state.store().set_disabled("ali", true).expect("disable"));
+    assert!(
+        server
+            .state
+            .store()
+            .set_disabled("ali", true)
+            .expect("disable")
+    );
     let r = server.sync_raw(&token, "r1", &SyncRequest::default()).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let err: ErrorBody = r.json().await.expect("error body");
@@ -560,7 +576,9 @@ async fn refused_write_stores_nothing_and_is_accepted_after_assign() {
     assert_eq!(admin.received.len(), before);
 
     // Assigned (here by employee id through the API), the same push goes through.
-    let r = server.assign(&admin_token, "employee:E9", "journal/j2").await;
+    let r = server
+        .assign(&admin_token, "employee:E9", "journal/j2")
+        .await;
     let out: AssignResponse = r.json().await.expect("assign body");
     assert_eq!((out.assigned, out.pending), (1, 0));
     let resp = bob.sync(&server, &bob_token, vec![], req).await;
@@ -582,14 +600,24 @@ async fn foreign_actor_is_refused() {
     let ali_token = server.token("ali").await;
     let eve_token = server.token("eve").await;
     let mut ali = Replica::new("ali-laptop");
-    ali.sync(&server, &ali_token, vec![], vec![push("journal/j1", &ali.change("a", "1"))])
-        .await;
+    ali.sync(
+        &server,
+        &ali_token,
+        vec![],
+        vec![push("journal/j1", &ali.change("a", "1"))],
+    )
+    .await;
 
     // Eve, also allowed on j1, forges a change with Ali's device actor.
     let mut eve = Replica::new("eve-pc");
     let forged = change(&ali.actor, "grade", "5");
     let resp = eve
-        .sync(&server, &eve_token, vec![], vec![push("journal/j1", &forged)])
+        .sync(
+            &server,
+            &eve_token,
+            vec![],
+            vec![push("journal/j1", &forged)],
+        )
         .await;
     assert!(resp.acked.is_empty());
     assert_eq!(resp.refused.len(), 1);
@@ -598,14 +626,28 @@ async fn foreign_actor_is_refused() {
     // A genesis change is anyone's: Eve may push it for a journal she writes.
     let genesis = change(&genesis_actor("journal/j1"), "genesis", "1");
     let resp = eve
-        .sync(&server, &eve_token, vec![], vec![push("journal/j1", &genesis)])
+        .sync(
+            &server,
+            &eve_token,
+            vec![],
+            vec![push("journal/j1", &genesis)],
+        )
         .await;
     assert_eq!(resp.acked, vec![hash_of(&genesis)]);
     let genesis2 = change(&genesis_actor("journal/j1"), "genesis", "2");
     let resp = ali
-        .sync(&server, &ali_token, vec![], vec![push("journal/j1", &genesis2)])
+        .sync(
+            &server,
+            &ali_token,
+            vec![],
+            vec![push("journal/j1", &genesis2)],
+        )
         .await;
-    assert_eq!(resp.acked, vec![hash_of(&genesis2)], "and never bound to her");
+    assert_eq!(
+        resp.acked,
+        vec![hash_of(&genesis2)],
+        "and never bound to her"
+    );
     server.shutdown().await;
 }
 
@@ -645,8 +687,18 @@ async fn bad_input_gets_json_errors_and_the_server_keeps_serving() {
             .send()
     };
     let cases: Vec<(&str, String, StatusCode, ErrorCode)> = vec![
-        ("malformed json", "{\"cursor\": ".into(), StatusCode::BAD_REQUEST, ErrorCode::Malformed),
-        ("wrong shape", "{\"cursor\": \"x\"}".into(), StatusCode::BAD_REQUEST, ErrorCode::Malformed),
+        (
+            "malformed json",
+            "{\"cursor\": ".into(),
+            StatusCode::BAD_REQUEST,
+            ErrorCode::Malformed,
+        ),
+        (
+            "wrong shape",
+            "{\"cursor\": \"x\"}".into(),
+            StatusCode::BAD_REQUEST,
+            ErrorCode::Malformed,
+        ),
         (
             "bad base64",
             r#"{"cursor":0,"push":[{"doc":"journal/j","change":"@@not base64@@"}]}"#.into(),
@@ -678,7 +730,10 @@ async fn bad_input_gets_json_errors_and_the_server_keeps_serving() {
     for (what, body, status, code) in cases {
         let r = send(body.into(), "application/json").await.expect("send");
         assert_eq!(r.status(), status, "{what}");
-        let err: ErrorBody = r.json().await.unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
+        let err: ErrorBody = r
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
         assert_eq!(err.error, code, "{what}");
     }
 
@@ -707,7 +762,12 @@ async fn bad_input_gets_json_errors_and_the_server_keeps_serving() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 
     // Unknown route and wrong method.
-    let r = server.http.get(format!("{}/v1/nothing", server.url)).send().await.expect("send");
+    let r = server
+        .http
+        .get(format!("{}/v1/nothing", server.url))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let err: ErrorBody = r.json().await.expect("404 is JSON");
     assert_eq!(err.error, ErrorCode::NotFound);
@@ -746,7 +806,12 @@ async fn small_pages_deliver_everything_exactly_once() {
     let (admin_token, _) = seed(&server).await;
     let mut writer = Replica::new("writer");
     let pushes: Vec<PushChange> = (0..40)
-        .map(|i| push(&format!("journal/j{}", 1 + i % 3), &writer.change(&format!("k{i}"), "v")))
+        .map(|i| {
+            push(
+                &format!("journal/j{}", 1 + i % 3),
+                &writer.change(&format!("k{i}"), "v"),
+            )
+        })
         .collect();
     let resp = writer.sync(&server, &admin_token, vec![], pushes).await;
     assert_eq!(resp.acked.len(), 40);
@@ -795,7 +860,9 @@ async fn newly_assigned_journal_arrives_whole() {
     let server = start().await;
     let (admin_token, mut admin) = seed(&server).await;
     // History of j2 the teacher cannot see yet.
-    let history: Vec<Vec<u8>> = (0..5).map(|i| admin.change(&format!("h{i}"), "x")).collect();
+    let history: Vec<Vec<u8>> = (0..5)
+        .map(|i| admin.change(&format!("h{i}"), "x"))
+        .collect();
     admin
         .sync(
             &server,
@@ -817,14 +884,13 @@ async fn newly_assigned_journal_arrives_whole() {
 
     server.assign(&admin_token, "bob", "journal/j2").await;
     bob.sync(&server, &bob_token, vec![], vec![]).await;
-    let j2: BTreeMap<String, usize> =
-        bob.received
-            .iter()
-            .filter(|(d, _)| d == "journal/j2")
-            .fold(BTreeMap::new(), |mut m, (_, h)| {
-                *m.entry(h.clone()).or_default() += 1;
-                m
-            });
+    let j2: BTreeMap<String, usize> = bob.received.iter().filter(|(d, _)| d == "journal/j2").fold(
+        BTreeMap::new(),
+        |mut m, (_, h)| {
+            *m.entry(h.clone()).or_default() += 1;
+            m
+        },
+    );
     assert_eq!(j2.len(), 6, "seed change + 5 history changes: {j2:?}");
     assert!(j2.values().all(|n| *n == 1), "each once: {j2:?}");
     assert!(bob.docs().contains("group/g2") && bob.docs().contains("module/m2"));
@@ -862,7 +928,9 @@ async fn assignments_need_an_admin_and_unknown_teachers_are_pending() {
     let err: ErrorBody = r.json().await.expect("JSON");
     assert_eq!(err.error, ErrorCode::Forbidden);
 
-    let r = server.assign(&admin_token, "employee:E404", "journal/j2").await;
+    let r = server
+        .assign(&admin_token, "employee:E404", "journal/j2")
+        .await;
     let out: AssignResponse = r.json().await.expect("JSON");
     assert_eq!((out.assigned, out.pending), (0, 1));
 
@@ -890,7 +958,10 @@ async fn teachers_cannot_create_journals_by_naming_themselves() {
         .sync(
             &server,
             &token,
-            vec![("journal/new".into(), meta_journal("group/g2", "module/m2", &["E1"]))],
+            vec![(
+                "journal/new".into(),
+                meta_journal("group/g2", "module/m2", &["E1"]),
+            )],
             vec![push("journal/new", &c)],
         )
         .await;
@@ -924,7 +995,10 @@ async fn healthz_and_metrics() {
         .await
         .expect("text");
     assert!(text.contains("daftar_changes_stored_total 8"), "{text}");
-    assert!(text.contains("route=\"/v1/sync\",method=\"POST\",status=\"200\""), "{text}");
+    assert!(
+        text.contains("route=\"/v1/sync\",method=\"POST\",status=\"200\""),
+        "{text}"
+    );
     server.shutdown().await;
 }
 
@@ -954,14 +1028,33 @@ fn cli_manages_users_and_assignments_on_the_same_database() {
             .expect("write stdin");
         child.wait_with_output().expect("wait")
     };
-    let out = run(&["user", "add", "ali", "--role", "teacher", "--employee", "E1"], "secret\n");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(
+        &[
+            "user",
+            "add",
+            "ali",
+            "--role",
+            "teacher",
+            "--employee",
+            "E1",
+        ],
+        "secret\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = run(&["user", "add", "dean1", "--role", "dean"], "secret\n");
     assert!(!out.status.success(), "a dean needs a scope");
     let out = run(&["user", "add", "empty", "--role", "admin"], "\n");
     assert!(!out.status.success(), "empty password refused");
     let out = run(&["assign", "ali", "j7"], "");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = run(&["assign", "ghost", "j7"], "");
     assert!(!out.status.success(), "unknown user");
     let out = run(&["user", "disable", "ali"], "");
@@ -995,7 +1088,8 @@ fn readable_sets_scale_to_thousands_of_documents() {
         password: "x".into(),
     };
     let admin = add_user(&store, &spec("admin", Role::Admin, None, None), &params).expect("admin");
-    let dean = add_user(&store, &spec("dean", Role::Dean, Some("F3"), None), &params).expect("dean");
+    let dean =
+        add_user(&store, &spec("dean", Role::Dean, Some("F3"), None), &params).expect("dean");
     let teacher =
         add_user(&store, &spec("t", Role::Teacher, None, Some("E7")), &params).expect("teacher");
 
@@ -1003,7 +1097,10 @@ fn readable_sets_scale_to_thousands_of_documents() {
     let mut batch = PushBatch::default();
     let mut add = |doc: String, kind: DocKind, meta: DocMeta| {
         let bytes = change(&actor, "id", &doc);
-        let hash = automerge::Change::from_bytes(bytes.clone()).expect("decode").hash().0;
+        let hash = automerge::Change::from_bytes(bytes.clone())
+            .expect("decode")
+            .hash()
+            .0;
         batch.changes.push(IncomingChange {
             doc: doc.clone(),
             kind,
@@ -1014,17 +1111,29 @@ fn readable_sets_scale_to_thousands_of_documents() {
         batch.metas.push((doc, kind, meta));
     };
     for g in 0..200 {
-        add(format!("group/g{g}"), DocKind::Group, meta_group(&format!("F{}", g % 10)));
+        add(
+            format!("group/g{g}"),
+            DocKind::Group,
+            meta_group(&format!("F{}", g % 10)),
+        );
     }
     for m in 0..400 {
-        add(format!("module/m{m}"), DocKind::Module, meta_module(&format!("D{}", m % 40)));
+        add(
+            format!("module/m{m}"),
+            DocKind::Module,
+            meta_module(&format!("D{}", m % 40)),
+        );
     }
     for j in 0..3600 {
         let teacher = format!("E{}", j % 500);
         add(
             format!("journal/j{j}"),
             DocKind::Journal,
-            meta_journal(&format!("group/g{}", j % 200), &format!("module/m{}", j % 400), &[&teacher]),
+            meta_journal(
+                &format!("group/g{}", j % 200),
+                &format!("module/m{}", j % 400),
+                &[&teacher],
+            ),
         );
     }
     let t = Instant::now();
@@ -1063,7 +1172,13 @@ fn readable_sets_scale_to_thousands_of_documents() {
     assert_eq!(n, 20 + 360 + 40);
     // Access changes (an assignment elsewhere): readable set recomputed, nothing new to send.
     store
-        .assign(&[(daftar_sync_server::TeacherRef::User("t".into()), "journal/j1".into())], 2)
+        .assign(
+            &[(
+                daftar_sync_server::TeacherRef::User("t".into()),
+                "journal/j1".into(),
+            )],
+            2,
+        )
         .expect("assign");
     let (n2, _, _, recompute) = pull(&dean, "dean-pc", cursor, access);
     assert_eq!(n2, 0);
@@ -1133,7 +1248,11 @@ async fn binary_serves_and_stops_on_sigterm() {
         .await
         .expect("password");
     let out = add.wait_with_output().await.expect("user add");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let http = reqwest::Client::new();
     let r = http
@@ -1175,11 +1294,21 @@ async fn journal_moved_out_and_back_arrives_whole_again() {
 
     let moved = meta_journal("group/g2", "module/m1", &["E1"]);
     admin
-        .sync(&server, &admin_token, vec![("journal/j1".into(), moved)], vec![])
+        .sync(
+            &server,
+            &admin_token,
+            vec![("journal/j1".into(), moved)],
+            vec![],
+        )
         .await;
     let hidden = admin.change("while-away", "1");
     admin
-        .sync(&server, &admin_token, vec![], vec![push("journal/j1", &hidden)])
+        .sync(
+            &server,
+            &admin_token,
+            vec![],
+            vec![push("journal/j1", &hidden)],
+        )
         .await;
     dean.sync(&server, &dean_token, vec![], vec![]).await;
     assert!(
@@ -1189,7 +1318,12 @@ async fn journal_moved_out_and_back_arrives_whole_again() {
 
     let back = meta_journal("group/g1", "module/m1", &["E1"]);
     admin
-        .sync(&server, &admin_token, vec![("journal/j1".into(), back)], vec![])
+        .sync(
+            &server,
+            &admin_token,
+            vec![("journal/j1".into(), back)],
+            vec![],
+        )
         .await;
     dean.sync(&server, &dean_token, vec![], vec![]).await;
     assert!(

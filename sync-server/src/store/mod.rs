@@ -193,7 +193,9 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the database schema is version {found}, newer than this server knows ({known}); upgrade daftar-sync")]
+    #[error(
+        "the database schema is version {found}, newer than this server knows ({known}); upgrade daftar-sync"
+    )]
     SchemaTooNew { found: i64, known: i64 },
     #[error("a user named {name:?} already exists")]
     UserExists { name: String },

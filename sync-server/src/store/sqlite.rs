@@ -19,8 +19,8 @@ use daftar_protocol::{DocKind, DocMeta, ErrorCode, Role};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::{
-    AssignOutcome, NewUser, PullOutcome, PullRequest, PushBatch, PushOutcome,
-    Refused, Store, StoreError, StoredChange, TeacherRef, User, UserId,
+    AssignOutcome, NewUser, PullOutcome, PullRequest, PushBatch, PushOutcome, Refused, Store,
+    StoreError, StoredChange, TeacherRef, User, UserId,
 };
 use crate::policy::{self, MetaOrigin, WriteFacts};
 
@@ -40,7 +40,9 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("path", &self.path).finish()
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -104,24 +106,37 @@ fn role_from_db(s: &str) -> Result<Role, StoreError> {
 
 const USER_COLUMNS: &str = "u.id, u.name, u.role, u.scope, u.employee, u.disabled";
 
-fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(User, String)> {
-    // The role is checked by the caller (role_from_db) so corruption is a typed error.
-    Ok((
-        User {
-            id: row.get(0)?,
-            name: row.get(1)?,
-            role: Role::Admin,
-            scope: row.get(3)?,
-            employee: row.get(4)?,
-            disabled: row.get(5)?,
-        },
-        row.get(2)?,
-    ))
+/// A `users` row as read, before its role text is checked.
+struct UserRow {
+    id: i64,
+    name: String,
+    role: String,
+    scope: Option<String>,
+    employee: Option<String>,
+    disabled: bool,
 }
 
-fn finish_user((mut user, role): (User, String)) -> Result<User, StoreError> {
-    user.role = role_from_db(&role)?;
-    Ok(user)
+fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        role: row.get(2)?,
+        scope: row.get(3)?,
+        employee: row.get(4)?,
+        disabled: row.get(5)?,
+    })
+}
+
+/// Check the role, so a corrupt row is a typed error rather than a guess.
+fn finish_user(row: UserRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: row.id,
+        name: row.name,
+        role: role_from_db(&row.role)?,
+        scope: row.scope,
+        employee: row.employee,
+        disabled: row.disabled,
+    })
 }
 
 fn bump_access(tx: &Transaction<'_>) -> Result<(), StoreError> {
@@ -161,16 +176,20 @@ fn load_doc(tx: &Transaction<'_>, doc_id: &str) -> Result<Option<DocRow>, StoreE
         return Ok(None);
     };
     let meta = match meta_json {
-        Some(json) => Some(
-            serde_json::from_str::<DocMeta>(&json).map_err(|e| StoreError::Corrupt {
-                table: "docs",
-                detail: format!("meta of {doc_id}: {e}"),
-            })?,
-        ),
+        Some(json) => {
+            Some(
+                serde_json::from_str::<DocMeta>(&json).map_err(|e| StoreError::Corrupt {
+                    table: "docs",
+                    detail: format!("meta of {doc_id}: {e}"),
+                })?,
+            )
+        }
         None => None,
     };
     let has_changes = tx
-        .query_row("SELECT 1 FROM changes WHERE doc = ?1 LIMIT 1", [id], |_| Ok(()))
+        .query_row("SELECT 1 FROM changes WHERE doc = ?1 LIMIT 1", [id], |_| {
+            Ok(())
+        })
         .optional()?
         .is_some();
     Ok(Some(DocRow {
@@ -206,16 +225,17 @@ fn gather_context(
             )
             .optional()?
             .is_some();
-    let lookup = |kind: &str, column: &str, doc: Option<&String>| -> Result<Option<String>, StoreError> {
-        let Some(doc) = doc else { return Ok(None) };
-        let sql = format!(
-            "SELECT {column} FROM docs WHERE doc_id = ?1 AND kind = ?2 AND has_meta = 1"
-        );
-        Ok(tx
-            .query_row(&sql, params![doc, kind], |r| r.get::<_, Option<String>>(0))
-            .optional()?
-            .flatten())
-    };
+    let lookup =
+        |kind: &str, column: &str, doc: Option<&String>| -> Result<Option<String>, StoreError> {
+            let Some(doc) = doc else { return Ok(None) };
+            let sql = format!(
+                "SELECT {column} FROM docs WHERE doc_id = ?1 AND kind = ?2 AND has_meta = 1"
+            );
+            Ok(tx
+                .query_row(&sql, params![doc, kind], |r| r.get::<_, Option<String>>(0))
+                .optional()?
+                .flatten())
+        };
     let (group_faculty, module_department) = if kind == DocKind::Journal {
         (
             lookup("group", "faculty", meta.group.as_ref())?,
@@ -231,7 +251,12 @@ fn gather_context(
     })
 }
 
-fn facts<'a>(kind: DocKind, meta: &'a DocMeta, origin: MetaOrigin, ctx: &'a Context) -> WriteFacts<'a> {
+fn facts<'a>(
+    kind: DocKind,
+    meta: &'a DocMeta,
+    origin: MetaOrigin,
+    ctx: &'a Context,
+) -> WriteFacts<'a> {
     WriteFacts {
         kind,
         meta,
@@ -242,7 +267,12 @@ fn facts<'a>(kind: DocKind, meta: &'a DocMeta, origin: MetaOrigin, ctx: &'a Cont
     }
 }
 
-fn insert_doc(tx: &Transaction<'_>, doc_id: &str, kind: DocKind, now: i64) -> Result<i64, StoreError> {
+fn insert_doc(
+    tx: &Transaction<'_>,
+    doc_id: &str,
+    kind: DocKind,
+    now: i64,
+) -> Result<i64, StoreError> {
     tx.execute(
         "INSERT INTO docs (doc_id, kind, created_at) VALUES (?1, ?2, ?3)",
         params![doc_id, kind.as_str(), now],
@@ -276,8 +306,8 @@ fn write_meta(
         ],
     )?;
     tx.execute("DELETE FROM journal_teachers WHERE doc = ?1", [doc])?;
-    let mut insert =
-        tx.prepare_cached("INSERT OR IGNORE INTO journal_teachers (employee, doc) VALUES (?1, ?2)")?;
+    let mut insert = tx
+        .prepare_cached("INSERT OR IGNORE INTO journal_teachers (employee, doc) VALUES (?1, ?2)")?;
     for teacher in &meta.teachers {
         insert.execute(params![teacher, doc])?;
     }
@@ -298,7 +328,9 @@ fn decide_doc(
     meta_written: &mut bool,
 ) -> Result<DocDecision, StoreError> {
     let row = load_doc(tx, doc_id)?;
-    let known = row.as_ref().is_some_and(|r| r.meta.is_some() || r.has_changes);
+    let known = row
+        .as_ref()
+        .is_some_and(|r| r.meta.is_some() || r.has_changes);
     let stored_meta = row.as_ref().and_then(|r| r.meta.clone());
     let empty = DocMeta::default();
 
@@ -497,7 +529,11 @@ impl SqliteStore {
         bind_user(
             &mut stmt,
             user,
-            &[(":uid", uid), (":replica", replica), (":cursor", cursor_param)],
+            &[
+                (":uid", uid),
+                (":replica", replica),
+                (":cursor", cursor_param),
+            ],
         )?;
         let mut rows = stmt.raw_query();
         let mut done: Vec<i64> = Vec::new();
@@ -573,8 +609,8 @@ impl SqliteStore {
         while let Some(row) = rows.next()? {
             let (seq, doc, len): (i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(3)?);
             let hash: Vec<u8> = row.get(5)?;
-            let own = <[u8; 32]>::try_from(hash.as_slice())
-                .is_ok_and(|h| request.skip.contains(&h));
+            let own =
+                <[u8; 32]>::try_from(hash.as_slice()).is_ok_and(|h| request.skip.contains(&h));
             if !own {
                 if !page.fits(len as u64) {
                     cut = true;
@@ -610,7 +646,9 @@ impl Store for SqliteStore {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let exists = tx
-            .query_row("SELECT 1 FROM users WHERE name = ?1", [&user.name], |_| Ok(()))
+            .query_row("SELECT 1 FROM users WHERE name = ?1", [&user.name], |_| {
+                Ok(())
+            })
             .optional()?
             .is_some();
         if exists {
@@ -620,7 +658,11 @@ impl Store for SqliteStore {
         }
         if let Some(employee) = &user.employee {
             let taken = tx
-                .query_row("SELECT 1 FROM users WHERE employee = ?1", [employee], |_| Ok(()))
+                .query_row(
+                    "SELECT 1 FROM users WHERE employee = ?1",
+                    [employee],
+                    |_| Ok(()),
+                )
                 .optional()?
                 .is_some();
             if taken {
@@ -763,9 +805,7 @@ impl Store for SqliteStore {
             )?;
             for (teacher, journal) in assignments {
                 let (kind, key, known_sql) = match teacher {
-                    TeacherRef::User(name) => {
-                        ("user", name, "SELECT 1 FROM users WHERE name = ?1")
-                    }
+                    TeacherRef::User(name) => ("user", name, "SELECT 1 FROM users WHERE name = ?1"),
                     TeacherRef::Employee(id) => {
                         ("employee", id, "SELECT 1 FROM users WHERE employee = ?1")
                     }
@@ -915,8 +955,9 @@ impl Store for SqliteStore {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let access = access_version(&tx)?;
-        let max_seq: i64 =
-            tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| r.get(0))?;
+        let max_seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
+            r.get(0)
+        })?;
         let mut page = Page {
             budget: request.budget.max(1),
             bytes: 0,
