@@ -1332,3 +1332,22 @@ async fn journal_moved_out_and_back_arrives_whole_again() {
     );
     server.shutdown().await;
 }
+
+/// A request over the timeout gets a JSON 503, and the server keeps serving. Sign-in with
+/// the production argon2 parameters takes far longer than the 5 ms allowed here.
+#[tokio::test]
+async fn slow_requests_time_out_with_a_json_error() {
+    let server = start_with(Config {
+        request_timeout: Duration::from_millis(5),
+        password: PasswordParams::default(),
+        ..test_config()
+    })
+    .await;
+    server.user("ali", Role::Teacher, None, None);
+    let r = server.login_raw("ali", "pw-ali").await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let err: ErrorBody = r.json().await.expect("JSON");
+    assert_eq!(err.error, ErrorCode::Internal);
+    assert!(err.error.is_retryable());
+    server.shutdown().await;
+}
