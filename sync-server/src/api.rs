@@ -224,7 +224,7 @@ async fn login(
         return Err(ApiError::BadCredentials);
     }
     let limiter = state.limiter();
-    if let Err(wait) = limiter.check(&req.user, ip, Instant::now()) {
+    if let Err(wait) = limiter.begin(&req.user, ip, Instant::now()) {
         Metrics::add(&state.metrics().logins_failed, 1);
         return Err(ApiError::RateLimited { retry_after: wait });
     }
@@ -249,17 +249,11 @@ async fn login(
         })
     })
     .await?;
-    let user = match verdict {
-        Ok(user) => user,
-        Err(err) => {
-            Metrics::add(&state.metrics().logins_failed, 1);
-            if matches!(err, ApiError::BadCredentials) {
-                limiter.record_failure(&req.user, ip, Instant::now());
-            }
-            return Err(err);
-        }
-    };
-    limiter.record_success(&req.user);
+    if !matches!(verdict, Err(ApiError::BadCredentials)) {
+        // The right password (even for a disabled account) is not a guess.
+        limiter.succeeded(&req.user, ip);
+    }
+    let user = verdict.inspect_err(|_| Metrics::add(&state.metrics().logins_failed, 1))?;
 
     let token = password::new_token();
     let hash = password::token_hash(&token);

@@ -49,8 +49,11 @@ impl LoginLimiter {
         }
     }
 
-    /// `Err(wait)` when sign-ins for this user or address are refused for now.
-    pub fn check(&self, user: &str, ip: Option<IpAddr>, now: Instant) -> Result<(), Duration> {
+    /// Start a sign-in attempt: `Err(wait)` when sign-ins for this user or address are refused
+    /// for now; otherwise the attempt is counted as a failure *before* the password is checked,
+    /// so parallel guesses cannot all slip under the limit. [`LoginLimiter::succeeded`] takes
+    /// it back.
+    pub fn begin(&self, user: &str, ip: Option<IpAddr>, now: Instant) -> Result<(), Duration> {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let mut wait = Duration::ZERO;
         for key in Self::keys(user, ip) {
@@ -69,12 +72,9 @@ impl LoginLimiter {
                 }
             }
         }
-        if wait.is_zero() { Ok(()) } else { Err(wait) }
-    }
-
-    /// Count a failed sign-in.
-    pub fn record_failure(&self, user: &str, ip: Option<IpAddr>, now: Instant) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if !wait.is_zero() {
+            return Err(wait);
+        }
         if map.len() >= PRUNE_AT {
             let window = self.window;
             map.retain(|_, times| {
@@ -84,19 +84,21 @@ impl LoginLimiter {
             });
         }
         for key in Self::keys(user, ip) {
-            let limit = self.limit(&key);
-            let times = map.entry(key).or_default();
-            times.push_back(now);
-            while times.len() > limit {
-                times.pop_front();
-            }
+            map.entry(key).or_default().push_back(now);
         }
+        Ok(())
     }
 
-    /// A successful sign-in clears the user's failures (not the address's).
-    pub fn record_success(&self, user: &str) {
+    /// The attempt begun with [`LoginLimiter::begin`] had the right password: forget the
+    /// user's failures and take this attempt back from the address's count.
+    pub fn succeeded(&self, user: &str, ip: Option<IpAddr>) {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         map.remove(&Key::User(user.to_owned()));
+        if let Some(ip) = ip
+            && let Some(times) = map.get_mut(&Key::Ip(ip))
+        {
+            times.pop_back();
+        }
     }
 }
 
@@ -109,12 +111,11 @@ mod tests {
         let l = LoginLimiter::new(Duration::from_secs(60), 3, 100);
         let t0 = Instant::now();
         for i in 0..3 {
-            assert!(l.check("a", None, t0).is_ok(), "attempt {i}");
-            l.record_failure("a", None, t0);
+            assert!(l.begin("a", None, t0).is_ok(), "attempt {i}");
         }
-        assert!(l.check("a", None, t0).is_err());
-        assert!(l.check("b", None, t0).is_ok(), "other users unaffected");
-        assert!(l.check("a", None, t0 + Duration::from_secs(61)).is_ok());
+        assert!(l.begin("a", None, t0).is_err());
+        assert!(l.begin("b", None, t0).is_ok(), "other users unaffected");
+        assert!(l.begin("a", None, t0 + Duration::from_secs(61)).is_ok());
     }
 
     #[test]
@@ -122,19 +123,20 @@ mod tests {
         let l = LoginLimiter::new(Duration::from_secs(60), 100, 2);
         let ip: IpAddr = [10, 0, 0, 1].into();
         let t0 = Instant::now();
-        l.record_failure("a", Some(ip), t0);
-        l.record_failure("b", Some(ip), t0);
-        assert!(l.check("c", Some(ip), t0).is_err());
-        assert!(l.check("c", None, t0).is_ok());
+        assert!(l.begin("a", Some(ip), t0).is_ok());
+        assert!(l.begin("b", Some(ip), t0).is_ok());
+        assert!(l.begin("c", Some(ip), t0).is_err());
+        assert!(l.begin("c", None, t0).is_ok());
     }
 
     #[test]
-    fn success_clears_user_failures() {
-        let l = LoginLimiter::new(Duration::from_secs(60), 2, 100);
+    fn success_takes_the_attempt_back() {
+        let l = LoginLimiter::new(Duration::from_secs(60), 2, 2);
+        let ip: IpAddr = [10, 0, 0, 1].into();
         let t0 = Instant::now();
-        l.record_failure("a", None, t0);
-        l.record_success("a");
-        l.record_failure("a", None, t0);
-        assert!(l.check("a", None, t0).is_ok());
+        for _ in 0..5 {
+            assert!(l.begin("a", Some(ip), t0).is_ok());
+            l.succeeded("a", Some(ip));
+        }
     }
 }

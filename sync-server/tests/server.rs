@@ -1351,3 +1351,38 @@ async fn slow_requests_time_out_with_a_json_error() {
     assert!(err.error.is_retryable());
     server.shutdown().await;
 }
+
+/// Guesses sent in parallel are counted before their passwords are checked, so no more than
+/// the limit are ever verified.
+#[tokio::test]
+async fn parallel_guesses_cannot_exceed_the_limit() {
+    let server = start().await;
+    server.user("ali", Role::Teacher, None, None);
+    let mut guesses = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (http, url) = (server.http.clone(), format!("{}/v1/sessions", server.url));
+        guesses.spawn(async move {
+            http.post(url)
+                .json(&LoginRequest {
+                    user: "ali".into(),
+                    password: "guess".into(),
+                })
+                .send()
+                .await
+                .expect("send")
+                .status()
+        });
+    }
+    let statuses: Vec<StatusCode> = guesses.join_all().await;
+    let verified = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!(verified, 5, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS)
+    );
+    server.shutdown().await;
+}
