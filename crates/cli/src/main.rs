@@ -128,6 +128,15 @@ enum Command {
     Sync(sync_cmd::SyncArgs),
     /// Replica and sync status.
     Status,
+    /// Test support: marks cells of a journal in a loop, printing each acknowledged edit.
+    #[command(hide = true)]
+    DebugMarkLoop {
+        journal: String,
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        count: u64,
+    },
 }
 
 #[derive(Args)]
@@ -534,5 +543,43 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
         Command::Logout => sync_cmd::logout(&dir, out),
         Command::Sync(args) => sync_cmd::sync(&dir, args, out),
         Command::Status => sync_cmd::status(&dir, out),
+        Command::DebugMarkLoop {
+            journal,
+            start,
+            count,
+        } => mark_loop(&dir, &journal, start, count),
     }
+}
+
+/// Marks cells one by one; after each edit returns (is durable), prints `ack LESSON STUDENT N`.
+/// The crash test kills this process at random moments and checks every acknowledged edit.
+fn mark_loop(dir: &Path, journal: &str, start: u64, count: u64) -> Result<()> {
+    use std::io::Write as _;
+    let mut r = open(dir)?;
+    let id = r.resolve_journal(journal)?;
+    let view = r.journal_view(&id)?;
+    let lessons: Vec<String> = view.lessons.iter().filter(|l| l.lock.is_none()).map(|l| l.id.clone()).collect();
+    let students: Vec<String> = view.students.iter().filter(|s| s.status == "active").map(|s| s.id.clone()).collect();
+    if lessons.is_empty() || students.is_empty() {
+        return Err(anyhow!("the journal has no lessons or students to mark"));
+    }
+    let mut stdout = std::io::stdout().lock();
+    for n in start..start.saturating_add(count) {
+        let lesson = &lessons[(n as usize * 7) % lessons.len()];
+        let student = &students[(n as usize * 13 + n as usize / lessons.len()) % students.len()];
+        r.mark(
+            &id,
+            lesson,
+            student,
+            MarkInput {
+                status: Attendance::Present,
+                grade: None,
+                note: Some(format!("n{n}")),
+                hours: None,
+            },
+        )?;
+        writeln!(stdout, "ack {lesson} {student} {n}")?;
+        stdout.flush()?;
+    }
+    Ok(())
 }
