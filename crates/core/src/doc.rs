@@ -108,6 +108,14 @@ impl Doc {
         }
     }
 
+    /// Which top-level map an object (given as a legacy op id: counter and actor) is.
+    pub fn map_name_of(&self, counter: u64, actor: &ActorId) -> Option<&'static str> {
+        self.maps.iter().find_map(|(name, obj)| match obj {
+            ObjId::Id(c, a, _) if *c == counter && a == actor => Some(*name),
+            _ => None,
+        })
+    }
+
     /// Whether the genesis change has arrived (the maps exist).
     pub fn is_complete(&self) -> bool {
         self.maps.len() == maps_of(self.kind).len()
@@ -177,10 +185,17 @@ impl Doc {
         Ok(true)
     }
 
-    /// Writes even when the value is unchanged (a resolution must supersede every concurrent
-    /// value, including one equal to the choice).
+    /// Writes a new op even when the value is unchanged: a resolution must supersede every
+    /// concurrent value with an op of the resolver's, including one equal to the choice
+    /// (automerge skips a put that repeats the visible value, so the old ops are deleted
+    /// first, in the same change).
     pub fn put_always(&mut self, map: &'static str, key: &str, value: &str) -> Result<()> {
         let obj = self.map(map)?.clone();
+        if !self.get_all(map, key).is_empty() {
+            self.am
+                .delete(&obj, key)
+                .map_err(|source| doc_err(&self.id, source))?;
+        }
         self.am
             .put(&obj, key, value)
             .map_err(|source| doc_err(&self.id, source))

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeSet;
 
-use automerge::{Patch, PatchAction, Prop};
 use daftar_protocol::DocKind;
 use rusqlite::{Connection, params};
 
@@ -35,21 +34,25 @@ impl Refresh {
         Refresh::Keys(vec![(map.to_string(), key.into())])
     }
 
-    /// Keys touched by automerge patches over the root's maps.
-    pub fn from_patches(patches: &[Patch]) -> Refresh {
+    /// Keys written by `changes` (every op, including values that lose a conflict or repeat
+    /// the visible value: both change the conflict inbox even when no patch says so).
+    pub fn from_changes(doc: &Doc, changes: &[automerge::Change]) -> Refresh {
+        use automerge::ExpandedChange;
         let mut keys = BTreeSet::new();
-        for patch in patches {
-            let [(_, Prop::Map(map))] = patch.path.as_slice() else {
-                return Refresh::Whole;
-            };
-            let key = match &patch.action {
-                PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => key.clone(),
-                PatchAction::Conflict {
-                    prop: Prop::Map(key),
-                } => key.clone(),
-                _ => return Refresh::Whole,
-            };
-            keys.insert((map.clone(), key));
+        for change in changes {
+            let expanded: ExpandedChange = change.decode();
+            for op in &expanded.operations {
+                let automerge::legacy::ObjectId::Id(automerge::legacy::OpId(counter, actor)) = &op.obj
+                else {
+                    return Refresh::Whole;
+                };
+                let (Some(map), automerge::legacy::Key::Map(key)) =
+                    (doc.map_name_of(*counter, actor), &op.key)
+                else {
+                    return Refresh::Whole;
+                };
+                keys.insert((map.to_string(), key.to_string()));
+            }
         }
         Refresh::Keys(keys.into_iter().collect())
     }

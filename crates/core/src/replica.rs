@@ -523,8 +523,7 @@ impl Replica {
                 let refresh = if was_empty || !doc.is_complete() || doc.kind != DocKind::Journal {
                     Refresh::Whole
                 } else {
-                    let patches = doc.am.diff(&before, &after);
-                    Refresh::from_patches(&patches)
+                    Refresh::from_changes(doc, &new_applied)
                 };
                 projection::refresh(&tx, doc, &refresh)?;
             }
