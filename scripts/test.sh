@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sets up everything and runs every test: unit, property, crash, CLI and sync integration
+# tests against real SQLite files and a real daftar-sync on 127.0.0.1, and the desktop app
+# end to end under Xvfb through WebKitWebDriver, inside a private D-Bus session with a real
+# GNOME keyring.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh --test
+bash scripts/build.sh
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/daftar/target}"
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
+echo "==> checking formatting and generated files"
+cargo fmt --all -- --check
+
+runtime=$(mktemp -d)
+chmod 700 "$runtime"
+export XDG_RUNTIME_DIR="$runtime" XDG_DATA_HOME="$runtime/data" HOME="${HOME:-/root}"
+mkdir -p "$XDG_DATA_HOME"
+echo "==> running the tests"
+status=0
+dbus-run-session -- sh -c '
+  printf daftar | gnome-keyring-daemon --unlock --components=secrets --daemonize >/dev/null
+  exec xvfb-run -a -s "-screen 0 1280x800x24" \
+    cargo test --workspace --features daftar-desktop/custom-protocol -- --test-threads=2
+' || status=$?
+rm -rf "$runtime"
+exit $status

@@ -1,0 +1,317 @@
+//! Sync end to end: the real `daftar-sync` on 127.0.0.1, real `daftar` clients with their own
+//! data folders, HEMIS data imported by an administrator, teachers and the dean's office
+//! signing in, the server stopped, restarted and killed.
+
+use std::path::Path;
+
+use daftar_tests::{Client, Server};
+use serde_json::Value;
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/hemis");
+const J301_412: &str = "g412-s301-17";
+const J301_413: &str = "g413-s301-17";
+const J302_412: &str = "g412-s302-17";
+
+/// A server with an admin (who imported the HEMIS fixture and synced), two teachers (HEMIS
+/// employees 701 and 702) and the dean's office of faculty 7.
+fn university(tmp: &Path) -> (Server, Client) {
+    let server = Server::start(tmp).expect("server");
+    server.add_user("admin", "admin-pw", "admin", &[]).expect("admin");
+    server.add_user("anvar", "anvar-pw", "teacher", &["--employee", "701"]).expect("teacher 1");
+    server.add_user("gulnora", "gulnora-pw", "teacher", &["--employee", "702"]).expect("teacher 2");
+    server.add_user("dekanat", "dekanat-pw", "dean", &["--scope", "f7"]).expect("dean");
+    let mut admin = Client::new(tmp.join("admin"));
+    admin.ok(&["init", "--university", "tatu"]);
+    admin.ok(&["import", "hemis", FIXTURE]);
+    admin.login(&server, "admin", "admin-pw");
+    let s = admin.sync();
+    assert!(s["pushed"].as_u64().unwrap_or(0) > 10, "the admin's import went up: {s}");
+    assert_eq!(s["refused"], 0);
+    (server, admin)
+}
+
+fn client(tmp: &Path, name: &str, server: &Server, user: &str, password: &str) -> Client {
+    let mut c = Client::new(tmp.join(name));
+    c.ok(&["init", "--university", "tatu"]);
+    c.login(server, user, password);
+    c
+}
+
+fn inbox(c: &Client) -> Value {
+    c.json(&["conflicts"])
+}
+
+#[test]
+fn each_role_gets_exactly_the_documents_it_may_read() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (server, _admin) = university(tmp.path());
+
+    let teacher = client(tmp.path(), "anvar", &server, "anvar", "anvar-pw");
+    teacher.sync();
+    assert_eq!(teacher.journal_ids(), [J301_412, J301_413]);
+    assert_eq!(
+        teacher.documents(),
+        [
+            "catalog/tatu",
+            "group/412",
+            "group/413",
+            &format!("journal/{J301_412}"),
+            &format!("journal/{J301_413}"),
+            "module/cs801",
+        ]
+    );
+    let view = teacher.json(&["show", J301_412]);
+    assert_eq!(view["students"].as_array().map(Vec::len), Some(3));
+    assert_eq!(view["lessons"].as_array().map(Vec::len), Some(3));
+
+    let other = client(tmp.path(), "gulnora", &server, "gulnora", "gulnora-pw");
+    other.sync();
+    assert_eq!(other.journal_ids(), [J302_412, "g413-s302-17"]);
+    assert!(!other.documents().iter().any(|d| d.contains("s301")));
+
+    let dean = client(tmp.path(), "dekanat", &server, "dekanat", "dekanat-pw");
+    dean.sync();
+    assert_eq!(dean.journal_ids().len(), 4);
+    assert_eq!(dean.documents().len(), 1 + 2 + 2 + 4);
+
+    // Wrong password: a clear error, nothing stored.
+    let mut intruder = Client::new(tmp.path().join("intruder"));
+    intruder.ok(&["init", "--university", "tatu"]);
+    let out = intruder.run(&["--json", "login", "--server", &server.url(), "--user", "anvar"]);
+    assert!(!out.status.success());
+    let _ = &mut intruder;
+}
+
+#[test]
+fn offline_edits_to_one_cell_meet_in_the_inbox_and_converge_after_resolution() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (mut server, _admin) = university(tmp.path());
+    let teacher = client(tmp.path(), "anvar", &server, "anvar", "anvar-pw");
+    let dean = client(tmp.path(), "dekanat", &server, "dekanat", "dekanat-pw");
+    teacher.sync();
+    dean.sync();
+    let view = teacher.json(&["show", J301_412]);
+    let lesson = view["lessons"][1]["id"].as_str().expect("lesson").to_string();
+    let student = "9005";
+
+    server.stop();
+    teacher.ok(&["mark", J301_412, &lesson, student, "nb"]);
+    let out = teacher.run(&["--json", "sync"]);
+    assert!(!out.status.success(), "no server: sync fails");
+    let err: Value = serde_json::from_slice(&out.stderr).expect("JSON error");
+    assert_eq!(err["error"], "offline");
+    let status = teacher.json(&["status"]);
+    assert_eq!(status["waiting"], 1, "the mark waits: {status}");
+    assert!(status["last_error"].as_str().is_some_and(|e| e.contains("cannot reach")));
+    dean.ok(&["mark", J301_412, &lesson, student, "+", "--grade", "90"]);
+
+    server.restart().expect("restart");
+    teacher.sync();
+    dean.sync();
+    teacher.sync();
+    assert_eq!(teacher.ok(&["--json", "show", J301_412]), dean.ok(&["--json", "show", J301_412]));
+    let (ti, di) = (inbox(&teacher), inbox(&dean));
+    assert_eq!(ti.as_array().map(Vec::len), Some(1), "{ti}");
+    assert_eq!(ti, di);
+    let users: Vec<&str> = ti[0]["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .filter_map(|v| v["user"].as_str())
+        .collect();
+    assert!(users.contains(&"anvar") && users.contains(&"dekanat"), "{users:?}");
+
+    let id = ti[0]["id"].as_str().expect("id").to_string();
+    dean.ok(&["resolve", &id, "--value", "excused", "--note", "certificate brought"]);
+    dean.sync();
+    teacher.sync();
+    assert_eq!(inbox(&teacher), serde_json::json!([]));
+    assert_eq!(inbox(&dean), serde_json::json!([]));
+    let show = teacher.ok(&["--json", "show", J301_412]);
+    assert_eq!(show, dean.ok(&["--json", "show", J301_412]));
+    let view: Value = serde_json::from_str(&show).expect("json");
+    let cell = view["cells"]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .find(|c| c["lesson"] == lesson.as_str() && c["student"] == student)
+        .expect("cell");
+    assert_eq!(cell["status"], "e");
+}
+
+#[test]
+fn refused_changes_stay_local_and_go_up_after_assignment() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (server, admin) = university(tmp.path());
+    let anvar = client(tmp.path(), "anvar", &server, "anvar", "anvar-pw");
+    anvar.sync();
+    let bundle = tmp.path().join("anvar.bundle");
+    anvar.ok(&["bundle", "export", bundle.to_str().expect("path")]);
+
+    // Gulnora is not assigned to Anvar's journal, gets it on a USB stick and marks offline.
+    let gulnora = client(tmp.path(), "gulnora", &server, "gulnora", "gulnora-pw");
+    gulnora.ok(&["bundle", "import", bundle.to_str().expect("path")]);
+    let lesson = gulnora.json(&["show", J301_412])["lessons"][2]["id"]
+        .as_str()
+        .expect("lesson")
+        .to_string();
+    gulnora.ok(&["mark", J301_412, &lesson, "9001", "+", "--grade", "77"]);
+    let stored_before = server.metric("daftar_changes_stored_total").expect("metric");
+    let s = gulnora.sync();
+    assert_eq!(s["refused"], 1, "{s}");
+    assert_eq!(s["pushed"], 0);
+    let reason = s["refusals"][0].as_str().expect("a reason").to_string();
+    assert!(reason.contains("journal") || reason.contains("assign"), "a clear reason: {reason}");
+    let status = gulnora.json(&["status"]);
+    assert_eq!(status["waiting"], 1, "the change is kept: {status}");
+    assert_eq!(status["refused"].as_array().map(Vec::len), Some(1));
+    assert_eq!(server.metric("daftar_changes_stored_total").expect("metric"), stored_before);
+    admin.sync();
+    let cell_77 = |c: &Client| {
+        c.json(&["show", J301_412])["cells"]
+            .as_array()
+            .expect("cells")
+            .iter()
+            .any(|c| c["grade"] == 77)
+    };
+    assert!(!cell_77(&admin), "nothing reached the server");
+    // A sync with nothing new does not resend the refused change.
+    assert_eq!(gulnora.sync()["round_trips"], 1);
+
+    server
+        .admin(&["assign", "gulnora", &format!("journal/{J301_412}")], None)
+        .expect("assign");
+    let s = gulnora.sync();
+    assert_eq!(s["pushed"], 1, "{s}");
+    assert_eq!(s["refused"], 0);
+    assert_eq!(gulnora.json(&["status"])["waiting"], 0);
+    admin.sync();
+    assert!(cell_77(&admin), "the kept change arrived after the assignment");
+}
+
+#[test]
+fn a_sync_with_nothing_to_do_is_one_request() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (server, admin) = university(tmp.path());
+    let dean = client(tmp.path(), "dekanat", &server, "dekanat", "dekanat-pw");
+    dean.sync();
+    for c in [&admin, &dean] {
+        let before = server.requests().expect("metrics");
+        let s = c.sync();
+        let after = server.requests().expect("metrics");
+        assert_eq!(after - before, 1, "one HTTP request");
+        assert_eq!(s["round_trips"], 1);
+        assert_eq!(s["pushed"], 0);
+        assert_eq!(s["pulled"], 0);
+        assert!(s["bytes_up"].as_u64().unwrap_or(u64::MAX) < 512, "{s}");
+        assert!(s["bytes_down"].as_u64().unwrap_or(u64::MAX) < 512, "{s}");
+    }
+}
+
+#[test]
+fn server_killed_mid_push_loses_and_duplicates_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut server = Server::start(tmp.path()).expect("server");
+    server.add_user("admin", "admin-pw", "admin", &[]).expect("admin");
+    let mut admin = Client::new(tmp.path().join("admin"));
+    admin.ok(&["init", "--university", "demo"]);
+    admin.ok(&["demo", "--tier", "XS", "--seed", "3", "--filled", "1"]);
+    admin.login(&server, "admin", "admin-pw");
+    let total = admin.json(&["status"])["waiting"].as_i64().expect("waiting");
+    assert!(total > 100, "a large push: {total} changes");
+
+    // Kill the server while the push is in flight, several times.
+    let mut killed_during_push = 0;
+    for delay in [5u64, 30, 80] {
+        let mut child = std::process::Command::new(daftar_tests::bin_dir().join("daftar"))
+            .arg("--data-dir")
+            .arg(&admin.dir)
+            .args(["sync"])
+            .envs(admin.token().map(|t| ("DAFTAR_TOKEN", t.to_string())))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("sync");
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        server.kill();
+        let status = child.wait().expect("wait");
+        if !status.success() {
+            killed_during_push += 1;
+        }
+        server.restart().expect("restart");
+    }
+    let s = admin.sync();
+    assert_eq!(admin.json(&["status"])["waiting"], 0, "everything went up: {s}");
+    assert!(killed_during_push > 0, "at least one sync was cut by the kill");
+
+    // A fresh replica pulls exactly what the admin made: nothing lost, nothing twice.
+    let mut fresh = Client::new(tmp.path().join("fresh"));
+    fresh.ok(&["init", "--university", "demo"]);
+    fresh.login(&server, "admin", "admin-pw");
+    let pulled = fresh.sync()["pulled"].as_i64().expect("pulled");
+    assert_eq!(pulled, total, "the server holds each change once");
+    for j in admin.journal_ids() {
+        assert_eq!(admin.ok(&["--json", "show", &j]), fresh.ok(&["--json", "show", &j]));
+    }
+}
+
+#[test]
+fn no_token_or_password_in_clear_in_the_data_dir() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (server, admin) = university(tmp.path());
+    let teacher = client(tmp.path(), "anvar", &server, "anvar", "anvar-pw");
+    teacher.sync();
+    let token = match teacher.token() {
+        Some(t) => t.to_string(),
+        None => {
+            let key = daftar_client::credentials::TokenKey {
+                server: server.url(),
+                user: "anvar".into(),
+                replica: teacher.device(),
+            };
+            daftar_client::credentials::Keyring::system()
+                .and_then(|k| k.load(&key))
+                .expect("keyring")
+                .expect("the token is in the keyring")
+        }
+    };
+    assert!(token.len() >= 32);
+    for dir in [&teacher.dir, &admin.dir] {
+        for entry in std::fs::read_dir(dir).expect("dir") {
+            let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+            let text = String::from_utf8_lossy(&bytes);
+            for secret in [token.as_str(), "anvar-pw", "admin-pw"] {
+                assert!(!text.contains(secret), "a secret was written to {}", dir.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn the_token_lives_in_a_real_secret_service() {
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs the tests inside dbus-run-session with gnome-keyring"
+        );
+        eprintln!("skipped: no D-Bus session (run under scripts/test.sh)");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (server, _admin) = university(tmp.path());
+    let mut teacher = Client::new(tmp.path().join("anvar"));
+    teacher.ok(&["init", "--university", "tatu"]);
+    let v = teacher.login(&server, "anvar", "anvar-pw");
+    assert_eq!(v["keyring"], "Secret Service", "{v}");
+    assert!(v.get("token").is_none_or(Value::is_null), "the token is not printed");
+    teacher.sync();
+    assert_eq!(teacher.journal_ids().len(), 2);
+    // Two replicas of the same user on one machine keep separate tokens.
+    let mut second = Client::new(tmp.path().join("anvar-2"));
+    second.ok(&["init", "--university", "tatu"]);
+    second.login(&server, "anvar", "anvar-pw");
+    second.sync();
+    teacher.ok(&["logout"]);
+    second.sync();
+    assert!(!teacher.run(&["sync"]).status.success(), "signed out");
+}
