@@ -1,0 +1,194 @@
+//! App-level commands: who and where we are, demo data, language, sign-in and sync.
+
+use daftar_client::credentials::{Keyring, TokenKey};
+use daftar_client::transport::{Transport, normalize_server};
+use daftar_core::demo::{self, DemoSpec, Tier};
+use tauri::{AppHandle, State};
+
+use crate::error::{IpcError, IpcResult};
+use crate::ipc::{
+    AppInfo, GetAppInfoRequest, GetSyncStatusRequest, LoadDemoRequest, SetLanguageRequest,
+    SignInRequest, SignInResponse, SignOutRequest, SyncNowRequest, SyncStatus,
+};
+use crate::session;
+use crate::state::{AppState, LANGUAGES, meta};
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn get_app_info(state: State<'_, AppState>, req: GetAppInfoRequest) -> IpcResult<AppInfo> {
+    let GetAppInfoRequest {} = req;
+    state.info()
+}
+
+/// Fills an empty replica with a small demo university (2 groups, 14 journals) so the app can
+/// be tried without a server. Refused when the replica already holds data.
+#[tauri::command]
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn load_demo(app: AppHandle, state: State<'_, AppState>, req: LoadDemoRequest) -> IpcResult<AppInfo> {
+    let LoadDemoRequest {} = req;
+    let replica = state.replica.clone();
+    let started = std::time::Instant::now();
+    tauri::async_runtime::spawn_blocking(move || -> IpcResult<()> {
+        let mut r = crate::state::lock(&replica);
+        let documents: i64 = r.conn().query_row("SELECT count(*) FROM documents", [], |row| row.get(0))?;
+        if documents > 0 {
+            return Err(IpcError::Conflict {
+                message: "this data folder already holds journals; demo data goes only into an empty one".into(),
+            });
+        }
+        if r.meta(meta::SERVER)?.is_some() {
+            return Err(IpcError::Conflict {
+                message: "this data folder is signed in to a server; demo data must never reach it".into(),
+            });
+        }
+        demo::generate(&mut r, &DemoSpec::new(Tier::Xs, 7), |_, _| {})?;
+        r.set_meta(meta::DEMO, "1")?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| IpcError::internal(format!("demo generation stopped: {e}")))??;
+    tracing::info!(ms = started.elapsed().as_millis() as u64, "demo data loaded");
+    session::emit_status(&app, &state);
+    state.info()
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn set_language(state: State<'_, AppState>, req: SetLanguageRequest) -> IpcResult<AppInfo> {
+    if !LANGUAGES.contains(&req.language.as_str()) {
+        return Err(IpcError::invalid(
+            "language",
+            format!("unknown language {:?}: use {}", req.language, LANGUAGES.join(", ")),
+        ));
+    }
+    state.replica().set_meta(meta::LANGUAGE, &req.language)?;
+    state.info()
+}
+
+/// Signs in: password → token from the server, token into the OS keyring (or kept in memory
+/// for this session when there is none), identity into the replica meta like `daftar login`,
+/// then the background sync starts.
+#[tauri::command]
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn sign_in(app: AppHandle, state: State<'_, AppState>, req: SignInRequest) -> IpcResult<SignInResponse> {
+    let server_input = req.server.trim();
+    let user = req.user.trim().to_string();
+    if server_input.is_empty() {
+        return Err(IpcError::invalid("server", "enter the sync server address, e.g. https://daftar.university.uz"));
+    }
+    if user.is_empty() {
+        return Err(IpcError::invalid("user", "enter your user name"));
+    }
+    if req.password.is_empty() {
+        return Err(IpcError::invalid("password", "enter your password"));
+    }
+    let server = normalize_server(server_input);
+    let is_demo = state.replica().meta(meta::DEMO)?.is_some();
+    if is_demo {
+        if !req.discard_demo {
+            return Err(IpcError::Conflict {
+                message: "this data folder holds demo data, which must never reach a server; remove it to sign in".into(),
+            });
+        }
+        session::stop(&state);
+        state.reset_replica()?;
+    }
+    let device = state.replica().device_hex();
+    let transport = Transport::new(&server, &device, None)?;
+    let resp = transport.login(&user, &req.password).await?;
+
+    let key = TokenKey {
+        server: server.clone(),
+        user: user.clone(),
+        replica: device,
+    };
+    let token = resp.token.clone();
+    let stored = tauri::async_runtime::spawn_blocking(move || {
+        Keyring::system().and_then(|k| k.save(&key, &token).map(|()| k.name))
+    })
+    .await
+    .map_err(|e| IpcError::internal(format!("keyring call stopped: {e}")))?;
+    let keyring = match stored {
+        Ok(name) => Some(name.to_string()),
+        Err(e) => {
+            // No keyring: nothing secret is written in clear; the token lives in memory until
+            // the app closes (or comes from DAFTAR_TOKEN next time).
+            tracing::warn!(error = %e, "no keyring; the token is kept in memory only");
+            None
+        }
+    };
+    {
+        let mut r = state.replica();
+        r.set_meta(meta::SERVER, &server)?;
+        r.set_meta(meta::SERVER_USER, &user)?;
+        r.set_meta(meta::SERVER_ROLE, resp.user.role.as_str())?;
+        match &resp.user.scope {
+            Some(scope) => r.set_meta(meta::SERVER_SCOPE, scope)?,
+            None => {
+                r.conn()
+                    .execute("DELETE FROM replica_meta WHERE key = ?1", [meta::SERVER_SCOPE])?;
+            }
+        }
+        r.set_user(&user)?;
+    }
+    session::start(&app, &state, &server, resp.token)?;
+    tracing::info!(role = resp.user.role.as_str(), "signed in");
+    Ok(SignInResponse {
+        info: state.info()?,
+        keyring,
+    })
+}
+
+/// Signs out: stops syncing, ends the session on the server when it answers, forgets the
+/// token. Local data stays (unsent changes go up after the next sign-in).
+#[tauri::command]
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn sign_out(app: AppHandle, state: State<'_, AppState>, req: SignOutRequest) -> IpcResult<AppInfo> {
+    let SignOutRequest {} = req;
+    let transport = crate::state::lock(&state.session).as_ref().map(|s| s.transport.clone());
+    session::stop(&state);
+    if let Some(t) = transport {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(3), t.logout()).await;
+    }
+    let key = {
+        let r = state.replica();
+        match (r.meta(meta::SERVER)?, r.meta(meta::SERVER_USER)?) {
+            (Some(server), Some(user)) => Some(TokenKey {
+                server,
+                user,
+                replica: r.device_hex(),
+            }),
+            _ => None,
+        }
+    };
+    if let Some(key) = key {
+        let _ = tauri::async_runtime::spawn_blocking(move || Keyring::system().and_then(|k| k.delete(&key))).await;
+    }
+    state.replica().conn().execute(
+        "DELETE FROM replica_meta WHERE key IN ('server', 'server_user', 'server_role', 'server_scope')",
+        [],
+    )?;
+    session::emit_status(&app, &state);
+    state.info()
+}
+
+#[tauri::command]
+pub async fn get_sync_status(state: State<'_, AppState>, req: GetSyncStatusRequest) -> IpcResult<SyncStatus> {
+    let GetSyncStatusRequest {} = req;
+    Ok(session::current_status(&state))
+}
+
+/// The "Sync now" button: wakes the loop; the result arrives as a status event.
+#[tauri::command]
+pub async fn sync_now(state: State<'_, AppState>, req: SyncNowRequest) -> IpcResult<SyncStatus> {
+    let SyncNowRequest {} = req;
+    match crate::state::lock(&state.session).as_ref() {
+        Some(s) => s.handle.sync_now(),
+        None => {
+            return Err(IpcError::Unauthorized {
+                message: "sign in to a sync server to send your changes".into(),
+            });
+        }
+    }
+    Ok(session::current_status(&state))
+}

@@ -1,0 +1,197 @@
+//! The conflict inbox (dean's office and administrators) and the resolutions teachers see in
+//! their journals ("your mark was replaced by the dean's office, because…").
+
+use daftar_core::Replica;
+use daftar_core::conflicts::Choice;
+use daftar_core::journal::short_id;
+use daftar_core::model::MarkValue;
+use rusqlite::OptionalExtension;
+use tauri::{AppHandle, State};
+
+use crate::error::{IpcError, IpcResult};
+use crate::ipc::{
+    ConflictEntry, ConflictValue, ListConflictsRequest, ListResolutionsRequest,
+    ResolutionEntry, ResolveConflictRequest,
+};
+use crate::session;
+use crate::state::AppState;
+
+fn entry_of(c: daftar_core::conflicts::Conflict) -> ConflictEntry {
+    ConflictEntry {
+        id: c.id,
+        journal: short_id(&c.journal).to_string(),
+        subject: c.subject,
+        group: c.group,
+        field: c.field,
+        key: c.key,
+        kind: c.kind,
+        lesson: c.lesson,
+        student: c.student,
+        student_name: c.student_name,
+        lesson_date: c.lesson_date,
+        values: c
+            .values
+            .into_iter()
+            .map(|v| ConflictValue {
+                value: v.value,
+                display: v.display,
+                user: v.user,
+                device: v.device,
+                edited_at: v.edited_at,
+                locked: v.locked,
+            })
+            .collect(),
+    }
+}
+
+fn conflicts_of(r: &Replica, journal: Option<&str>) -> IpcResult<Vec<ConflictEntry>> {
+    let journal = match journal {
+        Some(j) => Some(r.resolve_journal(j)?),
+        None => None,
+    };
+    Ok(r.conflicts(journal.as_deref())?.into_iter().map(entry_of).collect())
+}
+
+/// Resolutions recorded in journals (newest first); `journal` is a document id or None for all.
+pub fn resolutions_of(r: &Replica, journal: Option<&str>) -> IpcResult<Vec<ResolutionEntry>> {
+    let mut stmt = r.conn().prepare_cached(
+        "SELECT r.doc_id, j.subject, g.name, j.group_id, r.key, r.by_user, r.value, r.note, r.resolved_at
+         FROM resolutions r
+         LEFT JOIN journals j ON j.id = r.doc_id
+         LEFT JOIN groups g ON g.id = j.group_id
+         WHERE ?1 IS NULL OR r.doc_id = ?1
+         ORDER BY r.resolved_at DESC, r.key",
+    )?;
+    type Row = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = stmt
+        .query_map([journal], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+                row.get(6)?,
+                row.get(7)?,
+                row.get(8)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (doc, subject, group, group_id, key, by_user, value, note, resolved_at) in rows {
+        let (field, rest) = key.split_once(':').unwrap_or(("", key.as_str()));
+        let (lesson, student) = match field {
+            "mark" | "adjustment" => match rest.split_once('/') {
+                Some((l, s)) => (Some(l.to_string()), Some(s.to_string())),
+                None => (None, None),
+            },
+            "topic" => (Some(rest.to_string()), None),
+            "score" => (None, rest.rsplit('/').next().map(str::to_string)),
+            _ => (None, None),
+        };
+        let student_name: Option<String> = match (&student, &group_id) {
+            (Some(s), Some(g)) => r
+                .conn()
+                .query_row(
+                    "SELECT name FROM students WHERE group_id = ?1 AND id = ?2",
+                    [g, s],
+                    |row| row.get(0),
+                )
+                .optional()?,
+            _ => None,
+        };
+        let lesson_date: Option<String> = match &lesson {
+            Some(l) => r
+                .conn()
+                .query_row(
+                    "SELECT date FROM lessons WHERE journal_id = ?1 AND id = ?2",
+                    [&doc, l],
+                    |row| row.get(0),
+                )
+                .optional()?,
+            None => None,
+        };
+        let display = match field {
+            "mark" => serde_json::from_str::<MarkValue>(&value)
+                .map(|m| m.display())
+                .unwrap_or(value.clone()),
+            _ => value.clone(),
+        };
+        out.push(ResolutionEntry {
+            journal: short_id(&doc).to_string(),
+            subject,
+            group,
+            field: field.to_string(),
+            lesson,
+            student,
+            student_name,
+            lesson_date,
+            by_user,
+            display,
+            note,
+            resolved_at,
+        });
+    }
+    Ok(out)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn list_conflicts(state: State<'_, AppState>, req: ListConflictsRequest) -> IpcResult<Vec<ConflictEntry>> {
+    let r = state.replica();
+    conflicts_of(&r, req.journal.as_deref())
+}
+
+/// Writes the chosen value (superseding every concurrent one) and who resolved it and why, as
+/// one change that syncs like any edit. Answers with the inbox that remains.
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(conflict = %req.id), err(level = "warn"))]
+pub async fn resolve_conflict(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: ResolveConflictRequest,
+) -> IpcResult<Vec<ConflictEntry>> {
+    if !state.info()?.can_resolve {
+        return Err(IpcError::forbidden(
+            "only the dean's office or an administrator resolves conflicts",
+        ));
+    }
+    let choice = match (req.pick, req.value.as_deref().map(str::trim).filter(|v| !v.is_empty())) {
+        (Some(n), None) => Choice::Pick(n as usize),
+        (None, Some(v)) => Choice::Value(v.to_string()),
+        (Some(_), Some(_)) => {
+            return Err(IpcError::invalid("value", "pick one of the values or enter a new one, not both"));
+        }
+        (None, None) => return Err(IpcError::invalid("value", "pick one of the values or enter a new one")),
+    };
+    let note = req.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let remaining = {
+        let mut r = state.replica();
+        r.resolve(&req.id, choice, note)?;
+        conflicts_of(&r, None)?
+    };
+    session::after_edit(&app, &state);
+    Ok(remaining)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn list_resolutions(state: State<'_, AppState>, req: ListResolutionsRequest) -> IpcResult<Vec<ResolutionEntry>> {
+    let r = state.replica();
+    let journal = match req.journal.as_deref() {
+        Some(j) => Some(r.resolve_journal(j)?),
+        None => None,
+    };
+    resolutions_of(&r, journal.as_deref())
+}

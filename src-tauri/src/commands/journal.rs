@@ -1,0 +1,374 @@
+//! "My journals" and the journal grid: open, mark, clear, mark a whole lesson, topics, lessons.
+//! Every edit is one core action (one automerge change, one SQLite transaction) and answers
+//! with a [`GridPatch`] of what changed, so the UI updates cells in place.
+
+use std::collections::HashSet;
+
+use daftar_core::Replica;
+use daftar_core::journal::{CellView, JournalView, LessonView, MarkInput, NewLesson};
+use daftar_core::model::{Attendance, LessonType, MarkingSystem};
+use daftar_core::report::{self, Standing as CoreStanding};
+use tauri::{AppHandle, State};
+
+use crate::commands::inbox::resolutions_of;
+use crate::error::{IpcError, IpcResult};
+use crate::ipc::{
+    AddLessonRequest, CellKey, ClearCellRequest, GridCell, GridLesson, GridPatch, GridStudent,
+    JournalGrid, JournalSummary, ListJournalsRequest, MarkCellRequest, MarkLessonRequest,
+    ModuleTopic, OpenJournalRequest, SetTopicRequest, Standing, StudentTotals,
+};
+use crate::session;
+use crate::state::AppState;
+
+pub fn summary_of(j: daftar_core::journal::JournalSummary) -> JournalSummary {
+    let n = |v: i64| v.max(0) as u32;
+    JournalSummary {
+        id: j.id,
+        group: j.group,
+        subject: j.subject,
+        semester: j.semester,
+        students: n(j.students),
+        lessons: n(j.lessons),
+        complete_lessons: n(j.complete_lessons),
+        locked: j.locked,
+        unsynced: n(j.unsynced),
+        conflicts: n(j.conflicts),
+    }
+}
+
+pub fn standing_of(s: CoreStanding) -> Standing {
+    match s {
+        CoreStanding::Ok => Standing::Ok,
+        CoreStanding::Warning => Standing::Warning,
+        CoreStanding::Reprimand => Standing::Reprimand,
+        CoreStanding::Expulsion => Standing::Expulsion,
+    }
+}
+
+fn lesson_of(l: &LessonView, journal_lock: Option<&String>) -> GridLesson {
+    GridLesson {
+        id: l.id.clone(),
+        date: l.date.clone(),
+        pair: l.pair.clamp(0, 255) as u8,
+        lesson_type: l.lesson_type.clone(),
+        topic: l.topic.clone(),
+        status: l.status.clone(),
+        lock: l.lock.clone().or_else(|| journal_lock.cloned()),
+        complete: l.complete,
+    }
+}
+
+fn cell_of(c: &CellView) -> GridCell {
+    GridCell {
+        lesson: c.lesson.clone(),
+        student: c.student.clone(),
+        status: c.status.clone(),
+        hours: c.hours.max(0) as u32,
+        grade: c.grade.map(|g| g.max(0) as u32),
+        note: c.note.clone(),
+        adjusted_to: c.adjusted_to.clone(),
+        adjustment_reason: c.adjustment_reason.clone(),
+        effective: c.effective.clone(),
+        conflict: c.conflict.clone(),
+    }
+}
+
+fn totals_of(view: &JournalView) -> Vec<StudentTotals> {
+    report::journal_report(view)
+        .students
+        .into_iter()
+        .map(|s| StudentTotals {
+            student: s.id,
+            excused_hours: s.excused_hours,
+            unexcused_hours: s.unexcused_hours,
+            standing: standing_of(s.standing),
+            average: s.average,
+            five_point: s.five_point,
+            at_risk: s.at_risk,
+        })
+        .collect()
+}
+
+fn module_doc(module: &str) -> String {
+    if module.starts_with("module/") {
+        module.to_string()
+    } else {
+        format!("module/{module}")
+    }
+}
+
+pub fn grid_of(r: &Replica, journal: &str) -> IpcResult<JournalGrid> {
+    let view = r.journal_view(journal)?;
+    let marking = MarkingSystem::parse(&view.marking_system).unwrap_or(MarkingSystem::Rating100);
+    let (grade_min, grade_max) = marking.grade_range();
+    let topics = match &view.module {
+        Some(m) => r
+            .module_topics(&module_doc(m))?
+            .into_iter()
+            .enumerate()
+            .map(|(i, (id, name, lesson_type))| ModuleTopic {
+                id,
+                name,
+                lesson_type,
+                position: i as f64,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let resolutions = resolutions_of(r, Some(journal))?;
+    Ok(JournalGrid {
+        id: view.id.clone(),
+        subject: view.subject.clone(),
+        semester: view.semester.clone(),
+        group_name: view.group_name.clone(),
+        module: view.module.clone(),
+        marking_system: view.marking_system.clone(),
+        grade_min,
+        grade_max,
+        lock: view.lock.clone(),
+        thresholds: daftar_core::model::THRESHOLDS.to_vec(),
+        lessons: view.lessons.iter().map(|l| lesson_of(l, view.lock.as_ref())).collect(),
+        students: view
+            .students
+            .iter()
+            .map(|s| GridStudent {
+                id: s.id.clone(),
+                number: s.number.clone(),
+                name: s.name.clone(),
+                active: s.status == "active",
+            })
+            .collect(),
+        cells: view.cells.iter().map(cell_of).collect(),
+        totals: totals_of(&view),
+        topics,
+        resolutions,
+    })
+}
+
+/// What changed for `lessons` × `students` (None: all students) after an edit.
+fn patch_of(r: &Replica, journal: &str, lessons: &[&str], students: Option<&[&str]>) -> IpcResult<GridPatch> {
+    let view = r.journal_view(journal)?;
+    let lesson_set: HashSet<&str> = lessons.iter().copied().collect();
+    let student_set: HashSet<&str> = match students {
+        Some(s) => s.iter().copied().collect(),
+        None => view.students.iter().map(|s| s.id.as_str()).collect(),
+    };
+    let cells: Vec<GridCell> = view
+        .cells
+        .iter()
+        .filter(|c| lesson_set.contains(c.lesson.as_str()) && student_set.contains(c.student.as_str()))
+        .map(cell_of)
+        .collect();
+    let present: HashSet<(&str, &str)> = cells.iter().map(|c| (c.lesson.as_str(), c.student.as_str())).collect();
+    let mut cleared = Vec::new();
+    for l in lessons {
+        for s in view.students.iter().filter(|s| student_set.contains(s.id.as_str())) {
+            if !present.contains(&(*l, s.id.as_str())) {
+                cleared.push(CellKey {
+                    lesson: l.to_string(),
+                    student: s.id.clone(),
+                });
+            }
+        }
+    }
+    let totals = totals_of(&view)
+        .into_iter()
+        .filter(|t| student_set.contains(t.student.as_str()))
+        .collect();
+    let lessons = view
+        .lessons
+        .iter()
+        .filter(|l| lesson_set.contains(l.id.as_str()))
+        .map(|l| lesson_of(l, view.lock.as_ref()))
+        .collect();
+    Ok(GridPatch {
+        journal: view.id.clone(),
+        cells,
+        cleared,
+        totals,
+        lessons,
+    })
+}
+
+/// What a teacher types into a cell: `+` present, `nb` absent, `e` excused, `l` late, a number
+/// (present with that grade) or `l` with a number (late with a grade). Cyrillic keyboards give
+/// `нб`/`н` for absent. `None` means clear.
+pub fn parse_mark(value: &str) -> IpcResult<Option<MarkInput>> {
+    let v = value.trim().to_lowercase();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let input = |status, grade| MarkInput {
+        status,
+        grade,
+        note: None,
+        hours: None,
+    };
+    if let Ok(grade) = v.parse::<u32>() {
+        return Ok(Some(input(Attendance::Present, Some(grade))));
+    }
+    if let Some(rest) = v.strip_prefix('l')
+        && let Ok(grade) = rest.trim().parse::<u32>()
+    {
+        return Ok(Some(input(Attendance::Late, Some(grade))));
+    }
+    let word = match v.as_str() {
+        "нб" | "н" | "yo'q" => "nb",
+        "е" | "у" => "e",
+        "л" | "к" => "l",
+        "б" | "п" => "+",
+        other => other,
+    };
+    match Attendance::parse(word) {
+        Ok(status) => Ok(Some(input(status, None))),
+        Err(_) => Err(IpcError::invalid(
+            "value",
+            format!("{value:?} is not a mark: type + (present), nb (absent), e (excused), l (late) or a grade"),
+        )),
+    }
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn list_journals(state: State<'_, AppState>, req: ListJournalsRequest) -> IpcResult<Vec<JournalSummary>> {
+    let ListJournalsRequest {} = req;
+    let r = state.replica();
+    Ok(r.journals()?.into_iter().map(summary_of).collect())
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(journal = %req.journal), err(level = "warn"))]
+pub async fn open_journal(state: State<'_, AppState>, req: OpenJournalRequest) -> IpcResult<JournalGrid> {
+    let r = state.replica();
+    let journal = r.resolve_journal(&req.journal)?;
+    grid_of(&r, &journal)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(journal = %req.journal), err(level = "warn"))]
+pub async fn mark_cell(app: AppHandle, state: State<'_, AppState>, req: MarkCellRequest) -> IpcResult<GridPatch> {
+    let patch = {
+        let mut r = state.replica();
+        let journal = r.resolve_journal(&req.journal)?;
+        match parse_mark(&req.value)? {
+            Some(input) => r.mark(&journal, &req.lesson, &req.student, input)?,
+            None => r.clear_mark(&journal, &req.lesson, &req.student)?,
+        }
+        patch_of(&r, &journal, &[&req.lesson], Some(&[&req.student]))?
+    };
+    session::after_edit(&app, &state);
+    Ok(patch)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(journal = %req.journal), err(level = "warn"))]
+pub async fn clear_cell(app: AppHandle, state: State<'_, AppState>, req: ClearCellRequest) -> IpcResult<GridPatch> {
+    let patch = {
+        let mut r = state.replica();
+        let journal = r.resolve_journal(&req.journal)?;
+        r.clear_mark(&journal, &req.lesson, &req.student)?;
+        patch_of(&r, &journal, &[&req.lesson], Some(&[&req.student]))?
+    };
+    session::after_edit(&app, &state);
+    Ok(patch)
+}
+
+/// "All present", then the ticked absentees: one action, one change.
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(journal = %req.journal, absent = req.absent.len()), err(level = "warn"))]
+pub async fn mark_lesson(app: AppHandle, state: State<'_, AppState>, req: MarkLessonRequest) -> IpcResult<GridPatch> {
+    let patch = {
+        let mut r = state.replica();
+        let journal = r.resolve_journal(&req.journal)?;
+        r.mark_all(&journal, &req.lesson, &req.absent)?;
+        patch_of(&r, &journal, &[&req.lesson], None)?
+    };
+    session::after_edit(&app, &state);
+    Ok(patch)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(journal = %req.journal), err(level = "warn"))]
+pub async fn set_topic(app: AppHandle, state: State<'_, AppState>, req: SetTopicRequest) -> IpcResult<GridPatch> {
+    if req.topic.trim().is_empty() {
+        return Err(IpcError::invalid("topic", "pick or write the lesson's topic"));
+    }
+    let patch = {
+        let mut r = state.replica();
+        let journal = r.resolve_journal(&req.journal)?;
+        r.set_topic(&journal, &req.lesson, req.topic.trim())?;
+        patch_of(&r, &journal, &[&req.lesson], Some(&[]))?
+    };
+    session::after_edit(&app, &state);
+    Ok(patch)
+}
+
+/// Adds a lesson column; answers with the whole grid (a new column is rare, a rebuild is fine).
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(journal = %req.journal), err(level = "warn"))]
+pub async fn add_lesson(app: AppHandle, state: State<'_, AppState>, req: AddLessonRequest) -> IpcResult<JournalGrid> {
+    let lesson_type = LessonType::parse(&req.lesson_type)?;
+    let grid = {
+        let mut r = state.replica();
+        let journal = r.resolve_journal(&req.journal)?;
+        let teacher = r.meta("server_user")?;
+        r.add_lesson(
+            &journal,
+            NewLesson {
+                date: req.date.trim().to_string(),
+                pair: req.pair,
+                lesson_type,
+                topic: req.topic.filter(|t| !t.trim().is_empty()),
+                teacher,
+            },
+        )?;
+        grid_of(&r, &journal)?
+    };
+    session::after_edit(&app, &state);
+    Ok(grid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn teacher_shorthand_parses() {
+        let status = |v: &str| parse_mark(v).expect("parses").map(|m| (m.status, m.grade));
+        assert_eq!(status("+"), Some((Attendance::Present, None)));
+        assert_eq!(status("NB"), Some((Attendance::Absent, None)));
+        assert_eq!(status("нб"), Some((Attendance::Absent, None)));
+        assert_eq!(status("e"), Some((Attendance::Excused, None)));
+        assert_eq!(status("l"), Some((Attendance::Late, None)));
+        assert_eq!(status("85"), Some((Attendance::Present, Some(85))));
+        assert_eq!(status("l70"), Some((Attendance::Late, Some(70))));
+        assert_eq!(status("  "), None);
+        let err = parse_mark("x").err().expect("x is not a mark");
+        assert!(matches!(err, IpcError::InvalidInput { ref field, .. } if field == "value"));
+    }
+
+    #[test]
+    fn grid_and_patches_follow_edits() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut r = Replica::open(&dir.path().join("replica.db")).expect("open");
+        daftar_core::demo::generate(&mut r, &daftar_core::demo::DemoSpec::new(daftar_core::demo::Tier::Xs, 7), |_, _| {})
+            .expect("demo");
+        let journal = r.journals().expect("journals")[0].id.clone();
+        let journal = r.resolve_journal(&journal).expect("resolve");
+        let grid = grid_of(&r, &journal).expect("grid");
+        assert_eq!(grid.totals.len(), grid.students.len());
+        assert!(!grid.topics.is_empty(), "the demo module has topics");
+        let open = grid.lessons.iter().find(|l| !l.complete).expect("an unmarked lesson").id.clone();
+        let absent = vec![grid.students[0].id.clone(), grid.students[2].id.clone()];
+        r.mark_all(&journal, &open, &absent).expect("mark all");
+        let patch = patch_of(&r, &journal, &[&open], None).expect("patch");
+        assert_eq!(patch.cells.len(), grid.students.len());
+        assert_eq!(patch.cells.iter().filter(|c| c.status == "a").count(), 2);
+        assert!(patch.lessons[0].complete);
+        r.clear_mark(&journal, &open, &absent[0]).expect("clear");
+        let patch = patch_of(&r, &journal, &[&open], Some(&[absent[0].as_str()])).expect("patch");
+        assert!(patch.cells.is_empty());
+        assert_eq!(patch.cleared.len(), 1);
+        assert!(!patch.lessons[0].complete);
+    }
+}

@@ -1,0 +1,108 @@
+//! The state every command shares: one replica behind one mutex (also shared with the
+//! background sync loop, which locks it only around database work, never across the network),
+//! the data folder, and the running sync session if signed in.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use daftar_core::Replica;
+
+use crate::error::{IpcError, IpcResult};
+use crate::ipc::AppInfo;
+use crate::paths;
+use crate::session::Session;
+
+/// Replica meta keys the app reads or writes. The `server*` keys are the CLI's (`daftar login`).
+pub mod meta {
+    pub const SERVER: &str = "server";
+    pub const SERVER_USER: &str = "server_user";
+    pub const SERVER_ROLE: &str = "server_role";
+    pub const SERVER_SCOPE: &str = "server_scope";
+    /// Set when the app generated demo data here (it must never be pushed to a server).
+    pub const DEMO: &str = "demo";
+    pub const LANGUAGE: &str = "ui_language";
+}
+
+pub const LANGUAGES: [&str; 4] = ["uz-Latn", "uz-Cyrl", "ru", "en"];
+
+pub struct AppState {
+    pub replica: Arc<Mutex<Replica>>,
+    pub data_dir: PathBuf,
+    pub session: Mutex<Option<Session>>,
+}
+
+/// A panic while the replica was locked leaves SQLite consistent (its transaction rolled back),
+/// so a poisoned lock is safe to keep using.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl AppState {
+    pub fn open(data_dir: &Path) -> IpcResult<AppState> {
+        let replica = Replica::open(&paths::replica_path(data_dir))?;
+        Ok(AppState {
+            replica: Arc::new(Mutex::new(replica)),
+            data_dir: data_dir.to_path_buf(),
+            session: Mutex::new(None),
+        })
+    }
+
+    pub fn replica(&self) -> MutexGuard<'_, Replica> {
+        lock(&self.replica)
+    }
+
+    /// Deletes the replica file and starts a fresh, empty one (a new device id too). Used to
+    /// drop demo data before signing in, so none of it can reach a server.
+    pub fn reset_replica(&self) -> IpcResult<()> {
+        let path = paths::replica_path(&self.data_dir);
+        let mut guard = self.replica();
+        let placeholder = Replica::open(Path::new(":memory:"))?;
+        drop(std::mem::replace(&mut *guard, placeholder));
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.clone().into_os_string();
+            name.push(suffix);
+            match std::fs::remove_file(&name) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(IpcError::internal(format!("cannot remove the demo data: {e}"))),
+            }
+        }
+        *guard = Replica::open(&path)?;
+        tracing::info!("replica reset");
+        Ok(())
+    }
+
+    pub fn info(&self) -> IpcResult<AppInfo> {
+        let r = self.replica();
+        info_of(&r, &self.data_dir)
+    }
+}
+
+pub fn info_of(r: &Replica, data_dir: &Path) -> IpcResult<AppInfo> {
+    let server = r.meta(meta::SERVER)?;
+    let signed_in = server.is_some() && r.meta(meta::SERVER_USER)?.is_some();
+    let role = if signed_in { r.meta(meta::SERVER_ROLE)? } else { None };
+    let journals: i64 = r.conn().query_row("SELECT count(*) FROM journals", [], |row| row.get(0))?;
+    let documents: i64 = r.conn().query_row("SELECT count(*) FROM documents", [], |row| row.get(0))?;
+    let language = r
+        .meta(meta::LANGUAGE)?
+        .filter(|l| LANGUAGES.contains(&l.as_str()))
+        .unwrap_or_else(|| LANGUAGES[0].to_string());
+    let role_is = |names: &[&str]| role.as_deref().is_some_and(|r| names.contains(&r));
+    Ok(AppInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        data_dir: data_dir.display().to_string(),
+        device: r.device_hex().chars().take(8).collect(),
+        user: r.user().to_string(),
+        signed_in,
+        server: if signed_in { server } else { None },
+        can_resolve: !signed_in || role_is(&["dean", "admin"]),
+        can_edit_modules: !signed_in || role_is(&["department_head", "admin"]),
+        role,
+        journals: journals.max(0) as u32,
+        empty: documents == 0,
+        demo: r.meta(meta::DEMO)?.is_some(),
+        language,
+        export_dir: paths::export_dir(data_dir).display().to_string(),
+    })
+}
