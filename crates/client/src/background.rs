@@ -47,6 +47,8 @@ pub struct LoopConfig {
     /// First retry delay after a failure; doubles up to `max_backoff`.
     pub min_backoff: Duration,
     pub max_backoff: Duration,
+    /// While offline, how often to check whether the server answers again.
+    pub probe: Duration,
 }
 
 impl Default for LoopConfig {
@@ -56,6 +58,7 @@ impl Default for LoopConfig {
             periodic: Duration::from_secs(120),
             min_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(30),
+            probe: Duration::from_secs(2),
         }
     }
 }
@@ -145,6 +148,15 @@ pub fn replica_status(replica: &Mutex<Replica>, server: Option<&str>) -> SyncSta
     }
 }
 
+async fn wait_until_reachable(transport: &Transport, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        if transport.reachable().await {
+            return;
+        }
+    }
+}
+
 /// Starts the loop on the current tokio runtime.
 pub fn spawn(replica: Arc<Mutex<Replica>>, transport: Transport, config: LoopConfig) -> SyncHandle {
     let server = transport.server().to_string();
@@ -163,9 +175,12 @@ pub fn spawn(replica: Arc<Mutex<Replica>>, transport: Transport, config: LoopCon
     tokio::spawn(async move {
         let mut backoff = Backoff::new(config.min_backoff, config.max_backoff);
         let mut delay = Duration::ZERO; // sync on start
+        let mut offline = false;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
+                // While offline, a cheap probe notices at once when the server answers again.
+                _ = wait_until_reachable(&transport, config.probe), if offline => {}
                 _ = now.notified() => {}
                 _ = nudge.notified() => {
                     // Let a burst of edits finish, then go.
@@ -189,6 +204,7 @@ pub fn spawn(replica: Arc<Mutex<Replica>>, transport: Transport, config: LoopCon
             let mut next = replica_status(&replica, Some(&server));
             next.running = false;
             next.progress = None;
+            offline = matches!(result, Err(ClientError::Offline { .. }));
             match result {
                 Ok(_) => {
                     next.online = true;
