@@ -118,10 +118,8 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
-        if let Some(mut i) = child.stdin.take() {
-            if let Some(text) = stdin {
-                i.write_all(text.as_bytes())?;
-            }
+        if let (Some(mut i), Some(text)) = (child.stdin.take(), stdin) {
+            i.write_all(text.as_bytes())?;
         }
         let out = child.wait_with_output()?;
         if !out.status.success() {
@@ -145,7 +143,9 @@ impl Server {
         let text = http_get(self.port, "/metrics")?;
         Ok(text
             .lines()
-            .filter(|l| l.starts_with("daftar_http_requests_total{") && !l.contains("route=\"/metrics\""))
+            .filter(|l| {
+                l.starts_with("daftar_http_requests_total{") && !l.contains("route=\"/metrics\"")
+            })
             .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
             .sum())
     }
@@ -172,10 +172,16 @@ pub fn http_get(port: u16, path: &str) -> Result<String> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )?;
     let mut buf = String::new();
     s.read_to_string(&mut buf)?;
-    Ok(buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+    Ok(buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default())
 }
 
 /// A `daftar` client with its own data folder (and its own token).

@@ -8,19 +8,26 @@ use std::time::{Duration, Instant};
 use daftar_client::background::{self, LoopConfig, SyncStatus};
 use daftar_client::credentials::{Keyring, TokenKey};
 use daftar_client::transport::Transport;
+use daftar_core::Replica;
 use daftar_core::journal::MarkInput;
 use daftar_core::model::Attendance;
-use daftar_core::Replica;
 use daftar_tests::{Client, Server};
 
-fn wait_for(rx: &mut tokio::sync::watch::Receiver<SyncStatus>, what: &str, ok: impl Fn(&SyncStatus) -> bool) -> SyncStatus {
+fn wait_for(
+    rx: &mut tokio::sync::watch::Receiver<SyncStatus>,
+    what: &str,
+    ok: impl Fn(&SyncStatus) -> bool,
+) -> SyncStatus {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let s = rx.borrow().clone();
         if ok(&s) {
             return s;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}; last status {s:?}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; last status {s:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -29,7 +36,9 @@ fn wait_for(rx: &mut tokio::sync::watch::Receiver<SyncStatus>, what: &str, ok: i
 fn loop_goes_offline_keeps_edits_and_recovers_without_a_click() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut server = Server::start(tmp.path()).expect("server");
-    server.add_user("admin", "admin-pw", "admin", &[]).expect("admin");
+    server
+        .add_user("admin", "admin-pw", "admin", &[])
+        .expect("admin");
     let mut admin = Client::new(tmp.path().join("admin"));
     admin.ok(&["init", "--university", "demo"]);
     admin.ok(&["demo", "--tier", "XS", "--seed", "4"]);
@@ -69,27 +78,42 @@ fn loop_goes_offline_keeps_edits_and_recovers_without_a_click() {
     let handle = runtime.block_on(async { background::spawn(replica.clone(), transport, config) });
     let mut rx = handle.subscribe();
 
-    let s = wait_for(&mut rx, "offline", |s| !s.running && s.last_error_kind.as_deref() == Some("offline"));
+    let s = wait_for(&mut rx, "offline", |s| {
+        !s.running && s.last_error_kind.as_deref() == Some("offline")
+    });
     assert!(!s.online);
     assert!(s.waiting > 100, "the demo's changes wait: {}", s.waiting);
-    assert!(s.last_error.as_deref().is_some_and(|e| e.contains("saved on this computer")));
+    assert!(
+        s.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("saved on this computer"))
+    );
 
     // The server returns: the loop finds out by itself (no nudge, no click).
     server.restart().expect("restart");
-    let s = wait_for(&mut rx, "synced", |s| s.online && !s.running && s.waiting == 0);
+    let s = wait_for(&mut rx, "synced", |s| {
+        s.online && !s.running && s.waiting == 0
+    });
     assert!(s.last_success.is_some());
     assert_eq!(s.last_error, None);
 
     // A local edit goes up shortly after it is made.
     {
         let mut r = replica.lock().expect("lock");
-        let journal = r.resolve_journal(&r.journals().expect("journals")[0].id).expect("journal");
+        let journal = r
+            .resolve_journal(&r.journals().expect("journals")[0].id)
+            .expect("journal");
         let view = r.journal_view(&journal).expect("view");
         r.mark(
             &journal,
             &view.lessons[30].id,
             &view.students[0].id,
-            MarkInput { status: Attendance::Late, grade: None, note: None, hours: None },
+            MarkInput {
+                status: Attendance::Late,
+                grade: None,
+                note: None,
+                hours: None,
+            },
         )
         .expect("mark");
     }

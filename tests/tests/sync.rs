@@ -16,16 +16,27 @@ const J302_412: &str = "g412-s302-17";
 /// employees 701 and 702) and the dean's office of faculty 7.
 fn university(tmp: &Path) -> (Server, Client) {
     let server = Server::start(tmp).expect("server");
-    server.add_user("admin", "admin-pw", "admin", &[]).expect("admin");
-    server.add_user("anvar", "anvar-pw", "teacher", &["--employee", "701"]).expect("teacher 1");
-    server.add_user("gulnora", "gulnora-pw", "teacher", &["--employee", "702"]).expect("teacher 2");
-    server.add_user("dekanat", "dekanat-pw", "dean", &["--scope", "f7"]).expect("dean");
+    server
+        .add_user("admin", "admin-pw", "admin", &[])
+        .expect("admin");
+    server
+        .add_user("anvar", "anvar-pw", "teacher", &["--employee", "701"])
+        .expect("teacher 1");
+    server
+        .add_user("gulnora", "gulnora-pw", "teacher", &["--employee", "702"])
+        .expect("teacher 2");
+    server
+        .add_user("dekanat", "dekanat-pw", "dean", &["--scope", "f7"])
+        .expect("dean");
     let mut admin = Client::new(tmp.join("admin"));
     admin.ok(&["init", "--university", "tatu"]);
     admin.ok(&["import", "hemis", FIXTURE]);
     admin.login(&server, "admin", "admin-pw");
     let s = admin.sync();
-    assert!(s["pushed"].as_u64().unwrap_or(0) > 10, "the admin's import went up: {s}");
+    assert!(
+        s["pushed"].as_u64().unwrap_or(0) > 10,
+        "the admin's import went up: {s}"
+    );
     assert_eq!(s["refused"], 0);
     (server, admin)
 }
@@ -77,7 +88,14 @@ fn each_role_gets_exactly_the_documents_it_may_read() {
     // Wrong password: a clear error, nothing stored.
     let mut intruder = Client::new(tmp.path().join("intruder"));
     intruder.ok(&["init", "--university", "tatu"]);
-    let out = intruder.run(&["--json", "login", "--server", &server.url(), "--user", "anvar"]);
+    let out = intruder.run(&[
+        "--json",
+        "login",
+        "--server",
+        &server.url(),
+        "--user",
+        "anvar",
+    ]);
     assert!(!out.status.success());
     let _ = &mut intruder;
 }
@@ -91,7 +109,10 @@ fn offline_edits_to_one_cell_meet_in_the_inbox_and_converge_after_resolution() {
     teacher.sync();
     dean.sync();
     let view = teacher.json(&["show", J301_412]);
-    let lesson = view["lessons"][1]["id"].as_str().expect("lesson").to_string();
+    let lesson = view["lessons"][1]["id"]
+        .as_str()
+        .expect("lesson")
+        .to_string();
     let student = "9005";
 
     server.stop();
@@ -102,14 +123,21 @@ fn offline_edits_to_one_cell_meet_in_the_inbox_and_converge_after_resolution() {
     assert_eq!(err["error"], "offline");
     let status = teacher.json(&["status"]);
     assert_eq!(status["waiting"], 1, "the mark waits: {status}");
-    assert!(status["last_error"].as_str().is_some_and(|e| e.contains("cannot reach")));
+    assert!(
+        status["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot reach"))
+    );
     dean.ok(&["mark", J301_412, &lesson, student, "+", "--grade", "90"]);
 
     server.restart().expect("restart");
     teacher.sync();
     dean.sync();
     teacher.sync();
-    assert_eq!(teacher.ok(&["--json", "show", J301_412]), dean.ok(&["--json", "show", J301_412]));
+    assert_eq!(
+        teacher.ok(&["--json", "show", J301_412]),
+        dean.ok(&["--json", "show", J301_412])
+    );
     let (ti, di) = (inbox(&teacher), inbox(&dean));
     assert_eq!(ti.as_array().map(Vec::len), Some(1), "{ti}");
     assert_eq!(ti, di);
@@ -119,10 +147,20 @@ fn offline_edits_to_one_cell_meet_in_the_inbox_and_converge_after_resolution() {
         .iter()
         .filter_map(|v| v["user"].as_str())
         .collect();
-    assert!(users.contains(&"anvar") && users.contains(&"dekanat"), "{users:?}");
+    assert!(
+        users.contains(&"anvar") && users.contains(&"dekanat"),
+        "{users:?}"
+    );
 
     let id = ti[0]["id"].as_str().expect("id").to_string();
-    dean.ok(&["resolve", &id, "--value", "excused", "--note", "certificate brought"]);
+    dean.ok(&[
+        "resolve",
+        &id,
+        "--value",
+        "excused",
+        "--note",
+        "certificate brought",
+    ]);
     dean.sync();
     teacher.sync();
     assert_eq!(inbox(&teacher), serde_json::json!([]));
@@ -156,16 +194,26 @@ fn refused_changes_stay_local_and_go_up_after_assignment() {
         .expect("lesson")
         .to_string();
     gulnora.ok(&["mark", J301_412, &lesson, "9001", "+", "--grade", "77"]);
-    let stored_before = server.metric("daftar_changes_stored_total").expect("metric");
+    let stored_before = server
+        .metric("daftar_changes_stored_total")
+        .expect("metric");
     let s = gulnora.sync();
     assert_eq!(s["refused"], 1, "{s}");
     assert_eq!(s["pushed"], 0);
     let reason = s["refusals"][0].as_str().expect("a reason").to_string();
-    assert!(reason.contains("journal") || reason.contains("assign"), "a clear reason: {reason}");
+    assert!(
+        reason.contains("journal") || reason.contains("assign"),
+        "a clear reason: {reason}"
+    );
     let status = gulnora.json(&["status"]);
     assert_eq!(status["waiting"], 1, "the change is kept: {status}");
     assert_eq!(status["refused"].as_array().map(Vec::len), Some(1));
-    assert_eq!(server.metric("daftar_changes_stored_total").expect("metric"), stored_before);
+    assert_eq!(
+        server
+            .metric("daftar_changes_stored_total")
+            .expect("metric"),
+        stored_before
+    );
     admin.sync();
     let cell_77 = |c: &Client| {
         c.json(&["show", J301_412])["cells"]
@@ -186,7 +234,10 @@ fn refused_changes_stay_local_and_go_up_after_assignment() {
     assert_eq!(s["refused"], 0);
     assert_eq!(gulnora.json(&["status"])["waiting"], 0);
     admin.sync();
-    assert!(cell_77(&admin), "the kept change arrived after the assignment");
+    assert!(
+        cell_77(&admin),
+        "the kept change arrived after the assignment"
+    );
 }
 
 #[test]
@@ -212,12 +263,16 @@ fn a_sync_with_nothing_to_do_is_one_request() {
 fn server_killed_mid_push_loses_and_duplicates_nothing() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut server = Server::start(tmp.path()).expect("server");
-    server.add_user("admin", "admin-pw", "admin", &[]).expect("admin");
+    server
+        .add_user("admin", "admin-pw", "admin", &[])
+        .expect("admin");
     let mut admin = Client::new(tmp.path().join("admin"));
     admin.ok(&["init", "--university", "demo"]);
     admin.ok(&["demo", "--tier", "XS", "--seed", "3", "--filled", "1"]);
     admin.login(&server, "admin", "admin-pw");
-    let total = admin.json(&["status"])["waiting"].as_i64().expect("waiting");
+    let total = admin.json(&["status"])["waiting"]
+        .as_i64()
+        .expect("waiting");
     assert!(total > 100, "a large push: {total} changes");
 
     // Kill the server while the push is in flight, several times.
@@ -241,8 +296,15 @@ fn server_killed_mid_push_loses_and_duplicates_nothing() {
         server.restart().expect("restart");
     }
     let s = admin.sync();
-    assert_eq!(admin.json(&["status"])["waiting"], 0, "everything went up: {s}");
-    assert!(killed_during_push > 0, "at least one sync was cut by the kill");
+    assert_eq!(
+        admin.json(&["status"])["waiting"],
+        0,
+        "everything went up: {s}"
+    );
+    assert!(
+        killed_during_push > 0,
+        "at least one sync was cut by the kill"
+    );
 
     // A fresh replica pulls exactly what the admin made: nothing lost, nothing twice.
     let mut fresh = Client::new(tmp.path().join("fresh"));
@@ -251,7 +313,10 @@ fn server_killed_mid_push_loses_and_duplicates_nothing() {
     let pulled = fresh.sync()["pulled"].as_i64().expect("pulled");
     assert_eq!(pulled, total, "the server holds each change once");
     for j in admin.journal_ids() {
-        assert_eq!(admin.ok(&["--json", "show", &j]), fresh.ok(&["--json", "show", &j]));
+        assert_eq!(
+            admin.ok(&["--json", "show", &j]),
+            fresh.ok(&["--json", "show", &j])
+        );
     }
 }
 
@@ -281,7 +346,11 @@ fn no_token_or_password_in_clear_in_the_data_dir() {
             let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
             let text = String::from_utf8_lossy(&bytes);
             for secret in [token.as_str(), "anvar-pw", "admin-pw"] {
-                assert!(!text.contains(secret), "a secret was written to {}", dir.display());
+                assert!(
+                    !text.contains(secret),
+                    "a secret was written to {}",
+                    dir.display()
+                );
             }
         }
     }
@@ -303,7 +372,10 @@ fn the_token_lives_in_a_real_secret_service() {
     teacher.ok(&["init", "--university", "tatu"]);
     let v = teacher.login(&server, "anvar", "anvar-pw");
     assert_eq!(v["keyring"], "Secret Service", "{v}");
-    assert!(v.get("token").is_none_or(Value::is_null), "the token is not printed");
+    assert!(
+        v.get("token").is_none_or(Value::is_null),
+        "the token is not printed"
+    );
     teacher.sync();
     assert_eq!(teacher.journal_ids().len(), 2);
     // Two replicas of the same user on one machine keep separate tokens.

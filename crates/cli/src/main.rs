@@ -375,9 +375,10 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
                     teacher: None,
                 },
             )?;
-            out.value(&json!({ "journal": short_id(&id), "lesson": lesson }), || {
-                format!("Added lesson {lesson} on {date}, pair {pair}")
-            })
+            out.value(
+                &json!({ "journal": short_id(&id), "lesson": lesson }),
+                || format!("Added lesson {lesson} on {date}, pair {pair}"),
+            )
         }
         Command::Topic {
             journal,
@@ -455,7 +456,10 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
                 &args.reason,
                 args.document.as_deref(),
             )?;
-            out.ok(&format!("Adjusted: {student} at lesson {lesson} → {}", args.to))
+            out.ok(&format!(
+                "Adjusted: {student} at lesson {lesson} → {}",
+                args.to
+            ))
         }
         Command::Lock {
             journal,
@@ -498,11 +502,19 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
             out.value(
                 &json!({ "file": file, "chunks": bundle.chunks.len(), "bytes": size }),
-                || format!("Wrote {} ({} documents, {} bytes)", file.display(), bundle.chunks.len(), size),
+                || {
+                    format!(
+                        "Wrote {} ({} documents, {} bytes)",
+                        file.display(),
+                        bundle.chunks.len(),
+                        size
+                    )
+                },
             )
         }
         Command::Bundle(BundleCommand::Import { file }) => {
-            let bundle = Bundle::read(&file).with_context(|| format!("cannot import {}", file.display()))?;
+            let bundle =
+                Bundle::read(&file).with_context(|| format!("cannot import {}", file.display()))?;
             let mut r = Replica::open(&replica_path(&dir))?;
             let report = r.import_bundle(bundle)?;
             out.value(&report, || {
@@ -526,7 +538,9 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             let r = open(&dir)?;
             let id = r.resolve_journal(&journal)?;
             r.export_journal(&id, ExportFormat::parse(&format)?, &output)?;
-            out.value(&json!({ "file": output }), || format!("Wrote {}", output.display()))
+            out.value(&json!({ "file": output }), || {
+                format!("Wrote {}", output.display())
+            })
         }
         Command::Report { journal } => {
             let r = open(&dir)?;
@@ -558,8 +572,18 @@ fn mark_loop(dir: &Path, journal: &str, start: u64, count: u64) -> Result<()> {
     let mut r = open(dir)?;
     let id = r.resolve_journal(journal)?;
     let view = r.journal_view(&id)?;
-    let lessons: Vec<String> = view.lessons.iter().filter(|l| l.lock.is_none()).map(|l| l.id.clone()).collect();
-    let students: Vec<String> = view.students.iter().filter(|s| s.status == "active").map(|s| s.id.clone()).collect();
+    let lessons: Vec<String> = view
+        .lessons
+        .iter()
+        .filter(|l| l.lock.is_none())
+        .map(|l| l.id.clone())
+        .collect();
+    let students: Vec<String> = view
+        .students
+        .iter()
+        .filter(|s| s.status == "active")
+        .map(|s| s.id.clone())
+        .collect();
     if lessons.is_empty() || students.is_empty() {
         return Err(anyhow!("the journal has no lessons or students to mark"));
     }

@@ -24,7 +24,11 @@ impl Out {
     }
 
     /// Prints a result: JSON of `value`, or the human text.
-    pub fn value<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) -> anyhow::Result<()> {
+    pub fn value<T: Serialize>(
+        &self,
+        value: &T,
+        human: impl FnOnce() -> String,
+    ) -> anyhow::Result<()> {
         let text = if self.json {
             serde_json::to_string_pretty(value)?
         } else {
@@ -35,7 +39,10 @@ impl Out {
     }
 
     pub fn ok(&self, message: &str) -> anyhow::Result<()> {
-        self.value(&serde_json::json!({ "ok": true, "message": message }), || message.to_string())
+        self.value(
+            &serde_json::json!({ "ok": true, "message": message }),
+            || message.to_string(),
+        )
     }
 
     pub fn error(&self, e: &anyhow::Error) {
@@ -170,7 +177,10 @@ pub fn journal_grid(v: &JournalView) -> String {
             l.lesson_type,
             l.topic.as_deref().unwrap_or("—"),
             if l.complete { "" } else { "  (not filled)" },
-            l.lock.as_deref().map(|r| format!("  [locked: {r}]")).unwrap_or_default()
+            l.lock
+                .as_deref()
+                .map(|r| format!("  [locked: {r}]"))
+                .unwrap_or_default()
         ));
     }
     let cells: std::collections::HashMap<(&str, &str), &daftar_core::journal::CellView> = v
@@ -185,7 +195,11 @@ pub fn journal_grid(v: &JournalView) -> String {
             let text = match cells.get(&(l.id.as_str(), s.id.as_str())) {
                 Some(c) => {
                     let t = daftar_core::export::cell_text(c);
-                    if c.conflict.is_some() { format!("{t}!") } else { t }
+                    if c.conflict.is_some() {
+                        format!("{t}!")
+                    } else {
+                        t
+                    }
                 }
                 None => "·".into(),
             };
@@ -215,7 +229,11 @@ pub fn conflicts_table(list: &[Conflict]) -> String {
             c.group.as_deref().unwrap_or(""),
             c.subject.as_deref().unwrap_or(""),
             c.field,
-            if c.kind == "amendment" { "(late edit to a locked lesson) " } else { "" },
+            if c.kind == "amendment" {
+                "(late edit to a locked lesson) "
+            } else {
+                ""
+            },
             c.lesson_date
                 .as_deref()
                 .map(|d| format!("lesson of {}", display_date(d)))
@@ -227,7 +245,9 @@ pub fn conflicts_table(list: &[Conflict]) -> String {
         for (i, v) in c.values.iter().enumerate() {
             let when = time::OffsetDateTime::from_unix_timestamp(v.edited_at / 1000)
                 .map(|t| {
-                    let t = t.to_offset(time::UtcOffset::from_hms(5, 0, 0).unwrap_or(time::UtcOffset::UTC));
+                    let t = t.to_offset(
+                        time::UtcOffset::from_hms(5, 0, 0).unwrap_or(time::UtcOffset::UTC),
+                    );
                     format!(
                         "{:02}.{:02}.{:04} {:02}:{:02}",
                         t.day(),
@@ -279,8 +299,12 @@ pub fn report_table(r: &JournalReport) -> String {
             pad(&s.name, 28),
             s.excused_hours,
             s.unexcused_hours,
-            s.average.map(|a| format!("{a:.1}")).unwrap_or_else(|| "—".into()),
-            s.five_point.map(|g| g.to_string()).unwrap_or_else(|| "—".into()),
+            s.average
+                .map(|a| format!("{a:.1}"))
+                .unwrap_or_else(|| "—".into()),
+            s.five_point
+                .map(|g| g.to_string())
+                .unwrap_or_else(|| "—".into()),
             s.standing.as_str(),
             if s.at_risk { "  AT RISK" } else { "" }
         ));

@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Result, anyhow};
 use clap::Args;
+use daftar_client::ClientError;
 use daftar_client::background::{self, LoopConfig};
 use daftar_client::credentials::{Keyring, TokenKey, find_token};
 use daftar_client::engine::sync_once;
 use daftar_client::transport::{Transport, normalize_server};
-use daftar_client::ClientError;
 use daftar_core::Replica;
 use serde_json::json;
 
@@ -37,7 +37,9 @@ pub struct SyncArgs {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }
 
 /// Server and user this replica is signed in to.
@@ -69,7 +71,9 @@ fn read_password() -> Result<String> {
     stdin.lock().read_line(&mut line)?;
     let p = line.trim_end_matches(['\n', '\r']).to_string();
     if p.is_empty() {
-        return Err(anyhow!("no password given (type it, pipe it on stdin, or set DAFTAR_PASSWORD)"));
+        return Err(anyhow!(
+            "no password given (type it, pipe it on stdin, or set DAFTAR_PASSWORD)"
+        ));
     }
     Ok(p)
 }
@@ -146,7 +150,11 @@ pub fn sync(dir: &Path, args: SyncArgs, out: &Out) -> Result<()> {
     out.value(&summary, || {
         let mut s = format!(
             "Synced: {} changes sent, {} received in {} round trip(s), {} bytes up, {} bytes down",
-            summary.pushed, summary.pulled, summary.round_trips, summary.bytes_up, summary.bytes_down
+            summary.pushed,
+            summary.pulled,
+            summary.round_trips,
+            summary.bytes_up,
+            summary.bytes_down
         );
         if summary.refused > 0 {
             s.push_str(&format!(
@@ -159,7 +167,12 @@ pub fn sync(dir: &Path, args: SyncArgs, out: &Out) -> Result<()> {
     })
 }
 
-async fn watch(replica: Arc<Mutex<Replica>>, transport: Transport, interval: u64, out: &Out) -> Result<()> {
+async fn watch(
+    replica: Arc<Mutex<Replica>>,
+    transport: Transport,
+    interval: u64,
+    out: &Out,
+) -> Result<()> {
     let config = LoopConfig {
         periodic: std::time::Duration::from_secs(interval.max(1)),
         ..LoopConfig::default()
@@ -240,7 +253,14 @@ fn format_ms(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(ms / 1000)
         .map(|t| {
             let t = t.to_offset(time::UtcOffset::from_hms(5, 0, 0).unwrap_or(time::UtcOffset::UTC));
-            format!("{:02}.{:02}.{:04} {:02}:{:02}", t.day(), u8::from(t.month()), t.year(), t.hour(), t.minute())
+            format!(
+                "{:02}.{:02}.{:04} {:02}:{:02}",
+                t.day(),
+                u8::from(t.month()),
+                t.year(),
+                t.hour(),
+                t.minute()
+            )
         })
         .unwrap_or_default()
 }

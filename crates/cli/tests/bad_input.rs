@@ -21,8 +21,14 @@ fn refuses_bad_input_and_keeps_the_replica() {
     let a = tmp.path().join("a");
     let journal = demo(&a, 5);
     let view = json(&a, &["show", &journal]);
-    let lesson = view["lessons"][0]["id"].as_str().expect("lesson").to_string();
-    let student = view["students"][0]["id"].as_str().expect("student").to_string();
+    let lesson = view["lessons"][0]["id"]
+        .as_str()
+        .expect("lesson")
+        .to_string();
+    let student = view["students"][0]["id"]
+        .as_str()
+        .expect("student")
+        .to_string();
     let before = snapshot(&a, &journal);
 
     // A truncated bundle.
@@ -45,7 +51,10 @@ fn refuses_bad_input_and_keeps_the_replica() {
     ok(&other, &["init", "--university", "samdu"]);
     ok(&other, &["demo", "--tier", "XS", "--seed", "9"]);
     let foreign = tmp.path().join("foreign.bundle");
-    ok(&other, &["bundle", "export", foreign.to_str().expect("path")]);
+    ok(
+        &other,
+        &["bundle", "export", foreign.to_str().expect("path")],
+    );
     let err = fails(&a, &["bundle", "import", foreign.to_str().expect("path")]);
     assert!(err.contains("another university"), "{err}");
 
@@ -58,11 +67,27 @@ fn refuses_bad_input_and_keeps_the_replica() {
     assert!(err.contains("not found"), "{err}");
 
     // A grade outside the marking system, an unknown status, a bad date.
-    let err = fails(&a, &["mark", &journal, &lesson, &student, "+", "--grade", "150"]);
+    let err = fails(
+        &a,
+        &["mark", &journal, &lesson, &student, "+", "--grade", "150"],
+    );
     assert!(err.contains("outside"), "{err}");
     let err = fails(&a, &["mark", &journal, &lesson, &student, "maybe"]);
     assert!(err.contains("unknown attendance"), "{err}");
-    let err = fails(&a, &["lesson", "add", &journal, "--date", "2026-02-30", "--pair", "1", "--type", "11"]);
+    let err = fails(
+        &a,
+        &[
+            "lesson",
+            "add",
+            &journal,
+            "--date",
+            "2026-02-30",
+            "--pair",
+            "1",
+            "--type",
+            "11",
+        ],
+    );
     assert!(err.contains("not a date"), "{err}");
     let err = fails(&a, &["score", &journal, "ON1", &student, "500"]);
     assert!(err.contains("outside"), "{err}");
@@ -76,7 +101,10 @@ fn refuses_bad_input_and_keeps_the_replica() {
     )
     .expect("write");
     let err = fails(&a, &["import", "hemis", hemis.to_str().expect("path")]);
-    assert!(err.contains("group-list.json") && err.contains("item 2"), "{err}");
+    assert!(
+        err.contains("group-list.json") && err.contains("item 2"),
+        "{err}"
+    );
 
     // JSON errors are JSON, on stderr.
     let out = run(&a, &["--json", "show", "nope"]);

@@ -88,7 +88,13 @@ fn acknowledged_edits_survive_sigkill() {
             .iter()
             .filter_map(|c| {
                 let n = c["note"].as_str()?.strip_prefix('n')?.parse().ok()?;
-                Some(((c["lesson"].as_str()?.to_string(), c["student"].as_str()?.to_string()), n))
+                Some((
+                    (
+                        c["lesson"].as_str()?.to_string(),
+                        c["student"].as_str()?.to_string(),
+                    ),
+                    n,
+                ))
             })
             .collect();
         for (cell, n) in &acked {
@@ -99,7 +105,10 @@ fn acknowledged_edits_survive_sigkill() {
             );
         }
     }
-    assert!(total_acks > 100, "the loop made too little progress to prove anything: {total_acks} acks");
+    assert!(
+        total_acks > 100,
+        "the loop made too little progress to prove anything: {total_acks} acks"
+    );
 
     // The documents on disk agree with the projection (rebuild from automerge and compare).
     let before = ok(&dir, &["--json", "show", &journal]);

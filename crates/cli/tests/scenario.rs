@@ -18,12 +18,21 @@ fn concurrent_marks_surface_in_inbox_and_resolution_converges() {
     assert_eq!(json(&a, &["show", &journal]), json(&b, &["show", &journal]));
 
     let view = json(&a, &["show", &journal]);
-    let lesson = view["lessons"][0]["id"].as_str().expect("lesson").to_string();
-    let student = view["students"][0]["id"].as_str().expect("student").to_string();
+    let lesson = view["lessons"][0]["id"]
+        .as_str()
+        .expect("lesson")
+        .to_string();
+    let student = view["students"][0]["id"]
+        .as_str()
+        .expect("student")
+        .to_string();
 
     // Offline on both sides: the teacher says absent, the dean's office says present with 90.
     ok(&a, &["mark", &journal, &lesson, &student, "nb"]);
-    ok(&b, &["mark", &journal, &lesson, &student, "+", "--grade", "90"]);
+    ok(
+        &b,
+        &["mark", &journal, &lesson, &student, "+", "--grade", "90"],
+    );
 
     ok(&a, &["bundle", "export", &bundle("a1.bundle")]);
     ok(&b, &["bundle", "export", &bundle("b1.bundle")]);
@@ -32,7 +41,11 @@ fn concurrent_marks_surface_in_inbox_and_resolution_converges() {
 
     let inbox_a = json(&a, &["conflicts"]);
     let inbox_b = json(&b, &["conflicts"]);
-    assert_eq!(inbox_a.as_array().map(Vec::len), Some(1), "one inbox entry on A: {inbox_a}");
+    assert_eq!(
+        inbox_a.as_array().map(Vec::len),
+        Some(1),
+        "one inbox entry on A: {inbox_a}"
+    );
     assert_eq!(inbox_a, inbox_b, "the same inbox on both replicas");
     let entry = &inbox_a[0];
     assert_eq!(entry["field"], "mark");
@@ -43,9 +56,16 @@ fn concurrent_marks_surface_in_inbox_and_resolution_converges() {
         .iter()
         .map(|v| v["display"].as_str().unwrap_or(""))
         .collect();
-    assert!(displays.contains(&"NB") && displays.contains(&"90"), "both values kept: {displays:?}");
+    assert!(
+        displays.contains(&"NB") && displays.contains(&"90"),
+        "both values kept: {displays:?}"
+    );
     assert!(entry["lesson_date"].is_string());
-    assert!(entry["values"][0]["device"].as_str().is_some_and(|d| d.len() == 8));
+    assert!(
+        entry["values"][0]["device"]
+            .as_str()
+            .is_some_and(|d| d.len() == 8)
+    );
 
     // Show marks the cell as conflicted, identically on both.
     assert_eq!(json(&a, &["show", &journal]), json(&b, &["show", &journal]));
@@ -53,7 +73,17 @@ fn concurrent_marks_surface_in_inbox_and_resolution_converges() {
     // Resolve on A (keep the dean's value), then send it to B.
     let id = entry["id"].as_str().expect("id").to_string();
     let pick = displays.iter().position(|d| *d == "90").expect("90 listed") + 1;
-    ok(&a, &["resolve", &id, "--pick", &pick.to_string(), "--note", "checked with the dean"]);
+    ok(
+        &a,
+        &[
+            "resolve",
+            &id,
+            "--pick",
+            &pick.to_string(),
+            "--note",
+            "checked with the dean",
+        ],
+    );
     assert_eq!(json(&a, &["conflicts"]), serde_json::json!([]));
     ok(&a, &["bundle", "export", &bundle("a2.bundle")]);
     ok(&b, &["bundle", "import", &bundle("a2.bundle")]);
@@ -61,7 +91,10 @@ fn concurrent_marks_surface_in_inbox_and_resolution_converges() {
     assert_eq!(json(&b, &["conflicts"]), serde_json::json!([]));
     let show_a = ok(&a, &["--json", "show", &journal]);
     let show_b = ok(&b, &["--json", "show", &journal]);
-    assert_eq!(show_a, show_b, "byte-identical show --json after converging");
+    assert_eq!(
+        show_a, show_b,
+        "byte-identical show --json after converging"
+    );
     let view: serde_json::Value = serde_json::from_str(&show_a).expect("json");
     let cell = view["cells"]
         .as_array()

@@ -13,9 +13,9 @@ use rand::Rng;
 use serde::Serialize;
 use tokio::sync::{Notify, watch};
 
+use crate::ClientError;
 use crate::engine::{SyncProgress, sync_once};
 use crate::transport::Transport;
-use crate::ClientError;
 
 /// What the UI shows about sync, always.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -73,7 +73,11 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(min: Duration, max: Duration) -> Backoff {
-        Backoff { min, max, attempt: 0 }
+        Backoff {
+            min,
+            max,
+            attempt: 0,
+        }
     }
 
     pub fn reset(&mut self) {
@@ -218,7 +222,9 @@ pub fn spawn(replica: Arc<Mutex<Replica>>, transport: Transport, config: LoopCon
                     next.last_error = Some(e.for_people());
                     next.last_error_kind = Some(e.kind().to_string());
                     delay = match e {
-                        ClientError::Unauthorized | ClientError::NotSignedIn => config.max_backoff * 10,
+                        ClientError::Unauthorized | ClientError::NotSignedIn => {
+                            config.max_backoff * 10
+                        }
                         _ => backoff.next_delay(),
                     };
                     tracing::info!(error = %e, retry_in_ms = delay.as_millis() as u64, "sync failed");

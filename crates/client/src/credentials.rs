@@ -156,7 +156,10 @@ mod tests {
         let k = mock();
         assert_eq!(k.load(&key("a")).expect("load"), None);
         k.save(&key("a"), "secret-token").expect("save");
-        assert_eq!(k.load(&key("a")).expect("load").as_deref(), Some("secret-token"));
+        assert_eq!(
+            k.load(&key("a")).expect("load").as_deref(),
+            Some("secret-token")
+        );
         k.delete(&key("a")).expect("delete");
         assert_eq!(k.load(&key("a")).expect("load"), None);
         k.delete(&key("a")).expect("deleting twice is fine");
@@ -167,7 +170,13 @@ mod tests {
         let k = mock();
         k.save(&key("replica-1"), "one").expect("save");
         k.save(&key("replica-2"), "two").expect("save");
-        assert_eq!(k.load(&key("replica-1")).expect("load").as_deref(), Some("one"));
-        assert_eq!(k.load(&key("replica-2")).expect("load").as_deref(), Some("two"));
+        assert_eq!(
+            k.load(&key("replica-1")).expect("load").as_deref(),
+            Some("one")
+        );
+        assert_eq!(
+            k.load(&key("replica-2")).expect("load").as_deref(),
+            Some("two")
+        );
     }
 }

@@ -60,13 +60,19 @@ pub fn doc_meta(replica: &Replica, doc: &str) -> Result<DocMeta> {
     let map_err = |e: rusqlite::Error| ClientError::Core(e.into());
     if doc.starts_with("group/") {
         meta.faculty = conn
-            .query_row("SELECT faculty_id FROM groups WHERE id = ?1", [doc], |r| r.get(0))
+            .query_row("SELECT faculty_id FROM groups WHERE id = ?1", [doc], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(map_err)?
             .flatten();
     } else if doc.starts_with("module/") {
         meta.department = conn
-            .query_row("SELECT department_id FROM modules WHERE id = ?1", [doc], |r| r.get(0))
+            .query_row(
+                "SELECT department_id FROM modules WHERE id = ?1",
+                [doc],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(map_err)?
             .flatten();
@@ -106,9 +112,8 @@ pub async fn sync_once(
             // Build the request under the lock, send it without.
             let (request, pushed_hashes, more_local) = {
                 let r = lock(replica);
-                let refused_at: Option<u64> = r
-                    .meta(REFUSED_ACCESS_KEY)?
-                    .and_then(|v| v.parse().ok());
+                let refused_at: Option<u64> =
+                    r.meta(REFUSED_ACCESS_KEY)?.and_then(|v| v.parse().ok());
                 let retry_refused = refused_at != Some(access);
                 let outgoing = r.outgoing(MAX_PUSH_BYTES, retry_refused)?;
                 let refused_count = r.refused()?.len() as i64;

@@ -121,7 +121,8 @@ impl Transport {
             .bytes_down
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()));
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| ClientError::Protocol(e.to_string()));
         }
         let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
         Err(match body {
@@ -145,7 +146,8 @@ impl Transport {
             user: user.to_string(),
             password: password.to_string(),
         };
-        self.send(reqwest::Method::POST, "/v1/sessions", Some(&req)).await
+        self.send(reqwest::Method::POST, "/v1/sessions", Some(&req))
+            .await
     }
 
     pub async fn logout(&self) -> Result<()> {
@@ -160,11 +162,13 @@ impl Transport {
     }
 
     pub async fn sync(&self, req: &SyncRequest) -> Result<SyncResponse> {
-        self.send(reqwest::Method::POST, "/v1/sync", Some(req)).await
+        self.send(reqwest::Method::POST, "/v1/sync", Some(req))
+            .await
     }
 
     pub async fn assign(&self, req: &AssignRequest) -> Result<AssignResponse> {
-        self.send(reqwest::Method::POST, "/v1/assignments", Some(req)).await
+        self.send(reqwest::Method::POST, "/v1/assignments", Some(req))
+            .await
     }
 
     /// Whether the server answers at all (cheap probe while offline).

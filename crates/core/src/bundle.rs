@@ -84,10 +84,14 @@ impl Bundle {
         if Sha256::digest(&payload).as_slice() != checksum {
             return Err(damaged("checksum mismatch"));
         }
-        let mut r = Reader { buf: &payload, pos: 0 };
+        let mut r = Reader {
+            buf: &payload,
+            pos: 0,
+        };
         let header_len = r.u32().ok_or_else(|| damaged("no header"))? as usize;
-        let header: Header = serde_json::from_slice(r.take(header_len).ok_or_else(|| damaged("short header"))?)
-            .map_err(|_| damaged("bad header"))?;
+        let header: Header =
+            serde_json::from_slice(r.take(header_len).ok_or_else(|| damaged("short header"))?)
+                .map_err(|_| damaged("bad header"))?;
         if header.format != FORMAT {
             return Err(CoreError::BadBundle(format!(
                 "uses format {} which this Daftar cannot read",
@@ -152,7 +156,8 @@ impl<'a> Reader<'a> {
         self.take(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
     }
     fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        self.take(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 }
 

@@ -163,7 +163,11 @@ fn lock_ops(doc: &Doc, lesson: &str) -> Vec<ObjId> {
 
 impl LockCache {
     /// (ancestors, descendants) of a lock change.
-    fn sets(&mut self, doc: &mut Doc, lock: ChangeHash) -> &(HashSet<ChangeHash>, HashSet<ChangeHash>) {
+    fn sets(
+        &mut self,
+        doc: &mut Doc,
+        lock: ChangeHash,
+    ) -> &(HashSet<ChangeHash>, HashSet<ChangeHash>) {
         self.sets.entry(lock).or_insert_with(|| {
             let all: Vec<(ChangeHash, Vec<ChangeHash>)> = doc
                 .am
@@ -388,7 +392,11 @@ impl Replica {
                 return Err(CoreError::Ambiguous {
                     what: "conflicts",
                     id: conflict.to_string(),
-                    candidates: many.iter().map(|c| c.id.clone()).collect::<Vec<_>>().join(", "),
+                    candidates: many
+                        .iter()
+                        .map(|c| c.id.clone())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 });
             }
         };

@@ -39,7 +39,10 @@ impl Tier {
             "S" => Ok(Tier::S),
             "M" => Ok(Tier::M),
             "L" => Ok(Tier::L),
-            _ => Err(CoreError::invalid("tier", format!("unknown tier {s:?}: use S, M or L"))),
+            _ => Err(CoreError::invalid(
+                "tier",
+                format!("unknown tier {s:?}: use S, M or L"),
+            )),
         }
     }
 
@@ -113,10 +116,32 @@ const FEMALE: &[&str] = &[
     "Munisa", "Hilola", "Oygul", "Barno",
 ];
 const SURNAMES: &[&str] = &[
-    "Karimov", "Rahimov", "Tursunov", "Yusupov", "Aliyev", "Ergashev", "Xolmatov", "Qodirov",
-    "Sobirov", "Nazarov", "Abdullayev", "Ismoilov", "Mirzayev", "Hasanov", "Saidov", "Umarov",
-    "Rashidov", "Jo'rayev", "Normatov", "Toshpo'latov", "Fayziyev", "Olimov", "Zokirov",
-    "Bakirov", "Salimov", "Qosimov",
+    "Karimov",
+    "Rahimov",
+    "Tursunov",
+    "Yusupov",
+    "Aliyev",
+    "Ergashev",
+    "Xolmatov",
+    "Qodirov",
+    "Sobirov",
+    "Nazarov",
+    "Abdullayev",
+    "Ismoilov",
+    "Mirzayev",
+    "Hasanov",
+    "Saidov",
+    "Umarov",
+    "Rashidov",
+    "Jo'rayev",
+    "Normatov",
+    "Toshpo'latov",
+    "Fayziyev",
+    "Olimov",
+    "Zokirov",
+    "Bakirov",
+    "Salimov",
+    "Qosimov",
 ];
 const SUBJECTS: &[&str] = &[
     "Oliy matematika",
@@ -291,7 +316,11 @@ fn generate_inner(
     for f in 0..faculties {
         for (s, subject) in SUBJECTS.iter().enumerate().take(12) {
             let subject_index = (f * 5 + s) % subject_count;
-            let subject = if f == 0 { *subject } else { SUBJECTS[subject_index] };
+            let subject = if f == 0 {
+                *subject
+            } else {
+                SUBJECTS[subject_index]
+            };
             let module_id = format!("module/m{}-{}", f + 1, s + 1);
             let marking = marking_systems[s % marking_systems.len()];
             let department = format!("d{}", f * 10 + (s % departments_per_faculty) + 1);
@@ -311,22 +340,39 @@ fn generate_inner(
                     ("YN", ControlKind::Final, 30.0, 3),
                 ];
                 for (code, kind, max, sittings) in controls {
-                    let max = if marking == MarkingSystem::FivePoint { 5.0 } else { max };
+                    let max = if marking == MarkingSystem::FivePoint {
+                        5.0
+                    } else {
+                        max
+                    };
                     let plan = ControlPlan {
                         code: code.to_string(),
                         kind,
                         max,
                         sittings,
                     };
-                    doc.put("controls", code, &serde_json::to_string(&plan).unwrap_or_default())?;
+                    doc.put(
+                        "controls",
+                        code,
+                        &serde_json::to_string(&plan).unwrap_or_default(),
+                    )?;
                 }
                 for t in 0..18 {
                     let topic = TopicValue {
-                        name: format!("{}-mavzu. {}: {}", t + 1, subject, TOPIC_STEMS[t % TOPIC_STEMS.len()]),
+                        name: format!(
+                            "{}-mavzu. {}: {}",
+                            t + 1,
+                            subject,
+                            TOPIC_STEMS[t % TOPIC_STEMS.len()]
+                        ),
                         lesson_type: Some(if t % 2 == 0 { "11" } else { "13" }.to_string()),
                         pos: t as f64,
                     };
-                    doc.put("topics", &format!("t{}", t + 1), &serde_json::to_string(&topic).unwrap_or_default())?;
+                    doc.put(
+                        "topics",
+                        &format!("t{}", t + 1),
+                        &serde_json::to_string(&topic).unwrap_or_default(),
+                    )?;
                 }
                 Ok(())
             })?;
@@ -370,7 +416,11 @@ fn generate_inner(
             doc.put("meta", "year", "2026")?;
             doc.put("meta", "language", "uz")?;
             for (id, s) in &roster_for_doc {
-                doc.put("students", id, &serde_json::to_string(s).unwrap_or_default())?;
+                doc.put(
+                    "students",
+                    id,
+                    &serde_json::to_string(s).unwrap_or_default(),
+                )?;
             }
             Ok(())
         })?;
@@ -464,7 +514,11 @@ fn write_journal(
             teacher: Some(seed.teacher.to_string()),
         };
         let header = serde_json::to_string(&header).unwrap_or_default();
-        let topic = format!("{}-mavzu. {}", i / 2 + 1, TOPIC_STEMS[(i / 2) % TOPIC_STEMS.len()]);
+        let topic = format!(
+            "{}-mavzu. {}",
+            i / 2 + 1,
+            TOPIC_STEMS[(i / 2) % TOPIC_STEMS.len()]
+        );
         let held = i < filled;
         let mut marks: Vec<(String, String)> = Vec::new();
         if held {
@@ -524,7 +578,11 @@ fn write_journal(
     }
     // Current-control scores once half the semester is marked.
     if filled * 2 >= spec.lessons {
-        let max = if seed.marking == MarkingSystem::FivePoint { 5.0 } else { 15.0 };
+        let max = if seed.marking == MarkingSystem::FivePoint {
+            5.0
+        } else {
+            15.0
+        };
         let scores: Vec<(String, String)> = seed
             .roster
             .iter()

@@ -124,7 +124,9 @@ impl Doc {
     pub fn map(&self, name: &'static str) -> Result<&ObjId> {
         self.maps.get(name).ok_or_else(|| CoreError::Document {
             doc: self.id.clone(),
-            source: automerge::AutomergeError::InvalidObjId(format!("missing map {name}")),
+            source: Box::new(automerge::AutomergeError::InvalidObjId(format!(
+                "missing map {name}"
+            ))),
         })
     }
 
@@ -232,7 +234,7 @@ impl Doc {
 pub(crate) fn doc_err(id: &str, source: automerge::AutomergeError) -> CoreError {
     CoreError::Document {
         doc: id.to_string(),
-        source,
+        source: Box::new(source),
     }
 }
 

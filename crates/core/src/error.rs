@@ -37,9 +37,7 @@ pub enum CoreError {
     #[error("the bundle {0}")]
     BadBundle(String),
 
-    #[error(
-        "the bundle belongs to another university ({found}); this replica is for {expected}"
-    )]
+    #[error("the bundle belongs to another university ({found}); this replica is for {expected}")]
     ForeignBundle { expected: String, found: String },
 
     #[error("HEMIS import refused: {file}: {message}")]
@@ -49,7 +47,7 @@ pub enum CoreError {
     Document {
         doc: String,
         #[source]
-        source: automerge::AutomergeError,
+        source: Box<automerge::AutomergeError>,
     },
 
     #[error("the local database failed: {0}")]
@@ -63,7 +61,13 @@ pub enum CoreError {
     },
 
     #[error("the XLSX writer failed: {0}")]
-    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    Xlsx(#[source] Box<rust_xlsxwriter::XlsxError>),
+}
+
+impl From<rust_xlsxwriter::XlsxError> for CoreError {
+    fn from(e: rust_xlsxwriter::XlsxError) -> Self {
+        CoreError::Xlsx(Box::new(e))
+    }
 }
 
 impl CoreError {

@@ -10,8 +10,8 @@ use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook};
 use crate::error::{CoreError, Result};
 use crate::journal::JournalView;
 use crate::model::{LessonType, display_date};
-use crate::report::{Standing, journal_report};
 use crate::replica::Replica;
+use crate::report::{Standing, journal_report};
 
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +25,10 @@ impl ExportFormat {
         match s.to_lowercase().as_str() {
             "csv" => Ok(ExportFormat::Csv),
             "xlsx" | "excel" => Ok(ExportFormat::Xlsx),
-            _ => Err(CoreError::invalid("format", format!("unknown format {s:?}: use csv or xlsx"))),
+            _ => Err(CoreError::invalid(
+                "format",
+                format!("unknown format {s:?}: use csv or xlsx"),
+            )),
         }
     }
 }
@@ -41,9 +44,15 @@ fn grid(view: &JournalView) -> (Vec<String>, Vec<Vec<String>>) {
         header.push(format!("{} p{} {}", display_date(&l.date), l.pair, t));
     }
     header.extend(
-        ["Excused h", "Unexcused h", "Average", "5-point", "Control points"]
-            .iter()
-            .map(|s| s.to_string()),
+        [
+            "Excused h",
+            "Unexcused h",
+            "Average",
+            "5-point",
+            "Control points",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
     );
     let cells: std::collections::HashMap<(&str, &str), &crate::journal::CellView> = view
         .cells
@@ -81,7 +90,10 @@ pub fn cell_text(c: &crate::journal::CellView) -> String {
         "p" => c.grade.map(|g| g.to_string()).unwrap_or_else(|| "+".into()),
         "a" => "NB".into(),
         "e" => "E".into(),
-        "l" => c.grade.map(|g| format!("L{g}")).unwrap_or_else(|| "L".into()),
+        "l" => c
+            .grade
+            .map(|g| format!("L{g}"))
+            .unwrap_or_else(|| "L".into()),
         other => other.to_string(),
     };
     if c.effective != c.status {
@@ -111,7 +123,13 @@ pub fn write_csv(view: &JournalView, path: &Path) -> Result<()> {
     let (header, rows) = grid(view);
     let mut out = Vec::new();
     out.extend_from_slice("\u{feff}".as_bytes());
-    let line = |cells: &[String]| cells.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",");
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .map(|c| csv_field(c))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     let _ = writeln!(out, "{}", line(&header));
     for r in &rows {
         let _ = writeln!(out, "{}", line(r));
@@ -130,14 +148,20 @@ pub fn write_xlsx(view: &JournalView, path: &Path) -> Result<()> {
         .set_border(FormatBorder::Thin)
         .set_text_wrap()
         .set_align(FormatAlign::Center);
-    let cell = Format::new().set_border(FormatBorder::Thin).set_align(FormatAlign::Center);
+    let cell = Format::new()
+        .set_border(FormatBorder::Thin)
+        .set_align(FormatAlign::Center);
     let nb = Format::new()
         .set_border(FormatBorder::Thin)
         .set_align(FormatAlign::Center)
         .set_font_color(Color::RGB(0xC00000))
         .set_bold();
-    let warn = Format::new().set_border(FormatBorder::Thin).set_background_color(Color::RGB(0xFFF2CC));
-    let reprimand = Format::new().set_border(FormatBorder::Thin).set_background_color(Color::RGB(0xF8CBAD));
+    let warn = Format::new()
+        .set_border(FormatBorder::Thin)
+        .set_background_color(Color::RGB(0xFFF2CC));
+    let reprimand = Format::new()
+        .set_border(FormatBorder::Thin)
+        .set_background_color(Color::RGB(0xF8CBAD));
     let expel = Format::new()
         .set_border(FormatBorder::Thin)
         .set_background_color(Color::RGB(0xE06666))
@@ -146,7 +170,10 @@ pub fn write_xlsx(view: &JournalView, path: &Path) -> Result<()> {
 
     let sheet = wb.add_worksheet();
     sheet.set_name("Jurnal")?;
-    let title = format!("{} — {} ({}-semestr)", view.group_name, view.subject, view.semester);
+    let title = format!(
+        "{} — {} ({}-semestr)",
+        view.group_name, view.subject, view.semester
+    );
     sheet.write_string_with_format(0, 0, &title, &Format::new().set_bold().set_font_size(13))?;
     for (c, h) in header.iter().enumerate() {
         sheet.write_string_with_format(2, c as u16, h, &bold)?;
@@ -189,7 +216,16 @@ pub fn write_xlsx(view: &JournalView, path: &Path) -> Result<()> {
     let rs = wb.add_worksheet();
     rs.set_name("Hisobot")?;
     let cols = [
-        "Student", "Present", "Late", "Absent", "Excused h", "Unexcused h", "Standing", "Average", "5-point", "At risk",
+        "Student",
+        "Present",
+        "Late",
+        "Absent",
+        "Excused h",
+        "Unexcused h",
+        "Standing",
+        "Average",
+        "5-point",
+        "At risk",
     ];
     for (c, h) in cols.iter().enumerate() {
         rs.write_string_with_format(0, c as u16, *h, &bold)?;

@@ -244,7 +244,10 @@ fn bad(file: &str, message: impl Into<String>) -> CoreError {
 }
 
 /// Reads every page of one endpoint; `Ok(None)` when the export has no such file.
-fn read_endpoint<T: DeserializeOwned>(dir: &Path, endpoint: &str) -> Result<Option<Vec<(String, usize, T)>>> {
+fn read_endpoint<T: DeserializeOwned>(
+    dir: &Path,
+    endpoint: &str,
+) -> Result<Option<Vec<(String, usize, T)>>> {
     let first = dir.join(format!("{endpoint}.json"));
     if !first.exists() {
         return Ok(None);
@@ -267,11 +270,16 @@ fn read_endpoint<T: DeserializeOwned>(dir: &Path, endpoint: &str) -> Result<Opti
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let text = std::fs::read_to_string(page).map_err(|e| bad(&name, format!("cannot read the file: {e}")))?;
+        let text = std::fs::read_to_string(page)
+            .map_err(|e| bad(&name, format!("cannot read the file: {e}")))?;
         let envelope: Envelope = serde_json::from_str(&text).map_err(|e| {
             bad(
                 &name,
-                format!("not a HEMIS list response (line {}, column {}): {e}", e.line(), e.column()),
+                format!(
+                    "not a HEMIS list response (line {}, column {}): {e}",
+                    e.line(),
+                    e.column()
+                ),
             )
         })?;
         if !envelope.success {
@@ -289,9 +297,8 @@ fn read_endpoint<T: DeserializeOwned>(dir: &Path, endpoint: &str) -> Result<Opti
                 .get("id")
                 .map(|v| format!(" (id {v})"))
                 .unwrap_or_default();
-            let parsed: T = serde_json::from_value(item).map_err(|e| {
-                bad(&name, format!("item {}{id_hint}: {e}", index + 1))
-            })?;
+            let parsed: T = serde_json::from_value(item)
+                .map_err(|e| bad(&name, format!("item {}{id_hint}: {e}", index + 1)))?;
             out.push((name.clone(), index + 1, parsed));
         }
     }
@@ -312,7 +319,10 @@ fn read_endpoint<T: DeserializeOwned>(dir: &Path, endpoint: &str) -> Result<Opti
     {
         return Err(bad(
             &format!("{endpoint}.json"),
-            format!("the export is partial: HEMIS reported {total} items but the files hold {}", out.len()),
+            format!(
+                "the export is partial: HEMIS reported {total} items but the files hold {}",
+                out.len()
+            ),
         ));
     }
     Ok(Some(out))
@@ -322,17 +332,31 @@ fn read_endpoint<T: DeserializeOwned>(dir: &Path, endpoint: &str) -> Result<Opti
 fn tashkent_date(ts: i64) -> Option<String> {
     let t = time::OffsetDateTime::from_unix_timestamp(ts + 5 * 3600).ok()?;
     let d = t.date();
-    Some(format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()))
+    Some(format!(
+        "{:04}-{:02}-{:02}",
+        d.year(),
+        u8::from(d.month()),
+        d.day()
+    ))
 }
 
 fn control_of(exam: &Ref) -> Option<(ControlKind, &'static str)> {
     let code = exam.code().unwrap_or_default();
     let name = exam.name.clone().unwrap_or_default().to_lowercase();
-    if code == "11" || name.contains("joriy") || name.contains("текущ") || name.contains("current") {
+    if code == "11" || name.contains("joriy") || name.contains("текущ") || name.contains("current")
+    {
         Some((ControlKind::Current, "JN"))
-    } else if code == "12" || name.contains("oraliq") || name.contains("промежут") || name.contains("midterm") {
+    } else if code == "12"
+        || name.contains("oraliq")
+        || name.contains("промежут")
+        || name.contains("midterm")
+    {
         Some((ControlKind::Midterm, "ON"))
-    } else if code == "13" || name.contains("yakuniy") || name.contains("итог") || name.contains("final") {
+    } else if code == "13"
+        || name.contains("yakuniy")
+        || name.contains("итог")
+        || name.contains("final")
+    {
         Some((ControlKind::Final, "YN"))
     } else {
         None
@@ -384,7 +408,8 @@ impl Replica {
 }
 
 fn plan(dir: &Path) -> Result<Plan> {
-    let groups: Vec<(String, usize, GroupItem)> = read_endpoint(dir, "group-list")?.unwrap_or_default();
+    let groups: Vec<(String, usize, GroupItem)> =
+        read_endpoint(dir, "group-list")?.unwrap_or_default();
     let students: Vec<(String, usize, StudentItem)> =
         read_endpoint(dir, "student-list")?.unwrap_or_default();
     let employees: Vec<(String, usize, EmployeeItem)> =
@@ -423,10 +448,15 @@ fn plan(dir: &Path) -> Result<Plan> {
         plan.groups.insert(g.id.text(), (g, Vec::new()));
     }
     for (file, index, s) in students {
-        let group_id = s
-            .group
-            .id()
-            .ok_or_else(|| bad(&file, format!("item {index} (id {}): the student has no group id", s.id.text())))?;
+        let group_id = s.group.id().ok_or_else(|| {
+            bad(
+                &file,
+                format!(
+                    "item {index} (id {}): the student has no group id",
+                    s.id.text()
+                ),
+            )
+        })?;
         let Some((_, roster)) = plan.groups.get_mut(&group_id) else {
             return Err(bad(
                 &file,
@@ -448,7 +478,12 @@ fn plan(dir: &Path) -> Result<Plan> {
                     .collect();
                 (!parts.is_empty()).then(|| parts.join(" "))
             })
-            .ok_or_else(|| bad(&file, format!("item {index} (id {}): the student has no name", s.id.text())))?;
+            .ok_or_else(|| {
+                bad(
+                    &file,
+                    format!("item {index} (id {}): the student has no name", s.id.text()),
+                )
+            })?;
         let status = match s.student_status.as_ref().and_then(Ref::code).as_deref() {
             None | Some("11") => "active",
             Some("12") => "academic_leave",
@@ -472,7 +507,15 @@ fn plan(dir: &Path) -> Result<Plan> {
                 (Some(a), Some(b)) => Some(format!("{a} {b}")),
                 _ => None,
             })
-            .ok_or_else(|| bad(&file, format!("item {index} (id {}): the employee has no name", e.id.text())))?;
+            .ok_or_else(|| {
+                bad(
+                    &file,
+                    format!(
+                        "item {index} (id {}): the employee has no name",
+                        e.id.text()
+                    ),
+                )
+            })?;
         let dep = e.department.as_ref().and_then(Ref::id);
         if let Some(d) = &e.department
             && let Some(id) = d.id()
@@ -542,7 +585,9 @@ fn plan(dir: &Path) -> Result<Plan> {
         let by_cs = t.curriculum_subject.as_ref().and_then(|v| match v {
             Value::Number(n) => Some(n.to_string()),
             Value::String(s) => Some(s.clone()),
-            Value::Object(o) => o.get("id").map(|i| i.to_string().trim_matches('"').to_string()),
+            Value::Object(o) => o
+                .get("id")
+                .map(|i| i.to_string().trim_matches('"').to_string()),
             _ => None,
         });
         let module = match by_cs {
@@ -552,14 +597,20 @@ fn plan(dir: &Path) -> Result<Plan> {
                 let semester = t.semester.as_ref().and_then(Ref::code);
                 plan.modules
                     .iter()
-                    .find(|(_, m)| Some(&m.subject_id) == subject.as_ref() && (semester.is_none() || Some(&m.semester) == semester.as_ref()))
+                    .find(|(_, m)| {
+                        Some(&m.subject_id) == subject.as_ref()
+                            && (semester.is_none() || Some(&m.semester) == semester.as_ref())
+                    })
                     .map(|(id, _)| id.clone())
             }
         };
         let Some(module) = module else {
             return Err(bad(
                 &file,
-                format!("item {index} (id {}): no curriculum subject for this topic", t.id.text()),
+                format!(
+                    "item {index} (id {}): no curriculum subject for this topic",
+                    t.id.text()
+                ),
             ));
         };
         if let Some(m) = plan.modules.get_mut(&module) {
@@ -581,30 +632,46 @@ fn plan(dir: &Path) -> Result<Plan> {
         if !plan.groups.contains_key(&group) {
             return Err(bad(
                 &file,
-                format!("item {index} (id {}): group {group} is not in group-list.json", s.id.text()),
+                format!(
+                    "item {index} (id {}): group {group} is not in group-list.json",
+                    s.id.text()
+                ),
             ));
         }
         let subject = s
             .subject
             .id()
             .ok_or_else(|| bad(&file, format!("item {index}: the lesson has no subject id")))?;
-        let semester = s
-            .semester
-            .code()
-            .ok_or_else(|| bad(&file, format!("item {index}: the lesson has no semester code")))?;
-        let lesson_type = s
-            .training_type
-            .code()
-            .ok_or_else(|| bad(&file, format!("item {index}: the lesson has no training type")))?;
+        let semester = s.semester.code().ok_or_else(|| {
+            bad(
+                &file,
+                format!("item {index}: the lesson has no semester code"),
+            )
+        })?;
+        let lesson_type = s.training_type.code().ok_or_else(|| {
+            bad(
+                &file,
+                format!("item {index}: the lesson has no training type"),
+            )
+        })?;
         LessonType::parse(&lesson_type).map_err(|e| bad(&file, format!("item {index}: {e}")))?;
         let pair: u8 = s
             .lesson_pair
             .code()
             .and_then(|c| c.parse::<u8>().ok())
             .filter(|p| (1..=8).contains(p))
-            .ok_or_else(|| bad(&file, format!("item {index}: the lesson pair must be a code from 1 to 8")))?;
-        let date = tashkent_date(s.lesson_date)
-            .ok_or_else(|| bad(&file, format!("item {index}: lesson_date is not a Unix time")))?;
+            .ok_or_else(|| {
+                bad(
+                    &file,
+                    format!("item {index}: the lesson pair must be a code from 1 to 8"),
+                )
+            })?;
+        let date = tashkent_date(s.lesson_date).ok_or_else(|| {
+            bad(
+                &file,
+                format!("item {index}: lesson_date is not a Unix time"),
+            )
+        })?;
         let module = plan
             .modules
             .iter()
@@ -612,15 +679,18 @@ fn plan(dir: &Path) -> Result<Plan> {
             .map(|(id, _)| id.clone());
         let journal_id = format!("journal/g{group}-s{subject}-{semester}");
         let teacher = s.employee.as_ref().and_then(Ref::id);
-        let journal = plan.journals.entry(journal_id).or_insert_with(|| JournalPlan {
-            group: format!("group/{group}"),
-            module,
-            subject: s.subject.name.clone().unwrap_or_default(),
-            semester: semester.clone(),
-            teachers: BTreeSet::new(),
-            lessons: BTreeMap::new(),
-            marks: BTreeMap::new(),
-        });
+        let journal = plan
+            .journals
+            .entry(journal_id)
+            .or_insert_with(|| JournalPlan {
+                group: format!("group/{group}"),
+                module,
+                subject: s.subject.name.clone().unwrap_or_default(),
+                semester: semester.clone(),
+                teachers: BTreeSet::new(),
+                lessons: BTreeMap::new(),
+                marks: BTreeMap::new(),
+            });
         if let Some(t) = &teacher {
             journal.teachers.insert(t.clone());
         }
@@ -650,11 +720,24 @@ fn plan(dir: &Path) -> Result<Plan> {
             .as_ref()
             .and_then(Ref::id)
             .or_else(|| student_group.get(&student).cloned())
-            .ok_or_else(|| bad(&file, format!("item {index}: student {student} is not in student-list.json")))?;
+            .ok_or_else(|| {
+                bad(
+                    &file,
+                    format!("item {index}: student {student} is not in student-list.json"),
+                )
+            })?;
         let subject = a.subject.id().unwrap_or_default();
-        let date = tashkent_date(a.lesson_date)
-            .ok_or_else(|| bad(&file, format!("item {index}: lesson_date is not a Unix time")))?;
-        let pair: u8 = a.lesson_pair.code().and_then(|c| c.parse().ok()).unwrap_or(0);
+        let date = tashkent_date(a.lesson_date).ok_or_else(|| {
+            bad(
+                &file,
+                format!("item {index}: lesson_date is not a Unix time"),
+            )
+        })?;
+        let pair: u8 = a
+            .lesson_pair
+            .code()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
         let prefix = format!("journal/g{group}-s{subject}-");
         let found = plan.journals.iter_mut().find_map(|(id, j)| {
             if !id.starts_with(&prefix) {
@@ -670,7 +753,9 @@ fn plan(dir: &Path) -> Result<Plan> {
         let Some((lesson, journal)) = found else {
             return Err(bad(
                 &file,
-                format!("item {index}: no scheduled lesson of subject {subject} on {date} pair {pair} for student {student}'s group"),
+                format!(
+                    "item {index}: no scheduled lesson of subject {subject} on {date} pair {pair} for student {student}'s group"
+                ),
             ));
         };
         let unexcused = a.absent_off.unwrap_or(0);
@@ -706,10 +791,18 @@ fn write_plan(r: &mut Replica, university: &str, plan: Plan) -> Result<ImportSum
             doc.put("settings", "thresholds", "[12,36,74]")?;
         }
         for (id, name) in &plan.faculties {
-            doc.put("faculties", &format!("f{id}"), &serde_json::json!({ "name": name }).to_string())?;
+            doc.put(
+                "faculties",
+                &format!("f{id}"),
+                &serde_json::json!({ "name": name }).to_string(),
+            )?;
         }
         for (id, name) in &plan.departments {
-            doc.put("departments", &format!("d{id}"), &serde_json::json!({ "name": name }).to_string())?;
+            doc.put(
+                "departments",
+                &format!("d{id}"),
+                &serde_json::json!({ "name": name }).to_string(),
+            )?;
         }
         for (id, (name, dep)) in &plan.teachers {
             doc.put(
@@ -735,7 +828,11 @@ fn write_plan(r: &mut Replica, university: &str, plan: Plan) -> Result<ImportSum
                 doc.put("meta", "curriculum", &c.text())?;
             }
             for (sid, s) in roster {
-                doc.put("students", sid, &serde_json::to_string(s).unwrap_or_default())?;
+                doc.put(
+                    "students",
+                    sid,
+                    &serde_json::to_string(s).unwrap_or_default(),
+                )?;
             }
             Ok(())
         })?;
@@ -757,7 +854,11 @@ fn write_plan(r: &mut Replica, university: &str, plan: Plan) -> Result<ImportSum
                 doc.put("hours", code, hours)?;
             }
             for c in &m.controls {
-                doc.put("controls", &c.code, &serde_json::to_string(c).unwrap_or_default())?;
+                doc.put(
+                    "controls",
+                    &c.code,
+                    &serde_json::to_string(c).unwrap_or_default(),
+                )?;
             }
             for (tid, t) in &m.topics {
                 doc.put("topics", tid, &serde_json::to_string(t).unwrap_or_default())?;
@@ -778,9 +879,17 @@ fn write_plan(r: &mut Replica, university: &str, plan: Plan) -> Result<ImportSum
             if doc.get("meta", "marking").is_none() {
                 doc.put("meta", "marking", "rating100")?;
             }
-            doc.put("meta", "teachers", &serde_json::to_string(&teachers).unwrap_or_default())?;
+            doc.put(
+                "meta",
+                "teachers",
+                &serde_json::to_string(&teachers).unwrap_or_default(),
+            )?;
             for (lid, l) in &j.lessons {
-                doc.put("lessons", lid, &serde_json::to_string(l).unwrap_or_default())?;
+                doc.put(
+                    "lessons",
+                    lid,
+                    &serde_json::to_string(l).unwrap_or_default(),
+                )?;
                 if doc.get("status", lid).is_none() {
                     doc.put("status", lid, LessonStatus::Planned.as_str())?;
                 }

@@ -103,6 +103,18 @@ pub struct JournalView {
     pub conflicts: Vec<String>,
 }
 
+/// The journal row as `journal_view` reads it.
+struct JournalHead {
+    group: String,
+    group_name: Option<String>,
+    module: Option<String>,
+    subject: String,
+    semester: String,
+    marking: String,
+    teachers: String,
+    lock: Option<String>,
+}
+
 /// What the journal row says, for validation.
 struct JournalRow {
     group: String,
@@ -146,9 +158,9 @@ impl Replica {
     pub fn resolve_journal(&self, input: &str) -> Result<String> {
         let bare = strip(input.trim(), "journal/");
         let full = format!("journal/{bare}");
-        let mut stmt = self
-            .conn()
-            .prepare_cached("SELECT id FROM journals WHERE id = ?1 OR id LIKE ?2 ESCAPE '\\' ORDER BY id LIMIT 6")?;
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id FROM journals WHERE id = ?1 OR id LIKE ?2 ESCAPE '\\' ORDER BY id LIMIT 6",
+        )?;
         let like = format!("{}%", full.replace('%', "\\%").replace('_', "\\_"));
         let ids = stmt
             .query_map(params![full, like], |r| r.get::<_, String>(0))?
@@ -277,7 +289,10 @@ impl Replica {
         if !(1..=8).contains(&lesson.pair) {
             return Err(CoreError::invalid(
                 "pair",
-                format!("pair {} does not exist: a day has pairs 1 to 8", lesson.pair),
+                format!(
+                    "pair {} does not exist: a day has pairs 1 to 8",
+                    lesson.pair
+                ),
             ));
         }
         let taken: Option<String> = self
@@ -369,7 +384,10 @@ impl Replica {
         value.note = input.note.filter(|n| !n.trim().is_empty());
         if let Some(h) = input.hours {
             if h > 8 {
-                return Err(CoreError::invalid("hours", format!("{h} hours is more than a day holds")));
+                return Err(CoreError::invalid(
+                    "hours",
+                    format!("{h} hours is more than a day holds"),
+                ));
             }
             value.hours = h;
         }
@@ -459,7 +477,13 @@ impl Replica {
 
     /// Enters a control score. `control` is a code from the module's plan (`JN`, `ON1`, `YN`),
     /// optionally with a sitting (`YN:2`).
-    pub fn score(&mut self, journal: &str, control: &str, student: &str, points: f64) -> Result<()> {
+    pub fn score(
+        &mut self,
+        journal: &str,
+        control: &str,
+        student: &str,
+        points: f64,
+    ) -> Result<()> {
         let row = self.journal_row(journal)?;
         if let Some(reason) = &row.lock {
             return Err(CoreError::Locked {
@@ -471,14 +495,21 @@ impl Replica {
             Some((c, s)) => (
                 c.trim().to_uppercase(),
                 s.trim().parse::<i64>().map_err(|_| {
-                    CoreError::invalid("control", format!("{control:?}: the sitting must be a number, e.g. YN:2"))
+                    CoreError::invalid(
+                        "control",
+                        format!("{control:?}: the sitting must be a number, e.g. YN:2"),
+                    )
                 })?,
             ),
             None => (control.trim().to_uppercase(), 1),
         };
         let controls = self.controls(row.module.as_deref())?;
         let Some(plan) = controls.iter().find(|c| c.code == code) else {
-            let known = controls.iter().map(|c| c.code.as_str()).collect::<Vec<_>>().join(", ");
+            let known = controls
+                .iter()
+                .map(|c| c.code.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
             return Err(CoreError::invalid(
                 "control",
                 if known.is_empty() {
@@ -653,36 +684,37 @@ impl Replica {
     /// The whole journal as the grid shows it.
     pub fn journal_view(&self, journal: &str) -> Result<JournalView> {
         let conn = self.conn();
-        let (group, group_name, module, subject, semester, marking, teachers, lock): (
-            String,
-            Option<String>,
-            Option<String>,
-            String,
-            String,
-            String,
-            String,
-            Option<String>,
-        ) = conn
+        let head = conn
             .query_row(
                 "SELECT j.group_id, g.name, j.module_id, j.subject, j.semester, j.marking_system,
                         j.teachers, j.lock_reason
                  FROM journals j LEFT JOIN groups g ON g.id = j.group_id WHERE j.id = ?1",
                 [journal],
                 |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                    ))
+                    Ok(JournalHead {
+                        group: r.get(0)?,
+                        group_name: r.get(1)?,
+                        module: r.get(2)?,
+                        subject: r.get(3)?,
+                        semester: r.get(4)?,
+                        marking: r.get(5)?,
+                        teachers: r.get(6)?,
+                        lock: r.get(7)?,
+                    })
                 },
             )
             .optional()?
             .ok_or_else(|| CoreError::not_found("journal", short_id(journal)))?;
+        let JournalHead {
+            group,
+            group_name,
+            module,
+            subject,
+            semester,
+            marking,
+            teachers,
+            lock,
+        } = head;
 
         let students: Vec<StudentView> = {
             let mut stmt = conn.prepare_cached(
@@ -822,7 +854,11 @@ fn pick_one(what: &'static str, input: &str, exact: &str, ids: Vec<String>) -> R
         _ => Err(CoreError::Ambiguous {
             what,
             id: input.to_string(),
-            candidates: ids.iter().map(|i| short_id(i).to_string()).collect::<Vec<_>>().join(", "),
+            candidates: ids
+                .iter()
+                .map(|i| short_id(i).to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
         }),
     }
 }

@@ -135,7 +135,9 @@ impl Attendance {
             "l" | "late" | "kechikdi" => Ok(Attendance::Late),
             _ => Err(CoreError::InvalidInput {
                 field: "status",
-                message: format!("unknown attendance {s:?}: use present (+), absent (nb), excused (e) or late (l)"),
+                message: format!(
+                    "unknown attendance {s:?}: use present (+), absent (nb), excused (e) or late (l)"
+                ),
             }),
         }
     }

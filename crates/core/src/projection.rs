@@ -16,8 +16,7 @@ use crate::conflicts::{self, LockCache};
 use crate::doc::Doc;
 use crate::error::Result;
 use crate::model::{
-    AdjustmentValue, ControlPlan, LessonStatus, LessonValue, LockValue, MarkValue,
-    ResolutionValue,
+    AdjustmentValue, ControlPlan, LessonStatus, LessonValue, LockValue, MarkValue, ResolutionValue,
 };
 
 /// What a change touched.
@@ -42,7 +41,8 @@ impl Refresh {
         for change in changes {
             let expanded: ExpandedChange = change.decode();
             for op in &expanded.operations {
-                let automerge::legacy::ObjectId::Id(automerge::legacy::OpId(counter, actor)) = &op.obj
+                let automerge::legacy::ObjectId::Id(automerge::legacy::OpId(counter, actor)) =
+                    &op.obj
                 else {
                     return Refresh::Whole;
                 };
@@ -127,7 +127,10 @@ fn project_catalog(tx: &Connection, doc: &Doc) -> Result<()> {
         }
     }
     for key in doc.keys("departments") {
-        if let Some(d) = doc.get("departments", &key).and_then(|v| parse::<Named>(&v)) {
+        if let Some(d) = doc
+            .get("departments", &key)
+            .and_then(|v| parse::<Named>(&v))
+        {
             tx.execute(
                 "INSERT INTO departments (id, name, faculty_id) VALUES (?1, ?2, ?3)",
                 params![key, d.name, d.faculty],
@@ -199,7 +202,10 @@ pub struct TopicValue {
 
 fn project_module(tx: &Connection, doc: &Doc) -> Result<()> {
     tx.execute("DELETE FROM module_topics WHERE module_id = ?1", [&doc.id])?;
-    tx.execute("DELETE FROM module_controls WHERE module_id = ?1", [&doc.id])?;
+    tx.execute(
+        "DELETE FROM module_controls WHERE module_id = ?1",
+        [&doc.id],
+    )?;
     let mut hours = serde_json::Map::new();
     for key in doc.keys("hours") {
         if let Some(h) = doc.get("hours", &key).and_then(|v| v.parse::<u64>().ok()) {
@@ -223,7 +229,10 @@ fn project_module(tx: &Connection, doc: &Doc) -> Result<()> {
         ],
     )?;
     for key in doc.keys("topics") {
-        if let Some(t) = doc.get("topics", &key).and_then(|v| parse::<TopicValue>(&v)) {
+        if let Some(t) = doc
+            .get("topics", &key)
+            .and_then(|v| parse::<TopicValue>(&v))
+        {
             tx.execute(
                 "INSERT INTO module_topics (module_id, id, position, name, lesson_type)
                  VALUES (?1, ?2, ?3, ?4, ?5)",

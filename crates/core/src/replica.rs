@@ -117,17 +117,17 @@ impl Replica {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         schema::migrate(&mut conn, schema::LATEST)?;
 
-        let device = match meta_get(&conn, "device")? {
-            Some(hex_id) => ActorId::from(
-                hex::decode(&hex_id)
-                    .map_err(|_| CoreError::invalid("device", "the replica's device id is damaged"))?,
-            ),
-            None => {
-                let actor = ActorId::random();
-                meta_set(&conn, "device", &actor.to_hex_string())?;
-                actor
-            }
-        };
+        let device =
+            match meta_get(&conn, "device")? {
+                Some(hex_id) => ActorId::from(hex::decode(&hex_id).map_err(|_| {
+                    CoreError::invalid("device", "the replica's device id is damaged")
+                })?),
+                None => {
+                    let actor = ActorId::random();
+                    meta_set(&conn, "device", &actor.to_hex_string())?;
+                    actor
+                }
+            };
         let user = meta_get(&conn, "user")?.unwrap_or_else(|| "local".to_string());
         Ok(Replica {
             conn,
@@ -226,7 +226,11 @@ impl Replica {
     pub fn has_doc(&self, doc_id: &str) -> Result<bool> {
         Ok(self
             .conn
-            .query_row("SELECT 1 FROM documents WHERE id = ?1", [doc_id], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM documents WHERE id = ?1",
+                [doc_id],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some())
     }
@@ -280,7 +284,9 @@ impl Replica {
     /// Forgets cached documents when another connection (the desktop app and the CLI on the
     /// same replica) committed since we last looked.
     fn drop_stale_cache(&mut self) -> Result<()> {
-        let version: i64 = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
         if self.data_version != Some(version) {
             self.docs.clear();
             self.data_version = Some(version);
@@ -365,7 +371,9 @@ impl Replica {
     {
         let msg = self.message(message);
         let now = self.now();
-        let Replica { conn, docs, device, .. } = self;
+        let Replica {
+            conn, docs, device, ..
+        } = self;
         if !docs.contains_key(doc_id) {
             let doc = load_doc(conn, doc_id, device)?
                 .ok_or_else(|| CoreError::not_found("document", doc_id))?;
@@ -429,7 +437,9 @@ impl Replica {
         &mut self,
         by_doc: BTreeMap<String, Vec<Incoming>>,
     ) -> Result<ApplyReport> {
-        let Replica { conn, docs, device, .. } = self;
+        let Replica {
+            conn, docs, device, ..
+        } = self;
         let tx = conn.savepoint()?;
         let mut report = ApplyReport::default();
         for (doc_id, items) in by_doc {
@@ -437,7 +447,9 @@ impl Replica {
                 CoreError::invalid("document", format!("{doc_id:?} is not a document id"))
             })?;
             let known = tx
-                .query_row("SELECT 1 FROM documents WHERE id = ?1", [&doc_id], |_| Ok(()))
+                .query_row("SELECT 1 FROM documents WHERE id = ?1", [&doc_id], |_| {
+                    Ok(())
+                })
                 .optional()?
                 .is_some();
             if !known {
@@ -576,7 +588,8 @@ impl Replica {
     pub fn record_push(&mut self, acked: &[String], refused: &[(String, String)]) -> Result<()> {
         let tx = self.conn.savepoint()?;
         {
-            let mut ack = tx.prepare("UPDATE changes SET pushed = 1, refused = NULL WHERE hash = ?1")?;
+            let mut ack =
+                tx.prepare("UPDATE changes SET pushed = 1, refused = NULL WHERE hash = ?1")?;
             for h in acked {
                 ack.execute([h])?;
             }
@@ -650,7 +663,8 @@ impl Replica {
         for id in &ids {
             self.compact(id)?;
         }
-        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(ids.len())
     }
 
@@ -707,9 +721,9 @@ impl Replica {
         let hashes: Vec<String> = incoming
             .iter()
             .filter_map(|i| match i {
-                Incoming::Change { bytes, .. } => {
-                    Change::from_bytes(bytes.clone()).ok().map(|c| c.hash().to_string())
-                }
+                Incoming::Change { bytes, .. } => Change::from_bytes(bytes.clone())
+                    .ok()
+                    .map(|c| c.hash().to_string()),
                 Incoming::Document { .. } => None,
             })
             .collect();
@@ -764,9 +778,11 @@ impl Replica {
 
 fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>> {
     Ok(conn
-        .query_row("SELECT value FROM replica_meta WHERE key = ?1", [key], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT value FROM replica_meta WHERE key = ?1",
+            [key],
+            |r| r.get(0),
+        )
         .optional()?)
 }
 

@@ -178,7 +178,9 @@ pub fn journal_report(view: &JournalView) -> JournalReport {
     // Best sitting per control, summed.
     let mut best: std::collections::HashMap<(&str, &str), f64> = std::collections::HashMap::new();
     for sc in &view.scores {
-        let e = best.entry((sc.student.as_str(), sc.control.as_str())).or_insert(0.0);
+        let e = best
+            .entry((sc.student.as_str(), sc.control.as_str()))
+            .or_insert(0.0);
         if sc.points > *e {
             *e = sc.points;
         }
@@ -195,8 +197,7 @@ pub fn journal_report(view: &JournalView) -> JournalReport {
             s.average = Some(round1(avg));
             s.five_point = Some(marking.to_five_point(avg));
         }
-        s.at_risk = s.standing >= Standing::Reprimand
-            || s.five_point.is_some_and(|g| g <= 2);
+        s.at_risk = s.standing >= Standing::Reprimand || s.five_point.is_some_and(|g| g <= 2);
     }
     let (marked, present) = lessons
         .iter()

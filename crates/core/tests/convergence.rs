@@ -7,12 +7,12 @@
 
 use std::sync::OnceLock;
 
+use daftar_core::Replica;
 use daftar_core::bundle::Bundle;
 use daftar_core::conflicts::Choice;
 use daftar_core::demo::{DemoSpec, Tier};
 use daftar_core::journal::MarkInput;
 use daftar_core::model::Attendance;
-use daftar_core::Replica;
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 
@@ -20,9 +20,12 @@ const REPLICAS: usize = 3;
 const LESSONS: usize = 3;
 const STUDENTS: usize = 3;
 
+/// Bundle bytes, journal id, its lesson ids, the students edited.
+type Origin = (Vec<u8>, String, Vec<String>, Vec<String>);
+
 /// The origin's bundle, made once: a tiny demo university with empty lessons.
-fn origin() -> &'static (Vec<u8>, String, Vec<String>, Vec<String>) {
-    static ORIGIN: OnceLock<(Vec<u8>, String, Vec<String>, Vec<String>)> = OnceLock::new();
+fn origin() -> &'static Origin {
+    static ORIGIN: OnceLock<Origin> = OnceLock::new();
     ORIGIN.get_or_init(|| {
         let mut r = Replica::open(std::path::Path::new(":memory:")).expect("open");
         let mut spec = DemoSpec::new(Tier::Xs, 42);
@@ -30,24 +33,69 @@ fn origin() -> &'static (Vec<u8>, String, Vec<String>, Vec<String>) {
         spec.lessons = LESSONS;
         spec.filled = 0.0;
         daftar_core::demo::generate(&mut r, &spec, |_, _| {}).expect("demo");
-        let journal = r.resolve_journal(&r.journals().expect("journals")[0].id).expect("journal");
+        let journal = r
+            .resolve_journal(&r.journals().expect("journals")[0].id)
+            .expect("journal");
         let view = r.journal_view(&journal).expect("view");
         let lessons = view.lessons.iter().map(|l| l.id.clone()).collect();
-        let students = view.students.iter().take(STUDENTS).map(|s| s.id.clone()).collect();
-        (r.export_bundle().expect("bundle").encode(), journal, lessons, students)
+        let students = view
+            .students
+            .iter()
+            .take(STUDENTS)
+            .map(|s| s.id.clone())
+            .collect();
+        (
+            r.export_bundle().expect("bundle").encode(),
+            journal,
+            lessons,
+            students,
+        )
     })
 }
 
 #[derive(Debug, Clone)]
 enum Op {
-    Mark { r: usize, lesson: usize, student: usize, status: usize, grade: Option<u32> },
-    MarkAll { r: usize, lesson: usize, absent: Vec<usize> },
-    Score { r: usize, student: usize, points: u8 },
-    Topic { r: usize, lesson: usize, topic: u8 },
-    Adjust { r: usize, lesson: usize, student: usize },
-    Lock { r: usize, lesson: usize },
-    Resolve { r: usize, pick: usize },
-    Exchange { from: usize, to: usize, partial: Option<u64>, twice: bool },
+    Mark {
+        r: usize,
+        lesson: usize,
+        student: usize,
+        status: usize,
+        grade: Option<u32>,
+    },
+    MarkAll {
+        r: usize,
+        lesson: usize,
+        absent: Vec<usize>,
+    },
+    Score {
+        r: usize,
+        student: usize,
+        points: u8,
+    },
+    Topic {
+        r: usize,
+        lesson: usize,
+        topic: u8,
+    },
+    Adjust {
+        r: usize,
+        lesson: usize,
+        student: usize,
+    },
+    Lock {
+        r: usize,
+        lesson: usize,
+    },
+    Resolve {
+        r: usize,
+        pick: usize,
+    },
+    Exchange {
+        from: usize,
+        to: usize,
+        partial: Option<u64>,
+        twice: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -144,23 +192,42 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
         .map(|i| {
             let mut r = Replica::open(std::path::Path::new(":memory:")).expect("open");
             r.set_user(&format!("user{i}")).expect("user");
-            r.import_bundle(Bundle::decode(bytes).expect("decode")).expect("seed");
+            r.import_bundle(Bundle::decode(bytes).expect("decode"))
+                .expect("seed");
             r
         })
         .collect();
-    let statuses = [Attendance::Present, Attendance::Absent, Attendance::Excused, Attendance::Late];
+    let statuses = [
+        Attendance::Present,
+        Attendance::Absent,
+        Attendance::Excused,
+        Attendance::Late,
+    ];
     for op in ops {
         // Refusals (locked lesson, no mark to adjust…) are fine; panics and damage are not.
         let _ = match op.clone() {
-            Op::Mark { r, lesson, student, status, grade } => replicas[r].mark(
+            Op::Mark {
+                r,
+                lesson,
+                student,
+                status,
+                grade,
+            } => replicas[r].mark(
                 journal,
                 &lessons[lesson],
                 &students[student],
-                MarkInput { status: statuses[status], grade, note: None, hours: None },
+                MarkInput {
+                    status: statuses[status],
+                    grade,
+                    note: None,
+                    hours: None,
+                },
             ),
             Op::MarkAll { r, lesson, absent } => {
                 let absent: Vec<String> = absent.iter().map(|i| students[*i].clone()).collect();
-                replicas[r].mark_all(journal, &lessons[lesson], &absent).map(|_| ())
+                replicas[r]
+                    .mark_all(journal, &lessons[lesson], &absent)
+                    .map(|_| ())
             }
             Op::Score { r, student, points } => {
                 replicas[r].score(journal, "ON1", &students[student], f64::from(points))
@@ -180,11 +247,20 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             Op::Resolve { r, pick } => match replicas[r].conflicts(None).expect("inbox").first() {
                 Some(c) => {
                     let id = c.id.clone();
-                    replicas[r].resolve(&id, Choice::Pick(pick.min(c.values.len())), Some("decided"))
+                    replicas[r].resolve(
+                        &id,
+                        Choice::Pick(pick.min(c.values.len())),
+                        Some("decided"),
+                    )
                 }
                 None => Ok(()),
             },
-            Op::Exchange { from, to, partial, twice } => {
+            Op::Exchange {
+                from,
+                to,
+                partial,
+                twice,
+            } => {
                 if from != to {
                     exchange(&mut replicas, from, to, partial);
                     if twice {
@@ -208,7 +284,12 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     let first = dump(&replicas[0], journal);
     for (i, r) in replicas.iter().enumerate().skip(1) {
         let other = dump(r, journal);
-        prop_assert!(first == other, "replica {} differs from replica 0: {}", i, first_diff(&first, &other));
+        prop_assert!(
+            first == other,
+            "replica {} differs from replica 0: {}",
+            i,
+            first_diff(&first, &other)
+        );
     }
     // The projection equals a rebuild from the documents (no drift from incremental updates).
     let mut rebuilt = Replica::open(std::path::Path::new(":memory:")).expect("open");
@@ -216,7 +297,11 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
         .import_bundle(replicas[0].export_bundle().expect("export"))
         .expect("import");
     let again = dump(&rebuilt, journal);
-    prop_assert!(first == again, "incremental projection drifted from a rebuild: {}", first_diff(&first, &again));
+    prop_assert!(
+        first == again,
+        "incremental projection drifted from a rebuild: {}",
+        first_diff(&first, &again)
+    );
     Ok(())
 }
 
@@ -244,7 +329,8 @@ fn three_way_conflict_keeps_every_value() {
         .map(|i| {
             let mut r = Replica::open(std::path::Path::new(":memory:")).expect("open");
             r.set_user(&format!("user{i}")).expect("user");
-            r.import_bundle(Bundle::decode(bytes).expect("decode")).expect("seed");
+            r.import_bundle(Bundle::decode(bytes).expect("decode"))
+                .expect("seed");
             r
         })
         .collect();
@@ -253,7 +339,12 @@ fn three_way_conflict_keeps_every_value() {
             journal,
             &lessons[0],
             &students[0],
-            MarkInput { status: Attendance::Present, grade: Some(60 + i as u32), note: None, hours: None },
+            MarkInput {
+                status: Attendance::Present,
+                grade: Some(60 + i as u32),
+                note: None,
+                hours: None,
+            },
         )
         .expect("mark");
     }
@@ -267,7 +358,11 @@ fn three_way_conflict_keeps_every_value() {
     for r in &replicas {
         let inbox = r.conflicts(None).expect("inbox");
         assert_eq!(inbox.len(), 1);
-        let users: Vec<_> = inbox[0].values.iter().filter_map(|v| v.user.clone()).collect();
+        let users: Vec<_> = inbox[0]
+            .values
+            .iter()
+            .filter_map(|v| v.user.clone())
+            .collect();
         assert_eq!(users.len(), 3, "{users:?}");
         for u in ["user0", "user1", "user2"] {
             assert!(users.iter().any(|x| x == u), "{u} missing from {users:?}");
@@ -282,18 +377,27 @@ fn late_edit_to_locked_lesson_is_an_amendment_not_lost() {
     let mut replicas: Vec<Replica> = (0..2)
         .map(|i| {
             let mut r = Replica::open(std::path::Path::new(":memory:")).expect("open");
-            r.set_user(if i == 0 { "dean" } else { "teacher" }).expect("user");
-            r.import_bundle(Bundle::decode(bytes).expect("decode")).expect("seed");
+            r.set_user(if i == 0 { "dean" } else { "teacher" })
+                .expect("user");
+            r.import_bundle(Bundle::decode(bytes).expect("decode"))
+                .expect("seed");
             r
         })
         .collect();
-    replicas[0].lock(journal, Some(&lessons[1]), "deadline passed").expect("lock");
+    replicas[0]
+        .lock(journal, Some(&lessons[1]), "deadline passed")
+        .expect("lock");
     replicas[1]
         .mark(
             journal,
             &lessons[1],
             &students[1],
-            MarkInput { status: Attendance::Absent, grade: None, note: None, hours: None },
+            MarkInput {
+                status: Attendance::Absent,
+                grade: None,
+                note: None,
+                hours: None,
+            },
         )
         .expect("offline mark before seeing the lock");
     exchange(&mut replicas, 1, 0, None);
@@ -302,7 +406,12 @@ fn late_edit_to_locked_lesson_is_an_amendment_not_lost() {
         let inbox = r.conflicts(None).expect("inbox");
         assert_eq!(inbox.len(), 1, "{inbox:?}");
         assert_eq!(inbox[0].kind, "amendment");
-        assert!(inbox[0].values.iter().any(|v| v.display == "NB" && v.user.as_deref() == Some("teacher")));
+        assert!(
+            inbox[0]
+                .values
+                .iter()
+                .any(|v| v.display == "NB" && v.user.as_deref() == Some("teacher"))
+        );
     }
     // Once the lesson is locked here, a local edit is refused with the reason…
     let err = replicas[1]
@@ -310,7 +419,12 @@ fn late_edit_to_locked_lesson_is_an_amendment_not_lost() {
             journal,
             &lessons[1],
             &students[2],
-            MarkInput { status: Attendance::Present, grade: None, note: None, hours: None },
+            MarkInput {
+                status: Attendance::Present,
+                grade: None,
+                note: None,
+                hours: None,
+            },
         )
         .expect_err("locked");
     assert!(err.to_string().contains("deadline passed"));
@@ -322,8 +436,14 @@ fn late_edit_to_locked_lesson_is_an_amendment_not_lost() {
         .position(|v| v.display == "NB")
         .expect("NB")
         + 1;
-    replicas[0].resolve(&id, Choice::Pick(pick), Some("accepted late mark")).expect("resolve");
-    assert_eq!(replicas[0].conflicts(None).expect("inbox"), vec![], "resolved on the dean's replica");
+    replicas[0]
+        .resolve(&id, Choice::Pick(pick), Some("accepted late mark"))
+        .expect("resolve");
+    assert_eq!(
+        replicas[0].conflicts(None).expect("inbox"),
+        vec![],
+        "resolved on the dean's replica"
+    );
     exchange(&mut replicas, 0, 1, None);
     for r in &replicas {
         assert_eq!(r.conflicts(None).expect("inbox"), vec![]);

@@ -18,7 +18,9 @@ fn replica(dir: &Path) -> Replica {
 
 fn count(r: &Replica, table: &str) -> i64 {
     r.conn()
-        .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| row.get(0))
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
+            row.get(0)
+        })
         .expect("count")
 }
 
@@ -34,32 +36,67 @@ fn imports_the_export_and_reimport_changes_nothing() {
     assert_eq!(summary.journals, 4);
     assert_eq!(summary.lessons, 12);
     assert_eq!(summary.absences, 2);
-    assert!(summary.assignments.contains(&("701".to_string(), "journal/g412-s301-17".to_string())));
+    assert!(
+        summary
+            .assignments
+            .contains(&("701".to_string(), "journal/g412-s301-17".to_string()))
+    );
 
     // HEMIS ids are kept.
-    let journal = r.resolve_journal("g412-s301-17").expect("journal by HEMIS ids");
+    let journal = r
+        .resolve_journal("g412-s301-17")
+        .expect("journal by HEMIS ids");
     let view = r.journal_view(&journal).expect("view");
     assert_eq!(view.group_name, "401-21");
     assert_eq!(view.subject, "Ma’lumotlar bazasi");
     assert_eq!(view.lessons.len(), 3);
     assert!(view.lessons.iter().all(|l| l.id.starts_with('h')));
-    assert_eq!(view.lessons[0].date, "2026-09-07", "Unix time read in Tashkent time");
+    assert_eq!(
+        view.lessons[0].date, "2026-09-07",
+        "Unix time read in Tashkent time"
+    );
     assert_eq!(view.students.len(), 3);
-    assert!(view.students.iter().any(|s| s.id == "9001" && s.number.as_deref() == Some("321211000000")));
+    assert!(
+        view.students
+            .iter()
+            .any(|s| s.id == "9001" && s.number.as_deref() == Some("321211000000"))
+    );
     let codes: Vec<&str> = view.controls.iter().map(|c| c.code.as_str()).collect();
     assert_eq!(codes, ["JN", "ON1", "YN"]);
-    let absent = view.cells.iter().find(|c| c.student == "9001").expect("absence imported");
+    let absent = view
+        .cells
+        .iter()
+        .find(|c| c.student == "9001")
+        .expect("absence imported");
     assert_eq!((absent.status.as_str(), absent.hours), ("a", 2));
-    let excused = view.cells.iter().find(|c| c.student == "9003").expect("excused imported");
+    let excused = view
+        .cells
+        .iter()
+        .find(|c| c.student == "9003")
+        .expect("excused imported");
     assert_eq!(excused.status, "e");
     let topics = r.module_topics("module/cs801").expect("topics");
     assert_eq!(topics.len(), 4);
     assert!(topics[0].1.starts_with("1-mavzu"));
 
-    let before = (count(&r, "changes"), count(&r, "students"), count(&r, "lessons"));
+    let before = (
+        count(&r, "changes"),
+        count(&r, "students"),
+        count(&r, "lessons"),
+    );
     let again = r.import_hemis(&fixture()).expect("reimport");
-    assert_eq!(again.changes_written, 0, "the same export again writes nothing");
-    assert_eq!((count(&r, "changes"), count(&r, "students"), count(&r, "lessons")), before);
+    assert_eq!(
+        again.changes_written, 0,
+        "the same export again writes nothing"
+    );
+    assert_eq!(
+        (
+            count(&r, "changes"),
+            count(&r, "students"),
+            count(&r, "lessons")
+        ),
+        before
+    );
 }
 
 #[test]
@@ -74,7 +111,14 @@ fn personal_data_never_reaches_the_replica() {
         bytes.extend(std::fs::read(entry.expect("entry").path()).expect("read"));
     }
     let text = String::from_utf8_lossy(&bytes);
-    for secret in ["AA1234567", "30101990000000", "AB7654321", "Chilonzor", "+998901234567", "1009843200"] {
+    for secret in [
+        "AA1234567",
+        "30101990000000",
+        "AB7654321",
+        "Chilonzor",
+        "+998901234567",
+        "1009843200",
+    ] {
         assert!(!text.contains(secret), "{secret} was stored");
     }
 }
@@ -109,7 +153,10 @@ fn malformed_or_partial_exports_are_refused_whole() {
     )
     .expect("write");
     let err = r.import_hemis(&bad_item).expect_err("refused").to_string();
-    assert!(err.contains("student-list-2.json") && err.contains("item 1"), "{err}");
+    assert!(
+        err.contains("student-list-2.json") && err.contains("item 1"),
+        "{err}"
+    );
 
     // A missing page.
     let partial = copy("partial");
@@ -120,7 +167,11 @@ fn malformed_or_partial_exports_are_refused_whole() {
     // A lesson of an unknown group.
     let orphan = copy("orphan");
     let text = std::fs::read_to_string(orphan.join("schedule-list.json")).expect("read");
-    std::fs::write(orphan.join("schedule-list.json"), text.replace("\"id\": 413", "\"id\": 999")).expect("write");
+    std::fs::write(
+        orphan.join("schedule-list.json"),
+        text.replace("\"id\": 413", "\"id\": 999"),
+    )
+    .expect("write");
     let err = r.import_hemis(&orphan).expect_err("refused").to_string();
     assert!(err.contains("999"), "{err}");
 

@@ -15,13 +15,25 @@ fn first_schema_replica_upgrades_and_keeps_its_data() {
         let mut conn = Connection::open(&path).expect("open");
         schema::migrate(&mut conn, 1).expect("schema 1");
         let device = automerge::ActorId::random();
-        conn.execute("INSERT INTO replica_meta VALUES ('device', ?1), ('university', 'tatu')", [device.to_hex_string()])
-            .expect("meta");
+        conn.execute(
+            "INSERT INTO replica_meta VALUES ('device', ?1), ('university', 'tatu')",
+            [device.to_hex_string()],
+        )
+        .expect("meta");
         let mut doc = Doc::create("group/412", DocKind::Group, &device).expect("doc");
         doc.put("meta", "name", "401-21").expect("put");
-        doc.put("students", "9001", r#"{"name":"Karimov Jasur","status":"active"}"#).expect("put");
+        doc.put(
+            "students",
+            "9001",
+            r#"{"name":"Karimov Jasur","status":"active"}"#,
+        )
+        .expect("put");
         doc.commit("{\"by\":\"admin\"}", 1).expect("commit");
-        conn.execute("INSERT INTO documents (id, kind) VALUES ('group/412', 'group')", []).expect("doc row");
+        conn.execute(
+            "INSERT INTO documents (id, kind) VALUES ('group/412', 'group')",
+            [],
+        )
+        .expect("doc row");
         for change in doc.am.get_changes(&[]) {
             conn.execute(
                 "INSERT INTO changes (hash, doc_id, bytes, local, applied) VALUES (?1, 'group/412', ?2, 1, 1)",
@@ -29,7 +41,9 @@ fn first_schema_replica_upgrades_and_keeps_its_data() {
             )
             .expect("change row");
         }
-        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
         assert_eq!(v, 1);
     }
     let mut r = Replica::open(&path).expect("the current build opens a schema-1 replica");
@@ -38,7 +52,9 @@ fn first_schema_replica_upgrades_and_keeps_its_data() {
     r.rebuild_projection().expect("rebuild");
     let name: String = r
         .conn()
-        .query_row("SELECT name FROM students WHERE id = '9001'", [], |row| row.get(0))
+        .query_row("SELECT name FROM students WHERE id = '9001'", [], |row| {
+            row.get(0)
+        })
         .expect("student survived the upgrade");
     assert_eq!(name, "Karimov Jasur");
     // Tables of the new schema exist.
@@ -52,8 +68,10 @@ fn newer_schema_is_refused_and_left_untouched() {
     let path = tmp.path().join("replica.db");
     {
         let conn = Connection::open(&path).expect("open");
-        conn.execute_batch("CREATE TABLE future (x); INSERT INTO future VALUES (1);").expect("table");
-        conn.pragma_update(None, "user_version", schema::LATEST + 1).expect("version");
+        conn.execute_batch("CREATE TABLE future (x); INSERT INTO future VALUES (1);")
+            .expect("table");
+        conn.pragma_update(None, "user_version", schema::LATEST + 1)
+            .expect("version");
     }
     let hash = |p: &std::path::Path| Sha256::digest(std::fs::read(p).expect("read"));
     let before = hash(&path);
@@ -66,8 +84,15 @@ fn newer_schema_is_refused_and_left_untouched() {
         Err(other) => panic!("wrong error: {other}"),
         Ok(_) => panic!("a newer replica must be refused"),
     }
-    let err = Replica::open(&path).err().map(|e| e.to_string()).unwrap_or_default();
+    let err = Replica::open(&path)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(err.contains("newer Daftar"), "{err}");
     assert_eq!(hash(&path), before, "the file is untouched");
-    assert_eq!(std::fs::read_dir(tmp.path()).expect("dir").count(), files_before, "no WAL or journal created");
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).expect("dir").count(),
+        files_before,
+        "no WAL or journal created"
+    );
 }

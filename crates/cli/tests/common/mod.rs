@@ -52,5 +52,8 @@ pub fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
 pub fn demo(dir: &Path, seed: u64) -> String {
     ok(dir, &["demo", "--tier", "XS", "--seed", &seed.to_string()]);
     let journals = json(dir, &["journals"]);
-    journals[0]["id"].as_str().expect("a journal id").to_string()
+    journals[0]["id"]
+        .as_str()
+        .expect("a journal id")
+        .to_string()
 }
