@@ -13,12 +13,13 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, Parser, Subcommand};
+use daftar_core::bundle::{Bundle, PeerHeads};
 use daftar_core::conflicts::Choice;
 use daftar_core::demo::{DemoSpec, Tier};
 use daftar_core::export::ExportFormat;
 use daftar_core::journal::{MarkInput, NewLesson, short_id};
 use daftar_core::model::{Attendance, LessonType};
-use daftar_core::{CoreError, Replica, bundle::Bundle};
+use daftar_core::{CoreError, Replica};
 use serde_json::json;
 
 use crate::output::Out;
@@ -229,8 +230,15 @@ struct ResolveArgs {
 
 #[derive(Subcommand)]
 enum BundleCommand {
-    /// Write every change of this replica to a file.
-    Export { file: PathBuf },
+    /// Write this replica's changes to a file: everything, or with --for only what a peer lacks.
+    Export {
+        file: PathBuf,
+        /// The peer's heads file (made there with `daftar bundle heads`).
+        #[arg(long = "for", value_name = "HEADS_FILE")]
+        for_peer: Option<PathBuf>,
+    },
+    /// Write what this replica holds (document heads), so a peer can send only what is missing.
+    Heads { file: PathBuf },
     /// Read a bundle file (safe to repeat, in any order).
     Import { file: PathBuf },
 }
@@ -495,21 +503,44 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             r.resolve(&args.conflict, choice, args.note.as_deref())?;
             out.ok("Resolved")
         }
-        Command::Bundle(BundleCommand::Export { file }) => {
+        Command::Bundle(BundleCommand::Export { file, for_peer }) => {
             let mut r = open(&dir)?;
-            let bundle = r.export_bundle()?;
+            let bundle = match for_peer {
+                None => r.export_bundle()?,
+                Some(heads) => {
+                    let text = std::fs::read_to_string(&heads)
+                        .with_context(|| format!("cannot read {}", heads.display()))?;
+                    let peer: PeerHeads = serde_json::from_str(&text).with_context(|| {
+                        format!(
+                            "{} is not a heads file from `daftar bundle heads`",
+                            heads.display()
+                        )
+                    })?;
+                    r.export_for(&peer)?
+                }
+            };
             bundle.write(&file)?;
             let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
             out.value(
                 &json!({ "file": file, "chunks": bundle.chunks.len(), "bytes": size }),
                 || {
                     format!(
-                        "Wrote {} ({} documents, {} bytes)",
+                        "Wrote {} ({} chunks, {} bytes)",
                         file.display(),
                         bundle.chunks.len(),
                         size
                     )
                 },
+            )
+        }
+        Command::Bundle(BundleCommand::Heads { file }) => {
+            let mut r = open(&dir)?;
+            let heads = r.heads()?;
+            std::fs::write(&file, serde_json::to_vec_pretty(&heads)?)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            out.value(
+                &json!({ "file": file, "documents": heads.docs.len() }),
+                || format!("Wrote {} ({} documents)", file.display(), heads.docs.len()),
             )
         }
         Command::Bundle(BundleCommand::Import { file }) => {

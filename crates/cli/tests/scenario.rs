@@ -105,6 +105,34 @@ fn concurrent_marks_surface_in_inbox_and_resolution_converges() {
     assert_eq!(cell["status"], "p");
     assert_eq!(cell["grade"], 90);
 
+    // A bundle for a known peer carries only what it lacks.
+    ok(&b, &["mark", &journal, &lesson, &student, "l"]);
+    ok(&a, &["bundle", "heads", &bundle("a.heads")]);
+    ok(
+        &b,
+        &[
+            "bundle",
+            "export",
+            &bundle("b-for-a.bundle"),
+            "--for",
+            &bundle("a.heads"),
+        ],
+    );
+    ok(&b, &["bundle", "export", &bundle("b-all.bundle")]);
+    let small = std::fs::metadata(bundle("b-for-a.bundle"))
+        .expect("size")
+        .len();
+    let all = std::fs::metadata(bundle("b-all.bundle"))
+        .expect("size")
+        .len();
+    assert!(
+        small * 10 < all,
+        "a peer bundle is small: {small} vs {all} bytes"
+    );
+    ok(&a, &["bundle", "import", &bundle("b-for-a.bundle")]);
+    let show_a = ok(&a, &["--json", "show", &journal]);
+    assert_eq!(show_a, ok(&b, &["--json", "show", &journal]));
+
     // Importing the same bundles again changes nothing.
     ok(&b, &["bundle", "import", &bundle("a1.bundle")]);
     ok(&b, &["bundle", "import", &bundle("a2.bundle")]);

@@ -29,6 +29,13 @@ struct Header {
     chunks: usize,
 }
 
+/// Every document's heads on a peer replica (`daftar bundle heads`), as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PeerHeads {
+    pub university: String,
+    pub docs: std::collections::BTreeMap<String, Vec<String>>,
+}
+
 /// A decoded bundle.
 #[derive(Clone)]
 pub struct Bundle {
@@ -174,6 +181,70 @@ impl Replica {
                     doc: id.clone(),
                     bytes: doc.am.save(),
                 });
+            }
+            for bytes in pending {
+                chunks.push(Incoming::Change {
+                    doc: id.clone(),
+                    bytes,
+                });
+            }
+        }
+        Ok(Bundle {
+            university,
+            device: self.device_hex(),
+            chunks,
+        })
+    }
+
+    /// What this replica holds: every document's heads (hex change hashes). A peer passes it
+    /// to [`Replica::export_for`] to send only what this replica lacks.
+    pub fn heads(&mut self) -> Result<PeerHeads> {
+        let university = self.require_university()?;
+        let mut docs = std::collections::BTreeMap::new();
+        for id in self.doc_ids()? {
+            let heads = self.doc(&id)?.am.get_heads();
+            docs.insert(id, heads.iter().map(|h| h.to_string()).collect());
+        }
+        Ok(PeerHeads { university, docs })
+    }
+
+    /// A bundle of only what a peer with `peer` heads lacks: the changes after its heads for
+    /// documents it has, whole documents for those it does not.
+    pub fn export_for(&mut self, peer: &PeerHeads) -> Result<Bundle> {
+        let university = self.require_university()?;
+        if peer.university != university {
+            return Err(CoreError::ForeignBundle {
+                expected: university,
+                found: peer.university.clone(),
+            });
+        }
+        let mut chunks = Vec::new();
+        for id in self.doc_ids()? {
+            let pending = self.pending_changes(&id)?;
+            let doc = self.doc(&id)?;
+            match peer.docs.get(&id) {
+                None => {
+                    if !doc.am.get_heads().is_empty() {
+                        chunks.push(Incoming::Document {
+                            doc: id.clone(),
+                            bytes: doc.am.save(),
+                        });
+                    }
+                }
+                Some(hex_heads) => {
+                    // Only heads we know can bound the set; unknown ones mean the peer is ahead.
+                    let known: Vec<automerge::ChangeHash> = hex_heads
+                        .iter()
+                        .filter_map(|h| h.parse().ok())
+                        .filter(|h| doc.am.get_change_by_hash(h).is_some())
+                        .collect();
+                    for change in doc.am.get_changes(&known) {
+                        chunks.push(Incoming::Change {
+                            doc: id.clone(),
+                            bytes: change.raw_bytes().to_vec(),
+                        });
+                    }
+                }
             }
             for bytes in pending {
                 chunks.push(Incoming::Change {
