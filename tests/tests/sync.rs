@@ -387,3 +387,28 @@ fn the_token_lives_in_a_real_secret_service() {
     second.sync();
     assert!(!teacher.run(&["sync"]).status.success(), "signed out");
 }
+
+#[test]
+fn another_user_signing_in_on_a_shared_replica_writes_as_a_new_device() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (server, _admin) = university(tmp.path());
+    let mut shared = client(tmp.path(), "lab-pc", &server, "anvar", "anvar-pw");
+    shared.sync();
+    let lesson = shared.json(&["show", J301_412])["lessons"][0]["id"]
+        .as_str()
+        .expect("lesson")
+        .to_string();
+    shared.ok(&["mark", J301_412, &lesson, "9001", "l"]);
+    let s = shared.sync();
+    assert_eq!(s["pushed"], 1, "{s}");
+    let first_device = shared.device();
+    shared.ok(&["logout"]);
+
+    // The dean's office uses the same computer and replica.
+    shared.login(&server, "dekanat", "dekanat-pw");
+    assert_ne!(shared.device(), first_device, "a new device for a new user");
+    shared.ok(&["mark", J301_412, &lesson, "9003", "+", "--grade", "88"]);
+    let s = shared.sync();
+    assert_eq!(s["refused"], 0, "not refused as another user's device: {s}");
+    assert_eq!(s["pushed"], 1);
+}

@@ -82,10 +82,17 @@ pub fn login(dir: &Path, args: LoginArgs, out: &Out) -> Result<()> {
     let mut r = crate::open(dir)?;
     let server = normalize_server(&args.server);
     let password = read_password()?;
+    // The server binds this device to the first user who syncs from it: another user signing
+    // in here writes as a new device.
+    let owner = format!("{server}|{}", args.user);
+    if r.meta("device_owner")?.is_some_and(|o| o != owner) {
+        r.new_device()?;
+    }
     let transport = Transport::new(&server, &r.device_hex(), None)?;
     let resp = runtime()?.block_on(transport.login(&args.user, &password))?;
     let key = token_key(&r, &server, &args.user);
     let stored = Keyring::system().and_then(|k| k.save(&key, &resp.token).map(|()| k.name));
+    r.set_meta("device_owner", &owner)?;
     r.set_meta("server", &server)?;
     r.set_meta("server_user", &args.user)?;
     r.set_meta("server_role", resp.user.role.as_str())?;

@@ -170,6 +170,17 @@ impl Replica {
         &self.user
     }
 
+    /// Starts writing as a new device (automerge actor). The server binds an actor to the first
+    /// user who pushes with it, so a replica that changes hands (another user signs in) needs
+    /// a new one; changes already made keep their old actor.
+    pub fn new_device(&mut self) -> Result<String> {
+        let actor = ActorId::random();
+        meta_set(&self.conn, "device", &actor.to_hex_string())?;
+        self.device = actor;
+        self.docs.clear();
+        Ok(self.device_hex())
+    }
+
     /// Sets the name recorded as the author of local edits.
     pub fn set_user(&mut self, user: &str) -> Result<()> {
         meta_set(&self.conn, "user", user)?;
