@@ -49,15 +49,19 @@ fn acknowledged_edits_survive_sigkill() {
                 }
             }
         });
-        // Let it start and do some work, then kill it at a random moment.
-        let deadline = Instant::now() + Duration::from_millis(rng.random_range(150..700));
+        // Wait until it is marking (start-up is slow on a loaded machine), then kill it at a
+        // random moment while it works.
         let mut lines = Vec::new();
+        if let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+            lines.push(line);
+        }
+        let deadline = Instant::now() + Duration::from_millis(rng.random_range(0..300));
         while Instant::now() < deadline {
-            if let Ok(line) = rx.recv_timeout(Duration::from_millis(5)) {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(2)) {
                 lines.push(line);
             }
         }
-        // SAFETY-free: Child::kill sends SIGKILL on Unix.
+        // Child::kill sends SIGKILL on Unix.
         child.kill().expect("SIGKILL");
         let _ = child.wait();
         let _ = reader.join();
