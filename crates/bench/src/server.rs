@@ -1,0 +1,443 @@
+//! The servers a scenario talks to, in this process, on 127.0.0.1 ports of their own:
+//!
+//! - the Daftar sync-server: `daftar_sync_server::router` over a temp-file [`SqliteStore`]
+//!   with `PasswordParams::INSECURE_FAST`, served exactly as `daftar_sync_server::serve` does
+//!   (`into_make_service_with_connect_info`) plus one outermost layer that records how long
+//!   the server spent on each `/v1/sync` request (server-side latency, without the network);
+//! - the baseline server: automerge's own sync protocol, one session per (peer, document),
+//!   and a blob store for floor-wire uploads and downloads. Same HTTP stack (axum + hyper on
+//!   the server, reqwest on the client), so transports match.
+//!
+//! Each server runs on its own tokio runtime, separate from the clients', so a client blocking
+//! on SQLite never holds up the server's accept loop.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use automerge::AutoCommit;
+use automerge::sync::{Message, State, SyncDoc};
+use axum::body::Bytes;
+use axum::extract::{Request, State as AxState};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use daftar_client::engine::{SyncSummary, sync_once};
+use daftar_client::transport::Transport;
+use daftar_core::Replica;
+use daftar_protocol::Role;
+use daftar_sync_server::{AppState, Config, PasswordParams, SqliteStore, UserSpec, add_user};
+
+type Times = Arc<Mutex<Vec<Duration>>>;
+
+/// Locks a mutex, ignoring poisoning (a panicked scenario is reported, not propagated).
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The Daftar server, the baseline server and a client runtime.
+pub struct Cluster {
+    server_rt: tokio::runtime::Runtime,
+    /// Runtime the clients run on.
+    pub client_rt: tokio::runtime::Runtime,
+    pub url: String,
+    pub state: AppState,
+    sync_times: Times,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    pub baseline: Arc<BaselineState>,
+    pub baseline_url: String,
+}
+
+/// Server counters read from `/metrics` (its text exposition, rendered in-process).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerMetrics {
+    pub sync_requests: u64,
+    pub changes_stored: u64,
+    pub changes_sent: u64,
+    pub change_bytes_in: u64,
+    pub change_bytes_out: u64,
+}
+
+impl std::ops::Sub for ServerMetrics {
+    type Output = ServerMetrics;
+    fn sub(self, o: ServerMetrics) -> ServerMetrics {
+        ServerMetrics {
+            sync_requests: self.sync_requests - o.sync_requests,
+            changes_stored: self.changes_stored - o.changes_stored,
+            changes_sent: self.changes_sent - o.changes_sent,
+            change_bytes_in: self.change_bytes_in - o.change_bytes_in,
+            change_bytes_out: self.change_bytes_out - o.change_bytes_out,
+        }
+    }
+}
+
+fn runtime(threads: usize, name: &str) -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .context("start a tokio runtime")
+}
+
+impl Cluster {
+    /// Starts both servers; the Daftar server keeps its database in `dir`.
+    pub fn start(dir: &Path) -> Result<Cluster> {
+        let server_rt = runtime(2, "bench-server")?;
+        let client_rt = runtime(2, "bench-client")?;
+        let store =
+            Arc::new(SqliteStore::open(&dir.join("server.db")).context("open the server store")?);
+        let config = Config {
+            password: PasswordParams::INSECURE_FAST,
+            // Big first syncs (B5) must not hit the request timeout on a loaded 2-core machine.
+            request_timeout: Duration::from_secs(600),
+            ..Config::default()
+        };
+        let state = AppState::new(store, config);
+        let sync_times: Times = Arc::default();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = daftar_sync_server::router(state.clone())
+            .layer(from_fn_with_state(sync_times.clone(), time_sync_requests))
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let (listener, addr) = server_rt.block_on(async {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let a = l.local_addr()?;
+            Ok::<_, std::io::Error>((l, a))
+        })?;
+        let task = server_rt.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+
+        let baseline = Arc::new(BaselineState::default());
+        let base_app = axum::Router::new()
+            .route("/am", post(am_sync))
+            .route("/blob/{name}", get(blob_get).put(blob_put))
+            .layer(axum::extract::DefaultBodyLimit::max(512 * 1024 * 1024))
+            .with_state(baseline.clone());
+        let base_listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        let base_addr = base_listener.local_addr()?;
+        server_rt.spawn(async move {
+            let _ = axum::serve(base_listener, base_app).await;
+        });
+
+        Ok(Cluster {
+            server_rt,
+            client_rt,
+            url: format!("http://{addr}"),
+            state,
+            sync_times,
+            stop: Some(stop),
+            task: Some(task),
+            baseline,
+            baseline_url: format!("http://{base_addr}"),
+        })
+    }
+
+    /// Creates a user whose password is their name.
+    pub fn add_user(
+        &self,
+        name: &str,
+        role: Role,
+        scope: Option<&str>,
+        employee: Option<&str>,
+    ) -> Result<()> {
+        add_user(
+            self.state.store().as_ref(),
+            &UserSpec {
+                name: name.into(),
+                role,
+                scope: scope.map(str::to_string),
+                employee: employee.map(str::to_string),
+                password: name.into(),
+            },
+            &PasswordParams::INSECURE_FAST,
+        )
+        .map_err(|e| anyhow!("add user {name}: {e}"))?;
+        Ok(())
+    }
+
+    /// Signs `user` in for `replica` and returns its transport.
+    pub fn login(&self, user: &str, replica: &Replica) -> Result<Transport> {
+        let device = replica.device_hex();
+        let anon = Transport::new(&self.url, &device, None)?;
+        let resp = self
+            .client_rt
+            .block_on(anon.login(user, user))
+            .with_context(|| format!("sign in as {user}"))?;
+        Ok(Transport::new(&self.url, &device, Some(resp.token))?)
+    }
+
+    /// One complete sync of `replica`.
+    pub fn sync(&self, replica: &Mutex<Replica>, transport: &Transport) -> Result<SyncSummary> {
+        Ok(self
+            .client_rt
+            .block_on(sync_once(replica, transport, |_| {}))?)
+    }
+
+    /// The server's counters, parsed from its `/metrics` text.
+    pub fn metrics(&self) -> ServerMetrics {
+        let text = self.state.metrics().render();
+        let mut m = ServerMetrics::default();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let Some((name, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let v: u64 = value.parse().unwrap_or(0);
+            if name.starts_with("daftar_http_requests_total{route=\"/v1/sync\"") {
+                m.sync_requests += v;
+            }
+            match name {
+                "daftar_changes_stored_total" => m.changes_stored = v,
+                "daftar_changes_sent_total" => m.changes_sent = v,
+                "daftar_change_bytes_in_total" => m.change_bytes_in = v,
+                "daftar_change_bytes_out_total" => m.change_bytes_out = v,
+                _ => {}
+            }
+        }
+        m
+    }
+
+    /// Server-side handling times of `/v1/sync` requests since the last call.
+    pub fn take_sync_times(&self) -> Vec<Duration> {
+        std::mem::take(&mut *lock(&self.sync_times))
+    }
+
+    /// A client for the baseline server, as peer `peer`.
+    pub fn stock_peer(&self, peer: &str) -> Result<StockPeer> {
+        Ok(StockPeer {
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .timeout(Duration::from_secs(60))
+                .build()?,
+            url: self.baseline_url.clone(),
+            peer: peer.to_string(),
+            states: HashMap::new(),
+            requests: 0,
+            bytes_up: 0,
+            bytes_down: 0,
+        })
+    }
+
+    /// Uploads `body` to the blob store in one request; returns the response's body size.
+    pub fn blob_put(&self, name: &str, body: Vec<u8>) -> Result<u64> {
+        let url = format!("{}/blob/{name}", self.baseline_url);
+        self.client_rt.block_on(async {
+            let resp = reqwest::Client::new().put(url).body(body).send().await?;
+            let status = resp.status();
+            let bytes = resp.bytes().await?;
+            if !status.is_success() {
+                return Err(anyhow!("blob upload answered {status}"));
+            }
+            Ok(bytes.len() as u64)
+        })
+    }
+
+    /// Downloads a blob in one request.
+    pub fn blob_get(&self, name: &str) -> Result<Vec<u8>> {
+        let url = format!("{}/blob/{name}", self.baseline_url);
+        self.client_rt.block_on(async {
+            let resp = reqwest::Client::new().get(url).send().await?;
+            if !resp.status().is_success() {
+                return Err(anyhow!("blob download answered {}", resp.status()));
+            }
+            Ok(resp.bytes().await?.to_vec())
+        })
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = self
+                .server_rt
+                .block_on(async { tokio::time::timeout(Duration::from_secs(10), task).await });
+        }
+    }
+}
+
+async fn time_sync_requests(AxState(times): AxState<Times>, req: Request, next: Next) -> Response {
+    let is_sync = req.uri().path() == "/v1/sync";
+    let start = Instant::now();
+    let response = next.run(req).await;
+    if is_sync {
+        lock(&times).push(start.elapsed());
+    }
+    response
+}
+
+/// The baseline server's data: automerge documents with a sync state per (peer, document),
+/// and blobs.
+#[derive(Default)]
+pub struct BaselineState {
+    docs: Mutex<HashMap<String, AutoCommit>>,
+    states: Mutex<HashMap<(String, String), State>>,
+    blobs: Mutex<HashMap<String, Vec<u8>>>,
+}
+
+impl BaselineState {
+    /// Puts (replaces) a document the server holds.
+    pub fn put_doc(&self, id: &str, doc: AutoCommit) {
+        lock(&self.docs).insert(id.to_string(), doc);
+    }
+
+    pub fn heads(&self, id: &str) -> Option<Vec<automerge::ChangeHash>> {
+        lock(&self.docs).get_mut(id).map(|d| d.get_heads())
+    }
+
+    /// Forgets everything but what a peer would persist (`State::encode`): a new session.
+    pub fn new_sessions(&self) {
+        for state in lock(&self.states).values_mut() {
+            if let Ok(s) = State::decode(&state.encode()) {
+                *state = s;
+            }
+        }
+    }
+
+    pub fn clear(&self) {
+        lock(&self.docs).clear();
+        lock(&self.states).clear();
+        lock(&self.blobs).clear();
+    }
+}
+
+async fn am_sync(
+    AxState(base): AxState<Arc<BaselineState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (Some(peer), Some(doc_id)) = (header("x-peer"), header("x-doc")) else {
+        return (StatusCode::BAD_REQUEST, "x-peer and x-doc are required").into_response();
+    };
+    let mut docs = lock(&base.docs);
+    let doc = docs.entry(doc_id.clone()).or_default();
+    let mut states = lock(&base.states);
+    let state = states.entry((peer, doc_id)).or_default();
+    if !body.is_empty() {
+        let message = match Message::decode(&body) {
+            Ok(m) => m,
+            Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        };
+        if let Err(e) = doc.sync().receive_sync_message(state, message) {
+            return (StatusCode::BAD_REQUEST, e.to_string()).into_response();
+        }
+    }
+    match doc.sync().generate_sync_message(state) {
+        Some(m) => m.encode().into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+async fn blob_put(
+    AxState(base): AxState<Arc<BaselineState>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    body: Bytes,
+) -> StatusCode {
+    lock(&base.blobs).insert(name, body.to_vec());
+    StatusCode::NO_CONTENT
+}
+
+async fn blob_get(
+    AxState(base): AxState<Arc<BaselineState>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    match lock(&base.blobs).get(&name) {
+        Some(b) => b.clone().into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// A client of automerge's per-document sync protocol, one session per document, over HTTP.
+pub struct StockPeer {
+    http: reqwest::Client,
+    url: String,
+    peer: String,
+    states: HashMap<String, State>,
+    pub requests: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+}
+
+impl StockPeer {
+    /// Runs the sync protocol for one document until neither side has anything to say.
+    /// Returns the number of round trips (HTTP requests).
+    pub async fn sync_doc(&mut self, doc_id: &str, doc: &mut AutoCommit) -> Result<u64> {
+        let state = self.states.entry(doc_id.to_string()).or_default();
+        let mut trips = 0u64;
+        loop {
+            let message = doc.sync().generate_sync_message(state);
+            let Some(message) = message else { break };
+            let body = message.encode();
+            self.bytes_up += body.len() as u64;
+            let resp = self
+                .http
+                .post(format!("{}/am", self.url))
+                .header("x-peer", &self.peer)
+                .header("x-doc", doc_id)
+                .body(body)
+                .send()
+                .await?;
+            let status = resp.status();
+            let bytes = resp.bytes().await?;
+            self.requests += 1;
+            trips += 1;
+            self.bytes_down += bytes.len() as u64;
+            if !status.is_success() {
+                return Err(anyhow!(
+                    "stock sync of {doc_id} answered {status}: {}",
+                    String::from_utf8_lossy(&bytes)
+                ));
+            }
+            if !bytes.is_empty() {
+                let reply = Message::decode(&bytes).map_err(|e| anyhow!("stock reply: {e}"))?;
+                doc.sync()
+                    .receive_sync_message(state, reply)
+                    .map_err(|e| anyhow!("stock receive: {e}"))?;
+            }
+            if trips > 100 {
+                return Err(anyhow!(
+                    "stock sync of {doc_id} did not converge in 100 round trips"
+                ));
+            }
+        }
+        Ok(trips)
+    }
+
+    /// Keeps only what a peer persists between sessions (`State::encode`).
+    pub fn new_sessions(&mut self) {
+        for state in self.states.values_mut() {
+            if let Ok(s) = State::decode(&state.encode()) {
+                *state = s;
+            }
+        }
+    }
+
+    pub fn counters(&self) -> (u64, u64, u64) {
+        (self.requests, self.bytes_up, self.bytes_down)
+    }
+}
+
+impl StockPeer {
+    pub fn reset_counters(&mut self) {
+        self.requests = 0;
+        self.bytes_up = 0;
+        self.bytes_down = 0;
+    }
+}
