@@ -58,36 +58,24 @@ fn probe(store: &Arc<CredentialStore>) -> std::result::Result<(), String> {
 impl Keyring {
     /// The first store on this machine that accepts a write.
     pub fn system() -> Result<Keyring> {
+        type Open = fn() -> keyring_core::Result<Arc<CredentialStore>>;
+        let candidates: [(&'static str, Open); 2] = [
+            ("Secret Service", || {
+                zbus_secret_service_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>)
+            }),
+            ("kernel keyutils", || {
+                linux_keyutils_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>)
+            }),
+        ];
         let mut reasons = Vec::new();
-        match zbus_secret_service_keyring_store::Store::new() {
-            Ok(store) => {
-                let store: Arc<CredentialStore> = store;
-                match probe(&store) {
-                    Ok(()) => {
-                        return Ok(Keyring {
-                            store,
-                            name: "Secret Service",
-                        });
-                    }
-                    Err(e) => reasons.push(format!("Secret Service: {e}")),
-                }
+        for (name, open) in candidates {
+            match open().map_err(|e| e.to_string()).and_then(|store| {
+                probe(&store)?;
+                Ok(store)
+            }) {
+                Ok(store) => return Ok(Keyring { store, name }),
+                Err(e) => reasons.push(format!("{name}: {e}")),
             }
-            Err(e) => reasons.push(format!("Secret Service: {e}")),
-        }
-        match linux_keyutils_keyring_store::Store::new() {
-            Ok(store) => {
-                let store: Arc<CredentialStore> = store;
-                match probe(&store) {
-                    Ok(()) => {
-                        return Ok(Keyring {
-                            store,
-                            name: "kernel keyutils",
-                        });
-                    }
-                    Err(e) => reasons.push(format!("keyutils: {e}")),
-                }
-            }
-            Err(e) => reasons.push(format!("keyutils: {e}")),
         }
         Err(ClientError::NoKeyring(reasons.join("; ")))
     }

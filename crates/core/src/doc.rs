@@ -61,6 +61,10 @@ impl Doc {
                 .map_err(|source| doc_err(id, source))?;
         }
         am.commit_with(CommitOptions::default().with_time(0));
+        Ok(Doc::from_automerge(id, kind, am, device))
+    }
+
+    fn from_automerge(id: &str, kind: DocKind, mut am: AutoCommit, device: &ActorId) -> Doc {
         am.set_actor(device.clone());
         let mut doc = Doc {
             id: id.to_string(),
@@ -69,7 +73,7 @@ impl Doc {
             maps: HashMap::new(),
         };
         doc.find_maps();
-        Ok(doc)
+        doc
     }
 
     /// Loads a document from a snapshot (if any) and the change chunks after it.
@@ -88,15 +92,7 @@ impl Doc {
             am.load_incremental(chunk)
                 .map_err(|source| doc_err(id, source))?;
         }
-        am.set_actor(device.clone());
-        let mut doc = Doc {
-            id: id.to_string(),
-            kind,
-            am,
-            maps: HashMap::new(),
-        };
-        doc.find_maps();
-        Ok(doc)
+        Ok(Doc::from_automerge(id, kind, am, device))
     }
 
     /// Looks up the top-level maps (after a load or after changes arrived).

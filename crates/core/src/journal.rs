@@ -266,6 +266,17 @@ impl Replica {
         }
     }
 
+    /// Refuses local edits to a locked lesson, with the lock's reason.
+    fn ensure_lesson_open(&self, journal: &str, lesson: &str) -> Result<()> {
+        match self.lesson_lock(journal, lesson)? {
+            Some(reason) => Err(CoreError::Locked {
+                what: "this lesson".into(),
+                reason,
+            }),
+            None => Ok(()),
+        }
+    }
+
     fn active_students(&self, group: &str) -> Result<Vec<String>> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT id FROM students WHERE group_id = ?1 AND status = 'active' ORDER BY name, id",
@@ -339,12 +350,7 @@ impl Replica {
 
     /// Sets a lesson's topic (normally one of the module's topics).
     pub fn set_topic(&mut self, journal: &str, lesson: &str, topic: &str) -> Result<()> {
-        if let Some(reason) = self.lesson_lock(journal, lesson)? {
-            return Err(CoreError::Locked {
-                what: "this lesson".into(),
-                reason,
-            });
-        }
+        self.ensure_lesson_open(journal, lesson)?;
         let lesson = lesson.to_string();
         let topic = topic.to_string();
         self.edit(journal, "set topic", move |doc| {
@@ -363,12 +369,7 @@ impl Replica {
         input: MarkInput,
     ) -> Result<()> {
         let row = self.journal_row(journal)?;
-        if let Some(reason) = self.lesson_lock(journal, lesson)? {
-            return Err(CoreError::Locked {
-                what: "this lesson".into(),
-                reason,
-            });
-        }
+        self.ensure_lesson_open(journal, lesson)?;
         let active = self.active_students(&row.group)?;
         if !active.iter().any(|s| s == student) {
             return Err(CoreError::invalid(
@@ -409,12 +410,7 @@ impl Replica {
     /// Existing grades and notes are kept. Returns the number of students marked.
     pub fn mark_all(&mut self, journal: &str, lesson: &str, absent: &[String]) -> Result<usize> {
         let row = self.journal_row(journal)?;
-        if let Some(reason) = self.lesson_lock(journal, lesson)? {
-            return Err(CoreError::Locked {
-                what: "this lesson".into(),
-                reason,
-            });
-        }
+        self.ensure_lesson_open(journal, lesson)?;
         let active = self.active_students(&row.group)?;
         for a in absent {
             if !active.contains(a) {
@@ -461,12 +457,7 @@ impl Replica {
 
     /// Clears a mark (Delete in the grid).
     pub fn clear_mark(&mut self, journal: &str, lesson: &str, student: &str) -> Result<()> {
-        if let Some(reason) = self.lesson_lock(journal, lesson)? {
-            return Err(CoreError::Locked {
-                what: "this lesson".into(),
-                reason,
-            });
-        }
+        self.ensure_lesson_open(journal, lesson)?;
         let key = format!("{lesson}/{student}");
         self.edit(journal, "clear mark", move |doc| {
             doc.delete("marks", &key)?;
