@@ -83,6 +83,8 @@ pub struct Author {
 #[derive(Default)]
 pub struct LockCache {
     sets: HashMap<ChangeHash, (HashSet<ChangeHash>, HashSet<ChangeHash>)>,
+    /// Whether the document has any lock at all (looked up once per refresh).
+    any: Option<bool>,
 }
 
 fn map_of(field: &str) -> Option<&'static str> {
@@ -162,6 +164,14 @@ fn lock_ops(doc: &Doc, lesson: &str) -> Vec<ObjId> {
 }
 
 impl LockCache {
+    /// Whether `doc` holds any lock (a journal's or a lesson's, current or concurrent).
+    /// Most journals hold none, which spares two map lookups per refreshed mark.
+    fn any(&mut self, doc: &Doc) -> bool {
+        *self
+            .any
+            .get_or_insert_with(|| !doc.keys("locks").is_empty())
+    }
+
     /// (ancestors, descendants) of a lock change.
     fn sets(
         &mut self,
@@ -216,8 +226,20 @@ pub fn check(
     let Some(map) = map_of(field) else {
         return Ok(());
     };
-    let id = conflict_id(&doc.id, field, key);
     let values = doc.get_all(map, key);
+    check_values(tx, doc, field, key, values, locks)
+}
+
+/// [`check`] with the key's values (`Doc::get_all`) already read by the caller.
+pub fn check_values(
+    tx: &Connection,
+    doc: &mut Doc,
+    field: &str,
+    key: &str,
+    values: Vec<(String, ObjId)>,
+    locks: &mut LockCache,
+) -> Result<()> {
+    let id = conflict_id(&doc.id, field, key);
     let lesson = match field {
         "mark" | "adjustment" => key.split_once('/').map(|(l, _)| l.to_string()),
         "topic" => Some(key.to_string()),
@@ -236,6 +258,7 @@ pub fn check(
     // Amendment: a mark written concurrently with the lock that covers it.
     if field == "mark"
         && let Some(lesson_id) = &lesson
+        && locks.any(doc)
     {
         let lock_op = lock_ops(doc, lesson_id).pop();
         if let Some(lock_op) = lock_op

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 
+use automerge::ReadDoc;
 use daftar_protocol::DocKind;
 use rusqlite::{Connection, params};
 
@@ -268,7 +269,11 @@ fn project_journal(tx: &Connection, doc: &mut Doc) -> Result<()> {
     }
     journal_meta(tx, doc)?;
     let mut locks = LockCache::default();
-    for map in ["lessons", "marks", "scores", "adjustments", "resolutions"] {
+    for key in doc.keys("lessons") {
+        journal_key(tx, doc, "lessons", &key, &mut locks)?;
+    }
+    marks_whole(tx, doc, &mut locks)?;
+    for map in ["scores", "adjustments", "resolutions"] {
         for key in doc.keys(map) {
             journal_key(tx, doc, map, &key, &mut locks)?;
         }
@@ -321,8 +326,10 @@ fn journal_key(
             conflicts::check(tx, doc, "topic", key, locks)
         }
         "marks" => {
-            mark(tx, doc, key)?;
-            conflicts::check(tx, doc, "mark", key, locks)
+            // One lookup serves the row (the winner is the last value) and the inbox.
+            let values = doc.get_all("marks", key);
+            mark(tx, doc, key, values.last().map(|(v, _)| v.as_str()))?;
+            conflicts::check_values(tx, doc, "mark", key, values, locks)
         }
         "scores" => {
             score(tx, doc, key)?;
@@ -402,11 +409,45 @@ fn split2(key: &str) -> Option<(&str, &str)> {
     key.split_once('/')
 }
 
-fn mark(tx: &Connection, doc: &Doc, key: &str) -> Result<()> {
+/// Every mark of a freshly projected journal in one pass over the map (a lookup per key
+/// costs far more in automerge than walking the map). Only keys holding concurrent values,
+/// or any key when the journal has locks, go through the inbox check; the journal's inbox
+/// rows were all deleted before, so the others have nothing to clear.
+fn marks_whole(tx: &Connection, doc: &mut Doc, locks: &mut LockCache) -> Result<()> {
+    let obj = doc.map("marks")?.clone();
+    let mut needs_check = Vec::new();
+    let rows: Vec<(String, Option<String>, bool)> = doc
+        .am
+        .map_range(&obj, ..)
+        .map(|item| {
+            let value = match &item.value {
+                automerge::ValueRef::Scalar(automerge::ScalarValueRef::Str(s)) => {
+                    Some(s.to_string())
+                }
+                _ => None,
+            };
+            (item.key.into_owned(), value, item.conflict)
+        })
+        .collect();
+    let any_lock = !doc.keys("locks").is_empty();
+    for (key, value, conflict) in rows {
+        mark(tx, doc, &key, value.as_deref())?;
+        if conflict || any_lock {
+            needs_check.push(key);
+        }
+    }
+    for key in needs_check {
+        conflicts::check(tx, doc, "mark", &key, locks)?;
+    }
+    Ok(())
+}
+
+/// Writes (or deletes, for `None`) the row of the mark at `key` holding the raw `winner`.
+fn mark(tx: &Connection, doc: &Doc, key: &str, winner: Option<&str>) -> Result<()> {
     let Some((lesson_id, student_id)) = split2(key) else {
         return Ok(());
     };
-    match doc.get("marks", key).and_then(|v| parse::<MarkValue>(&v)) {
+    match winner.and_then(parse::<MarkValue>) {
         Some(m) => {
             tx.prepare_cached(
                 "INSERT INTO marks (journal_id, lesson_id, student_id, status, hours, grade, note)

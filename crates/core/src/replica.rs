@@ -482,6 +482,17 @@ impl Replica {
             let before = doc.am.get_heads();
             let was_empty = before.is_empty();
             let mut raw_changes: Vec<(ChangeHash, Vec<u8>)> = Vec::new();
+            // Consecutive changes are applied as one batch: automerge applies a batch in one
+            // pass over the document, where one call per change costs a pass each.
+            let mut batch: Vec<Change> = Vec::new();
+            let flush = |doc: &mut Doc, batch: &mut Vec<Change>| -> Result<()> {
+                if !batch.is_empty() {
+                    doc.am
+                        .apply_changes(std::mem::take(batch))
+                        .map_err(|source| crate::doc::doc_err(&doc_id, source))?;
+                }
+                Ok(())
+            };
             for item in items {
                 match item {
                     Incoming::Change { bytes, .. } => {
@@ -490,19 +501,18 @@ impl Replica {
                                 "holds a damaged change for {doc_id}: {e}"
                             ))
                         })?;
-                        let hash = change.hash();
-                        doc.am
-                            .apply_changes([change])
-                            .map_err(|source| crate::doc::doc_err(&doc_id, source))?;
-                        raw_changes.push((hash, bytes));
+                        raw_changes.push((change.hash(), bytes));
+                        batch.push(change);
                     }
                     Incoming::Document { bytes, .. } => {
+                        flush(doc, &mut batch)?;
                         doc.am
                             .load_incremental(&bytes)
                             .map_err(|source| crate::doc::doc_err(&doc_id, source))?;
                     }
                 }
             }
+            flush(doc, &mut batch)?;
             let after = doc.am.get_heads();
             doc.find_maps();
             // Persist what is new: changes applied now, and changes still waiting for deps.
