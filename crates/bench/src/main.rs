@@ -29,6 +29,10 @@ struct Args {
     /// Seed of every generator.
     #[arg(long, default_value_t = 2026)]
     seed: u64,
+    /// Program to run B5's client with (default: this executable); e.g. a script that runs
+    /// it under `valgrind --tool=callgrind` to profile the first replica.
+    #[arg(long)]
+    helper_exe: Option<PathBuf>,
     #[command(subcommand)]
     helper: Option<Helper>,
 }
@@ -69,7 +73,7 @@ fn main() -> Result<()> {
     opts.work_dir = args.work_dir;
     opts.only = args.only;
     opts.seed = args.seed;
-    opts.helper_exe = std::env::current_exe().ok();
+    opts.helper_exe = args.helper_exe.or_else(|| std::env::current_exe().ok());
     opts.command = std::env::args().collect::<Vec<_>>().join(" ");
     let report = daftar_bench::run(&opts)?;
     println!("{}", report.to_markdown());

@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,7 +33,18 @@ use daftar_core::Replica;
 use daftar_protocol::Role;
 use daftar_sync_server::{AppState, Config, PasswordParams, SqliteStore, UserSpec, add_user};
 
-type Times = Arc<Mutex<Vec<Duration>>>;
+/// What the layer around the Daftar router records about `/v1/sync` requests.
+#[derive(Default)]
+pub struct SyncProbe {
+    times: Mutex<Vec<Duration>>,
+    /// When set, request and response bodies are also zstd-compressed (level 3) to report
+    /// what the protocol would send with `Content-Encoding: zstd`. Off while timing matters.
+    pub measure_zstd: AtomicBool,
+    raw: Mutex<(u64, u64)>,
+    zstd: Mutex<(u64, u64)>,
+}
+
+type Times = Arc<SyncProbe>;
 
 /// Locks a mutex, ignoring poisoning (a panicked scenario is reported, not propagated).
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -208,7 +220,23 @@ impl Cluster {
 
     /// Server-side handling times of `/v1/sync` requests since the last call.
     pub fn take_sync_times(&self) -> Vec<Duration> {
-        std::mem::take(&mut *lock(&self.sync_times))
+        std::mem::take(&mut *lock(&self.sync_times.times))
+    }
+
+    /// Starts (zeroing the totals) or stops measuring what `/v1/sync` bodies would weigh
+    /// zstd-compressed.
+    pub fn measure_zstd(&self, on: bool) {
+        if on {
+            *lock(&self.sync_times.raw) = (0, 0);
+            *lock(&self.sync_times.zstd) = (0, 0);
+        }
+        self.sync_times.measure_zstd.store(on, Ordering::Relaxed);
+    }
+
+    /// `/v1/sync` body bytes since [`Cluster::measure_zstd`]: ((raw up, raw down), (zstd up,
+    /// zstd down)).
+    pub fn zstd_totals(&self) -> ((u64, u64), (u64, u64)) {
+        (*lock(&self.sync_times.raw), *lock(&self.sync_times.zstd))
     }
 
     /// A client for the baseline server, as peer `peer`.
@@ -267,14 +295,38 @@ impl Drop for Cluster {
     }
 }
 
-async fn time_sync_requests(AxState(times): AxState<Times>, req: Request, next: Next) -> Response {
+async fn time_sync_requests(AxState(probe): AxState<Times>, req: Request, next: Next) -> Response {
     let is_sync = req.uri().path() == "/v1/sync";
+    if !is_sync {
+        return next.run(req).await;
+    }
+    let zstd = probe.measure_zstd.load(Ordering::Relaxed);
+    let req = if zstd {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap_or_default();
+        let z = zstd::encode_all(&bytes[..], 3).map_or(bytes.len(), |z| z.len()) as u64;
+        lock(&probe.raw).0 += bytes.len() as u64;
+        lock(&probe.zstd).0 += z;
+        Request::from_parts(parts, axum::body::Body::from(bytes))
+    } else {
+        req
+    };
     let start = Instant::now();
     let response = next.run(req).await;
-    if is_sync {
-        lock(&times).push(start.elapsed());
+    lock(&probe.times).push(start.elapsed());
+    if !zstd {
+        return response;
     }
-    response
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let z = zstd::encode_all(&bytes[..], 3).map_or(bytes.len(), |z| z.len()) as u64;
+    lock(&probe.raw).1 += bytes.len() as u64;
+    lock(&probe.zstd).1 += z;
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// The baseline server's data: automerge documents with a sync state per (peer, document),

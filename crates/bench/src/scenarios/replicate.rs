@@ -145,8 +145,9 @@ pub fn b5(ctx: &mut Ctx) -> Result<ScenarioReport> {
     let upload = cluster.sync(&admin, &admin_t)?;
     let upload_s = t0.elapsed().as_secs_f64();
 
-    // The client.
+    // The client. The server also weighs the bodies zstd-compressed (after the timing).
     let dean_path = dir.join("dean.db");
+    cluster.measure_zstd(true);
     let outcome = match &ctx.opts.helper_exe {
         Some(exe) => {
             let out = std::process::Command::new(exe)
@@ -180,6 +181,9 @@ pub fn b5(ctx: &mut Ctx) -> Result<ScenarioReport> {
             o
         }
     };
+
+    cluster.measure_zstd(false);
+    let ((_, raw_down), (_, z_down)) = cluster.zstd_totals();
 
     // Baselines.
     let floor = FloorDb::create(&dir.join("floor.db"))?;
@@ -242,6 +246,17 @@ pub fn b5(ctx: &mut Ctx) -> Result<ScenarioReport> {
     // Checks: the dean's replica shows every journal exactly as the admin's does.
     let dean = Replica::open(&dean_path)?;
     let mut results = vec![
+        (
+            "body accounting".to_string(),
+            if raw_down == outcome.bytes_down {
+                Ok(())
+            } else {
+                Err(format!(
+                    "client counted {} bytes down, server sent {raw_down}",
+                    outcome.bytes_down
+                ))
+            },
+        ),
         (
             "cells".to_string(),
             if outcome.cells as usize == demo.cells && back.len() == demo.cells {
@@ -316,6 +331,12 @@ pub fn b5(ctx: &mut Ctx) -> Result<ScenarioReport> {
         Row::new("bytes down", Unit::Bytes, outcome.bytes_down as f64).vs("naive", naive as f64),
         Row::new("bytes down", Unit::Bytes, outcome.bytes_down as f64)
             .vs("stock-automerge", stock_down as f64),
+        Row::new(
+            "bytes down if the bodies were zstd-compressed (measured on these bodies)",
+            Unit::Bytes,
+            z_down as f64,
+        )
+        .vs("naive", naive as f64),
         Row::new("bytes up", Unit::Bytes, outcome.bytes_up as f64)
             .vs("stock-automerge", stock_up as f64),
         Row::new("HTTP requests", Unit::Count, outcome.requests as f64)
