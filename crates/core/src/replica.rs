@@ -481,6 +481,10 @@ impl Replica {
             };
             let before = doc.am.get_heads();
             let was_empty = before.is_empty();
+            // Rows stored earlier without their dependencies sit in the document's queue
+            // (`load_doc` feeds them back in); with an empty queue there are none to look for,
+            // which spares a scan of every change row of the document on each apply.
+            let had_queued = !doc.am.get_missing_deps(&[]).is_empty();
             let mut raw_changes: Vec<(ChangeHash, Vec<u8>)> = Vec::new();
             // Consecutive changes are applied as one batch: automerge applies a batch in one
             // pass over the document, where one call per change costs a pass each.
@@ -538,7 +542,9 @@ impl Replica {
                 }
             }
             // Earlier pending rows that the new changes made applicable.
-            let pending: Vec<String> = {
+            let pending: Vec<String> = if !had_queued {
+                Vec::new()
+            } else {
                 let mut stmt =
                     tx.prepare("SELECT hash FROM changes WHERE doc_id = ?1 AND applied = 0")?;
                 stmt.query_map([&doc_id], |r| r.get::<_, String>(0))?
@@ -626,7 +632,10 @@ impl Replica {
     /// Changes refused by the server, with the reason.
     pub fn refused(&self) -> Result<Vec<(String, String, String)>> {
         let mut stmt = self.conn.prepare(
-            "SELECT hash, doc_id, refused FROM changes WHERE refused IS NOT NULL ORDER BY seq",
+            // Only local changes not yet pushed can be refused (the index on (pushed, local)
+            // keeps this from reading every change row of the replica on each sync).
+            "SELECT hash, doc_id, refused FROM changes
+             WHERE local = 1 AND pushed = 0 AND refused IS NOT NULL ORDER BY seq",
         )?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
@@ -739,6 +748,10 @@ impl Replica {
         cursor: u64,
         access: u64,
     ) -> Result<ApplyReport> {
+        // A sync when nothing changed writes nothing (a commit here costs a disk sync).
+        if incoming.is_empty() && self.sync_state(server)? == (cursor, access) {
+            return Ok(ApplyReport::default());
+        }
         let hashes: Vec<String> = incoming
             .iter()
             .filter_map(|i| match i {
@@ -750,8 +763,11 @@ impl Replica {
             .collect();
         self.atomically(|r| {
             let report = r.apply_remote(incoming)?;
-            let mut stmt = r.conn.prepare_cached("UPDATE changes SET pushed = 1 WHERE hash = ?1")?;
-            // What came from the server is known there: never push it back.
+            // What came from the server is known there: never push it back (nor show it
+            // as refused).
+            let mut stmt = r
+                .conn
+                .prepare_cached("UPDATE changes SET pushed = 1, refused = NULL WHERE hash = ?1")?;
             for h in &hashes {
                 stmt.execute([h])?;
             }
