@@ -290,24 +290,24 @@ fn journal_meta(tx: &Connection, doc: &Doc) -> Result<()> {
         .get("locks", "*")
         .and_then(|v| parse::<LockValue>(&v))
         .map(|l| l.reason);
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO journals (id, group_id, module_id, subject, semester, marking_system, teachers, lock_reason)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (id) DO UPDATE SET group_id = excluded.group_id, module_id = excluded.module_id,
            subject = excluded.subject, semester = excluded.semester,
            marking_system = excluded.marking_system, teachers = excluded.teachers,
            lock_reason = excluded.lock_reason",
-        params![
-            doc.id,
-            doc.get("meta", "group").unwrap_or_default(),
-            doc.get("meta", "module"),
-            doc.get("meta", "subject").unwrap_or_default(),
-            doc.get("meta", "semester").unwrap_or_default(),
-            doc.get("meta", "marking").unwrap_or_else(|| "rating100".into()),
-            doc.get("meta", "teachers").unwrap_or_else(|| "[]".into()),
-            lock,
-        ],
-    )?;
+    )?
+    .execute(params![
+        doc.id,
+        doc.get("meta", "group").unwrap_or_default(),
+        doc.get("meta", "module"),
+        doc.get("meta", "subject").unwrap_or_default(),
+        doc.get("meta", "semester").unwrap_or_default(),
+        doc.get("meta", "marking").unwrap_or_else(|| "rating100".into()),
+        doc.get("meta", "teachers").unwrap_or_else(|| "[]".into()),
+        lock,
+    ])?;
     Ok(())
 }
 
@@ -370,10 +370,8 @@ fn lesson(tx: &Connection, doc: &Doc, id: &str) -> Result<()> {
         .get("lessons", id)
         .and_then(|v| parse::<LessonValue>(&v))
     else {
-        tx.execute(
-            "DELETE FROM lessons WHERE journal_id = ?1 AND id = ?2",
-            params![doc.id, id],
-        )?;
+        tx.prepare_cached("DELETE FROM lessons WHERE journal_id = ?1 AND id = ?2")?
+            .execute(params![doc.id, id])?;
         return Ok(());
     };
     let status = doc
@@ -384,24 +382,24 @@ fn lesson(tx: &Connection, doc: &Doc, id: &str) -> Result<()> {
         .get("locks", id)
         .and_then(|v| parse::<LockValue>(&v))
         .map(|l| l.reason);
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO lessons (journal_id, id, date, pair, lesson_type, teacher_id, topic, status, lock_reason)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (journal_id, id) DO UPDATE SET date = excluded.date, pair = excluded.pair,
            lesson_type = excluded.lesson_type, teacher_id = excluded.teacher_id,
            topic = excluded.topic, status = excluded.status, lock_reason = excluded.lock_reason",
-        params![
-            doc.id,
-            id,
-            header.date,
-            header.pair,
-            header.lesson_type,
-            header.teacher,
-            doc.get("topics", id),
-            status.as_str(),
-            lock,
-        ],
-    )?;
+    )?
+    .execute(params![
+        doc.id,
+        id,
+        header.date,
+        header.pair,
+        header.lesson_type,
+        header.teacher,
+        doc.get("topics", id),
+        status.as_str(),
+        lock,
+    ])?;
     Ok(())
 }
 
@@ -485,18 +483,18 @@ fn score(tx: &Connection, doc: &Doc, key: &str) -> Result<()> {
     let sitting: i64 = sitting.parse().unwrap_or(1);
     match doc.get("scores", key).and_then(|v| v.parse::<f64>().ok()) {
         Some(points) => {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO scores (journal_id, control, sitting, student_id, points)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (journal_id, control, sitting, student_id) DO UPDATE SET points = excluded.points",
-                params![doc.id, control, sitting, student, points],
-            )?;
+            )?
+            .execute(params![doc.id, control, sitting, student, points])?;
         }
         None => {
-            tx.execute(
+            tx.prepare_cached(
                 "DELETE FROM scores WHERE journal_id = ?1 AND control = ?2 AND sitting = ?3 AND student_id = ?4",
-                params![doc.id, control, sitting, student],
-            )?;
+            )?
+            .execute(params![doc.id, control, sitting, student])?;
         }
     }
     Ok(())
@@ -512,30 +510,30 @@ fn adjustment(tx: &Connection, doc: &mut Doc, key: &str) -> Result<()> {
     match value {
         Some(a) => {
             let author = conflicts::author_of_winner(doc, "adjustments", key);
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO adjustments (journal_id, lesson_id, student_id, to_status, reason, document, status, author, edited_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT (journal_id, lesson_id, student_id) DO UPDATE SET to_status = excluded.to_status,
                    reason = excluded.reason, document = excluded.document, status = excluded.status,
                    author = excluded.author, edited_at = excluded.edited_at",
-                params![
-                    doc.id,
-                    lesson_id,
-                    student_id,
-                    a.to.code(),
-                    a.reason,
-                    a.document,
-                    a.status,
-                    author.as_ref().and_then(|x| x.user.clone()),
-                    author.as_ref().map(|x| x.edited_at),
-                ],
-            )?;
+            )?
+            .execute(params![
+                doc.id,
+                lesson_id,
+                student_id,
+                a.to.code(),
+                a.reason,
+                a.document,
+                a.status,
+                author.as_ref().and_then(|x| x.user.clone()),
+                author.as_ref().map(|x| x.edited_at),
+            ])?;
         }
         None => {
-            tx.execute(
+            tx.prepare_cached(
                 "DELETE FROM adjustments WHERE journal_id = ?1 AND lesson_id = ?2 AND student_id = ?3",
-                params![doc.id, lesson_id, student_id],
-            )?;
+            )?
+            .execute(params![doc.id, lesson_id, student_id])?;
         }
     }
     Ok(())
@@ -548,19 +546,17 @@ fn resolution(tx: &Connection, doc: &mut Doc, key: &str) -> Result<()> {
     {
         Some(r) => {
             let at = conflicts::author_of_winner(doc, "resolutions", key).map(|a| a.edited_at);
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO resolutions (doc_id, key, by_user, value, note, resolved_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (doc_id, key) DO UPDATE SET by_user = excluded.by_user,
                    value = excluded.value, note = excluded.note, resolved_at = excluded.resolved_at",
-                params![doc.id, key, r.by, r.value, r.note, at],
-            )?;
+            )?
+            .execute(params![doc.id, key, r.by, r.value, r.note, at])?;
         }
         None => {
-            tx.execute(
-                "DELETE FROM resolutions WHERE doc_id = ?1 AND key = ?2",
-                params![doc.id, key],
-            )?;
+            tx.prepare_cached("DELETE FROM resolutions WHERE doc_id = ?1 AND key = ?2")?
+                .execute(params![doc.id, key])?;
         }
     }
     Ok(())

@@ -112,6 +112,9 @@ impl Replica {
             });
         }
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Room for every statement an edit or an applied page runs (projection, inbox,
+        // change rows), so none is prepared again within a transaction.
+        conn.set_prepared_statement_cache_capacity(64);
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
