@@ -35,6 +35,10 @@ pub fn growth_figure(report: &Report) -> Option<String> {
             None => panels.push((&s.panel, vec![s])),
         }
     }
+    // Daftar's own series first in every legend.
+    for (_, list) in panels.iter_mut() {
+        list.sort_by_key(|s| !s.name.starts_with("Daftar"));
+    }
     let cols = 2usize;
     let rows = panels.len().div_ceil(cols);
     let width = PANEL_W * cols as f64;
