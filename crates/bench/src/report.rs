@@ -205,7 +205,7 @@ impl Report {
         let _ = writeln!(out, "Command: `{}`  ", self.command);
         let _ = writeln!(
             out,
-            "Started {} UTC, {:.1} s in all.  ",
+            "Started {}, {:.1} s in all.  ",
             self.started_utc, self.seconds
         );
         let _ = writeln!(
