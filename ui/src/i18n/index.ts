@@ -1,0 +1,89 @@
+// The translation catalogues and the current language. Every UI string is a key in
+// `uz-Latn.json` (the default language), with the same keys in `uz-Cyrl.json`, `ru.json` and
+// `en.json` (the compiler checks it here; a Rust test in src-tauri checks it for CI too).
+//
+// `{name}` in a text is replaced by `args.name`; an argument written `@key` is itself
+// translated (e.g. a lesson type inside a sentence).
+
+import uzLatn from "./uz-Latn.json";
+import uzCyrl from "./uz-Cyrl.json";
+import ru from "./ru.json";
+import en from "./en.json";
+
+export type Key = keyof typeof uzLatn;
+export type Args = Record<string, string | number>;
+export type Lang = "uz-Latn" | "uz-Cyrl" | "ru" | "en";
+
+const catalogues: Record<Lang, Record<Key, string>> = {
+  "uz-Latn": uzLatn,
+  "uz-Cyrl": uzCyrl satisfies Record<Key, string>,
+  ru: ru satisfies Record<Key, string>,
+  en: en satisfies Record<Key, string>,
+};
+
+export const LANGS: Lang[] = ["uz-Latn", "uz-Cyrl", "ru", "en"];
+
+let current: Lang = "uz-Latn";
+const listeners: Array<(lang: Lang) => void> = [];
+
+export function lang(): Lang {
+  return current;
+}
+
+export function isLang(v: string): v is Lang {
+  return (LANGS as string[]).includes(v);
+}
+
+export function hasKey(key: string): key is Key {
+  return key in uzLatn;
+}
+
+export function t(key: Key, args?: Args): string {
+  let text: string = catalogues[current][key] ?? catalogues["uz-Latn"][key] ?? key;
+  if (args) {
+    text = text.replace(/\{(\w+)\}/g, (whole, name: string) => {
+      const v = args[name];
+      if (v === undefined) return whole;
+      if (typeof v === "string" && v.startsWith("@") && hasKey(v.slice(1))) return t(v.slice(1) as Key);
+      return String(v);
+    });
+  }
+  return text;
+}
+
+/** Switches the language and re-translates every marked element under `root`. */
+export function setLang(next: Lang, root: ParentNode = document): void {
+  current = next;
+  document.documentElement.lang = next;
+  retranslate(root);
+  for (const l of listeners) l(next);
+}
+
+export function onLangChange(cb: (lang: Lang) => void): void {
+  listeners.push(cb);
+}
+
+function parseArgs(el: Element, attr: string): Args | undefined {
+  const a = el.getAttribute(attr);
+  if (!a) return undefined;
+  try {
+    return JSON.parse(a) as Args;
+  } catch {
+    return undefined;
+  }
+}
+
+export function retranslate(root: ParentNode): void {
+  root.querySelectorAll<HTMLElement>("[data-i18n]").forEach((el) => {
+    const key = el.getAttribute("data-i18n");
+    if (key && hasKey(key)) el.textContent = t(key, parseArgs(el, "data-i18n-args"));
+  });
+  root.querySelectorAll<HTMLElement>("[data-i18n-title]").forEach((el) => {
+    const key = el.getAttribute("data-i18n-title");
+    if (key && hasKey(key)) el.title = t(key, parseArgs(el, "data-i18n-title-args"));
+  });
+  root.querySelectorAll<HTMLInputElement>("[data-i18n-placeholder]").forEach((el) => {
+    const key = el.getAttribute("data-i18n-placeholder");
+    if (key && hasKey(key)) el.placeholder = t(key);
+  });
+}

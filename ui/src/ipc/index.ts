@@ -1,0 +1,113 @@
+// The only module that talks to Tauri. Each function sends one request struct and returns the
+// typed answer; failures are thrown as `IpcFailure` carrying the tagged `IpcError` (its
+// `kind` says offline / forbidden / notFound / invalidInput / conflict / unauthorized /
+// internal). Types come from `./bindings`, generated from Rust by ts-rs.
+
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+
+import type { AppInfo } from "./bindings/AppInfo";
+import type { AddLessonRequest } from "./bindings/AddLessonRequest";
+import type { AddTopicRequest } from "./bindings/AddTopicRequest";
+import type { ClearCellRequest } from "./bindings/ClearCellRequest";
+import type { ConflictEntry } from "./bindings/ConflictEntry";
+import type { ExportJournalRequest } from "./bindings/ExportJournalRequest";
+import type { ExportResult } from "./bindings/ExportResult";
+import type { GridPatch } from "./bindings/GridPatch";
+import type { GroupDetail } from "./bindings/GroupDetail";
+import type { GroupSummary } from "./bindings/GroupSummary";
+import type { IpcError } from "./bindings/IpcError";
+import type { JournalGrid } from "./bindings/JournalGrid";
+import type { JournalReport } from "./bindings/JournalReport";
+import type { JournalSummary } from "./bindings/JournalSummary";
+import type { MarkCellRequest } from "./bindings/MarkCellRequest";
+import type { MarkLessonRequest } from "./bindings/MarkLessonRequest";
+import type { ModuleDetail } from "./bindings/ModuleDetail";
+import type { ModuleSummary } from "./bindings/ModuleSummary";
+import type { RenameTopicRequest } from "./bindings/RenameTopicRequest";
+import type { ResolutionEntry } from "./bindings/ResolutionEntry";
+import type { ResolveConflictRequest } from "./bindings/ResolveConflictRequest";
+import type { SetTopicRequest } from "./bindings/SetTopicRequest";
+import type { SignInRequest } from "./bindings/SignInRequest";
+import type { SignInResponse } from "./bindings/SignInResponse";
+import type { SyncStatus } from "./bindings/SyncStatus";
+
+export type * from "./bindings/AppInfo";
+export type * from "./bindings/ConflictEntry";
+export type * from "./bindings/ConflictValue";
+export type * from "./bindings/GridCell";
+export type * from "./bindings/GridLesson";
+export type * from "./bindings/GridPatch";
+export type * from "./bindings/GridStudent";
+export type * from "./bindings/GroupDetail";
+export type * from "./bindings/GroupSummary";
+export type * from "./bindings/IpcError";
+export type * from "./bindings/JournalGrid";
+export type * from "./bindings/JournalReport";
+export type * from "./bindings/JournalSummary";
+export type * from "./bindings/LessonReport";
+export type * from "./bindings/ModuleDetail";
+export type * from "./bindings/ModuleSummary";
+export type * from "./bindings/ModuleTopic";
+export type * from "./bindings/ResolutionEntry";
+export type * from "./bindings/Standing";
+export type * from "./bindings/StudentReport";
+export type * from "./bindings/StudentTotals";
+export type * from "./bindings/SyncStatus";
+
+/** A command failed; `error.kind` says how. */
+export class IpcFailure extends Error {
+  constructor(public readonly error: IpcError) {
+    super(error.message);
+  }
+}
+
+function asIpcError(e: unknown): IpcError {
+  if (e && typeof e === "object" && "kind" in e && "message" in e) return e as IpcError;
+  return { kind: "internal", message: typeof e === "string" ? e : String(e) };
+}
+
+async function call<T>(command: string, req: object): Promise<T> {
+  try {
+    return await invoke<T>(command, { req });
+  } catch (e) {
+    throw new IpcFailure(asIpcError(e));
+  }
+}
+
+export const api = {
+  getAppInfo: () => call<AppInfo>("get_app_info", {}),
+  loadDemo: () => call<AppInfo>("load_demo", {}),
+  setLanguage: (language: string) => call<AppInfo>("set_language", { language }),
+  signIn: (req: SignInRequest) => call<SignInResponse>("sign_in", req),
+  signOut: () => call<AppInfo>("sign_out", {}),
+  getSyncStatus: () => call<SyncStatus>("get_sync_status", {}),
+  syncNow: () => call<SyncStatus>("sync_now", {}),
+
+  listJournals: () => call<JournalSummary[]>("list_journals", {}),
+  openJournal: (journal: string) => call<JournalGrid>("open_journal", { journal }),
+  markCell: (req: MarkCellRequest) => call<GridPatch>("mark_cell", req),
+  clearCell: (req: ClearCellRequest) => call<GridPatch>("clear_cell", req),
+  markLesson: (req: MarkLessonRequest) => call<GridPatch>("mark_lesson", req),
+  setTopic: (req: SetTopicRequest) => call<GridPatch>("set_topic", req),
+  addLesson: (req: AddLessonRequest) => call<JournalGrid>("add_lesson", req),
+
+  listModules: () => call<ModuleSummary[]>("list_modules", {}),
+  getModule: (module: string) => call<ModuleDetail>("get_module", { module }),
+  addTopic: (req: AddTopicRequest) => call<ModuleDetail>("add_topic", req),
+  renameTopic: (req: RenameTopicRequest) => call<ModuleDetail>("rename_topic", req),
+  listGroups: () => call<GroupSummary[]>("list_groups", {}),
+  getGroup: (group: string) => call<GroupDetail>("get_group", { group }),
+
+  listConflicts: (journal: string | null = null) => call<ConflictEntry[]>("list_conflicts", { journal }),
+  resolveConflict: (req: ResolveConflictRequest) => call<ConflictEntry[]>("resolve_conflict", req),
+  listResolutions: (journal: string | null = null) => call<ResolutionEntry[]>("list_resolutions", { journal }),
+
+  getReport: (journal: string) => call<JournalReport>("get_report", { journal }),
+  exportJournal: (req: ExportJournalRequest) => call<ExportResult>("export_journal", req),
+};
+
+/** Subscribes to `sync:status-changed`. */
+export function onSyncStatus(cb: (status: SyncStatus) => void): Promise<UnlistenFn> {
+  return listen<SyncStatus>("sync:status-changed", (event) => cb(event.payload));
+}

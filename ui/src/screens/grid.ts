@@ -1,0 +1,1038 @@
+// The journal grid: students × lessons, marked from the keyboard like a spreadsheet.
+//
+// One <table> is built when the journal opens; after that every edit answers with a patch
+// (the cells, totals and lesson headers it changed) and only those elements are repainted, so a
+// 35 × 60 journal stays smooth. Cells keep a signature of what they show and are not touched
+// when it did not change. Edits are queued so they reach the replica in the order typed.
+//
+// Keys: arrows move; typing or Enter edits (`+` present, `nb` absent, `e` excused, `l` late,
+// a number = a grade); Delete clears; Ctrl+Enter or `*` starts "everyone present" for the
+// lesson: Space ticks absentees, Enter saves the whole lesson as one action, Esc cancels.
+
+import { api, type GridCell, type GridLesson, type GridPatch, type JournalGrid, type StudentTotals } from "../ipc";
+import { app, registerScreen } from "../app";
+import { h, tx, raw, setText, setRaw, setTitle, button, clear, icon, ICONS, setPlaceholder, option, rawOption } from "../dom";
+import { t, type Key } from "../i18n";
+import * as fmt from "../format";
+
+const LESSON_TYPES = ["11", "12", "13", "14", "15", "16", "17"];
+
+interface Perf {
+  gridRenderMs?: number;
+  gridCells?: number;
+  lastPatchMs?: number;
+}
+
+declare global {
+  interface Window {
+    __daftarPerf?: Perf;
+    __daftarBench?: (students: number, lessons: number) => { renderMs: number; buildMs: number; patchMs: number; cells: number };
+  }
+}
+
+function perf(): Perf {
+  window.__daftarPerf ??= {};
+  return window.__daftarPerf;
+}
+
+const key = (lesson: string, student: string) => `${lesson}|${student}`;
+
+interface HeaderEls {
+  th: HTMLTableCellElement;
+  date: HTMLElement;
+  meta: HTMLElement;
+  topic: HTMLButtonElement;
+  all: HTMLButtonElement;
+  lock: HTMLElement;
+}
+
+interface RowEls {
+  tr: HTMLTableRowElement;
+  excused: HTMLTableCellElement;
+  unexcused: HTMLTableCellElement;
+  average: HTMLTableCellElement;
+}
+
+export class GridView {
+  data: JournalGrid;
+  private cells = new Map<string, GridCell>();
+  private totals = new Map<string, StudentTotals>();
+  private resolved = new Map<string, string>();
+  private cellEls: HTMLTableCellElement[][] = [];
+  private headers: HeaderEls[] = [];
+  private rows: RowEls[] = [];
+  private lessonIndex = new Map<string, number>();
+  private studentIndex = new Map<string, number>();
+  private cur = { r: 0, c: 0 };
+  private editor: { input: HTMLInputElement; r: number; c: number; original: string } | null = null;
+  private roll: { c: number; absent: Set<number> } | null = null;
+  private queue: Promise<void> = Promise.resolve();
+  private popover: HTMLElement | null = null;
+
+  readonly root: HTMLElement;
+  private scroll!: HTMLElement;
+  private table!: HTMLTableElement;
+  private rollBar!: HTMLElement;
+  private banners!: HTMLElement;
+  private readonly interactive: boolean;
+
+  constructor(host: HTMLElement, data: JournalGrid, interactive = true) {
+    this.data = data;
+    this.interactive = interactive;
+    this.root = h("div", { class: "grid-page", "data-testid": "grid-page", "data-journal": data.id });
+    host.append(this.root);
+    this.render();
+  }
+
+  // ------------------------------------------------------------ building
+
+  private index(): void {
+    this.cells.clear();
+    for (const c of this.data.cells) this.cells.set(key(c.lesson, c.student), c);
+    this.totals.clear();
+    for (const tt of this.data.totals) this.totals.set(tt.student, tt);
+    this.lessonIndex = new Map(this.data.lessons.map((l, i) => [l.id, i]));
+    this.studentIndex = new Map(this.data.students.map((s, i) => [s.id, i]));
+    this.resolved.clear();
+    for (const r of this.data.resolutions) {
+      if (r.field === "mark" && r.lesson && r.student) {
+        this.resolved.set(key(r.lesson, r.student), `${r.byUser}: ${r.display}${r.note ? ` — ${r.note}` : ""}`);
+      }
+    }
+  }
+
+  render(): void {
+    const started = performance.now();
+    this.index();
+    clear(this.root);
+    const d = this.data;
+
+    if (this.interactive) {
+      const back = h("button", { type: "button", class: "btn btn-icon", "data-testid": "grid-back" }, icon(ICONS.back));
+      setTitle(back, "grid.back");
+      back.addEventListener("click", () => void app.navigate({ name: "journals" }));
+      const title = h(
+        "div",
+        { class: "grid-title" },
+        h("h1", {}, raw("span", d.groupName), raw("span", " — ", { class: "muted" }), raw("span", d.subject)),
+        h(
+          "div",
+          { class: "muted small" },
+          tx("span", "grid.semester", { n: d.semester }),
+          raw("span", " · "),
+          tx("span", `marking.${d.markingSystem}` as Key),
+          raw("span", " · "),
+          tx("span", "grid.size", { students: d.students.length, lessons: d.lessons.length }),
+        ),
+      );
+      const addLesson = button("grid.addLesson", () => this.addLessonDialog(), { class: "btn", "data-testid": "add-lesson" });
+      addLesson.prepend(icon(ICONS.plus));
+      addLesson.disabled = d.lock !== null;
+      const report = button("grid.report", () => void app.navigate({ name: "reports", journal: d.id }), { class: "btn" });
+      report.prepend(icon(ICONS.report));
+      this.root.append(h("header", { class: "grid-head" }, back, title, h("div", { class: "grow" }), addLesson, report));
+      this.root.append(this.legend());
+    }
+    this.banners = h("div", { class: "banners" });
+    this.root.append(this.banners);
+    this.renderBanners();
+
+    this.table = h("table", { class: "grid", "data-testid": "grid" });
+    const thead = h("thead");
+    const hr = h("tr");
+    hr.append(tx("th", "grid.no", undefined, { class: "corner sticky-l0" }), tx("th", "grid.student", undefined, { class: "name sticky-l1" }));
+    this.headers = d.lessons.map((l, c) => {
+      const els = this.lessonHeader(l, c);
+      hr.append(els.th);
+      return els;
+    });
+    hr.append(
+      tx("th", "grid.excusedShort", undefined, { class: "tot sticky-r2", title: t("grid.excusedHours") }),
+      tx("th", "grid.unexcusedShort", undefined, { class: "tot sticky-r1", title: t("grid.unexcusedHours") }),
+      tx("th", "grid.averageShort", undefined, { class: "tot sticky-r0", title: t("grid.average") }),
+    );
+    thead.append(hr);
+
+    const tbody = h("tbody");
+    this.cellEls = [];
+    this.rows = [];
+    d.students.forEach((s, r) => {
+      const tr = h("tr", { "data-student": s.id, class: s.active ? "" : "inactive" });
+      const name = raw("td", s.name, { class: "name sticky-l1" });
+      if (s.number) name.title = s.number;
+      tr.append(raw("td", String(r + 1), { class: "no sticky-l0" }), name);
+      const rowCells: HTMLTableCellElement[] = [];
+      d.lessons.forEach((l, c) => {
+        const td = document.createElement("td");
+        td.className = "c";
+        td.setAttribute("data-r", String(r));
+        td.setAttribute("data-c", String(c));
+        this.paintCell(td, l, s.id);
+        rowCells.push(td);
+        tr.append(td);
+      });
+      this.cellEls.push(rowCells);
+      const excused = h("td", { class: "tot sticky-r2" });
+      const unexcused = h("td", { class: "tot sticky-r1" });
+      const average = h("td", { class: "tot sticky-r0" });
+      tr.append(excused, unexcused, average);
+      const row = { tr, excused, unexcused, average };
+      this.rows.push(row);
+      this.paintTotals(row, this.totals.get(s.id));
+      tbody.append(tr);
+    });
+    this.table.append(thead, tbody);
+
+    this.scroll = h("div", { class: "grid-scroll", tabindex: 0, "data-testid": "grid-scroll" }, this.table);
+    this.root.append(this.scroll);
+
+    this.rollBar = h("div", { class: "rollcall-bar", hidden: true, "data-testid": "rollcall-bar" });
+    this.root.append(this.rollBar);
+    if (this.interactive) {
+      this.root.append(this.help());
+      this.wire();
+      const first = d.lessons.findIndex((l) => !l.complete && !l.lock);
+      this.cur = { r: 0, c: first >= 0 ? first : 0 };
+      this.paintCursor();
+    }
+    // Force layout so the measurement includes it.
+    void this.table.offsetHeight;
+    const ms = performance.now() - started;
+    if (this.interactive) {
+      perf().gridRenderMs = Math.round(ms * 10) / 10;
+      perf().gridCells = d.students.length * d.lessons.length;
+      console.info(`grid render ${d.students.length}x${d.lessons.length}: ${ms.toFixed(1)} ms`);
+    }
+  }
+
+  private legend(): HTMLElement {
+    const item = (cls: string, sym: Key, label: Key) =>
+      h("span", { class: "legend-item" }, tx("span", sym, undefined, { class: `legend-sym ${cls}` }), tx("span", label));
+    const th = this.data.thresholds;
+    return h(
+      "div",
+      { class: "legend" },
+      item("m-p", "mark.p", "legend.present"),
+      item("m-a", "mark.a", "legend.absent"),
+      item("m-e", "mark.e", "legend.excused"),
+      item("m-l", "mark.l", "legend.late"),
+      h("span", { class: "legend-item" }, h("span", { class: "legend-sym conflict-sym" }), tx("span", "legend.conflict")),
+      h("span", { class: "legend-item" }, h("span", { class: "legend-swatch std-warning" }), tx("span", "legend.threshold", { h: th[0] ?? 12 })),
+      h("span", { class: "legend-item" }, h("span", { class: "legend-swatch std-reprimand" }), tx("span", "legend.threshold", { h: th[1] ?? 36 })),
+      h("span", { class: "legend-item" }, h("span", { class: "legend-swatch std-expulsion" }), tx("span", "legend.threshold", { h: th[2] ?? 74 })),
+    );
+  }
+
+  private help(): HTMLElement {
+    return h(
+      "div",
+      { class: "grid-help" },
+      h("kbd", {}, raw("span", "← ↑ → ↓")),
+      tx("span", "help.move"),
+      h("kbd", {}, raw("span", "Enter")),
+      tx("span", "help.edit"),
+      h("kbd", {}, raw("span", "+ nb e l 1–100")),
+      tx("span", "help.values"),
+      h("kbd", {}, raw("span", "Delete")),
+      tx("span", "help.clear"),
+      h("kbd", {}, raw("span", "Ctrl+Enter / *")),
+      tx("span", "help.rollcall"),
+    );
+  }
+
+  private renderBanners(): void {
+    clear(this.banners);
+    const d = this.data;
+    if (d.lock) {
+      const b = h("div", { class: "banner banner-muted" }, icon(ICONS.lock), tx("span", "grid.journalLocked"), raw("span", d.lock, { class: "strong" }));
+      this.banners.append(b);
+    }
+    if (this.interactive && d.resolutions.length > 0) {
+      const list = h("ul", { class: "resolution-list", hidden: true });
+      for (const r of d.resolutions) {
+        list.append(
+          h(
+            "li",
+            {},
+            raw("span", fmt.date(r.lessonDate), { class: "muted" }),
+            raw("span", r.studentName ?? "", { class: "strong" }),
+            raw("span", `→ ${r.display}`),
+            tx("span", "grid.resolvedBy", { user: r.byUser }),
+            r.note ? raw("span", `“${r.note}”`, { class: "muted" }) : null,
+          ),
+        );
+      }
+      const toggle = button("grid.showResolutions", () => {
+        list.hidden = !list.hidden;
+      }, { class: "btn btn-link" });
+      const b = h(
+        "div",
+        { class: "banner banner-info", "data-testid": "resolutions-banner" },
+        icon(ICONS.inbox),
+        tx("span", "grid.resolutions", { n: d.resolutions.length }),
+        toggle,
+      );
+      this.banners.append(b, list);
+    }
+  }
+
+  private lessonHeader(l: GridLesson, c: number): HeaderEls {
+    const th = h("th", { class: "lesson", "data-c": c, "data-lesson": l.id, "data-date": l.date, "data-pair": l.pair });
+    const date = h("div", { class: "l-date" });
+    const meta = h("div", { class: "l-meta" });
+    const topic = h("button", { type: "button", class: "l-topic", "data-testid": "lesson-topic" });
+    const all = h("button", { type: "button", class: "l-all", "data-testid": "all-present" });
+    all.append(icon(ICONS.check), tx("span", "grid.allPresent"));
+    setTitle(all, "grid.allPresentHint");
+    const lock = h("span", { class: "l-lock", hidden: true });
+    lock.append(icon(ICONS.lock));
+    th.append(date, meta, topic, h("div", { class: "l-actions" }, all, lock));
+    const els = { th, date, meta, topic, all, lock };
+    this.paintHeader(els, l);
+    if (this.interactive) {
+      topic.addEventListener("click", (e) => {
+        e.stopPropagation();
+        this.topicPopover(c);
+      });
+      all.addEventListener("click", (e) => {
+        e.stopPropagation();
+        this.startRoll(c);
+      });
+    }
+    return els;
+  }
+
+  // ------------------------------------------------------------ painting
+
+  private paintHeader(els: HeaderEls, l: GridLesson): void {
+    setRaw(els.date, fmt.date(l.date));
+    clear(els.meta);
+    els.meta.append(
+      tx("span", "grid.pairShort", { pair: l.pair }, { class: "l-pair" }),
+      tx("span", `lessonTypeShort.${l.lessonType}` as Key, undefined, { class: `l-type t${l.lessonType}` }),
+    );
+    setTitle(els.meta, "grid.pairType", { pair: l.pair, type: `@lessonType.${l.lessonType}` });
+    if (l.topic) {
+      setRaw(els.topic, l.topic);
+      els.topic.title = l.topic;
+      els.topic.classList.remove("empty");
+    } else {
+      setText(els.topic, "grid.pickTopic");
+      els.topic.removeAttribute("title");
+      els.topic.classList.add("empty");
+    }
+    els.th.classList.toggle("complete", l.complete);
+    els.th.classList.toggle("locked", l.lock !== null);
+    els.lock.hidden = l.lock === null;
+    els.all.hidden = l.lock !== null;
+    els.topic.disabled = l.lock !== null;
+    if (l.lock) els.lock.title = l.lock;
+  }
+
+  private paintCell(td: HTMLTableCellElement, lesson: GridLesson, student: string): void {
+    const cell = this.cells.get(key(lesson.id, student));
+    const resolved = this.resolved.get(key(lesson.id, student));
+    const locked = lesson.lock !== null;
+    const sig = cell
+      ? `${cell.status}|${cell.grade ?? ""}|${cell.effective}|${cell.conflict ?? ""}|${cell.note ?? ""}|${cell.adjustmentReason ?? ""}|${resolved ?? ""}|${locked}`
+      : `-|${resolved ?? ""}|${locked}`;
+    if (td.dataset.sig === sig) return;
+    td.dataset.sig = sig;
+    // One class assignment and at most one text node per cell: this is what keeps a 35 x 60
+    // grid cheap to build and to lay out.
+    let cls = td.classList.contains("cur") ? "c cur" : "c";
+    if (locked) cls += " locked";
+    if (!cell) {
+      td.className = cls;
+      td.textContent = "";
+      td.removeAttribute("title");
+      td.removeAttribute("data-i18n");
+      td.removeAttribute("data-raw");
+      return;
+    }
+    cls += ` m-${cell.effective}`;
+    const adjusted = cell.adjustedTo !== null && cell.effective !== cell.status;
+    if (adjusted) {
+      cls += " adjusted";
+      td.removeAttribute("data-i18n");
+      td.removeAttribute("data-raw");
+      td.textContent = "";
+      td.append(h("span", { class: "orig" }, this.symbol(cell.status, cell.grade)), this.symbol(cell.effective, null));
+    } else if (cell.grade !== null && cell.status === "p") {
+      setRaw(td, String(cell.grade));
+    } else if (cell.grade !== null && cell.status === "l") {
+      td.removeAttribute("data-i18n");
+      td.removeAttribute("data-raw");
+      td.textContent = "";
+      td.append(this.symbol("l", cell.grade));
+    } else {
+      setText(td, `mark.${cell.status}` as Key);
+    }
+    const notes: string[] = [];
+    if (cell.adjustmentReason) notes.push(cell.adjustmentReason);
+    if (cell.note) notes.push(cell.note);
+    if (resolved) {
+      cls += " resolved";
+      notes.push(resolved);
+    }
+    if (cell.conflict) {
+      cls += " conflict";
+      notes.push(t("grid.inConflict"));
+    }
+    td.className = cls;
+    if (notes.length) td.title = notes.join("\n");
+    else td.removeAttribute("title");
+  }
+
+  private symbol(status: string, grade: number | null): HTMLElement {
+    if (grade !== null && status === "l") return h("span", {}, tx("span", "mark.l"), raw("span", String(grade)));
+    if (grade !== null && status === "p") return raw("span", String(grade));
+    return tx("span", `mark.${status}` as Key);
+  }
+
+  private paintTotals(row: RowEls, tt: StudentTotals | undefined): void {
+    setRaw(row.excused, tt ? String(tt.excusedHours) : "0");
+    setRaw(row.unexcused, tt ? String(tt.unexcusedHours) : "0");
+    const avg = tt?.average ?? null;
+    setRaw(row.average, avg === null ? "—" : tt?.fivePoint ? `${fmt.num(avg)} (${tt.fivePoint})` : fmt.num(avg));
+    const standing = tt?.standing ?? "ok";
+    for (const cls of ["std-warning", "std-reprimand", "std-expulsion"]) {
+      row.unexcused.classList.toggle(cls, cls === `std-${standing}`);
+      row.tr.classList.toggle(cls, cls === `std-${standing}`);
+    }
+    row.tr.classList.toggle("at-risk", tt?.atRisk ?? false);
+  }
+
+  private paintCursor(): void {
+    this.table.querySelector("td.cur")?.classList.remove("cur");
+    this.table.querySelectorAll("th.cur-col").forEach((e) => e.classList.remove("cur-col"));
+    this.table.querySelector("tr.cur-row")?.classList.remove("cur-row");
+    const td = this.cellEls[this.cur.r]?.[this.cur.c];
+    if (!td) return;
+    td.classList.add("cur");
+    this.headers[this.cur.c]?.th.classList.add("cur-col");
+    this.rows[this.cur.r]?.tr.classList.add("cur-row");
+    this.ensureVisible(td);
+  }
+
+  private ensureVisible(td: HTMLElement): void {
+    const s = this.scroll;
+    const stickyLeft = 260;
+    const stickyRight = 200;
+    const headH = this.table.tHead?.offsetHeight ?? 0;
+    const left = td.offsetLeft;
+    const right = left + td.offsetWidth;
+    if (left - stickyLeft < s.scrollLeft) s.scrollLeft = Math.max(0, left - stickyLeft);
+    else if (right + stickyRight > s.scrollLeft + s.clientWidth) s.scrollLeft = right + stickyRight - s.clientWidth;
+    const top = td.offsetTop;
+    const bottom = top + td.offsetHeight;
+    if (top - headH < s.scrollTop) s.scrollTop = Math.max(0, top - headH);
+    else if (bottom > s.scrollTop + s.clientHeight) s.scrollTop = bottom - s.clientHeight;
+  }
+
+  /** Applies what an edit changed, touching only those elements. */
+  applyPatch(p: GridPatch): void {
+    const started = performance.now();
+    for (const l of p.lessons) {
+      const c = this.lessonIndex.get(l.id);
+      if (c === undefined) continue;
+      const old = this.data.lessons[c];
+      this.data.lessons[c] = l;
+      this.paintHeader(this.headers[c], l);
+      if ((old?.lock ?? null) !== l.lock) {
+        this.data.students.forEach((st, r) => this.paintCell(this.cellEls[r][c], l, st.id));
+      }
+    }
+    for (const cell of p.cells) {
+      this.cells.set(key(cell.lesson, cell.student), cell);
+      this.repaint(cell.lesson, cell.student);
+    }
+    for (const k of p.cleared) {
+      this.cells.delete(key(k.lesson, k.student));
+      this.repaint(k.lesson, k.student);
+    }
+    for (const tt of p.totals) {
+      this.totals.set(tt.student, tt);
+      const r = this.studentIndex.get(tt.student);
+      if (r !== undefined) this.paintTotals(this.rows[r], tt);
+    }
+    perf().lastPatchMs = Math.round((performance.now() - started) * 100) / 100;
+  }
+
+  private repaint(lesson: string, student: string): void {
+    const c = this.lessonIndex.get(lesson);
+    const r = this.studentIndex.get(student);
+    if (c === undefined || r === undefined) return;
+    const td = this.cellEls[r][c];
+    if (this.editor && this.editor.r === r && this.editor.c === c) return;
+    this.paintCell(td, this.data.lessons[c], student);
+  }
+
+  /** After a sync: fetch the journal again and repaint what differs (rebuild if its shape changed). */
+  async reload(): Promise<void> {
+    await this.queue;
+    const fresh = await api.openJournal(this.data.id);
+    const sameShape =
+      fresh.lessons.length === this.data.lessons.length &&
+      fresh.students.length === this.data.students.length &&
+      fresh.lessons.every((l, i) => l.id === this.data.lessons[i].id) &&
+      fresh.students.every((s, i) => s.id === this.data.students[i].id);
+    if (!sameShape || this.editor || this.roll) {
+      if (this.editor || this.roll) return;
+      const cur = this.cur;
+      this.data = fresh;
+      this.render();
+      this.cur = { r: Math.min(cur.r, fresh.students.length - 1), c: Math.min(cur.c, fresh.lessons.length - 1) };
+      this.paintCursor();
+      return;
+    }
+    const known = new Set(this.cells.keys());
+    const cleared = fresh.cells.length === 0 ? [...known] : [...known].filter((k) => !fresh.cells.some((c) => key(c.lesson, c.student) === k));
+    const resolutionsChanged = fresh.resolutions.length !== this.data.resolutions.length;
+    this.data.resolutions = fresh.resolutions;
+    this.data.lock = fresh.lock;
+    if (resolutionsChanged) {
+      this.index();
+      this.renderBanners();
+    }
+    this.applyPatch({
+      journal: fresh.id,
+      cells: fresh.cells,
+      cleared: cleared.map((k) => {
+        const [lesson, student] = k.split("|");
+        return { lesson, student };
+      }),
+      totals: fresh.totals,
+      lessons: fresh.lessons,
+    });
+    if (resolutionsChanged) {
+      for (const s of this.data.students) for (const l of this.data.lessons) this.repaint(l.id, s.id);
+    }
+  }
+
+  // ------------------------------------------------------------ input
+
+  private wire(): void {
+    this.scroll.addEventListener("keydown", (e) => this.onKey(e));
+    this.table.addEventListener("mousedown", (e) => {
+      const td = (e.target as HTMLElement).closest("td.c") as HTMLTableCellElement | null;
+      if (!td) return;
+      const r = Number(td.dataset.r);
+      const c = Number(td.dataset.c);
+      if (this.editor && (this.editor.r !== r || this.editor.c !== c)) this.commitEditor(0, 0);
+      if (this.roll) {
+        if (c === this.roll.c) {
+          this.cur = { r, c };
+          this.toggleAbsent(r);
+          this.paintCursor();
+        }
+        e.preventDefault();
+        return;
+      }
+      this.cur = { r, c };
+      this.paintCursor();
+      this.scroll.focus({ preventScroll: true });
+      e.preventDefault();
+    });
+    this.table.addEventListener("dblclick", (e) => {
+      const td = (e.target as HTMLElement).closest("td.c");
+      if (td && !this.roll) this.startEdit(null);
+    });
+    this.scroll.focus({ preventScroll: true });
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    if (this.editor) return; // the editor handles its own keys
+    const move = (dr: number, dc: number) => {
+      e.preventDefault();
+      const maxR = this.data.students.length - 1;
+      const maxC = this.data.lessons.length - 1;
+      const r = Math.max(0, Math.min(maxR, this.cur.r + dr));
+      const c = this.roll ? this.roll.c : Math.max(0, Math.min(maxC, this.cur.c + dc));
+      this.cur = { r, c };
+      this.paintCursor();
+    };
+    if (this.roll) {
+      switch (e.key) {
+        case "ArrowUp":
+          return move(-1, 0);
+        case "ArrowDown":
+          return move(1, 0);
+        case " ":
+        case "Spacebar":
+          e.preventDefault();
+          this.toggleAbsent(this.cur.r);
+          return;
+        case "Enter":
+          e.preventDefault();
+          void this.saveRoll();
+          return;
+        case "Escape":
+          e.preventDefault();
+          this.endRoll();
+          return;
+        default:
+          if (e.key.length === 1) e.preventDefault();
+          return;
+      }
+    }
+    if (this.data.students.length === 0 || this.data.lessons.length === 0) return;
+    switch (e.key) {
+      case "ArrowUp":
+        return move(-1, 0);
+      case "ArrowDown":
+        return move(1, 0);
+      case "ArrowLeft":
+        return move(0, -1);
+      case "ArrowRight":
+        return move(0, 1);
+      case "Tab":
+        return move(0, e.shiftKey ? -1 : 1);
+      case "Home":
+        return move(0, -this.cur.c);
+      case "End":
+        return move(0, this.data.lessons.length);
+      case "Enter":
+        e.preventDefault();
+        if (e.ctrlKey || e.metaKey) this.startRoll(this.cur.c);
+        else this.startEdit(null);
+        return;
+      case "F2":
+        e.preventDefault();
+        this.startEdit(null);
+        return;
+      case "Delete":
+      case "Backspace":
+        e.preventDefault();
+        this.clearCurrent();
+        return;
+      case "*":
+        e.preventDefault();
+        this.startRoll(this.cur.c);
+        return;
+      default:
+        if (e.key.length === 1 && !e.ctrlKey && !e.metaKey && !e.altKey && e.key !== " ") {
+          e.preventDefault();
+          this.startEdit(e.key);
+        }
+    }
+  }
+
+  private lockedMessage(c: number): boolean {
+    const l = this.data.lessons[c];
+    if (l?.lock) {
+      app.toast("grid.lessonLocked", { reason: l.lock }, "error");
+      return true;
+    }
+    const s = this.data.students[this.cur.r];
+    if (s && !s.active) {
+      app.toast("grid.studentInactive", undefined, "error");
+      return true;
+    }
+    return false;
+  }
+
+  private cellText(r: number, c: number): string {
+    const cell = this.cells.get(key(this.data.lessons[c].id, this.data.students[r].id));
+    if (!cell) return "";
+    if (cell.grade !== null) return cell.status === "l" ? `l${cell.grade}` : String(cell.grade);
+    return { p: "+", a: "nb", e: "e", l: "l" }[cell.status] ?? "";
+  }
+
+  private startEdit(initial: string | null): void {
+    const { r, c } = this.cur;
+    if (this.lockedMessage(c)) return;
+    const td = this.cellEls[r]?.[c];
+    if (!td) return;
+    const original = this.cellText(r, c);
+    const input = h("input", { class: "cell-editor", "data-testid": "cell-editor", spellcheck: "false", autocomplete: "off" });
+    input.value = initial ?? original;
+    setRaw(td, "");
+    td.dataset.sig = "";
+    td.append(input);
+    this.editor = { input, r, c, original };
+    input.focus();
+    if (initial === null) input.select();
+    input.addEventListener("keydown", (e) => {
+      switch (e.key) {
+        case "Enter":
+          e.preventDefault();
+          this.commitEditor(1, 0);
+          break;
+        case "Tab":
+          e.preventDefault();
+          this.commitEditor(0, e.shiftKey ? -1 : 1);
+          break;
+        case "ArrowDown":
+          e.preventDefault();
+          this.commitEditor(1, 0);
+          break;
+        case "ArrowUp":
+          e.preventDefault();
+          this.commitEditor(-1, 0);
+          break;
+        case "Escape":
+          e.preventDefault();
+          this.cancelEditor();
+          break;
+      }
+    });
+    input.addEventListener("blur", () => {
+      if (this.editor?.input === input) this.commitEditor(0, 0, false);
+    });
+  }
+
+  private closeEditor(): { r: number; c: number; value: string; original: string } | null {
+    const ed = this.editor;
+    if (!ed) return null;
+    this.editor = null;
+    const value = ed.input.value.trim();
+    ed.input.remove();
+    return { r: ed.r, c: ed.c, value, original: ed.original };
+  }
+
+  private cancelEditor(): void {
+    const ed = this.closeEditor();
+    if (!ed) return;
+    this.paintCell(this.cellEls[ed.r][ed.c], this.data.lessons[ed.c], this.data.students[ed.r].id);
+    this.scroll.focus({ preventScroll: true });
+  }
+
+  private commitEditor(dr: number, dc: number, refocus = true): void {
+    const ed = this.closeEditor();
+    if (!ed) return;
+    const td = this.cellEls[ed.r][ed.c];
+    const lesson = this.data.lessons[ed.c];
+    const student = this.data.students[ed.r];
+    if (ed.value === ed.original) {
+      this.paintCell(td, lesson, student.id);
+    } else {
+      // Show what was typed at once; the patch replaces it when the replica has saved it.
+      td.dataset.sig = "";
+      setRaw(td, ed.value);
+      td.classList.add("saving");
+      this.enqueue(async () => {
+        const patch = ed.value === ""
+          ? await api.clearCell({ journal: this.data.id, lesson: lesson.id, student: student.id })
+          : await api.markCell({ journal: this.data.id, lesson: lesson.id, student: student.id, value: ed.value });
+        this.applyPatch(patch);
+      }, () => this.paintCell(td, lesson, student.id));
+    }
+    if (dr !== 0 || dc !== 0) {
+      this.cur = {
+        r: Math.max(0, Math.min(this.data.students.length - 1, ed.r + dr)),
+        c: Math.max(0, Math.min(this.data.lessons.length - 1, ed.c + dc)),
+      };
+    }
+    this.paintCursor();
+    if (refocus) this.scroll.focus({ preventScroll: true });
+  }
+
+  private clearCurrent(): void {
+    const { r, c } = this.cur;
+    if (this.lockedMessage(c)) return;
+    const lesson = this.data.lessons[c];
+    const student = this.data.students[r];
+    if (!this.cells.has(key(lesson.id, student.id))) return;
+    const td = this.cellEls[r][c];
+    td.classList.add("saving");
+    this.enqueue(async () => {
+      this.applyPatch(await api.clearCell({ journal: this.data.id, lesson: lesson.id, student: student.id }));
+    }, () => this.paintCell(td, lesson, student.id));
+  }
+
+  private enqueue(op: () => Promise<void>, onError: () => void): void {
+    this.queue = this.queue.then(op).catch((e) => {
+      onError();
+      app.showError(e);
+    });
+  }
+
+  // ------------------------------------------------------------ everyone present, then absentees
+
+  private startRoll(c: number): void {
+    if (this.editor) this.commitEditor(0, 0);
+    const lesson = this.data.lessons[c];
+    if (!lesson) return;
+    if (lesson.lock) {
+      app.toast("grid.lessonLocked", { reason: lesson.lock }, "error");
+      return;
+    }
+    const absent = new Set<number>();
+    this.data.students.forEach((s, r) => {
+      if (this.cells.get(key(lesson.id, s.id))?.status === "a") absent.add(r);
+    });
+    this.roll = { c, absent };
+    if (this.cur.c !== c) this.cur = { r: 0, c };
+    else this.cur = { r: this.cur.r, c };
+    this.root.classList.add("rolling");
+    this.headers[c].th.classList.add("roll-col");
+    this.cellEls.forEach((row, r) => this.paintRollCell(row[c], r));
+    this.paintRollBar();
+    this.paintCursor();
+    this.scroll.focus({ preventScroll: true });
+  }
+
+  private paintRollCell(td: HTMLTableCellElement, r: number): void {
+    if (!this.roll) return;
+    const active = this.data.students[r]?.active ?? false;
+    td.dataset.sig = "";
+    const absent = active && this.roll.absent.has(r);
+    td.className = `c roll${absent ? " roll-absent" : ""}${td.classList.contains("cur") ? " cur" : ""}`;
+    if (!active) {
+      setRaw(td, "");
+      return;
+    }
+    setText(td, absent ? "mark.a" : "mark.p");
+  }
+
+  private toggleAbsent(r: number): void {
+    if (!this.roll || !this.data.students[r]?.active) return;
+    if (this.roll.absent.has(r)) this.roll.absent.delete(r);
+    else this.roll.absent.add(r);
+    this.paintRollCell(this.cellEls[r][this.roll.c], r);
+    this.paintRollBar();
+  }
+
+  private paintRollBar(): void {
+    if (!this.roll) return;
+    const lesson = this.data.lessons[this.roll.c];
+    clear(this.rollBar);
+    const save = button("grid.roll.save", () => void this.saveRoll(), { class: "btn btn-primary", "data-testid": "rollcall-save" });
+    const cancel = button("grid.roll.cancel", () => this.endRoll(), { class: "btn" });
+    this.rollBar.append(
+      icon(ICONS.check),
+      tx("span", "grid.roll.title", { date: fmt.date(lesson.date), pair: lesson.pair }, { class: "strong" }),
+      tx("span", "grid.roll.count", { n: this.roll.absent.size }, { "data-testid": "rollcall-count" }),
+      tx("span", "grid.roll.hint", undefined, { class: "muted" }),
+      h("span", { class: "grow" }),
+      cancel,
+      save,
+    );
+    this.rollBar.hidden = false;
+  }
+
+  private endRoll(): void {
+    if (!this.roll) return;
+    const c = this.roll.c;
+    this.roll = null;
+    this.root.classList.remove("rolling");
+    this.rollBar.hidden = true;
+    this.headers[c].th.classList.remove("roll-col");
+    this.cellEls.forEach((row, r) => {
+      row[c].classList.remove("roll", "roll-absent");
+      this.paintCell(row[c], this.data.lessons[c], this.data.students[r].id);
+    });
+    this.scroll.focus({ preventScroll: true });
+  }
+
+  private async saveRoll(): Promise<void> {
+    if (!this.roll) return;
+    const { c, absent } = this.roll;
+    const lesson = this.data.lessons[c];
+    const ids = [...absent].map((r) => this.data.students[r].id);
+    const count = absent.size;
+    this.endRoll();
+    this.enqueue(async () => {
+      const patch = await api.markLesson({ journal: this.data.id, lesson: lesson.id, absent: ids });
+      this.applyPatch(patch);
+      app.toast("grid.roll.saved", { n: count });
+    }, () => undefined);
+    await this.queue;
+  }
+
+  // ------------------------------------------------------------ topics and lessons
+
+  private closePopover(): void {
+    this.popover?.remove();
+    this.popover = null;
+  }
+
+  private topicPopover(c: number): void {
+    this.closePopover();
+    const lesson = this.data.lessons[c];
+    if (lesson.lock) return;
+    const th = this.headers[c].th;
+    const rect = th.getBoundingClientRect();
+    const pop = h("div", { class: "popover", "data-testid": "topic-popover" });
+    pop.style.left = `${Math.min(rect.left, window.innerWidth - 380)}px`;
+    pop.style.top = `${rect.bottom + 4}px`;
+    const filter = h("input", { class: "input", "data-testid": "topic-filter" });
+    setPlaceholder(filter, "grid.topicFilter");
+    const list = h("div", { class: "popover-list" });
+    const choose = async (topic: string) => {
+      this.closePopover();
+      this.enqueue(async () => {
+        this.applyPatch(await api.setTopic({ journal: this.data.id, lesson: lesson.id, topic }));
+      }, () => undefined);
+    };
+    const fill = () => {
+      clear(list);
+      const q = filter.value.trim().toLowerCase();
+      const topics = [...this.data.topics].sort((a, b) => {
+        const ma = a.lessonType === lesson.lessonType ? 0 : 1;
+        const mb = b.lessonType === lesson.lessonType ? 0 : 1;
+        return ma - mb || a.position - b.position;
+      });
+      let shown = 0;
+      for (const tp of topics) {
+        if (q && !tp.name.toLowerCase().includes(q)) continue;
+        const item = h("button", { type: "button", class: "popover-item" }, raw("span", tp.name));
+        if (tp.name === lesson.topic) item.classList.add("selected");
+        item.addEventListener("click", () => void choose(tp.name));
+        list.append(item);
+        shown++;
+      }
+      if (q) {
+        const own = h("button", { type: "button", class: "popover-item own" }, tx("span", "grid.topicOwn", { text: filter.value.trim() }));
+        own.addEventListener("click", () => void choose(filter.value.trim()));
+        list.append(own);
+      } else if (shown === 0) {
+        list.append(tx("div", "grid.noTopics", undefined, { class: "muted small pad" }));
+      }
+    };
+    filter.addEventListener("input", fill);
+    filter.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") {
+        this.closePopover();
+        this.scroll.focus({ preventScroll: true });
+      } else if (e.key === "Enter") {
+        const first = list.querySelector<HTMLButtonElement>(".popover-item");
+        first?.click();
+      }
+    });
+    pop.append(tx("div", "grid.topicTitle", { date: fmt.date(lesson.date) }, { class: "popover-title" }), filter, list);
+    fill();
+    document.body.append(pop);
+    this.popover = pop;
+    filter.focus();
+    const outside = (e: MouseEvent) => {
+      if (!pop.contains(e.target as Node)) {
+        this.closePopover();
+        document.removeEventListener("mousedown", outside, true);
+      }
+    };
+    document.addEventListener("mousedown", outside, true);
+  }
+
+  private addLessonDialog(): void {
+    const date = h("input", { class: "input", "data-testid": "lesson-date" });
+    setPlaceholder(date, "grid.datePlaceholder");
+    date.value = fmt.date(fmt.today());
+    const pair = h("select", { class: "input", "data-testid": "lesson-pair" });
+    for (let p = 1; p <= 8; p++) pair.append(rawOption(String(p), String(p)));
+    const type = h("select", { class: "input", "data-testid": "lesson-type" });
+    for (const code of LESSON_TYPES) type.append(option(code, `lessonType.${code}` as Key));
+    type.value = "13";
+    const topic = h("select", { class: "input" });
+    topic.append(option("", "grid.noTopicChoice"));
+    for (const tp of this.data.topics) topic.append(rawOption(tp.name, tp.name));
+    const message = h("div", { class: "form-message" });
+    const field = (k: Key, input: HTMLElement) => h("label", { class: "field" }, tx("span", k, undefined, { class: "field-label" }), input);
+    const dialog = h(
+      "div",
+      { class: "modal-back" },
+      h(
+        "form",
+        { class: "card modal", "data-testid": "add-lesson-form" },
+        tx("h2", "grid.addLesson"),
+        h("div", { class: "form-row" }, field("grid.date", date), field("grid.pair", pair), field("grid.type", type)),
+        field("grid.topic", topic),
+        message,
+        h(
+          "div",
+          { class: "actions" },
+          button("common.cancel", () => dialog.remove(), { class: "btn" }),
+          tx("button", "grid.addLesson", undefined, { type: "submit", class: "btn btn-primary", "data-testid": "add-lesson-submit" }),
+        ),
+      ),
+    );
+    dialog.querySelector("form")?.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      clear(message);
+      const iso = fmt.parseDate(date.value);
+      if (!iso) {
+        message.append(tx("div", "error.field.date", undefined, { class: "form-error" }));
+        return;
+      }
+      try {
+        const grid = await api.addLesson({ journal: this.data.id, date: iso, pair: Number(pair.value), lessonType: type.value, topic: topic.value || null });
+        dialog.remove();
+        this.data = grid;
+        this.render();
+        const c = grid.lessons.findIndex((l) => l.date === iso && l.pair === Number(pair.value));
+        this.cur = { r: 0, c: Math.max(0, c) };
+        this.paintCursor();
+        app.toast("grid.lessonAdded");
+      } catch (err) {
+        app.showError(err);
+      }
+    });
+    this.root.append(dialog);
+    date.focus();
+  }
+
+  destroy(): void {
+    this.closePopover();
+    this.root.remove();
+  }
+}
+
+registerScreen("grid", async (el, route) => {
+  if (route.name !== "grid") return;
+  const data = await api.openJournal(route.journal);
+  const view = new GridView(el, data);
+  return {
+    onSynced: () => void view.reload().catch((e) => app.showError(e)),
+    unmount: () => view.destroy(),
+  };
+});
+
+/** Renders a synthetic students × lessons grid off screen and times it (used by the E2E). */
+window.__daftarBench = (students: number, lessons: number) => {
+  const ls: GridLesson[] = Array.from({ length: lessons }, (_, i) => ({
+    id: `L${i}`,
+    date: `2026-${String(9 + Math.floor(i / 30)).padStart(2, "0")}-${String((i % 28) + 1).padStart(2, "0")}`,
+    pair: (i % 4) + 1,
+    lessonType: i % 2 ? "13" : "11",
+    topic: i % 3 ? `${i + 1}-mavzu. Nazariy asoslar` : null,
+    status: "held",
+    lock: null,
+    complete: true,
+  }));
+  const ss = Array.from({ length: students }, (_, i) => ({ id: `S${i}`, number: null, name: `Talaba ${i + 1}`, active: true }));
+  const cells: GridCell[] = [];
+  for (const l of ls) {
+    for (const s of ss) {
+      const roll = (l.id.length * 7 + s.id.length * 13 + cells.length) % 17;
+      const status = roll === 0 ? "a" : roll === 1 ? "e" : "p";
+      cells.push({ lesson: l.id, student: s.id, status, hours: status === "p" ? 0 : 2, grade: status === "p" && roll % 2 ? 60 + roll : null, note: null, adjustedTo: null, adjustmentReason: null, effective: status, conflict: null });
+    }
+  }
+  const data: JournalGrid = {
+    id: "bench", subject: "Bench", semester: "1", groupName: "B", module: null, markingSystem: "rating100", gradeMin: 1, gradeMax: 100,
+    lock: null, thresholds: [12, 36, 74], lessons: ls, students: ss, cells,
+    totals: ss.map((s) => ({ student: s.id, excusedHours: 2, unexcusedHours: 14, standing: "warning", average: 71.5, fivePoint: 4, atRisk: false })),
+    topics: [], resolutions: [],
+  };
+  const host = h("div", { class: "bench-host" });
+  const t0 = performance.now();
+  const view = new GridView(host, data, false);
+  const buildMs = performance.now() - t0;
+  document.body.append(host);
+  void host.offsetHeight;
+  const renderMs = performance.now() - t0;
+  const col = ls[Math.floor(lessons / 2)].id;
+  const t1 = performance.now();
+  view.applyPatch({
+    journal: "bench",
+    cells: ss.map((s) => ({ lesson: col, student: s.id, status: "a", hours: 2, grade: null, note: null, adjustedTo: null, adjustmentReason: null, effective: "a", conflict: null })),
+    cleared: [],
+    totals: data.totals,
+    lessons: [],
+  });
+  void host.offsetHeight;
+  const patchMs = performance.now() - t1;
+  host.remove();
+  return { renderMs: Math.round(renderMs * 10) / 10, buildMs: Math.round(buildMs * 10) / 10, patchMs: Math.round(patchMs * 100) / 100, cells: students * lessons };
+};

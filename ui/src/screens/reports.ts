@@ -1,0 +1,146 @@
+// Reports for one journal: attendance, hours against the 12/36/74 thresholds, averages and
+// 5-point grades, the at-risk list, charts, and export to XLSX or CSV.
+
+import { api, type JournalReport, type JournalSummary } from "../ipc";
+import { app, registerScreen } from "../app";
+import { h, tx, raw, button, clear, rawOption, setPlaceholder, icon, ICONS } from "../dom";
+import type { Key } from "../i18n";
+import * as fmt from "../format";
+import { attendanceChart, gradesChart, hoursChart } from "../charts";
+
+registerScreen("reports", async (el, route) => {
+  if (route.name !== "reports") return;
+  const journals = await api.listJournals();
+  const head = h("header", { class: "screen-head" }, h("div", {}, tx("h1", "reports.title"), tx("p", "reports.subtitle", undefined, { class: "muted" })));
+  el.append(head);
+  if (journals.length === 0) {
+    el.append(tx("p", "journals.none", undefined, { class: "card empty-note" }));
+    return;
+  }
+  const select = h("select", { class: "input journal-select", "data-testid": "report-journal" });
+  for (const j of journals) select.append(rawOption(j.id, `${j.group} — ${j.subject}`));
+  select.value = route.journal && journals.some((j) => j.id === route.journal) ? route.journal : journals[0].id;
+  head.append(select);
+  const body = h("div", { class: "report" });
+  el.append(body);
+  const load = async () => {
+    try {
+      const report = await api.getReport(select.value);
+      renderReport(body, report, journals.find((j) => j.id === select.value));
+    } catch (e) {
+      app.showError(e);
+    }
+  };
+  select.addEventListener("change", () => void load());
+  await load();
+  return { onSynced: () => void load() };
+});
+
+function stat(key: Key, value: string, cls = ""): HTMLElement {
+  return h("div", { class: `stat ${cls}` }, raw("div", value, { class: "stat-value" }), tx("div", key, undefined, { class: "stat-label" }));
+}
+
+function renderReport(el: HTMLElement, r: JournalReport, summary: JournalSummary | undefined): void {
+  clear(el);
+  const atRisk = r.students.filter((s) => s.atRisk);
+  const averages = r.students.map((s) => s.average).filter((a): a is number => a !== null);
+  const mean = averages.length ? averages.reduce((a, b) => a + b, 0) / averages.length : null;
+  const over = (i: number) => r.students.filter((s) => s.unexcusedHours >= (r.thresholds[i] ?? 999)).length;
+  el.append(
+    h(
+      "div",
+      { class: "stats" },
+      stat("reports.attendance", fmt.percent(r.attendancePercent)),
+      stat("reports.lessons", `${r.lessonsComplete}/${r.lessonsTotal}`),
+      stat("reports.average", mean === null ? "—" : fmt.num(Math.round(mean * 10) / 10)),
+      stat("reports.over12", String(over(0)), over(0) ? "stat-warning" : ""),
+      stat("reports.over36", String(over(1)), over(1) ? "stat-reprimand" : ""),
+      stat("reports.atRisk", String(atRisk.length), atRisk.length ? "stat-expulsion" : ""),
+    ),
+  );
+
+  el.append(exportCard(r, summary));
+
+  el.append(
+    h(
+      "div",
+      { class: "card chart-card" },
+      h("div", { class: "section-head" }, tx("h3", "reports.hoursChart"), h("span", { class: "legend" }, h("span", { class: "legend-item" }, h("span", { class: "legend-swatch bar-unexcused" }), tx("span", "reports.unexcused")), h("span", { class: "legend-item" }, h("span", { class: "legend-swatch bar-excused" }), tx("span", "reports.excused")))),
+      hoursChart(r.students, r.thresholds),
+    ),
+  );
+  el.append(
+    h(
+      "div",
+      { class: "two-col" },
+      h("div", { class: "card chart-card" }, tx("h3", "reports.attendanceChart"), attendanceChart(r.lessons)),
+      h("div", { class: "card chart-card" }, tx("h3", "reports.gradesChart"), gradesChart(r.students)),
+    ),
+  );
+
+  const risk = h("div", { class: "card", "data-testid": "at-risk" }, tx("h3", "reports.atRiskTitle"));
+  if (atRisk.length === 0) risk.append(tx("p", "reports.noneAtRisk", undefined, { class: "muted" }));
+  else {
+    const ul = h("ul", { class: "risk-list" });
+    for (const s of atRisk) {
+      const reason: Key = s.standing === "expulsion" || s.standing === "reprimand" ? `standing.${s.standing}` : "reports.lowGrade";
+      ul.append(h("li", {}, raw("span", s.name, { class: "strong" }), tx("span", reason, undefined, { class: `badge badge-${s.standing === "ok" ? "warn" : s.standing}` }), tx("span", "reports.hoursShort", { n: s.unexcusedHours }, { class: "muted" })));
+    }
+    risk.append(ul);
+  }
+  el.append(risk);
+
+  const table = h("table", { class: "table compact report-table", "data-testid": "report-table" });
+  const cols: Key[] = ["reports.col.student", "reports.col.present", "reports.col.late", "reports.col.absent", "reports.col.excusedH", "reports.col.unexcusedH", "reports.col.attendance", "reports.col.average", "reports.col.five", "reports.col.control", "reports.col.standing"];
+  table.append(h("thead", {}, h("tr", {}, ...cols.map((c) => tx("th", c)))));
+  const tb = h("tbody");
+  for (const s of r.students) {
+    tb.append(
+      h(
+        "tr",
+        { class: s.atRisk ? "risk-row" : "" },
+        raw("td", s.name, { class: "strong" }),
+        raw("td", String(s.present), { class: "num" }),
+        raw("td", String(s.late), { class: "num" }),
+        raw("td", String(s.absent), { class: "num" }),
+        raw("td", String(s.excusedHours), { class: "num" }),
+        raw("td", String(s.unexcusedHours), { class: `num std-cell std-${s.standing}` }),
+        raw("td", fmt.percent(s.attendancePercent), { class: "num" }),
+        raw("td", fmt.num(s.average), { class: "num" }),
+        raw("td", s.fivePoint === null ? "—" : String(s.fivePoint), { class: "num strong" }),
+        raw("td", fmt.num(s.controlPoints), { class: "num" }),
+        h("td", {}, tx("span", `standing.${s.standing}` as Key, undefined, { class: `badge badge-${s.standing}` })),
+      ),
+    );
+  }
+  table.append(tb);
+  el.append(h("div", { class: "card table-card" }, tx("h3", "reports.perStudent"), table));
+}
+
+function exportCard(r: JournalReport, summary: JournalSummary | undefined): HTMLElement {
+  const path = h("input", { class: "input grow", "data-testid": "export-path" });
+  setPlaceholder(path, "reports.exportPathPlaceholder");
+  const result = h("div", { class: "export-result", "data-testid": "export-result" });
+  const run = async (format: "xlsx" | "csv") => {
+    clear(result);
+    try {
+      const out = await api.exportJournal({ journal: r.journal, format, path: path.value.trim() || null });
+      result.append(icon(ICONS.check), tx("span", "reports.exported"), raw("code", out.path, { "data-testid": "export-path-result" }));
+      app.toast("reports.exportedToast");
+    } catch (e) {
+      app.showError(e);
+    }
+  };
+  const xlsx = button("reports.exportXlsx", () => void run("xlsx"), { class: "btn btn-primary", "data-testid": "export-xlsx" });
+  xlsx.prepend(icon(ICONS.download));
+  const csv = button("reports.exportCsv", () => void run("csv"), { class: "btn", "data-testid": "export-csv" });
+  csv.prepend(icon(ICONS.download));
+  return h(
+    "div",
+    { class: "card export-card" },
+    h("div", { class: "section-head" }, tx("h3", "reports.export"), summary ? raw("span", `${summary.group} — ${summary.subject}`, { class: "muted" }) : null),
+    tx("p", "reports.exportHint", { dir: app.info.exportDir }, { class: "muted small" }),
+    h("div", { class: "form-row" }, path, xlsx, csv),
+    result,
+  );
+}
