@@ -62,9 +62,9 @@ impl From<CoreError> for IpcError {
             CoreError::Ambiguous { .. } => IpcError::invalid("id", message),
             CoreError::InvalidInput { field, .. } => IpcError::invalid(field, message),
             CoreError::Locked { .. } => IpcError::Forbidden { message },
-            CoreError::BadBundle(_) | CoreError::ForeignBundle { .. } | CoreError::HemisImport { .. } => {
-                IpcError::invalid("file", message)
-            }
+            CoreError::BadBundle(_)
+            | CoreError::ForeignBundle { .. }
+            | CoreError::HemisImport { .. } => IpcError::invalid("file", message),
             CoreError::SchemaTooNew { .. }
             | CoreError::NotInitialised { .. }
             | CoreError::Document { .. }
@@ -128,17 +128,29 @@ mod tests {
             reason: "deadline".into(),
         }
         .into();
-        assert_eq!(serde_json::to_value(&locked).expect("serialise")["kind"], "forbidden");
+        assert_eq!(
+            serde_json::to_value(&locked).expect("serialise")["kind"],
+            "forbidden"
+        );
 
         let offline: IpcError = ClientError::Offline {
             server: "http://x".into(),
             reason: "refused".into(),
         }
         .into();
-        assert_eq!(serde_json::to_value(&offline).expect("serialise")["kind"], "offline");
+        assert_eq!(
+            serde_json::to_value(&offline).expect("serialise")["kind"],
+            "offline"
+        );
         let missing: IpcError = CoreError::not_found("journal", "x").into();
-        assert_eq!(serde_json::to_value(&missing).expect("serialise")["kind"], "notFound");
+        assert_eq!(
+            serde_json::to_value(&missing).expect("serialise")["kind"],
+            "notFound"
+        );
         let bad: IpcError = ClientError::BadCredentials.into();
-        assert_eq!(serde_json::to_value(&bad).expect("serialise")["kind"], "unauthorized");
+        assert_eq!(
+            serde_json::to_value(&bad).expect("serialise")["kind"],
+            "unauthorized"
+        );
     }
 }

@@ -665,7 +665,11 @@ mod tests {
         let fresh = tempfile::tempdir().expect("temp dir");
         super::export_bindings(fresh.path()).expect("export bindings");
         let generated = read_dir(fresh.path());
-        assert!(generated.len() > 30, "ts-rs exported only {} files", generated.len());
+        assert!(
+            generated.len() > 30,
+            "ts-rs exported only {} files",
+            generated.len()
+        );
         let committed_path = committed_dir();
         if std::env::var_os("DAFTAR_UPDATE_BINDINGS").is_some() {
             let _ = std::fs::remove_dir_all(&committed_path);
@@ -680,7 +684,10 @@ mod tests {
             .filter(|(name, text)| committed.get(*name) != Some(*text))
             .map(|(name, _)| name)
             .collect();
-        let extra: Vec<&String> = committed.keys().filter(|n| !generated.contains_key(*n)).collect();
+        let extra: Vec<&String> = committed
+            .keys()
+            .filter(|n| !generated.contains_key(*n))
+            .collect();
         assert!(
             stale.is_empty() && extra.is_empty(),
             "ui/src/ipc/bindings drifted from src-tauri/src/ipc.rs (changed: {stale:?}, no longer generated: {extra:?}); \

@@ -39,7 +39,10 @@ pub fn run() {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, dir = %data_dir.display(), "cannot open the replica");
-            eprintln!("daftar-desktop: cannot open the replica in {}: {e}", data_dir.display());
+            eprintln!(
+                "daftar-desktop: cannot open the replica in {}: {e}",
+                data_dir.display()
+            );
             std::process::exit(1);
         }
     };

@@ -9,8 +9,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 /// Installs the subscriber; keep the guard alive until the app exits (it flushes the file).
 pub fn init() -> Option<WorkerGuard> {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,daftar_desktop=info,daftar_client=info,daftar_core=info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("warn,daftar_desktop=info,daftar_client=info,daftar_core=info")
+    });
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(false);
@@ -38,7 +39,10 @@ pub fn init() -> Option<WorkerGuard> {
             Some(guard)
         }
         None => {
-            let _ = tracing_subscriber::registry().with(filter).with(stderr).try_init();
+            let _ = tracing_subscriber::registry()
+                .with(filter)
+                .with(stderr)
+                .try_init();
             None
         }
     }

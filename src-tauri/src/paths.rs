@@ -92,13 +92,19 @@ mod tests {
             data_dir_arg(args(&["app", "--data-dir", "/tmp/x"])),
             Some(PathBuf::from("/tmp/x"))
         );
-        assert_eq!(data_dir_arg(args(&["app", "--data-dir=/tmp/y"])), Some(PathBuf::from("/tmp/y")));
+        assert_eq!(
+            data_dir_arg(args(&["app", "--data-dir=/tmp/y"])),
+            Some(PathBuf::from("/tmp/y"))
+        );
         assert_eq!(data_dir_arg(args(&["app"])), None);
     }
 
     #[test]
     fn file_names_keep_letters_of_every_script() {
-        assert_eq!(file_name_part("101-25 Oliy matematika"), "101-25_Oliy_matematika");
+        assert_eq!(
+            file_name_part("101-25 Oliy matematika"),
+            "101-25_Oliy_matematika"
+        );
         assert_eq!(file_name_part("Ma'lumotlar/bazasi"), "Ma-lumotlar-bazasi");
         assert_eq!(file_name_part("Физика"), "Физика");
     }

@@ -1,12 +1,9 @@
-//! The sync session of a signed-in app: the background loop from `daftar-client`, a task that
-//! forwards its status to the UI as the `sync:status-changed` event, and a cheap probe that
-//! asks the loop to sync as soon as the server answers again after an outage (instead of
-//! waiting out the backoff).
+//! The sync session of a signed-in app: the background loop from `daftar-client` (which syncs on
+//! start, after edits, periodically, and the moment the server answers again after an outage)
+//! and a task that forwards its status to the UI as the `sync:status-changed` event.
 //!
 //! Nothing here blocks a command on the network: commands save locally, call [`after_edit`]
 //! and return; the loop picks the change up after its debounce.
-
-use std::time::Duration;
 
 use daftar_client::background::{self, LoopConfig, SyncHandle};
 use daftar_client::credentials::{TokenKey, find_token};
@@ -17,9 +14,6 @@ use tauri::{AppHandle, Emitter, Manager};
 use crate::error::IpcResult;
 use crate::ipc::{self, SYNC_STATUS_EVENT};
 use crate::state::{AppState, lock, meta};
-
-/// How often the offline probe asks the server whether it is back.
-const PROBE_EVERY: Duration = Duration::from_secs(2);
 
 pub struct Session {
     pub handle: SyncHandle,
@@ -107,7 +101,11 @@ pub fn start(app: &AppHandle, state: &AppState, server: &str, token: String) -> 
     stop(state);
     let device = state.replica().device_hex();
     let transport = Transport::new(server, &device, Some(token))?;
-    let handle = background::spawn(state.replica.clone(), transport.clone(), LoopConfig::default());
+    let handle = background::spawn(
+        state.replica.clone(),
+        transport.clone(),
+        LoopConfig::default(),
+    );
 
     let forward = {
         let app = app.clone();
@@ -132,26 +130,11 @@ pub fn start(app: &AppHandle, state: &AppState, server: &str, token: String) -> 
             }
         })
     };
-    let probe = {
-        let handle = handle.clone();
-        let transport = transport.clone();
-        tauri::async_runtime::spawn(async move {
-            loop {
-                tokio::time::sleep(PROBE_EVERY).await;
-                let s = handle.status();
-                let offline = s.last_error_kind.as_deref() == Some("offline");
-                if offline && !s.running && transport.reachable().await {
-                    tracing::info!("server answers again; syncing now");
-                    handle.sync_now();
-                }
-            }
-        })
-    };
     tracing::info!(server, "sync session started");
     *lock(&state.session) = Some(Session {
         handle,
         transport,
-        tasks: vec![forward, probe],
+        tasks: vec![forward],
     });
     Ok(())
 }

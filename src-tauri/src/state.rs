@@ -64,7 +64,11 @@ impl AppState {
             match std::fs::remove_file(&name) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(IpcError::internal(format!("cannot remove the demo data: {e}"))),
+                Err(e) => {
+                    return Err(IpcError::internal(format!(
+                        "cannot remove the demo data: {e}"
+                    )));
+                }
             }
         }
         *guard = Replica::open(&path)?;
@@ -81,9 +85,17 @@ impl AppState {
 pub fn info_of(r: &Replica, data_dir: &Path) -> IpcResult<AppInfo> {
     let server = r.meta(meta::SERVER)?;
     let signed_in = server.is_some() && r.meta(meta::SERVER_USER)?.is_some();
-    let role = if signed_in { r.meta(meta::SERVER_ROLE)? } else { None };
-    let journals: i64 = r.conn().query_row("SELECT count(*) FROM journals", [], |row| row.get(0))?;
-    let documents: i64 = r.conn().query_row("SELECT count(*) FROM documents", [], |row| row.get(0))?;
+    let role = if signed_in {
+        r.meta(meta::SERVER_ROLE)?
+    } else {
+        None
+    };
+    let journals: i64 = r
+        .conn()
+        .query_row("SELECT count(*) FROM journals", [], |row| row.get(0))?;
+    let documents: i64 = r
+        .conn()
+        .query_row("SELECT count(*) FROM documents", [], |row| row.get(0))?;
     let language = r
         .meta(meta::LANGUAGE)?
         .filter(|l| LANGUAGES.contains(&l.as_str()))

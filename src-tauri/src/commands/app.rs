@@ -15,7 +15,10 @@ use crate::state::{AppState, LANGUAGES, meta};
 
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn get_app_info(state: State<'_, AppState>, req: GetAppInfoRequest) -> IpcResult<AppInfo> {
+pub async fn get_app_info(
+    state: State<'_, AppState>,
+    req: GetAppInfoRequest,
+) -> IpcResult<AppInfo> {
     let GetAppInfoRequest {} = req;
     state.info()
 }
@@ -24,21 +27,30 @@ pub async fn get_app_info(state: State<'_, AppState>, req: GetAppInfoRequest) ->
 /// be tried without a server. Refused when the replica already holds data.
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn load_demo(app: AppHandle, state: State<'_, AppState>, req: LoadDemoRequest) -> IpcResult<AppInfo> {
+pub async fn load_demo(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: LoadDemoRequest,
+) -> IpcResult<AppInfo> {
     let LoadDemoRequest {} = req;
     let replica = state.replica.clone();
     let started = std::time::Instant::now();
     tauri::async_runtime::spawn_blocking(move || -> IpcResult<()> {
         let mut r = crate::state::lock(&replica);
-        let documents: i64 = r.conn().query_row("SELECT count(*) FROM documents", [], |row| row.get(0))?;
+        let documents: i64 = r
+            .conn()
+            .query_row("SELECT count(*) FROM documents", [], |row| row.get(0))?;
         if documents > 0 {
             return Err(IpcError::Conflict {
-                message: "this data folder already holds journals; demo data goes only into an empty one".into(),
+                message:
+                    "this data folder already holds journals; demo data goes only into an empty one"
+                        .into(),
             });
         }
         if r.meta(meta::SERVER)?.is_some() {
             return Err(IpcError::Conflict {
-                message: "this data folder is signed in to a server; demo data must never reach it".into(),
+                message: "this data folder is signed in to a server; demo data must never reach it"
+                    .into(),
             });
         }
         demo::generate(&mut r, &DemoSpec::new(Tier::Xs, 7), |_, _| {})?;
@@ -47,18 +59,28 @@ pub async fn load_demo(app: AppHandle, state: State<'_, AppState>, req: LoadDemo
     })
     .await
     .map_err(|e| IpcError::internal(format!("demo generation stopped: {e}")))??;
-    tracing::info!(ms = started.elapsed().as_millis() as u64, "demo data loaded");
+    tracing::info!(
+        ms = started.elapsed().as_millis() as u64,
+        "demo data loaded"
+    );
     session::emit_status(&app, &state);
     state.info()
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn set_language(state: State<'_, AppState>, req: SetLanguageRequest) -> IpcResult<AppInfo> {
+pub async fn set_language(
+    state: State<'_, AppState>,
+    req: SetLanguageRequest,
+) -> IpcResult<AppInfo> {
     if !LANGUAGES.contains(&req.language.as_str()) {
         return Err(IpcError::invalid(
             "language",
-            format!("unknown language {:?}: use {}", req.language, LANGUAGES.join(", ")),
+            format!(
+                "unknown language {:?}: use {}",
+                req.language,
+                LANGUAGES.join(", ")
+            ),
         ));
     }
     state.replica().set_meta(meta::LANGUAGE, &req.language)?;
@@ -70,11 +92,18 @@ pub async fn set_language(state: State<'_, AppState>, req: SetLanguageRequest) -
 /// then the background sync starts.
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn sign_in(app: AppHandle, state: State<'_, AppState>, req: SignInRequest) -> IpcResult<SignInResponse> {
+pub async fn sign_in(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: SignInRequest,
+) -> IpcResult<SignInResponse> {
     let server_input = req.server.trim();
     let user = req.user.trim().to_string();
     if server_input.is_empty() {
-        return Err(IpcError::invalid("server", "enter the sync server address, e.g. https://daftar.university.uz"));
+        return Err(IpcError::invalid(
+            "server",
+            "enter the sync server address, e.g. https://daftar.university.uz",
+        ));
     }
     if user.is_empty() {
         return Err(IpcError::invalid("user", "enter your user name"));
@@ -125,8 +154,10 @@ pub async fn sign_in(app: AppHandle, state: State<'_, AppState>, req: SignInRequ
         match &resp.user.scope {
             Some(scope) => r.set_meta(meta::SERVER_SCOPE, scope)?,
             None => {
-                r.conn()
-                    .execute("DELETE FROM replica_meta WHERE key = ?1", [meta::SERVER_SCOPE])?;
+                r.conn().execute(
+                    "DELETE FROM replica_meta WHERE key = ?1",
+                    [meta::SERVER_SCOPE],
+                )?;
             }
         }
         r.set_user(&user)?;
@@ -143,9 +174,15 @@ pub async fn sign_in(app: AppHandle, state: State<'_, AppState>, req: SignInRequ
 /// token. Local data stays (unsent changes go up after the next sign-in).
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn sign_out(app: AppHandle, state: State<'_, AppState>, req: SignOutRequest) -> IpcResult<AppInfo> {
+pub async fn sign_out(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: SignOutRequest,
+) -> IpcResult<AppInfo> {
     let SignOutRequest {} = req;
-    let transport = crate::state::lock(&state.session).as_ref().map(|s| s.transport.clone());
+    let transport = crate::state::lock(&state.session)
+        .as_ref()
+        .map(|s| s.transport.clone());
     session::stop(&state);
     if let Some(t) = transport {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(3), t.logout()).await;
@@ -162,7 +199,10 @@ pub async fn sign_out(app: AppHandle, state: State<'_, AppState>, req: SignOutRe
         }
     };
     if let Some(key) = key {
-        let _ = tauri::async_runtime::spawn_blocking(move || Keyring::system().and_then(|k| k.delete(&key))).await;
+        let _ = tauri::async_runtime::spawn_blocking(move || {
+            Keyring::system().and_then(|k| k.delete(&key))
+        })
+        .await;
     }
     state.replica().conn().execute(
         "DELETE FROM replica_meta WHERE key IN ('server', 'server_user', 'server_role', 'server_scope')",
@@ -173,7 +213,10 @@ pub async fn sign_out(app: AppHandle, state: State<'_, AppState>, req: SignOutRe
 }
 
 #[tauri::command]
-pub async fn get_sync_status(state: State<'_, AppState>, req: GetSyncStatusRequest) -> IpcResult<SyncStatus> {
+pub async fn get_sync_status(
+    state: State<'_, AppState>,
+    req: GetSyncStatusRequest,
+) -> IpcResult<SyncStatus> {
     let GetSyncStatusRequest {} = req;
     Ok(session::current_status(&state))
 }

@@ -11,8 +11,8 @@ use crate::commands::journal::summary_of;
 use crate::error::{IpcError, IpcResult};
 use crate::ipc::{
     AddTopicRequest, GetGroupRequest, GetModuleRequest, GroupDetail, GroupSummary,
-    ListGroupsRequest, ListModulesRequest, ModuleControl, ModuleDetail, ModuleHours,
-    ModuleSummary, ModuleTopic, RenameTopicRequest, RosterStudent,
+    ListGroupsRequest, ListModulesRequest, ModuleControl, ModuleDetail, ModuleHours, ModuleSummary,
+    ModuleTopic, RenameTopicRequest, RosterStudent,
 };
 use crate::session;
 use crate::state::AppState;
@@ -36,7 +36,10 @@ fn count(v: i64) -> u32 {
 
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn list_modules(state: State<'_, AppState>, req: ListModulesRequest) -> IpcResult<Vec<ModuleSummary>> {
+pub async fn list_modules(
+    state: State<'_, AppState>,
+    req: ListModulesRequest,
+) -> IpcResult<Vec<ModuleSummary>> {
     let ListModulesRequest {} = req;
     let r = state.replica();
     let mut stmt = r.conn().prepare(
@@ -77,7 +80,8 @@ fn module_detail(r: &Replica, module: &str, editable: bool) -> IpcResult<ModuleD
             message: format!("course module {} was not found", short(module)),
         });
     };
-    let hours_map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&hours_json).unwrap_or_default();
+    let hours_map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&hours_json).unwrap_or_default();
     let mut hours: Vec<ModuleHours> = hours_map
         .into_iter()
         .map(|(lesson_type, h)| ModuleHours {
@@ -129,7 +133,10 @@ fn module_detail(r: &Replica, module: &str, editable: bool) -> IpcResult<ModuleD
 
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn get_module(state: State<'_, AppState>, req: GetModuleRequest) -> IpcResult<ModuleDetail> {
+pub async fn get_module(
+    state: State<'_, AppState>,
+    req: GetModuleRequest,
+) -> IpcResult<ModuleDetail> {
     let editable = state.info()?.can_edit_modules;
     let r = state.replica();
     module_detail(&r, &doc_id("module", &req.module), editable)
@@ -151,14 +158,21 @@ fn check_topic_name(name: &str) -> IpcResult<String> {
         return Err(IpcError::invalid("name", "write the topic's name"));
     }
     if name.chars().count() > 300 {
-        return Err(IpcError::invalid("name", "a topic name is at most 300 characters"));
+        return Err(IpcError::invalid(
+            "name",
+            "a topic name is at most 300 characters",
+        ));
     }
     Ok(name.to_string())
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn add_topic(app: AppHandle, state: State<'_, AppState>, req: AddTopicRequest) -> IpcResult<ModuleDetail> {
+pub async fn add_topic(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: AddTopicRequest,
+) -> IpcResult<ModuleDetail> {
     require_module_editor(&state)?;
     let name = check_topic_name(&req.name)?;
     let lesson_type = match req.lesson_type.as_deref().filter(|t| !t.is_empty()) {
@@ -197,7 +211,11 @@ pub async fn add_topic(app: AppHandle, state: State<'_, AppState>, req: AddTopic
 
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn rename_topic(app: AppHandle, state: State<'_, AppState>, req: RenameTopicRequest) -> IpcResult<ModuleDetail> {
+pub async fn rename_topic(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: RenameTopicRequest,
+) -> IpcResult<ModuleDetail> {
     require_module_editor(&state)?;
     let name = check_topic_name(&req.name)?;
     let detail = {
@@ -216,8 +234,12 @@ pub async fn rename_topic(app: AppHandle, state: State<'_, AppState>, req: Renam
                 message: format!("topic {} is not in this module", req.topic),
             });
         };
-        let raw = serde_json::to_string(&TopicValue { name, lesson_type, pos })
-            .map_err(|e| IpcError::internal(e.to_string()))?;
+        let raw = serde_json::to_string(&TopicValue {
+            name,
+            lesson_type,
+            pos,
+        })
+        .map_err(|e| IpcError::internal(e.to_string()))?;
         let topic = req.topic.clone();
         r.edit(&module, "rename topic", move |doc| {
             doc.put("topics", &topic, &raw)?;
@@ -231,7 +253,10 @@ pub async fn rename_topic(app: AppHandle, state: State<'_, AppState>, req: Renam
 
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn list_groups(state: State<'_, AppState>, req: ListGroupsRequest) -> IpcResult<Vec<GroupSummary>> {
+pub async fn list_groups(
+    state: State<'_, AppState>,
+    req: ListGroupsRequest,
+) -> IpcResult<Vec<GroupSummary>> {
     let ListGroupsRequest {} = req;
     let r = state.replica();
     let mut stmt = r.conn().prepare(
@@ -294,7 +319,9 @@ pub async fn get_group(state: State<'_, AppState>, req: GetGroupRequest) -> IpcR
         .collect::<rusqlite::Result<Vec<_>>>()?
     };
     let ids: Vec<String> = {
-        let mut stmt = r.conn().prepare("SELECT id FROM journals WHERE group_id = ?1")?;
+        let mut stmt = r
+            .conn()
+            .prepare("SELECT id FROM journals WHERE group_id = ?1")?;
         stmt.query_map([&group], |row| row.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?
     };

@@ -10,8 +10,8 @@ use tauri::{AppHandle, State};
 
 use crate::error::{IpcError, IpcResult};
 use crate::ipc::{
-    ConflictEntry, ConflictValue, ListConflictsRequest, ListResolutionsRequest,
-    ResolutionEntry, ResolveConflictRequest,
+    ConflictEntry, ConflictValue, ListConflictsRequest, ListResolutionsRequest, ResolutionEntry,
+    ResolveConflictRequest,
 };
 use crate::session;
 use crate::state::AppState;
@@ -49,7 +49,10 @@ fn conflicts_of(r: &Replica, journal: Option<&str>) -> IpcResult<Vec<ConflictEnt
         Some(j) => Some(r.resolve_journal(j)?),
         None => None,
     };
-    Ok(r.conflicts(journal.as_deref())?.into_iter().map(entry_of).collect())
+    Ok(r.conflicts(journal.as_deref())?
+        .into_iter()
+        .map(entry_of)
+        .collect())
 }
 
 /// Resolutions recorded in journals (newest first); `journal` is a document id or None for all.
@@ -148,7 +151,10 @@ pub fn resolutions_of(r: &Replica, journal: Option<&str>) -> IpcResult<Vec<Resol
 
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn list_conflicts(state: State<'_, AppState>, req: ListConflictsRequest) -> IpcResult<Vec<ConflictEntry>> {
+pub async fn list_conflicts(
+    state: State<'_, AppState>,
+    req: ListConflictsRequest,
+) -> IpcResult<Vec<ConflictEntry>> {
     let r = state.replica();
     conflicts_of(&r, req.journal.as_deref())
 }
@@ -167,13 +173,27 @@ pub async fn resolve_conflict(
             "only the dean's office or an administrator resolves conflicts",
         ));
     }
-    let choice = match (req.pick, req.value.as_deref().map(str::trim).filter(|v| !v.is_empty())) {
+    let choice = match (
+        req.pick,
+        req.value
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty()),
+    ) {
         (Some(n), None) => Choice::Pick(n as usize),
         (None, Some(v)) => Choice::Value(v.to_string()),
         (Some(_), Some(_)) => {
-            return Err(IpcError::invalid("value", "pick one of the values or enter a new one, not both"));
+            return Err(IpcError::invalid(
+                "value",
+                "pick one of the values or enter a new one, not both",
+            ));
         }
-        (None, None) => return Err(IpcError::invalid("value", "pick one of the values or enter a new one")),
+        (None, None) => {
+            return Err(IpcError::invalid(
+                "value",
+                "pick one of the values or enter a new one",
+            ));
+        }
     };
     let note = req.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
     let remaining = {
@@ -187,7 +207,10 @@ pub async fn resolve_conflict(
 
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn list_resolutions(state: State<'_, AppState>, req: ListResolutionsRequest) -> IpcResult<Vec<ResolutionEntry>> {
+pub async fn list_resolutions(
+    state: State<'_, AppState>,
+    req: ListResolutionsRequest,
+) -> IpcResult<Vec<ResolutionEntry>> {
     let r = state.replica();
     let journal = match req.journal.as_deref() {
         Some(j) => Some(r.resolve_journal(j)?),

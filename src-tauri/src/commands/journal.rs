@@ -127,7 +127,11 @@ pub fn grid_of(r: &Replica, journal: &str) -> IpcResult<JournalGrid> {
         grade_max,
         lock: view.lock.clone(),
         thresholds: daftar_core::model::THRESHOLDS.to_vec(),
-        lessons: view.lessons.iter().map(|l| lesson_of(l, view.lock.as_ref())).collect(),
+        lessons: view
+            .lessons
+            .iter()
+            .map(|l| lesson_of(l, view.lock.as_ref()))
+            .collect(),
         students: view
             .students
             .iter()
@@ -146,7 +150,12 @@ pub fn grid_of(r: &Replica, journal: &str) -> IpcResult<JournalGrid> {
 }
 
 /// What changed for `lessons` × `students` (None: all students) after an edit.
-fn patch_of(r: &Replica, journal: &str, lessons: &[&str], students: Option<&[&str]>) -> IpcResult<GridPatch> {
+fn patch_of(
+    r: &Replica,
+    journal: &str,
+    lessons: &[&str],
+    students: Option<&[&str]>,
+) -> IpcResult<GridPatch> {
     let view = r.journal_view(journal)?;
     let lesson_set: HashSet<&str> = lessons.iter().copied().collect();
     let student_set: HashSet<&str> = match students {
@@ -156,13 +165,22 @@ fn patch_of(r: &Replica, journal: &str, lessons: &[&str], students: Option<&[&st
     let cells: Vec<GridCell> = view
         .cells
         .iter()
-        .filter(|c| lesson_set.contains(c.lesson.as_str()) && student_set.contains(c.student.as_str()))
+        .filter(|c| {
+            lesson_set.contains(c.lesson.as_str()) && student_set.contains(c.student.as_str())
+        })
         .map(cell_of)
         .collect();
-    let present: HashSet<(&str, &str)> = cells.iter().map(|c| (c.lesson.as_str(), c.student.as_str())).collect();
+    let present: HashSet<(&str, &str)> = cells
+        .iter()
+        .map(|c| (c.lesson.as_str(), c.student.as_str()))
+        .collect();
     let mut cleared = Vec::new();
     for l in lessons {
-        for s in view.students.iter().filter(|s| student_set.contains(s.id.as_str())) {
+        for s in view
+            .students
+            .iter()
+            .filter(|s| student_set.contains(s.id.as_str()))
+        {
             if !present.contains(&(*l, s.id.as_str())) {
                 cleared.push(CellKey {
                     lesson: l.to_string(),
@@ -223,14 +241,19 @@ pub fn parse_mark(value: &str) -> IpcResult<Option<MarkInput>> {
         Ok(status) => Ok(Some(input(status, None))),
         Err(_) => Err(IpcError::invalid(
             "value",
-            format!("{value:?} is not a mark: type + (present), nb (absent), e (excused), l (late) or a grade"),
+            format!(
+                "{value:?} is not a mark: type + (present), nb (absent), e (excused), l (late) or a grade"
+            ),
         )),
     }
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn list_journals(state: State<'_, AppState>, req: ListJournalsRequest) -> IpcResult<Vec<JournalSummary>> {
+pub async fn list_journals(
+    state: State<'_, AppState>,
+    req: ListJournalsRequest,
+) -> IpcResult<Vec<JournalSummary>> {
     let ListJournalsRequest {} = req;
     let r = state.replica();
     Ok(r.journals()?.into_iter().map(summary_of).collect())
@@ -238,7 +261,10 @@ pub async fn list_journals(state: State<'_, AppState>, req: ListJournalsRequest)
 
 #[tauri::command]
 #[tracing::instrument(skip_all, fields(journal = %req.journal), err(level = "warn"))]
-pub async fn open_journal(state: State<'_, AppState>, req: OpenJournalRequest) -> IpcResult<JournalGrid> {
+pub async fn open_journal(
+    state: State<'_, AppState>,
+    req: OpenJournalRequest,
+) -> IpcResult<JournalGrid> {
     let r = state.replica();
     let journal = r.resolve_journal(&req.journal)?;
     grid_of(&r, &journal)
@@ -246,7 +272,11 @@ pub async fn open_journal(state: State<'_, AppState>, req: OpenJournalRequest) -
 
 #[tauri::command]
 #[tracing::instrument(skip_all, fields(journal = %req.journal), err(level = "warn"))]
-pub async fn mark_cell(app: AppHandle, state: State<'_, AppState>, req: MarkCellRequest) -> IpcResult<GridPatch> {
+pub async fn mark_cell(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: MarkCellRequest,
+) -> IpcResult<GridPatch> {
     let patch = {
         let mut r = state.replica();
         let journal = r.resolve_journal(&req.journal)?;
@@ -262,7 +292,11 @@ pub async fn mark_cell(app: AppHandle, state: State<'_, AppState>, req: MarkCell
 
 #[tauri::command]
 #[tracing::instrument(skip_all, fields(journal = %req.journal), err(level = "warn"))]
-pub async fn clear_cell(app: AppHandle, state: State<'_, AppState>, req: ClearCellRequest) -> IpcResult<GridPatch> {
+pub async fn clear_cell(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: ClearCellRequest,
+) -> IpcResult<GridPatch> {
     let patch = {
         let mut r = state.replica();
         let journal = r.resolve_journal(&req.journal)?;
@@ -276,7 +310,11 @@ pub async fn clear_cell(app: AppHandle, state: State<'_, AppState>, req: ClearCe
 /// "All present", then the ticked absentees: one action, one change.
 #[tauri::command]
 #[tracing::instrument(skip_all, fields(journal = %req.journal, absent = req.absent.len()), err(level = "warn"))]
-pub async fn mark_lesson(app: AppHandle, state: State<'_, AppState>, req: MarkLessonRequest) -> IpcResult<GridPatch> {
+pub async fn mark_lesson(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: MarkLessonRequest,
+) -> IpcResult<GridPatch> {
     let patch = {
         let mut r = state.replica();
         let journal = r.resolve_journal(&req.journal)?;
@@ -289,9 +327,16 @@ pub async fn mark_lesson(app: AppHandle, state: State<'_, AppState>, req: MarkLe
 
 #[tauri::command]
 #[tracing::instrument(skip_all, fields(journal = %req.journal), err(level = "warn"))]
-pub async fn set_topic(app: AppHandle, state: State<'_, AppState>, req: SetTopicRequest) -> IpcResult<GridPatch> {
+pub async fn set_topic(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: SetTopicRequest,
+) -> IpcResult<GridPatch> {
     if req.topic.trim().is_empty() {
-        return Err(IpcError::invalid("topic", "pick or write the lesson's topic"));
+        return Err(IpcError::invalid(
+            "topic",
+            "pick or write the lesson's topic",
+        ));
     }
     let patch = {
         let mut r = state.replica();
@@ -306,7 +351,11 @@ pub async fn set_topic(app: AppHandle, state: State<'_, AppState>, req: SetTopic
 /// Adds a lesson column; answers with the whole grid (a new column is rare, a rebuild is fine).
 #[tauri::command]
 #[tracing::instrument(skip_all, fields(journal = %req.journal), err(level = "warn"))]
-pub async fn add_lesson(app: AppHandle, state: State<'_, AppState>, req: AddLessonRequest) -> IpcResult<JournalGrid> {
+pub async fn add_lesson(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: AddLessonRequest,
+) -> IpcResult<JournalGrid> {
     let lesson_type = LessonType::parse(&req.lesson_type)?;
     let grid = {
         let mut r = state.replica();
@@ -351,14 +400,24 @@ mod tests {
     fn grid_and_patches_follow_edits() {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut r = Replica::open(&dir.path().join("replica.db")).expect("open");
-        daftar_core::demo::generate(&mut r, &daftar_core::demo::DemoSpec::new(daftar_core::demo::Tier::Xs, 7), |_, _| {})
-            .expect("demo");
+        daftar_core::demo::generate(
+            &mut r,
+            &daftar_core::demo::DemoSpec::new(daftar_core::demo::Tier::Xs, 7),
+            |_, _| {},
+        )
+        .expect("demo");
         let journal = r.journals().expect("journals")[0].id.clone();
         let journal = r.resolve_journal(&journal).expect("resolve");
         let grid = grid_of(&r, &journal).expect("grid");
         assert_eq!(grid.totals.len(), grid.students.len());
         assert!(!grid.topics.is_empty(), "the demo module has topics");
-        let open = grid.lessons.iter().find(|l| !l.complete).expect("an unmarked lesson").id.clone();
+        let open = grid
+            .lessons
+            .iter()
+            .find(|l| !l.complete)
+            .expect("an unmarked lesson")
+            .id
+            .clone();
         let absent = vec![grid.students[0].id.clone(), grid.students[2].id.clone()];
         r.mark_all(&journal, &open, &absent).expect("mark all");
         let patch = patch_of(&r, &journal, &[&open], None).expect("patch");

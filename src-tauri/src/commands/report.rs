@@ -17,7 +17,10 @@ use crate::state::AppState;
 
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn get_report(state: State<'_, AppState>, req: GetReportRequest) -> IpcResult<JournalReport> {
+pub async fn get_report(
+    state: State<'_, AppState>,
+    req: GetReportRequest,
+) -> IpcResult<JournalReport> {
     let r = state.replica();
     let journal = r.resolve_journal(&req.journal)?;
     let rep = r.report(&journal)?;
@@ -73,7 +76,10 @@ pub async fn get_report(state: State<'_, AppState>, req: GetReportRequest) -> Ip
 /// Writes the journal to `path`, or to the export folder as `<group>_<subject>.<ext>`.
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn export_journal(state: State<'_, AppState>, req: ExportJournalRequest) -> IpcResult<ExportResult> {
+pub async fn export_journal(
+    state: State<'_, AppState>,
+    req: ExportJournalRequest,
+) -> IpcResult<ExportResult> {
     let (format, ext) = match req.format {
         ExportFormat::Xlsx => (CoreFormat::Xlsx, "xlsx"),
         ExportFormat::Csv => (CoreFormat::Csv, "csv"),
@@ -93,7 +99,10 @@ pub async fn export_journal(state: State<'_, AppState>, req: ExportJournalReques
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| {
-            IpcError::invalid("path", format!("cannot create the folder {}: {e}", dir.display()))
+            IpcError::invalid(
+                "path",
+                format!("cannot create the folder {}: {e}", dir.display()),
+            )
         })?;
     }
     r.export_journal(&journal, format, &path)?;
