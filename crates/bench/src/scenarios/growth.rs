@@ -57,6 +57,8 @@ struct Point {
     history: usize,
     total: f64,
     edit: f64,
+    push: f64,
+    pull: f64,
     bytes: f64,
     stock_bytes: f64,
     stock_ms: f64,
@@ -132,6 +134,7 @@ pub fn b8(ctx: &mut Ctx) -> Result<ScenarioReport> {
 
             let (mut total, mut edit, mut stock_t) =
                 (Samples::new(), Samples::new(), Samples::new());
+            let (mut push, mut pull) = (Samples::new(), Samples::new());
             let (mut bytes, mut stock_bytes, mut n) = (0u64, 0u64, 0u64);
             let mut trips_max = 0;
             for i in 0..ctx.sizes.warmup + ctx.sizes.b8_samples {
@@ -154,6 +157,7 @@ pub fn b8(ctx: &mut Ctx) -> Result<ScenarioReport> {
                 )?;
                 let te = t0.elapsed();
                 let sa = cluster.sync(&a, &at)?;
+                let tp = t0.elapsed() - te;
                 let sb = cluster.sync(&b, &bt)?;
                 let tt = t0.elapsed();
                 fx.marks.insert((l.clone(), s.clone()), graded(g));
@@ -180,6 +184,8 @@ pub fn b8(ctx: &mut Ctx) -> Result<ScenarioReport> {
                 if i >= ctx.sizes.warmup {
                     total.push(tt);
                     edit.push(te);
+                    push.push(tp);
+                    pull.push(tt - te - tp);
                     stock_t.push(ts);
                     bytes += sa.bytes_up + sa.bytes_down + sb.bytes_up + sb.bytes_down;
                     stock_bytes += (u1 - u0) + (d1 - d0);
@@ -219,6 +225,8 @@ pub fn b8(ctx: &mut Ctx) -> Result<ScenarioReport> {
                 history: h,
                 total: total.stats().p50_ms,
                 edit: edit.stats().p50_ms,
+                push: push.stats().p50_ms,
+                pull: pull.stats().p50_ms,
                 bytes: bytes as f64 / n.max(1) as f64,
                 stock_bytes: stock_bytes as f64 / n.max(1) as f64,
                 stock_ms: stock_t.stats().p50_ms,
@@ -242,6 +250,20 @@ pub fn b8(ctx: &mut Ctx) -> Result<ScenarioReport> {
                 format!("{}: {} prior, local edit p50", kind.name(), p.history),
                 Unit::Ms,
                 p.edit,
+            ));
+            rows.push(Row::new(
+                format!("{}: {} prior, A's sync (push) p50", kind.name(), p.history),
+                Unit::Ms,
+                p.push,
+            ));
+            rows.push(Row::new(
+                format!(
+                    "{}: {} prior, B's sync (pull and apply) p50",
+                    kind.name(),
+                    p.history
+                ),
+                Unit::Ms,
+                p.pull,
             ));
             rows.push(
                 Row::new(
