@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh --test
-bash scripts/build.sh
+bash scripts/build.sh --tests
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/daftar/target}"
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
