@@ -49,26 +49,35 @@ impl std::fmt::Debug for Keyring {
 }
 
 fn probe(store: &Arc<CredentialStore>) -> std::result::Result<(), String> {
-    let entry = Entry::new_in_store(store, SERVICE, "daftar-probe").map_err(|e| e.to_string())?;
+    // A name of our own: several processes probing at once must not delete each other's item.
+    let account = format!(
+        "daftar-probe-{}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    );
+    let entry = Entry::new_in_store(store, SERVICE, &account).map_err(|e| e.to_string())?;
     entry.set_password("probe").map_err(|e| e.to_string())?;
     let _ = entry.delete_credential();
     Ok(())
 }
 
+type Open = fn() -> keyring_core::Result<Arc<CredentialStore>>;
+
+/// The stores this machine may have, in order of preference.
+const CANDIDATES: [(&str, Open); 2] = [
+    ("Secret Service", || {
+        zbus_secret_service_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>)
+    }),
+    ("kernel keyutils", || {
+        linux_keyutils_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>)
+    }),
+];
+
 impl Keyring {
     /// The first store on this machine that accepts a write.
     pub fn system() -> Result<Keyring> {
-        type Open = fn() -> keyring_core::Result<Arc<CredentialStore>>;
-        let candidates: [(&'static str, Open); 2] = [
-            ("Secret Service", || {
-                zbus_secret_service_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>)
-            }),
-            ("kernel keyutils", || {
-                linux_keyutils_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>)
-            }),
-        ];
         let mut reasons = Vec::new();
-        for (name, open) in candidates {
+        for (name, open) in CANDIDATES {
             match open().map_err(|e| e.to_string()).and_then(|store| {
                 probe(&store)?;
                 Ok(store)
@@ -112,14 +121,32 @@ impl Keyring {
     }
 }
 
-/// The token to use: `DAFTAR_TOKEN` if set, else the keyring's.
+/// The token to use: `DAFTAR_TOKEN` if set, else the first keyring that holds one (reading
+/// needs no write probe).
 pub fn find_token(key: &TokenKey) -> Result<Option<String>> {
     if let Ok(t) = std::env::var(TOKEN_ENV)
         && !t.trim().is_empty()
     {
         return Ok(Some(t.trim().to_string()));
     }
-    Keyring::system()?.load(key)
+    let mut reasons = Vec::new();
+    let mut answered = false;
+    for (name, open) in CANDIDATES {
+        match open() {
+            Ok(store) => match (Keyring { store, name }).load(key) {
+                Ok(Some(token)) => return Ok(Some(token)),
+                // Not here: the token may be in the next store (if this one failed at login).
+                Ok(None) => answered = true,
+                Err(e) => reasons.push(format!("{name}: {e}")),
+            },
+            Err(e) => reasons.push(format!("{name}: {e}")),
+        }
+    }
+    if answered {
+        Ok(None)
+    } else {
+        Err(ClientError::NoKeyring(reasons.join("; ")))
+    }
 }
 
 #[cfg(test)]
