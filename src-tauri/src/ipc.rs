@@ -245,6 +245,9 @@ pub struct JournalGrid {
     pub topics: Vec<ModuleTopic>,
     /// Resolutions that replaced a mark in this journal (teachers see when they were overruled).
     pub resolutions: Vec<ResolutionEntry>,
+    /// Grows when changes from elsewhere arrive for this journal (see `JournalVersion`).
+    #[ts(type = "number")]
+    pub version: i64,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -263,6 +266,21 @@ pub struct GridPatch {
     pub cleared: Vec<CellKey>,
     pub totals: Vec<StudentTotals>,
     pub lessons: Vec<GridLesson>,
+}
+
+/// Asks whether changes from elsewhere arrived for a journal (after a sync) without fetching it.
+/// Local edits do not change the version: their effect is already on screen.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct JournalVersionRequest {
+    pub journal: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct JournalVersion {
+    #[ts(type = "number")]
+    pub version: i64,
 }
 
 /// Marks one cell with what the teacher typed: `+` present, `nb` absent, `e` excused, `l` late,
@@ -606,6 +624,8 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         JournalSummary,
         OpenJournalRequest,
         JournalGrid,
+        JournalVersionRequest,
+        JournalVersion,
         GridPatch,
         MarkCellRequest,
         ClearCellRequest,

@@ -64,6 +64,7 @@ pub fn run() {
             commands::app::sync_now,
             commands::journal::list_journals,
             commands::journal::open_journal,
+            commands::journal::journal_version,
             commands::journal::mark_cell,
             commands::journal::clear_cell,
             commands::journal::mark_lesson,

@@ -198,6 +198,8 @@ class App {
     }
     clear(this.screenEl);
     this.screenEl.scrollTop = 0;
+    // The grid scrolls inside itself; other screens scroll the screen area.
+    this.screenEl.classList.toggle("screen-grid", route.name === "grid");
     const mount = screens[route.name];
     if (!mount) return;
     try {

@@ -289,7 +289,9 @@ pub async fn list_groups(
 pub async fn get_group(state: State<'_, AppState>, req: GetGroupRequest) -> IpcResult<GroupDetail> {
     let r = state.replica();
     let group = doc_id("group", &req.group);
-    let row: Option<(String, Option<String>, Option<String>, Option<String>)> = r
+    /// Name, faculty, year, language.
+    type GroupRow = (String, Option<String>, Option<String>, Option<String>);
+    let row: Option<GroupRow> = r
         .conn()
         .query_row(
             "SELECT g.name, coalesce(f.name, g.faculty_id), g.year, g.language

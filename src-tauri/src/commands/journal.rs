@@ -14,8 +14,9 @@ use crate::commands::inbox::resolutions_of;
 use crate::error::{IpcError, IpcResult};
 use crate::ipc::{
     AddLessonRequest, CellKey, ClearCellRequest, GridCell, GridLesson, GridPatch, GridStudent,
-    JournalGrid, JournalSummary, ListJournalsRequest, MarkCellRequest, MarkLessonRequest,
-    ModuleTopic, OpenJournalRequest, SetTopicRequest, Standing, StudentTotals,
+    JournalGrid, JournalSummary, JournalVersion, JournalVersionRequest, ListJournalsRequest,
+    MarkCellRequest, MarkLessonRequest, ModuleTopic, OpenJournalRequest, SetTopicRequest, Standing,
+    StudentTotals,
 };
 use crate::session;
 use crate::state::AppState;
@@ -97,6 +98,17 @@ fn module_doc(module: &str) -> String {
     }
 }
 
+/// A number that grows when changes from elsewhere arrive for the document: its newest remote
+/// change row, or the snapshot that folded such rows away.
+pub fn version_of(r: &Replica, doc: &str) -> IpcResult<i64> {
+    Ok(r.conn().query_row(
+        "SELECT max(coalesce((SELECT max(seq) FROM changes WHERE doc_id = ?1 AND local = 0), 0),
+                    coalesce((SELECT snapshot_seq FROM documents WHERE id = ?1), 0))",
+        [doc],
+        |row| row.get(0),
+    )?)
+}
+
 pub fn grid_of(r: &Replica, journal: &str) -> IpcResult<JournalGrid> {
     let view = r.journal_view(journal)?;
     let marking = MarkingSystem::parse(&view.marking_system).unwrap_or(MarkingSystem::Rating100);
@@ -146,6 +158,7 @@ pub fn grid_of(r: &Replica, journal: &str) -> IpcResult<JournalGrid> {
         totals: totals_of(&view),
         topics,
         resolutions,
+        version: version_of(r, journal)?,
     })
 }
 
@@ -271,6 +284,18 @@ pub async fn open_journal(
 }
 
 #[tauri::command]
+pub async fn journal_version(
+    state: State<'_, AppState>,
+    req: JournalVersionRequest,
+) -> IpcResult<JournalVersion> {
+    let r = state.replica();
+    let journal = r.resolve_journal(&req.journal)?;
+    Ok(JournalVersion {
+        version: version_of(&r, &journal)?,
+    })
+}
+
+#[tauri::command]
 #[tracing::instrument(skip_all, fields(journal = %req.journal), err(level = "warn"))]
 pub async fn mark_cell(
     app: AppHandle,
@@ -392,8 +417,71 @@ mod tests {
         assert_eq!(status("85"), Some((Attendance::Present, Some(85))));
         assert_eq!(status("l70"), Some((Attendance::Late, Some(70))));
         assert_eq!(status("  "), None);
-        let err = parse_mark("x").err().expect("x is not a mark");
+        let err = parse_mark("x").expect_err("x is not a mark");
         assert!(matches!(err, IpcError::InvalidInput { ref field, .. } if field == "value"));
+    }
+
+    #[test]
+    fn version_moves_only_when_changes_arrive_from_elsewhere() {
+        use daftar_core::Incoming;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let demo = daftar_core::demo::DemoSpec::new(daftar_core::demo::Tier::Xs, 7);
+        let mut here = Replica::open(&dir.path().join("here.db")).expect("open");
+        daftar_core::demo::generate(&mut here, &demo, |_, _| {}).expect("demo");
+        let mut there = Replica::open(&dir.path().join("there.db")).expect("open");
+        let all: Vec<Incoming> = here
+            .outgoing(usize::MAX, true)
+            .expect("changes")
+            .into_iter()
+            .map(|c| Incoming::Change {
+                doc: c.doc,
+                bytes: c.bytes,
+            })
+            .collect();
+        there.apply_remote(all).expect("copy");
+        let journal = here
+            .resolve_journal(&here.journals().expect("journals")[0].id)
+            .expect("journal");
+        let grid = grid_of(&here, &journal).expect("grid");
+        let (lesson, student) = (&grid.lessons[0].id, &grid.students[0].id);
+        let before = version_of(&here, &journal).expect("version");
+        here.mark(
+            &journal,
+            lesson,
+            student,
+            parse_mark("nb").expect("nb").expect("a mark"),
+        )
+        .expect("mark");
+        assert_eq!(
+            version_of(&here, &journal).expect("version"),
+            before,
+            "a local edit is already on screen"
+        );
+
+        let seen = there.outgoing(usize::MAX, true).expect("changes").len();
+        there
+            .mark(
+                &journal,
+                lesson,
+                student,
+                parse_mark("e").expect("e").expect("a mark"),
+            )
+            .expect("mark");
+        let theirs: Vec<Incoming> = there
+            .outgoing(usize::MAX, true)
+            .expect("changes")
+            .into_iter()
+            .skip(seen)
+            .map(|c| Incoming::Change {
+                doc: c.doc,
+                bytes: c.bytes,
+            })
+            .collect();
+        here.apply_remote(theirs).expect("apply");
+        assert!(
+            version_of(&here, &journal).expect("version") > before,
+            "a remote change moves the version"
+        );
     }
 
     #[test]

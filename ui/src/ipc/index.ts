@@ -20,6 +20,7 @@ import type { IpcError } from "./bindings/IpcError";
 import type { JournalGrid } from "./bindings/JournalGrid";
 import type { JournalReport } from "./bindings/JournalReport";
 import type { JournalSummary } from "./bindings/JournalSummary";
+import type { JournalVersion } from "./bindings/JournalVersion";
 import type { MarkCellRequest } from "./bindings/MarkCellRequest";
 import type { MarkLessonRequest } from "./bindings/MarkLessonRequest";
 import type { ModuleDetail } from "./bindings/ModuleDetail";
@@ -86,6 +87,7 @@ export const api = {
 
   listJournals: () => call<JournalSummary[]>("list_journals", {}),
   openJournal: (journal: string) => call<JournalGrid>("open_journal", { journal }),
+  journalVersion: (journal: string) => call<JournalVersion>("journal_version", { journal }),
   markCell: (req: MarkCellRequest) => call<GridPatch>("mark_cell", req),
   clearCell: (req: ClearCellRequest) => call<GridPatch>("clear_cell", req),
   markLesson: (req: MarkLessonRequest) => call<GridPatch>("mark_lesson", req),

@@ -308,7 +308,7 @@ export class GridView {
     setRaw(els.date, fmt.date(l.date));
     clear(els.meta);
     els.meta.append(
-      tx("span", "grid.pairShort", { pair: l.pair }, { class: "l-pair" }),
+      raw("span", String(l.pair), { class: "l-pair" }),
       tx("span", `lessonTypeShort.${l.lessonType}` as Key, undefined, { class: `l-type t${l.lessonType}` }),
     );
     setTitle(els.meta, "grid.pairType", { pair: l.pair, type: `@lessonType.${l.lessonType}` });
@@ -468,9 +468,12 @@ export class GridView {
     this.paintCell(td, this.data.lessons[c], student);
   }
 
-  /** After a sync: fetch the journal again and repaint what differs (rebuild if its shape changed). */
+  /** After a sync: if changes arrived for this journal, fetch it again and repaint what differs
+   * (rebuild only if its lessons or students changed). */
   async reload(): Promise<void> {
     await this.queue;
+    const { version } = await api.journalVersion(this.data.id);
+    if (version === this.data.version) return;
     const fresh = await api.openJournal(this.data.id);
     const sameShape =
       fresh.lessons.length === this.data.lessons.length &&
@@ -486,8 +489,9 @@ export class GridView {
       this.paintCursor();
       return;
     }
-    const known = new Set(this.cells.keys());
-    const cleared = fresh.cells.length === 0 ? [...known] : [...known].filter((k) => !fresh.cells.some((c) => key(c.lesson, c.student) === k));
+    const now = new Set(fresh.cells.map((c) => key(c.lesson, c.student)));
+    const cleared = [...this.cells.keys()].filter((k) => !now.has(k));
+    this.data.version = fresh.version;
     const resolutionsChanged = fresh.resolutions.length !== this.data.resolutions.length;
     this.data.resolutions = fresh.resolutions;
     this.data.lock = fresh.lock;
@@ -1013,7 +1017,7 @@ window.__daftarBench = (students: number, lessons: number) => {
     id: "bench", subject: "Bench", semester: "1", groupName: "B", module: null, markingSystem: "rating100", gradeMin: 1, gradeMax: 100,
     lock: null, thresholds: [12, 36, 74], lessons: ls, students: ss, cells,
     totals: ss.map((s) => ({ student: s.id, excusedHours: 2, unexcusedHours: 14, standing: "warning", average: 71.5, fivePoint: 4, atRisk: false })),
-    topics: [], resolutions: [],
+    topics: [], resolutions: [], version: 0,
   };
   const host = h("div", { class: "bench-host" });
   const t0 = performance.now();

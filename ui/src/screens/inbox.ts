@@ -46,7 +46,7 @@ registerScreen("inbox", async (el) => {
       const opt = h(
         "button",
         { type: "button", class: "value-option", "data-testid": "conflict-option", "data-index": i + 1 },
-        raw("div", v.display, { class: "value-big" }),
+        valueView(c.field, v.value, v.display),
         h("div", { class: "value-who" }, raw("span", v.user ?? "?", { class: "strong" })),
         h("div", { class: "muted small" }, tx("span", "inbox.device", { device: v.device })),
         h("div", { class: "muted small" }, tx("span", "inbox.edited", { when: fmt.dateTime(v.editedAt) })),
@@ -140,3 +140,24 @@ registerScreen("inbox", async (el) => {
   await load();
   return { onSynced: () => void load().catch((e) => app.showError(e)) };
 });
+
+/** A mark as the grid shows it (NB, a grade…) in the current language; other fields as given. */
+function valueView(field: string, value: string, display: string): HTMLElement {
+  if (field === "mark") {
+    try {
+      const m = JSON.parse(value) as { s?: string; g?: number };
+      if (m.s && ["p", "a", "e", "l"].includes(m.s)) {
+        const el = h("div", { class: `value-big m-${m.s}` });
+        if (m.g !== undefined && m.s === "p") el.append(raw("span", String(m.g)));
+        else {
+          el.append(tx("span", `mark.${m.s}` as Key));
+          if (m.g !== undefined) el.append(raw("span", String(m.g)));
+        }
+        return el;
+      }
+    } catch {
+      // Not a mark value: show it as the core describes it.
+    }
+  }
+  return raw("div", display, { class: "value-big" });
+}

@@ -58,7 +58,8 @@ registerScreen("journals", async (el) => {
       const bar = h("div", { class: "progress" }, h("div", { class: "progress-fill", style: `width:${pct}%` }));
       const badges = h("div", { class: "badges" });
       const state = h("td", {}, badges);
-      if (j.unsynced > 0) badges.append(tx("span", "journals.unsynced", { n: j.unsynced }, { class: "badge badge-info", "data-testid": "badge-unsynced" }));
+      // Without a server nothing is sent, so "not sent" would only alarm.
+      if (j.unsynced > 0 && app.info.signedIn) badges.append(tx("span", "journals.unsynced", { n: j.unsynced }, { class: "badge badge-info", "data-testid": "badge-unsynced" }));
       if (j.conflicts > 0) badges.append(tx("span", "journals.conflicts", { n: j.conflicts }, { class: "badge badge-warn" }));
       if (j.locked) {
         const b = tx("span", "journals.locked", undefined, { class: "badge badge-muted" });

@@ -17,4 +17,8 @@ topics: Array<ModuleTopic>,
 /**
  * Resolutions that replaced a mark in this journal (teachers see when they were overruled).
  */
-resolutions: Array<ResolutionEntry>, };
+resolutions: Array<ResolutionEntry>, 
+/**
+ * Grows when changes from elsewhere arrive for this journal (see `JournalVersion`).
+ */
+version: number, };
