@@ -118,3 +118,56 @@ pub fn info_of(r: &Replica, data_dir: &Path) -> IpcResult<AppInfo> {
         export_dir: paths::export_dir(data_dir).display().to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> (tempfile::TempDir, AppState) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = AppState::open(dir.path()).expect("open");
+        (dir, state)
+    }
+
+    #[test]
+    fn roles_decide_what_the_screens_offer() {
+        let (_dir, state) = state();
+        let info = state.info().expect("info");
+        assert!(info.empty && !info.signed_in);
+        assert!(
+            info.can_resolve && info.can_edit_modules,
+            "the offline demo shows everything"
+        );
+        for (role, resolve, modules) in [
+            ("teacher", false, false),
+            ("dean", true, false),
+            ("department_head", false, true),
+            ("admin", true, true),
+        ] {
+            let r = state.replica();
+            r.set_meta(meta::SERVER, "http://127.0.0.1:8787")
+                .expect("meta");
+            r.set_meta(meta::SERVER_USER, "someone").expect("meta");
+            r.set_meta(meta::SERVER_ROLE, role).expect("meta");
+            drop(r);
+            let info = state.info().expect("info");
+            assert!(info.signed_in);
+            assert_eq!(
+                (info.can_resolve, info.can_edit_modules),
+                (resolve, modules),
+                "{role}"
+            );
+        }
+    }
+
+    #[test]
+    fn reset_starts_an_empty_replica_with_a_new_device() {
+        let (dir, state) = state();
+        let before = state.replica().device_hex();
+        state.replica().set_meta(meta::DEMO, "1").expect("meta");
+        state.reset_replica().expect("reset");
+        assert!(paths::replica_path(dir.path()).exists());
+        assert_ne!(state.replica().device_hex(), before);
+        assert!(!state.info().expect("info").demo);
+    }
+}

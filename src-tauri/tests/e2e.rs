@@ -688,6 +688,34 @@ async fn dean_scenario() -> Result<()> {
         .to_string();
     teacher.ok(&["mark", &journal, &lesson, &student, "nb"]);
     uni.admin.ok(&["mark", &journal, &lesson, &student, "e"]);
+    // The dean's office also excused an absence and closed a lesson.
+    let closed = view["lessons"][1]["id"]
+        .as_str()
+        .context("a lesson")?
+        .to_string();
+    let excused = view["students"][5]["id"]
+        .as_str()
+        .context("a student")?
+        .to_string();
+    uni.admin.ok(&["mark", &journal, &closed, &excused, "nb"]);
+    uni.admin.ok(&[
+        "adjust",
+        &journal,
+        &closed,
+        &excused,
+        "--to",
+        "excused",
+        "--reason",
+        "Tibbiy maʼlumotnoma 0412",
+    ]);
+    uni.admin.ok(&[
+        "lock",
+        &journal,
+        "--lesson",
+        &closed,
+        "--reason",
+        "Muddat oʻtdi",
+    ]);
     teacher.sync();
     uni.admin.sync();
     let inbox = uni.admin.json(&["conflicts"]);
@@ -756,6 +784,51 @@ async fn dean_scenario() -> Result<()> {
     steps.done("both CLI clients converged on the decision");
 
     app.open_journal(&journal).await?;
+    // The adjustment shows beside the teacher's mark; the closed lesson is read-only with its reason.
+    let c = app
+        .js(&format!("return Number(document.querySelector(\"th.lesson[data-lesson='{closed}']\").getAttribute('data-c'));"))
+        .await?
+        .as_u64()
+        .context("the closed lesson's column")?;
+    let shown = app
+        .js(&format!(
+            "const th = document.querySelector(\"th.lesson[data-lesson='{closed}']\");
+             const td = document.querySelector(\"tr[data-student='{excused}'] td.c[data-c='{c}']\");
+             return [th.classList.contains('locked'), th.querySelector('.l-lock').title,
+                     td.classList.contains('adjusted'), td.querySelector('.orig').textContent, td.textContent, td.title];"
+        ))
+        .await?;
+    if shown
+        != json!([
+            true,
+            "Muddat oʻtdi",
+            true,
+            "NB",
+            "NBS",
+            "Tibbiy maʼlumotnoma 0412"
+        ])
+    {
+        bail!("the closed lesson and the adjusted cell show {shown}");
+    }
+    let before = app.column(c as usize).await?;
+    // Early lessons sit behind the sticky name column when the grid is scrolled right.
+    app.js("document.querySelector('[data-testid=grid-scroll]').scrollLeft = 0; return true;")
+        .await?;
+    app.click(&format!("tr[data-student='{excused}'] td.c[data-c='{c}']"))
+        .await?;
+    app.grid_keys(&format!("+{}", key(Key::Enter))).await?;
+    app.wait_for("the locked-lesson message", Duration::from_secs(5), || async {
+        Ok(app
+            .js("return Array.from(document.querySelectorAll('.toast')).some(t => t.innerText.includes('Muddat'));")
+            .await?
+            == json!(true))
+    })
+    .await?;
+    if app.column(c as usize).await? != before {
+        bail!("typing into a closed lesson changed it");
+    }
+    steps.done("the grid shows the dean's adjustment beside the teacher's mark and keeps a closed lesson read-only");
+
     for lang in ["uz-Cyrl", "ru"] {
         app.el("[data-testid=language]")
             .await?
