@@ -66,6 +66,7 @@ registerScreen("journals", async (el) => {
         b.prepend(icon(ICONS.lock));
         badges.append(b);
       }
+      if (!app.info.signedIn && badges.childElementCount === 0) badges.append(tx("span", "status.local", undefined, { class: "badge badge-muted" }));
       if (j.unsynced === 0 && j.conflicts === 0 && !j.locked && app.info.signedIn) badges.append(tx("span", "journals.synced", undefined, { class: "badge badge-ok" }));
       const row = h(
         "tr",
