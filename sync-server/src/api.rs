@@ -4,7 +4,8 @@
 //! tokio's blocking pool, map the result to a protocol type. Cross-cutting work is middleware,
 //! outermost first: a tracing span per request keyed on the matched route, [`observe`]
 //! (request counts for `/metrics`, and the one log line for an error response), the request
-//! timeout, panic catching (a panic becomes a JSON 500), and the body size limit.
+//! timeout, zstd bodies ([`crate::encoding`]), panic catching (a panic becomes a JSON 500), and
+//! the body size limit.
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
@@ -14,7 +15,7 @@ use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use axum::middleware::{Next, from_fn_with_state};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use daftar_protocol::{
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(
             |_panic: Box<dyn std::any::Any + Send>| ApiError::Panic.into_response(),
         ))
+        .layer(from_fn(crate::encoding::zstd_bodies))
         .layer(from_fn_with_state(state.clone(), timeout))
         .layer(from_fn_with_state(state.clone(), observe))
         .layer(
@@ -294,6 +296,8 @@ async fn sync(
         .unwrap_or(config.page_bytes)
         .clamp(1, config.max_page_bytes);
     let store = state.store().clone();
+    let compact_acks = req.compact_acks;
+    let push_count = req.push.len();
     let (pushed, pulled) = blocking(move || {
         let batch = crate::sync::decode_push(&req)?;
         let pushed = if batch.metas.is_empty() && batch.changes.is_empty() {
@@ -311,6 +315,7 @@ async fn sync(
                 access: req.access,
                 budget,
                 skip,
+                snapshots: req.snapshots,
             },
         )?;
         Ok((pushed, pulled))
@@ -323,6 +328,10 @@ async fn sync(
     Metrics::add(&metrics.changes_refused, pushed.refused.len() as u64);
     Metrics::add(&metrics.changes_sent, pulled.changes.len() as u64);
     Metrics::add(
+        &metrics.snapshots_sent,
+        pulled.changes.iter().filter(|c| c.snapshot).count() as u64,
+    );
+    Metrics::add(
         &metrics.bytes_out,
         pulled.changes.iter().map(|c| c.bytes.len() as u64).sum(),
     );
@@ -330,9 +339,19 @@ async fn sync(
     span.record("pushed", pushed.stored);
     span.record("pulled", pulled.changes.len());
 
+    // Every pushed change stored: one flag instead of an echo of each hash.
+    let acked_all = compact_acks
+        && push_count > 0
+        && pushed.refused.is_empty()
+        && pushed.acked.len() == push_count;
     Ok(ApiJson(SyncResponse {
         protocol: PROTOCOL_VERSION,
-        acked: pushed.acked.iter().map(hex::encode).collect(),
+        acked: if acked_all {
+            Vec::new()
+        } else {
+            pushed.acked.iter().map(hex::encode).collect()
+        },
+        acked_all,
         refused: pushed
             .refused
             .into_iter()
@@ -349,6 +368,7 @@ async fn sync(
                 seq: c.seq,
                 doc: c.doc,
                 change: Bytes(c.bytes),
+                snapshot: c.snapshot,
             })
             .collect(),
         cursor: pulled.cursor,

@@ -32,6 +32,7 @@
 
 pub mod api;
 pub mod config;
+pub mod encoding;
 pub mod error;
 pub mod limiter;
 pub mod metrics;

@@ -16,6 +16,8 @@ pub struct Metrics {
     pub changes_stored: AtomicU64,
     pub changes_refused: AtomicU64,
     pub changes_sent: AtomicU64,
+    /// Newly readable documents sent as one compacted snapshot.
+    pub snapshots_sent: AtomicU64,
     /// Raw change bytes newly stored.
     pub bytes_in: AtomicU64,
     /// Raw change bytes sent to clients.
@@ -50,7 +52,7 @@ impl Metrics {
                 );
             }
         }
-        let counters: [(&str, &str, &AtomicU64); 6] = [
+        let counters: [(&str, &str, &AtomicU64); 7] = [
             (
                 "daftar_changes_stored_total",
                 "Changes newly stored.",
@@ -63,8 +65,13 @@ impl Metrics {
             ),
             (
                 "daftar_changes_sent_total",
-                "Changes sent to clients.",
+                "Changes sent to clients (a snapshot counts once).",
                 &self.changes_sent,
+            ),
+            (
+                "daftar_snapshots_sent_total",
+                "Newly readable documents sent as one compacted snapshot.",
+                &self.snapshots_sent,
             ),
             (
                 "daftar_change_bytes_in_total",
@@ -73,7 +80,7 @@ impl Metrics {
             ),
             (
                 "daftar_change_bytes_out_total",
-                "Raw change bytes sent to clients.",
+                "Raw change and snapshot bytes sent to clients.",
                 &self.bytes_out,
             ),
             (

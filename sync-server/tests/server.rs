@@ -226,6 +226,7 @@ impl Replica {
             docs,
             push: pushes,
             page_bytes: self.page_bytes,
+            ..SyncRequest::default()
         };
         for _ in 0..1000 {
             let resp = server.sync(token, &self.id, &req).await;
@@ -1155,6 +1156,7 @@ fn readable_sets_scale_to_thousands_of_documents() {
                         access,
                         budget: 1 << 20,
                         skip: Default::default(),
+                        snapshots: false,
                     },
                 )
                 .expect("pull");
@@ -1384,5 +1386,267 @@ async fn parallel_guesses_cannot_exceed_the_limit() {
             .iter()
             .all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS)
     );
+    server.shutdown().await;
+}
+
+/// `n` changes of one document in a chain (each depends on the one before), by `actor`.
+fn chain(actor: &[u8], n: usize) -> (AutoCommit, Vec<Vec<u8>>) {
+    let mut doc = AutoCommit::new().with_actor(ActorId::from(actor));
+    let mut out = Vec::new();
+    for i in 0..n {
+        doc.put(ROOT, format!("k{}", i % 7), i as i64).expect("put");
+        doc.commit();
+        out.push(
+            doc.get_last_local_change()
+                .expect("a change")
+                .raw_bytes()
+                .to_vec(),
+        );
+    }
+    (doc, out)
+}
+
+/// Posts `body` to /v1/sync zstd-compressed, asking for a zstd answer.
+async fn sync_zstd(
+    server: &Server,
+    token: &str,
+    replica: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Option<String>, Vec<u8>) {
+    let r = server
+        .http
+        .post(format!("{}/v1/sync", server.url))
+        .bearer_auth(token)
+        .header(REPLICA_HEADER, replica)
+        .header("content-type", "application/json")
+        .header("content-encoding", "zstd")
+        .header("accept-encoding", "zstd")
+        .body(body)
+        .send()
+        .await
+        .expect("send");
+    let status = r.status();
+    let encoding = r
+        .headers()
+        .get("content-encoding")
+        .map(|v| v.to_str().expect("ascii").to_string());
+    let bytes = r.bytes().await.expect("body").to_vec();
+    let plain = if encoding.as_deref() == Some("zstd") {
+        zstd::decode_all(&bytes[..]).expect("a zstd answer")
+    } else {
+        bytes
+    };
+    (status, encoding, plain)
+}
+
+#[tokio::test]
+async fn zstd_bodies_go_both_ways_and_acks_can_be_one_flag() {
+    let server = start().await;
+    server.user("admin", Role::Admin, None, None);
+    let token = server.token("admin").await;
+    let (_, changes) = chain(b"admin-pc-zstd-01", 40);
+    let request = |from: usize, to: usize, compact_acks: bool| SyncRequest {
+        docs: vec![("group/g9".into(), meta_group("F9"))],
+        push: changes[from..to]
+            .iter()
+            .map(|c| push("group/g9", c))
+            .collect(),
+        compact_acks,
+        ..SyncRequest::default()
+    };
+    let json = serde_json::to_vec(&request(0, 30, false)).expect("json");
+    let body = zstd::encode_all(&json[..], 3).expect("compress");
+    assert!(body.len() < json.len() / 2, "the push compresses");
+    let (status, encoding, plain) = sync_zstd(&server, &token, "admin-pc", body).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&plain)
+    );
+    assert_eq!(
+        encoding.as_deref(),
+        Some("zstd"),
+        "the answer is compressed"
+    );
+    let resp: SyncResponse = serde_json::from_slice(&plain).expect("response");
+    assert_eq!(resp.acked.len(), 30, "an older client gets every hash");
+    assert!(!resp.acked_all);
+
+    // A client that understands one flag gets the flag instead of 10 hashes.
+    let json = serde_json::to_vec(&request(30, 40, true)).expect("json");
+    let (status, _, plain) = sync_zstd(
+        &server,
+        &token,
+        "admin-pc",
+        zstd::encode_all(&json[..], 3).expect("z"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let resp: SyncResponse = serde_json::from_slice(&plain).expect("response");
+    assert!(resp.acked_all);
+    assert!(resp.acked.is_empty());
+    assert_eq!(
+        server
+            .state
+            .metrics()
+            .changes_stored
+            .load(std::sync::atomic::Ordering::Relaxed),
+        40,
+        "all 40 stored"
+    );
+
+    // Small answers and clients that do not ask stay uncompressed.
+    let r = server
+        .sync_raw(&token, "admin-pc", &SyncRequest::default())
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("content-encoding").is_none());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn damaged_huge_or_unknown_encodings_are_refused_in_json() {
+    let server = start().await;
+    server.user("admin", Role::Admin, None, None);
+    let token = server.token("admin").await;
+    let cases: Vec<(&str, Vec<u8>, StatusCode, ErrorCode)> = vec![
+        (
+            "zstd",
+            b"this is not zstd".to_vec(),
+            StatusCode::BAD_REQUEST,
+            ErrorCode::Malformed,
+        ),
+        (
+            "zstd",
+            // 9 MiB of spaces: a few hundred bytes compressed, over the limit decompressed.
+            zstd::encode_all(&vec![b' '; 9 * 1024 * 1024][..], 3).expect("bomb"),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::TooLarge,
+        ),
+        (
+            "br",
+            b"{}".to_vec(),
+            StatusCode::BAD_REQUEST,
+            ErrorCode::Malformed,
+        ),
+    ];
+    for (encoding, body, status, code) in cases {
+        let r = server
+            .http
+            .post(format!("{}/v1/sync", server.url))
+            .bearer_auth(&token)
+            .header(REPLICA_HEADER, "admin-pc")
+            .header("content-type", "application/json")
+            .header("content-encoding", encoding)
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), status, "{encoding}");
+        let err: ErrorBody = r.json().await.expect("a JSON error body");
+        assert_eq!(err.error, code, "{encoding}: {}", err.message);
+    }
+    server.healthy().await;
+    assert_eq!(
+        server
+            .state
+            .metrics()
+            .changes_stored
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn newly_readable_documents_arrive_as_one_snapshot() {
+    let server = start().await;
+    server.user("admin", Role::Admin, None, None);
+    server.user("dean1", Role::Dean, Some("F1"), None);
+    let admin = server.token("admin").await;
+    let dean = server.token("dean1").await;
+    let (mut doc, changes) = chain(b"admin-pc-snap-01", 120);
+    let push_range = |from: usize, to: usize| SyncRequest {
+        docs: vec![("group/g1".into(), meta_group("F1"))],
+        push: changes[from..to]
+            .iter()
+            .map(|c| push("group/g1", c))
+            .collect(),
+        ..SyncRequest::default()
+    };
+    server.sync(&admin, "admin-pc", &push_range(0, 40)).await;
+    // Heads after the first 40 changes.
+    let heads_at = |n: usize| {
+        let mut d = AutoCommit::new();
+        d.apply_changes(
+            changes[..n]
+                .iter()
+                .map(|c| automerge::Change::from_bytes(c.clone()).expect("change")),
+        )
+        .expect("apply");
+        d.get_heads()
+    };
+
+    // Pulls everything for a fresh replica; returns (snapshots, changes, rebuilt heads).
+    let fresh = |replica: &'static str, snapshots: bool| {
+        let server = &server;
+        let dean = dean.clone();
+        async move {
+            let resp = server
+                .sync(
+                    &dean,
+                    replica,
+                    &SyncRequest {
+                        snapshots,
+                        ..SyncRequest::default()
+                    },
+                )
+                .await;
+            assert!(!resp.more);
+            let mut d = AutoCommit::new();
+            let (mut snaps, mut plain) = (Vec::new(), 0);
+            for c in &resp.changes {
+                assert_eq!(c.doc, "group/g1");
+                if c.snapshot {
+                    snaps.push(c.seq);
+                    d.load_incremental(&c.change.0).expect("a saved document");
+                } else {
+                    plain += 1;
+                    d.apply_changes([
+                        automerge::Change::from_bytes(c.change.0.clone()).expect("a change")
+                    ])
+                    .expect("apply");
+                }
+            }
+            (snaps, plain, d.get_heads(), resp.cursor)
+        }
+    };
+
+    let (snaps, plain, heads, cursor) = fresh("dean-a", true).await;
+    assert_eq!((snaps.len(), plain), (1, 0), "one snapshot, no changes");
+    assert_eq!(
+        snaps[0], cursor,
+        "the snapshot holds every change up to the cursor"
+    );
+    assert_eq!(heads, heads_at(40));
+
+    // An older client (no snapshots) still gets every change.
+    let (snaps, plain, heads, _) = fresh("dean-b", false).await;
+    assert_eq!((snaps.len(), plain), (0, 40));
+    assert_eq!(heads, heads_at(40));
+
+    // A few more changes: the cached snapshot goes out with the changes after it.
+    server.sync(&admin, "admin-pc", &push_range(40, 45)).await;
+    let (snaps, plain, heads, _) = fresh("dean-c", true).await;
+    assert_eq!((snaps.len(), plain), (1, 5));
+    assert_eq!(heads, heads_at(45));
+
+    // Many more: the snapshot is rebuilt to hold them all.
+    server.sync(&admin, "admin-pc", &push_range(45, 120)).await;
+    let (snaps, plain, heads, cursor) = fresh("dean-d", true).await;
+    assert_eq!((snaps.len(), plain), (1, 0));
+    assert_eq!(snaps[0], cursor);
+    assert_eq!(heads, doc.get_heads());
     server.shutdown().await;
 }

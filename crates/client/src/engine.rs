@@ -25,7 +25,9 @@ use crate::{ClientError, Result};
 /// What one sync did.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct SyncSummary {
+    /// Local changes the server acknowledged.
     pub pushed: usize,
+    /// Changes new to this replica (those inside a document snapshot included).
     pub pulled: usize,
     pub refused: usize,
     pub round_trips: usize,
@@ -138,6 +140,8 @@ pub async fn sync_once(
                         })
                         .collect(),
                     page_bytes: None,
+                    snapshots: true,
+                    compact_acks: true,
                 };
                 (request, hashes, more_local)
             };
@@ -150,28 +154,47 @@ pub async fn sync_once(
                 .iter()
                 .map(|r| (r.hash.clone(), r.reason.clone()))
                 .collect();
-            let acked_ours = response
-                .acked
-                .iter()
-                .filter(|h| pushed_hashes.contains(h))
-                .count();
+            // `acked_all`: every change of this push is stored (no echo of each hash).
+            let acked_ours = if response.acked_all {
+                pushed_hashes.len()
+            } else {
+                response
+                    .acked
+                    .iter()
+                    .filter(|h| pushed_hashes.contains(h))
+                    .count()
+            };
+            let acked: Vec<String> = if response.acked_all {
+                pushed_hashes
+            } else {
+                response.acked
+            };
             let incoming: Vec<Incoming> = response
                 .changes
                 .into_iter()
-                .map(|c| Incoming::Change {
-                    doc: c.doc,
-                    bytes: c.change.0,
+                .map(|c| {
+                    if c.snapshot {
+                        Incoming::Document {
+                            doc: c.doc,
+                            bytes: c.change.0,
+                        }
+                    } else {
+                        Incoming::Change {
+                            doc: c.doc,
+                            bytes: c.change.0,
+                        }
+                    }
                 })
                 .collect();
-            let pulled = incoming.len();
-            {
+            let pulled = {
                 let mut r = lock(replica);
-                r.record_push(&response.acked, &refused)?;
+                r.record_push(&acked, &refused)?;
                 if !refused.is_empty() {
                     r.set_meta(REFUSED_ACCESS_KEY, &response.access.to_string())?;
                 }
-                r.apply_pulled(&server, incoming, response.cursor, response.access)?;
-            }
+                let report = r.apply_pulled(&server, incoming, response.cursor, response.access)?;
+                report.new_changes + report.pending
+            };
             summary.pushed += acked_ours;
             summary.pulled += pulled;
             summary.refused += refused.len();

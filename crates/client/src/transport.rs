@@ -1,13 +1,16 @@
-//! HTTP to the sync-server (reqwest, rustls). Every request and every byte each way is counted,
-//! so tests and benchmarks can assert "one request" rather than guess.
+//! HTTP to the sync-server (reqwest, rustls). Bodies of 256 bytes or more go up
+//! zstd-compressed and answers are accepted zstd-compressed (`docs/sync-protocol.md`). Every
+//! request and every byte each way is counted as it travels (compressed), so tests and
+//! benchmarks can assert "one request" rather than guess.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use daftar_protocol::{
-    AssignRequest, AssignResponse, ErrorBody, ErrorCode, LoginRequest, LoginResponse,
-    REPLICA_HEADER, SyncRequest, SyncResponse,
+    AssignRequest, AssignResponse, COMPRESS_ABOVE_BYTES, CONTENT_ENCODING_ZSTD, ErrorBody,
+    ErrorCode, LoginRequest, LoginResponse, MAX_RESPONSE_BYTES, REPLICA_HEADER, SyncRequest,
+    SyncResponse,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -100,11 +103,19 @@ impl Transport {
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
+        req = req.header(reqwest::header::ACCEPT_ENCODING, CONTENT_ENCODING_ZSTD);
         let mut up = 0u64;
         if let Some(b) = body {
-            let bytes = serde_json::to_vec(b).map_err(|e| ClientError::Protocol(e.to_string()))?;
+            let mut bytes =
+                serde_json::to_vec(b).map_err(|e| ClientError::Protocol(e.to_string()))?;
+            req = req.header(reqwest::header::CONTENT_TYPE, "application/json");
+            if bytes.len() >= COMPRESS_ABOVE_BYTES {
+                bytes = zstd::bulk::compress(&bytes, ZSTD_LEVEL)
+                    .map_err(|e| ClientError::Protocol(format!("compress the request: {e}")))?;
+                req = req.header(reqwest::header::CONTENT_ENCODING, CONTENT_ENCODING_ZSTD);
+            }
             up = bytes.len() as u64;
-            req = req.header("content-type", "application/json").body(bytes);
+            req = req.body(bytes);
         }
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         self.counters.bytes_up.fetch_add(up, Ordering::Relaxed);
@@ -113,6 +124,11 @@ impl Transport {
             reason: short_reason(&e),
         })?;
         let status = resp.status();
+        let zstd_body = resp
+            .headers()
+            .get(reqwest::header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case(CONTENT_ENCODING_ZSTD));
         let bytes = resp.bytes().await.map_err(|e| ClientError::Offline {
             server: self.base.clone(),
             reason: short_reason(&e),
@@ -120,6 +136,11 @@ impl Transport {
         self.counters
             .bytes_down
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        let bytes = if zstd_body {
+            decompress_response(&bytes)?
+        } else {
+            bytes.to_vec()
+        };
         if status.is_success() {
             return serde_json::from_slice(&bytes)
                 .map_err(|e| ClientError::Protocol(e.to_string()));
@@ -180,6 +201,29 @@ impl Transport {
             .await
             .is_ok()
     }
+}
+
+/// zstd level for request bodies: fast, and most of what higher levels would save here.
+const ZSTD_LEVEL: i32 = 3;
+
+/// Decompresses a zstd response body, refusing more than [`MAX_RESPONSE_BYTES`].
+fn decompress_response(bytes: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let damaged = |e: std::io::Error| {
+        ClientError::Protocol(format!("the server's compressed answer is damaged: {e}"))
+    };
+    let mut out = Vec::new();
+    zstd::stream::read::Decoder::new(bytes)
+        .map_err(damaged)?
+        .take(MAX_RESPONSE_BYTES as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(damaged)?;
+    if out.len() > MAX_RESPONSE_BYTES {
+        return Err(ClientError::Protocol(
+            "the server's answer is larger than this client accepts".into(),
+        ));
+    }
+    Ok(out)
 }
 
 fn short_reason(e: &reqwest::Error) -> String {

@@ -488,7 +488,12 @@ impl Replica {
             // (`load_doc` feeds them back in); with an empty queue there are none to look for,
             // which spares a scan of every change row of the document on each apply.
             let had_queued = !doc.am.get_missing_deps(&[]).is_empty();
+            // A document new to this replica arriving as one saved document (a server
+            // snapshot, a bundle): keep those bytes as its snapshot instead of a row per change.
+            let whole_snapshot =
+                was_empty && !had_queued && matches!(items.as_slice(), [Incoming::Document { .. }]);
             let mut raw_changes: Vec<(ChangeHash, Vec<u8>)> = Vec::new();
+            let mut snapshot_bytes: Option<Vec<u8>> = None;
             // Consecutive changes are applied as one batch: automerge applies a batch in one
             // pass over the document, where one call per change costs a pass each.
             let mut batch: Vec<Change> = Vec::new();
@@ -516,12 +521,30 @@ impl Replica {
                         doc.am
                             .load_incremental(&bytes)
                             .map_err(|source| crate::doc::doc_err(&doc_id, source))?;
+                        if whole_snapshot {
+                            snapshot_bytes = Some(bytes);
+                        }
                     }
                 }
             }
             flush(doc, &mut batch)?;
             let after = doc.am.get_heads();
             doc.find_maps();
+            if let Some(bytes) = snapshot_bytes.filter(|_| doc.am.get_missing_deps(&[]).is_empty())
+            {
+                // Every change is in `bytes`; `load_doc` reads it back as the snapshot, and
+                // later change rows (larger seqs) on top of it.
+                tx.prepare_cached(
+                    "UPDATE documents SET snapshot = ?2, snapshot_seq = 0 WHERE id = ?1",
+                )?
+                .execute(params![doc_id, bytes])?;
+                if before != after {
+                    report.documents += 1;
+                    report.new_changes += doc.am.get_changes_meta(&[]).len();
+                    projection::refresh(&tx, doc, &Refresh::Whole)?;
+                }
+                continue;
+            }
             // Persist what is new: changes applied now, and changes still waiting for deps.
             let new_applied: Vec<Change> = if before == after {
                 Vec::new()

@@ -10,8 +10,11 @@
 //!    and answers with the changes after the cursor for every document the user may read, in
 //!    bounded pages. A sync when nothing changed is therefore one small request whatever the
 //!    number of documents.
-//! 3. A document the user newly gains access to arrives whole (every change of it), not only
-//!    the changes after the cursor.
+//! 3. A document the user newly gains access to arrives whole, not only the changes after the
+//!    cursor: as one compacted snapshot (automerge `save()`) plus the changes since, when the
+//!    client asks for [`SyncRequest::snapshots`], else as every change of it.
+//! 4. Bodies may travel zstd-compressed (`Content-Encoding: zstd` on requests,
+//!    `Accept-Encoding: zstd` for responses); see [`CONTENT_ENCODING_ZSTD`].
 //!
 //! Every error is answered with one JSON body shape, [`ErrorBody`], with a machine-readable
 //! [`ErrorCode`] the client branches on and a message for people.
@@ -33,6 +36,17 @@ pub const MAX_PUSH_BYTES: usize = 4 * 1024 * 1024;
 
 /// Header that carries the client's replica (automerge actor) id on every sync request.
 pub const REPLICA_HEADER: &str = "x-daftar-replica";
+
+/// The content coding both sides may use for bodies (`Content-Encoding` / `Accept-Encoding`).
+/// Requests are decompressed by the server before any other check; the size limit
+/// ([`MAX_BODY_BYTES`]) applies to the decompressed body.
+pub const CONTENT_ENCODING_ZSTD: &str = "zstd";
+
+/// Bodies smaller than this are sent as they are: compressing them saves nothing.
+pub const COMPRESS_ABOVE_BYTES: usize = 256;
+
+/// Largest decompressed response a client accepts, in bytes.
+pub const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
 
 /// Kinds of document (design §2). A document id is `"<kind>/<id>"`, e.g. `journal/g12-s301-3`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -241,6 +255,18 @@ pub struct SyncRequest {
     /// Largest page of changes the client wants back, in raw bytes (the server caps it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_bytes: Option<u64>,
+    /// The client takes newly readable documents as compacted snapshots
+    /// ([`PulledChange::snapshot`]). Older clients leave it out and get every change.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub snapshots: bool,
+    /// The client understands [`SyncResponse::acked_all`]: when every pushed change was
+    /// stored, the server says so instead of echoing each hash.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub compact_acks: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A change refused by the server; the client keeps it and retries when access changes.
@@ -252,20 +278,30 @@ pub struct Refusal {
     pub reason: String,
 }
 
-/// One change the client pulls.
+/// One change the client pulls, or a whole document as a snapshot.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PulledChange {
+    /// Server sequence number of the change; for a snapshot, of the last change it holds.
     pub seq: u64,
     pub doc: String,
+    /// Raw automerge change bytes, or with `snapshot` a saved document (automerge `save()`)
+    /// holding every change of the document up to `seq`.
     pub change: Bytes,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub snapshot: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SyncResponse {
     pub protocol: u32,
-    /// Hex hashes of the pushed changes now stored (including ones stored before).
+    /// Hex hashes of the pushed changes now stored (including ones stored before). Empty
+    /// when `acked_all` says the same of every pushed change.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acked: Vec<String>,
+    /// Every change of the push is stored (only to clients that asked for
+    /// [`SyncRequest::compact_acks`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub acked_all: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<Refusal>,
     /// Changes after the cursor (and whole documents newly readable), oldest first.

@@ -162,14 +162,19 @@ pub struct PullRequest {
     pub budget: u64,
     /// Hashes this replica has just pushed: not sent back.
     pub skip: HashSet<ChangeHash>,
+    /// Newly readable documents may be sent as one compacted snapshot each.
+    pub snapshots: bool,
 }
 
 /// One change of a pull page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredChange {
+    /// The change's seq; for a snapshot, the seq of the last change it holds.
     pub seq: u64,
     pub doc: String,
     pub bytes: Vec<u8>,
+    /// `bytes` is a saved document (automerge `save()`) rather than one change.
+    pub snapshot: bool,
 }
 
 /// Result of [`Store::pull`].

@@ -25,9 +25,18 @@ use super::{
 use crate::policy::{self, MetaOrigin, WriteFacts};
 
 /// Schema migrations, applied in order at open; `PRAGMA user_version` = how many ran.
-const MIGRATIONS: &[&str] = &[include_str!(
-    "../../../migrations/server/sqlite/0001_create_server.sql"
-)];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/server/sqlite/0001_create_server.sql"),
+    include_str!("../../../migrations/server/sqlite/0002_add_doc_snapshots.sql"),
+];
+
+/// A newly readable document with fewer changes than this goes out change by change: a
+/// snapshot would not be smaller.
+const SNAPSHOT_MIN_CHANGES: i64 = 8;
+
+/// A cached snapshot is sent with up to this many later changes after it; with more, it is
+/// rebuilt (from itself plus those changes) and cached again.
+const SNAPSHOT_MAX_TAIL: i64 = 32;
 
 /// How long a writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -474,6 +483,67 @@ impl Page {
     }
 }
 
+/// A compacted snapshot of `doc` holding its changes up to some seq <= `cursor`, from the
+/// cache or built now (and cached); `None` when the document is better sent change by change
+/// (few changes, or a change still waiting for a dependency the server does not have).
+fn snapshot_for(
+    tx: &Transaction<'_>,
+    doc: i64,
+    cursor: i64,
+) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+    let cached: Option<(i64, Vec<u8>)> = tx
+        .prepare_cached("SELECT upto, bytes FROM doc_snapshots WHERE doc = ?1 AND upto <= ?2")?
+        .query_row(params![doc, cursor], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let base = cached.as_ref().map_or(0, |c| c.0);
+    let tail: i64 = tx
+        .prepare_cached("SELECT count(*) FROM changes WHERE doc = ?1 AND seq > ?2 AND seq <= ?3")?
+        .query_row(params![doc, base, cursor], |r| r.get(0))?;
+    match &cached {
+        Some(_) if tail <= SNAPSHOT_MAX_TAIL => return Ok(cached),
+        None if tail < SNAPSHOT_MIN_CHANGES => return Ok(None),
+        _ => {}
+    }
+    let corrupt = |detail: String| StoreError::Corrupt {
+        table: "changes",
+        detail,
+    };
+    let mut am = match &cached {
+        Some((_, bytes)) => automerge::Automerge::load(bytes)
+            .map_err(|e| corrupt(format!("snapshot of document {doc}: {e}")))?,
+        None => automerge::Automerge::new(),
+    };
+    let mut batch = Vec::new();
+    let mut last = base;
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT seq, bytes FROM changes WHERE doc = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query(params![doc, base, cursor])?;
+        while let Some(row) = rows.next()? {
+            let (seq, bytes): (i64, Vec<u8>) = (row.get(0)?, row.get(1)?);
+            batch.push(
+                automerge::Change::from_bytes(bytes)
+                    .map_err(|e| corrupt(format!("change {seq}: {e}")))?,
+            );
+            last = seq;
+        }
+    }
+    am.apply_changes(batch)
+        .map_err(|e| corrupt(format!("changes of document {doc}: {e}")))?;
+    if !automerge::ReadDoc::get_missing_deps(&am, &[]).is_empty() {
+        return Ok(None);
+    }
+    let bytes = am.save();
+    tx.prepare_cached(
+        "INSERT INTO doc_snapshots (doc, upto, bytes, built_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (doc) DO UPDATE SET upto = excluded.upto, bytes = excluded.bytes, \
+         built_at = excluded.built_at",
+    )?
+    .execute(params![doc, last, bytes, crate::api::now_ms()])?;
+    Ok(Some((last, bytes)))
+}
+
 fn mark_done(
     tx: &Transaction<'_>,
     user: UserId,
@@ -492,19 +562,44 @@ fn mark_done(
 
 impl SqliteStore {
     /// Phase 1 of a pull after an access change: forget documents no longer readable, then
-    /// send every readable document this replica has not been sent whole yet (its changes up to
-    /// the cursor; later ones come through phase 2). Returns whether it finished.
+    /// send every readable document this replica has not been sent whole yet: its changes up
+    /// to the cursor, or (when the client takes them) a compacted snapshot of it plus the
+    /// changes after the snapshot. Later changes come through phase 2. Returns whether it
+    /// finished.
     fn pull_whole_docs(
         tx: &Transaction<'_>,
         user: &User,
         request: &PullRequest,
+        max_seq: i64,
         page: &mut Page,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         let cte = readable_cte(user);
         let replica: &dyn rusqlite::ToSql = &request.replica;
         let uid: &dyn rusqlite::ToSql = &user.id;
-        let cursor = request.cursor as i64;
-        let cursor_param: &dyn rusqlite::ToSql = &cursor;
+        // How far each document goes: up to the cursor, or for a fresh replica taking
+        // snapshots up to the newest change, pinned across the pages of this phase.
+        let fresh = request.cursor == 0 && request.snapshots;
+        let cursor: i64 = if fresh {
+            let pinned: Option<i64> = tx
+                .query_row(
+                    "SELECT bound FROM replica_pull WHERE user_id = ?1 AND replica = ?2",
+                    params![user.id, request.replica],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match pinned {
+                Some(bound) => bound,
+                None => {
+                    tx.execute(
+                        "INSERT INTO replica_pull (user_id, replica, bound) VALUES (?1, ?2, ?3)",
+                        params![user.id, request.replica, max_seq],
+                    )?;
+                    max_seq
+                }
+            }
+        } else {
+            request.cursor.min(i64::MAX as u64) as i64
+        };
 
         let mut prune = tx.prepare(&format!(
             "{cte} DELETE FROM replica_docs WHERE user_id = :uid AND replica = :replica \
@@ -512,67 +607,92 @@ impl SqliteStore {
         ))?;
         bind_user(&mut prune, user, &[(":uid", uid), (":replica", replica)])?;
         prune.raw_execute()?;
+        drop(prune);
 
+        // The documents still to send, with how far each got.
         let mut stmt = tx.prepare(&format!(
-            "{cte}, unsent(doc, upto) AS (
-                SELECT r.id, COALESCE(s.upto, 0) FROM readable r
-                  LEFT JOIN replica_docs s
-                    ON s.user_id = :uid AND s.replica = :replica AND s.doc = r.id
-                 WHERE COALESCE(s.done, 0) = 0
-             )
-             SELECT c.seq, c.doc, d.doc_id, length(c.bytes), c.bytes
-               FROM unsent u
-               JOIN changes c ON c.doc = u.doc AND c.seq > u.upto AND c.seq <= :cursor
-               JOIN docs d ON d.id = c.doc
-              ORDER BY c.doc, c.seq"
+            "{cte} SELECT r.id, COALESCE(s.upto, 0), d.doc_id FROM readable r
+               JOIN docs d ON d.id = r.id
+               LEFT JOIN replica_docs s
+                 ON s.user_id = :uid AND s.replica = :replica AND s.doc = r.id
+              WHERE COALESCE(s.done, 0) = 0
+              ORDER BY r.id"
         ))?;
-        bind_user(
-            &mut stmt,
-            user,
-            &[
-                (":uid", uid),
-                (":replica", replica),
-                (":cursor", cursor_param),
-            ],
-        )?;
+        bind_user(&mut stmt, user, &[(":uid", uid), (":replica", replica)])?;
+        let mut unsent: Vec<(i64, i64, String)> = Vec::new();
         let mut rows = stmt.raw_query();
-        let mut done: Vec<i64> = Vec::new();
-        // The document being sent and the last seq of it in the page.
-        let mut current: Option<(i64, i64)> = None;
-        let mut finished = true;
         while let Some(row) = rows.next()? {
-            let (seq, doc, len): (i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(3)?);
-            if !page.fits(len as u64) {
-                finished = false;
-                break;
-            }
-            if let Some((prev, _)) = current
-                && prev != doc
-            {
-                done.push(prev);
-            }
-            current = Some((doc, seq));
-            page.push(StoredChange {
-                seq: seq as u64,
-                doc: row.get(2)?,
-                bytes: row.get(4)?,
-            });
+            unsent.push((row.get(0)?, row.get(1)?, row.get(2)?));
         }
         drop(rows);
-        match current {
-            Some((doc, _)) if finished => done.push(doc),
-            Some((doc, upto)) => {
-                tx.execute(
-                    "INSERT INTO replica_docs (user_id, replica, doc, upto, done) \
-                     VALUES (?1, ?2, ?3, ?4, 0) \
-                     ON CONFLICT (user_id, replica, doc) DO UPDATE SET upto = excluded.upto",
-                    params![user.id, request.replica, doc, upto],
-                )?;
+        drop(stmt);
+
+        let mut done: Vec<i64> = Vec::new();
+        // A document cut off by the page end, and the last seq of it sent.
+        let mut partial: Option<(i64, i64)> = None;
+        let mut changes = tx.prepare_cached(
+            "SELECT seq, length(bytes), bytes FROM changes \
+              WHERE doc = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq",
+        )?;
+        let finished = 'docs: {
+            for (doc, start, doc_id) in unsent {
+                let mut upto = start;
+                if request.snapshots
+                    && start == 0
+                    && let Some((snap_upto, bytes)) = snapshot_for(tx, doc, cursor)?
+                {
+                    if !page.fits(bytes.len() as u64) {
+                        break 'docs false;
+                    }
+                    page.push(StoredChange {
+                        seq: snap_upto as u64,
+                        doc: doc_id.clone(),
+                        bytes,
+                        snapshot: true,
+                    });
+                    upto = snap_upto;
+                }
+                let mut rows = changes.query(params![doc, upto, cursor])?;
+                while let Some(row) = rows.next()? {
+                    let (seq, len): (i64, i64) = (row.get(0)?, row.get(1)?);
+                    if !page.fits(len as u64) {
+                        if upto > start {
+                            partial = Some((doc, upto));
+                        }
+                        break 'docs false;
+                    }
+                    page.push(StoredChange {
+                        seq: seq as u64,
+                        doc: doc_id.clone(),
+                        bytes: row.get(2)?,
+                        snapshot: false,
+                    });
+                    upto = seq;
+                }
+                done.push(doc);
             }
-            None => {}
+            true
+        };
+        drop(changes);
+        if let Some((doc, upto)) = partial {
+            tx.execute(
+                "INSERT INTO replica_docs (user_id, replica, doc, upto, done) \
+                 VALUES (?1, ?2, ?3, ?4, 0) \
+                 ON CONFLICT (user_id, replica, doc) DO UPDATE SET upto = excluded.upto",
+                params![user.id, request.replica, doc, upto],
+            )?;
         }
         mark_done(tx, user.id, &request.replica, done)?;
-        Ok(finished)
+        if !finished {
+            return Ok(None);
+        }
+        if fresh {
+            tx.execute(
+                "DELETE FROM replica_pull WHERE user_id = ?1 AND replica = ?2",
+                params![user.id, request.replica],
+            )?;
+        }
+        Ok(Some(cursor as u64))
     }
 
     /// Phase 2: the readable changes after the cursor, oldest first. Returns the new cursor
@@ -581,10 +701,11 @@ impl SqliteStore {
         tx: &Transaction<'_>,
         user: &User,
         request: &PullRequest,
+        from: u64,
         max_seq: i64,
         page: &mut Page,
     ) -> Result<(u64, bool), StoreError> {
-        let cursor = request.cursor as i64;
+        let cursor = from.min(i64::MAX as u64) as i64;
         let cursor_param: &dyn rusqlite::ToSql = &cursor;
         let sql = if user.role == Role::Admin {
             "SELECT c.seq, c.doc, d.doc_id, length(c.bytes), c.bytes, c.hash \
@@ -620,6 +741,7 @@ impl SqliteStore {
                     seq: seq as u64,
                     doc: row.get(2)?,
                     bytes: row.get(4)?,
+                    snapshot: false,
                 });
             }
             seen.insert(doc);
@@ -964,25 +1086,29 @@ impl Store for SqliteStore {
             changes: Vec::new(),
         };
 
+        let mut from = request.cursor;
         if request.access != access {
-            let finished = Self::pull_whole_docs(&tx, user, request, &mut page)?;
-            if !finished {
-                tx.commit()?;
-                return Ok(PullOutcome {
-                    changes: page.changes,
-                    cursor: request.cursor,
-                    // Not the new version yet: the client asks again and the rest follows.
-                    access: request.access,
-                    more: true,
-                });
+            match Self::pull_whole_docs(&tx, user, request, max_seq, &mut page)? {
+                // Every readable document went out up to `bound` (>= the cursor).
+                Some(bound) => from = bound,
+                None => {
+                    tx.commit()?;
+                    return Ok(PullOutcome {
+                        changes: page.changes,
+                        cursor: request.cursor,
+                        // Not the new version yet: the client asks again and the rest follows.
+                        access: request.access,
+                        more: true,
+                    });
+                }
             }
         }
 
-        let (cursor, more) = if (request.cursor as i64) >= max_seq {
+        let (cursor, more) = if (from as i64) >= max_seq {
             // Nothing after the cursor: the cheap path of a sync when nothing changed.
-            (request.cursor, false)
+            (from, false)
         } else {
-            Self::pull_after_cursor(&tx, user, request, max_seq, &mut page)?
+            Self::pull_after_cursor(&tx, user, request, from, max_seq, &mut page)?
         };
         tx.commit()?;
         Ok(PullOutcome {
@@ -1067,6 +1193,7 @@ mod tests {
                         access: 0,
                         budget: 1024,
                         skip: HashSet::new(),
+                        snapshots: true,
                     },
                 )
                 .expect("pull");
