@@ -14,7 +14,6 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,11 +36,8 @@ use daftar_sync_server::{AppState, Config, PasswordParams, SqliteStore, UserSpec
 #[derive(Default)]
 pub struct SyncProbe {
     times: Mutex<Vec<Duration>>,
-    /// When set, request and response bodies are also zstd-compressed (level 3) to report
-    /// what the protocol would send with `Content-Encoding: zstd`. Off while timing matters.
-    pub measure_zstd: AtomicBool,
-    raw: Mutex<(u64, u64)>,
-    zstd: Mutex<(u64, u64)>,
+    /// Body bytes of `/v1/sync` as they travel (compressed when compressed): (up, down).
+    wire: Mutex<(u64, u64)>,
 }
 
 type Times = Arc<SyncProbe>;
@@ -223,20 +219,9 @@ impl Cluster {
         std::mem::take(&mut *lock(&self.sync_times.times))
     }
 
-    /// Starts (zeroing the totals) or stops measuring what `/v1/sync` bodies would weigh
-    /// zstd-compressed.
-    pub fn measure_zstd(&self, on: bool) {
-        if on {
-            *lock(&self.sync_times.raw) = (0, 0);
-            *lock(&self.sync_times.zstd) = (0, 0);
-        }
-        self.sync_times.measure_zstd.store(on, Ordering::Relaxed);
-    }
-
-    /// `/v1/sync` body bytes since [`Cluster::measure_zstd`]: ((raw up, raw down), (zstd up,
-    /// zstd down)).
-    pub fn zstd_totals(&self) -> ((u64, u64), (u64, u64)) {
-        (*lock(&self.sync_times.raw), *lock(&self.sync_times.zstd))
+    /// `/v1/sync` body bytes (up, down) the server received and sent since the last call.
+    pub fn take_wire_bytes(&self) -> (u64, u64) {
+        std::mem::take(&mut *lock(&self.sync_times.wire))
     }
 
     /// A client for the baseline server, as peer `peer`.
@@ -296,37 +281,25 @@ impl Drop for Cluster {
 }
 
 async fn time_sync_requests(AxState(probe): AxState<Times>, req: Request, next: Next) -> Response {
-    let is_sync = req.uri().path() == "/v1/sync";
-    if !is_sync {
+    if req.uri().path() != "/v1/sync" {
         return next.run(req).await;
     }
-    let zstd = probe.measure_zstd.load(Ordering::Relaxed);
-    let req = if zstd {
-        let (parts, body) = req.into_parts();
-        let bytes = axum::body::to_bytes(body, usize::MAX)
-            .await
-            .unwrap_or_default();
-        let z = zstd::encode_all(&bytes[..], 3).map_or(bytes.len(), |z| z.len()) as u64;
-        lock(&probe.raw).0 += bytes.len() as u64;
-        lock(&probe.zstd).0 += z;
-        Request::from_parts(parts, axum::body::Body::from(bytes))
-    } else {
-        req
-    };
+    // Weigh the bodies as they travel; the timing covers the server's own work only.
+    let (parts, body) = req.into_parts();
+    let up = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    lock(&probe.wire).0 += up.len() as u64;
+    let req = Request::from_parts(parts, axum::body::Body::from(up));
     let start = Instant::now();
     let response = next.run(req).await;
     lock(&probe.times).push(start.elapsed());
-    if !zstd {
-        return response;
-    }
     let (parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX)
+    let down = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
-    let z = zstd::encode_all(&bytes[..], 3).map_or(bytes.len(), |z| z.len()) as u64;
-    lock(&probe.raw).1 += bytes.len() as u64;
-    lock(&probe.zstd).1 += z;
-    Response::from_parts(parts, axum::body::Body::from(bytes))
+    lock(&probe.wire).1 += down.len() as u64;
+    Response::from_parts(parts, axum::body::Body::from(down))
 }
 
 /// The baseline server's data: automerge documents with a sync state per (peer, document),

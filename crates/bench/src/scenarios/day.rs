@@ -201,14 +201,12 @@ pub fn b4(ctx: &mut Ctx) -> Result<ScenarioReport> {
 
     // The teacher's sync, measured.
     cluster.take_sync_times();
+    cluster.take_wire_bytes();
     let before = cluster.metrics();
-    // Also weigh the bodies zstd-compressed as they pass (adds well under 1 ms here).
-    cluster.measure_zstd(true);
     let t0 = Instant::now();
     let summary = cluster.sync(&teacher, &teacher_t)?;
     let sync_time = t0.elapsed();
-    cluster.measure_zstd(false);
-    let ((raw_up, raw_down), (z_up, z_down)) = cluster.zstd_totals();
+    let (raw_up, raw_down) = cluster.take_wire_bytes();
     let server = cluster.metrics() - before;
     let server_times = cluster.take_sync_times();
     cluster.sync(&dean, &dean_t)?;
@@ -383,26 +381,6 @@ pub fn b4(ctx: &mut Ctx) -> Result<ScenarioReport> {
             .vs("naive", naive as f64)
             .ratio_at_most(0.2),
         Row::new("bytes up + down", Unit::Bytes, daftar_bytes).vs("stock-automerge", stock_bytes),
-        Row::new(
-            "bytes up + down if the bodies were zstd-compressed (measured on these bodies)",
-            Unit::Bytes,
-            (z_up + z_down) as f64,
-        )
-        .vs("floor-wire", floor_wire)
-        .target(
-            format!(
-                "≤ 2× floor-wire + 1 KB = {:.0} B",
-                2.0 * floor_wire + 1024.0
-            ),
-            ((z_up + z_down) as f64) <= 2.0 * floor_wire + 1024.0,
-        ),
-        Row::new(
-            "bytes up + down if zstd-compressed",
-            Unit::Bytes,
-            (z_up + z_down) as f64,
-        )
-        .vs("naive", naive as f64)
-        .ratio_at_most(0.2),
         Row::new(
             "stock-automerge round trips per changed document (mean)",
             Unit::Count,

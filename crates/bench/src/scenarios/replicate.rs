@@ -145,9 +145,9 @@ pub fn b5(ctx: &mut Ctx) -> Result<ScenarioReport> {
     let upload = cluster.sync(&admin, &admin_t)?;
     let upload_s = t0.elapsed().as_secs_f64();
 
-    // The client. The server also weighs the bodies zstd-compressed (after the timing).
+    // The client.
     let dean_path = dir.join("dean.db");
-    cluster.measure_zstd(true);
+    cluster.take_wire_bytes();
     let outcome = match &ctx.opts.helper_exe {
         Some(exe) => {
             let out = std::process::Command::new(exe)
@@ -182,8 +182,7 @@ pub fn b5(ctx: &mut Ctx) -> Result<ScenarioReport> {
         }
     };
 
-    cluster.measure_zstd(false);
-    let ((_, raw_down), (_, z_down)) = cluster.zstd_totals();
+    let (_, raw_down) = cluster.take_wire_bytes();
 
     // Baselines.
     let floor = FloorDb::create(&dir.join("floor.db"))?;
@@ -331,12 +330,6 @@ pub fn b5(ctx: &mut Ctx) -> Result<ScenarioReport> {
         Row::new("bytes down", Unit::Bytes, outcome.bytes_down as f64).vs("naive", naive as f64),
         Row::new("bytes down", Unit::Bytes, outcome.bytes_down as f64)
             .vs("stock-automerge", stock_down as f64),
-        Row::new(
-            "bytes down if the bodies were zstd-compressed (measured on these bodies)",
-            Unit::Bytes,
-            z_down as f64,
-        )
-        .vs("naive", naive as f64),
         Row::new("bytes up", Unit::Bytes, outcome.bytes_up as f64)
             .vs("stock-automerge", stock_up as f64),
         Row::new("HTTP requests", Unit::Count, outcome.requests as f64)
