@@ -16,6 +16,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_add_sync_state",
         include_str!("../../../migrations/client/0002_add_sync_state.sql"),
     ),
+    (
+        "0003_cluster_projection_rows",
+        include_str!("../../../migrations/client/0003_cluster_projection_rows.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
