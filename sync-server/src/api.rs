@@ -298,6 +298,8 @@ async fn sync(
     let store = state.store().clone();
     let compact_acks = req.compact_acks;
     let push_count = req.push.len();
+    let mut touched: Vec<String> = req.push.iter().map(|p| p.doc.clone()).collect();
+    touched.dedup();
     let (pushed, pulled) = blocking(move || {
         let batch = crate::sync::decode_push(&req)?;
         let pushed = if batch.metas.is_empty() && batch.changes.is_empty() {
@@ -322,6 +324,9 @@ async fn sync(
     })
     .await?;
 
+    if pushed.stored > 0 {
+        state.refresh_snapshots_later(touched);
+    }
     let metrics = state.metrics();
     Metrics::add(&metrics.changes_stored, pushed.stored);
     Metrics::add(&metrics.bytes_in, pushed.stored_bytes);

@@ -38,6 +38,7 @@ pub mod limiter;
 pub mod metrics;
 pub mod password;
 pub mod policy;
+pub mod snapshots;
 pub mod store;
 pub mod sync;
 
@@ -67,6 +68,7 @@ struct Shared {
     config: Config,
     limiter: LoginLimiter,
     metrics: Metrics,
+    snapshotter: snapshots::Snapshotter,
     /// A hash to verify against for unknown user names (made on first use).
     dummy_hash: OnceLock<String>,
 }
@@ -92,6 +94,7 @@ impl AppState {
                 config,
                 limiter,
                 metrics: Metrics::default(),
+                snapshotter: snapshots::Snapshotter::default(),
                 dummy_hash: OnceLock::new(),
             }),
         }
@@ -107,6 +110,10 @@ impl AppState {
 
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    pub(crate) fn snapshotter(&self) -> &snapshots::Snapshotter {
+        &self.inner.snapshotter
     }
 
     pub(crate) fn limiter(&self) -> &LoginLimiter {

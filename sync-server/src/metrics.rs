@@ -18,6 +18,8 @@ pub struct Metrics {
     pub changes_sent: AtomicU64,
     /// Newly readable documents sent as one compacted snapshot.
     pub snapshots_sent: AtomicU64,
+    /// Document snapshots rebuilt in the background after pushes.
+    pub snapshots_built: AtomicU64,
     /// Raw change bytes newly stored.
     pub bytes_in: AtomicU64,
     /// Raw change bytes sent to clients.
@@ -52,7 +54,7 @@ impl Metrics {
                 );
             }
         }
-        let counters: [(&str, &str, &AtomicU64); 7] = [
+        let counters: [(&str, &str, &AtomicU64); 8] = [
             (
                 "daftar_changes_stored_total",
                 "Changes newly stored.",
@@ -72,6 +74,11 @@ impl Metrics {
                 "daftar_snapshots_sent_total",
                 "Newly readable documents sent as one compacted snapshot.",
                 &self.snapshots_sent,
+            ),
+            (
+                "daftar_snapshots_built_total",
+                "Document snapshots rebuilt in the background after pushes.",
+                &self.snapshots_built,
             ),
             (
                 "daftar_change_bytes_in_total",

@@ -1576,6 +1576,22 @@ async fn newly_readable_documents_arrive_as_one_snapshot() {
         ..SyncRequest::default()
     };
     server.sync(&admin, "admin-pc", &push_range(0, 40)).await;
+    // The push queued a background snapshot build.
+    for _ in 0..500 {
+        if server.state.snapshots_idle() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(server.state.snapshots_idle());
+    let built = || {
+        server
+            .state
+            .metrics()
+            .snapshots_built
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    assert_eq!(built(), 1, "built in the background after the push");
     // Heads after the first 40 changes.
     let heads_at = |n: usize| {
         let mut d = AutoCommit::new();

@@ -219,6 +219,16 @@ impl Cluster {
         std::mem::take(&mut *lock(&self.sync_times.times))
     }
 
+    /// Waits until the server's background snapshot refresh (queued by pushes) is done, so
+    /// that a measured sync does not share the cores with it; returns how long that took.
+    pub fn wait_snapshots_idle(&self) -> Duration {
+        let t0 = Instant::now();
+        while !self.state.snapshots_idle() && t0.elapsed() < Duration::from_secs(600) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        t0.elapsed()
+    }
+
     /// `/v1/sync` body bytes (up, down) the server received and sent since the last call.
     pub fn take_wire_bytes(&self) -> (u64, u64) {
         std::mem::take(&mut *lock(&self.sync_times.wire))

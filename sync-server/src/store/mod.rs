@@ -273,4 +273,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// The current access version.
     fn access_version(&self) -> Result<u64, StoreError>;
+
+    /// Brings the cached snapshots of these documents (ids like `journal/x`) up to date where
+    /// enough changes came after them, so the next replica that is sent one whole gets it
+    /// without waiting for a build. Returns how many were rebuilt. Called in the background
+    /// after pushes; a document nobody pushed to is left as it is.
+    fn refresh_snapshots(&self, docs: &[String]) -> Result<usize, StoreError>;
 }

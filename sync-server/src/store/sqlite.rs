@@ -483,6 +483,98 @@ impl Page {
     }
 }
 
+/// What a snapshot of one document is built from: the cached snapshot (if any) and the
+/// changes after it, up to a bound.
+struct SnapshotInputs {
+    cached: Option<(i64, Vec<u8>)>,
+    /// Changes after the cached snapshot, up to the bound: (seq, bytes), oldest first. Left
+    /// empty when the cached snapshot is fresh enough to use as it is.
+    tail: Vec<(i64, Vec<u8>)>,
+    /// How many changes came after the cached snapshot (or after nothing).
+    tail_count: i64,
+}
+
+impl SnapshotInputs {
+    /// Whether a new snapshot should be built from these inputs.
+    fn worth_building(&self) -> bool {
+        match self.cached {
+            Some(_) => self.tail_count > SNAPSHOT_MAX_TAIL,
+            None => self.tail_count >= SNAPSHOT_MIN_CHANGES,
+        }
+    }
+}
+
+/// Reads what a snapshot of `doc` up to `bound` needs; the tail's bytes only when a new
+/// snapshot is worth building.
+fn snapshot_inputs(conn: &Connection, doc: i64, bound: i64) -> Result<SnapshotInputs, StoreError> {
+    let cached: Option<(i64, Vec<u8>)> = conn
+        .prepare_cached("SELECT upto, bytes FROM doc_snapshots WHERE doc = ?1 AND upto <= ?2")?
+        .query_row(params![doc, bound], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let base = cached.as_ref().map_or(0, |c| c.0);
+    let tail_count: i64 = conn
+        .prepare_cached("SELECT count(*) FROM changes WHERE doc = ?1 AND seq > ?2 AND seq <= ?3")?
+        .query_row(params![doc, base, bound], |r| r.get(0))?;
+    let mut inputs = SnapshotInputs {
+        cached,
+        tail: Vec::new(),
+        tail_count,
+    };
+    if inputs.worth_building() {
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, bytes FROM changes WHERE doc = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query(params![doc, base, bound])?;
+        while let Some(row) = rows.next()? {
+            inputs.tail.push((row.get(0)?, row.get(1)?));
+        }
+    }
+    Ok(inputs)
+}
+
+/// Builds a snapshot (cached snapshot + tail, saved again): (last seq it holds, bytes).
+/// `None` when a change waits for a dependency the server does not have: such a document goes
+/// change by change.
+fn build_snapshot(doc: i64, inputs: SnapshotInputs) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+    let corrupt = |detail: String| StoreError::Corrupt {
+        table: "changes",
+        detail,
+    };
+    let (mut am, mut last) = match inputs.cached {
+        Some((upto, bytes)) => (
+            automerge::Automerge::load(&bytes)
+                .map_err(|e| corrupt(format!("snapshot of document {doc}: {e}")))?,
+            upto,
+        ),
+        None => (automerge::Automerge::new(), 0),
+    };
+    let mut batch = Vec::with_capacity(inputs.tail.len());
+    for (seq, bytes) in inputs.tail {
+        batch.push(
+            automerge::Change::from_bytes(bytes)
+                .map_err(|e| corrupt(format!("change {seq}: {e}")))?,
+        );
+        last = seq;
+    }
+    am.apply_changes(batch)
+        .map_err(|e| corrupt(format!("changes of document {doc}: {e}")))?;
+    if !automerge::ReadDoc::get_missing_deps(&am, &[]).is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((last, am.save())))
+}
+
+/// Caches a snapshot unless a newer one is there already.
+fn store_snapshot(conn: &Connection, doc: i64, upto: i64, bytes: &[u8]) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO doc_snapshots (doc, upto, bytes, built_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (doc) DO UPDATE SET upto = excluded.upto, bytes = excluded.bytes, \
+         built_at = excluded.built_at WHERE excluded.upto > doc_snapshots.upto",
+    )?
+    .execute(params![doc, upto, bytes, crate::api::now_ms()])?;
+    Ok(())
+}
+
 /// A compacted snapshot of `doc` holding its changes up to some seq <= `cursor`, from the
 /// cache or built now (and cached); `None` when the document is better sent change by change
 /// (few changes, or a change still waiting for a dependency the server does not have).
@@ -491,57 +583,16 @@ fn snapshot_for(
     doc: i64,
     cursor: i64,
 ) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
-    let cached: Option<(i64, Vec<u8>)> = tx
-        .prepare_cached("SELECT upto, bytes FROM doc_snapshots WHERE doc = ?1 AND upto <= ?2")?
-        .query_row(params![doc, cursor], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let base = cached.as_ref().map_or(0, |c| c.0);
-    let tail: i64 = tx
-        .prepare_cached("SELECT count(*) FROM changes WHERE doc = ?1 AND seq > ?2 AND seq <= ?3")?
-        .query_row(params![doc, base, cursor], |r| r.get(0))?;
-    match &cached {
-        Some(_) if tail <= SNAPSHOT_MAX_TAIL => return Ok(cached),
-        None if tail < SNAPSHOT_MIN_CHANGES => return Ok(None),
-        _ => {}
+    let mut inputs = snapshot_inputs(tx, doc, cursor)?;
+    if !inputs.worth_building() {
+        // The cached snapshot goes with the changes after it; or none, change by change.
+        return Ok(inputs.cached.take());
     }
-    let corrupt = |detail: String| StoreError::Corrupt {
-        table: "changes",
-        detail,
-    };
-    let mut am = match &cached {
-        Some((_, bytes)) => automerge::Automerge::load(bytes)
-            .map_err(|e| corrupt(format!("snapshot of document {doc}: {e}")))?,
-        None => automerge::Automerge::new(),
-    };
-    let mut batch = Vec::new();
-    let mut last = base;
-    {
-        let mut stmt = tx.prepare_cached(
-            "SELECT seq, bytes FROM changes WHERE doc = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq",
-        )?;
-        let mut rows = stmt.query(params![doc, base, cursor])?;
-        while let Some(row) = rows.next()? {
-            let (seq, bytes): (i64, Vec<u8>) = (row.get(0)?, row.get(1)?);
-            batch.push(
-                automerge::Change::from_bytes(bytes)
-                    .map_err(|e| corrupt(format!("change {seq}: {e}")))?,
-            );
-            last = seq;
-        }
+    let built = build_snapshot(doc, inputs)?;
+    if let Some((upto, bytes)) = &built {
+        store_snapshot(tx, doc, *upto, bytes)?;
     }
-    am.apply_changes(batch)
-        .map_err(|e| corrupt(format!("changes of document {doc}: {e}")))?;
-    if !automerge::ReadDoc::get_missing_deps(&am, &[]).is_empty() {
-        return Ok(None);
-    }
-    let bytes = am.save();
-    tx.prepare_cached(
-        "INSERT INTO doc_snapshots (doc, upto, bytes, built_at) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (doc) DO UPDATE SET upto = excluded.upto, bytes = excluded.bytes, \
-         built_at = excluded.built_at",
-    )?
-    .execute(params![doc, last, bytes, crate::api::now_ms()])?;
-    Ok(Some((last, bytes)))
+    Ok(built)
 }
 
 fn mark_done(
@@ -1122,6 +1173,34 @@ impl Store for SqliteStore {
     fn access_version(&self) -> Result<u64, StoreError> {
         let conn = self.conn()?;
         access_version(&conn)
+    }
+
+    fn refresh_snapshots(&self, docs: &[String]) -> Result<usize, StoreError> {
+        let mut rebuilt = 0;
+        for doc_id in docs {
+            // The connection is held only to read and to write, never while building, so
+            // syncs go on meanwhile.
+            let inputs = {
+                let conn = self.conn()?;
+                let id: Option<i64> = conn
+                    .prepare_cached("SELECT id FROM docs WHERE doc_id = ?1")?
+                    .query_row([doc_id], |r| r.get(0))
+                    .optional()?;
+                match id {
+                    Some(id) => (id, snapshot_inputs(&conn, id, i64::MAX)?),
+                    None => continue,
+                }
+            };
+            let (id, inputs) = inputs;
+            if !inputs.worth_building() {
+                continue;
+            }
+            if let Some((upto, bytes)) = build_snapshot(id, inputs)? {
+                store_snapshot(&*self.conn()?, id, upto, &bytes)?;
+                rebuilt += 1;
+            }
+        }
+        Ok(rebuilt)
     }
 }
 

@@ -200,6 +200,7 @@ pub fn b4(ctx: &mut Ctx) -> Result<ScenarioReport> {
         (wire::compress(&teacher_cells)?.len() + wire::compress(&dean_cells)?.len()) as f64;
 
     // The teacher's sync, measured.
+    cluster.wait_snapshots_idle();
     cluster.take_sync_times();
     cluster.take_wire_bytes();
     let before = cluster.metrics();
