@@ -413,25 +413,37 @@ fn split2(key: &str) -> Option<(&str, &str)> {
 /// rows were all deleted before, so the others have nothing to clear.
 fn marks_whole(tx: &Connection, doc: &mut Doc, locks: &mut LockCache) -> Result<()> {
     let obj = doc.map("marks")?.clone();
+    let any_lock = !doc.keys("locks").is_empty();
     let mut needs_check = Vec::new();
-    let rows: Vec<(String, Option<String>, bool)> = doc
-        .am
-        .map_range(&obj, ..)
-        .map(|item| {
+    {
+        let doc: &Doc = doc;
+        // The journal's rows were all deleted before: a plain insert, one statement for all,
+        // values parsed straight from the map without copying them out first.
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO marks (journal_id, lesson_id, student_id, status, hours, grade, note)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for item in doc.am.map_range(&obj, ..) {
             let value = match &item.value {
                 automerge::ValueRef::Scalar(automerge::ScalarValueRef::Str(s)) => {
-                    Some(s.to_string())
+                    parse::<MarkValue>(s)
                 }
                 _ => None,
             };
-            (item.key.into_owned(), value, item.conflict)
-        })
-        .collect();
-    let any_lock = !doc.keys("locks").is_empty();
-    for (key, value, conflict) in rows {
-        mark(tx, doc, &key, value.as_deref())?;
-        if conflict || any_lock {
-            needs_check.push(key);
+            if let (Some((lesson_id, student_id)), Some(m)) = (split2(&item.key), value) {
+                insert.execute(params![
+                    doc.id,
+                    lesson_id,
+                    student_id,
+                    m.status.code(),
+                    m.hours,
+                    m.grade,
+                    m.note
+                ])?;
+            }
+            if item.conflict || any_lock {
+                needs_check.push(item.key.into_owned());
+            }
         }
     }
     for key in needs_check {
