@@ -455,146 +455,196 @@ impl Replica {
             conn, docs, device, ..
         } = self;
         let tx = conn.savepoint()?;
-        let mut report = ApplyReport::default();
-        for (doc_id, items) in by_doc {
-            let kind = DocKind::of_doc_id(&doc_id).ok_or_else(|| {
-                CoreError::invalid("document", format!("{doc_id:?} is not a document id"))
-            })?;
-            let known = tx
-                .query_row("SELECT 1 FROM documents WHERE id = ?1", [&doc_id], |_| {
-                    Ok(())
-                })
-                .optional()?
-                .is_some();
-            if !known {
-                tx.execute(
-                    "INSERT INTO documents (id, kind) VALUES (?1, ?2)",
-                    params![doc_id, kind.as_str()],
-                )?;
-            }
-            if !docs.contains_key(&doc_id) {
-                let doc = match load_doc(&tx, &doc_id, device)? {
-                    Some(d) => d,
-                    None => Doc::load(&doc_id, kind, None, std::iter::empty(), device)?,
-                };
-                docs.insert(doc_id.clone(), doc);
-            }
-            let Some(doc) = docs.get_mut(&doc_id) else {
+        let mut by_doc = by_doc;
+        // Documents this replica has never had, arriving as one saved document each (a
+        // faculty's first replica: hundreds). A second thread loads them into automerge while
+        // this one projects the ones before them; their items are taken out here.
+        let mut fresh: Vec<(String, DocKind, Vec<u8>)> = Vec::new();
+        for (doc_id, items) in by_doc.iter_mut() {
+            let (Some(kind), [Incoming::Document { .. }]) =
+                (DocKind::of_doc_id(doc_id), items.as_slice())
+            else {
                 continue;
             };
-            let before = doc.am.get_heads();
-            let was_empty = before.is_empty();
-            // Rows stored earlier without their dependencies sit in the document's queue
-            // (`load_doc` feeds them back in); with an empty queue there are none to look for,
-            // which spares a scan of every change row of the document on each apply.
-            let had_queued = !doc.am.get_missing_deps(&[]).is_empty();
-            // A document new to this replica arriving as one saved document (a server
-            // snapshot, a bundle): keep those bytes as its snapshot instead of a row per change.
-            let whole_snapshot =
-                was_empty && !had_queued && matches!(items.as_slice(), [Incoming::Document { .. }]);
-            let mut raw_changes: Vec<(ChangeHash, Vec<u8>)> = Vec::new();
-            let mut snapshot_bytes: Option<Vec<u8>> = None;
-            // Consecutive changes are applied as one batch: automerge applies a batch in one
-            // pass over the document, where one call per change costs a pass each.
-            let mut batch: Vec<Change> = Vec::new();
-            let flush = |doc: &mut Doc, batch: &mut Vec<Change>| -> Result<()> {
-                if !batch.is_empty() {
-                    doc.am
-                        .apply_changes(std::mem::take(batch))
-                        .map_err(|source| crate::doc::doc_err(&doc_id, source))?;
-                }
-                Ok(())
-            };
-            for item in items {
-                match item {
-                    Incoming::Change { bytes, .. } => {
-                        let change = Change::from_bytes(bytes.clone()).map_err(|e| {
-                            CoreError::BadBundle(format!(
-                                "holds a damaged change for {doc_id}: {e}"
-                            ))
-                        })?;
-                        raw_changes.push((change.hash(), bytes));
-                        batch.push(change);
+            if docs.contains_key(doc_id) || document_known(&tx, doc_id)? {
+                continue;
+            }
+            if let Some(Incoming::Document { bytes, .. }) = items.pop() {
+                fresh.push((doc_id.clone(), kind, bytes));
+            }
+        }
+        let device: &ActorId = device;
+        let mut report = ApplyReport::default();
+        std::thread::scope(|scope| -> Result<()> {
+            let (sender, loaded) =
+                std::sync::mpsc::sync_channel::<(String, Result<Doc>, Vec<u8>)>(4);
+            scope.spawn(move || {
+                for (id, kind, bytes) in fresh {
+                    let doc = Doc::load(&id, kind, Some(&bytes), std::iter::empty(), device);
+                    if sender.send((id, doc, bytes)).is_err() {
+                        break; // the apply failed and stopped listening
                     }
-                    Incoming::Document { bytes, .. } => {
-                        flush(doc, &mut batch)?;
+                }
+            });
+            for (doc_id, items) in by_doc {
+                if items.is_empty() {
+                    // Loaded by the other thread, in the same order.
+                    let (id, doc, bytes) = loaded.recv().map_err(|_| {
+                        CoreError::BadBundle(format!("{doc_id} could not be loaded"))
+                    })?;
+                    debug_assert_eq!(id, doc_id);
+                    let mut doc = doc?;
+                    tx.prepare_cached(
+                    "INSERT INTO documents (id, kind, snapshot, snapshot_seq) VALUES (?1, ?2, ?3, 0)",
+                )?
+                .execute(params![doc_id, doc.kind.as_str(), bytes])?;
+                    if !doc.am.get_heads().is_empty() {
+                        report.documents += 1;
+                        // The change graph's size (listing the changes would walk every op).
+                        report.new_changes +=
+                            automerge::ReadDoc::stats(&doc.am).num_changes as usize;
+                        projection::refresh(&tx, &mut doc, &Refresh::Whole)?;
+                    }
+                    docs.insert(doc_id, doc);
+                    continue;
+                }
+                let kind = DocKind::of_doc_id(&doc_id).ok_or_else(|| {
+                    CoreError::invalid("document", format!("{doc_id:?} is not a document id"))
+                })?;
+                if !document_known(&tx, &doc_id)? {
+                    tx.execute(
+                        "INSERT INTO documents (id, kind) VALUES (?1, ?2)",
+                        params![doc_id, kind.as_str()],
+                    )?;
+                }
+                if !docs.contains_key(&doc_id) {
+                    let doc = match load_doc(&tx, &doc_id, device)? {
+                        Some(d) => d,
+                        None => Doc::load(&doc_id, kind, None, std::iter::empty(), device)?,
+                    };
+                    docs.insert(doc_id.clone(), doc);
+                }
+                let Some(doc) = docs.get_mut(&doc_id) else {
+                    continue;
+                };
+                let before = doc.am.get_heads();
+                let was_empty = before.is_empty();
+                // Rows stored earlier without their dependencies sit in the document's queue
+                // (`load_doc` feeds them back in); with an empty queue there are none to look for,
+                // which spares a scan of every change row of the document on each apply.
+                let had_queued = !doc.am.get_missing_deps(&[]).is_empty();
+                // A document new to this replica arriving as one saved document (a server
+                // snapshot, a bundle): keep those bytes as its snapshot instead of a row per change.
+                let whole_snapshot = was_empty
+                    && !had_queued
+                    && matches!(items.as_slice(), [Incoming::Document { .. }]);
+                let mut raw_changes: Vec<(ChangeHash, Vec<u8>)> = Vec::new();
+                let mut snapshot_bytes: Option<Vec<u8>> = None;
+                // Consecutive changes are applied as one batch: automerge applies a batch in one
+                // pass over the document, where one call per change costs a pass each.
+                let mut batch: Vec<Change> = Vec::new();
+                let flush = |doc: &mut Doc, batch: &mut Vec<Change>| -> Result<()> {
+                    if !batch.is_empty() {
                         doc.am
-                            .load_incremental(&bytes)
+                            .apply_changes(std::mem::take(batch))
                             .map_err(|source| crate::doc::doc_err(&doc_id, source))?;
-                        if whole_snapshot {
-                            snapshot_bytes = Some(bytes);
+                    }
+                    Ok(())
+                };
+                for item in items {
+                    match item {
+                        Incoming::Change { bytes, .. } => {
+                            let change = Change::from_bytes(bytes.clone()).map_err(|e| {
+                                CoreError::BadBundle(format!(
+                                    "holds a damaged change for {doc_id}: {e}"
+                                ))
+                            })?;
+                            raw_changes.push((change.hash(), bytes));
+                            batch.push(change);
+                        }
+                        Incoming::Document { bytes, .. } => {
+                            flush(doc, &mut batch)?;
+                            doc.am
+                                .load_incremental(&bytes)
+                                .map_err(|source| crate::doc::doc_err(&doc_id, source))?;
+                            if whole_snapshot {
+                                snapshot_bytes = Some(bytes);
+                            }
                         }
                     }
                 }
-            }
-            flush(doc, &mut batch)?;
-            let after = doc.am.get_heads();
-            doc.find_maps();
-            if let Some(bytes) = snapshot_bytes.filter(|_| doc.am.get_missing_deps(&[]).is_empty())
-            {
-                // Every change is in `bytes`; `load_doc` reads it back as the snapshot, and
-                // later change rows (larger seqs) on top of it.
-                tx.prepare_cached(
-                    "UPDATE documents SET snapshot = ?2, snapshot_seq = 0 WHERE id = ?1",
-                )?
-                .execute(params![doc_id, bytes])?;
-                if before != after {
-                    report.documents += 1;
-                    // The change graph's size (listing the changes would walk every op).
-                    report.new_changes +=
-                        automerge::ReadDoc::stats(&doc.am).num_changes as usize;
-                    projection::refresh(&tx, doc, &Refresh::Whole)?;
-                }
-                continue;
-            }
-            // Persist what is new: changes applied now, and changes still waiting for deps.
-            let new_applied: Vec<Change> = if before == after {
-                Vec::new()
-            } else {
-                doc.am.get_changes(&before)
-            };
-            let mut stored: BTreeSet<ChangeHash> = BTreeSet::new();
-            for c in &new_applied {
-                if insert_change(&tx, &doc_id, &c.hash(), c.raw_bytes(), false, true)? {
-                    report.new_changes += 1;
-                }
-                stored.insert(c.hash());
-            }
-            for (hash, bytes) in &raw_changes {
-                if stored.contains(hash) {
+                flush(doc, &mut batch)?;
+                let after = doc.am.get_heads();
+                doc.find_maps();
+                if let Some(bytes) =
+                    snapshot_bytes.filter(|_| doc.am.get_missing_deps(&[]).is_empty())
+                {
+                    // Every change is in `bytes`; `load_doc` reads it back as the snapshot, and
+                    // later change rows (larger seqs) on top of it.
+                    tx.prepare_cached(
+                        "UPDATE documents SET snapshot = ?2, snapshot_seq = 0 WHERE id = ?1",
+                    )?
+                    .execute(params![doc_id, bytes])?;
+                    if before != after {
+                        report.documents += 1;
+                        // The change graph's size (listing the changes would walk every op).
+                        report.new_changes +=
+                            automerge::ReadDoc::stats(&doc.am).num_changes as usize;
+                        projection::refresh(&tx, doc, &Refresh::Whole)?;
+                    }
                     continue;
                 }
-                let applied = doc.am.get_change_by_hash(hash).is_some();
-                if insert_change(&tx, &doc_id, hash, bytes, false, applied)? && !applied {
-                    report.pending += 1;
-                }
-            }
-            // Earlier pending rows that the new changes made applicable.
-            let pending: Vec<String> = if !had_queued {
-                Vec::new()
-            } else {
-                let mut stmt =
-                    tx.prepare("SELECT hash FROM changes WHERE doc_id = ?1 AND applied = 0")?;
-                stmt.query_map([&doc_id], |r| r.get::<_, String>(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
-            };
-            for h in pending {
-                if let Ok(hash) = h.parse::<ChangeHash>()
-                    && doc.am.get_change_by_hash(&hash).is_some()
-                {
-                    tx.execute("UPDATE changes SET applied = 1 WHERE hash = ?1", [&h])?;
-                }
-            }
-            if before != after {
-                report.documents += 1;
-                let refresh = if was_empty || !doc.is_complete() || doc.kind != DocKind::Journal {
-                    Refresh::Whole
+                // Persist what is new: changes applied now, and changes still waiting for deps.
+                let new_applied: Vec<Change> = if before == after {
+                    Vec::new()
                 } else {
-                    Refresh::from_changes(doc, &new_applied)
+                    doc.am.get_changes(&before)
                 };
-                projection::refresh(&tx, doc, &refresh)?;
+                let mut stored: BTreeSet<ChangeHash> = BTreeSet::new();
+                for c in &new_applied {
+                    if insert_change(&tx, &doc_id, &c.hash(), c.raw_bytes(), false, true)? {
+                        report.new_changes += 1;
+                    }
+                    stored.insert(c.hash());
+                }
+                for (hash, bytes) in &raw_changes {
+                    if stored.contains(hash) {
+                        continue;
+                    }
+                    let applied = doc.am.get_change_by_hash(hash).is_some();
+                    if insert_change(&tx, &doc_id, hash, bytes, false, applied)? && !applied {
+                        report.pending += 1;
+                    }
+                }
+                // Earlier pending rows that the new changes made applicable.
+                let pending: Vec<String> = if !had_queued {
+                    Vec::new()
+                } else {
+                    let mut stmt =
+                        tx.prepare("SELECT hash FROM changes WHERE doc_id = ?1 AND applied = 0")?;
+                    stmt.query_map([&doc_id], |r| r.get::<_, String>(0))?
+                        .collect::<rusqlite::Result<Vec<_>>>()?
+                };
+                for h in pending {
+                    if let Ok(hash) = h.parse::<ChangeHash>()
+                        && doc.am.get_change_by_hash(&hash).is_some()
+                    {
+                        tx.execute("UPDATE changes SET applied = 1 WHERE hash = ?1", [&h])?;
+                    }
+                }
+                if before != after {
+                    report.documents += 1;
+                    let refresh = if was_empty || !doc.is_complete() || doc.kind != DocKind::Journal
+                    {
+                        Refresh::Whole
+                    } else {
+                        Refresh::from_changes(doc, &new_applied)
+                    };
+                    projection::refresh(&tx, doc, &refresh)?;
+                }
             }
-        }
+            Ok(())
+        })?;
         tx.commit()?;
         Ok(report)
     }
@@ -861,6 +911,14 @@ fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<()> {
 }
 
 /// Stores a change row; returns false when it was already known.
+fn document_known(conn: &Connection, doc_id: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM documents WHERE id = ?1")?
+        .query_row([doc_id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 fn insert_change(
     tx: &Connection,
     doc_id: &str,
