@@ -52,6 +52,13 @@ pub struct Doc {
     maps: HashMap<&'static str, ObjId>,
 }
 
+/// What a key holds before a write: its winning value and whether others sit beside it.
+#[derive(Debug, Clone, Copy)]
+pub struct Current<'a> {
+    pub value: &'a str,
+    pub conflict: bool,
+}
+
 impl Doc {
     /// Creates a document from its genesis change, then writes as `device`.
     pub fn create(id: &str, kind: DocKind, device: &ActorId) -> Result<Doc> {
@@ -173,7 +180,35 @@ impl Doc {
     /// this value with no conflict, so repeating an edit costs nothing.
     pub fn put(&mut self, map: &'static str, key: &str, value: &str) -> Result<bool> {
         let current = self.get_all(map, key);
-        if current.len() == 1 && current[0].0 == value {
+        let known = match current.as_slice() {
+            [] => None,
+            [(v, _)] => Some(Current {
+                value: v.as_str(),
+                conflict: false,
+            }),
+            [.., (v, _)] => Some(Current {
+                value: v.as_str(),
+                conflict: true,
+            }),
+        };
+        self.put_over(map, key, value, known)
+    }
+
+    /// [`Doc::put`] when the caller already read the key's current state (e.g. with
+    /// [`Doc::prefix`] for many keys at once), sparing a lookup per key.
+    pub fn put_over(
+        &mut self,
+        map: &'static str,
+        key: &str,
+        value: &str,
+        current: Option<Current<'_>>,
+    ) -> Result<bool> {
+        if let Some(Current {
+            value: v,
+            conflict: false,
+        }) = current
+            && v == value
+        {
             return Ok(false);
         }
         let obj = self.map(map)?.clone();
@@ -181,6 +216,29 @@ impl Doc {
             .put(&obj, key, value)
             .map_err(|source| doc_err(&self.id, source))?;
         Ok(true)
+    }
+
+    /// Every key of `map` starting with `prefix`, with its winning string value and whether
+    /// concurrent values sit beside it: one pass over that stretch of the map.
+    pub fn prefix(&self, map: &'static str, prefix: &str) -> Vec<(String, String, bool)> {
+        let Some(obj) = self.maps.get(map) else {
+            return Vec::new();
+        };
+        let mut end = prefix.to_string();
+        match end.pop() {
+            // The first string after every key that starts with `prefix`.
+            Some(last) => end.push(char::from_u32(last as u32 + 1).unwrap_or(char::MAX)),
+            None => return Vec::new(),
+        }
+        self.am
+            .map_range(obj, prefix.to_string()..end)
+            .filter_map(|item| match &item.value {
+                automerge::ValueRef::Scalar(automerge::ScalarValueRef::Str(s)) => {
+                    Some((item.key.to_string(), s.to_string(), item.conflict))
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     /// Writes a new op even when the value is unchanged: a resolution must supersede every
@@ -266,5 +324,35 @@ mod tests {
         assert!(a.commit("m", 1).is_some());
         assert!(!a.put("students", "s1", "x").expect("put"));
         assert!(a.commit("m", 2).is_none());
+    }
+
+    #[test]
+    fn prefix_reads_exactly_one_lessons_keys_with_their_conflicts() {
+        let mut a = Doc::create("journal/j", DocKind::Journal, &ActorId::random()).expect("a");
+        for key in ["h1/s1", "h1/s2", "h10/s1", "h0/s9", "h1", "h2/s1"] {
+            a.put("marks", key, key).expect("put");
+        }
+        a.commit("m", 1);
+        let mut b = Doc::create("journal/j", DocKind::Journal, &ActorId::random()).expect("b");
+        b.am.merge(&mut a.am).expect("merge");
+        b.find_maps();
+        a.put("marks", "h1/s2", "from a").expect("put");
+        b.put("marks", "h1/s2", "from b").expect("put");
+        a.commit("m", 2);
+        b.commit("m", 2);
+        a.am.merge(&mut b.am).expect("merge");
+        let got = a.prefix("marks", "h1/");
+        let keys: Vec<&str> = got.iter().map(|(k, _, _)| k.as_str()).collect();
+        assert_eq!(keys, ["h1/s1", "h1/s2"]);
+        assert_eq!((got[0].1.as_str(), got[0].2), ("h1/s1", false));
+        assert!(got[1].2, "the concurrent values are reported");
+        assert_eq!(got[1].1, a.get("marks", "h1/s2").expect("winner"));
+        // put_over with what prefix read behaves like put.
+        let current = Some(Current {
+            value: "h1/s1",
+            conflict: false,
+        });
+        assert!(!a.put_over("marks", "h1/s1", "h1/s1", current).expect("same"));
+        assert!(a.put_over("marks", "h1/s1", "new", current).expect("new"));
     }
 }

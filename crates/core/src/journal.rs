@@ -427,6 +427,12 @@ impl Replica {
         let count = active.len();
         self.edit(journal, "mark lesson", move |doc| {
             let mut keys = Vec::with_capacity(active.len() + 1);
+            // The lesson's marks read in one pass (a lookup per student costs more).
+            let existing: HashMap<String, (String, bool)> = doc
+                .prefix("marks", &format!("{lesson}/"))
+                .into_iter()
+                .map(|(k, v, conflict)| (k, (v, conflict)))
+                .collect();
             for student in &active {
                 let key = format!("{lesson}/{student}");
                 let status = if absent.contains(student) {
@@ -434,9 +440,12 @@ impl Replica {
                 } else {
                     Attendance::Present
                 };
-                let mut value = doc
-                    .get("marks", &key)
-                    .and_then(|v| serde_json::from_str::<MarkValue>(&v).ok())
+                let current = existing.get(&key).map(|(v, conflict)| crate::doc::Current {
+                    value: v,
+                    conflict: *conflict,
+                });
+                let mut value = current
+                    .and_then(|c| serde_json::from_str::<MarkValue>(c.value).ok())
                     .unwrap_or_else(|| MarkValue::new(status));
                 if value.status != status {
                     let MarkValue { grade, note, .. } = value;
@@ -447,7 +456,7 @@ impl Replica {
                     };
                 }
                 let raw = serde_json::to_string(&value).unwrap_or_default();
-                doc.put("marks", &key, &raw)?;
+                doc.put_over("marks", &key, &raw, current)?;
                 keys.push(("marks".to_string(), key));
             }
             doc.put("status", &lesson, LessonStatus::Held.as_str())?;
