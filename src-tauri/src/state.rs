@@ -18,6 +18,8 @@ pub mod meta {
     pub const SERVER_USER: &str = "server_user";
     pub const SERVER_ROLE: &str = "server_role";
     pub const SERVER_SCOPE: &str = "server_scope";
+    /// `<server>|<user>` the device id belongs to (the CLI's key too).
+    pub const DEVICE_OWNER: &str = "device_owner";
     /// Set when the app generated demo data here (it must never be pushed to a server).
     pub const DEMO: &str = "demo";
     pub const LANGUAGE: &str = "ui_language";

@@ -1021,7 +1021,7 @@ window.__daftarBench = (students: number, lessons: number) => {
     id: "bench", subject: "Bench", semester: "1", groupName: "B", module: null, markingSystem: "rating100", gradeMin: 1, gradeMax: 100,
     lock: null, thresholds: [12, 36, 74], lessons: ls, students: ss, cells,
     totals: ss.map((s) => ({ student: s.id, excusedHours: 2, unexcusedHours: 14, standing: "warning", average: 71.5, fivePoint: 4, atRisk: false })),
-    topics: [], resolutions: [], version: 0,
+    topics: [], resolutions: [], overruled: [], controls: [], scores: [], version: 0,
   };
   const host = h("div", { class: "bench-host" });
   const t0 = performance.now();
