@@ -147,7 +147,7 @@ class App {
         h("div", { class: "user-line" }, icon(ICONS.user), raw("span", info.user, { class: "user-name", "data-testid": "user-name" })),
         tx("div", roleKey, undefined, { class: "user-role" }),
         raw("div", info.server ?? "", { class: "user-server" }),
-        button("signin.signOut", () => void this.signOut(), { class: "btn btn-link" }),
+        button("signin.signOut", () => void this.signOut(), { class: "btn btn-link", "data-testid": "user-box-signout" }),
       );
     } else {
       this.userBox.append(

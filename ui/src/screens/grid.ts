@@ -14,7 +14,7 @@ import { app, registerScreen } from "../app";
 import { h, tx, raw, setText, setRaw, setTitle, button, clear, icon, ICONS, setPlaceholder, option, rawOption } from "../dom";
 import { t, type Key } from "../i18n";
 import * as fmt from "../format";
-import { markText } from "../marks";
+import { markText, markView } from "../marks";
 
 const LESSON_TYPES = ["11", "12", "13", "14", "15", "16", "17"];
 
@@ -311,9 +311,9 @@ export class GridView {
             { "data-testid": "overruled-item", "data-lesson": o.lesson ?? "", "data-student": o.student ?? "" },
             raw("span", fmt.date(o.lessonDate), { class: "muted" }),
             raw("span", o.studentName ?? o.student ?? "", { class: "strong" }),
-            raw("span", markText(o.field, o.mine, o.mineDisplay), { class: "struck" }),
+            markView(o.field, o.mine, o.mineDisplay, { class: "struck" }),
             raw("span", "→"),
-            raw("span", markText(o.field, o.decided, o.decidedDisplay), { class: "strong", "data-testid": "overruled-decided" }),
+            markView(o.field, o.decided, o.decidedDisplay, { class: "strong", "data-testid": "overruled-decided" }),
             tx("span", "grid.overruledBy", { user: o.byUser, when: fmt.dateTime(o.resolvedAt) }),
             o.note ? raw("span", `“${o.note}”`, { class: "muted" }) : null,
           ),
@@ -1117,12 +1117,16 @@ export class GridView {
         input.value = value === undefined ? "" : String(value);
         input.dataset.saved = input.value;
         input.disabled = d.lock !== null || !st.active;
+        let pending: string | null = null;
         const save = async () => {
           const text = input.value.trim();
           if (text === input.dataset.saved || text === "") {
             input.value = input.dataset.saved ?? "";
             return;
           }
+          // Enter saves and moves on, and leaving the field fires `change` too: save once.
+          if (text === pending) return;
+          pending = text;
           input.classList.remove("invalid", "saved");
           try {
             const scores = await api.enterScore({ journal: d.id, control: col.code, sitting: col.sitting, student: st.id, points: text });
@@ -1131,11 +1135,14 @@ export class GridView {
             input.value = saved ? String(saved.points) : text;
             input.dataset.saved = input.value;
             input.classList.add("saved");
+            input.removeAttribute("aria-invalid");
             app.toast("scores.saved");
           } catch (e) {
             input.classList.add("invalid");
             input.setAttribute("aria-invalid", "true");
             app.showError(e);
+          } finally {
+            pending = null;
           }
         };
         input.addEventListener("keydown", (e) => {

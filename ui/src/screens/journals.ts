@@ -6,7 +6,7 @@ import { app, registerScreen } from "../app";
 import { h, tx, raw, button, clear, icon, ICONS, setPlaceholder } from "../dom";
 import type { Key } from "../i18n";
 import * as fmt from "../format";
-import { markText } from "../marks";
+import { markView } from "../marks";
 
 registerScreen("journals", async (el) => {
   const header = h(
@@ -130,8 +130,8 @@ function renderOverruled(el: HTMLElement, entries: OverruledEntry[]): void {
       raw("td", [o.group, o.subject].filter(Boolean).join(" — ")),
       raw("td", o.studentName ?? o.student ?? "", { class: "strong" }),
       raw("td", fmt.date(o.lessonDate)),
-      raw("td", markText(o.field, o.mine, o.mineDisplay), { class: "struck" }),
-      raw("td", markText(o.field, o.decided, o.decidedDisplay), { class: "strong", "data-testid": "overruled-decided" }),
+      h("td", { class: "struck" }, markView(o.field, o.mine, o.mineDisplay)),
+      h("td", { class: "strong" }, markView(o.field, o.decided, o.decidedDisplay, { "data-testid": "overruled-decided" })),
       raw("td", o.byUser),
       raw("td", fmt.dateTime(o.resolvedAt)),
       raw("td", o.note ?? ""),
