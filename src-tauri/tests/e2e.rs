@@ -923,6 +923,19 @@ async fn dean_scenario() -> Result<()> {
     {
         bail!("the overruled cell shows {marked}");
     }
+    // Where the grid opened (the first lesson not yet marked): the offline grade goes there.
+    let (c, open_lesson, _, _) = app.cursor().await?;
+    let first = app.students().await?[0].clone();
+    // The overruled cell is in the first lesson: show it, with the cursor on it.
+    app.click_cell(
+        app.students()
+            .await?
+            .iter()
+            .position(|s| *s == student)
+            .context("the student's row")?,
+        0,
+    )
+    .await?;
     app.shot("grid-overruled").await?;
     app.el("[data-testid=language]")
         .await?
@@ -954,10 +967,7 @@ async fn dean_scenario() -> Result<()> {
 
     // Signing out with a change the server has not seen: the count, and nothing is lost.
     uni.server.stop();
-    app.js("document.querySelector('[data-testid=grid-scroll]').scrollLeft = 0; return true;")
-        .await?;
-    let (c, open_lesson, _, _) = app.cursor().await?;
-    let first = app.students().await?[0].clone();
+    app.click_cell(0, c).await?;
     app.grid_keys(&format!("77{}", key(Key::Enter))).await?;
     app.wait_for(
         "the offline grade saved",

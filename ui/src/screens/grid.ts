@@ -157,7 +157,7 @@ export class GridView {
         );
         dean[1].prepend(icon(ICONS.lock));
       }
-      this.root.append(h("header", { class: "grid-head" }, back, title, h("div", { class: "grow" }), ...dean, scores, addLesson, report));
+      this.root.append(h("header", { class: "grid-head" }, back, title, h("div", { class: "grid-actions" }, ...dean, scores, addLesson, report)));
       this.root.append(this.legend());
     }
     this.banners = h("div", { class: "banners" });
