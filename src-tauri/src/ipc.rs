@@ -704,6 +704,8 @@ pub struct ExportResult {
 pub struct ChooseExportPathRequest {
     pub journal: String,
     pub format: ExportFormat,
+    /// The dialog's title, in the UI's language.
+    pub title: String,
 }
 
 /// The chosen file, or null when the dialog was cancelled.

@@ -642,9 +642,92 @@ async fn teacher_scenario() -> Result<()> {
     check_xlsx(&xlsx, &date, pair, students.len())?;
     steps.done("exported XLSX from the reports screen; calamine reads the marks back");
 
+    // Without a typed path the system's save dialog asks where, in the export folder, with
+    // <group>_<subject>.xlsx filled in: accept it with Enter (xdotool types into the dialog).
+    let title = catalogue_text("uz-Latn", "reports.saveTitle")?;
+    app.js("document.querySelector('[data-testid=export-path]').value = ''; return true;")
+        .await?;
+    app.click("[data-testid=export-xlsx]").await?;
+    let accepted = tokio::task::spawn_blocking(move || accept_save_dialog(&title)).await??;
+    app.wait_for("the export saved through the dialog", Duration::from_secs(20), || async {
+        let shown = app
+            .js("const e = document.querySelector('[data-testid=export-path-result]'); return e ? e.textContent : '';")
+            .await?;
+        Ok(shown.as_str().is_some_and(|p| p.ends_with(".xlsx")))
+    })
+    .await?;
+    let saved = app
+        .js("return document.querySelector('[data-testid=export-path-result]').textContent;")
+        .await?;
+    let saved = PathBuf::from(saved.as_str().unwrap_or_default());
+    let name = saved
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let group = app
+        .js("return document.querySelector('[data-testid=report-journal] option:checked').textContent.split(' — ')[0];")
+        .await?;
+    let folder = app
+        .js("return JSON.parse(document.querySelector('[data-i18n=\"reports.exportHint\"]').getAttribute('data-i18n-args')).dir;")
+        .await?;
+    if !name.starts_with(&format!("{}_", group.as_str().unwrap_or("?")))
+        || saved.parent() != Some(Path::new(folder.as_str().unwrap_or("?")))
+    {
+        bail!("the dialog saved {saved:?}; expected <group>_<subject>.xlsx in {folder}");
+    }
+    check_xlsx(&saved, &date, pair, students.len())?;
+    steps.done(&format!(
+        "the save dialog ({accepted}) suggested {name} in the export folder; calamine reads it back"
+    ));
+
     app.quit().await?;
     steps.finish("teacher_marks_offline_and_the_marks_reach_the_server");
     Ok(())
+}
+
+/// Waits for the save dialog titled `title`, focuses it and presses Enter (saving under the
+/// name it suggests). Answers how long the dialog took to appear.
+fn accept_save_dialog(title: &str) -> Result<String> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(20);
+    let window = loop {
+        let out = Command::new("xdotool")
+            .args(["search", "--name", title])
+            .output()
+            .context("run xdotool (Debian package xdotool)")?;
+        let ids = String::from_utf8_lossy(&out.stdout);
+        if let Some(id) = ids.lines().next().filter(|l| !l.trim().is_empty()) {
+            break id.trim().to_string();
+        }
+        if Instant::now() > deadline {
+            bail!("no save dialog titled {title:?} appeared");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let appeared = started.elapsed();
+    // Let GTK finish laying out the dialog before typing into it.
+    std::thread::sleep(Duration::from_millis(700));
+    // The dialog is a native window, out of WebDriver's reach: photograph the whole screen.
+    let dir = screenshots_dir();
+    std::fs::create_dir_all(&dir)?;
+    let _ = Command::new("import")
+        .args(["-window", "root"])
+        .arg(dir.join("export-dialog.png"))
+        .status();
+    let status = Command::new("xdotool")
+        .args([
+            "windowfocus",
+            "--sync",
+            &window,
+            "key",
+            "--clearmodifiers",
+            "Return",
+        ])
+        .status()?;
+    if !status.success() {
+        bail!("xdotool could not press Enter in the save dialog");
+    }
+    Ok(format!("open after {:.1} s", appeared.as_secs_f64()))
 }
 
 fn check_xlsx(path: &Path, date: &str, pair: u64, students: usize) -> Result<()> {

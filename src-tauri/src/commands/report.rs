@@ -139,6 +139,7 @@ pub async fn choose_export_path(
     let mut dialog = app
         .dialog()
         .file()
+        .set_title(req.title.trim())
         .set_file_name(name)
         .set_directory(&dir)
         .add_filter(filter, &[ext]);

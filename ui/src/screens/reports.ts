@@ -4,7 +4,7 @@
 import { api, type JournalReport, type JournalSummary } from "../ipc";
 import { app, registerScreen } from "../app";
 import { h, tx, raw, button, clear, rawOption, setPlaceholder, icon, ICONS } from "../dom";
-import type { Key } from "../i18n";
+import { t, type Key } from "../i18n";
 import * as fmt from "../format";
 import { attendanceChart, gradesChart, hoursChart } from "../charts";
 
@@ -128,7 +128,7 @@ function exportCard(r: JournalReport, summary: JournalSummary | undefined): HTML
       // opened in the export folder with <group>_<subject>.<ext> filled in.
       let target = path.value.trim() || null;
       if (target === null) {
-        const chosen = await api.chooseExportPath({ journal: r.journal, format });
+        const chosen = await api.chooseExportPath({ journal: r.journal, format, title: t("reports.saveTitle") });
         if (chosen.path === null) {
           app.toast("reports.exportCancelled");
           return;

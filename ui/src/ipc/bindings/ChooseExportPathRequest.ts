@@ -5,4 +5,8 @@ import type { ExportFormat } from "./ExportFormat";
  * Asks where to save an export: the system's save dialog, opened in the export folder with
  * `<group>_<subject>.<ext>` filled in.
  */
-export type ChooseExportPathRequest = { journal: string, format: ExportFormat, };
+export type ChooseExportPathRequest = { journal: string, format: ExportFormat, 
+/**
+ * The dialog's title, in the UI's language.
+ */
+title: string, };
