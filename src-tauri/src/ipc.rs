@@ -33,6 +33,9 @@ pub struct AppInfo {
     pub can_resolve: bool,
     /// Department heads and administrators edit course modules (everyone in the offline demo).
     pub can_edit_modules: bool,
+    /// Teachers, the dean's office and administrators write journals (marks, control scores);
+    /// department heads only read them.
+    pub can_write_journals: bool,
     pub journals: u32,
     /// The replica holds nothing yet: offer demo data or sign-in.
     pub empty: bool,

@@ -442,6 +442,11 @@ fn parse_points(text: &str) -> IpcResult<f64> {
 
 /// Enters a control score; answers with every score of the journal.
 pub fn enter_score_with(state: &AppState, req: &EnterScoreRequest) -> IpcResult<Vec<GridScore>> {
+    if !info_of(&state.replica(), &state.data_dir)?.can_write_journals {
+        return Err(IpcError::forbidden(
+            "only the journal's teacher, the dean's office or an administrator enters scores",
+        ));
+    }
     let points = parse_points(&req.points)?;
     if req.sitting == 0 {
         return Err(IpcError::invalid("control", "sittings are counted from 1"));
@@ -768,6 +773,12 @@ mod tests {
         let grid = grid_of(&mut state.replica(), &journal).expect("grid");
         assert!(grid.scores.iter().any(|s| s.points == half));
         assert!(grid.controls.iter().all(|c| c.max > 0.0 && c.sittings >= 1));
+        // Department heads read journals but do not write them.
+        sign_in_as(&state, "department_head");
+        let e = enter_score_with(&state, &req("5", 1, &control.code)).expect_err("refused");
+        assert!(matches!(e, IpcError::Forbidden { .. }), "{e:?}");
+        sign_in_as(&state, "teacher");
+        enter_score_with(&state, &req("5", 1, &control.code)).expect("the teacher enters it");
     }
 
     #[test]

@@ -1116,7 +1116,7 @@ export class GridView {
         });
         input.value = value === undefined ? "" : String(value);
         input.dataset.saved = input.value;
-        input.disabled = d.lock !== null || !st.active;
+        input.disabled = d.lock !== null || !st.active || !app.info.canWriteJournals;
         let pending: string | null = null;
         const save = async () => {
           const text = input.value.trim();
