@@ -1101,6 +1101,108 @@ async fn dean_scenario() -> Result<()> {
     }
     steps.done("signed in again: the kept change reached the server");
 
+    // Offline again with a new grade: the warning's count follows the status and, once the
+    // server is back, "Send them first" signs out with nothing left behind.
+    uni.server.stop();
+    app.open_journal(&journal).await?;
+    app.click_cell(1, c).await?;
+    app.grid_keys(&format!("66{}", key(Key::Enter))).await?;
+    app.wait_for(
+        "the second offline grade saved",
+        Duration::from_secs(10),
+        || async {
+            Ok(app
+                .js(&format!(
+                    "const td = document.querySelector('td.c[data-r=\"1\"][data-c=\"{c}\"]');
+                 return td.textContent === '66' && !td.classList.contains('saving');"
+                ))
+                .await?
+                == json!(true))
+        },
+    )
+    .await?;
+    app.click("[data-testid=user-box-signout]").await?;
+    app.el("[data-testid=signout-dialog]").await?;
+    uni.server.restart()?;
+    app.wait_for("the warning's count at 0 once the server is back", Duration::from_secs(40), || async {
+        Ok(app
+            .js("return document.querySelector('[data-testid=signout-count]').getAttribute('data-count');")
+            .await?
+            == json!("0"))
+    })
+    .await?;
+    app.click("[data-testid=signout-sync]").await?;
+    app.el("[data-testid=signin-form]").await?;
+    let left = app
+        .js("return [!!document.querySelector('[data-testid=signout-dialog]'), !!document.querySelector('[data-testid=signin-waiting]')];")
+        .await?;
+    if left != json!([false, false]) {
+        bail!("after sending and signing out: dialog open, waiting note shown = {left}");
+    }
+    teacher.sync();
+    let view = teacher.json(&["show", &journal]);
+    let got = view["cells"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["lesson"] == json!(open_lesson) && c["grade"] == json!(66));
+    if !got {
+        bail!("the teacher CLI does not see the grade 66 sent before signing out");
+    }
+    steps.done("offline warning followed the status to 0 when the server came back; \"send first\" signed out with everything sent");
+
+    // Another person on the same computer: the dean's office signs in here. The app writes as
+    // a new device and gets everything the dean may read, not only the teacher's journal.
+    app.sign_in(&uni.server, DEAN.0, DEAN.1).await?;
+    app.wait_for(
+        "the faculty's journals",
+        Duration::from_secs(40),
+        || async {
+            Ok(app
+                .js("return document.querySelectorAll('[data-testid=journal-row]').length;")
+                .await?
+                .as_u64()
+                .unwrap_or(0)
+                > 1)
+        },
+    )
+    .await?;
+    app.wait_synced(Duration::from_secs(30)).await?;
+    app.open_journal(&journal).await?;
+    let r = app
+        .students()
+        .await?
+        .iter()
+        .position(|s| *s == first)
+        .context("the first student's row")?;
+    app.click_cell(r, c).await?;
+    app.click("[data-testid=open-adjust]").await?;
+    app.el("[data-testid=adjust-to]")
+        .await?
+        .select_by_value("l")
+        .await?;
+    app.type_into("[data-testid=adjust-reason]", "Transport kechikdi")
+        .await?;
+    app.click("[data-testid=adjust-save]").await?;
+    app.wait_for("the adjustment on screen", Duration::from_secs(10), || async {
+        Ok(app
+            .js(&format!(
+                "return document.querySelector(\"tr[data-student='{first}'] td.c[data-c='{c}']\").classList.contains('adjusted');"
+            ))
+            .await?
+            == json!(true))
+    })
+    .await?;
+    app.wait_synced(Duration::from_secs(30)).await?;
+    uni.admin.sync();
+    let view = uni.admin.json(&["show", &journal]);
+    let adjusted = cell(&view, &open_lesson, &first)
+        .map(|c| (c["adjusted_to"].clone(), c["adjustment_reason"].clone()));
+    if adjusted != Some((json!("l"), json!("Transport kechikdi"))) {
+        bail!("the admin CLI sees {adjusted:?} for the dean's adjustment");
+    }
+    steps.done("the dean's office signed in on the teacher's computer (a new device): the faculty's journals arrived and its adjustment reached the server");
+
     app.quit().await?;
     steps.finish("dean_resolves_a_conflict_in_the_app_and_clients_converge");
     Ok(())
