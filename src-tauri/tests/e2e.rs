@@ -1035,10 +1035,15 @@ async fn dean_scenario() -> Result<()> {
         );
     }
     let cyrillic = app
-        .js("return document.querySelector('[data-testid=overruled-decided]').textContent;")
+        .js(&format!(
+            "return [document.querySelector('[data-testid=overruled-decided]').textContent,
+                     document.querySelector(\"tr[data-student='{student}'] td.c[data-c='0']\").title];"
+        ))
         .await?;
-    if cyrillic != json!("С") {
-        bail!("the decided value in uz-Cyrl reads {cyrillic}");
+    let tooltip = cyrillic[1].as_str().unwrap_or_default();
+    if cyrillic[0] != json!("С") || !tooltip.contains("ўзгартирди") || !tooltip.contains("НБ")
+    {
+        bail!("the decided value and the cell's tooltip in uz-Cyrl read {cyrillic}");
     }
     app.el("[data-testid=language]")
         .await?

@@ -12,7 +12,7 @@
 import { api, type GridCell, type GridLesson, type GridPatch, type JournalGrid, type OverruledEntry, type StudentTotals } from "../ipc";
 import { app, registerScreen } from "../app";
 import { h, tx, raw, setText, setRaw, setTitle, button, clear, icon, ICONS, setPlaceholder, option, rawOption } from "../dom";
-import { t, type Key } from "../i18n";
+import { t, onLangChange, type Key } from "../i18n";
 import * as fmt from "../format";
 import { markText, markView } from "../marks";
 
@@ -85,6 +85,18 @@ export class GridView {
     this.root = h("div", { class: "grid-page", "data-testid": "grid-page", "data-journal": data.id });
     host.append(this.root);
     this.render();
+    // Cell tooltips and accessible labels are built from the catalogue when a cell is painted:
+    // paint those cells again in the new language.
+    onLangChange(() => {
+      if (!this.root.isConnected) return;
+      this.cellEls.forEach((row, r) =>
+        row.forEach((td, c) => {
+          if (!td.title || (this.editor && this.editor.r === r && this.editor.c === c) || this.roll?.c === c) return;
+          td.dataset.sig = "";
+          this.paintCell(td, this.data.lessons[c], this.data.students[r].id);
+        }),
+      );
+    });
   }
 
   // ------------------------------------------------------------ building
