@@ -10,8 +10,8 @@ bash scripts/build.sh --tests
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/daftar/target}"
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
-echo "==> checking formatting of the core crates"
-cargo fmt -p daftar-core -p daftar-protocol -p daftar-client -p daftar-cli -p daftar-tests -- --check
+echo "==> checking formatting of the core crates and the desktop app"
+cargo fmt -p daftar-core -p daftar-protocol -p daftar-client -p daftar-cli -p daftar-tests -p daftar-desktop -- --check
 
 runtime=$(mktemp -d)
 chmod 700 "$runtime"

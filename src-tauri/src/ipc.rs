@@ -33,6 +33,9 @@ pub struct AppInfo {
     pub can_resolve: bool,
     /// Department heads and administrators edit course modules (everyone in the offline demo).
     pub can_edit_modules: bool,
+    /// Teachers, the dean's office and administrators write journals (marks, control scores);
+    /// department heads only read them.
+    pub can_write_journals: bool,
     pub journals: u32,
     /// The replica holds nothing yet: offer demo data or sign-in.
     pub empty: bool,
@@ -72,9 +75,14 @@ pub struct SignInResponse {
     pub keyring: Option<String>,
 }
 
+/// Signing out keeps every local change in the replica; with changes not yet sent it is
+/// refused (kind `conflict`, naming the count) unless `keepUnsent` says the user saw the warning.
 #[derive(Debug, Clone, Default, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-pub struct SignOutRequest {}
+pub struct SignOutRequest {
+    #[serde(default)]
+    pub keep_unsent: bool,
+}
 
 // ---------------------------------------------------------------- sync status
 
@@ -245,9 +253,67 @@ pub struct JournalGrid {
     pub topics: Vec<ModuleTopic>,
     /// Resolutions that replaced a mark in this journal (teachers see when they were overruled).
     pub resolutions: Vec<ResolutionEntry>,
+    /// Values the signed-in user wrote here that a decision replaced with another value.
+    pub overruled: Vec<OverruledEntry>,
+    /// The module's control plan (JN, ON, YN with their maximum and sittings).
+    pub controls: Vec<ModuleControl>,
+    pub scores: Vec<GridScore>,
     /// Grows when changes from elsewhere arrive for this journal (see `JournalVersion`).
     #[ts(type = "number")]
     pub version: i64,
+}
+
+/// Points of one student at one sitting of a control.
+#[derive(Debug, Clone, Serialize, TS, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GridScore {
+    /// Control code from the module's plan (`JN`, `ON1`, `YN`).
+    pub control: String,
+    pub sitting: u32,
+    pub student: String,
+    pub points: f64,
+}
+
+/// Enters a control score; `points` is what was typed (`12`, `12.5`, `12,5`).
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct EnterScoreRequest {
+    pub journal: String,
+    pub control: String,
+    pub sitting: u32,
+    pub student: String,
+    pub points: String,
+}
+
+/// The dean's office changes what counts for a saved mark (e.g. excuses an absence); the
+/// teacher's mark stays and the adjustment shows beside it.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AdjustMarkRequest {
+    pub journal: String,
+    pub lesson: String,
+    pub student: String,
+    /// `p`, `a`, `e` or `l` (or `+`, `nb`…).
+    pub to: String,
+    pub reason: String,
+    /// The supporting document (a medical certificate's number…).
+    pub document: Option<String>,
+}
+
+/// Closes a lesson for editing, with the reason teachers will see.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct LockLessonRequest {
+    pub journal: String,
+    pub lesson: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct UnlockLessonRequest {
+    pub journal: String,
+    pub lesson: String,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -524,6 +590,40 @@ pub struct ResolutionEntry {
     pub resolved_at: Option<i64>,
 }
 
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ListOverruledRequest {
+    pub journal: Option<String>,
+}
+
+/// A value the signed-in user wrote that the dean's office (or an administrator) replaced with
+/// another one when resolving a conflict: "changes to your marks".
+#[derive(Debug, Clone, Serialize, TS, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OverruledEntry {
+    pub journal: String,
+    pub subject: Option<String>,
+    pub group: Option<String>,
+    /// `mark`, `score` or `topic`.
+    pub field: String,
+    pub lesson: Option<String>,
+    pub student: Option<String>,
+    pub student_name: Option<String>,
+    pub lesson_date: Option<String>,
+    /// Your value: raw (a mark's JSON) and as people read it.
+    pub mine: String,
+    pub mine_display: String,
+    /// When you wrote it, unix milliseconds.
+    #[ts(type = "number")]
+    pub written_at: i64,
+    pub decided: String,
+    pub decided_display: String,
+    pub by_user: String,
+    #[ts(type = "number")]
+    pub resolved_at: i64,
+    pub note: Option<String>,
+}
+
 // ---------------------------------------------------------------- reports and export
 
 #[derive(Debug, Clone, Deserialize, TS)]
@@ -600,6 +700,24 @@ pub struct ExportResult {
     pub path: String,
 }
 
+/// Asks where to save an export: the system's save dialog, opened in the export folder with
+/// `<group>_<subject>.<ext>` filled in.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ChooseExportPathRequest {
+    pub journal: String,
+    pub format: ExportFormat,
+    /// The dialog's title, in the UI's language.
+    pub title: String,
+}
+
+/// The chosen file, or null when the dialog was cancelled.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ChosenPath {
+    pub path: Option<String>,
+}
+
 /// Name of the event carrying [`SyncStatus`] to the UI.
 pub const SYNC_STATUS_EVENT: &str = "sync:status-changed";
 
@@ -627,6 +745,11 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         JournalVersionRequest,
         JournalVersion,
         GridPatch,
+        GridScore,
+        EnterScoreRequest,
+        AdjustMarkRequest,
+        LockLessonRequest,
+        UnlockLessonRequest,
         MarkCellRequest,
         ClearCellRequest,
         MarkLessonRequest,
@@ -647,10 +770,14 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         ResolveConflictRequest,
         ListResolutionsRequest,
         ResolutionEntry,
+        ListOverruledRequest,
+        OverruledEntry,
         GetReportRequest,
         JournalReport,
         ExportJournalRequest,
         ExportResult,
+        ChooseExportPathRequest,
+        ChosenPath,
     );
     Ok(())
 }

@@ -49,6 +49,7 @@ pub fn run() {
     tracing::info!(dir = %data_dir.display(), version = env!("CARGO_PKG_VERSION"), "starting");
 
     let result = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .manage(state)
         .setup(|app| {
             session::resume(app.handle().clone());
@@ -70,6 +71,10 @@ pub fn run() {
             commands::journal::mark_lesson,
             commands::journal::set_topic,
             commands::journal::add_lesson,
+            commands::journal::enter_score,
+            commands::journal::adjust_mark,
+            commands::journal::lock_lesson,
+            commands::journal::unlock_lesson,
             commands::catalog::list_modules,
             commands::catalog::get_module,
             commands::catalog::add_topic,
@@ -79,8 +84,10 @@ pub fn run() {
             commands::inbox::list_conflicts,
             commands::inbox::resolve_conflict,
             commands::inbox::list_resolutions,
+            commands::inbox::list_overruled,
             commands::report::get_report,
             commands::report::export_journal,
+            commands::report::choose_export_path,
         ])
         .build(tauri::generate_context!());
     match result {

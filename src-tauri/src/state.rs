@@ -18,6 +18,8 @@ pub mod meta {
     pub const SERVER_USER: &str = "server_user";
     pub const SERVER_ROLE: &str = "server_role";
     pub const SERVER_SCOPE: &str = "server_scope";
+    /// `<server>|<user>` the device id belongs to (the CLI's key too).
+    pub const DEVICE_OWNER: &str = "device_owner";
     /// Set when the app generated demo data here (it must never be pushed to a server).
     pub const DEMO: &str = "demo";
     pub const LANGUAGE: &str = "ui_language";
@@ -110,6 +112,7 @@ pub fn info_of(r: &Replica, data_dir: &Path) -> IpcResult<AppInfo> {
         server: if signed_in { server } else { None },
         can_resolve: !signed_in || role_is(&["dean", "admin"]),
         can_edit_modules: !signed_in || role_is(&["department_head", "admin"]),
+        can_write_journals: !signed_in || role_is(&["teacher", "dean", "admin"]),
         role,
         journals: journals.max(0) as u32,
         empty: documents == 0,
@@ -135,14 +138,14 @@ mod tests {
         let info = state.info().expect("info");
         assert!(info.empty && !info.signed_in);
         assert!(
-            info.can_resolve && info.can_edit_modules,
+            info.can_resolve && info.can_edit_modules && info.can_write_journals,
             "the offline demo shows everything"
         );
-        for (role, resolve, modules) in [
-            ("teacher", false, false),
-            ("dean", true, false),
-            ("department_head", false, true),
-            ("admin", true, true),
+        for (role, resolve, modules, journals) in [
+            ("teacher", false, false, true),
+            ("dean", true, false, true),
+            ("department_head", false, true, false),
+            ("admin", true, true, true),
         ] {
             let r = state.replica();
             r.set_meta(meta::SERVER, "http://127.0.0.1:8787")
@@ -153,8 +156,12 @@ mod tests {
             let info = state.info().expect("info");
             assert!(info.signed_in);
             assert_eq!(
-                (info.can_resolve, info.can_edit_modules),
-                (resolve, modules),
+                (
+                    info.can_resolve,
+                    info.can_edit_modules,
+                    info.can_write_journals
+                ),
+                (resolve, modules, journals),
                 "{role}"
             );
         }

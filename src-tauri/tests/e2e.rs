@@ -246,6 +246,16 @@ impl App {
             .context("run a script in the app")
     }
 
+    /// Clicks a grid cell after scrolling it to the middle (clear of the sticky columns).
+    async fn click_cell(&self, r: usize, c: usize) -> Result<()> {
+        let css = format!("td.c[data-r='{r}'][data-c='{c}']");
+        self.js(&format!(
+            "document.querySelector(\"{css}\").scrollIntoView({{block: 'center', inline: 'center'}}); return true;"
+        ))
+        .await?;
+        self.click(&css).await
+    }
+
     async fn type_into(&self, css: &str, text: &str) -> Result<()> {
         let e = self.el(css).await?;
         e.clear().await.ok();
@@ -465,6 +475,18 @@ fn cell<'a>(view: &'a Value, lesson: &str, student: &str) -> Option<&'a Value> {
         .find(|c| c["lesson"] == lesson && c["student"] == student)
 }
 
+/// A catalogue's text for a key.
+fn catalogue_text(lang: &str, key: &str) -> Result<String> {
+    let catalogue: serde_json::Map<String, Value> = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(UI_I18N).join(format!("{lang}.json")))?,
+    )?;
+    catalogue
+        .get(key)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .with_context(|| format!("{key} in {lang}.json"))
+}
+
 fn dd_mm_yyyy(iso: &str) -> String {
     let p: Vec<&str> = iso.split('-').collect();
     format!("{}.{}.{}", p[2], p[1], p[0])
@@ -620,9 +642,92 @@ async fn teacher_scenario() -> Result<()> {
     check_xlsx(&xlsx, &date, pair, students.len())?;
     steps.done("exported XLSX from the reports screen; calamine reads the marks back");
 
+    // Without a typed path the system's save dialog asks where, in the export folder, with
+    // <group>_<subject>.xlsx filled in: accept it with Enter (xdotool types into the dialog).
+    let title = catalogue_text("uz-Latn", "reports.saveTitle")?;
+    app.js("document.querySelector('[data-testid=export-path]').value = ''; return true;")
+        .await?;
+    app.click("[data-testid=export-xlsx]").await?;
+    let accepted = tokio::task::spawn_blocking(move || accept_save_dialog(&title)).await??;
+    app.wait_for("the export saved through the dialog", Duration::from_secs(20), || async {
+        let shown = app
+            .js("const e = document.querySelector('[data-testid=export-path-result]'); return e ? e.textContent : '';")
+            .await?;
+        Ok(shown.as_str().is_some_and(|p| p.ends_with(".xlsx")))
+    })
+    .await?;
+    let saved = app
+        .js("return document.querySelector('[data-testid=export-path-result]').textContent;")
+        .await?;
+    let saved = PathBuf::from(saved.as_str().unwrap_or_default());
+    let name = saved
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let group = app
+        .js("return document.querySelector('[data-testid=report-journal] option:checked').textContent.split(' — ')[0];")
+        .await?;
+    let folder = app
+        .js("return JSON.parse(document.querySelector('[data-i18n=\"reports.exportHint\"]').getAttribute('data-i18n-args')).dir;")
+        .await?;
+    if !name.starts_with(&format!("{}_", group.as_str().unwrap_or("?")))
+        || saved.parent() != Some(Path::new(folder.as_str().unwrap_or("?")))
+    {
+        bail!("the dialog saved {saved:?}; expected <group>_<subject>.xlsx in {folder}");
+    }
+    check_xlsx(&saved, &date, pair, students.len())?;
+    steps.done(&format!(
+        "the save dialog ({accepted}) suggested {name} in the export folder; calamine reads it back"
+    ));
+
     app.quit().await?;
     steps.finish("teacher_marks_offline_and_the_marks_reach_the_server");
     Ok(())
+}
+
+/// Waits for the save dialog titled `title`, focuses it and presses Enter (saving under the
+/// name it suggests). Answers how long the dialog took to appear.
+fn accept_save_dialog(title: &str) -> Result<String> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(20);
+    let window = loop {
+        let out = Command::new("xdotool")
+            .args(["search", "--name", title])
+            .output()
+            .context("run xdotool (Debian package xdotool)")?;
+        let ids = String::from_utf8_lossy(&out.stdout);
+        if let Some(id) = ids.lines().next().filter(|l| !l.trim().is_empty()) {
+            break id.trim().to_string();
+        }
+        if Instant::now() > deadline {
+            bail!("no save dialog titled {title:?} appeared");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let appeared = started.elapsed();
+    // Let GTK finish laying out the dialog before typing into it.
+    std::thread::sleep(Duration::from_millis(700));
+    // The dialog is a native window, out of WebDriver's reach: photograph the whole screen.
+    let dir = screenshots_dir();
+    std::fs::create_dir_all(&dir)?;
+    let _ = Command::new("import")
+        .args(["-window", "root"])
+        .arg(dir.join("export-dialog.png"))
+        .status();
+    let status = Command::new("xdotool")
+        .args([
+            "windowfocus",
+            "--sync",
+            &window,
+            "key",
+            "--clearmodifiers",
+            "Return",
+        ])
+        .status()?;
+    if !status.success() {
+        bail!("xdotool could not press Enter in the save dialog");
+    }
+    Ok(format!("open after {:.1} s", appeared.as_secs_f64()))
 }
 
 fn check_xlsx(path: &Path, date: &str, pair: u64, students: usize) -> Result<()> {
@@ -667,7 +772,7 @@ fn dean_resolves_a_conflict_in_the_app_and_clients_converge() {
 
 async fn dean_scenario() -> Result<()> {
     let mut steps = Steps::new();
-    let uni = university()?;
+    let mut uni = university()?;
     let journal = uni.journal.clone();
     let teacher = uni.cli("teacher-cli", TEACHER);
     teacher.sync();
@@ -740,10 +845,11 @@ async fn dean_scenario() -> Result<()> {
     app.shot("inbox").await?;
     steps.done("signed in as the dean's office: the conflict is in the inbox with both values");
 
+    // Decide against the teacher: the admin's E (excused) stands.
     let pick = options
         .iter()
-        .position(|o| o.contains(TEACHER.0))
-        .unwrap_or(0)
+        .position(|o| o.contains("admin"))
+        .context("the admin's value")?
         + 1;
     app.click(&format!(
         "[data-testid=conflict-option][data-index='{pick}']"
@@ -757,7 +863,7 @@ async fn dean_scenario() -> Result<()> {
     app.click("[data-testid=conflict-resolve]").await?;
     app.el("[data-testid=inbox-empty]").await?;
     app.wait_synced(Duration::from_secs(30)).await?;
-    steps.done("resolved it in the app (kept the teacher's NB, with a note)");
+    steps.done("resolved it in the app (the admin's E over the teacher's NB, with a note)");
 
     uni.admin.sync();
     teacher.sync();
@@ -768,7 +874,7 @@ async fn dean_scenario() -> Result<()> {
         }
         let view = c.json(&["show", &journal]);
         let got = cell(&view, &lesson, &student).map(|c| c["status"].clone());
-        if got != Some(json!("a")) {
+        if got != Some(json!("e")) {
             bail!("the {who} CLI sees {got:?} for the resolved cell");
         }
     }
@@ -846,6 +952,261 @@ async fn dean_scenario() -> Result<()> {
         .select_by_value("uz-Latn")
         .await?;
     steps.done("journal screen in uz-Cyrl and ru: every string from the catalogue");
+    app.quit().await?;
+
+    // The teacher signs in on a computer of their own: the decision against their NB is on
+    // My journals and on the cell, with who decided, when and why.
+    let app = App::launch(&uni.dir.join("teacher-app"), &[]).await?;
+    app.sign_in(&uni.server, TEACHER.0, TEACHER.1).await?;
+    app.el(&format!(
+        "[data-testid=overruled-row][data-lesson='{lesson}'][data-student='{student}']"
+    ))
+    .await?;
+    app.wait_synced(Duration::from_secs(30)).await?;
+    let row = app
+        .js(&format!(
+            "const tr = document.querySelector(\"[data-testid=overruled-row][data-lesson='{lesson}'][data-student='{student}']\");
+             return Array.from(tr.querySelectorAll('td')).map(td => td.textContent);"
+        ))
+        .await?;
+    let row: Vec<String> = serde_json::from_value(row)?;
+    if row.len() != 8
+        || row[3] != "NB"
+        || row[4] != "S"
+        || row[5] != DEAN.0
+        || !row[7].contains("sababsiz")
+        || row[2].len() != 10
+    {
+        bail!("the teacher's list of changed marks shows {row:?}");
+    }
+    app.shot("journals-overruled").await?;
+    steps
+        .done("the teacher signed in: My journals lists the overruled NB → S by the dean's office");
+
+    app.open_journal(&journal).await?;
+    let marked = app
+        .js(&format!(
+            "const td = document.querySelector(\"tr[data-student='{student}'] td.c[data-c='0']\");
+             const th = document.querySelector(\"th.lesson[data-c='0']\");
+             return [th.getAttribute('data-lesson'), td.classList.contains('overruled'), td.textContent,
+                     td.title, td.getAttribute('aria-label') || '',
+                     document.querySelectorAll('[data-testid=overruled-item]').length,
+                     document.querySelector('[data-testid=overruled-banner]').textContent];"
+        ))
+        .await?;
+    let text = |i: usize| marked[i].as_str().unwrap_or_default().to_string();
+    if text(0) != lesson
+        || marked[1] != json!(true)
+        || text(2) != "S"
+        || !text(3).contains("NB")
+        || !text(3).contains(DEAN.0)
+        || !text(3).contains("sababsiz")
+        || !text(4).contains(DEAN.0)
+        || marked[5] != json!(1)
+    {
+        bail!("the overruled cell shows {marked}");
+    }
+    // Where the grid opened (the first lesson not yet marked): the offline grade goes there.
+    let (c, open_lesson, _, _) = app.cursor().await?;
+    let first = app.students().await?[0].clone();
+    // The overruled cell is in the first lesson: show it, with the cursor on it.
+    app.click_cell(
+        app.students()
+            .await?
+            .iter()
+            .position(|s| *s == student)
+            .context("the student's row")?,
+        0,
+    )
+    .await?;
+    app.shot("grid-overruled").await?;
+    app.el("[data-testid=language]")
+        .await?
+        .select_by_value("uz-Cyrl")
+        .await?;
+    app.wait_for("the language switch", Duration::from_secs(5), || async {
+        Ok(app.js("return document.documentElement.lang;").await? == json!("uz-Cyrl"))
+    })
+    .await?;
+    let (checked, problems) = audit_translations(&app, "uz-Cyrl").await?;
+    if !problems.is_empty() {
+        bail!(
+            "the teacher's journal screen in uz-Cyrl has untranslated or wrong strings: {problems:#?}"
+        );
+    }
+    let cyrillic = app
+        .js(&format!(
+            "return [document.querySelector('[data-testid=overruled-decided]').textContent,
+                     document.querySelector(\"tr[data-student='{student}'] td.c[data-c='0']\").title];"
+        ))
+        .await?;
+    let tooltip = cyrillic[1].as_str().unwrap_or_default();
+    if cyrillic[0] != json!("С") || !tooltip.contains("ўзгартирди") || !tooltip.contains("НБ")
+    {
+        bail!("the decided value and the cell's tooltip in uz-Cyrl read {cyrillic}");
+    }
+    app.el("[data-testid=language]")
+        .await?
+        .select_by_value("uz-Latn")
+        .await?;
+    steps.done(&format!(
+        "the grid marks the overruled cell (tooltip and label name the dean's office and the note); uz-Cyrl: {checked} strings from the catalogue"
+    ));
+
+    // Signing out with a change the server has not seen: the count, and nothing is lost.
+    uni.server.stop();
+    app.click_cell(0, c).await?;
+    app.grid_keys(&format!("77{}", key(Key::Enter))).await?;
+    app.wait_for(
+        "the offline grade saved",
+        Duration::from_secs(10),
+        || async {
+            Ok(app
+                .js(&format!(
+                    "const td = document.querySelector('td.c[data-r=\"0\"][data-c=\"{c}\"]');
+                 return td.textContent === '77' && !td.classList.contains('saving');"
+                ))
+                .await?
+                == json!(true))
+        },
+    )
+    .await?;
+    app.click("[data-testid=user-box-signout]").await?;
+    let count = app
+        .el("[data-testid=signout-count]")
+        .await?
+        .attr("data-count")
+        .await?
+        .unwrap_or_default();
+    if count.parse::<u32>().unwrap_or(0) < 1 {
+        bail!("the sign-out warning counts {count:?} waiting changes");
+    }
+    app.shot("signout-unsent").await?;
+    app.click("[data-testid=signout-keep]").await?;
+    app.el("[data-testid=signin-waiting]").await?;
+    steps.done(&format!(
+        "signing out offline warned about {count} unsent change(s); kept them and signed out"
+    ));
+
+    uni.server.restart()?;
+    app.type_into("[data-testid=signin-server]", &uni.server.url())
+        .await?;
+    app.type_into("[data-testid=signin-user]", TEACHER.0)
+        .await?;
+    app.type_into("[data-testid=signin-password]", TEACHER.1)
+        .await?;
+    app.click("[data-testid=signin-submit]").await?;
+    app.el("[data-testid=journals-table]").await?;
+    app.wait_synced(Duration::from_secs(40)).await?;
+    teacher.sync();
+    let view = teacher.json(&["show", &journal]);
+    let got = cell(&view, &open_lesson, &first).map(|c| c["grade"].clone());
+    if got != Some(json!(77)) {
+        bail!("after signing in again the teacher CLI sees {got:?}, expected the kept grade 77");
+    }
+    steps.done("signed in again: the kept change reached the server");
+
+    // Offline again with a new grade: the warning's count follows the status and, once the
+    // server is back, "Send them first" signs out with nothing left behind.
+    uni.server.stop();
+    app.open_journal(&journal).await?;
+    app.click_cell(1, c).await?;
+    app.grid_keys(&format!("66{}", key(Key::Enter))).await?;
+    app.wait_for(
+        "the second offline grade saved",
+        Duration::from_secs(10),
+        || async {
+            Ok(app
+                .js(&format!(
+                    "const td = document.querySelector('td.c[data-r=\"1\"][data-c=\"{c}\"]');
+                 return td.textContent === '66' && !td.classList.contains('saving');"
+                ))
+                .await?
+                == json!(true))
+        },
+    )
+    .await?;
+    app.click("[data-testid=user-box-signout]").await?;
+    app.el("[data-testid=signout-dialog]").await?;
+    uni.server.restart()?;
+    app.wait_for("the warning's count at 0 once the server is back", Duration::from_secs(40), || async {
+        Ok(app
+            .js("return document.querySelector('[data-testid=signout-count]').getAttribute('data-count');")
+            .await?
+            == json!("0"))
+    })
+    .await?;
+    app.click("[data-testid=signout-sync]").await?;
+    app.el("[data-testid=signin-form]").await?;
+    let left = app
+        .js("return [!!document.querySelector('[data-testid=signout-dialog]'), !!document.querySelector('[data-testid=signin-waiting]')];")
+        .await?;
+    if left != json!([false, false]) {
+        bail!("after sending and signing out: dialog open, waiting note shown = {left}");
+    }
+    teacher.sync();
+    let view = teacher.json(&["show", &journal]);
+    let got = view["cells"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["lesson"] == json!(open_lesson) && c["grade"] == json!(66));
+    if !got {
+        bail!("the teacher CLI does not see the grade 66 sent before signing out");
+    }
+    steps.done("offline warning followed the status to 0 when the server came back; \"send first\" signed out with everything sent");
+
+    // Another person on the same computer: the dean's office signs in here. The app writes as
+    // a new device and gets everything the dean may read, not only the teacher's journal.
+    app.sign_in(&uni.server, DEAN.0, DEAN.1).await?;
+    app.wait_for(
+        "the faculty's journals",
+        Duration::from_secs(40),
+        || async {
+            Ok(app
+                .js("return document.querySelectorAll('[data-testid=journal-row]').length;")
+                .await?
+                .as_u64()
+                .unwrap_or(0)
+                > 1)
+        },
+    )
+    .await?;
+    app.wait_synced(Duration::from_secs(30)).await?;
+    app.open_journal(&journal).await?;
+    let r = app
+        .students()
+        .await?
+        .iter()
+        .position(|s| *s == first)
+        .context("the first student's row")?;
+    app.click_cell(r, c).await?;
+    app.click("[data-testid=open-adjust]").await?;
+    app.el("[data-testid=adjust-to]")
+        .await?
+        .select_by_value("l")
+        .await?;
+    app.type_into("[data-testid=adjust-reason]", "Transport kechikdi")
+        .await?;
+    app.click("[data-testid=adjust-save]").await?;
+    app.wait_for("the adjustment on screen", Duration::from_secs(10), || async {
+        Ok(app
+            .js(&format!(
+                "return document.querySelector(\"tr[data-student='{first}'] td.c[data-c='{c}']\").classList.contains('adjusted');"
+            ))
+            .await?
+            == json!(true))
+    })
+    .await?;
+    app.wait_synced(Duration::from_secs(30)).await?;
+    uni.admin.sync();
+    let view = uni.admin.json(&["show", &journal]);
+    let adjusted = cell(&view, &open_lesson, &first)
+        .map(|c| (c["adjusted_to"].clone(), c["adjustment_reason"].clone()));
+    if adjusted != Some((json!("l"), json!("Transport kechikdi"))) {
+        bail!("the admin CLI sees {adjusted:?} for the dean's adjustment");
+    }
+    steps.done("the dean's office signed in on the teacher's computer (a new device): the faculty's journals arrived and its adjustment reached the server");
 
     app.quit().await?;
     steps.finish("dean_resolves_a_conflict_in_the_app_and_clients_converge");
@@ -994,6 +1355,117 @@ async fn demo_scenario() -> Result<()> {
     app.el("th.lesson[data-date='2026-12-01'][data-pair='3']")
         .await?;
     steps.done("marked a grade and added a lesson, offline");
+
+    // Control scores: a value over the maximum is refused with a translated message, a valid
+    // one is saved and is there when the dialog opens again.
+    app.click("[data-testid=open-scores]").await?;
+    let target = app
+        .js("const i = Array.from(document.querySelectorAll('[data-testid=score-input]')).find(i => !i.disabled);
+             return [i.dataset.control, i.dataset.sitting, i.dataset.student];")
+        .await?;
+    let score_css = format!(
+        "[data-testid=score-input][data-control='{}'][data-sitting='{}'][data-student='{}']",
+        target[0].as_str().unwrap_or_default(),
+        target[1].as_str().unwrap_or_default(),
+        target[2].as_str().unwrap_or_default()
+    );
+    let points_error = catalogue_text("uz-Latn", "error.field.points")?;
+    app.type_into(&score_css, &format!("999{}", key(Key::Enter)))
+        .await?;
+    app.wait_for("the refused score's message", Duration::from_secs(5), || async {
+        let shown = app
+            .js(&format!(
+                "return Array.from(document.querySelectorAll('.toast-error')).some(t => t.innerText.includes({points_error:?}))
+                   && document.querySelector(\"{score_css}\").classList.contains('invalid');"
+            ))
+            .await?;
+        Ok(shown == json!(true))
+    })
+    .await?;
+    app.type_into(&score_css, &format!("7,5{}", key(Key::Enter)))
+        .await?;
+    app.wait_for("the score saved", Duration::from_secs(5), || async {
+        Ok(app
+            .js(&format!(
+                "const i = document.querySelector(\"{score_css}\"); return i.classList.contains('saved') && i.value === '7.5';"
+            ))
+            .await?
+            == json!(true))
+    })
+    .await?;
+    app.shot("grid-scores").await?;
+    app.click("[data-testid=scores-close]").await?;
+    app.click("[data-testid=open-scores]").await?;
+    let again = app
+        .js(&format!(
+            "return document.querySelector(\"{score_css}\").value;"
+        ))
+        .await?;
+    if again != json!("7.5") {
+        bail!("the saved score reads {again} when the dialog opens again");
+    }
+    app.click("[data-testid=scores-close]").await?;
+    steps.done("control scores: over the maximum refused with the translated message, 7,5 saved");
+
+    // The dean's office (everyone, offline): excuse an absence beside the teacher's NB, close
+    // the lesson with a reason, reopen it.
+    app.js("document.querySelector('[data-testid=grid-scroll]').scrollLeft = 0; return true;")
+        .await?;
+    app.click_cell(1, c).await?;
+    app.grid_keys(&format!("nb{}", key(Key::Enter))).await?;
+    app.wait_for("the NB saved", Duration::from_secs(5), || async {
+        Ok(app
+            .js(&format!("const td = document.querySelector('td.c[data-r=\"1\"][data-c=\"{c}\"]'); return td.textContent === 'NB' && !td.classList.contains('saving');"))
+            .await?
+            == json!(true))
+    })
+    .await?;
+    app.click_cell(1, c).await?;
+    app.click("[data-testid=open-adjust]").await?;
+    app.el("[data-testid=adjust-to]")
+        .await?
+        .select_by_value("e")
+        .await?;
+    app.type_into("[data-testid=adjust-reason]", "Tibbiy maʼlumotnoma 17")
+        .await?;
+    app.click("[data-testid=adjust-save]").await?;
+    app.wait_for("the adjustment beside the mark", Duration::from_secs(5), || async {
+        Ok(app
+            .js(&format!(
+                "const td = document.querySelector('td.c[data-r=\"1\"][data-c=\"{c}\"]');
+                 return td.classList.contains('adjusted') && td.textContent === 'NBS' && td.title.includes('Tibbiy maʼlumotnoma 17');"
+            ))
+            .await?
+            == json!(true))
+    })
+    .await?;
+    app.click("[data-testid=open-lock]").await?;
+    app.type_into("[data-testid=lock-reason]", "Muddat tugadi")
+        .await?;
+    app.click("[data-testid=lock-save]").await?;
+    app.el(&format!("th.lesson.locked[data-c='{c}']")).await?;
+    app.click_cell(2, c).await?;
+    app.grid_keys("+").await?;
+    app.wait_for("the closed-lesson message", Duration::from_secs(5), || async {
+        Ok(app
+            .js("return Array.from(document.querySelectorAll('.toast')).some(t => t.innerText.includes('Muddat tugadi'));")
+            .await?
+            == json!(true))
+    })
+    .await?;
+    app.shot("grid-closed").await?;
+    app.click("[data-testid=open-lock]").await?;
+    app.click("[data-testid=lock-reopen]").await?;
+    app.wait_for("the lesson reopened", Duration::from_secs(5), || async {
+        Ok(app
+            .js(&format!("return !document.querySelector(\"th.lesson[data-c='{c}']\").classList.contains('locked');"))
+            .await?
+            == json!(true))
+    })
+    .await?;
+    steps.done(
+        "adjusted an NB to excused with a reason, closed the lesson (typing refused), reopened it",
+    );
 
     let mut renders = Vec::new();
     let mut patches = Vec::new();

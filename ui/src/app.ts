@@ -147,7 +147,7 @@ class App {
         h("div", { class: "user-line" }, icon(ICONS.user), raw("span", info.user, { class: "user-name", "data-testid": "user-name" })),
         tx("div", roleKey, undefined, { class: "user-role" }),
         raw("div", info.server ?? "", { class: "user-server" }),
-        button("signin.signOut", () => void this.signOut(), { class: "btn btn-link" }),
+        button("signin.signOut", () => void this.signOut(), { class: "btn btn-link", "data-testid": "user-box-signout" }),
       );
     } else {
       this.userBox.append(
@@ -260,6 +260,7 @@ class App {
       $.error.removeAttribute("title");
     }
     $.syncNow.disabled = !s.signedIn || s.running;
+    this.unsent?.update(s);
     if (s.signedIn) setTitle($.syncNow, "status.syncNowHint");
 
     const finished = previous && previous.running && !s.running && !s.lastError;
@@ -278,15 +279,107 @@ class App {
     }
   }
 
+  /** Signing out with changes not yet sent: say how many, offer to send them first; they are
+   * never lost (they stay in the replica and go up at the next sign-in here). */
   private async signOut(): Promise<void> {
     try {
-      this.info = await api.signOut();
-      this.renderUser();
-      this.toast("signin.signedOut");
-      await this.navigate({ name: "signin" });
+      const status = await api.getSyncStatus();
+      if (status.waiting > 0) {
+        this.unsentDialog(status.waiting);
+        return;
+      }
+      await this.finishSignOut(false, "signin.signedOut");
     } catch (e) {
       this.showError(e);
     }
+  }
+
+  private async finishSignOut(keepUnsent: boolean, message: Key): Promise<void> {
+    try {
+      this.info = await api.signOut(keepUnsent);
+    } catch (e) {
+      if (e instanceof IpcFailure && e.error.kind === "conflict") {
+        const status = await api.getSyncStatus();
+        if (status.waiting > 0) {
+          this.unsentDialog(status.waiting);
+          return;
+        }
+      }
+      throw e;
+    }
+    this.unsent?.close();
+    this.renderUser();
+    this.toast(message);
+    await this.navigate({ name: "signin" });
+  }
+
+  private unsent: { update: (s: SyncStatus) => void; close: () => void } | null = null;
+
+  private unsentDialog(waiting: number): void {
+    this.unsent?.close();
+    const text = tx("p", "signout.text", { n: waiting }, { "data-testid": "signout-count", "data-count": waiting });
+    const problem = h("p", { class: "form-error", hidden: true, "data-testid": "signout-problem" });
+    let sending = false;
+    const send = button(
+      "signout.syncFirst",
+      async () => {
+        sending = true;
+        send.disabled = true;
+        setText(send, "signout.sending");
+        problem.hidden = true;
+        try {
+          // The loop's status events tell how it went (see `update`).
+          await api.syncNow();
+        } catch (e) {
+          sending = false;
+          send.disabled = false;
+          setText(send, "signout.syncFirst");
+          this.showError(e);
+        }
+      },
+      { class: "btn btn-primary", "data-testid": "signout-sync" },
+    );
+    const keep = button("signout.keep", () => void this.finishSignOut(true, "signin.signedOut").catch((e) => this.showError(e)), {
+      class: "btn",
+      "data-testid": "signout-keep",
+    });
+    const close = () => {
+      back.remove();
+      this.unsent = null;
+    };
+    const back = h(
+      "div",
+      { class: "modal-back" },
+      h(
+        "div",
+        { class: "card modal", role: "alertdialog", "aria-modal": "true", "data-testid": "signout-dialog" },
+        tx("h2", "signout.title"),
+        text,
+        problem,
+        h("div", { class: "actions" }, button("common.cancel", close, { class: "btn", "data-testid": "signout-cancel" }), keep, send),
+      ),
+    );
+    this.unsent = {
+      close,
+      update: (s: SyncStatus) => {
+        setText(text, "signout.text", { n: s.waiting });
+        text.setAttribute("data-count", String(s.waiting));
+        if (!sending || s.running) return;
+        if (s.waiting === 0 && !s.lastError) {
+          sending = false;
+          void this.finishSignOut(false, "signout.sent").catch((e) => this.showError(e));
+        } else if (s.lastError) {
+          sending = false;
+          send.disabled = false;
+          setText(send, "signout.syncFirst");
+          const kindKey = `syncError.${s.lastErrorKind ?? "other"}`;
+          setText(problem, isKey(kindKey) ? kindKey : "syncError.other");
+          problem.hidden = false;
+        }
+      },
+    };
+    this.root.append(back);
+    send.focus();
   }
 
   toast(key: Key, args?: Record<string, string | number>, kind: "ok" | "error" = "ok", detail?: string): void {

@@ -38,6 +38,7 @@ pub mod export;
 pub mod hemis;
 pub mod journal;
 pub mod model;
+pub mod overruled;
 pub mod projection;
 pub mod replica;
 pub mod report;

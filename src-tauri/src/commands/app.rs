@@ -122,7 +122,27 @@ pub async fn sign_in(
         session::stop(&state);
         state.reset_replica()?;
     }
-    let device = state.replica().device_hex();
+    // The server binds a device to the first user who syncs from it, so another user signing
+    // in here writes as a new device (as `daftar login` does). Changes made before keep their
+    // device and stay in the replica; nothing is lost.
+    let owner = format!("{server}|{user}");
+    let device = {
+        let mut r = state.replica();
+        if r.meta(meta::DEVICE_OWNER)?.is_some_and(|o| o != owner) {
+            let device = r.new_device()?;
+            // The server keeps, per device, which documents it has sent; a new device with the
+            // previous user's cursor and access version would never receive what only the new
+            // user may read. Starting from zero makes the first sync bring all of it.
+            r.conn().execute(
+                "UPDATE sync_state SET cursor = 0, access = 0 WHERE server = ?1",
+                [&server],
+            )?;
+            tracing::info!("another user signs in here: writing as a new device");
+            device
+        } else {
+            r.device_hex()
+        }
+    };
     let transport = Transport::new(&server, &device, None)?;
     let resp = transport.login(&user, &req.password).await?;
 
@@ -148,6 +168,7 @@ pub async fn sign_in(
     };
     {
         let mut r = state.replica();
+        r.set_meta(meta::DEVICE_OWNER, &owner)?;
         r.set_meta(meta::SERVER, &server)?;
         r.set_meta(meta::SERVER_USER, &user)?;
         r.set_meta(meta::SERVER_ROLE, resp.user.role.as_str())?;
@@ -170,6 +191,20 @@ pub async fn sign_in(
     })
 }
 
+/// Refuses to sign out while changes wait to be sent, unless the user saw the warning: the
+/// changes stay in the replica either way, but only a sign-in sends them.
+pub fn check_unsent(state: &AppState, keep_unsent: bool) -> IpcResult<()> {
+    let waiting = state.replica().waiting()?;
+    if waiting > 0 && !keep_unsent {
+        return Err(IpcError::Conflict {
+            message: format!(
+                "{waiting} changes are not on the server yet; sync first, or sign out and keep them on this computer until the next sign-in"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Signs out: stops syncing, ends the session on the server when it answers, forgets the
 /// token. Local data stays (unsent changes go up after the next sign-in).
 #[tauri::command]
@@ -179,7 +214,7 @@ pub async fn sign_out(
     state: State<'_, AppState>,
     req: SignOutRequest,
 ) -> IpcResult<AppInfo> {
-    let SignOutRequest {} = req;
+    check_unsent(&state, req.keep_unsent)?;
     let transport = crate::state::lock(&state.session)
         .as_ref()
         .map(|s| s.transport.clone());
@@ -234,4 +269,27 @@ pub async fn sync_now(state: State<'_, AppState>, req: SyncNowRequest) -> IpcRes
         }
     }
     Ok(session::current_status(&state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signing_out_with_unsent_changes_needs_a_yes_and_keeps_them() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = AppState::open(dir.path()).expect("open");
+        check_unsent(&state, false).expect("nothing waits on an empty replica");
+        demo::generate(&mut state.replica(), &DemoSpec::new(Tier::Xs, 7), |_, _| {}).expect("demo");
+        let waiting = state.replica().waiting().expect("waiting");
+        assert!(waiting > 0);
+        match check_unsent(&state, false) {
+            Err(IpcError::Conflict { message }) => {
+                assert!(message.starts_with(&waiting.to_string()), "{message}")
+            }
+            other => panic!("expected a conflict naming the count, got {other:?}"),
+        }
+        check_unsent(&state, true).expect("the user saw the warning");
+        assert_eq!(state.replica().waiting().expect("waiting"), waiting);
+    }
 }

@@ -10,8 +10,8 @@ use tauri::{AppHandle, State};
 
 use crate::error::{IpcError, IpcResult};
 use crate::ipc::{
-    ConflictEntry, ConflictValue, ListConflictsRequest, ListResolutionsRequest, ResolutionEntry,
-    ResolveConflictRequest,
+    ConflictEntry, ConflictValue, ListConflictsRequest, ListOverruledRequest,
+    ListResolutionsRequest, OverruledEntry, ResolutionEntry, ResolveConflictRequest,
 };
 use crate::session;
 use crate::state::AppState;
@@ -147,6 +147,73 @@ pub fn resolutions_of(r: &Replica, journal: Option<&str>) -> IpcResult<Vec<Resol
         });
     }
     Ok(out)
+}
+
+/// Values the signed-in user (or this device) wrote that a decision replaced with another one,
+/// newest decision first; `journal` is a document id or None for all. Derived by the core from
+/// the journal documents, so it is the same on every replica that holds the decision.
+pub fn overruled_of(r: &mut Replica, journal: Option<&str>) -> IpcResult<Vec<OverruledEntry>> {
+    let user = r.user().to_string();
+    let found = r.overruled(journal, &user)?;
+    let mut out = Vec::with_capacity(found.len());
+    for o in found {
+        let names: Option<(Option<String>, Option<String>, Option<String>)> = r
+            .conn()
+            .query_row(
+                "SELECT j.subject, g.name,
+                        (SELECT s.name FROM students s WHERE s.group_id = j.group_id AND s.id = ?2)
+                 FROM journals j LEFT JOIN groups g ON g.id = j.group_id WHERE j.id = ?1",
+                rusqlite::params![o.journal, o.student],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()?;
+        let (subject, group, student_name) = names.unwrap_or((None, None, None));
+        let lesson_date: Option<String> = match &o.lesson {
+            Some(l) => r
+                .conn()
+                .query_row(
+                    "SELECT date FROM lessons WHERE journal_id = ?1 AND id = ?2",
+                    [&o.journal, l],
+                    |row| row.get(0),
+                )
+                .optional()?,
+            None => None,
+        };
+        out.push(OverruledEntry {
+            journal: short_id(&o.journal).to_string(),
+            subject,
+            group,
+            field: o.field,
+            lesson: o.lesson,
+            student: o.student,
+            student_name,
+            lesson_date,
+            mine: o.mine,
+            mine_display: o.mine_display,
+            written_at: o.written_at,
+            decided: o.decided,
+            decided_display: o.decided_display,
+            by_user: o.by,
+            resolved_at: o.resolved_at,
+            note: o.note,
+        });
+    }
+    Ok(out)
+}
+
+/// "Changes to your marks": what the dean's office decided against values you wrote.
+#[tauri::command]
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn list_overruled(
+    state: State<'_, AppState>,
+    req: ListOverruledRequest,
+) -> IpcResult<Vec<OverruledEntry>> {
+    let mut r = state.replica();
+    let journal = match req.journal.as_deref() {
+        Some(j) => Some(r.resolve_journal(j)?),
+        None => None,
+    };
+    overruled_of(&mut r, journal.as_deref())
 }
 
 #[tauri::command]

@@ -10,16 +10,17 @@ use daftar_core::model::{Attendance, LessonType, MarkingSystem};
 use daftar_core::report::{self, Standing as CoreStanding};
 use tauri::{AppHandle, State};
 
-use crate::commands::inbox::resolutions_of;
+use crate::commands::inbox::{overruled_of, resolutions_of};
 use crate::error::{IpcError, IpcResult};
 use crate::ipc::{
-    AddLessonRequest, CellKey, ClearCellRequest, GridCell, GridLesson, GridPatch, GridStudent,
-    JournalGrid, JournalSummary, JournalVersion, JournalVersionRequest, ListJournalsRequest,
-    MarkCellRequest, MarkLessonRequest, ModuleTopic, OpenJournalRequest, SetTopicRequest, Standing,
-    StudentTotals,
+    AddLessonRequest, AdjustMarkRequest, CellKey, ClearCellRequest, EnterScoreRequest, GridCell,
+    GridLesson, GridPatch, GridScore, GridStudent, JournalGrid, JournalSummary, JournalVersion,
+    JournalVersionRequest, ListJournalsRequest, LockLessonRequest, MarkCellRequest,
+    MarkLessonRequest, ModuleControl, ModuleTopic, OpenJournalRequest, SetTopicRequest, Standing,
+    StudentTotals, UnlockLessonRequest,
 };
 use crate::session;
-use crate::state::AppState;
+use crate::state::{AppState, info_of};
 
 pub fn summary_of(j: daftar_core::journal::JournalSummary) -> JournalSummary {
     let n = |v: i64| v.max(0) as u32;
@@ -109,7 +110,19 @@ pub fn version_of(r: &Replica, doc: &str) -> IpcResult<i64> {
     )?)
 }
 
-pub fn grid_of(r: &Replica, journal: &str) -> IpcResult<JournalGrid> {
+fn scores_of(view: &JournalView) -> Vec<GridScore> {
+    view.scores
+        .iter()
+        .map(|s| GridScore {
+            control: s.control.clone(),
+            sitting: s.sitting.max(0) as u32,
+            student: s.student.clone(),
+            points: s.points,
+        })
+        .collect()
+}
+
+pub fn grid_of(r: &mut Replica, journal: &str) -> IpcResult<JournalGrid> {
     let view = r.journal_view(journal)?;
     let marking = MarkingSystem::parse(&view.marking_system).unwrap_or(MarkingSystem::Rating100);
     let (grade_min, grade_max) = marking.grade_range();
@@ -128,6 +141,7 @@ pub fn grid_of(r: &Replica, journal: &str) -> IpcResult<JournalGrid> {
         None => Vec::new(),
     };
     let resolutions = resolutions_of(r, Some(journal))?;
+    let overruled = overruled_of(r, Some(journal))?;
     Ok(JournalGrid {
         id: view.id.clone(),
         subject: view.subject.clone(),
@@ -158,6 +172,18 @@ pub fn grid_of(r: &Replica, journal: &str) -> IpcResult<JournalGrid> {
         totals: totals_of(&view),
         topics,
         resolutions,
+        overruled,
+        controls: view
+            .controls
+            .iter()
+            .map(|c| ModuleControl {
+                code: c.code.clone(),
+                kind: c.kind.clone(),
+                max: c.max,
+                sittings: c.sittings.max(0) as u32,
+            })
+            .collect(),
+        scores: scores_of(&view),
         version: version_of(r, journal)?,
     })
 }
@@ -278,9 +304,9 @@ pub async fn open_journal(
     state: State<'_, AppState>,
     req: OpenJournalRequest,
 ) -> IpcResult<JournalGrid> {
-    let r = state.replica();
+    let mut r = state.replica();
     let journal = r.resolve_journal(&req.journal)?;
-    grid_of(&r, &journal)
+    grid_of(&mut r, &journal)
 }
 
 #[tauri::command]
@@ -396,10 +422,155 @@ pub async fn add_lesson(
                 teacher,
             },
         )?;
-        grid_of(&r, &journal)?
+        grid_of(&mut r, &journal)?
     };
     session::after_edit(&app, &state);
     Ok(grid)
+}
+
+/// Points as typed: `12`, `12.5` or `12,5`.
+fn parse_points(text: &str) -> IpcResult<f64> {
+    let t = text.trim().replace(',', ".");
+    match t.parse::<f64>() {
+        Ok(p) if p.is_finite() => Ok(p),
+        _ => Err(IpcError::invalid(
+            "points",
+            format!("{text:?} is not a number of points"),
+        )),
+    }
+}
+
+/// Enters a control score; answers with every score of the journal.
+pub fn enter_score_with(state: &AppState, req: &EnterScoreRequest) -> IpcResult<Vec<GridScore>> {
+    if !info_of(&state.replica(), &state.data_dir)?.can_write_journals {
+        return Err(IpcError::forbidden(
+            "only the journal's teacher, the dean's office or an administrator enters scores",
+        ));
+    }
+    let points = parse_points(&req.points)?;
+    if req.sitting == 0 {
+        return Err(IpcError::invalid("control", "sittings are counted from 1"));
+    }
+    let mut r = state.replica();
+    let journal = r.resolve_journal(&req.journal)?;
+    let control = format!("{}:{}", req.control.trim(), req.sitting);
+    r.score(&journal, &control, &req.student, points)?;
+    Ok(scores_of(&r.journal_view(&journal)?))
+}
+
+/// Adjustments and locks are the dean's office's and administrators' (everyone's in the demo).
+fn require_dean(state: &AppState, what: &str) -> IpcResult<()> {
+    let r = state.replica();
+    if info_of(&r, &state.data_dir)?.can_resolve {
+        Ok(())
+    } else {
+        Err(IpcError::forbidden(format!(
+            "only the dean's office or an administrator {what}"
+        )))
+    }
+}
+
+pub fn adjust_mark_with(state: &AppState, req: &AdjustMarkRequest) -> IpcResult<GridPatch> {
+    require_dean(state, "adjusts marks")?;
+    let to = match parse_mark(&req.to)? {
+        Some(m) => m.status,
+        None => {
+            return Err(IpcError::invalid(
+                "to",
+                "choose what the mark counts as: present, absent, excused or late",
+            ));
+        }
+    };
+    let reason = req.reason.trim();
+    if reason.is_empty() {
+        return Err(IpcError::invalid(
+            "reason",
+            "an adjustment needs a reason (e.g. a medical certificate)",
+        ));
+    }
+    let document = req
+        .document
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
+    let mut r = state.replica();
+    let journal = r.resolve_journal(&req.journal)?;
+    r.adjust(&journal, &req.lesson, &req.student, to, reason, document)?;
+    patch_of(&r, &journal, &[&req.lesson], Some(&[&req.student]))
+}
+
+pub fn lock_lesson_with(state: &AppState, req: &LockLessonRequest) -> IpcResult<GridPatch> {
+    require_dean(state, "closes lessons")?;
+    let reason = req.reason.trim();
+    if reason.is_empty() {
+        return Err(IpcError::invalid(
+            "reason",
+            "write why the lesson is closed; teachers see it",
+        ));
+    }
+    let mut r = state.replica();
+    let journal = r.resolve_journal(&req.journal)?;
+    r.lock(&journal, Some(&req.lesson), reason)?;
+    patch_of(&r, &journal, &[&req.lesson], None)
+}
+
+pub fn unlock_lesson_with(state: &AppState, req: &UnlockLessonRequest) -> IpcResult<GridPatch> {
+    require_dean(state, "reopens lessons")?;
+    let mut r = state.replica();
+    let journal = r.resolve_journal(&req.journal)?;
+    r.unlock(&journal, Some(&req.lesson))?;
+    patch_of(&r, &journal, &[&req.lesson], None)
+}
+
+/// A control score (JN, ON, YN at a sitting), checked against the module's plan and maximum.
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(journal = %req.journal), err(level = "warn"))]
+pub async fn enter_score(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: EnterScoreRequest,
+) -> IpcResult<Vec<GridScore>> {
+    let scores = enter_score_with(&state, &req)?;
+    session::after_edit(&app, &state);
+    Ok(scores)
+}
+
+/// The dean's office adjusts a saved mark (the teacher's mark stays, the adjustment beside it).
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(journal = %req.journal), err(level = "warn"))]
+pub async fn adjust_mark(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: AdjustMarkRequest,
+) -> IpcResult<GridPatch> {
+    let patch = adjust_mark_with(&state, &req)?;
+    session::after_edit(&app, &state);
+    Ok(patch)
+}
+
+/// Closes a lesson for editing with a reason teachers see.
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(journal = %req.journal), err(level = "warn"))]
+pub async fn lock_lesson(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: LockLessonRequest,
+) -> IpcResult<GridPatch> {
+    let patch = lock_lesson_with(&state, &req)?;
+    session::after_edit(&app, &state);
+    Ok(patch)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(journal = %req.journal), err(level = "warn"))]
+pub async fn unlock_lesson(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: UnlockLessonRequest,
+) -> IpcResult<GridPatch> {
+    let patch = unlock_lesson_with(&state, &req)?;
+    session::after_edit(&app, &state);
+    Ok(patch)
 }
 
 #[cfg(test)]
@@ -442,7 +613,7 @@ mod tests {
         let journal = here
             .resolve_journal(&here.journals().expect("journals")[0].id)
             .expect("journal");
-        let grid = grid_of(&here, &journal).expect("grid");
+        let grid = grid_of(&mut here, &journal).expect("grid");
         let (lesson, student) = (&grid.lessons[0].id, &grid.students[0].id);
         let before = version_of(&here, &journal).expect("version");
         here.mark(
@@ -496,7 +667,7 @@ mod tests {
         .expect("demo");
         let journal = r.journals().expect("journals")[0].id.clone();
         let journal = r.resolve_journal(&journal).expect("resolve");
-        let grid = grid_of(&r, &journal).expect("grid");
+        let grid = grid_of(&mut r, &journal).expect("grid");
         assert_eq!(grid.totals.len(), grid.students.len());
         assert!(!grid.topics.is_empty(), "the demo module has topics");
         let open = grid
@@ -517,5 +688,178 @@ mod tests {
         assert!(patch.cells.is_empty());
         assert_eq!(patch.cleared.len(), 1);
         assert!(!patch.lessons[0].complete);
+    }
+
+    fn demo_state() -> (tempfile::TempDir, AppState, String) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = AppState::open(dir.path()).expect("open");
+        let journal = {
+            let mut r = state.replica();
+            daftar_core::demo::generate(
+                &mut r,
+                &daftar_core::demo::DemoSpec::new(daftar_core::demo::Tier::Xs, 7),
+                |_, _| {},
+            )
+            .expect("demo");
+            let id = r.journals().expect("journals")[0].id.clone();
+            r.resolve_journal(&id).expect("journal")
+        };
+        (dir, state, journal)
+    }
+
+    fn sign_in_as(state: &AppState, role: &str) {
+        let r = state.replica();
+        r.set_meta("server", "http://127.0.0.1:9").expect("meta");
+        r.set_meta("server_user", "someone").expect("meta");
+        r.set_meta("server_role", role).expect("meta");
+    }
+
+    fn field_of(e: IpcError) -> String {
+        match e {
+            IpcError::InvalidInput { field, .. } => field,
+            other => panic!("expected invalid input, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn scores_follow_the_control_plan_and_its_maximum() {
+        let (_dir, state, journal) = demo_state();
+        let grid = grid_of(&mut state.replica(), &journal).expect("grid");
+        let control = grid
+            .controls
+            .iter()
+            .find(|c| c.kind == "ON")
+            .expect("the demo module has a midterm")
+            .clone();
+        let student = grid.students.iter().find(|s| s.active).expect("a student");
+        let req = |points: &str, sitting: u32, code: &str| EnterScoreRequest {
+            journal: grid.id.clone(),
+            control: code.to_string(),
+            sitting,
+            student: student.id.clone(),
+            points: points.to_string(),
+        };
+        let half = control.max / 2.0;
+        let typed = format!("{}", half).replace('.', ",");
+        let scores = enter_score_with(&state, &req(&typed, 1, &control.code)).expect("a score");
+        assert!(
+            scores.contains(&GridScore {
+                control: control.code.clone(),
+                sitting: 1,
+                student: student.id.clone(),
+                points: half,
+            }),
+            "{scores:?}"
+        );
+        let over = format!("{}", control.max + 1.0);
+        for (bad, field) in [
+            (req("o'n", 1, &control.code), "points"),
+            (req(&over, 1, &control.code), "points"),
+            (req("-1", 1, &control.code), "points"),
+            (req("5", 1, "XX"), "control"),
+            (req("5", control.sittings + 1, &control.code), "control"),
+            (req("5", 0, &control.code), "control"),
+        ] {
+            let e = enter_score_with(&state, &bad).expect_err("refused");
+            assert_eq!(
+                field_of(e),
+                field,
+                "{:?} at sitting {}",
+                bad.points,
+                bad.sitting
+            );
+        }
+        // The grid carries the plan and the score.
+        let grid = grid_of(&mut state.replica(), &journal).expect("grid");
+        assert!(grid.scores.iter().any(|s| s.points == half));
+        assert!(grid.controls.iter().all(|c| c.max > 0.0 && c.sittings >= 1));
+        // Department heads read journals but do not write them.
+        sign_in_as(&state, "department_head");
+        let e = enter_score_with(&state, &req("5", 1, &control.code)).expect_err("refused");
+        assert!(matches!(e, IpcError::Forbidden { .. }), "{e:?}");
+        sign_in_as(&state, "teacher");
+        enter_score_with(&state, &req("5", 1, &control.code)).expect("the teacher enters it");
+    }
+
+    #[test]
+    fn the_dean_adjusts_marks_and_closes_lessons_teachers_cannot() {
+        let (_dir, state, journal) = demo_state();
+        let grid = grid_of(&mut state.replica(), &journal).expect("grid");
+        let lesson = grid.lessons[0].id.clone();
+        let student = grid
+            .students
+            .iter()
+            .find(|s| s.active)
+            .expect("a student")
+            .id
+            .clone();
+        state
+            .replica()
+            .mark(
+                &journal,
+                &lesson,
+                &student,
+                parse_mark("nb").expect("nb").expect("a mark"),
+            )
+            .expect("mark");
+        let adjust = |to: &str, reason: &str| AdjustMarkRequest {
+            journal: grid.id.clone(),
+            lesson: lesson.clone(),
+            student: student.clone(),
+            to: to.to_string(),
+            reason: reason.to_string(),
+            document: Some(" 0412 ".to_string()),
+        };
+        assert_eq!(
+            field_of(adjust_mark_with(&state, &adjust("e", "  ")).expect_err("no reason")),
+            "reason"
+        );
+        assert_eq!(
+            field_of(adjust_mark_with(&state, &adjust("x", "ok")).expect_err("bad status")),
+            "value"
+        );
+        let patch = adjust_mark_with(&state, &adjust("e", "Tibbiy maʼlumotnoma")).expect("adjust");
+        let cell = &patch.cells[0];
+        assert_eq!((cell.status.as_str(), cell.effective.as_str()), ("a", "e"));
+        assert_eq!(
+            cell.adjustment_reason.as_deref(),
+            Some("Tibbiy maʼlumotnoma")
+        );
+
+        let lock = |reason: &str| LockLessonRequest {
+            journal: grid.id.clone(),
+            lesson: lesson.clone(),
+            reason: reason.to_string(),
+        };
+        assert_eq!(
+            field_of(lock_lesson_with(&state, &lock(" ")).expect_err("no reason")),
+            "reason"
+        );
+        let patch = lock_lesson_with(&state, &lock("Muddat oʻtdi")).expect("lock");
+        assert_eq!(patch.lessons[0].lock.as_deref(), Some("Muddat oʻtdi"));
+        let refused = state.replica().mark(
+            &journal,
+            &lesson,
+            &student,
+            parse_mark("+").expect("+").expect("a mark"),
+        );
+        assert!(refused.is_err(), "a closed lesson refuses marks");
+        let unlock = UnlockLessonRequest {
+            journal: grid.id.clone(),
+            lesson: lesson.clone(),
+        };
+        let patch = unlock_lesson_with(&state, &unlock).expect("unlock");
+        assert_eq!(patch.lessons[0].lock, None);
+
+        sign_in_as(&state, "teacher");
+        for e in [
+            adjust_mark_with(&state, &adjust("p", "ok")).expect_err("teacher"),
+            lock_lesson_with(&state, &lock("x")).expect_err("teacher"),
+            unlock_lesson_with(&state, &unlock).expect_err("teacher"),
+        ] {
+            assert!(matches!(e, IpcError::Forbidden { .. }), "{e:?}");
+        }
+        sign_in_as(&state, "dean");
+        lock_lesson_with(&state, &lock("Dekanat")).expect("the dean closes it");
     }
 }

@@ -4,13 +4,14 @@
 use std::path::PathBuf;
 
 use daftar_core::export::ExportFormat as CoreFormat;
-use tauri::State;
+use tauri::{AppHandle, State};
+use tauri_plugin_dialog::DialogExt;
 
 use crate::commands::journal::standing_of;
 use crate::error::{IpcError, IpcResult};
 use crate::ipc::{
-    ExportFormat, ExportJournalRequest, ExportResult, GetReportRequest, JournalReport,
-    LessonReport, StudentReport,
+    ChooseExportPathRequest, ChosenPath, ExportFormat, ExportJournalRequest, ExportResult,
+    GetReportRequest, JournalReport, LessonReport, StudentReport,
 };
 use crate::paths;
 use crate::state::AppState;
@@ -110,6 +111,60 @@ pub async fn export_journal(
     Ok(ExportResult {
         path: path.display().to_string(),
     })
+}
+
+/// The system's save dialog for an export, opened in the export folder with
+/// `<group>_<subject>.<ext>` filled in. Answers the chosen path, or null when cancelled; the
+/// UI then calls `export_journal` with it.
+#[tauri::command]
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn choose_export_path(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: ChooseExportPathRequest,
+) -> IpcResult<ChosenPath> {
+    let (ext, filter) = match req.format {
+        ExportFormat::Xlsx => ("xlsx", "Excel"),
+        ExportFormat::Csv => ("csv", "CSV"),
+    };
+    let name = {
+        let r = state.replica();
+        let journal = r.resolve_journal(&req.journal)?;
+        default_name(&r, &journal, ext)?
+    };
+    let dir = paths::export_dir(&state.data_dir);
+    // The dialog opens in the export folder, so it must exist.
+    let _ = std::fs::create_dir_all(&dir);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut dialog = app
+        .dialog()
+        .file()
+        .set_title(req.title.trim())
+        .set_file_name(name)
+        .set_directory(&dir)
+        .add_filter(filter, &[ext]);
+    if let Some(window) = tauri::Manager::get_webview_window(&app, "main") {
+        dialog = dialog.set_parent(&window);
+    }
+    dialog.save_file(move |chosen| {
+        let _ = tx.send(chosen);
+    });
+    let chosen = rx
+        .await
+        .map_err(|_| IpcError::internal("the save dialog closed without an answer"))?;
+    let path = match chosen {
+        None => None,
+        Some(p) => {
+            let mut path = p
+                .into_path()
+                .map_err(|e| IpcError::invalid("path", format!("cannot save there: {e}")))?;
+            if path.extension().is_none() {
+                path.set_extension(ext);
+            }
+            Some(path.display().to_string())
+        }
+    };
+    Ok(ChosenPath { path })
 }
 
 fn default_name(r: &daftar_core::Replica, journal: &str, ext: &str) -> IpcResult<String> {

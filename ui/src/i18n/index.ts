@@ -73,10 +73,25 @@ function parseArgs(el: Element, attr: string): Args | undefined {
   }
 }
 
+/** Replaces an element's text but keeps its icons (a button's `<svg>` beside its label). */
+function setTranslated(el: HTMLElement, text: string): void {
+  if (el.childElementCount === 0) {
+    el.textContent = text;
+    return;
+  }
+  const texts = Array.from(el.childNodes).filter((n): n is Text => n.nodeType === Node.TEXT_NODE);
+  if (texts.length === 0) {
+    el.append(text);
+    return;
+  }
+  texts[0].data = text;
+  for (const extra of texts.slice(1)) extra.remove();
+}
+
 export function retranslate(root: ParentNode): void {
   root.querySelectorAll<HTMLElement>("[data-i18n]").forEach((el) => {
     const key = el.getAttribute("data-i18n");
-    if (key && hasKey(key)) el.textContent = t(key, parseArgs(el, "data-i18n-args"));
+    if (key && hasKey(key)) setTranslated(el, t(key, parseArgs(el, "data-i18n-args")));
   });
   root.querySelectorAll<HTMLElement>("[data-i18n-title]").forEach((el) => {
     const key = el.getAttribute("data-i18n-title");

@@ -9,6 +9,14 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type { AppInfo } from "./bindings/AppInfo";
 import type { AddLessonRequest } from "./bindings/AddLessonRequest";
 import type { AddTopicRequest } from "./bindings/AddTopicRequest";
+import type { AdjustMarkRequest } from "./bindings/AdjustMarkRequest";
+import type { ChooseExportPathRequest } from "./bindings/ChooseExportPathRequest";
+import type { ChosenPath } from "./bindings/ChosenPath";
+import type { EnterScoreRequest } from "./bindings/EnterScoreRequest";
+import type { GridScore } from "./bindings/GridScore";
+import type { LockLessonRequest } from "./bindings/LockLessonRequest";
+import type { OverruledEntry } from "./bindings/OverruledEntry";
+import type { UnlockLessonRequest } from "./bindings/UnlockLessonRequest";
 import type { ClearCellRequest } from "./bindings/ClearCellRequest";
 import type { ConflictEntry } from "./bindings/ConflictEntry";
 import type { ExportJournalRequest } from "./bindings/ExportJournalRequest";
@@ -39,6 +47,9 @@ export type * from "./bindings/ConflictValue";
 export type * from "./bindings/GridCell";
 export type * from "./bindings/GridLesson";
 export type * from "./bindings/GridPatch";
+export type * from "./bindings/GridScore";
+export type * from "./bindings/ModuleControl";
+export type * from "./bindings/OverruledEntry";
 export type * from "./bindings/GridStudent";
 export type * from "./bindings/GroupDetail";
 export type * from "./bindings/GroupSummary";
@@ -81,7 +92,7 @@ export const api = {
   loadDemo: () => call<AppInfo>("load_demo", {}),
   setLanguage: (language: string) => call<AppInfo>("set_language", { language }),
   signIn: (req: SignInRequest) => call<SignInResponse>("sign_in", req),
-  signOut: () => call<AppInfo>("sign_out", {}),
+  signOut: (keepUnsent = false) => call<AppInfo>("sign_out", { keepUnsent }),
   getSyncStatus: () => call<SyncStatus>("get_sync_status", {}),
   syncNow: () => call<SyncStatus>("sync_now", {}),
 
@@ -93,6 +104,10 @@ export const api = {
   markLesson: (req: MarkLessonRequest) => call<GridPatch>("mark_lesson", req),
   setTopic: (req: SetTopicRequest) => call<GridPatch>("set_topic", req),
   addLesson: (req: AddLessonRequest) => call<JournalGrid>("add_lesson", req),
+  enterScore: (req: EnterScoreRequest) => call<GridScore[]>("enter_score", req),
+  adjustMark: (req: AdjustMarkRequest) => call<GridPatch>("adjust_mark", req),
+  lockLesson: (req: LockLessonRequest) => call<GridPatch>("lock_lesson", req),
+  unlockLesson: (req: UnlockLessonRequest) => call<GridPatch>("unlock_lesson", req),
 
   listModules: () => call<ModuleSummary[]>("list_modules", {}),
   getModule: (module: string) => call<ModuleDetail>("get_module", { module }),
@@ -104,9 +119,11 @@ export const api = {
   listConflicts: (journal: string | null = null) => call<ConflictEntry[]>("list_conflicts", { journal }),
   resolveConflict: (req: ResolveConflictRequest) => call<ConflictEntry[]>("resolve_conflict", req),
   listResolutions: (journal: string | null = null) => call<ResolutionEntry[]>("list_resolutions", { journal }),
+  listOverruled: (journal: string | null = null) => call<OverruledEntry[]>("list_overruled", { journal }),
 
   getReport: (journal: string) => call<JournalReport>("get_report", { journal }),
   exportJournal: (req: ExportJournalRequest) => call<ExportResult>("export_journal", req),
+  chooseExportPath: (req: ChooseExportPathRequest) => call<ChosenPath>("choose_export_path", req),
 };
 
 /** Subscribes to `sync:status-changed`. */

@@ -9,11 +9,12 @@
 // a number = a grade); Delete clears; Ctrl+Enter or `*` starts "everyone present" for the
 // lesson: Space ticks absentees, Enter saves the whole lesson as one action, Esc cancels.
 
-import { api, type GridCell, type GridLesson, type GridPatch, type JournalGrid, type StudentTotals } from "../ipc";
+import { api, type GridCell, type GridLesson, type GridPatch, type JournalGrid, type OverruledEntry, type StudentTotals } from "../ipc";
 import { app, registerScreen } from "../app";
 import { h, tx, raw, setText, setRaw, setTitle, button, clear, icon, ICONS, setPlaceholder, option, rawOption } from "../dom";
-import { t, type Key } from "../i18n";
+import { t, onLangChange, type Key } from "../i18n";
 import * as fmt from "../format";
+import { markText, markView } from "../marks";
 
 const LESSON_TYPES = ["11", "12", "13", "14", "15", "16", "17"];
 
@@ -59,6 +60,7 @@ export class GridView {
   private cells = new Map<string, GridCell>();
   private totals = new Map<string, StudentTotals>();
   private resolved = new Map<string, string>();
+  private overruled = new Map<string, OverruledEntry>();
   private cellEls: HTMLTableCellElement[][] = [];
   private headers: HeaderEls[] = [];
   private rows: RowEls[] = [];
@@ -83,6 +85,18 @@ export class GridView {
     this.root = h("div", { class: "grid-page", "data-testid": "grid-page", "data-journal": data.id });
     host.append(this.root);
     this.render();
+    // Cell tooltips and accessible labels are built from the catalogue when a cell is painted:
+    // paint those cells again in the new language.
+    onLangChange(() => {
+      if (!this.root.isConnected) return;
+      this.cellEls.forEach((row, r) =>
+        row.forEach((td, c) => {
+          if (!td.title || (this.editor && this.editor.r === r && this.editor.c === c) || this.roll?.c === c) return;
+          td.dataset.sig = "";
+          this.paintCell(td, this.data.lessons[c], this.data.students[r].id);
+        }),
+      );
+    });
   }
 
   // ------------------------------------------------------------ building
@@ -100,6 +114,21 @@ export class GridView {
         this.resolved.set(key(r.lesson, r.student), `${r.byUser}: ${r.display}${r.note ? ` — ${r.note}` : ""}`);
       }
     }
+    this.overruled.clear();
+    for (const o of this.data.overruled) {
+      if (o.field === "mark" && o.lesson && o.student) this.overruled.set(key(o.lesson, o.student), o);
+    }
+  }
+
+  /** "Your mark NB was changed to S by dekanat on 14.09.2026 10:05. Note: …", in the current language. */
+  private overruledText(o: OverruledEntry): string {
+    const text = t("grid.overruledCell", {
+      mine: markText(o.field, o.mine, o.mineDisplay),
+      decided: markText(o.field, o.decided, o.decidedDisplay),
+      by: o.byUser,
+      when: fmt.dateTime(o.resolvedAt),
+    });
+    return o.note ? `${text} ${t("grid.overruledNote", { note: o.note })}` : text;
   }
 
   render(): void {
@@ -131,7 +160,16 @@ export class GridView {
       addLesson.disabled = d.lock !== null;
       const report = button("grid.report", () => void app.navigate({ name: "reports", journal: d.id }), { class: "btn" });
       report.prepend(icon(ICONS.report));
-      this.root.append(h("header", { class: "grid-head" }, back, title, h("div", { class: "grow" }), addLesson, report));
+      const scores = button("grid.scores", () => this.scoresDialog(), { class: "btn", "data-testid": "open-scores" });
+      const dean: HTMLElement[] = [];
+      if (app.info.canResolve) {
+        dean.push(
+          button("grid.adjust", () => this.adjustDialog(), { class: "btn", "data-testid": "open-adjust" }),
+          button("grid.lockLesson", () => this.lockDialog(), { class: "btn", "data-testid": "open-lock" }),
+        );
+        dean[1].prepend(icon(ICONS.lock));
+      }
+      this.root.append(h("header", { class: "grid-head" }, back, title, h("div", { class: "grid-actions" }, ...dean, scores, addLesson, report)));
       this.root.append(this.legend());
     }
     this.banners = h("div", { class: "banners" });
@@ -218,6 +256,7 @@ export class GridView {
       item("m-e", "mark.e", "legend.excused"),
       item("m-l", "mark.l", "legend.late"),
       h("span", { class: "legend-item" }, h("span", { class: "legend-sym conflict-sym" }), tx("span", "legend.conflict")),
+      this.overruled.size > 0 ? h("span", { class: "legend-item" }, h("span", { class: "legend-sym overruled-sym" }), tx("span", "legend.overruled")) : null,
       h("span", { class: "legend-item" }, h("span", { class: "legend-swatch std-warning" }), tx("span", "legend.threshold", { h: th[0] ?? 12 })),
       h("span", { class: "legend-item" }, h("span", { class: "legend-swatch std-reprimand" }), tx("span", "legend.threshold", { h: th[1] ?? 36 })),
       h("span", { class: "legend-item" }, h("span", { class: "legend-swatch std-expulsion" }), tx("span", "legend.threshold", { h: th[2] ?? 74 })),
@@ -272,6 +311,31 @@ export class GridView {
         icon(ICONS.inbox),
         tx("span", "grid.resolutions", { n: d.resolutions.length }),
         toggle,
+      );
+      this.banners.append(b, list);
+    }
+    if (this.interactive && d.overruled.length > 0) {
+      const list = h("ul", { class: "resolution-list overruled-list", "data-testid": "overruled-list" });
+      for (const o of d.overruled) {
+        list.append(
+          h(
+            "li",
+            { "data-testid": "overruled-item", "data-lesson": o.lesson ?? "", "data-student": o.student ?? "" },
+            raw("span", fmt.date(o.lessonDate), { class: "muted" }),
+            raw("span", o.studentName ?? o.student ?? "", { class: "strong" }),
+            markView(o.field, o.mine, o.mineDisplay, { class: "struck" }),
+            raw("span", "→"),
+            markView(o.field, o.decided, o.decidedDisplay, { class: "strong", "data-testid": "overruled-decided" }),
+            tx("span", "grid.overruledBy", { user: o.byUser, when: fmt.dateTime(o.resolvedAt) }),
+            o.note ? raw("span", `“${o.note}”`, { class: "muted" }) : null,
+          ),
+        );
+      }
+      const b = h(
+        "div",
+        { class: "banner banner-warn", "data-testid": "overruled-banner" },
+        icon(ICONS.warn),
+        tx("span", "grid.overruled", { n: d.overruled.length }),
       );
       this.banners.append(b, list);
     }
@@ -333,9 +397,10 @@ export class GridView {
   private paintCell(td: HTMLTableCellElement, lesson: GridLesson, student: string): void {
     const cell = this.cells.get(key(lesson.id, student));
     const resolved = this.resolved.get(key(lesson.id, student));
+    const overruled = this.overruled.get(key(lesson.id, student));
     const locked = lesson.lock !== null;
     const sig = cell
-      ? `${cell.status}|${cell.grade ?? ""}|${cell.effective}|${cell.conflict ?? ""}|${cell.note ?? ""}|${cell.adjustmentReason ?? ""}|${resolved ?? ""}|${locked}`
+      ? `${cell.status}|${cell.grade ?? ""}|${cell.effective}|${cell.conflict ?? ""}|${cell.note ?? ""}|${cell.adjustmentReason ?? ""}|${resolved ?? ""}|${overruled?.resolvedAt ?? ""}|${locked}`
       : `-|${resolved ?? ""}|${locked}`;
     if (td.dataset.sig === sig) return;
     td.dataset.sig = sig;
@@ -347,6 +412,8 @@ export class GridView {
       td.className = cls;
       td.textContent = "";
       td.removeAttribute("title");
+      td.removeAttribute("aria-label");
+      td.removeAttribute("data-overruled");
       td.removeAttribute("data-i18n");
       td.removeAttribute("data-raw");
       return;
@@ -372,7 +439,18 @@ export class GridView {
     const notes: string[] = [];
     if (cell.adjustmentReason) notes.push(cell.adjustmentReason);
     if (cell.note) notes.push(cell.note);
-    if (resolved) {
+    if (overruled) {
+      // Your mark was decided against: a marker, the story in the tooltip and for screen readers.
+      cls += " overruled";
+      const story = this.overruledText(overruled);
+      notes.unshift(story);
+      td.setAttribute("aria-label", `${td.textContent ?? ""}. ${story}`);
+      td.setAttribute("data-overruled", "");
+    } else {
+      td.removeAttribute("aria-label");
+      td.removeAttribute("data-overruled");
+    }
+    if (resolved && !overruled) {
       cls += " resolved";
       notes.push(resolved);
     }
@@ -493,8 +571,12 @@ export class GridView {
     const now = new Set(fresh.cells.map((c) => key(c.lesson, c.student)));
     const cleared = [...this.cells.keys()].filter((k) => !now.has(k));
     this.data.version = fresh.version;
-    const resolutionsChanged = fresh.resolutions.length !== this.data.resolutions.length;
+    const resolutionsChanged =
+      fresh.resolutions.length !== this.data.resolutions.length || fresh.overruled.length !== this.data.overruled.length;
     this.data.resolutions = fresh.resolutions;
+    this.data.overruled = fresh.overruled;
+    this.data.scores = fresh.scores;
+    this.data.controls = fresh.controls;
     this.data.lock = fresh.lock;
     if (resolutionsChanged) {
       this.index();
@@ -980,6 +1062,237 @@ export class GridView {
     date.focus();
   }
 
+  // ------------------------------------------------------------ control scores
+
+  private scoresDialog(): void {
+    const d = this.data;
+    const close = () => {
+      dialog.remove();
+      this.scroll.focus({ preventScroll: true });
+    };
+    const body = h("div", { class: "scores-body" });
+    const card = h(
+      "div",
+      { class: "card modal modal-wide", "data-testid": "scores-dialog", role: "dialog", "aria-modal": "true" },
+      tx("h2", "scores.title"),
+      raw("p", `${d.groupName} — ${d.subject}`, { class: "muted" }),
+      body,
+      h("div", { class: "actions" }, button("common.close", close, { class: "btn", "data-testid": "scores-close" })),
+    );
+    const dialog = h("div", { class: "modal-back" }, card);
+    dialog.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") {
+        e.preventDefault();
+        close();
+      }
+    });
+    if (d.controls.length === 0) {
+      body.append(tx("p", "scores.none", undefined, { class: "empty-note" }));
+      this.root.append(dialog);
+      return;
+    }
+    body.append(tx("p", d.lock ? "scores.locked" : "scores.hint", undefined, { class: "muted small" }));
+    const columns: { code: string; sitting: number; max: number }[] = [];
+    for (const c of d.controls) for (let n = 1; n <= c.sittings; n++) columns.push({ code: c.code, sitting: n, max: c.max });
+    const points = new Map(d.scores.map((sc) => [`${sc.control}|${sc.sitting}|${sc.student}`, sc.points]));
+    const table = h("table", { class: "table compact scores-table", "data-testid": "scores-table" });
+    const head = h("tr", {}, tx("th", "grid.student"));
+    for (const col of columns) {
+      const kind = d.controls.find((c) => c.code === col.code)?.kind ?? "JN";
+      const th = h(
+        "th",
+        { class: "num" },
+        raw("div", col.code, { class: "strong" }),
+        col.sitting > 1 || (d.controls.find((c) => c.code === col.code)?.sittings ?? 1) > 1 ? tx("div", "scores.sitting", { n: col.sitting }, { class: "muted small" }) : null,
+        tx("div", "scores.max", { max: col.max }, { class: "muted small" }),
+      );
+      setTitle(th, `control.${kind}` as Key);
+      head.append(th);
+    }
+    table.append(h("thead", {}, head));
+    const tbody = h("tbody");
+    const inputs: HTMLInputElement[][] = [];
+    d.students.forEach((st, r) => {
+      const tr = h("tr", {}, raw("td", st.name, { class: "strong" }));
+      const row: HTMLInputElement[] = [];
+      columns.forEach((col, c) => {
+        const value = points.get(`${col.code}|${col.sitting}|${st.id}`);
+        const input = h("input", {
+          class: "input score-input",
+          inputmode: "decimal",
+          "data-testid": "score-input",
+          "data-control": col.code,
+          "data-sitting": col.sitting,
+          "data-student": st.id,
+          "aria-label": `${st.name}, ${col.code} ${col.sitting}`,
+        });
+        input.value = value === undefined ? "" : String(value);
+        input.dataset.saved = input.value;
+        input.disabled = d.lock !== null || !st.active || !app.info.canWriteJournals;
+        let pending: string | null = null;
+        const save = async () => {
+          const text = input.value.trim();
+          if (text === input.dataset.saved || text === "") {
+            input.value = input.dataset.saved ?? "";
+            return;
+          }
+          // Enter saves and moves on, and leaving the field fires `change` too: save once.
+          if (text === pending) return;
+          pending = text;
+          input.classList.remove("invalid", "saved");
+          try {
+            const scores = await api.enterScore({ journal: d.id, control: col.code, sitting: col.sitting, student: st.id, points: text });
+            this.data.scores = scores;
+            const saved = scores.find((x) => x.control === col.code && x.sitting === col.sitting && x.student === st.id);
+            input.value = saved ? String(saved.points) : text;
+            input.dataset.saved = input.value;
+            input.classList.add("saved");
+            input.removeAttribute("aria-invalid");
+            app.toast("scores.saved");
+          } catch (e) {
+            input.classList.add("invalid");
+            input.setAttribute("aria-invalid", "true");
+            app.showError(e);
+          } finally {
+            pending = null;
+          }
+        };
+        input.addEventListener("keydown", (e) => {
+          const move = (dr: number, dc: number) => {
+            e.preventDefault();
+            void save();
+            const next = inputs[r + dr]?.[c + dc];
+            next?.focus();
+            next?.select();
+          };
+          if (e.key === "Enter" || e.key === "ArrowDown") move(1, 0);
+          else if (e.key === "ArrowUp") move(-1, 0);
+        });
+        input.addEventListener("change", () => void save());
+        row.push(input);
+        tr.append(h("td", { class: "num" }, input));
+      });
+      inputs.push(row);
+      tbody.append(tr);
+    });
+    table.append(tbody);
+    body.append(h("div", { class: "scores-scroll" }, table));
+    this.root.append(dialog);
+    inputs[0]?.[0]?.focus();
+  }
+
+  // ------------------------------------------------------------ the dean's office: adjustments and closed lessons
+
+  private adjustDialog(): void {
+    const { r, c } = this.cur;
+    const lesson = this.data.lessons[c];
+    const student = this.data.students[r];
+    const cell = lesson && student ? this.cells.get(key(lesson.id, student.id)) : undefined;
+    if (!lesson || !student || !cell) {
+      app.toast("adjust.noMark", undefined, "error");
+      return;
+    }
+    const to = h("select", { class: "input", "data-testid": "adjust-to" });
+    for (const [code, label] of [["e", "legend.excused"], ["p", "legend.present"], ["l", "legend.late"], ["a", "legend.absent"]] as const) {
+      to.append(option(code, label));
+    }
+    to.value = cell.adjustedTo ?? (cell.status === "a" ? "e" : "p");
+    const reason = h("input", { class: "input", "data-testid": "adjust-reason" });
+    setPlaceholder(reason, "adjust.reasonPlaceholder");
+    reason.value = cell.adjustmentReason ?? "";
+    const documentNo = h("input", { class: "input", "data-testid": "adjust-document" });
+    const field = (k: Key, input: HTMLElement) => h("label", { class: "field" }, tx("span", k, undefined, { class: "field-label" }), input);
+    const dialog = h(
+      "div",
+      { class: "modal-back" },
+      h(
+        "form",
+        { class: "card modal", "data-testid": "adjust-form" },
+        tx("h2", "adjust.title"),
+        tx("p", "adjust.current", { student: student.name, date: fmt.date(lesson.date), mark: `@mark.${cell.status}` }, { class: "strong" }),
+        tx("p", "adjust.hint", undefined, { class: "muted small" }),
+        h("div", { class: "form-row" }, field("adjust.to", to), field("adjust.document", documentNo)),
+        field("adjust.reason", reason),
+        h(
+          "div",
+          { class: "actions" },
+          button("common.cancel", () => dialog.remove(), { class: "btn" }),
+          tx("button", "adjust.save", undefined, { type: "submit", class: "btn btn-primary", "data-testid": "adjust-save" }),
+        ),
+      ),
+    );
+    dialog.querySelector("form")?.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      try {
+        const patch = await api.adjustMark({
+          journal: this.data.id,
+          lesson: lesson.id,
+          student: student.id,
+          to: to.value,
+          reason: reason.value,
+          document: documentNo.value.trim() || null,
+        });
+        dialog.remove();
+        this.applyPatch(patch);
+        app.toast("adjust.saved");
+        this.scroll.focus({ preventScroll: true });
+      } catch (err) {
+        app.showError(err);
+      }
+    });
+    dialog.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") dialog.remove();
+    });
+    this.root.append(dialog);
+    reason.focus();
+  }
+
+  private lockDialog(): void {
+    const lesson = this.data.lessons[this.cur.c];
+    if (!lesson) return;
+    const date = fmt.date(lesson.date);
+    const reason = h("input", { class: "input", "data-testid": "lock-reason" });
+    const actions = h("div", { class: "actions" }, button("common.cancel", () => dialog.remove(), { class: "btn" }));
+    const form = h("form", { class: "card modal", "data-testid": "lock-form" });
+    const dialog = h("div", { class: "modal-back" }, form);
+    if (lesson.lock) {
+      form.append(
+        tx("h2", "lock.lockedTitle", { date }),
+        tx("p", "lock.reasonIs", { reason: lesson.lock }),
+        actions,
+      );
+      actions.append(tx("button", "lock.reopen", undefined, { type: "submit", class: "btn btn-primary", "data-testid": "lock-reopen" }));
+    } else {
+      form.append(
+        tx("h2", "lock.title", { date }),
+        tx("p", "lock.hint", undefined, { class: "muted small" }),
+        h("label", { class: "field" }, tx("span", "lock.reason", undefined, { class: "field-label" }), reason),
+        actions,
+      );
+      actions.append(tx("button", "lock.save", undefined, { type: "submit", class: "btn btn-primary", "data-testid": "lock-save" }));
+    }
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      try {
+        const patch = lesson.lock
+          ? await api.unlockLesson({ journal: this.data.id, lesson: lesson.id })
+          : await api.lockLesson({ journal: this.data.id, lesson: lesson.id, reason: reason.value });
+        dialog.remove();
+        this.applyPatch(patch);
+        app.toast(lesson.lock ? "lock.reopened" : "lock.saved");
+        this.scroll.focus({ preventScroll: true });
+      } catch (err) {
+        app.showError(err);
+      }
+    });
+    dialog.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") dialog.remove();
+    });
+    this.root.append(dialog);
+    if (!lesson.lock) reason.focus();
+    else form.querySelector<HTMLButtonElement>("[data-testid=lock-reopen]")?.focus();
+  }
+
   destroy(): void {
     this.closePopover();
     this.root.remove();
@@ -1021,7 +1334,7 @@ window.__daftarBench = (students: number, lessons: number) => {
     id: "bench", subject: "Bench", semester: "1", groupName: "B", module: null, markingSystem: "rating100", gradeMin: 1, gradeMax: 100,
     lock: null, thresholds: [12, 36, 74], lessons: ls, students: ss, cells,
     totals: ss.map((s) => ({ student: s.id, excusedHours: 2, unexcusedHours: 14, standing: "warning", average: 71.5, fivePoint: 4, atRisk: false })),
-    topics: [], resolutions: [], version: 0,
+    topics: [], resolutions: [], overruled: [], controls: [], scores: [], version: 0,
   };
   const host = h("div", { class: "bench-host" });
   const t0 = performance.now();

@@ -1,9 +1,12 @@
 // "My journals": group, subject, semester, completion, unsynced changes and conflicts. On an
 // empty replica it offers demo data or sign-in.
 
-import { api, type JournalSummary } from "../ipc";
+import { api, type JournalSummary, type OverruledEntry } from "../ipc";
 import { app, registerScreen } from "../app";
 import { h, tx, raw, button, clear, icon, ICONS, setPlaceholder } from "../dom";
+import type { Key } from "../i18n";
+import * as fmt from "../format";
+import { markView } from "../marks";
 
 registerScreen("journals", async (el) => {
   const header = h(
@@ -35,8 +38,9 @@ registerScreen("journals", async (el) => {
   header.append(search);
 
   let journals: JournalSummary[] = [];
+  const changes = h("section", { class: "overruled-section" });
   const list = h("div", { class: "card table-card" });
-  body.append(list);
+  body.append(changes, list);
 
   const render = () => {
     const q = normalize(search.value);
@@ -90,8 +94,10 @@ registerScreen("journals", async (el) => {
   };
 
   const load = async () => {
-    journals = await api.listJournals();
+    const [js, overruled] = await Promise.all([api.listJournals(), api.listOverruled(null)]);
+    journals = js;
     render();
+    renderOverruled(changes, overruled);
   };
   search.addEventListener("input", render);
   await load();
@@ -99,6 +105,52 @@ registerScreen("journals", async (el) => {
     onSynced: () => void load().catch((e) => app.showError(e)),
   };
 });
+
+/** "Changes to your marks": what the dean's office decided against values you wrote. */
+function renderOverruled(el: HTMLElement, entries: OverruledEntry[]): void {
+  clear(el);
+  if (entries.length === 0) return;
+  const cols: Key[] = [
+    "overruled.col.journal",
+    "overruled.col.student",
+    "overruled.col.date",
+    "overruled.col.mine",
+    "overruled.col.decided",
+    "overruled.col.by",
+    "overruled.col.when",
+    "overruled.col.note",
+  ];
+  const table = h("table", { class: "table compact", "data-testid": "overruled-table" });
+  table.append(h("thead", {}, h("tr", {}, ...cols.map((c) => tx("th", c)))));
+  const tbody = h("tbody");
+  for (const o of entries) {
+    const row = h(
+      "tr",
+      { class: "clickable", tabindex: 0, "data-testid": "overruled-row", "data-journal": o.journal, "data-lesson": o.lesson ?? "", "data-student": o.student ?? "" },
+      raw("td", [o.group, o.subject].filter(Boolean).join(" — ")),
+      raw("td", o.studentName ?? o.student ?? "", { class: "strong" }),
+      raw("td", fmt.date(o.lessonDate)),
+      h("td", { class: "struck" }, markView(o.field, o.mine, o.mineDisplay)),
+      h("td", { class: "strong" }, markView(o.field, o.decided, o.decidedDisplay, { "data-testid": "overruled-decided" })),
+      raw("td", o.byUser),
+      raw("td", fmt.dateTime(o.resolvedAt)),
+      raw("td", o.note ?? ""),
+    );
+    const open = () => void app.navigate({ name: "grid", journal: o.journal });
+    row.addEventListener("click", open);
+    row.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") open();
+    });
+    tbody.append(row);
+  }
+  table.append(tbody);
+  const head = h(
+    "div",
+    { class: "section-head" },
+    h("div", {}, h("h3", {}, icon(ICONS.warn, "icon warn"), tx("span", "overruled.title")), tx("p", "overruled.subtitle", undefined, { class: "muted small" })),
+  );
+  el.append(h("div", { class: "card table-card overruled-card", "data-testid": "overruled-panel" }, head, table));
+}
 
 function renderEmpty(body: HTMLElement): void {
   const card = h(

@@ -4,7 +4,7 @@
 import { api, type JournalReport, type JournalSummary } from "../ipc";
 import { app, registerScreen } from "../app";
 import { h, tx, raw, button, clear, rawOption, setPlaceholder, icon, ICONS } from "../dom";
-import type { Key } from "../i18n";
+import { t, type Key } from "../i18n";
 import * as fmt from "../format";
 import { attendanceChart, gradesChart, hoursChart } from "../charts";
 
@@ -124,9 +124,20 @@ function exportCard(r: JournalReport, summary: JournalSummary | undefined): HTML
   const run = async (format: "xlsx" | "csv") => {
     clear(result);
     try {
-      const out = await api.exportJournal({ journal: r.journal, format, path: path.value.trim() || null });
+      // A typed path saves without asking; otherwise the system's save dialog asks where,
+      // opened in the export folder with <group>_<subject>.<ext> filled in.
+      let target = path.value.trim() || null;
+      if (target === null) {
+        const chosen = await api.chooseExportPath({ journal: r.journal, format, title: t("reports.saveTitle") });
+        if (chosen.path === null) {
+          app.toast("reports.exportCancelled");
+          return;
+        }
+        target = chosen.path;
+      }
+      const out = await api.exportJournal({ journal: r.journal, format, path: target });
       result.append(icon(ICONS.check), tx("span", "reports.exported"), raw("code", out.path, { "data-testid": "export-path-result" }));
-      app.toast("reports.exportedToast");
+      app.toast("reports.savedTo", { path: out.path });
     } catch (e) {
       app.showError(e);
     }

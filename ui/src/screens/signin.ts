@@ -33,6 +33,10 @@ registerScreen("signin", (el) => {
   );
   if (app.info.signedIn) {
     form.insertBefore(tx("p", "signin.already", { user: app.info.user }, { class: "note" }), server.parentElement);
+  } else if (!app.info.demo && (app.status?.waiting ?? 0) > 0) {
+    // Changes made here before signing out are kept and go up after the next sign-in.
+    const n = app.status?.waiting ?? 0;
+    form.insertBefore(tx("p", "signin.waiting", { n }, { class: "note", "data-testid": "signin-waiting" }), server.parentElement);
   }
   const offline = h("button", { type: "button", class: "btn btn-link" });
   setText(offline, "signin.workOffline");

@@ -19,7 +19,12 @@ canResolve: boolean,
 /**
  * Department heads and administrators edit course modules (everyone in the offline demo).
  */
-canEditModules: boolean, journals: number, 
+canEditModules: boolean, 
+/**
+ * Teachers, the dean's office and administrators write journals (marks, control scores);
+ * department heads only read them.
+ */
+canWriteJournals: boolean, journals: number, 
 /**
  * The replica holds nothing yet: offer demo data or sign-in.
  */
