@@ -405,10 +405,13 @@ fn another_user_signing_in_on_a_shared_replica_writes_as_a_new_device() {
     shared.ok(&["logout"]);
 
     // The dean's office uses the same computer and replica.
+    assert_eq!(shared.journal_ids().len(), 2, "the teacher's two journals");
     shared.login(&server, "dekanat", "dekanat-pw");
     assert_ne!(shared.device(), first_device, "a new device for a new user");
     shared.ok(&["mark", J301_412, &lesson, "9003", "+", "--grade", "88"]);
     let s = shared.sync();
     assert_eq!(s["refused"], 0, "not refused as another user's device: {s}");
     assert_eq!(s["pushed"], 1);
+    // The new device syncs from the start: everything the dean's office may read arrives.
+    assert_eq!(shared.journal_ids().len(), 4, "the faculty's four journals");
 }

@@ -83,10 +83,11 @@ pub fn login(dir: &Path, args: LoginArgs, out: &Out) -> Result<()> {
     let server = normalize_server(&args.server);
     let password = read_password()?;
     // The server binds this device to the first user who syncs from it: another user signing
-    // in here writes as a new device.
+    // in here writes as a new device, and syncs from the start so they receive everything
+    // they may read.
     let owner = format!("{server}|{}", args.user);
     if r.meta("device_owner")?.is_some_and(|o| o != owner) {
-        r.new_device()?;
+        r.new_device_for(&server)?;
     }
     let transport = Transport::new(&server, &r.device_hex(), None)?;
     let resp = runtime()?.block_on(transport.login(&args.user, &password))?;

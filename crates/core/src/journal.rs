@@ -764,12 +764,21 @@ impl Replica {
                 let lesson: String = r.get(0)?;
                 let student: String = r.get(1)?;
                 let status: String = r.get(2)?;
-                let adjustment = adjustments.get(&(lesson.clone(), student.clone()));
+                // Most journals have neither: skip building the lookup keys then.
+                let adjustment = if adjustments.is_empty() {
+                    None
+                } else {
+                    adjustments.get(&(lesson.clone(), student.clone()))
+                };
                 let effective = match adjustment {
                     Some((to, _, decision)) if decision == "approved" => to.clone(),
                     _ => status.clone(),
                 };
-                let conflict = mark_conflicts.get(&format!("{lesson}/{student}")).cloned();
+                let conflict = if mark_conflicts.is_empty() {
+                    None
+                } else {
+                    mark_conflicts.get(&format!("{lesson}/{student}")).cloned()
+                };
                 Ok(CellView {
                     lesson,
                     student,

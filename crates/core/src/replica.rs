@@ -184,6 +184,19 @@ impl Replica {
         Ok(self.device_hex())
     }
 
+    /// Another user signs in here with `server`: a new device (see [`Replica::new_device`]),
+    /// and the sync with that server starts again from zero. The server keeps, per device,
+    /// which documents it has sent; a new device with the previous user's cursor and access
+    /// version would never receive what only the new user may read.
+    pub fn new_device_for(&mut self, server: &str) -> Result<String> {
+        let device = self.new_device()?;
+        self.conn.execute(
+            "UPDATE sync_state SET cursor = 0, access = 0 WHERE server = ?1",
+            [server],
+        )?;
+        Ok(device)
+    }
+
     /// Sets the name recorded as the author of local edits.
     pub fn set_user(&mut self, user: &str) -> Result<()> {
         meta_set(&self.conn, "user", user)?;

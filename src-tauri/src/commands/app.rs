@@ -129,14 +129,9 @@ pub async fn sign_in(
     let device = {
         let mut r = state.replica();
         if r.meta(meta::DEVICE_OWNER)?.is_some_and(|o| o != owner) {
-            let device = r.new_device()?;
-            // The server keeps, per device, which documents it has sent; a new device with the
-            // previous user's cursor and access version would never receive what only the new
-            // user may read. Starting from zero makes the first sync bring all of it.
-            r.conn().execute(
-                "UPDATE sync_state SET cursor = 0, access = 0 WHERE server = ?1",
-                [&server],
-            )?;
+            // A new device, syncing from the start: the first sync brings all the new user
+            // may read.
+            let device = r.new_device_for(&server)?;
             tracing::info!("another user signs in here: writing as a new device");
             device
         } else {
