@@ -352,7 +352,10 @@ mod tests {
             value: "h1/s1",
             conflict: false,
         });
-        assert!(!a.put_over("marks", "h1/s1", "h1/s1", current).expect("same"));
+        assert!(
+            !a.put_over("marks", "h1/s1", "h1/s1", current)
+                .expect("same")
+        );
         assert!(a.put_over("marks", "h1/s1", "new", current).expect("new"));
     }
 }
