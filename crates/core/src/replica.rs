@@ -472,29 +472,50 @@ impl Replica {
         // Documents this replica has never had, arriving as one saved document each (a
         // faculty's first replica: hundreds). A second thread loads them into automerge while
         // this one projects the ones before them; their items are taken out here.
-        let mut fresh: Vec<(String, DocKind, Vec<u8>)> = Vec::new();
+        let mut fresh: Vec<Fresh> = Vec::new();
         for (doc_id, items) in by_doc.iter_mut() {
-            let (Some(kind), [Incoming::Document { .. }]) =
+            // A saved document, optionally followed by the changes made after it (a server
+            // snapshot and its tail).
+            let (Some(kind), [Incoming::Document { .. }, rest @ ..]) =
                 (DocKind::of_doc_id(doc_id), items.as_slice())
             else {
                 continue;
             };
-            if docs.contains_key(doc_id) || document_known(&tx, doc_id)? {
+            if !rest.iter().all(|i| matches!(i, Incoming::Change { .. }))
+                || docs.contains_key(doc_id)
+                || document_known(&tx, doc_id)?
+            {
                 continue;
             }
-            if let Some(Incoming::Document { bytes, .. }) = items.pop() {
-                fresh.push((doc_id.clone(), kind, bytes));
+            let mut snapshot = Vec::new();
+            let mut tail = Vec::new();
+            for item in std::mem::take(items) {
+                match item {
+                    Incoming::Document { bytes, .. } => snapshot = bytes,
+                    Incoming::Change { bytes, .. } => tail.push(bytes),
+                }
             }
+            fresh.push(Fresh {
+                id: doc_id.clone(),
+                kind,
+                snapshot,
+                tail,
+            });
         }
         let device: &ActorId = device;
         let mut report = ApplyReport::default();
         std::thread::scope(|scope| -> Result<()> {
-            let (sender, loaded) =
-                std::sync::mpsc::sync_channel::<(String, Result<Doc>, Vec<u8>)>(4);
+            let (sender, loaded) = std::sync::mpsc::sync_channel::<(Fresh, Result<Doc>)>(4);
             scope.spawn(move || {
-                for (id, kind, bytes) in fresh {
-                    let doc = Doc::load(&id, kind, Some(&bytes), std::iter::empty(), device);
-                    if sender.send((id, doc, bytes)).is_err() {
+                for item in fresh {
+                    let doc = Doc::load(
+                        &item.id,
+                        item.kind,
+                        Some(&item.snapshot),
+                        item.tail.iter().map(Vec::as_slice),
+                        device,
+                    );
+                    if sender.send((item, doc)).is_err() {
                         break; // the apply failed and stopped listening
                     }
                 }
@@ -502,15 +523,29 @@ impl Replica {
             for (doc_id, items) in by_doc {
                 if items.is_empty() {
                     // Loaded by the other thread, in the same order.
-                    let (id, doc, bytes) = loaded.recv().map_err(|_| {
+                    let (item, doc) = loaded.recv().map_err(|_| {
                         CoreError::BadBundle(format!("{doc_id} could not be loaded"))
                     })?;
-                    debug_assert_eq!(id, doc_id);
+                    debug_assert_eq!(item.id, doc_id);
                     let mut doc = doc?;
+                    // The snapshot as it came; the tail as change rows on top of it.
                     tx.prepare_cached(
-                    "INSERT INTO documents (id, kind, snapshot, snapshot_seq) VALUES (?1, ?2, ?3, 0)",
-                )?
-                .execute(params![doc_id, doc.kind.as_str(), bytes])?;
+                        "INSERT INTO documents (id, kind, snapshot, snapshot_seq) VALUES (?1, ?2, ?3, 0)",
+                    )?
+                    .execute(params![doc_id, doc.kind.as_str(), item.snapshot])?;
+                    for bytes in &item.tail {
+                        let change = Change::from_bytes(bytes.clone()).map_err(|e| {
+                            CoreError::BadBundle(format!(
+                                "holds a damaged change for {doc_id}: {e}"
+                            ))
+                        })?;
+                        let applied = doc.am.get_change_by_hash(&change.hash()).is_some();
+                        if insert_change(&tx, &doc_id, &change.hash(), bytes, false, applied)?
+                            && !applied
+                        {
+                            report.pending += 1;
+                        }
+                    }
                     if !doc.am.get_heads().is_empty() {
                         report.documents += 1;
                         // The change graph's size (listing the changes would walk every op).
@@ -924,6 +959,14 @@ fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<()> {
 }
 
 /// Stores a change row; returns false when it was already known.
+/// A document new to the replica that arrived whole: a saved document and the changes after it.
+struct Fresh {
+    id: String,
+    kind: DocKind,
+    snapshot: Vec<u8>,
+    tail: Vec<Vec<u8>>,
+}
+
 fn document_known(conn: &Connection, doc_id: &str) -> Result<bool> {
     Ok(conn
         .prepare_cached("SELECT 1 FROM documents WHERE id = ?1")?

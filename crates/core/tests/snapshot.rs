@@ -102,3 +102,61 @@ fn whole_documents_are_kept_as_snapshots_and_stay_editable() {
     let mut b = Replica::open(&b_path).expect("reopen b");
     assert_eq!(views(&mut b), before);
 }
+
+#[test]
+fn a_snapshot_with_later_changes_keeps_the_changes_as_rows() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut a = Replica::open(&tmp.path().join("a.db")).expect("open a");
+    a.set_university("demo").expect("university");
+    generate(&mut a, &DemoSpec::new(Tier::Xs, 11), |_, _| {}).expect("demo");
+    let journal = {
+        let id = a.journals().expect("journals")[0].id.clone();
+        a.resolve_journal(&id).expect("journal id")
+    };
+    // Every document saved whole now; the journal then gets two more edits.
+    let mut incoming: Vec<daftar_core::Incoming> = a
+        .export_bundle()
+        .expect("bundle")
+        .chunks
+        .into_iter()
+        .collect();
+    let heads = a.doc(&journal).expect("doc").am.get_heads();
+    let view = a.journal_view(&journal).expect("view");
+    for (i, student) in view.students.iter().take(2).enumerate() {
+        a.mark(
+            &journal,
+            &view.lessons[i].id,
+            &student.id,
+            MarkInput {
+                status: Attendance::Late,
+                grade: None,
+                note: None,
+                hours: None,
+            },
+        )
+        .expect("mark");
+    }
+    for change in a.doc(&journal).expect("doc").am.get_changes(&heads) {
+        incoming.push(daftar_core::Incoming::Change {
+            doc: journal.clone(),
+            bytes: change.raw_bytes().to_vec(),
+        });
+    }
+
+    let mut c = Replica::open(&tmp.path().join("c.db")).expect("open c");
+    c.set_university("demo").expect("university");
+    c.apply_remote(incoming).expect("apply");
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM changes"),
+        2,
+        "the two later changes are rows; the rest is in the snapshots"
+    );
+    assert_eq!(views(&mut a), views(&mut c), "same journals");
+    drop(c);
+    let mut c = Replica::open(&tmp.path().join("c.db")).expect("reopen c");
+    assert_eq!(
+        views(&mut a),
+        views(&mut c),
+        "same journals after reopening"
+    );
+}
