@@ -462,13 +462,12 @@ impl Replica {
 
     fn apply_remote_inner(
         &mut self,
-        by_doc: BTreeMap<String, Vec<Incoming>>,
+        mut by_doc: BTreeMap<String, Vec<Incoming>>,
     ) -> Result<ApplyReport> {
         let Replica {
             conn, docs, device, ..
         } = self;
         let tx = conn.savepoint()?;
-        let mut by_doc = by_doc;
         // Documents this replica has never had, arriving as one saved document each (a
         // faculty's first replica: hundreds). A second thread loads them into automerge while
         // this one projects the ones before them; their items are taken out here.
@@ -534,15 +533,8 @@ impl Replica {
                     )?
                     .execute(params![doc_id, doc.kind.as_str(), item.snapshot])?;
                     for bytes in &item.tail {
-                        let change = Change::from_bytes(bytes.clone()).map_err(|e| {
-                            CoreError::BadBundle(format!(
-                                "holds a damaged change for {doc_id}: {e}"
-                            ))
-                        })?;
-                        let applied = doc.am.get_change_by_hash(&change.hash()).is_some();
-                        if insert_change(&tx, &doc_id, &change.hash(), bytes, false, applied)?
-                            && !applied
-                        {
+                        let hash = decode_change(&doc_id, bytes)?.hash();
+                        if store_remote(&tx, &mut doc, &hash, bytes)? {
                             report.pending += 1;
                         }
                     }
@@ -581,13 +573,7 @@ impl Replica {
                 // (`load_doc` feeds them back in); with an empty queue there are none to look for,
                 // which spares a scan of every change row of the document on each apply.
                 let had_queued = !doc.am.get_missing_deps(&[]).is_empty();
-                // A document new to this replica arriving as one saved document (a server
-                // snapshot, a bundle): keep those bytes as its snapshot instead of a row per change.
-                let whole_snapshot = was_empty
-                    && !had_queued
-                    && matches!(items.as_slice(), [Incoming::Document { .. }]);
                 let mut raw_changes: Vec<(ChangeHash, Vec<u8>)> = Vec::new();
-                let mut snapshot_bytes: Option<Vec<u8>> = None;
                 // Consecutive changes are applied as one batch: automerge applies a batch in one
                 // pass over the document, where one call per change costs a pass each.
                 let mut batch: Vec<Change> = Vec::new();
@@ -602,11 +588,7 @@ impl Replica {
                 for item in items {
                     match item {
                         Incoming::Change { bytes, .. } => {
-                            let change = Change::from_bytes(bytes.clone()).map_err(|e| {
-                                CoreError::BadBundle(format!(
-                                    "holds a damaged change for {doc_id}: {e}"
-                                ))
-                            })?;
+                            let change = decode_change(&doc_id, &bytes)?;
                             raw_changes.push((change.hash(), bytes));
                             batch.push(change);
                         }
@@ -615,33 +597,12 @@ impl Replica {
                             doc.am
                                 .load_incremental(&bytes)
                                 .map_err(|source| crate::doc::doc_err(&doc_id, source))?;
-                            if whole_snapshot {
-                                snapshot_bytes = Some(bytes);
-                            }
                         }
                     }
                 }
                 flush(doc, &mut batch)?;
                 let after = doc.am.get_heads();
                 doc.find_maps();
-                if let Some(bytes) =
-                    snapshot_bytes.filter(|_| doc.am.get_missing_deps(&[]).is_empty())
-                {
-                    // Every change is in `bytes`; `load_doc` reads it back as the snapshot, and
-                    // later change rows (larger seqs) on top of it.
-                    tx.prepare_cached(
-                        "UPDATE documents SET snapshot = ?2, snapshot_seq = 0 WHERE id = ?1",
-                    )?
-                    .execute(params![doc_id, bytes])?;
-                    if before != after {
-                        report.documents += 1;
-                        // The change graph's size (listing the changes would walk every op).
-                        report.new_changes +=
-                            automerge::ReadDoc::stats(&doc.am).num_changes as usize;
-                        projection::refresh(&tx, doc, &Refresh::Whole)?;
-                    }
-                    continue;
-                }
                 // Persist what is new: changes applied now, and changes still waiting for deps.
                 let new_applied: Vec<Change> = if before == after {
                     Vec::new()
@@ -656,11 +617,7 @@ impl Replica {
                     stored.insert(c.hash());
                 }
                 for (hash, bytes) in &raw_changes {
-                    if stored.contains(hash) {
-                        continue;
-                    }
-                    let applied = doc.am.get_change_by_hash(hash).is_some();
-                    if insert_change(&tx, &doc_id, hash, bytes, false, applied)? && !applied {
+                    if !stored.contains(hash) && store_remote(&tx, doc, hash, bytes)? {
                         report.pending += 1;
                     }
                 }
@@ -965,6 +922,18 @@ struct Fresh {
     kind: DocKind,
     snapshot: Vec<u8>,
     tail: Vec<Vec<u8>>,
+}
+
+fn decode_change(doc_id: &str, bytes: &[u8]) -> Result<Change> {
+    Change::from_bytes(bytes.to_vec())
+        .map_err(|e| CoreError::BadBundle(format!("holds a damaged change for {doc_id}: {e}")))
+}
+
+/// Stores a change from elsewhere that `doc` has been given; returns true when it is new here
+/// and still waits for a dependency.
+fn store_remote(conn: &Connection, doc: &mut Doc, hash: &ChangeHash, bytes: &[u8]) -> Result<bool> {
+    let applied = doc.am.get_change_by_hash(hash).is_some();
+    Ok(insert_change(conn, &doc.id, hash, bytes, false, applied)? && !applied)
 }
 
 fn document_known(conn: &Connection, doc_id: &str) -> Result<bool> {
