@@ -145,16 +145,7 @@ impl Driver {
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             // SIGTERM lets it close the browser it started; SIGKILL would orphan it.
-            let _ = Command::new("kill").arg(c.id().to_string()).status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+            daftar_tests::terminate(&mut c);
         }
     }
 }
