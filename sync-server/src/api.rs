@@ -298,8 +298,8 @@ async fn sync(
     let store = state.store().clone();
     let compact_acks = req.compact_acks;
     let push_count = req.push.len();
-    let mut touched: Vec<String> = req.push.iter().map(|p| p.doc.clone()).collect();
-    touched.dedup();
+    // Documents this push may store changes of (the snapshot queue is a set).
+    let touched: Vec<String> = req.push.iter().map(|p| p.doc.clone()).collect();
     let (pushed, pulled) = blocking(move || {
         let batch = crate::sync::decode_push(&req)?;
         let pushed = if batch.metas.is_empty() && batch.changes.is_empty() {
