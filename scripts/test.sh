@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/daftar/target}"
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 echo "==> checking formatting of the core crates and the desktop app"
-cargo fmt -p daftar-core -p daftar-protocol -p daftar-client -p daftar-cli -p daftar-tests -p daftar-desktop -- --check
+cargo fmt -p daftar-core -p daftar-protocol -p daftar-rules -p daftar-client -p daftar-cli -p daftar-tests -p daftar-desktop -p daftar-sync-server -p daftar-bench -- --check
 
 runtime=$(mktemp -d)
 chmod 700 "$runtime"
@@ -22,7 +22,7 @@ status=0
 dbus-run-session -- sh -c '
   printf daftar | gnome-keyring-daemon --unlock --components=secrets --daemonize >/dev/null
   exec xvfb-run -a -s "-screen 0 1280x800x24" \
-    cargo test --workspace --features daftar-desktop/custom-protocol -- --test-threads=2
+    cargo test --workspace --features daftar-desktop/custom-protocol ${DAFTAR_TEST_ARGS:-} -- --test-threads=2
 ' || status=$?
 rm -rf "$runtime"
 exit $status

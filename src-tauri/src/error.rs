@@ -61,7 +61,9 @@ impl From<CoreError> for IpcError {
             CoreError::NotFound { .. } => IpcError::NotFound { message },
             CoreError::Ambiguous { .. } => IpcError::invalid("id", message),
             CoreError::InvalidInput { field, .. } => IpcError::invalid(field, message),
-            CoreError::Locked { .. } => IpcError::Forbidden { message },
+            CoreError::Locked { .. } | CoreError::NotAllowed { .. } => {
+                IpcError::Forbidden { message }
+            }
             CoreError::BadBundle(_)
             | CoreError::ForeignBundle { .. }
             | CoreError::HemisImport { .. } => IpcError::invalid("file", message),

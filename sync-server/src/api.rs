@@ -300,8 +300,14 @@ async fn sync(
     let push_count = req.push.len();
     // Documents this push may store changes of (the snapshot queue is a set).
     let touched: Vec<String> = req.push.iter().map(|p| p.doc.clone()).collect();
+    let limits = daftar_rules::Limits {
+        max_ops: config.max_ops_per_change,
+        ..daftar_rules::Limits::default()
+    };
+    let daily_bytes = config.max_change_bytes_per_day;
     let (pushed, pulled) = blocking(move || {
-        let batch = crate::sync::decode_push(&req)?;
+        let mut batch = crate::sync::decode_push(&req, &limits)?;
+        batch.daily_bytes = daily_bytes;
         let pushed = if batch.metas.is_empty() && batch.changes.is_empty() {
             Default::default()
         } else {

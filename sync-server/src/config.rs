@@ -40,6 +40,10 @@ pub struct Config {
     pub login_window: Duration,
     /// argon2id parameters for new password hashes. Not read from files or the environment.
     pub password: PasswordParams,
+    /// Operations one pushed change may hold (`max_ops_per_change`).
+    pub max_ops_per_change: usize,
+    /// Raw change bytes one user may have stored per day (UTC), `max_change_mib_per_day`.
+    pub max_change_bytes_per_day: u64,
 }
 
 impl Default for Config {
@@ -55,6 +59,8 @@ impl Default for Config {
             login_max_failures_per_ip: 50,
             login_window: Duration::from_secs(5 * 60),
             password: PasswordParams::default(),
+            max_ops_per_change: daftar_rules::Limits::default().max_ops,
+            max_change_bytes_per_day: 256 * 1024 * 1024,
         }
     }
 }
@@ -72,6 +78,8 @@ pub struct ConfigLayer {
     pub login_max_failures: Option<u32>,
     pub login_max_failures_per_ip: Option<u32>,
     pub login_window_secs: Option<u64>,
+    pub max_ops_per_change: Option<usize>,
+    pub max_change_mib_per_day: Option<u64>,
 }
 
 impl ConfigLayer {
@@ -125,6 +133,8 @@ impl ConfigLayer {
                 get("LOGIN_MAX_FAILURES_PER_IP"),
             )?,
             login_window_secs: num("LOGIN_WINDOW_SECS", get("LOGIN_WINDOW_SECS"))?,
+            max_ops_per_change: num("MAX_OPS_PER_CHANGE", get("MAX_OPS_PER_CHANGE"))?,
+            max_change_mib_per_day: num("MAX_CHANGE_MIB_PER_DAY", get("MAX_CHANGE_MIB_PER_DAY"))?,
         })
     }
 }
@@ -161,6 +171,12 @@ impl Config {
         if let Some(s) = layer.login_window_secs {
             self.login_window = Duration::from_secs(s);
         }
+        if let Some(n) = layer.max_ops_per_change {
+            self.max_ops_per_change = n;
+        }
+        if let Some(m) = layer.max_change_mib_per_day {
+            self.max_change_bytes_per_day = m.saturating_mul(1024 * 1024);
+        }
         self.validate()?;
         Ok(self)
     }
@@ -192,6 +208,9 @@ impl Config {
         }
         if self.login_max_failures == 0 || self.login_max_failures_per_ip == 0 {
             return bad("login_max_failures", "must be at least 1");
+        }
+        if self.max_ops_per_change == 0 || self.max_change_bytes_per_day == 0 {
+            return bad("max_ops_per_change", "change limits must be positive");
         }
         Ok(())
     }

@@ -6,7 +6,7 @@
 //!
 //! - [`api`]: the axum [`router`], handlers, extractors and middleware;
 //! - [`sync`]: validation and decoding of sync requests;
-//! - [`policy`]: who may write what (pure rules shared by every backend);
+//! - who may write what: the `daftar-rules` crate, shared with the clients;
 //! - [`store`]: the [`Store`] trait and its SQLite backend;
 //! - [`password`]: argon2id hashes and session tokens; [`limiter`]: sign-in rate limiting;
 //! - [`config`]: layered configuration; [`metrics`]: `/metrics` counters;
@@ -37,7 +37,6 @@ pub mod error;
 pub mod limiter;
 pub mod metrics;
 pub mod password;
-pub mod policy;
 pub mod snapshots;
 pub mod store;
 pub mod sync;

@@ -101,8 +101,14 @@ fn check_meta(doc: &str, meta: &DocMeta) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Validate the push half of a request and decode every change.
-pub fn decode_push(request: &SyncRequest) -> Result<PushBatch, ApiError> {
+/// Validate the push half of a request and read every change through the rule crate's
+/// bounded inspection (`daftar_rules::inspect`): bytes that are no change at all (or a
+/// compressed chunk, refused before anything inflates it) refuse the whole request; a change
+/// that parses but breaks the document's shape is refused on its own, by its hash.
+pub fn decode_push(
+    request: &SyncRequest,
+    limits: &daftar_rules::Limits,
+) -> Result<PushBatch, ApiError> {
     let mut batch = PushBatch::default();
     for (doc, meta) in &request.docs {
         let kind = doc_kind(doc)?;
@@ -111,18 +117,25 @@ pub fn decode_push(request: &SyncRequest) -> Result<PushBatch, ApiError> {
     }
     for (i, push) in request.push.iter().enumerate() {
         let kind = doc_kind(&push.doc)?;
-        let change = automerge::Change::from_bytes(push.change.0.clone()).map_err(|e| {
-            ApiError::malformed(format!(
-                "push[{i}] for {} is not an automerge change: {e}",
-                push.doc
-            ))
-        })?;
+        let inspected = daftar_rules::inspect(&push.doc, kind, &push.change.0, limits);
+        let hash = match &inspected {
+            Ok(c) => c.hash,
+            Err(u) => match u.hash {
+                Some(hash) => hash,
+                None => {
+                    return Err(ApiError::malformed(format!(
+                        "push[{i}] for {}: {}",
+                        push.doc, u.reason
+                    )));
+                }
+            },
+        };
         batch.changes.push(IncomingChange {
             doc: push.doc.clone(),
             kind,
-            hash: change.hash().0,
-            actor: change.actor_id().to_bytes().to_vec(),
+            hash,
             bytes: push.change.0.clone(),
+            inspected,
         });
     }
     Ok(batch)
@@ -161,7 +174,7 @@ mod tests {
             ..SyncRequest::default()
         };
         assert!(matches!(
-            decode_push(&request),
+            decode_push(&request, &daftar_rules::Limits::default()),
             Err(ApiError::Malformed { .. })
         ));
     }

@@ -20,29 +20,11 @@ use std::collections::HashMap;
 
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, Value};
-use daftar_protocol::{DocKind, genesis_actor};
+use daftar_protocol::DocKind;
 
 use crate::error::{CoreError, Result};
 
-/// The maps of a document kind, in genesis order.
-pub fn maps_of(kind: DocKind) -> &'static [&'static str] {
-    match kind {
-        DocKind::Catalog => &["meta", "faculties", "departments", "teachers", "settings"],
-        DocKind::Group => &["meta", "students"],
-        DocKind::Module => &["meta", "hours", "controls", "topics", "materials"],
-        DocKind::Journal => &[
-            "meta",
-            "lessons",
-            "topics",
-            "status",
-            "marks",
-            "scores",
-            "adjustments",
-            "locks",
-            "resolutions",
-        ],
-    }
-}
+pub use daftar_rules::genesis::maps_of;
 
 /// One loaded document with its top-level map ids.
 pub struct Doc {
@@ -62,12 +44,7 @@ pub struct Current<'a> {
 impl Doc {
     /// Creates a document from its genesis change, then writes as `device`.
     pub fn create(id: &str, kind: DocKind, device: &ActorId) -> Result<Doc> {
-        let mut am = AutoCommit::new().with_actor(ActorId::from(&genesis_actor(id)[..]));
-        for name in maps_of(kind) {
-            am.put_object(ROOT, *name, ObjType::Map)
-                .map_err(|source| doc_err(id, source))?;
-        }
-        am.commit_with(CommitOptions::default().with_time(0));
+        let am = daftar_rules::genesis::genesis_doc(id, kind);
         Ok(Doc::from_automerge(id, kind, am, device))
     }
 

@@ -26,6 +26,11 @@ pub enum CoreError {
     #[error("{what} is locked ({reason}); ask the dean's office to reopen it")]
     Locked { what: String, reason: String },
 
+    /// The journal's rules (`daftar-rules`) do not let this user make this edit; the reason
+    /// is the one the server would give.
+    #[error("{reason}")]
+    NotAllowed { reason: String },
+
     #[error(
         "this replica was written by a newer Daftar (schema {found}, this version knows up to {supported}); update Daftar to open it"
     )]
@@ -70,6 +75,15 @@ impl From<rust_xlsxwriter::XlsxError> for CoreError {
     }
 }
 
+impl From<daftar_rules::values::InvalidValue> for CoreError {
+    fn from(e: daftar_rules::values::InvalidValue) -> Self {
+        CoreError::InvalidInput {
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
+
 impl CoreError {
     pub fn not_found(what: &'static str, id: impl Into<String>) -> Self {
         CoreError::NotFound {
@@ -92,12 +106,22 @@ impl CoreError {
         }
     }
 
+    /// The error says what arrived for one document cannot be applied (a damaged change or
+    /// document), as opposed to a failure of this replica's own storage.
+    pub fn is_damaged_document(&self) -> bool {
+        matches!(
+            self,
+            CoreError::Document { .. } | CoreError::BadBundle(_) | CoreError::InvalidInput { .. }
+        )
+    }
+
     /// A short stable name for the kind of error (used in `--json` output and IPC).
     pub fn kind(&self) -> &'static str {
         match self {
             CoreError::NotFound { .. } => "not_found",
             CoreError::Ambiguous { .. } | CoreError::InvalidInput { .. } => "invalid_input",
             CoreError::Locked { .. } => "locked",
+            CoreError::NotAllowed { .. } => "forbidden",
             CoreError::SchemaTooNew { .. } => "schema_too_new",
             CoreError::NotInitialised { .. } => "not_initialised",
             CoreError::BadBundle(_) | CoreError::ForeignBundle { .. } => "bad_bundle",

@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
 
-/// Academic hours in one pair (80 minutes = 2 academic hours).
-pub const HOURS_PER_PAIR: u32 = 2;
+pub use daftar_rules::values::{
+    AdjustmentValue, Attendance, HOURS_PER_PAIR, LessonStatus, LessonValue, LockValue, MarkValue,
+    ResolutionValue,
+};
 
 /// Unexcused-hour thresholds per semester: warning, reprimand, expulsion.
 pub const THRESHOLDS: [u32; 3] = [12, 36, 74];
@@ -89,61 +91,6 @@ impl LessonType {
             LessonType::CourseWork => "coursework",
             LessonType::SelfStudy => "self-study",
         }
-    }
-}
-
-/// Attendance status of a student at a lesson.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-pub enum Attendance {
-    #[serde(rename = "p")]
-    Present,
-    /// "NB": absent without excuse, counted in unexcused hours.
-    #[serde(rename = "a")]
-    Absent,
-    /// Absent with an excuse (sababli).
-    #[serde(rename = "e")]
-    Excused,
-    #[serde(rename = "l")]
-    Late,
-}
-
-impl Attendance {
-    pub fn code(self) -> &'static str {
-        match self {
-            Attendance::Present => "p",
-            Attendance::Absent => "a",
-            Attendance::Excused => "e",
-            Attendance::Late => "l",
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Attendance::Present => "present",
-            Attendance::Absent => "absent",
-            Attendance::Excused => "excused",
-            Attendance::Late => "late",
-        }
-    }
-
-    /// How a teacher writes it: `+` present, `nb` absent, `e` excused, `l` late.
-    pub fn parse(s: &str) -> Result<Attendance> {
-        match s.trim().to_lowercase().as_str() {
-            "p" | "+" | "present" | "bor" => Ok(Attendance::Present),
-            "a" | "nb" | "absent" | "yo'q" | "yoq" => Ok(Attendance::Absent),
-            "e" | "excused" | "sababli" => Ok(Attendance::Excused),
-            "l" | "late" | "kechikdi" => Ok(Attendance::Late),
-            _ => Err(CoreError::InvalidInput {
-                field: "status",
-                message: format!(
-                    "unknown attendance {s:?}: use present (+), absent (nb), excused (e) or late (l)"
-                ),
-            }),
-        }
-    }
-
-    pub fn is_absence(self) -> bool {
-        matches!(self, Attendance::Absent | Attendance::Excused)
     }
 }
 
@@ -274,114 +221,6 @@ pub struct ControlPlan {
     pub sittings: u8,
 }
 
-/// A mark as stored in a journal document (`marks["<lesson>/<student>"]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MarkValue {
-    #[serde(rename = "s")]
-    pub status: Attendance,
-    /// Hours missed (absent/excused) or late minutes folded into hours: 0 when present.
-    #[serde(rename = "h", default, skip_serializing_if = "is_zero")]
-    pub hours: u32,
-    #[serde(rename = "g", default, skip_serializing_if = "Option::is_none")]
-    pub grade: Option<u32>,
-    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-fn is_zero(v: &u32) -> bool {
-    *v == 0
-}
-
-impl MarkValue {
-    pub fn new(status: Attendance) -> Self {
-        let hours = if status.is_absence() {
-            HOURS_PER_PAIR
-        } else {
-            0
-        };
-        MarkValue {
-            status,
-            hours,
-            grade: None,
-            note: None,
-        }
-    }
-
-    /// How the mark reads in a grid cell: `+`, `NB`, `E`, `L`, with the grade when there is one.
-    pub fn display(&self) -> String {
-        let base = match self.status {
-            Attendance::Present => "+",
-            Attendance::Absent => "NB",
-            Attendance::Excused => "E",
-            Attendance::Late => "L",
-        };
-        match self.grade {
-            Some(g) if self.status == Attendance::Present => g.to_string(),
-            Some(g) => format!("{base}{g}"),
-            None => base.to_string(),
-        }
-    }
-}
-
-/// A lesson header as stored in `lessons["<lesson>"]`; topic and status live in their own maps
-/// so a topic edit never conflicts with a status edit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LessonValue {
-    /// `YYYY-MM-DD`, the lesson's own date (not the edit time).
-    pub date: String,
-    pub pair: u8,
-    #[serde(rename = "type")]
-    pub lesson_type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub teacher: Option<String>,
-}
-
-/// Lesson status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LessonStatus {
-    Planned,
-    Held,
-    Cancelled,
-}
-
-impl LessonStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LessonStatus::Planned => "planned",
-            LessonStatus::Held => "held",
-            LessonStatus::Cancelled => "cancelled",
-        }
-    }
-}
-
-/// A dean's office adjustment of one cell (`adjustments["<lesson>/<student>"]`). It never
-/// overwrites the teacher's mark: the effective value is the mark with the approved adjustment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AdjustmentValue {
-    pub to: Attendance,
-    pub reason: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<String>,
-    /// `approved` (effective) or `rejected`.
-    pub status: String,
-}
-
-/// A lock on a whole journal (`locks["*"]`) or a lesson (`locks["<lesson>"]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LockValue {
-    pub reason: String,
-}
-
-/// Who resolved a conflict, and why (`resolutions["<field>:<key>"]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ResolutionValue {
-    pub by: String,
-    pub value: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
 /// Checks a calendar date written as `YYYY-MM-DD`.
 pub fn parse_date(s: &str) -> Result<time::Date> {
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
@@ -440,31 +279,6 @@ mod tests {
         assert!(MarkingSystem::FivePoint.check_grade(5).is_ok());
         assert!(MarkingSystem::Rating100.check_grade(101).is_err());
         assert!(MarkingSystem::Rating100.check_grade(0).is_err());
-    }
-
-    #[test]
-    fn mark_values_are_compact() {
-        let m = MarkValue::new(Attendance::Absent);
-        assert_eq!(
-            serde_json::to_string(&m).expect("serialise"),
-            r#"{"s":"a","h":2}"#
-        );
-        let p = MarkValue {
-            grade: Some(85),
-            ..MarkValue::new(Attendance::Present)
-        };
-        assert_eq!(
-            serde_json::to_string(&p).expect("serialise"),
-            r#"{"s":"p","g":85}"#
-        );
-    }
-
-    #[test]
-    fn attendance_accepts_teacher_shorthand() {
-        assert_eq!(Attendance::parse("+").ok(), Some(Attendance::Present));
-        assert_eq!(Attendance::parse("NB").ok(), Some(Attendance::Absent));
-        assert_eq!(Attendance::parse("e").ok(), Some(Attendance::Excused));
-        assert!(Attendance::parse("x").is_err());
     }
 
     #[test]

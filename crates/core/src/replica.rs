@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use automerge::{ActorId, Change, ChangeHash};
-use daftar_protocol::DocKind;
+use daftar_protocol::{DocKind, Role};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::doc::Doc;
@@ -49,6 +49,8 @@ pub struct ApplyReport {
     /// Changes waiting for missing dependencies.
     pub pending: usize,
     pub documents: usize,
+    /// Documents that could not be applied and were set aside (server pages only).
+    pub set_aside: Vec<String>,
 }
 
 /// A change a caller hands to [`Replica::apply_remote`].
@@ -83,6 +85,9 @@ pub struct Replica {
     path: PathBuf,
     device: ActorId,
     user: String,
+    /// A user name was given (`init --user`, a sign-in): changes claim it as their author.
+    /// A replica nobody named claims no one, so its changes can go up under whoever signs in.
+    named: bool,
     docs: HashMap<String, Doc>,
     clock: Box<dyn Fn() -> i64 + Send>,
     data_version: Option<i64>,
@@ -131,12 +136,15 @@ impl Replica {
                     actor
                 }
             };
-        let user = meta_get(&conn, "user")?.unwrap_or_else(|| "local".to_string());
+        let named_user = meta_get(&conn, "user")?;
+        let named = named_user.is_some();
+        let user = named_user.unwrap_or_else(|| "local".to_string());
         Ok(Replica {
             conn,
             path: path.to_path_buf(),
             device,
             user,
+            named,
             docs: HashMap::new(),
             clock: Box::new(now_ms),
             data_version: None,
@@ -201,6 +209,7 @@ impl Replica {
     pub fn set_user(&mut self, user: &str) -> Result<()> {
         meta_set(&self.conn, "user", user)?;
         self.user = user.to_string();
+        self.named = true;
         Ok(())
     }
 
@@ -399,7 +408,11 @@ impl Replica {
         let msg = self.message(message);
         let now = self.now();
         let Replica {
-            conn, docs, device, ..
+            conn,
+            docs,
+            device,
+            user,
+            ..
         } = self;
         if !docs.contains_key(doc_id) {
             let doc = load_doc(conn, doc_id, device)?
@@ -419,6 +432,14 @@ impl Replica {
         let Some((hash, bytes)) = doc.commit(&msg, now) else {
             return Ok(false);
         };
+        // Signed in: the edit must pass the rules the server will judge it by, with the
+        // server's words when it does not.
+        if let Some(role) = meta_get(conn, "server_role")?.and_then(|r| Role::parse(&r))
+            && let Err(reason) = judge_local(doc_id, doc.kind, &bytes, user, role)
+        {
+            docs.remove(doc_id);
+            return Err(CoreError::NotAllowed { reason });
+        }
         let result = (|| -> Result<()> {
             let tx = conn.savepoint()?;
             insert_change(&tx, doc_id, &hash, &bytes, true, true)?;
@@ -433,12 +454,40 @@ impl Replica {
         Ok(true)
     }
 
-    fn message(&self, action: &str) -> String {
-        serde_json::json!({ "by": self.user, "do": action }).to_string()
+    /// Documents set aside because what arrived for them could not be applied: (document,
+    /// error, unix ms). Every other document keeps syncing.
+    pub fn set_aside(&self) -> Result<Vec<(String, String, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT doc_id, error, at FROM set_aside ORDER BY doc_id")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 
-    /// Applies changes from elsewhere (a bundle, the server) in one transaction.
+    /// The role this replica's user signed in with, if signed in.
+    pub fn signed_in_role(&self) -> Result<Option<Role>> {
+        Ok(meta_get(&self.conn, "server_role")?.and_then(|r| Role::parse(&r)))
+    }
+
+    fn message(&self, action: &str) -> String {
+        if self.named {
+            serde_json::json!({ "by": self.user, "do": action }).to_string()
+        } else {
+            serde_json::json!({ "do": action }).to_string()
+        }
+    }
+
+    /// Applies changes from elsewhere (a bundle, the server) in one transaction: all of them,
+    /// or (a damaged document) none.
     pub fn apply_remote(&mut self, incoming: Vec<Incoming>) -> Result<ApplyReport> {
+        self.apply_incoming(incoming, false)
+    }
+
+    /// Like [`Replica::apply_remote`], but with `lenient` a document that cannot be applied
+    /// is set aside ([`Replica::set_aside`]) and the others go in.
+    fn apply_incoming(&mut self, incoming: Vec<Incoming>, lenient: bool) -> Result<ApplyReport> {
         let mut by_doc: BTreeMap<String, Vec<Incoming>> = BTreeMap::new();
         for item in incoming {
             let doc = item.doc().to_string();
@@ -451,7 +500,7 @@ impl Replica {
             by_doc.entry(doc).or_default().push(item);
         }
         let touched: Vec<String> = by_doc.keys().cloned().collect();
-        let result = self.atomically(|r| r.apply_remote_inner(by_doc));
+        let result = self.atomically(|r| r.apply_remote_inner(by_doc, lenient));
         if result.is_err() {
             for id in &touched {
                 self.docs.remove(id);
@@ -463,6 +512,7 @@ impl Replica {
     fn apply_remote_inner(
         &mut self,
         mut by_doc: BTreeMap<String, Vec<Incoming>>,
+        lenient: bool,
     ) -> Result<ApplyReport> {
         let Replica {
             conn, docs, device, ..
@@ -520,132 +570,157 @@ impl Replica {
                 }
             });
             for (doc_id, items) in by_doc {
-                if items.is_empty() {
-                    // Loaded by the other thread, in the same order.
-                    let (item, doc) = loaded.recv().map_err(|_| {
-                        CoreError::BadBundle(format!("{doc_id} could not be loaded"))
+                if lenient {
+                    tx.execute_batch("SAVEPOINT apply_document")?;
+                }
+                let outcome = (|| -> Result<()> {
+                    if items.is_empty() {
+                        // Loaded by the other thread, in the same order.
+                        let (item, doc) = loaded.recv().map_err(|_| {
+                            CoreError::BadBundle(format!("{doc_id} could not be loaded"))
+                        })?;
+                        debug_assert_eq!(item.id, doc_id);
+                        let mut doc = doc?;
+                        // The snapshot as it came; the tail as change rows on top of it.
+                        tx.prepare_cached(
+                            "INSERT INTO documents (id, kind, snapshot, snapshot_seq) VALUES (?1, ?2, ?3, 0)",
+                        )?
+                        .execute(params![doc_id, doc.kind.as_str(), item.snapshot])?;
+                        for bytes in &item.tail {
+                            let hash = decode_change(&doc_id, bytes)?.hash();
+                            if store_remote(&tx, &mut doc, &hash, bytes)? {
+                                report.pending += 1;
+                            }
+                        }
+                        if !doc.am.get_heads().is_empty() {
+                            report.documents += 1;
+                            // The change graph's size (listing the changes would walk every op).
+                            report.new_changes +=
+                                automerge::ReadDoc::stats(&doc.am).num_changes as usize;
+                            projection::refresh(&tx, &mut doc, &Refresh::Whole)?;
+                        }
+                        docs.insert(doc_id.clone(), doc);
+                        return Ok(());
+                    }
+                    let kind = DocKind::of_doc_id(&doc_id).ok_or_else(|| {
+                        CoreError::invalid("document", format!("{doc_id:?} is not a document id"))
                     })?;
-                    debug_assert_eq!(item.id, doc_id);
-                    let mut doc = doc?;
-                    // The snapshot as it came; the tail as change rows on top of it.
-                    tx.prepare_cached(
-                        "INSERT INTO documents (id, kind, snapshot, snapshot_seq) VALUES (?1, ?2, ?3, 0)",
-                    )?
-                    .execute(params![doc_id, doc.kind.as_str(), item.snapshot])?;
-                    for bytes in &item.tail {
-                        let hash = decode_change(&doc_id, bytes)?.hash();
-                        if store_remote(&tx, &mut doc, &hash, bytes)? {
+                    if !document_known(&tx, &doc_id)? {
+                        tx.execute(
+                            "INSERT INTO documents (id, kind) VALUES (?1, ?2)",
+                            params![doc_id, kind.as_str()],
+                        )?;
+                    }
+                    if !docs.contains_key(&doc_id) {
+                        let doc = match load_doc(&tx, &doc_id, device)? {
+                            Some(d) => d,
+                            None => Doc::load(&doc_id, kind, None, std::iter::empty(), device)?,
+                        };
+                        docs.insert(doc_id.clone(), doc);
+                    }
+                    let Some(doc) = docs.get_mut(&doc_id) else {
+                        return Ok(());
+                    };
+                    let before = doc.am.get_heads();
+                    let was_empty = before.is_empty();
+                    // Rows stored earlier without their dependencies sit in the document's queue
+                    // (`load_doc` feeds them back in); with an empty queue there are none to look for,
+                    // which spares a scan of every change row of the document on each apply.
+                    let had_queued = !doc.am.get_missing_deps(&[]).is_empty();
+                    let mut raw_changes: Vec<(ChangeHash, Vec<u8>)> = Vec::new();
+                    // Consecutive changes are applied as one batch: automerge applies a batch in one
+                    // pass over the document, where one call per change costs a pass each.
+                    let mut batch: Vec<Change> = Vec::new();
+                    let flush = |doc: &mut Doc, batch: &mut Vec<Change>| -> Result<()> {
+                        if !batch.is_empty() {
+                            doc.am
+                                .apply_changes(std::mem::take(batch))
+                                .map_err(|source| crate::doc::doc_err(&doc_id, source))?;
+                        }
+                        Ok(())
+                    };
+                    for item in items {
+                        match item {
+                            Incoming::Change { bytes, .. } => {
+                                let change = decode_change(&doc_id, &bytes)?;
+                                raw_changes.push((change.hash(), bytes));
+                                batch.push(change);
+                            }
+                            Incoming::Document { bytes, .. } => {
+                                flush(doc, &mut batch)?;
+                                doc.am
+                                    .load_incremental(&bytes)
+                                    .map_err(|source| crate::doc::doc_err(&doc_id, source))?;
+                            }
+                        }
+                    }
+                    flush(doc, &mut batch)?;
+                    let after = doc.am.get_heads();
+                    doc.find_maps();
+                    // Persist what is new: changes applied now, and changes still waiting for deps.
+                    let new_applied: Vec<Change> = if before == after {
+                        Vec::new()
+                    } else {
+                        doc.am.get_changes(&before)
+                    };
+                    let mut stored: BTreeSet<ChangeHash> = BTreeSet::new();
+                    for c in &new_applied {
+                        if insert_change(&tx, &doc_id, &c.hash(), c.raw_bytes(), false, true)? {
+                            report.new_changes += 1;
+                        }
+                        stored.insert(c.hash());
+                    }
+                    for (hash, bytes) in &raw_changes {
+                        if !stored.contains(hash) && store_remote(&tx, doc, hash, bytes)? {
                             report.pending += 1;
                         }
                     }
-                    if !doc.am.get_heads().is_empty() {
-                        report.documents += 1;
-                        // The change graph's size (listing the changes would walk every op).
-                        report.new_changes +=
-                            automerge::ReadDoc::stats(&doc.am).num_changes as usize;
-                        projection::refresh(&tx, &mut doc, &Refresh::Whole)?;
-                    }
-                    docs.insert(doc_id, doc);
-                    continue;
-                }
-                let kind = DocKind::of_doc_id(&doc_id).ok_or_else(|| {
-                    CoreError::invalid("document", format!("{doc_id:?} is not a document id"))
-                })?;
-                if !document_known(&tx, &doc_id)? {
-                    tx.execute(
-                        "INSERT INTO documents (id, kind) VALUES (?1, ?2)",
-                        params![doc_id, kind.as_str()],
-                    )?;
-                }
-                if !docs.contains_key(&doc_id) {
-                    let doc = match load_doc(&tx, &doc_id, device)? {
-                        Some(d) => d,
-                        None => Doc::load(&doc_id, kind, None, std::iter::empty(), device)?,
+                    // Earlier pending rows that the new changes made applicable.
+                    let pending: Vec<String> = if !had_queued {
+                        Vec::new()
+                    } else {
+                        let mut stmt = tx.prepare(
+                            "SELECT hash FROM changes WHERE doc_id = ?1 AND applied = 0",
+                        )?;
+                        stmt.query_map([&doc_id], |r| r.get::<_, String>(0))?
+                            .collect::<rusqlite::Result<Vec<_>>>()?
                     };
-                    docs.insert(doc_id.clone(), doc);
-                }
-                let Some(doc) = docs.get_mut(&doc_id) else {
-                    continue;
-                };
-                let before = doc.am.get_heads();
-                let was_empty = before.is_empty();
-                // Rows stored earlier without their dependencies sit in the document's queue
-                // (`load_doc` feeds them back in); with an empty queue there are none to look for,
-                // which spares a scan of every change row of the document on each apply.
-                let had_queued = !doc.am.get_missing_deps(&[]).is_empty();
-                let mut raw_changes: Vec<(ChangeHash, Vec<u8>)> = Vec::new();
-                // Consecutive changes are applied as one batch: automerge applies a batch in one
-                // pass over the document, where one call per change costs a pass each.
-                let mut batch: Vec<Change> = Vec::new();
-                let flush = |doc: &mut Doc, batch: &mut Vec<Change>| -> Result<()> {
-                    if !batch.is_empty() {
-                        doc.am
-                            .apply_changes(std::mem::take(batch))
-                            .map_err(|source| crate::doc::doc_err(&doc_id, source))?;
+                    for h in pending {
+                        if let Ok(hash) = h.parse::<ChangeHash>()
+                            && doc.am.get_change_by_hash(&hash).is_some()
+                        {
+                            tx.execute("UPDATE changes SET applied = 1 WHERE hash = ?1", [&h])?;
+                        }
+                    }
+                    if before != after {
+                        report.documents += 1;
+                        let refresh =
+                            if was_empty || !doc.is_complete() || doc.kind != DocKind::Journal {
+                                Refresh::Whole
+                            } else {
+                                Refresh::from_changes(doc, &new_applied)
+                            };
+                        projection::refresh(&tx, doc, &refresh)?;
                     }
                     Ok(())
-                };
-                for item in items {
-                    match item {
-                        Incoming::Change { bytes, .. } => {
-                            let change = decode_change(&doc_id, &bytes)?;
-                            raw_changes.push((change.hash(), bytes));
-                            batch.push(change);
-                        }
-                        Incoming::Document { bytes, .. } => {
-                            flush(doc, &mut batch)?;
-                            doc.am
-                                .load_incremental(&bytes)
-                                .map_err(|source| crate::doc::doc_err(&doc_id, source))?;
-                        }
+                })();
+                match outcome {
+                    Ok(()) if lenient => tx.execute_batch("RELEASE apply_document")?,
+                    Ok(()) => {}
+                    Err(e) if lenient && e.is_damaged_document() => {
+                        // One document this replica cannot apply must not stop every other
+                        // one: it is set aside, with the error, and shown in the status.
+                        tx.execute_batch("ROLLBACK TO apply_document; RELEASE apply_document")?;
+                        docs.remove(&doc_id);
+                        tracing::warn!(doc.id = %doc_id, error = %e, "document set aside");
+                        tx.prepare_cached(
+                            "INSERT INTO set_aside (doc_id, error, at) VALUES (?1, ?2, ?3)
+                             ON CONFLICT (doc_id) DO UPDATE SET error = excluded.error, at = excluded.at",
+                        )?
+                        .execute(params![doc_id, e.to_string(), now_ms()])?;
+                        report.set_aside.push(doc_id);
                     }
-                }
-                flush(doc, &mut batch)?;
-                let after = doc.am.get_heads();
-                doc.find_maps();
-                // Persist what is new: changes applied now, and changes still waiting for deps.
-                let new_applied: Vec<Change> = if before == after {
-                    Vec::new()
-                } else {
-                    doc.am.get_changes(&before)
-                };
-                let mut stored: BTreeSet<ChangeHash> = BTreeSet::new();
-                for c in &new_applied {
-                    if insert_change(&tx, &doc_id, &c.hash(), c.raw_bytes(), false, true)? {
-                        report.new_changes += 1;
-                    }
-                    stored.insert(c.hash());
-                }
-                for (hash, bytes) in &raw_changes {
-                    if !stored.contains(hash) && store_remote(&tx, doc, hash, bytes)? {
-                        report.pending += 1;
-                    }
-                }
-                // Earlier pending rows that the new changes made applicable.
-                let pending: Vec<String> = if !had_queued {
-                    Vec::new()
-                } else {
-                    let mut stmt =
-                        tx.prepare("SELECT hash FROM changes WHERE doc_id = ?1 AND applied = 0")?;
-                    stmt.query_map([&doc_id], |r| r.get::<_, String>(0))?
-                        .collect::<rusqlite::Result<Vec<_>>>()?
-                };
-                for h in pending {
-                    if let Ok(hash) = h.parse::<ChangeHash>()
-                        && doc.am.get_change_by_hash(&hash).is_some()
-                    {
-                        tx.execute("UPDATE changes SET applied = 1 WHERE hash = ?1", [&h])?;
-                    }
-                }
-                if before != after {
-                    report.documents += 1;
-                    let refresh = if was_empty || !doc.is_complete() || doc.kind != DocKind::Journal
-                    {
-                        Refresh::Whole
-                    } else {
-                        Refresh::from_changes(doc, &new_applied)
-                    };
-                    projection::refresh(&tx, doc, &refresh)?;
+                    Err(e) => return Err(e),
                 }
             }
             Ok(())
@@ -845,7 +920,7 @@ impl Replica {
             })
             .collect();
         self.atomically(|r| {
-            let report = r.apply_remote(incoming)?;
+            let report = r.apply_incoming(incoming, true)?;
             // What came from the server is known there: never push it back (nor show it
             // as refused).
             let mut stmt = r
@@ -987,4 +1062,18 @@ fn load_doc(conn: &Connection, doc_id: &str, device: &ActorId) -> Result<Option<
         device,
     )?;
     Ok(Some(doc))
+}
+
+/// Judges a local change as the server will: the same inspection and rule table.
+fn judge_local(
+    doc_id: &str,
+    kind: DocKind,
+    bytes: &[u8],
+    user: &str,
+    role: Role,
+) -> std::result::Result<(), String> {
+    let change = daftar_rules::inspect(doc_id, kind, bytes, &daftar_rules::Limits::default())
+        .map_err(|u| u.reason)?;
+    daftar_rules::check_change(daftar_rules::Writer { name: user, role }, kind, &change)
+        .map_err(|r| r.0)
 }

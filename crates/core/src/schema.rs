@@ -20,6 +20,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0003_cluster_projection_rows",
         include_str!("../../../migrations/client/0003_cluster_projection_rows.sql"),
     ),
+    (
+        "0004_add_set_aside",
+        include_str!("../../../migrations/client/0004_add_set_aside.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -3,7 +3,7 @@
 //! The HTTP layer ([`crate::api`]) never writes SQL; it calls a [`Store`] through
 //! `Arc<dyn Store>`. Each method is one unit of work and one database transaction, so a push
 //! (`Store::push`) is all-or-nothing, and a pull (`Store::pull`) reads one consistent
-//! snapshot. Permission *decisions* live in [`crate::policy`] and are shared by every backend;
+//! snapshot. Permission *decisions* live in the `daftar-rules` crate and are shared by every backend;
 //! a backend only gathers the facts (assignments, the group a journal belongs to, …) and
 //! computes readable sets with its own joins.
 //!
@@ -40,6 +40,17 @@ pub struct User {
 }
 
 impl User {
+    /// This user as the rule crate judges them.
+    pub fn principal(&self) -> daftar_rules::Principal<'_> {
+        daftar_rules::Principal {
+            name: &self.name,
+            role: self.role,
+            scope: self.scope.as_deref(),
+            employee: self.employee.as_deref(),
+            disabled: self.disabled,
+        }
+    }
+
     /// The wire form of this user.
     pub fn info(&self) -> UserInfo {
         UserInfo {
@@ -114,15 +125,15 @@ pub struct AssignOutcome {
     pub pending: usize,
 }
 
-/// One decoded change of a push, ready to store.
+/// One decoded change of a push, ready to judge and store.
 #[derive(Debug, Clone)]
 pub struct IncomingChange {
     pub doc: String,
     pub kind: DocKind,
     pub hash: ChangeHash,
-    /// The change's automerge actor id.
-    pub actor: Vec<u8>,
     pub bytes: Vec<u8>,
+    /// What the change does (actor, seq, time, writes), or why it cannot be taken at all.
+    pub inspected: Result<daftar_rules::Inspected, daftar_rules::Unreadable>,
 }
 
 /// Everything one sync request pushes: metadata first, then changes in request order.
@@ -130,6 +141,8 @@ pub struct IncomingChange {
 pub struct PushBatch {
     pub metas: Vec<(String, DocKind, DocMeta)>,
     pub changes: Vec<IncomingChange>,
+    /// Raw change bytes one user may have stored per UTC day (0 = no limit).
+    pub daily_bytes: u64,
 }
 
 /// A change the store would not take, and why.

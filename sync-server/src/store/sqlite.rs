@@ -22,12 +22,13 @@ use super::{
     AssignOutcome, NewUser, PullOutcome, PullRequest, PushBatch, PushOutcome, Refused, Store,
     StoreError, StoredChange, TeacherRef, User, UserId,
 };
-use crate::policy::{self, MetaOrigin, WriteFacts};
+use daftar_rules::{WriteFacts, Writer};
 
 /// Schema migrations, applied in order at open; `PRAGMA user_version` = how many ran.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/server/sqlite/0001_create_server.sql"),
     include_str!("../../../migrations/server/sqlite/0002_add_doc_snapshots.sql"),
+    include_str!("../../../migrations/server/sqlite/0003_check_changes.sql"),
 ];
 
 /// A newly readable document with fewer changes than this goes out change by change: a
@@ -102,7 +103,29 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
     }
+    if found < 3 {
+        fill_change_headers(&tx)?;
+    }
     tx.commit()?;
+    Ok(())
+}
+
+/// Fills `actor_seq` and `edit_time` of rows stored before schema 3 from their headers.
+fn fill_change_headers(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    let rows: Vec<(i64, Vec<u8>)> = tx
+        .prepare("SELECT seq, bytes FROM changes WHERE actor_seq IS NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut update =
+        tx.prepare("UPDATE changes SET actor_seq = ?2, edit_time = ?3 WHERE seq = ?1")?;
+    for (seq, bytes) in rows {
+        match automerge::Change::from_bytes(bytes) {
+            Ok(c) => {
+                update.execute(params![seq, c.seq() as i64, c.timestamp()])?;
+            }
+            Err(e) => tracing::warn!(seq, error = %e, "a stored change does not decode"),
+        }
+    }
     Ok(())
 }
 
@@ -208,11 +231,10 @@ fn load_doc(tx: &Transaction<'_>, doc_id: &str) -> Result<Option<DocRow>, StoreE
     }))
 }
 
-/// The facts [`policy`] needs beyond the metadata itself.
+/// The facts the rules need beyond the metadata itself.
 struct Context {
     assigned: bool,
     group_faculty: Option<String>,
-    module_department: Option<String>,
 }
 
 fn gather_context(
@@ -234,46 +256,65 @@ fn gather_context(
             )
             .optional()?
             .is_some();
-    let lookup =
-        |kind: &str, column: &str, doc: Option<&String>| -> Result<Option<String>, StoreError> {
-            let Some(doc) = doc else { return Ok(None) };
-            let sql = format!(
-                "SELECT {column} FROM docs WHERE doc_id = ?1 AND kind = ?2 AND has_meta = 1"
-            );
-            Ok(tx
-                .query_row(&sql, params![doc, kind], |r| r.get::<_, Option<String>>(0))
-                .optional()?
-                .flatten())
-        };
-    let (group_faculty, module_department) = if kind == DocKind::Journal {
-        (
-            lookup("group", "faculty", meta.group.as_ref())?,
-            lookup("module", "department", meta.module.as_ref())?,
-        )
-    } else {
-        (None, None)
+    let group_faculty = match (kind, &meta.group) {
+        (DocKind::Journal, Some(group)) => stored_meta_column(tx, group, "group", "faculty")?,
+        _ => None,
     };
     Ok(Context {
         assigned,
         group_faculty,
-        module_department,
     })
 }
 
-fn facts<'a>(
-    kind: DocKind,
-    meta: &'a DocMeta,
-    origin: MetaOrigin,
-    ctx: &'a Context,
-) -> WriteFacts<'a> {
-    WriteFacts {
-        kind,
-        meta,
-        origin,
-        assigned: ctx.assigned,
-        group_faculty: ctx.group_faculty.as_deref(),
-        module_department: ctx.module_department.as_deref(),
+/// A column of a document whose metadata the server stored; `None` when there is no such
+/// document (with metadata) or the column is empty.
+fn stored_meta_column(
+    tx: &Transaction<'_>,
+    doc_id: &str,
+    kind: &str,
+    column: &str,
+) -> Result<Option<String>, StoreError> {
+    let sql = format!("SELECT {column} FROM docs WHERE doc_id = ?1 AND kind = ?2 AND has_meta = 1");
+    Ok(tx
+        .query_row(&sql, params![doc_id, kind], |r| {
+            r.get::<_, Option<String>>(0)
+        })
+        .optional()?
+        .flatten())
+}
+
+fn has_stored_meta(tx: &Transaction<'_>, doc_id: &str, kind: &str) -> Result<bool, StoreError> {
+    Ok(tx
+        .query_row(
+            "SELECT 1 FROM docs WHERE doc_id = ?1 AND kind = ?2 AND has_meta = 1",
+            params![doc_id, kind],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Metadata may only name groups and modules the server knows (stored earlier, or earlier in
+/// this push: groups and modules are decided before journals).
+fn check_references(
+    tx: &Transaction<'_>,
+    meta: &DocMeta,
+) -> Result<Result<(), String>, StoreError> {
+    if let Some(group) = &meta.group
+        && !has_stored_meta(tx, group, "group")?
+    {
+        return Ok(Err(format!(
+            "the group {group} this journal names is not on the server; publish the group first"
+        )));
     }
+    if let Some(module) = &meta.module
+        && !has_stored_meta(tx, module, "module")?
+    {
+        return Ok(Err(format!(
+            "the module {module} this journal names is not on the server; publish the module first"
+        )));
+    }
+    Ok(Ok(()))
 }
 
 fn insert_doc(
@@ -327,6 +368,10 @@ fn write_meta(
 /// refused.
 type DocDecision = Result<i64, String>;
 
+/// Decides whether `user` may write `doc_id` at all (the parts of each change are judged
+/// after). Metadata belongs to the server: an administrator's is stored when it names only
+/// documents the server knows; anyone else's is ignored, and they may write only documents
+/// the server already has.
 fn decide_doc(
     tx: &Transaction<'_>,
     user: &User,
@@ -341,45 +386,46 @@ fn decide_doc(
         .as_ref()
         .is_some_and(|r| r.meta.is_some() || r.has_changes);
     let stored_meta = row.as_ref().and_then(|r| r.meta.clone());
-    let empty = DocMeta::default();
+    let principal = user.principal();
 
-    if let Some(new) = submitted.filter(|new| stored_meta.as_ref() != Some(*new)) {
-        let new_ctx = gather_context(tx, user, doc_id, kind, new)?;
-        let new_facts = facts(kind, new, MetaOrigin::Submitted, &new_ctx);
-        let verdict = if known {
-            let old = stored_meta.as_ref().unwrap_or(&empty);
-            let old_ctx = gather_context(tx, user, doc_id, kind, old)?;
-            let old_facts = facts(kind, old, MetaOrigin::Stored, &old_ctx);
-            policy::may_set_meta(user, Some(&old_facts), &new_facts)
-        } else {
-            policy::may_set_meta(user, None, &new_facts)
-        };
-        if let Err(denied) = verdict {
-            return Ok(Err(denied.0));
+    if user.role == Role::Admin {
+        if let Some(new) = submitted.filter(|new| stored_meta.as_ref() != Some(*new)) {
+            if let Err(denied) = daftar_rules::may_set_meta(&principal, kind) {
+                return Ok(Err(denied.0));
+            }
+            if let Err(reason) = check_references(tx, new)? {
+                return Ok(Err(reason));
+            }
+            let id = match &row {
+                Some(r) => r.id,
+                None => insert_doc(tx, doc_id, kind, now)?,
+            };
+            write_meta(tx, id, new, user.id, now)?;
+            *meta_written = true;
+            return Ok(Ok(id));
         }
         let id = match &row {
             Some(r) => r.id,
             None => insert_doc(tx, doc_id, kind, now)?,
         };
-        write_meta(tx, id, new, user.id, now)?;
-        *meta_written = true;
         return Ok(Ok(id));
     }
 
-    let (meta, origin) = match &stored_meta {
-        Some(m) => (m, MetaOrigin::Stored),
-        None if known => (&empty, MetaOrigin::Stored),
-        None => (&empty, MetaOrigin::Submitted),
+    let Some(row) = row.filter(|_| known) else {
+        return Ok(Err(daftar_rules::access::unknown_document(kind).0));
     };
-    let ctx = gather_context(tx, user, doc_id, kind, meta)?;
-    if let Err(denied) = policy::may_write(user, &facts(kind, meta, origin, &ctx)) {
+    let meta = stored_meta.unwrap_or_default();
+    let ctx = gather_context(tx, user, doc_id, kind, &meta)?;
+    let facts = WriteFacts {
+        kind,
+        meta: &meta,
+        assigned: ctx.assigned,
+        group_faculty: ctx.group_faculty.as_deref(),
+    };
+    if let Err(denied) = daftar_rules::may_write(&principal, &facts) {
         return Ok(Err(denied.0));
     }
-    let id = match &row {
-        Some(r) => r.id,
-        None => insert_doc(tx, doc_id, kind, now)?,
-    };
-    Ok(Ok(id))
+    Ok(Ok(row.id))
 }
 
 /// The `WITH … readable(id) AS (…)` prefix for `user`: the row ids of every document the user
@@ -588,7 +634,15 @@ fn snapshot_for(
         // The cached snapshot goes with the changes after it; or none, change by change.
         return Ok(inputs.cached.take());
     }
-    let built = build_snapshot(doc, inputs)?;
+    let built = match build_snapshot(doc, inputs) {
+        Ok(built) => built,
+        Err(e) => {
+            // One bad row must not fail every new replica's pull: send the document change
+            // by change instead, and say so in the log.
+            tracing::warn!(doc, error = %e, "cannot build a snapshot; sending changes instead");
+            None
+        }
+    };
     if let Some((upto, bytes)) = &built {
         store_snapshot(tx, doc, *upto, bytes)?;
     }
@@ -1045,10 +1099,26 @@ impl Store for SqliteStore {
             let mut bind = tx.prepare_cached(
                 "INSERT INTO actors (actor, user_id, bound_at) VALUES (?1, ?2, ?3)",
             )?;
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO changes (hash, doc, actor, user_id, bytes, stored_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            let mut same_seq = tx.prepare_cached(
+                "SELECT hash FROM changes WHERE doc = ?1 AND actor = ?2 AND actor_seq = ?3",
             )?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO changes (hash, doc, actor, user_id, bytes, stored_at, actor_seq, edit_time) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            let day = now.div_euclid(86_400_000);
+            let mut used_today: u64 = tx
+                .query_row(
+                    "SELECT bytes FROM usage WHERE user_id = ?1 AND day = ?2",
+                    params![user.id, day],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()?
+                .map_or(0, |b| b.max(0) as u64);
+            let writer = Writer {
+                name: &user.name,
+                role: user.role,
+            };
             for change in &batch.changes {
                 let refuse = |code: ErrorCode, reason: &str| Refused {
                     hash: change.hash,
@@ -1072,6 +1142,15 @@ impl Store for SqliteStore {
                     }
                     None => {}
                 }
+                let inspected = match &change.inspected {
+                    Ok(c) => c,
+                    Err(unreadable) => {
+                        outcome
+                            .refused
+                            .push(refuse(unreadable.code, &unreadable.reason));
+                        continue;
+                    }
+                };
                 let doc_row = match decisions.get(change.doc.as_str()) {
                     Some(Ok(id)) => *id,
                     Some(Err(reason)) => {
@@ -1087,11 +1166,40 @@ impl Store for SqliteStore {
                         continue;
                     }
                 };
-                let genesis = change.actor.as_slice()
-                    == daftar_protocol::genesis_actor(&change.doc).as_slice();
-                if !genesis {
+                if let Err(refused) = daftar_rules::check_change(writer, change.kind, inspected) {
+                    tracing::info!(doc.id = %change.doc, user = %user.name, reason = %refused, "change refused by the rules");
+                    outcome
+                        .refused
+                        .push(refuse(ErrorCode::Forbidden, &refused.0));
+                    continue;
+                }
+                let seq = i64::try_from(inspected.seq).unwrap_or(i64::MAX);
+                let twin: Option<Vec<u8>> = same_seq
+                    .query_row(params![doc_row, inspected.actor, seq], |r| r.get(0))
+                    .optional()?;
+                if twin.is_some_and(|h| h != change.hash) {
+                    outcome.refused.push(refuse(
+                        ErrorCode::Malformed,
+                        "another change from this device with the same sequence number is \
+                         already stored; this device's history was rewritten",
+                    ));
+                    continue;
+                }
+                let len = change.bytes.len() as u64;
+                if batch.daily_bytes > 0 && used_today + len > batch.daily_bytes {
+                    outcome.refused.push(refuse(
+                        ErrorCode::RateLimited,
+                        &format!(
+                            "you have sent {} MiB of changes today; the server takes at most {} MiB per user per day",
+                            used_today / (1024 * 1024),
+                            batch.daily_bytes / (1024 * 1024)
+                        ),
+                    ));
+                    continue;
+                }
+                if !inspected.genesis {
                     let owner: Option<i64> = actor_owner
-                        .query_row([&change.actor], |r| r.get(0))
+                        .query_row([&inspected.actor], |r| r.get(0))
                         .optional()?;
                     match owner {
                         Some(owner) if owner != user.id => {
@@ -1103,21 +1211,31 @@ impl Store for SqliteStore {
                         }
                         Some(_) => {}
                         None => {
-                            bind.execute(params![change.actor, user.id, now])?;
+                            bind.execute(params![inspected.actor, user.id, now])?;
                         }
                     }
                 }
                 insert.execute(params![
                     &change.hash[..],
                     doc_row,
-                    change.actor,
+                    inspected.actor,
                     user.id,
                     change.bytes,
-                    now
+                    now,
+                    seq,
+                    inspected.time
                 ])?;
+                used_today += len;
                 outcome.stored += 1;
-                outcome.stored_bytes += change.bytes.len() as u64;
+                outcome.stored_bytes += len;
                 outcome.acked.push(change.hash);
+            }
+            if outcome.stored > 0 {
+                tx.execute(
+                    "INSERT INTO usage (user_id, day, bytes) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (user_id, day) DO UPDATE SET bytes = excluded.bytes",
+                    params![user.id, day, used_today as i64],
+                )?;
             }
         }
         tx.commit()?;
@@ -1195,7 +1313,11 @@ impl Store for SqliteStore {
             if !inputs.worth_building() {
                 continue;
             }
-            if let Some((upto, bytes)) = build_snapshot(id, inputs)? {
+            let built = build_snapshot(id, inputs).unwrap_or_else(|e| {
+                tracing::warn!(doc = id, error = %e, "cannot build a snapshot");
+                None
+            });
+            if let Some((upto, bytes)) = built {
                 store_snapshot(&*self.conn()?, id, upto, &bytes)?;
                 rebuilt += 1;
             }

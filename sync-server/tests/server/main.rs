@@ -10,15 +10,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use automerge::transaction::Transactable as _;
-use automerge::{ActorId, AutoCommit, ROOT};
+use automerge::{ActorId, AutoCommit, ROOT, ReadDoc as _};
 use daftar_protocol::{
-    AssignRequest, AssignResponse, Assignment, Bytes, DocMeta, ErrorBody, ErrorCode, LoginRequest,
-    LoginResponse, PushChange, REPLICA_HEADER, Role, SyncRequest, SyncResponse, genesis_actor,
+    AssignRequest, AssignResponse, Assignment, Bytes, DocKind, DocMeta, ErrorBody, ErrorCode,
+    LoginRequest, LoginResponse, PushChange, REPLICA_HEADER, Role, SyncRequest, SyncResponse,
+    genesis_actor,
 };
 use daftar_sync_server::{
     AppState, Config, PasswordParams, SqliteStore, UserSpec, add_user, serve,
 };
 use reqwest::StatusCode;
+
+mod trust;
 
 struct Server {
     url: String,
@@ -158,15 +161,48 @@ impl Server {
     }
 }
 
-/// One automerge change by `actor` setting `key` to `value` (independent of any other).
-fn change(actor: &[u8], key: &str, value: &str) -> Vec<u8> {
-    let mut doc = AutoCommit::new().with_actor(ActorId::from(actor));
-    doc.put(ROOT, key, value).expect("put");
-    doc.commit();
-    doc.get_last_local_change()
+/// Where a test change of a `kind` document by `role` goes, and the value it writes there:
+/// a part of the document that role may write (`daftar_rules::table`), so the change is
+/// judged on the document-level rules the test is about.
+fn target(kind: DocKind, role: Role, value: &str) -> (&'static str, String) {
+    match (kind, role) {
+        (DocKind::Journal, Role::Dean) => ("locks", format!(r#"{{"reason":"{value}"}}"#)),
+        (DocKind::Journal, _) => ("topics", value.to_owned()),
+        (DocKind::Group, _) => ("students", value.to_owned()),
+        (DocKind::Module, _) => ("topics", value.to_owned()),
+        (DocKind::Catalog, _) => ("settings", value.to_owned()),
+    }
+}
+
+/// The document as a replica starts it: its genesis, then writes as `actor`.
+fn started(doc: &str, actor: &[u8]) -> AutoCommit {
+    let kind = DocKind::of_doc_id(doc).expect("a document id");
+    let mut am = daftar_rules::genesis::genesis_doc(doc, kind);
+    am.set_actor(ActorId::from(actor));
+    am
+}
+
+/// Commits `am`'s pending ops and returns the change's raw bytes.
+fn commit(am: &mut AutoCommit, message: Option<&str>) -> Vec<u8> {
+    let mut options = automerge::transaction::CommitOptions::default().with_time(1_700_000_000_000);
+    if let Some(m) = message {
+        options = options.with_message(m.to_owned());
+    }
+    am.commit_with(options);
+    am.get_last_local_change()
         .expect("a change")
         .raw_bytes()
         .to_vec()
+}
+
+/// One change of `doc` by `actor` as `role` would write it, on top of the genesis only.
+fn change(doc: &str, actor: &[u8], role: Role, key: &str, value: &str) -> Vec<u8> {
+    let kind = DocKind::of_doc_id(doc).expect("a document id");
+    let mut am = started(doc, actor);
+    let (map, value) = target(kind, role, value);
+    let (_, obj) = am.get(ROOT, map).expect("read").expect("map");
+    am.put(&obj, key, value).expect("put");
+    commit(&mut am, None)
 }
 
 fn hash_of(bytes: &[u8]) -> String {
@@ -187,28 +223,53 @@ fn push(doc: &str, bytes: &[u8]) -> PushChange {
 struct Replica {
     id: String,
     actor: Vec<u8>,
+    role: Role,
     cursor: u64,
     access: u64,
     received: Vec<(String, String)>,
     page_bytes: Option<u64>,
+    /// Each document this replica wrote, so its changes chain (seq 1, 2, …).
+    written: std::collections::HashMap<String, AutoCommit>,
 }
 
 impl Replica {
+    /// A replica named for its user's role: `admin…`, `dean…`, `head…`, else a teacher's.
     fn new(id: &str) -> Replica {
         let mut actor = id.as_bytes().to_vec();
         actor.resize(16, 0);
+        let role = if id.starts_with("admin") || id == "writer" {
+            Role::Admin
+        } else if id.starts_with("dean") {
+            Role::Dean
+        } else if id.starts_with("head") {
+            Role::DepartmentHead
+        } else {
+            Role::Teacher
+        };
         Replica {
             id: id.into(),
             actor,
+            role,
             cursor: 0,
             access: 0,
             received: Vec::new(),
             page_bytes: None,
+            written: std::collections::HashMap::new(),
         }
     }
 
-    fn change(&self, key: &str, value: &str) -> Vec<u8> {
-        change(&self.actor, key, value)
+    /// The next change of `doc` from this replica, writing `key` where its role may.
+    fn change(&mut self, doc: &str, key: &str, value: &str) -> Vec<u8> {
+        let kind = DocKind::of_doc_id(doc).expect("a document id");
+        let actor = self.actor.clone();
+        let am = self
+            .written
+            .entry(doc.to_owned())
+            .or_insert_with(|| started(doc, &actor));
+        let (map, value) = target(kind, self.role, value);
+        let (_, obj) = am.get(ROOT, map).expect("read").expect("map");
+        am.put(&obj, key, value).expect("put");
+        commit(am, None)
     }
 
     /// Push once, then pull until nothing more; returns the first response.
@@ -307,9 +368,15 @@ async fn seed(server: &Server) -> (String, Replica) {
     ];
     let mut pushes: Vec<PushChange> = docs
         .iter()
-        .map(|(doc, _)| push(doc, &admin.change("name", doc)))
+        .map(|(doc, _)| {
+            let c = admin.change(doc, "name", doc);
+            push(doc, &c)
+        })
         .collect();
-    pushes.push(push("catalog/uni", &admin.change("name", "University")));
+    pushes.push(push(
+        "catalog/uni",
+        &admin.change("catalog/uni", "name", "University"),
+    ));
     let resp = admin.sync(server, &token, docs, pushes).await;
     assert!(resp.refused.is_empty(), "seed refused: {:?}", resp.refused);
     assert_eq!(resp.acked.len(), 8);
@@ -447,7 +514,7 @@ async fn push_and_pull_round_trip_between_two_users() {
     );
 
     // Ali marks a lesson; the admin's replica receives exactly that change.
-    let mark = ali.change("lesson-1", "present");
+    let mark = ali.change("journal/j1", "lesson-1", "present");
     let resp = ali
         .sync(&server, &ali_token, vec![], vec![push("journal/j1", &mark)])
         .await;
@@ -505,8 +572,8 @@ async fn dean_is_scoped_by_faculty() {
     );
 
     // The dean writes journals of the faculty, not those of another.
-    let ok = dean.change("lock", "yes");
-    let no = dean.change("lock", "no");
+    let ok = dean.change("journal/j1", "lock", "yes");
+    let no = dean.change("journal/j2", "lock", "no");
     let resp = dean
         .sync(
             &server,
@@ -541,12 +608,12 @@ async fn department_head_is_scoped_by_department() {
             "group/g2"
         ])
     );
-    let topic = head.change("topic", "Limits");
+    let topic = head.change("module/m2", "topic", "Limits");
     let resp = head
         .sync(&server, &token, vec![], vec![push("module/m2", &topic)])
         .await;
     assert_eq!(resp.acked, vec![hash_of(&topic)]);
-    let other = head.change("topic", "Sets");
+    let other = head.change("module/m1", "topic", "Sets");
     let resp = head
         .sync(&server, &token, vec![], vec![push("module/m1", &other)])
         .await;
@@ -562,7 +629,7 @@ async fn refused_write_stores_nothing_and_is_accepted_after_assign() {
     let bob_token = server.token("bob").await;
     let mut bob = Replica::new("bob-pc");
 
-    let mark = bob.change("lesson-1", "absent");
+    let mark = bob.change("journal/j2", "lesson-1", "absent");
     let req = vec![push("journal/j2", &mark)];
     let resp = bob.sync(&server, &bob_token, vec![], req.clone()).await;
     assert!(resp.acked.is_empty());
@@ -601,17 +668,18 @@ async fn foreign_actor_is_refused() {
     let ali_token = server.token("ali").await;
     let eve_token = server.token("eve").await;
     let mut ali = Replica::new("ali-laptop");
+    let first = ali.change("journal/j1", "a", "1");
     ali.sync(
         &server,
         &ali_token,
         vec![],
-        vec![push("journal/j1", &ali.change("a", "1"))],
+        vec![push("journal/j1", &first)],
     )
     .await;
 
     // Eve, also allowed on j1, forges a change with Ali's device actor.
     let mut eve = Replica::new("eve-pc");
-    let forged = change(&ali.actor, "grade", "5");
+    let forged = ali.change("journal/j1", "grade", "5");
     let resp = eve
         .sync(
             &server,
@@ -624,8 +692,8 @@ async fn foreign_actor_is_refused() {
     assert_eq!(resp.refused.len(), 1);
     assert_eq!(resp.refused[0].code, ErrorCode::ForeignActor);
 
-    // A genesis change is anyone's: Eve may push it for a journal she writes.
-    let genesis = change(&genesis_actor("journal/j1"), "genesis", "1");
+    // The document's own genesis change is anyone's who writes it, and never bound to them.
+    let (_, genesis) = daftar_rules::genesis::genesis_change("journal/j1", DocKind::Journal);
     let resp = eve
         .sync(
             &server,
@@ -635,20 +703,34 @@ async fn foreign_actor_is_refused() {
         )
         .await;
     assert_eq!(resp.acked, vec![hash_of(&genesis)]);
-    let genesis2 = change(&genesis_actor("journal/j1"), "genesis", "2");
     let resp = ali
         .sync(
             &server,
             &ali_token,
             vec![],
-            vec![push("journal/j1", &genesis2)],
+            vec![push("journal/j1", &genesis)],
         )
         .await;
     assert_eq!(
         resp.acked,
-        vec![hash_of(&genesis2)],
+        vec![hash_of(&genesis)],
         "and never bound to her"
     );
+    // Any other change with the genesis actor is a second genesis: refused.
+    let mut fake = started("journal/j1", &genesis_actor("journal/j1"));
+    let (_, marks) = fake.get(ROOT, "marks").expect("read").expect("map");
+    fake.put(&marks, "h1/s1", r#"{"s":"p"}"#).expect("put");
+    let second = commit(&mut fake, None);
+    let resp = ali
+        .sync(
+            &server,
+            &ali_token,
+            vec![],
+            vec![push("journal/j1", &second)],
+        )
+        .await;
+    assert_eq!(resp.refused.len(), 1, "{resp:?}");
+    assert!(resp.refused[0].reason.contains("genesis"));
     server.shutdown().await;
 }
 
@@ -656,7 +738,7 @@ async fn foreign_actor_is_refused() {
 async fn retried_push_is_idempotent() {
     let server = start().await;
     let (admin_token, mut admin) = seed(&server).await;
-    let c = admin.change("x", "1");
+    let c = admin.change("catalog/uni", "x", "1");
     let req = SyncRequest {
         push: vec![push("catalog/uni", &c), push("catalog/uni", &c)],
         ..SyncRequest::default()
@@ -716,7 +798,13 @@ async fn bad_input_gets_json_errors_and_the_server_keeps_serving() {
             "unknown doc kind",
             format!(
                 r#"{{"cursor":0,"push":[{{"doc":"secret/x","change":"{}"}}]}}"#,
-                base64_of(&change(b"0123456789abcdef", "k", "v"))
+                base64_of(&change(
+                    "journal/j",
+                    b"0123456789abcdef",
+                    Role::Admin,
+                    "k",
+                    "v"
+                ))
             ),
             StatusCode::BAD_REQUEST,
             ErrorCode::Malformed,
@@ -810,7 +898,7 @@ async fn small_pages_deliver_everything_exactly_once() {
         .map(|i| {
             push(
                 &format!("journal/j{}", 1 + i % 3),
-                &writer.change(&format!("k{i}"), "v"),
+                &writer.change(&format!("journal/j{}", 1 + i % 3), &format!("k{i}"), "v"),
             )
         })
         .collect();
@@ -862,7 +950,7 @@ async fn newly_assigned_journal_arrives_whole() {
     let (admin_token, mut admin) = seed(&server).await;
     // History of j2 the teacher cannot see yet.
     let history: Vec<Vec<u8>> = (0..5)
-        .map(|i| admin.change(&format!("h{i}"), "x"))
+        .map(|i| admin.change("journal/j2", &format!("h{i}"), "x"))
         .collect();
     admin
         .sync(
@@ -954,7 +1042,7 @@ async fn teachers_cannot_create_journals_by_naming_themselves() {
     server.user("ali", Role::Teacher, None, Some("E1"));
     let token = server.token("ali").await;
     let mut ali = Replica::new("ali-laptop");
-    let c = ali.change("x", "1");
+    let c = ali.change("journal/new", "x", "1");
     let resp = ali
         .sync(
             &server,
@@ -1074,7 +1162,6 @@ fn cli_manages_users_and_assignments_on_the_same_database() {
 /// access change and the nothing-changed sync stay fast, because both are a few SQL joins.
 #[test]
 fn readable_sets_scale_to_thousands_of_documents() {
-    use daftar_protocol::DocKind;
     use daftar_sync_server::store::{IncomingChange, PullRequest, PushBatch, Store as _};
     use std::time::Instant;
 
@@ -1097,17 +1184,15 @@ fn readable_sets_scale_to_thousands_of_documents() {
     let actor = b"admin-importer!!".to_vec();
     let mut batch = PushBatch::default();
     let mut add = |doc: String, kind: DocKind, meta: DocMeta| {
-        let bytes = change(&actor, "id", &doc);
-        let hash = automerge::Change::from_bytes(bytes.clone())
-            .expect("decode")
-            .hash()
-            .0;
+        let bytes = change(&doc, &actor, Role::Admin, "id", &doc);
+        let inspected = daftar_rules::inspect(&doc, kind, &bytes, &daftar_rules::Limits::default());
+        let hash = inspected.as_ref().expect("a valid change").hash;
         batch.changes.push(IncomingChange {
             doc: doc.clone(),
             kind,
             hash,
-            actor: actor.clone(),
             bytes,
+            inspected,
         });
         batch.metas.push((doc, kind, meta));
     };
@@ -1303,7 +1388,7 @@ async fn journal_moved_out_and_back_arrives_whole_again() {
             vec![],
         )
         .await;
-    let hidden = admin.change("while-away", "1");
+    let hidden = admin.change("journal/j1", "while-away", "1");
     admin
         .sync(
             &server,
@@ -1389,19 +1474,18 @@ async fn parallel_guesses_cannot_exceed_the_limit() {
     server.shutdown().await;
 }
 
-/// `n` changes of one document in a chain (each depends on the one before), by `actor`.
-fn chain(actor: &[u8], n: usize) -> (AutoCommit, Vec<Vec<u8>>) {
-    let mut doc = AutoCommit::new().with_actor(ActorId::from(actor));
-    let mut out = Vec::new();
-    for i in 0..n {
-        doc.put(ROOT, format!("k{}", i % 7), i as i64).expect("put");
-        doc.commit();
-        out.push(
-            doc.get_last_local_change()
-                .expect("a change")
-                .raw_bytes()
-                .to_vec(),
-        );
+/// `n` changes of one document in a chain (each depends on the one before): its genesis,
+/// then writes by `actor` as an administrator.
+fn chain(doc_id: &str, actor: &[u8], n: usize) -> (AutoCommit, Vec<Vec<u8>>) {
+    let kind = DocKind::of_doc_id(doc_id).expect("a document id");
+    let (_, genesis) = daftar_rules::genesis::genesis_change(doc_id, kind);
+    let mut doc = started(doc_id, actor);
+    let mut out = vec![genesis];
+    for i in 1..n {
+        let (map, value) = target(kind, Role::Admin, &i.to_string());
+        let (_, obj) = doc.get(ROOT, map).expect("read").expect("map");
+        doc.put(&obj, format!("k{}", i % 7), value).expect("put");
+        out.push(commit(&mut doc, None));
     }
     (doc, out)
 }
@@ -1444,7 +1528,7 @@ async fn zstd_bodies_go_both_ways_and_acks_can_be_one_flag() {
     let server = start().await;
     server.user("admin", Role::Admin, None, None);
     let token = server.token("admin").await;
-    let (_, changes) = chain(b"admin-pc-zstd-01", 40);
+    let (_, changes) = chain("group/g9", b"admin-pc-zstd-01", 40);
     let request = |from: usize, to: usize, compact_acks: bool| SyncRequest {
         docs: vec![("group/g9".into(), meta_group("F9"))],
         push: changes[from..to]
@@ -1566,7 +1650,7 @@ async fn newly_readable_documents_arrive_as_one_snapshot() {
     server.user("dean1", Role::Dean, Some("F1"), None);
     let admin = server.token("admin").await;
     let dean = server.token("dean1").await;
-    let (mut doc, changes) = chain(b"admin-pc-snap-01", 120);
+    let (mut doc, changes) = chain("group/g1", b"admin-pc-snap-01", 120);
     let push_range = |from: usize, to: usize| SyncRequest {
         docs: vec![("group/g1".into(), meta_group("F1"))],
         push: changes[from..to]

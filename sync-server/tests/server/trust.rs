@@ -1,0 +1,792 @@
+//! The server judges what a change *does* (issue 9, `docs/security.md`): hand-made automerge
+//! changes from every role against every part of every document kind, the attacks found
+//! against version one, and poison and bombs — each forbidden write refused with a reason,
+//! nothing stored, the server serving on.
+
+use std::num::NonZeroU64;
+use std::time::Instant;
+
+use automerge::legacy::{Key, ObjectId, Op, OpId, OpType, SortedVec};
+use automerge::{ScalarValue, transaction::Transactable as _};
+use daftar_rules::genesis::{genesis_change, maps_of};
+use daftar_rules::table::{Operation, ValueShape, rule};
+
+use super::*;
+
+/// The users of these tests: (name, role, scope, employee).
+const PEOPLE: [(&str, Role, Option<&str>, Option<&str>); 4] = [
+    ("admin", Role::Admin, None, None),
+    ("ali", Role::Teacher, None, Some("E1")),
+    ("dean1", Role::Dean, Some("F1"), None),
+    ("head1", Role::DepartmentHead, Some("D1"), None),
+];
+
+/// A document of `kind` that `role` may write at the document level, if there is one (the
+/// seed's j1 is group g1 of faculty F1, module m1 of department D1, teacher E1).
+fn writable(kind: DocKind, role: Role) -> (&'static str, bool) {
+    let doc = match kind {
+        DocKind::Catalog => "catalog/uni",
+        DocKind::Group => "group/g1",
+        DocKind::Module => "module/m1",
+        DocKind::Journal => "journal/j1",
+    };
+    let ok = match role {
+        Role::Admin => true,
+        Role::Teacher => kind == DocKind::Journal,
+        Role::Dean => matches!(kind, DocKind::Group | DocKind::Journal),
+        Role::DepartmentHead => kind == DocKind::Module,
+    };
+    (doc, ok)
+}
+
+/// A value of `shape` as its writer would make it; `second` gives another one (a put that
+/// repeats the visible value writes no op).
+fn sample(shape: ValueShape, writer: &str, second: bool) -> String {
+    let n = if second { 2 } else { 1 };
+    match shape {
+        ValueShape::Text => format!("Normallashtirish {n}"),
+        ValueShape::Mark if second => r#"{"s":"p","g":88}"#.into(),
+        ValueShape::Mark => r#"{"s":"a","h":2}"#.into(),
+        ValueShape::Score => format!("1{n}"),
+        ValueShape::Lesson => format!(r#"{{"date":"2026-09-14","pair":{n},"type":"13"}}"#),
+        ValueShape::LessonStatus if second => "planned".into(),
+        ValueShape::LessonStatus => "held".into(),
+        ValueShape::Adjustment => {
+            format!(r#"{{"to":"e","reason":"tibbiy ma'lumotnoma 041{n}","status":"approved"}}"#)
+        }
+        ValueShape::Lock => format!(r#"{{"reason":"semester closed ({n})"}}"#),
+        ValueShape::Resolution => format!(r#"{{"by":"{writer}","value":"x{n}"}}"#),
+    }
+}
+
+/// A fresh device: each case writes with its own actor, so seqs never collide.
+fn device(tag: &str) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(tag.as_bytes())[..16].to_vec()
+}
+
+/// Writes `value` (or deletes, with `None`) at `map[key]` of `doc` on top of `base` changes,
+/// as `actor`, with `message`.
+fn write(
+    doc: &str,
+    actor: &[u8],
+    base: &[Vec<u8>],
+    map: &str,
+    key: &str,
+    value: Option<&str>,
+    message: Option<&str>,
+) -> Vec<u8> {
+    let mut am = started(doc, actor);
+    am.apply_changes(
+        base.iter()
+            .map(|c| automerge::Change::from_bytes(c.clone()).expect("a change")),
+    )
+    .expect("apply");
+    let (_, obj) = am.get(ROOT, map).expect("read").expect("map");
+    match value {
+        Some(v) => am.put(&obj, key, v).expect("put"),
+        None => am.delete(&obj, key).expect("delete"),
+    }
+    commit(&mut am, message)
+}
+
+async fn people(server: &Server) -> BTreeMap<&'static str, String> {
+    let mut tokens = BTreeMap::new();
+    for (name, role, scope, employee) in PEOPLE {
+        if name != "admin" {
+            server.user(name, role, scope, employee);
+        }
+        tokens.insert(name, server.token(name).await);
+    }
+    tokens
+}
+
+/// Every role × document kind × part × operation, from the rule table: allowed writes are
+/// stored, forbidden ones refused with a reason and stored nowhere.
+#[tokio::test]
+async fn every_role_part_and_operation_follows_the_rule_table() {
+    let server = start().await;
+    let (admin_token, mut admin) = seed(&server).await;
+    let tokens = people(&server).await;
+    let mut cases = 0;
+    for kind in DocKind::ALL {
+        for map in maps_of(kind) {
+            let part = rule(kind, map)
+                .unwrap_or_else(|| panic!("{kind}.{map} has no row in the rule table"));
+            for (name, role, _, _) in PEOPLE {
+                let (doc, doc_ok) = writable(kind, role);
+                for op in Operation::ALL {
+                    let key = format!("{map}-{op:?}-{name}");
+                    // Change and delete need a value to act on: the administrator's.
+                    let base = match op {
+                        Operation::Create => Vec::new(),
+                        Operation::Change | Operation::Delete => {
+                            let first = write(
+                                doc,
+                                &device(&format!("admin {key}")),
+                                &[],
+                                map,
+                                &key,
+                                Some(&sample(part.shape, "admin", false)),
+                                None,
+                            );
+                            let resp = server
+                                .sync(
+                                    &admin_token,
+                                    "admin-seed",
+                                    &SyncRequest {
+                                        push: vec![push(doc, &first)],
+                                        ..SyncRequest::default()
+                                    },
+                                )
+                                .await;
+                            assert!(resp.refused.is_empty(), "{key}: {:?}", resp.refused);
+                            vec![first]
+                        }
+                    };
+                    let value = match op {
+                        Operation::Delete => None,
+                        Operation::Create => Some(sample(part.shape, name, false)),
+                        Operation::Change => Some(sample(part.shape, name, true)),
+                    };
+                    let c = write(
+                        doc,
+                        &device(&format!("{name} {key}")),
+                        &base,
+                        map,
+                        &key,
+                        value.as_deref(),
+                        None,
+                    );
+                    let expected = doc_ok && part.roles(op).contains(&role);
+                    let resp = server
+                        .sync(
+                            &tokens[name],
+                            &format!("{name}-pc"),
+                            &SyncRequest {
+                                push: vec![push(doc, &c)],
+                                ..SyncRequest::default()
+                            },
+                        )
+                        .await;
+                    if expected {
+                        assert_eq!(
+                            resp.acked,
+                            vec![hash_of(&c)],
+                            "{name} {op:?} {kind}.{map}: {:?}",
+                            resp.refused
+                        );
+                    } else {
+                        assert!(
+                            resp.acked.is_empty(),
+                            "{name} {op:?} {kind}.{map} was stored"
+                        );
+                        assert_eq!(resp.refused.len(), 1, "{name} {op:?} {kind}.{map}");
+                        assert_eq!(resp.refused[0].code, ErrorCode::Forbidden);
+                        assert!(!resp.refused[0].reason.is_empty());
+                    }
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(
+        cases,
+        21 * 4 * 3,
+        "every part of every kind, 4 roles, 3 operations"
+    );
+    // Exactly the allowed writes (and the administrator's bases) reached the server.
+    let before = admin.received.len();
+    admin.sync(&server, &admin_token, vec![], vec![]).await;
+    let allowed = DocKind::ALL
+        .iter()
+        .flat_map(|k| {
+            maps_of(*k)
+                .iter()
+                .map(move |m| (*k, rule(*k, m).expect("rule")))
+        })
+        .flat_map(|(k, part)| {
+            PEOPLE.iter().flat_map(move |(_, role, _, _)| {
+                Operation::ALL
+                    .iter()
+                    .filter(move |op| writable(k, *role).1 && part.roles(**op).contains(role))
+                    .map(|_| ())
+            })
+        })
+        .count();
+    let bases = 21 * 4 * 2;
+    assert_eq!(admin.received.len() - before, allowed + bases);
+    server.healthy().await;
+    server.shutdown().await;
+}
+
+/// The attack on version one, with hand-made changes: a teacher unlocks the dean's lock,
+/// excuses an absence, signs a change with the dean's name, records a resolution "by admin".
+/// Each is refused; the dean's lock stands.
+#[tokio::test]
+async fn a_teacher_cannot_unlock_excuse_or_write_in_another_name() {
+    let server = start().await;
+    let (admin_token, mut admin) = seed(&server).await;
+    let tokens = people(&server).await;
+    let lock = write(
+        "journal/j1",
+        &device("dean lock"),
+        &[],
+        "locks",
+        "h1",
+        Some(r#"{"reason":"closed by the dean's office"}"#),
+        Some(r#"{"by":"dean1","do":"lock"}"#),
+    );
+    let resp = server
+        .sync(
+            &tokens["dean1"],
+            "dean-pc",
+            &SyncRequest {
+                push: vec![push("journal/j1", &lock)],
+                ..SyncRequest::default()
+            },
+        )
+        .await;
+    assert_eq!(resp.acked, vec![hash_of(&lock)]);
+
+    let teacher = device("ali laptop");
+    let base = std::slice::from_ref(&lock);
+    let attacks: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "unlock",
+            write("journal/j1", &teacher, base, "locks", "h1", None, None),
+            "locks",
+        ),
+        (
+            "excuse by adjustment",
+            write(
+                "journal/j1",
+                &teacher,
+                base,
+                "adjustments",
+                "h1/s1",
+                Some(r#"{"to":"e","reason":"x","status":"approved"}"#),
+                None,
+            ),
+            "adjustments",
+        ),
+        (
+            "excused mark",
+            write(
+                "journal/j1",
+                &teacher,
+                base,
+                "marks",
+                "h1/s1",
+                Some(r#"{"s":"e","h":2}"#),
+                None,
+            ),
+            "only the dean's office",
+        ),
+        (
+            "the dean's name",
+            write(
+                "journal/j1",
+                &teacher,
+                base,
+                "marks",
+                "h1/s1",
+                Some(r#"{"s":"p","g":90}"#),
+                Some(r#"{"by":"dean1","do":"mark"}"#),
+            ),
+            "says it was made by",
+        ),
+        (
+            "resolution by admin",
+            write(
+                "journal/j1",
+                &teacher,
+                base,
+                "resolutions",
+                "mark:h1/s1",
+                Some(r#"{"by":"admin","value":"{\"s\":\"p\"}","note":"2023"}"#),
+                None,
+            ),
+            "resolutions",
+        ),
+    ];
+    for (what, change, says) in &attacks {
+        let resp = server
+            .sync(
+                &tokens["ali"],
+                "ali-laptop",
+                &SyncRequest {
+                    push: vec![push("journal/j1", change)],
+                    ..SyncRequest::default()
+                },
+            )
+            .await;
+        assert!(resp.acked.is_empty(), "{what} was stored");
+        assert_eq!(resp.refused.len(), 1, "{what}");
+        assert!(
+            resp.refused[0].reason.contains(says),
+            "{what}: {}",
+            resp.refused[0].reason
+        );
+    }
+    // The dean's office writes a mark only inside a resolution in its own name.
+    let plain = write(
+        "journal/j1",
+        &device("dean mark"),
+        &[],
+        "marks",
+        "h1/s2",
+        Some(r#"{"s":"p"}"#),
+        None,
+    );
+    let resp = server
+        .sync(
+            &tokens["dean1"],
+            "dean-pc",
+            &SyncRequest {
+                push: vec![push("journal/j1", &plain)],
+                ..SyncRequest::default()
+            },
+        )
+        .await;
+    assert_eq!(resp.refused.len(), 1);
+    let before = admin.received.len();
+    admin.sync(&server, &admin_token, vec![], vec![]).await;
+    assert_eq!(
+        admin.received[before..].to_vec(),
+        vec![("journal/j1".to_string(), hash_of(&lock))],
+        "only the dean's lock is on the server"
+    );
+    server.shutdown().await;
+}
+
+/// Metadata belongs to the server: what a teacher or a dean's office sends is ignored, a
+/// document the server does not know cannot be created by them, and an administrator's may
+/// name only groups and modules the server has.
+#[tokio::test]
+async fn metadata_sent_by_non_admins_never_moves_a_document() {
+    let server = start().await;
+    let (admin_token, _) = seed(&server).await;
+    let tokens = people(&server).await;
+
+    // The teacher names another faculty's group for their journal: ignored.
+    let mut ali = Replica::new("ali-laptop");
+    let c = ali.change("journal/j1", "t1", "Limits");
+    let resp = ali
+        .sync(
+            &server,
+            &tokens["ali"],
+            vec![(
+                "journal/j1".into(),
+                meta_journal("group/g2", "module/m1", &["E1"]),
+            )],
+            vec![push("journal/j1", &c)],
+        )
+        .await;
+    assert_eq!(resp.acked, vec![hash_of(&c)], "the change itself is fine");
+    let mut ali2 = Replica::new("ali-desktop");
+    ali2.sync(&server, &tokens["ali"], vec![], vec![]).await;
+    assert!(
+        !ali2.docs().contains("group/g2"),
+        "no roster of another faculty"
+    );
+    let mut dean = Replica::new("dean-pc");
+    dean.sync(&server, &tokens["dean1"], vec![], vec![]).await;
+    assert!(
+        dean.docs().contains("journal/j1"),
+        "the dean's office still reads it"
+    );
+
+    // A dean claims another faculty's journal by metadata: ignored, still refused.
+    let grab = dean.change("journal/j2", "x", "mine");
+    let resp = dean
+        .sync(
+            &server,
+            &tokens["dean1"],
+            vec![(
+                "journal/j2".into(),
+                meta_journal("group/g1", "module/m2", &[]),
+            )],
+            vec![push("journal/j2", &grab)],
+        )
+        .await;
+    assert_eq!(resp.refused.len(), 1);
+    assert!(
+        resp.refused[0].reason.contains("not in your faculty"),
+        "{:?}",
+        resp.refused
+    );
+
+    // Nobody but an administrator creates a document the server does not know.
+    let new = dean.change("journal/new", "x", "mine");
+    let resp = dean
+        .sync(
+            &server,
+            &tokens["dean1"],
+            vec![(
+                "journal/new".into(),
+                meta_journal("group/g1", "module/m1", &[]),
+            )],
+            vec![push("journal/new", &new)],
+        )
+        .await;
+    assert_eq!(resp.refused.len(), 1);
+    assert!(
+        resp.refused[0].reason.contains("not on the server yet"),
+        "{:?}",
+        resp.refused
+    );
+
+    // The administrator's metadata may not name a group the server does not have.
+    let mut admin = Replica::new("admin-2");
+    let orphan = admin.change("journal/orphan", "x", "1");
+    let resp = admin
+        .sync(
+            &server,
+            &admin_token,
+            vec![(
+                "journal/orphan".into(),
+                meta_journal("group/nowhere", "module/m1", &[]),
+            )],
+            vec![push("journal/orphan", &orphan)],
+        )
+        .await;
+    assert_eq!(resp.refused.len(), 1);
+    assert!(
+        resp.refused[0].reason.contains("group/nowhere"),
+        "{:?}",
+        resp.refused
+    );
+    server.shutdown().await;
+}
+
+/// Two changes with one (actor, seq) and different hashes would make every replica of the
+/// document fail to load it: the second is refused, and a fresh replica loads the document.
+#[tokio::test]
+async fn a_second_change_with_the_same_actor_and_seq_is_refused() {
+    let server = start().await;
+    let (admin_token, _) = seed(&server).await;
+    let tokens = people(&server).await;
+    let (_, genesis) = genesis_change("journal/j1", DocKind::Journal);
+    let actor = device("ali twin");
+    let first = write(
+        "journal/j1",
+        &actor,
+        &[],
+        "topics",
+        "h1",
+        Some("Limits"),
+        None,
+    );
+    let twin = write(
+        "journal/j1",
+        &actor,
+        &[],
+        "topics",
+        "h1",
+        Some("Sets"),
+        None,
+    );
+    assert_ne!(hash_of(&first), hash_of(&twin));
+    let resp = server
+        .sync(
+            &tokens["ali"],
+            "ali-laptop",
+            &SyncRequest {
+                push: vec![
+                    push("journal/j1", &genesis),
+                    push("journal/j1", &first),
+                    push("journal/j1", &twin),
+                ],
+                ..SyncRequest::default()
+            },
+        )
+        .await;
+    assert_eq!(resp.acked, vec![hash_of(&genesis), hash_of(&first)]);
+    assert_eq!(resp.refused.len(), 1);
+    assert!(
+        resp.refused[0].reason.contains("same sequence number"),
+        "{:?}",
+        resp.refused
+    );
+
+    // A fresh replica gets j1 (whole, as a snapshot where the server builds one) and loads it.
+    let resp = server
+        .sync(
+            &admin_token,
+            "fresh-pc",
+            &SyncRequest {
+                snapshots: true,
+                ..SyncRequest::default()
+            },
+        )
+        .await;
+    let mut j1 = AutoCommit::new();
+    for c in resp.changes.iter().filter(|c| c.doc == "journal/j1") {
+        if c.snapshot {
+            j1.load_incremental(&c.change.0).expect("loads");
+        } else {
+            j1.apply_changes([automerge::Change::from_bytes(c.change.0.clone()).expect("change")])
+                .expect("applies");
+        }
+    }
+    let (_, topics) = j1.get(ROOT, "topics").expect("read").expect("map");
+    assert_eq!(
+        j1.get(&topics, "h1")
+            .expect("read")
+            .and_then(|(v, _)| v.as_str().map(str::to_owned)),
+        Some("Limits".into())
+    );
+    server.shutdown().await;
+}
+
+/// A row the server cannot decode (stored before a check existed, or damaged on disk) never
+/// turns a pull into a 500: the document goes out change by change instead of as a snapshot.
+#[tokio::test]
+async fn a_damaged_row_never_fails_a_pull() {
+    let server = start().await;
+    let (admin_token, _) = seed(&server).await;
+    let db = rusqlite::Connection::open(server._dir.path().join("server.db")).expect("open");
+    let doc: i64 = db
+        .query_row("SELECT id FROM docs WHERE doc_id = 'group/g1'", [], |r| {
+            r.get(0)
+        })
+        .expect("g1");
+    for i in 0..12u8 {
+        db.execute(
+            "INSERT INTO changes (hash, doc, actor, user_id, bytes, stored_at) VALUES (?1, ?2, x'00', 1, ?3, 0)",
+            rusqlite::params![vec![i; 32], doc, vec![0x85, 0x6f, 0x4a, 0x83, i]],
+        )
+        .expect("insert");
+    }
+    drop(db);
+    let r = server
+        .sync_raw(
+            &admin_token,
+            "fresh-pc",
+            &SyncRequest {
+                snapshots: true,
+                ..SyncRequest::default()
+            },
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    server.healthy().await;
+    server.shutdown().await;
+}
+
+/// The real binary, for figures about the server process itself (its memory).
+struct Binary {
+    child: tokio::process::Child,
+    url: String,
+    _drain: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Binary {
+    async fn start(admin_password: &str) -> Binary {
+        use std::process::Stdio;
+        use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+        use tokio::process::Command;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("server.db");
+        let bin = env!("CARGO_BIN_EXE_daftar-sync");
+        let mut add = Command::new(bin)
+            .args(["user", "add", "admin", "--role", "admin", "--database"])
+            .arg(&db)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn user add");
+        let mut stdin = add.stdin.take().expect("stdin");
+        stdin
+            .write_all(format!("{admin_password}\n").as_bytes())
+            .await
+            .expect("password");
+        drop(stdin);
+        let out = add.wait_with_output().await.expect("user add");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut child = Command::new(bin)
+            .args(["serve", "--listen", "127.0.0.1:0", "--database"])
+            .arg(&db)
+            .env("RUST_LOG", "info")
+            .env_remove("DAFTAR_SYNC_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn serve");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let addr = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.expect("read stderr") {
+                if let Some(rest) = line.split("listen=").nth(1) {
+                    return rest.split_whitespace().next().map(str::to_owned);
+                }
+            }
+            None
+        })
+        .await
+        .expect("server announces its address")
+        .expect("a listen= field");
+        let drain = tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Binary {
+            child,
+            url: format!("http://{addr}"),
+            _drain: drain,
+            _dir: dir,
+        }
+    }
+
+    /// The server process's peak resident memory, in MiB.
+    fn peak_rss_mib(&self) -> u64 {
+        let pid = self.child.id().expect("running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmHWM")
+            / 1024
+    }
+}
+
+/// A compressed change chunk whose body inflates to 1 GiB.
+fn inflation_bomb() -> Vec<u8> {
+    use std::io::Write as _;
+    let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..1024 {
+        z.write_all(&zeros).expect("deflate");
+    }
+    let body = z.finish().expect("deflate");
+    let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
+    let mut len = body.len();
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            chunk.push(byte);
+            break;
+        }
+        chunk.push(byte | 0x80);
+    }
+    chunk.extend_from_slice(&body);
+    chunk
+}
+
+/// One change holding a million ops in a few kilobytes.
+fn million_ops(doc: &str) -> Vec<u8> {
+    let (genesis_hash, _) = genesis_change(doc, DocKind::Journal);
+    let genesis = ActorId::from(&genesis_actor(doc)[..]);
+    let op = Op {
+        action: OpType::Put(ScalarValue::Str("x".into())),
+        obj: ObjectId::Id(OpId(5, genesis)),
+        key: Key::Map("h1/s1".into()),
+        pred: SortedVec::new(),
+        insert: false,
+    };
+    let change = automerge::ExpandedChange {
+        operations: vec![op; 1_000_000],
+        actor_id: ActorId::from(&device("bomber")[..]),
+        hash: None,
+        seq: 1,
+        start_op: NonZeroU64::new(10).expect("nonzero"),
+        time: 0,
+        message: None,
+        deps: vec![automerge::ChangeHash(genesis_hash)],
+        extra_bytes: Vec::new(),
+        author: None,
+    };
+    automerge::Change::from(change).raw_bytes().to_vec()
+}
+
+/// Bombs against the real binary: a compressed chunk inflating to 1 GiB and a change of 10⁶
+/// ops, each refused in under a second, the server's memory staying under 200 MiB, and an
+/// ordinary push going through after them.
+#[tokio::test]
+async fn bombs_are_refused_fast_and_the_server_stays_small() {
+    let server = Binary::start("bomb-admin-pw").await;
+    let http = reqwest::Client::new();
+    let login: LoginResponse = http
+        .post(format!("{}/v1/sessions", server.url))
+        .json(&LoginRequest {
+            user: "admin".into(),
+            password: "bomb-admin-pw".into(),
+        })
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("login body");
+    let sync = |req: SyncRequest| {
+        let http = http.clone();
+        let url = format!("{}/v1/sync", server.url);
+        let token = login.token.clone();
+        async move {
+            http.post(url)
+                .bearer_auth(token)
+                .header(REPLICA_HEADER, "bomber-pc")
+                .json(&req)
+                .send()
+                .await
+                .expect("send")
+        }
+    };
+
+    let bomb = inflation_bomb();
+    assert!(
+        bomb.len() < 8 * 1024 * 1024,
+        "inside an accepted body: {}",
+        bomb.len()
+    );
+    let t = Instant::now();
+    let r = sync(SyncRequest {
+        push: vec![push("journal/j1", &bomb)],
+        ..SyncRequest::default()
+    })
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let err: ErrorBody = r.json().await.expect("JSON error");
+    assert!(err.message.contains("compressed"), "{}", err.message);
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+
+    let many = million_ops("journal/j1");
+    assert!(many.len() < 2 * 1024 * 1024, "{} bytes", many.len());
+    let t = Instant::now();
+    let r = sync(SyncRequest {
+        push: vec![push("journal/j1", &many)],
+        ..SyncRequest::default()
+    })
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let resp: SyncResponse = r.json().await.expect("sync body");
+    assert!(resp.acked.is_empty());
+    assert_eq!(resp.refused.len(), 1);
+    assert_eq!(resp.refused[0].code, ErrorCode::TooLarge);
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+
+    let ok = change("journal/j1", &device("admin ok"), Role::Admin, "k", "v");
+    let (_, genesis) = genesis_change("journal/j1", DocKind::Journal);
+    let resp: SyncResponse = sync(SyncRequest {
+        push: vec![push("journal/j1", &genesis), push("journal/j1", &ok)],
+        ..SyncRequest::default()
+    })
+    .await
+    .json()
+    .await
+    .expect("sync body");
+    assert_eq!(resp.acked.len(), 2, "{:?}", resp.refused);
+    let peak = server.peak_rss_mib();
+    assert!(peak < 200, "the server peaked at {peak} MiB");
+}
