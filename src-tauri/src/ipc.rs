@@ -300,6 +300,37 @@ pub struct AdjustMarkRequest {
     pub document: Option<String>,
 }
 
+/// Every change of one cell: its marks and the adjustments beside them.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CellHistoryRequest {
+    pub journal: String,
+    pub lesson: String,
+    pub student: String,
+}
+
+/// One write to a cell, with its author as the server recorded it.
+#[derive(Debug, Clone, Serialize, TS, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CellHistoryEntry {
+    /// `marks`, `adjustments` or `resolutions`.
+    pub part: String,
+    /// The raw value (a mark's JSON…); `null` when the cell was cleared.
+    pub value: Option<String>,
+    /// How people read it (`NB`, `85`, `→ excused: …`).
+    pub display: Option<String>,
+    pub user: Option<String>,
+    /// `user` is the server's record, not the change's own claim.
+    pub verified: bool,
+    pub device: String,
+    /// The device's clock, unix milliseconds.
+    #[ts(type = "number")]
+    pub edited_at: i64,
+    /// When the server received it, where that is more than a day later or earlier.
+    #[ts(type = "number | null")]
+    pub received_at: Option<i64>,
+}
+
 /// Closes a lesson for editing, with the reason teachers will see.
 #[derive(Debug, Clone, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -748,6 +779,8 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         GridScore,
         EnterScoreRequest,
         AdjustMarkRequest,
+        CellHistoryRequest,
+        CellHistoryEntry,
         LockLessonRequest,
         UnlockLessonRequest,
         MarkCellRequest,

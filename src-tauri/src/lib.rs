@@ -85,6 +85,7 @@ pub fn run() {
             commands::inbox::resolve_conflict,
             commands::inbox::list_resolutions,
             commands::inbox::list_overruled,
+            commands::journal::cell_history,
             commands::report::get_report,
             commands::report::export_journal,
             commands::report::choose_export_path,

@@ -1200,6 +1200,66 @@ async fn dean_scenario() -> Result<()> {
     }
     steps.done("the dean's office signed in on the teacher's computer (a new device): the faculty's journals arrived and its adjustment reached the server");
 
+    // The teacher signs in here again: the grid offers no adjust or lock actions, and the
+    // cell's history (F4) names the dean's office for the adjustment, from the server's record.
+    app.click("[data-testid=user-box-signout]").await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    if app
+        .js("return !!document.querySelector('[data-testid=signout-dialog]');")
+        .await?
+        == json!(true)
+    {
+        app.click("[data-testid=signout-sync]").await?;
+    }
+    app.el("[data-testid=signin-form]").await?;
+    app.type_into("[data-testid=signin-server]", &uni.server.url())
+        .await?;
+    app.type_into("[data-testid=signin-user]", TEACHER.0)
+        .await?;
+    app.type_into("[data-testid=signin-password]", TEACHER.1)
+        .await?;
+    app.click("[data-testid=signin-submit]").await?;
+    app.el("[data-testid=journals-table]").await?;
+    app.wait_synced(Duration::from_secs(40)).await?;
+    app.open_journal(&journal).await?;
+    let dean_actions = app
+        .js("return [!!document.querySelector('[data-testid=open-adjust]'), !!document.querySelector('[data-testid=open-lock]')];")
+        .await?;
+    if dean_actions != json!([false, false]) {
+        bail!("the teacher's grid shows adjust/lock actions: {dean_actions}");
+    }
+    let r = app
+        .students()
+        .await?
+        .iter()
+        .position(|s| *s == first)
+        .context("the first student's row")?;
+    app.click_cell(r, c).await?;
+    app.grid_keys(&key(Key::F4)).await?;
+    let want = json!([[DEAN.0, "true"]]);
+    app.wait_for(
+        "the cell's history with the dean's adjustment",
+        Duration::from_secs(15),
+        || async {
+            Ok(app
+                .js("return Array.from(document.querySelectorAll('[data-testid=history-item][data-part=adjustments]')).map(e => [e.dataset.user, e.dataset.verified]);")
+                .await?
+                == want)
+        },
+    )
+    .await?;
+    let marks = app
+        .js("return Array.from(document.querySelectorAll('[data-testid=history-item][data-part=marks]')).map(e => [e.dataset.user, e.dataset.verified]);")
+        .await?;
+    if !marks
+        .as_array()
+        .is_some_and(|m| m.iter().any(|u| *u == json!([TEACHER.0, "true"])))
+    {
+        bail!("the cell's history shows marks by {marks}, none by the teacher (verified)");
+    }
+    app.shot("cell-history").await?;
+    steps.done("the teacher signed in again: no adjust/lock actions; F4 on the cell shows the dean's adjustment by the dean's office (server-verified) and the teacher's own marks");
+
     app.quit().await?;
     steps.finish("dean_resolves_a_conflict_in_the_app_and_clients_converge");
     Ok(())

@@ -314,6 +314,15 @@ async fn sync(
             store.push(&user, &batch, now_ms())?
         };
         let skip: HashSet<_> = pushed.acked.iter().copied().collect();
+        // The devices of what was just stored belong to this user now: say so, so the pushing
+        // replica names its own values from the server's record too.
+        let own: std::collections::BTreeSet<Vec<u8>> = batch
+            .changes
+            .iter()
+            .filter_map(|c| c.inspected.as_ref().ok())
+            .filter(|c| !c.genesis && skip.contains(&c.hash))
+            .map(|c| c.actor.clone())
+            .collect();
         let pulled = store.pull(
             &user,
             &PullRequest {
@@ -326,6 +335,12 @@ async fn sync(
                 snapshots: req.snapshots,
             },
         )?;
+        let mut pulled = pulled;
+        for actor in own {
+            if !pulled.authors.iter().any(|(a, _)| *a == actor) {
+                pulled.authors.push((actor, user.name.clone()));
+            }
+        }
         Ok((pushed, pulled))
     })
     .await?;
@@ -385,6 +400,22 @@ async fn sync(
         cursor: pulled.cursor,
         access: pulled.access,
         more: pulled.more,
+        authors: pulled
+            .authors
+            .into_iter()
+            .map(|(actor, user)| daftar_protocol::ActorAuthor {
+                actor: hex::encode(actor),
+                user,
+            })
+            .collect(),
+        receipts: pulled
+            .receipts
+            .into_iter()
+            .map(|(hash, received_at)| daftar_protocol::Receipt {
+                hash: hex::encode(hash),
+                received_at,
+            })
+            .collect(),
     }))
 }
 

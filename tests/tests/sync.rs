@@ -154,6 +154,17 @@ fn offline_edits_to_one_cell_meet_in_the_inbox_and_converge_after_resolution() {
         users.contains(&"anvar") && users.contains(&"admin"),
         "{users:?}"
     );
+    // Who wrote each value is the server's record of the device, on both replicas.
+    for inbox in [&ti, &di] {
+        assert!(
+            inbox[0]["values"]
+                .as_array()
+                .expect("values")
+                .iter()
+                .all(|v| v["verified"] == true),
+            "{inbox}"
+        );
+    }
 
     let id = ti[0]["id"].as_str().expect("id").to_string();
     dean.ok(&[
@@ -426,4 +437,119 @@ fn another_user_signing_in_on_a_shared_replica_writes_as_a_new_device() {
     assert_eq!(s["pushed"], 1);
     // The new device syncs from the start: everything the dean's office may read arrives.
     assert_eq!(shared.journal_ids().len(), 4, "the faculty's four journals");
+}
+
+fn cell_of(c: &Client, lesson: &str, student: &str) -> Value {
+    let view = c.json(&["show", J301_412]);
+    view["cells"]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .find(|x| x["lesson"] == lesson && x["student"] == student)
+        .cloned()
+        .expect("cell")
+}
+
+/// Issue 9 with the stock CLI: a teacher's CLI refuses what only the dean's office does, with
+/// the server's words; a mark changed offline while the dean's office closed the lesson waits
+/// as an amendment with the frozen value in effect until the office accepts it; the history
+/// of the cell names each author as the server recorded them.
+#[test]
+fn late_edits_stay_late_and_history_names_the_real_authors() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (_server, _admin) = university(tmp.path());
+    let server = &_server;
+    let teacher = client(tmp.path(), "anvar", server, "anvar", "anvar-pw");
+    let dean = client(tmp.path(), "dekanat", server, "dekanat", "dekanat-pw");
+    teacher.sync();
+    let lesson = teacher.json(&["show", J301_412])["lessons"][2]["id"]
+        .as_str()
+        .expect("lesson")
+        .to_string();
+    let student = "9005";
+    teacher.ok(&["mark", J301_412, &lesson, student, "nb"]);
+    teacher.sync();
+
+    for args in [
+        vec![
+            "adjust", J301_412, &lesson, student, "--to", "excused", "--reason", "x",
+        ],
+        vec!["lock", J301_412, "--lesson", &lesson],
+    ] {
+        let out = teacher.run(&args);
+        assert!(!out.status.success(), "{args:?} went through");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("only the dean's office"), "{args:?}: {err}");
+    }
+    assert_eq!(teacher.json(&["status"])["waiting"], 0, "nothing was saved");
+
+    // The dean's office excuses the absence and closes the lesson.
+    dean.sync();
+    dean.ok(&[
+        "adjust",
+        J301_412,
+        &lesson,
+        student,
+        "--to",
+        "excused",
+        "--reason",
+        "tibbiy ma'lumotnoma 0412",
+    ]);
+    dean.ok(&["lock", J301_412, "--lesson", &lesson, "--reason", "checked"]);
+    assert_eq!(dean.sync()["refused"], 0);
+
+    // The teacher, not having seen the lock, changes the mark: it goes up, and waits.
+    teacher.ok(&["mark", J301_412, &lesson, student, "+"]);
+    assert_eq!(teacher.sync()["refused"], 0);
+    dean.sync();
+    for c in [&teacher, &dean] {
+        assert_eq!(
+            cell_of(c, &lesson, student)["status"],
+            "a",
+            "the frozen value holds"
+        );
+        let i = inbox(c);
+        assert_eq!(i[0]["kind"], "amendment", "{i}");
+    }
+
+    // Now the teacher knows the lock; lifting it is the dean's office's.
+    let out = teacher.run(&["unlock", J301_412, "--lesson", &lesson]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only the dean's office"));
+
+    // The cell's history, read on the teacher's replica, names the dean's office for the
+    // adjustment and the teacher for the marks, from the server's record.
+    let history = teacher.json(&["history", J301_412, &lesson, student]);
+    let entries = history.as_array().expect("entries");
+    let adjustment = entries
+        .iter()
+        .find(|e| e["map"] == "adjustments")
+        .expect("the adjustment");
+    assert_eq!(adjustment["user"], "dekanat");
+    assert_eq!(adjustment["verified"], true);
+    let marks: Vec<&Value> = entries.iter().filter(|e| e["map"] == "marks").collect();
+    assert_eq!(marks.len(), 2, "{history}");
+    assert!(
+        marks
+            .iter()
+            .all(|m| m["user"] == "anvar" && m["verified"] == true)
+    );
+
+    // The office accepts the amendment: the teacher's value takes effect everywhere.
+    let i = inbox(&dean);
+    let pick = i[0]["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .position(|v| v["locked"] != true)
+        .expect("the late value")
+        + 1;
+    let id = i[0]["id"].as_str().expect("id").to_string();
+    dean.ok(&["resolve", &id, "--pick", &pick.to_string()]);
+    dean.sync();
+    teacher.sync();
+    for c in [&teacher, &dean] {
+        assert_eq!(cell_of(c, &lesson, student)["status"], "p");
+        assert_eq!(inbox(c), serde_json::json!([]));
+    }
 }

@@ -18,7 +18,7 @@ use daftar_core::conflicts::Choice;
 use daftar_core::demo::{DemoSpec, Tier};
 use daftar_core::export::ExportFormat;
 use daftar_core::journal::{MarkInput, NewLesson, short_id};
-use daftar_core::model::{Attendance, LessonType};
+use daftar_core::model::{AdjustmentValue, Attendance, LessonType};
 use daftar_core::{CoreError, Replica};
 use serde_json::json;
 
@@ -98,6 +98,14 @@ enum Command {
         journal: String,
         #[arg(long)]
         lesson: Option<String>,
+    },
+    /// Every change of a journal, a lesson or one cell: value, author (as the server recorded
+    /// it), device and edit time.
+    History {
+        journal: String,
+        lesson: Option<String>,
+        /// A student id or record-book number (needs LESSON).
+        student: Option<String>,
     },
     /// The conflict inbox: concurrent edits and late amendments waiting for a decision.
     Conflicts {
@@ -212,6 +220,13 @@ struct AdjustArgs {
     /// Supporting document (certificate number…).
     #[arg(long)]
     document: Option<String>,
+    /// excused (11), correction (12), makeup-done (14) or makeup-not-done (15); by default
+    /// excused for --to excused, else correction.
+    #[arg(long)]
+    kind: Option<String>,
+    /// Make-up deadline (YYYY-MM-DD).
+    #[arg(long)]
+    deadline: Option<String>,
 }
 
 #[derive(Args)]
@@ -456,13 +471,24 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             let id = r.resolve_journal(&args.journal)?;
             let lesson = r.resolve_lesson(&id, &args.lesson)?;
             let student = r.resolve_student(&id, &args.student)?;
-            r.adjust(
+            let to = Attendance::parse(&args.to)?;
+            let kind = match &args.kind {
+                Some(k) => AdjustmentValue::kind_code(k)?,
+                None if to == Attendance::Excused => "11",
+                None => "12",
+            };
+            r.record_adjustment(
                 &id,
                 &lesson,
                 &student,
-                Attendance::parse(&args.to)?,
-                &args.reason,
-                args.document.as_deref(),
+                AdjustmentValue {
+                    to,
+                    reason: args.reason.trim().to_string(),
+                    document: args.document.clone(),
+                    status: "approved".into(),
+                    kind: Some(kind.into()),
+                    deadline: args.deadline.clone(),
+                },
             )?;
             out.ok(&format!(
                 "Adjusted: {student} at lesson {lesson} → {}",
@@ -486,6 +512,22 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             let lesson = lesson.map(|l| r.resolve_lesson(&id, &l)).transpose()?;
             r.unlock(&id, lesson.as_deref())?;
             out.ok("Unlocked")
+        }
+        Command::History {
+            journal,
+            lesson,
+            student,
+        } => {
+            let mut r = open(&dir)?;
+            let id = r.resolve_journal(&journal)?;
+            let lesson = lesson.map(|l| r.resolve_lesson(&id, &l)).transpose()?;
+            let student = match (&lesson, student) {
+                (Some(_), Some(s)) => Some(r.resolve_student(&id, &s)?),
+                (None, Some(_)) => anyhow::bail!("name the lesson before the student"),
+                (_, None) => None,
+            };
+            let list = r.history(&id, lesson.as_deref(), student.as_deref())?;
+            out.value(&list, || output::history_table(&list))
         }
         Command::Conflicts { journal } => {
             let r = open(&dir)?;

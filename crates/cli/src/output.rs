@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 
 use daftar_core::CoreError;
 use daftar_core::conflicts::Conflict;
+use daftar_core::history::HistoryEntry;
 use daftar_core::journal::{JournalSummary, JournalView};
 use daftar_core::model::display_date;
 use daftar_core::report::JournalReport;
@@ -243,33 +244,69 @@ pub fn conflicts_table(list: &[Conflict]) -> String {
             out.push_str(&format!("    student: {name}\n"));
         }
         for (i, v) in c.values.iter().enumerate() {
-            let when = time::OffsetDateTime::from_unix_timestamp(v.edited_at / 1000)
-                .map(|t| {
-                    let t = t.to_offset(
-                        time::UtcOffset::from_hms(5, 0, 0).unwrap_or(time::UtcOffset::UTC),
-                    );
-                    format!(
-                        "{:02}.{:02}.{:04} {:02}:{:02}",
-                        t.day(),
-                        u8::from(t.month()),
-                        t.year(),
-                        t.hour(),
-                        t.minute()
-                    )
-                })
-                .unwrap_or_default();
+            let when = tashkent_time(v.edited_at);
             out.push_str(&format!(
-                "    [{}] {:<12} by {} on device {} at {}{}\n",
+                "    [{}] {:<12} by {}{} on device {} at {}{}{}\n",
                 i + 1,
                 v.display,
                 v.user.as_deref().unwrap_or("?"),
+                if v.verified { "" } else { " (unverified)" },
                 v.device,
                 when,
+                v.received_at
+                    .map(|r| format!(" (received {})", tashkent_time(r)))
+                    .unwrap_or_default(),
                 if v.locked { " (value when locked)" } else { "" }
             ));
         }
     }
     out.push_str("\nResolve with: daftar resolve ID --pick N [--note TEXT]");
+    out
+}
+
+/// `dd.MM.yyyy HH:MM` in Tashkent time (UTC+5) for unix milliseconds.
+pub fn tashkent_time(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .map(|t| {
+            let t = t.to_offset(time::UtcOffset::from_hms(5, 0, 0).unwrap_or(time::UtcOffset::UTC));
+            format!(
+                "{:02}.{:02}.{:04} {:02}:{:02}",
+                t.day(),
+                u8::from(t.month()),
+                t.year(),
+                t.hour(),
+                t.minute()
+            )
+        })
+        .unwrap_or_default()
+}
+
+/// `daftar history`: one line per write, oldest first.
+pub fn history_table(list: &[HistoryEntry]) -> String {
+    if list.is_empty() {
+        return "No changes recorded here.".into();
+    }
+    let mut out = String::new();
+    for e in list {
+        let what = match (&e.value, &e.display) {
+            (None, _) => "cleared".to_string(),
+            (Some(_), Some(d)) => d.clone(),
+            (Some(v), None) => v.clone(),
+        };
+        out.push_str(&format!(
+            "{}  {:<11} {:<16} {:<24} by {}{} on device {}{}\n",
+            tashkent_time(e.edited_at),
+            e.map,
+            e.key,
+            what,
+            e.user.as_deref().unwrap_or("?"),
+            if e.verified { "" } else { " (unverified)" },
+            e.device,
+            e.received_at
+                .map(|r| format!(" (received {})", tashkent_time(r)))
+                .unwrap_or_default(),
+        ));
+    }
     out
 }
 

@@ -219,6 +219,7 @@ pub fn status(dir: &Path, out: &Out) -> Result<()> {
     let status = background::replica_status(&replica, server.as_deref());
     let r = replica.lock().unwrap_or_else(|p| p.into_inner());
     let refused = r.refused()?;
+    let set_aside = r.set_aside()?;
     out.value(
         &json!({
             "replica": info,
@@ -226,6 +227,7 @@ pub fn status(dir: &Path, out: &Out) -> Result<()> {
             "user": user,
             "waiting": status.waiting,
             "refused": refused.iter().map(|(h, d, why)| json!({"hash": h, "doc": d, "reason": why})).collect::<Vec<_>>(),
+            "set_aside": set_aside.iter().map(|(d, why, at)| json!({"doc": d, "error": why, "at": at})).collect::<Vec<_>>(),
             "last_success": status.last_success,
             "last_error": status.last_error,
         }),
@@ -251,6 +253,11 @@ pub fn status(dir: &Path, out: &Out) -> Result<()> {
             }
             for (_, doc, why) in &refused {
                 s.push_str(&format!("Refused by the server (kept here): {doc}: {why}\n"));
+            }
+            for (doc, why, _) in &set_aside {
+                s.push_str(&format!(
+                    "Set aside (what the server sent cannot be applied; everything else syncs): {doc}: {why}\n"
+                ));
             }
             s.trim_end().to_string()
         },

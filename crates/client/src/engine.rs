@@ -192,7 +192,25 @@ pub async fn sync_once(
                 if !refused.is_empty() {
                     r.set_meta(REFUSED_ACCESS_KEY, &response.access.to_string())?;
                 }
-                let report = r.apply_pulled(&server, incoming, response.cursor, response.access)?;
+                let provenance = daftar_core::provenance::PageProvenance {
+                    authors: response
+                        .authors
+                        .iter()
+                        .map(|a| (a.actor.clone(), a.user.clone()))
+                        .collect(),
+                    receipts: response
+                        .receipts
+                        .iter()
+                        .map(|r| (r.hash.clone(), r.received_at))
+                        .collect(),
+                };
+                let report = r.apply_pulled(
+                    &server,
+                    incoming,
+                    &provenance,
+                    response.cursor,
+                    response.access,
+                )?;
                 report.new_changes + report.pending
             };
             summary.pushed += acked_ours;

@@ -6,8 +6,10 @@
 //! - **concurrent**: a mark, score, topic or adjustment holds more than one distinct value
 //!   (`get_all`), each with its author, device and edit time (read from the change that wrote it);
 //! - **amendment**: a mark in a locked lesson or journal was written concurrently with the lock
-//!   (by a device that had not seen it). The edit is kept, never dropped, and waits for a
-//!   decision.
+//!   (by a device that had not seen it) or after it (by a client that ignored it), other than
+//!   by a resolution. The edit is kept, never dropped, and waits for a decision; until then the
+//!   value the lock froze stays in effect (the projection's row, so the grid, reports and
+//!   exports show it).
 //!
 //! Resolving writes the chosen value as a new change, which supersedes every concurrent value
 //! (and follows the lock), plus a `resolutions` record of who resolved it and why. That change
@@ -33,12 +35,19 @@ pub struct ConflictValue {
     pub value: String,
     /// How people read it (`NB`, `85`, `→ excused: illness`).
     pub display: String,
-    /// Who wrote it (as recorded in the change), if known.
+    /// Who wrote it: the server's record of the device's user when this replica has it
+    /// (`verified`), else the name the change itself claims, if any.
     pub user: Option<String>,
+    /// `user` comes from the server, not from the change.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verified: bool,
     /// Device (automerge actor), shortened.
     pub device: String,
-    /// Edit time, unix milliseconds.
+    /// Edit time (the device's clock), unix milliseconds.
     pub edited_at: i64,
+    /// When the server received it, where that is more than a day from `edited_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<i64>,
     /// For amendments: whether this is the value the lock froze.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub locked: bool,
@@ -73,10 +82,28 @@ pub enum Choice {
 /// Who wrote a value.
 #[derive(Debug, Clone)]
 pub struct Author {
+    /// The server's record of the device's user, else the change's own claim.
     pub user: Option<String>,
+    pub verified: bool,
     pub device: String,
     pub edited_at: i64,
+    pub received_at: Option<i64>,
     pub hash: Option<ChangeHash>,
+}
+
+impl ConflictValue {
+    fn new(field: &str, raw: String, author: Author, locked: bool) -> ConflictValue {
+        ConflictValue {
+            display: display(field, &raw),
+            value: raw,
+            user: author.user,
+            verified: author.verified,
+            device: author.device,
+            edited_at: author.edited_at,
+            received_at: author.received_at,
+            locked,
+        }
+    }
 }
 
 /// Ancestors and descendants of lock changes, computed once per refresh batch.
@@ -111,25 +138,33 @@ pub fn conflict_id(doc_id: &str, field: &str, key: &str) -> String {
 
 pub(crate) fn author_of(doc: &mut Doc, op: &ObjId) -> Author {
     let hash = doc.am.hash_for_opid(op);
-    let device = match op {
-        ObjId::Id(_, actor, _) => actor.to_hex_string().chars().take(8).collect(),
-        ObjId::Root => String::new(),
+    let (device, verified) = match op {
+        ObjId::Id(_, actor, _) => (
+            actor.to_hex_string().chars().take(8).collect(),
+            doc.provenance.author(actor),
+        ),
+        ObjId::Root => (String::new(), None),
     };
     let mut author = Author {
         user: None,
+        verified: verified.is_some(),
         device,
         edited_at: 0,
+        received_at: hash.and_then(|h| doc.provenance.receipt(&h)),
         hash,
     };
     if let Some(h) = hash
         && let Some(meta) = doc.am.get_change_meta_by_hash(&h)
     {
         author.edited_at = meta.timestamp;
-        author.user = meta
-            .message
-            .as_deref()
-            .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
-            .and_then(|v| v.get("by").and_then(|b| b.as_str()).map(str::to_string));
+        author.user = verified.or_else(|| {
+            meta.message
+                .as_deref()
+                .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+                .and_then(|v| v.get("by").and_then(|b| b.as_str()).map(str::to_string))
+        });
+    } else {
+        author.user = verified;
     }
     author
 }
@@ -227,10 +262,12 @@ pub fn check(
         return Ok(());
     };
     let values = doc.get_all(map, key);
-    check_values(tx, doc, field, key, values, locks)
+    check_values(tx, doc, field, key, values, locks).map(|_| ())
 }
 
-/// [`check`] with the key's values (`Doc::get_all`) already read by the caller.
+/// [`check`] with the key's values (`Doc::get_all`) already read by the caller. For a mark
+/// waiting as an amendment, returns the value the lock froze (`Some(None)`: there was none),
+/// which stays in effect until the amendment is decided.
 pub fn check_values(
     tx: &Connection,
     doc: &mut Doc,
@@ -238,7 +275,7 @@ pub fn check_values(
     key: &str,
     values: Vec<(String, ObjId)>,
     locks: &mut LockCache,
-) -> Result<()> {
+) -> Result<Option<Option<String>>> {
     let id = conflict_id(&doc.id, field, key);
     let lesson = match field {
         "mark" | "adjustment" => key.split_once('/').map(|(l, _)| l.to_string()),
@@ -246,7 +283,8 @@ pub fn check_values(
         _ => None,
     };
     let student = match field {
-        "mark" | "adjustment" => key.split_once('/').map(|(_, s)| s.to_string()),
+        // Adjustments are `<lesson>/<student>/<entry>` (or, from before entries, without it).
+        "mark" | "adjustment" => key.split('/').nth(1).map(str::to_string),
         "score" => key.rsplit('/').next().map(str::to_string),
         _ => None,
     };
@@ -255,7 +293,9 @@ pub fn check_values(
     let mut kind = None;
     let mut entries: Vec<ConflictValue> = Vec::new();
 
-    // Amendment: a mark written concurrently with the lock that covers it.
+    // Amendment: a mark written concurrently with the lock that covers it, or after it other
+    // than by a resolution of this key.
+    let mut frozen_value: Option<Option<String>> = None;
     if field == "mark"
         && let Some(lesson_id) = &lesson
         && locks.any(doc)
@@ -264,12 +304,17 @@ pub fn check_values(
         if let Some(lock_op) = lock_op
             && let Some(lock_hash) = doc.am.hash_for_opid(&lock_op)
         {
+            let resolved: HashSet<ChangeHash> = doc
+                .get_all("resolutions", &format!("mark:{key}"))
+                .into_iter()
+                .filter_map(|(_, op)| doc.am.hash_for_opid(&op))
+                .collect();
             let mut amended = Vec::new();
             for (raw, op) in &values {
                 let author = author_of(doc, op);
                 let Some(h) = author.hash else { continue };
-                let (ancestors, descendants) = locks.sets(doc, lock_hash);
-                if h != lock_hash && !ancestors.contains(&h) && !descendants.contains(&h) {
+                let (ancestors, _) = locks.sets(doc, lock_hash);
+                if h != lock_hash && !ancestors.contains(&h) && !resolved.contains(&h) {
                     amended.push((raw.clone(), author));
                 }
             }
@@ -287,30 +332,13 @@ pub fn check_values(
                             .collect()
                     })
                     .unwrap_or_default();
-                {
-                    for (raw, op) in frozen {
-                        {
-                            let a = author_of(doc, &op);
-                            entries.push(ConflictValue {
-                                display: display(field, &raw),
-                                value: raw,
-                                user: a.user,
-                                device: a.device,
-                                edited_at: a.edited_at,
-                                locked: true,
-                            });
-                        }
-                    }
+                frozen_value = Some(frozen.last().map(|(v, _)| v.clone()));
+                for (raw, op) in frozen {
+                    let a = author_of(doc, &op);
+                    entries.push(ConflictValue::new(field, raw, a, true));
                 }
                 for (raw, a) in amended {
-                    entries.push(ConflictValue {
-                        display: display(field, &raw),
-                        value: raw,
-                        user: a.user,
-                        device: a.device,
-                        edited_at: a.edited_at,
-                        locked: false,
-                    });
+                    entries.push(ConflictValue::new(field, raw, a, false));
                 }
             }
         }
@@ -320,14 +348,7 @@ pub fn check_values(
         kind = Some("concurrent");
         for (raw, op) in &values {
             let a = author_of(doc, op);
-            entries.push(ConflictValue {
-                display: display(field, raw),
-                value: raw.clone(),
-                user: a.user,
-                device: a.device,
-                edited_at: a.edited_at,
-                locked: false,
-            });
+            entries.push(ConflictValue::new(field, raw.clone(), a, false));
         }
     }
 
@@ -362,7 +383,7 @@ pub fn check_values(
             ])?;
         }
     }
-    Ok(())
+    Ok(frozen_value)
 }
 
 impl Replica {

@@ -32,6 +32,8 @@ pub struct Doc {
     pub kind: DocKind,
     pub am: AutoCommit,
     maps: HashMap<&'static str, ObjId>,
+    /// The replica's record of who made changes (shared by its documents).
+    pub provenance: crate::provenance::Provenance,
 }
 
 /// What a key holds before a write: its winning value and whether others sit beside it.
@@ -55,6 +57,7 @@ impl Doc {
             kind,
             am,
             maps: HashMap::new(),
+            provenance: Default::default(),
         };
         doc.find_maps();
         doc

@@ -579,12 +579,34 @@ impl Replica {
         reason: &str,
         document: Option<&str>,
     ) -> Result<()> {
-        if reason.trim().is_empty() {
-            return Err(CoreError::invalid(
-                "reason",
-                "an adjustment needs a reason (e.g. a medical certificate)",
-            ));
-        }
+        let value = AdjustmentValue {
+            to,
+            reason: reason.trim().to_string(),
+            document: document.map(str::to_string),
+            status: "approved".into(),
+            kind: Some(
+                if to == Attendance::Excused {
+                    "11"
+                } else {
+                    "12"
+                }
+                .into(),
+            ),
+            deadline: None,
+        };
+        self.record_adjustment(journal, lesson, student, value)
+    }
+
+    /// Records an adjustment of a saved mark (excused, correction, make-up done or not, with
+    /// its reason, document and make-up deadline) as a new entry of the cell, never
+    /// overwriting an earlier one; the latest approved entry is the effective one.
+    pub fn record_adjustment(
+        &mut self,
+        journal: &str,
+        lesson: &str,
+        student: &str,
+        value: AdjustmentValue,
+    ) -> Result<()> {
         let has_mark: bool = self
             .conn()
             .query_row(
@@ -600,14 +622,11 @@ impl Replica {
                 format!("student {student} has no mark at lesson {lesson} to adjust"),
             ));
         }
-        let value = AdjustmentValue {
-            to,
-            reason: reason.trim().to_string(),
-            document: document.map(str::to_string),
-            status: "approved".into(),
-        };
+        value.check()?;
         let raw = serde_json::to_string(&value).unwrap_or_default();
-        let key = format!("{lesson}/{student}");
+        // Time-ordered, so a cell's entries list in the order they were made.
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let key = format!("{lesson}/{student}/{id}");
         self.edit(journal, "adjust", move |doc| {
             doc.put("adjustments", &key, &raw)?;
             Ok(Refresh::key("adjustments", key.clone()))
@@ -635,10 +654,19 @@ impl Replica {
     /// Lifts a lock.
     pub fn unlock(&mut self, journal: &str, lesson: Option<&str>) -> Result<()> {
         let key = lesson.unwrap_or("*").to_string();
-        self.edit(journal, "unlock", move |doc| {
+        let changed = self.edit(journal, "unlock", move |doc| {
             doc.delete("locks", &key)?;
             Ok(Refresh::key("locks", key.clone()))
         })?;
+        if !changed {
+            return Err(CoreError::invalid(
+                "lesson",
+                match lesson {
+                    Some(_) => "this lesson is not locked",
+                    None => "this journal is not locked",
+                },
+            ));
+        }
         Ok(())
     }
 

@@ -325,12 +325,7 @@ fn journal_key(
             lesson(tx, doc, key)?;
             conflicts::check(tx, doc, "topic", key, locks)
         }
-        "marks" => {
-            // One lookup serves the row (the winner is the last value) and the inbox.
-            let values = doc.get_all("marks", key);
-            mark(tx, doc, key, values.last().map(|(v, _)| v.as_str()))?;
-            conflicts::check_values(tx, doc, "mark", key, values, locks)
-        }
+        "marks" => mark_checked(tx, doc, key, locks),
         "scores" => {
             score(tx, doc, key)?;
             conflicts::check(tx, doc, "score", key, locks)
@@ -356,7 +351,7 @@ fn journal_key(
                 .filter(|k| k.starts_with(&prefix))
                 .collect();
             for k in marks {
-                conflicts::check(tx, doc, "mark", &k, locks)?;
+                mark_checked(tx, doc, &k, locks)?;
             }
             Ok(())
         }
@@ -447,9 +442,22 @@ fn marks_whole(tx: &Connection, doc: &mut Doc, locks: &mut LockCache) -> Result<
         }
     }
     for key in needs_check {
-        conflicts::check(tx, doc, "mark", &key, locks)?;
+        mark_checked(tx, doc, &key, locks)?;
     }
     Ok(())
+}
+
+/// Refreshes a mark's inbox entry and its row: the winning value, or while the mark waits as
+/// an amendment of a locked lesson, the value the lock froze.
+fn mark_checked(tx: &Connection, doc: &mut Doc, key: &str, locks: &mut LockCache) -> Result<()> {
+    // One lookup serves the row (the winner is the last value) and the inbox.
+    let values = doc.get_all("marks", key);
+    let winner = values.last().map(|(v, _)| v.clone());
+    let effective = match conflicts::check_values(tx, doc, "mark", key, values, locks)? {
+        Some(frozen) => frozen,
+        None => winner,
+    };
+    mark(tx, doc, key, effective.as_deref())
 }
 
 /// Writes (or deletes, for `None`) the row of the mark at `key` holding the raw `winner`.
@@ -512,16 +520,45 @@ fn score(tx: &Connection, doc: &Doc, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// Refreshes a cell's effective adjustment from all its entries (`key` is any of them): the
+/// latest approved one by edit time, or none.
 fn adjustment(tx: &Connection, doc: &mut Doc, key: &str) -> Result<()> {
-    let Some((lesson_id, student_id)) = split2(key) else {
+    let mut parts = key.splitn(3, '/');
+    let (Some(lesson_id), Some(student_id)) = (parts.next(), parts.next()) else {
         return Ok(());
     };
-    let value = doc
-        .get("adjustments", key)
-        .and_then(|v| parse::<AdjustmentValue>(&v));
-    match value {
-        Some(a) => {
-            let author = conflicts::author_of_winner(doc, "adjustments", key);
+    let (lesson_id, student_id) = (lesson_id.to_string(), student_id.to_string());
+    let cell = format!("{lesson_id}/{student_id}");
+    let mut keys: Vec<String> = doc
+        .prefix("adjustments", &format!("{cell}/"))
+        .into_iter()
+        .map(|(k, _, _)| k)
+        .collect();
+    if doc.get("adjustments", &cell).is_some() {
+        keys.push(cell.clone());
+    }
+    let mut effective: Option<(i64, String, AdjustmentValue, Option<String>)> = None;
+    for k in keys {
+        let Some(a) = doc
+            .get("adjustments", &k)
+            .and_then(|v| parse::<AdjustmentValue>(&v))
+        else {
+            continue;
+        };
+        if a.status != "approved" {
+            continue;
+        }
+        let author = conflicts::author_of_winner(doc, "adjustments", &k);
+        let at = author.as_ref().map_or(0, |x| x.edited_at);
+        let later = effective
+            .as_ref()
+            .is_none_or(|(t, key, _, _)| (at, &k) > (*t, key));
+        if later {
+            effective = Some((at, k, a, author.and_then(|x| x.user)));
+        }
+    }
+    match effective {
+        Some((at, _, a, user)) => {
             tx.prepare_cached(
                 "INSERT INTO adjustments (journal_id, lesson_id, student_id, to_status, reason, document, status, author, edited_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -537,8 +574,8 @@ fn adjustment(tx: &Connection, doc: &mut Doc, key: &str) -> Result<()> {
                 a.reason,
                 a.document,
                 a.status,
-                author.as_ref().and_then(|x| x.user.clone()),
-                author.as_ref().map(|x| x.edited_at),
+                user,
+                at,
             ])?;
         }
         None => {
@@ -557,14 +594,18 @@ fn resolution(tx: &Connection, doc: &mut Doc, key: &str) -> Result<()> {
         .and_then(|v| parse::<ResolutionValue>(&v))
     {
         Some(r) => {
-            let at = conflicts::author_of_winner(doc, "resolutions", key).map(|a| a.edited_at);
+            // Who resolved it: the author of the change (the server's record where this
+            // replica has it), not the name the record itself carries.
+            let author = conflicts::author_of_winner(doc, "resolutions", key);
+            let at = author.as_ref().map(|a| a.edited_at);
+            let by = author.and_then(|a| a.user).unwrap_or(r.by);
             tx.prepare_cached(
                 "INSERT INTO resolutions (doc_id, key, by_user, value, note, resolved_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (doc_id, key) DO UPDATE SET by_user = excluded.by_user,
                    value = excluded.value, note = excluded.note, resolved_at = excluded.resolved_at",
             )?
-            .execute(params![doc.id, key, r.by, r.value, r.note, at])?;
+            .execute(params![doc.id, key, by, r.value, r.note, at])?;
         }
         None => {
             tx.prepare_cached("DELETE FROM resolutions WHERE doc_id = ?1 AND key = ?2")?

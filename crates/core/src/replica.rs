@@ -89,6 +89,7 @@ pub struct Replica {
     /// A replica nobody named claims no one, so its changes can go up under whoever signs in.
     named: bool,
     docs: HashMap<String, Doc>,
+    provenance: crate::provenance::Provenance,
     clock: Box<dyn Fn() -> i64 + Send>,
     data_version: Option<i64>,
 }
@@ -139,12 +140,14 @@ impl Replica {
         let named_user = meta_get(&conn, "user")?;
         let named = named_user.is_some();
         let user = named_user.unwrap_or_else(|| "local".to_string());
+        let provenance = crate::provenance::Provenance::load(&conn)?;
         Ok(Replica {
             conn,
             path: path.to_path_buf(),
             device,
             user,
             named,
+            provenance,
             docs: HashMap::new(),
             clock: Box::new(now_ms),
             data_version: None,
@@ -277,8 +280,9 @@ impl Replica {
             self.drop_stale_cache()?;
         }
         if !self.docs.contains_key(doc_id) {
-            let doc = load_doc(&self.conn, doc_id, &self.device)?
+            let mut doc = load_doc(&self.conn, doc_id, &self.device)?
                 .ok_or_else(|| CoreError::not_found("document", doc_id))?;
+            doc.provenance = self.provenance.clone();
             self.docs.insert(doc_id.to_string(), doc);
         }
         self.docs
@@ -353,6 +357,7 @@ impl Replica {
             return self.edit_whole(doc_id, message, f);
         }
         let mut doc = Doc::create(doc_id, kind, &self.device)?;
+        doc.provenance = self.provenance.clone();
         let genesis = doc.am.get_changes(&[]);
         f(&mut doc)?;
         let msg = self.message(message);
@@ -412,11 +417,13 @@ impl Replica {
             docs,
             device,
             user,
+            provenance,
             ..
         } = self;
         if !docs.contains_key(doc_id) {
-            let doc = load_doc(conn, doc_id, device)?
+            let mut doc = load_doc(conn, doc_id, device)?
                 .ok_or_else(|| CoreError::not_found("document", doc_id))?;
+            doc.provenance = provenance.clone();
             docs.insert(doc_id.to_string(), doc);
         }
         let Some(doc) = docs.get_mut(doc_id) else {
@@ -515,7 +522,11 @@ impl Replica {
         lenient: bool,
     ) -> Result<ApplyReport> {
         let Replica {
-            conn, docs, device, ..
+            conn,
+            docs,
+            device,
+            provenance,
+            ..
         } = self;
         let tx = conn.savepoint()?;
         // Documents this replica has never had, arriving as one saved document each (a
@@ -581,6 +592,7 @@ impl Replica {
                         })?;
                         debug_assert_eq!(item.id, doc_id);
                         let mut doc = doc?;
+                        doc.provenance = provenance.clone();
                         // The snapshot as it came; the tail as change rows on top of it.
                         tx.prepare_cached(
                             "INSERT INTO documents (id, kind, snapshot, snapshot_seq) VALUES (?1, ?2, ?3, 0)",
@@ -612,10 +624,11 @@ impl Replica {
                         )?;
                     }
                     if !docs.contains_key(&doc_id) {
-                        let doc = match load_doc(&tx, &doc_id, device)? {
+                        let mut doc = match load_doc(&tx, &doc_id, device)? {
                             Some(d) => d,
                             None => Doc::load(&doc_id, kind, None, std::iter::empty(), device)?,
                         };
+                        doc.provenance = provenance.clone();
                         docs.insert(doc_id.clone(), doc);
                     }
                     let Some(doc) = docs.get_mut(&doc_id) else {
@@ -903,11 +916,16 @@ impl Replica {
         &mut self,
         server: &str,
         incoming: Vec<Incoming>,
+        provenance: &crate::provenance::PageProvenance,
         cursor: u64,
         access: u64,
     ) -> Result<ApplyReport> {
         // A sync when nothing changed writes nothing (a commit here costs a disk sync).
-        if incoming.is_empty() && self.sync_state(server)? == (cursor, access) {
+        if incoming.is_empty()
+            && provenance.authors.is_empty()
+            && provenance.receipts.is_empty()
+            && self.sync_state(server)? == (cursor, access)
+        {
             return Ok(ApplyReport::default());
         }
         let hashes: Vec<String> = incoming
@@ -920,6 +938,8 @@ impl Replica {
             })
             .collect();
         self.atomically(|r| {
+            // Authors first: the inbox the page produces names them.
+            r.provenance.record(&r.conn, provenance)?;
             let report = r.apply_incoming(incoming, true)?;
             // What came from the server is known there: never push it back (nor show it
             // as refused).

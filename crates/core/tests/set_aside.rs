@@ -28,7 +28,7 @@ fn a_damaged_document_is_set_aside_and_the_rest_of_the_page_applies() {
         },
     ];
     let report = r
-        .apply_pulled("http://127.0.0.1:1", page, 42, 3)
+        .apply_pulled("http://127.0.0.1:1", page, &Default::default(), 42, 3)
         .expect("the page applies");
     assert_eq!(report.set_aside, vec!["group/bad".to_string()]);
     let ids = r.doc_ids().expect("ids");

@@ -314,7 +314,36 @@ pub struct SyncResponse {
     /// More changes are waiting: ask again at once with the new cursor.
     #[serde(default)]
     pub more: bool,
+    /// Who each device (automerge actor) of the changes in `changes` belongs to, as the server
+    /// recorded at its first push: the only authorship shown to people. Snapshots count with
+    /// every change they hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authors: Vec<ActorAuthor>,
+    /// When the server received the changes in `changes` whose device time is more than a day
+    /// away from that (an offline week, or a device clock set back).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub receipts: Vec<Receipt>,
 }
+
+/// The user a device (automerge actor) belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ActorAuthor {
+    /// Hex actor id.
+    pub actor: String,
+    pub user: String,
+}
+
+/// When the server stored a change.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Receipt {
+    /// Hex change hash.
+    pub hash: String,
+    /// Unix milliseconds.
+    pub received_at: i64,
+}
+
+/// How far apart a change's device time and its receipt must be before people are shown both.
+pub const RECEIPT_SHOWN_AFTER_MS: i64 = 24 * 3600 * 1000;
 
 /// Machine-readable error codes, one per thing a client does differently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -216,8 +216,10 @@ impl LessonStatus {
     }
 }
 
-/// A dean's office adjustment of one cell (`adjustments["<lesson>/<student>"]`). It never
-/// overwrites the teacher's mark: the effective value is the mark with the approved adjustment.
+/// A dean's office adjustment of one cell, each its own entry
+/// (`adjustments["<lesson>/<student>/<id>"]`; one written before entries had ids is keyed
+/// `"<lesson>/<student>"`). A second adjustment never hides the first, and none overwrites
+/// the teacher's mark: the effective value follows the latest approved adjustment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdjustmentValue {
     pub to: Attendance,
@@ -226,10 +228,56 @@ pub struct AdjustmentValue {
     pub document: Option<String>,
     /// `approved` (effective) or `rejected`.
     pub status: String,
+    /// What the decision is, by HEMIS code: 11 change to excused, 12 correction or removal,
+    /// 14 make-up done, 15 make-up not done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The make-up deadline, `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<String>,
 }
 
+/// The adjustment kinds (HEMIS codes) and how people call them.
+pub const ADJUSTMENT_KINDS: [(&str, &str); 4] = [
+    ("11", "excused"),
+    ("12", "correction"),
+    ("14", "make-up done"),
+    ("15", "make-up not done"),
+];
+
 impl AdjustmentValue {
+    /// The kind's code from a code or a name (`excused`, `correction`, `makeup-done`, …).
+    pub fn kind_code(input: &str) -> Result<&'static str, InvalidValue> {
+        let t = input.trim().to_lowercase().replace(['_', ' '], "-");
+        let found = match t.as_str() {
+            "11" | "excused" | "sababli" => "11",
+            "12" | "correction" | "removal" | "tuzatish" => "12",
+            "14" | "make-up-done" | "makeup-done" | "done" => "14",
+            "15" | "make-up-not-done" | "makeup-not-done" | "makeup-missed" | "missed" => "15",
+            _ => {
+                return Err(InvalidValue::new(
+                    "kind",
+                    format!(
+                        "unknown adjustment kind {input:?}: use excused (11), correction (12), makeup-done (14) or makeup-not-done (15)"
+                    ),
+                ));
+            }
+        };
+        Ok(found)
+    }
+
     pub fn check(&self) -> Result<(), InvalidValue> {
+        if let Some(kind) = &self.kind
+            && !ADJUSTMENT_KINDS.iter().any(|(c, _)| c == kind)
+        {
+            return Err(InvalidValue::new(
+                "kind",
+                format!("{kind:?} is not an adjustment kind (11, 12, 14, 15)"),
+            ));
+        }
+        if let Some(deadline) = &self.deadline {
+            parse_iso_date(deadline)?;
+        }
         if self.reason.trim().is_empty() {
             return Err(InvalidValue::new(
                 "reason",

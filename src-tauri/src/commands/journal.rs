@@ -13,11 +13,11 @@ use tauri::{AppHandle, State};
 use crate::commands::inbox::{overruled_of, resolutions_of};
 use crate::error::{IpcError, IpcResult};
 use crate::ipc::{
-    AddLessonRequest, AdjustMarkRequest, CellKey, ClearCellRequest, EnterScoreRequest, GridCell,
-    GridLesson, GridPatch, GridScore, GridStudent, JournalGrid, JournalSummary, JournalVersion,
-    JournalVersionRequest, ListJournalsRequest, LockLessonRequest, MarkCellRequest,
-    MarkLessonRequest, ModuleControl, ModuleTopic, OpenJournalRequest, SetTopicRequest, Standing,
-    StudentTotals, UnlockLessonRequest,
+    AddLessonRequest, AdjustMarkRequest, CellHistoryEntry, CellHistoryRequest, CellKey,
+    ClearCellRequest, EnterScoreRequest, GridCell, GridLesson, GridPatch, GridScore, GridStudent,
+    JournalGrid, JournalSummary, JournalVersion, JournalVersionRequest, ListJournalsRequest,
+    LockLessonRequest, MarkCellRequest, MarkLessonRequest, ModuleControl, ModuleTopic,
+    OpenJournalRequest, SetTopicRequest, Standing, StudentTotals, UnlockLessonRequest,
 };
 use crate::session;
 use crate::state::{AppState, info_of};
@@ -546,6 +546,38 @@ pub async fn adjust_mark(
     let patch = adjust_mark_with(&state, &req)?;
     session::after_edit(&app, &state);
     Ok(patch)
+}
+
+/// The history of one cell, for everyone who may open the journal.
+pub fn cell_history_with(
+    state: &AppState,
+    req: &CellHistoryRequest,
+) -> IpcResult<Vec<CellHistoryEntry>> {
+    let mut r = state.replica();
+    let journal = r.resolve_journal(&req.journal)?;
+    let entries = r.history(&journal, Some(&req.lesson), Some(&req.student))?;
+    Ok(entries
+        .into_iter()
+        .map(|e| CellHistoryEntry {
+            part: e.map,
+            value: e.value,
+            display: e.display,
+            user: e.user,
+            verified: e.verified,
+            device: e.device,
+            edited_at: e.edited_at,
+            received_at: e.received_at,
+        })
+        .collect())
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(journal = %req.journal), err(level = "warn"))]
+pub async fn cell_history(
+    state: State<'_, AppState>,
+    req: CellHistoryRequest,
+) -> IpcResult<Vec<CellHistoryEntry>> {
+    cell_history_with(&state, &req)
 }
 
 /// Closes a lesson for editing with a reason teachers see.

@@ -197,6 +197,12 @@ pub struct PullOutcome {
     pub cursor: u64,
     pub access: u64,
     pub more: bool,
+    /// The user each device of `changes` belongs to (actor bytes, user name), snapshots with
+    /// every change they hold.
+    pub authors: Vec<(Vec<u8>, String)>,
+    /// (hash, receipt time) of the changes in `changes` whose device time is more than
+    /// [`daftar_protocol::RECEIPT_SHOWN_AFTER_MS`] away from their receipt.
+    pub receipts: Vec<(Vec<u8>, i64)>,
 }
 
 /// Storage failures. Bad input never gets here: it is refused by the HTTP layer or reported

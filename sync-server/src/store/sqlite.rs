@@ -649,6 +649,46 @@ fn snapshot_for(
     Ok(built)
 }
 
+/// Who made the changes of a page (by device, as bound at first push) and when the server
+/// received those whose device time is more than a day away from that.
+#[allow(clippy::type_complexity)]
+fn provenance(
+    tx: &Transaction<'_>,
+    changes: &[StoredChange],
+) -> Result<(Vec<(Vec<u8>, String)>, Vec<(Vec<u8>, i64)>), StoreError> {
+    const COLUMNS: &str = "SELECT c.actor, u.name, c.hash, c.stored_at, c.edit_time FROM changes c \
+         LEFT JOIN actors a ON a.actor = c.actor LEFT JOIN users u ON u.id = a.user_id";
+    let mut one = tx.prepare_cached(&format!("{COLUMNS} WHERE c.seq = ?1"))?;
+    let mut whole = tx.prepare_cached(&format!(
+        "{COLUMNS} WHERE c.doc = (SELECT id FROM docs WHERE doc_id = ?1) AND c.seq <= ?2"
+    ))?;
+    let mut authors: std::collections::BTreeMap<Vec<u8>, String> = Default::default();
+    let mut receipts = Vec::new();
+    let mut take = |row: &rusqlite::Row<'_>| -> rusqlite::Result<()> {
+        let actor: Vec<u8> = row.get(0)?;
+        if let Some(user) = row.get::<_, Option<String>>(1)? {
+            authors.entry(actor).or_insert(user);
+        }
+        let (stored, edited): (i64, Option<i64>) = (row.get(3)?, row.get(4)?);
+        if edited.is_some_and(|e| (stored - e).abs() > daftar_protocol::RECEIPT_SHOWN_AFTER_MS) {
+            receipts.push((row.get::<_, Vec<u8>>(2)?, stored));
+        }
+        Ok(())
+    };
+    for change in changes {
+        let seq = i64::try_from(change.seq).unwrap_or(i64::MAX);
+        let mut rows = if change.snapshot {
+            whole.query(params![change.doc, seq])?
+        } else {
+            one.query([seq])?
+        };
+        while let Some(row) = rows.next()? {
+            take(row)?;
+        }
+    }
+    Ok((authors.into_iter().collect(), receipts))
+}
+
 fn mark_done(
     tx: &Transaction<'_>,
     user: UserId,
@@ -1261,6 +1301,7 @@ impl Store for SqliteStore {
                 // Every readable document went out up to `bound` (>= the cursor).
                 Some(bound) => from = bound,
                 None => {
+                    let (authors, receipts) = provenance(&tx, &page.changes)?;
                     tx.commit()?;
                     return Ok(PullOutcome {
                         changes: page.changes,
@@ -1268,6 +1309,8 @@ impl Store for SqliteStore {
                         // Not the new version yet: the client asks again and the rest follows.
                         access: request.access,
                         more: true,
+                        authors,
+                        receipts,
                     });
                 }
             }
@@ -1279,12 +1322,15 @@ impl Store for SqliteStore {
         } else {
             Self::pull_after_cursor(&tx, user, request, from, max_seq, &mut page)?
         };
+        let (authors, receipts) = provenance(&tx, &page.changes)?;
         tx.commit()?;
         Ok(PullOutcome {
             changes: page.changes,
             cursor,
             access,
             more,
+            authors,
+            receipts,
         })
     }
 

@@ -10,6 +10,8 @@ import type { AppInfo } from "./bindings/AppInfo";
 import type { AddLessonRequest } from "./bindings/AddLessonRequest";
 import type { AddTopicRequest } from "./bindings/AddTopicRequest";
 import type { AdjustMarkRequest } from "./bindings/AdjustMarkRequest";
+import type { CellHistoryEntry } from "./bindings/CellHistoryEntry";
+import type { CellHistoryRequest } from "./bindings/CellHistoryRequest";
 import type { ChooseExportPathRequest } from "./bindings/ChooseExportPathRequest";
 import type { ChosenPath } from "./bindings/ChosenPath";
 import type { EnterScoreRequest } from "./bindings/EnterScoreRequest";
@@ -42,6 +44,7 @@ import type { SignInResponse } from "./bindings/SignInResponse";
 import type { SyncStatus } from "./bindings/SyncStatus";
 
 export type * from "./bindings/AppInfo";
+export type * from "./bindings/CellHistoryEntry";
 export type * from "./bindings/ConflictEntry";
 export type * from "./bindings/ConflictValue";
 export type * from "./bindings/GridCell";
@@ -106,6 +109,7 @@ export const api = {
   addLesson: (req: AddLessonRequest) => call<JournalGrid>("add_lesson", req),
   enterScore: (req: EnterScoreRequest) => call<GridScore[]>("enter_score", req),
   adjustMark: (req: AdjustMarkRequest) => call<GridPatch>("adjust_mark", req),
+  cellHistory: (req: CellHistoryRequest) => call<CellHistoryEntry[]>("cell_history", req),
   lockLesson: (req: LockLessonRequest) => call<GridPatch>("lock_lesson", req),
   unlockLesson: (req: UnlockLessonRequest) => call<GridPatch>("unlock_lesson", req),
 

@@ -12,7 +12,7 @@
 import { api, type GridCell, type GridLesson, type GridPatch, type JournalGrid, type OverruledEntry, type StudentTotals } from "../ipc";
 import { app, registerScreen } from "../app";
 import { h, tx, raw, setText, setRaw, setTitle, button, clear, icon, ICONS, setPlaceholder, option, rawOption } from "../dom";
-import { t, onLangChange, type Key } from "../i18n";
+import { t, onLangChange, hasKey, type Key } from "../i18n";
 import * as fmt from "../format";
 import { markText, markView } from "../marks";
 
@@ -38,6 +38,20 @@ function perf(): Perf {
 }
 
 const key = (lesson: string, student: string) => `${lesson}|${student}`;
+
+/** An adjustment as people read it in the current language: → the mark it counts as, and why. */
+function adjustmentView(value: string, fallback: string): HTMLElement {
+  try {
+    const a = JSON.parse(value) as { to?: string; reason?: string };
+    const mark = `mark.${a.to ?? ""}`;
+    if (hasKey(mark)) {
+      return h("span", { class: "strong" }, raw("span", "→ "), tx("span", mark), raw("span", `: ${a.reason ?? ""}`));
+    }
+  } catch {
+    // shown as stored
+  }
+  return raw("span", fallback, { class: "strong" });
+}
 
 interface HeaderEls {
   th: HTMLTableCellElement;
@@ -277,6 +291,8 @@ export class GridView {
       tx("span", "help.clear"),
       h("kbd", {}, raw("span", "Ctrl+Enter / *")),
       tx("span", "help.rollcall"),
+      h("kbd", {}, raw("span", "F4")),
+      tx("span", "help.history"),
     );
   }
 
@@ -621,6 +637,16 @@ export class GridView {
       this.scroll.focus({ preventScroll: true });
       e.preventDefault();
     });
+    this.table.addEventListener("contextmenu", (e) => {
+      const td = (e.target as HTMLElement).closest("td.c") as HTMLTableCellElement | null;
+      if (!td || this.roll) return;
+      e.preventDefault();
+      const r = Number(td.dataset.r);
+      const c = Number(td.dataset.c);
+      this.cur = { r, c };
+      this.paintCursor();
+      void this.historyPopover(r, c);
+    });
     this.table.addEventListener("dblclick", (e) => {
       const td = (e.target as HTMLElement).closest("td.c");
       if (td && !this.roll) this.startEdit(null);
@@ -697,7 +723,16 @@ export class GridView {
         e.preventDefault();
         this.startRoll(this.cur.c);
         return;
+      case "F4":
+        e.preventDefault();
+        void this.historyPopover(this.cur.r, this.cur.c);
+        return;
       default:
+        if (e.altKey && (e.key === "h" || e.key === "H" || e.code === "KeyH")) {
+          e.preventDefault();
+          void this.historyPopover(this.cur.r, this.cur.c);
+          return;
+        }
         if (e.key.length === 1 && !e.ctrlKey && !e.metaKey && !e.altKey && e.key !== " ") {
           e.preventDefault();
           this.startEdit(e.key);
@@ -1003,6 +1038,86 @@ export class GridView {
       }
     };
     document.addEventListener("mousedown", outside, true);
+  }
+
+  /** Every change of a cell (marks, adjustments, resolutions), each with its author as the
+   * server recorded it: F4, Alt+H or a right click. */
+  private async historyPopover(r: number, c: number): Promise<void> {
+    this.closePopover();
+    const lesson = this.data.lessons[c];
+    const student = this.data.students[r];
+    if (!lesson || !student) return;
+    const td = this.table.querySelector<HTMLElement>(`td.c[data-r="${r}"][data-c="${c}"]`);
+    const rect = (td ?? this.scroll).getBoundingClientRect();
+    const pop = h("div", {
+      class: "popover history-popover",
+      "data-testid": "history-popover",
+      role: "dialog",
+      tabindex: -1,
+      "aria-live": "polite",
+    });
+    pop.style.left = `${Math.max(8, Math.min(rect.left, window.innerWidth - 400))}px`;
+    pop.style.top = `${Math.min(rect.bottom + 4, window.innerHeight - 200)}px`;
+    const list = h("ul", { class: "popover-list history-list" });
+    pop.append(
+      tx("div", "grid.history.title", { name: student.name, date: fmt.date(lesson.date) }, { class: "popover-title" }),
+      list,
+    );
+    document.body.append(pop);
+    this.popover = pop;
+    const close = () => {
+      this.closePopover();
+      document.removeEventListener("mousedown", outside, true);
+      this.scroll.focus({ preventScroll: true });
+    };
+    const outside = (e: MouseEvent) => {
+      if (!pop.contains(e.target as Node)) close();
+    };
+    document.addEventListener("mousedown", outside, true);
+    pop.addEventListener("keydown", (e) => {
+      if (e.key === "Escape" || e.key === "F4") {
+        e.preventDefault();
+        close();
+      }
+    });
+    pop.focus({ preventScroll: true });
+    let entries;
+    try {
+      entries = await api.cellHistory({ journal: this.data.id, lesson: lesson.id, student: student.id });
+    } catch (err) {
+      list.append(raw("li", String((err as { message?: string }).message ?? err), { class: "error" }));
+      return;
+    }
+    if (this.popover !== pop) return;
+    if (entries.length === 0) list.append(tx("li", "grid.history.empty", undefined, { class: "muted small pad" }));
+    for (const e of entries) {
+      const field = e.part === "marks" ? "mark" : e.part === "adjustments" ? "adjustment" : "resolution";
+      const what: HTMLElement =
+        e.value === null
+          ? tx("span", "grid.history.cleared", undefined, { class: "strong" })
+          : e.part === "marks"
+            ? markView(field, e.value, e.display ?? e.value, { class: "strong" })
+            : e.part === "adjustments"
+              ? adjustmentView(e.value, e.display ?? e.value)
+              : raw("span", e.display ?? e.value, { class: "strong" });
+      list.append(
+        h(
+          "li",
+          {
+            class: "history-item",
+            "data-testid": "history-item",
+            "data-part": e.part,
+            "data-user": e.user ?? "",
+            "data-verified": String(e.verified),
+          },
+          raw("span", fmt.dateTime(e.editedAt), { class: "muted" }),
+          tx("span", `grid.history.part.${field}` as Key, undefined, { class: "muted" }),
+          what,
+          tx("span", e.verified ? "grid.history.by" : "grid.history.byUnverified", { user: e.user ?? "?", device: e.device }),
+          e.receivedAt !== null ? tx("span", "grid.history.received", { time: fmt.dateTime(e.receivedAt) }, { class: "muted" }) : null,
+        ),
+      );
+    }
   }
 
   private addLessonDialog(): void {

@@ -1,0 +1,19 @@
+-- Schema 4: documents set aside because what the server sent for them could not be applied
+-- (a damaged change or snapshot). One such document must not stop every other one from
+-- syncing; it is listed here with the error, shown by `daftar status` and the app.
+CREATE TABLE set_aside (
+    doc_id  TEXT    PRIMARY KEY,
+    error   TEXT    NOT NULL,
+    at      INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Who each device belongs to, as the server recorded it (the authorship shown to people),
+-- and when the server received changes whose device time is more than a day away from that.
+CREATE TABLE authors (
+    actor   TEXT    PRIMARY KEY,   -- hex automerge actor id
+    user    TEXT    NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE receipts (
+    hash        TEXT    PRIMARY KEY,
+    received_at INTEGER NOT NULL
+) WITHOUT ROWID;
