@@ -553,3 +553,63 @@ fn late_edits_stay_late_and_history_names_the_real_authors() {
         assert_eq!(inbox(c), serde_json::json!([]));
     }
 }
+
+/// Entry windows (issue 9): with the lesson day as the window, a teacher cannot mark a past
+/// lesson (refused on the spot, with the way out), asks the dean's office to open it, and
+/// marks it once the opening arrives; the office sees who asked.
+#[test]
+fn a_closed_window_needs_an_opening_from_the_dean_s_office() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (server, admin) = university(tmp.path());
+    let out = admin.ok(&["entry-window", "0"]);
+    assert!(out.contains("lesson day"), "{out}");
+    assert_eq!(admin.sync()["refused"], 0);
+    let teacher = client(tmp.path(), "anvar", &server, "anvar", "anvar-pw");
+    let dean = client(tmp.path(), "dekanat", &server, "dekanat", "dekanat-pw");
+    teacher.sync();
+    let lesson = teacher.json(&["show", J301_412])["lessons"][0]["id"]
+        .as_str()
+        .expect("lesson")
+        .to_string();
+
+    let out = teacher.run(&["mark", J301_412, &lesson, "9005", "nb"]);
+    assert!(
+        !out.status.success(),
+        "a lesson of September marked in December"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("entry window closed") && err.contains("request-opening"),
+        "{err}"
+    );
+
+    teacher.ok(&[
+        "request-opening",
+        J301_412,
+        &lesson,
+        "--reason",
+        "the group was on practice; marks on paper",
+    ]);
+    assert_eq!(teacher.sync()["refused"], 0);
+    dean.sync();
+    let requests = dean.json(&["openings"]);
+    assert_eq!(requests[0]["lesson"], lesson.as_str(), "{requests}");
+    assert_eq!(requests[0]["by"], "anvar");
+    // Today in Tashkent (UTC+5), where the window's days are counted.
+    let today = (time::OffsetDateTime::now_utc() + time::Duration::hours(5))
+        .date()
+        .to_string();
+    dean.ok(&["open-lesson", J301_412, &lesson, "--until", &today]);
+    assert_eq!(dean.sync()["refused"], 0);
+
+    teacher.sync();
+    teacher.ok(&["mark", J301_412, &lesson, "9005", "nb"]);
+    assert_eq!(teacher.sync()["refused"], 0);
+    dean.sync();
+    assert_eq!(cell_of(&dean, &lesson, "9005")["status"], "a");
+    assert_eq!(
+        inbox(&dean),
+        serde_json::json!([]),
+        "on time inside the opening"
+    );
+}

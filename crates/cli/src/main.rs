@@ -18,7 +18,7 @@ use daftar_core::conflicts::Choice;
 use daftar_core::demo::{DemoSpec, Tier};
 use daftar_core::export::ExportFormat;
 use daftar_core::journal::{MarkInput, NewLesson, short_id};
-use daftar_core::model::{AdjustmentValue, Attendance, LessonType};
+use daftar_core::model::{AdjustmentValue, Attendance, LessonType, display_date, parse_date};
 use daftar_core::{CoreError, Replica};
 use serde_json::json;
 
@@ -93,6 +93,31 @@ enum Command {
         #[arg(long, default_value = "deadline passed")]
         reason: String,
     },
+    /// Ask the dean's office to open a lesson whose entry window has closed.
+    RequestOpening {
+        journal: String,
+        lesson: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Open a closed lesson for its teacher until a day (dean's office).
+    OpenLesson {
+        journal: String,
+        lesson: String,
+        /// The last day edits count as on time (dd.mm.yyyy or YYYY-MM-DD).
+        #[arg(long)]
+        until: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Requests to open lessons, and what the dean's office granted.
+    Openings {
+        #[arg(long)]
+        journal: Option<String>,
+    },
+    /// The university's entry window: DAYS after the lesson day that marks may still be
+    /// written (0 = the lesson day, as HEMIS), or `none` (administrator).
+    EntryWindow { days: String },
     /// Lift a lock.
     Unlock {
         journal: String,
@@ -506,6 +531,78 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             r.lock(&id, lesson.as_deref(), &reason)?;
             out.ok("Locked")
         }
+        Command::RequestOpening {
+            journal,
+            lesson,
+            reason,
+        } => {
+            let mut r = open(&dir)?;
+            let id = r.resolve_journal(&journal)?;
+            let lesson = r.resolve_lesson(&id, &lesson)?;
+            r.request_opening(&id, &lesson, &reason)?;
+            out.ok("Request sent to the dean's office")
+        }
+        Command::OpenLesson {
+            journal,
+            lesson,
+            until,
+            reason,
+        } => {
+            let mut r = open(&dir)?;
+            let id = r.resolve_journal(&journal)?;
+            let lesson = r.resolve_lesson(&id, &lesson)?;
+            let until = iso_date(&until)?;
+            r.open_lesson(&id, &lesson, &until, reason.as_deref())?;
+            out.ok(&format!(
+                "Lesson {lesson} open for its teacher until {until}"
+            ))
+        }
+        Command::Openings { journal } => {
+            let mut r = open(&dir)?;
+            let journal = journal.map(|j| r.resolve_journal(&j)).transpose()?;
+            let list = r.opening_requests(journal.as_deref())?;
+            out.value(&list, || {
+                if list.is_empty() {
+                    return "No requests to open lessons.".to_string();
+                }
+                list.iter()
+                    .map(|o| {
+                        format!(
+                            "{} {} ({}) by {}: {}{}",
+                            o.journal,
+                            o.lesson,
+                            o.date.as_deref().map(display_date).unwrap_or_default(),
+                            o.by.as_deref().unwrap_or("?"),
+                            o.reason,
+                            o.opened_until
+                                .as_deref()
+                                .map(|u| format!(" — open until {}", display_date(u)))
+                                .unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        Command::EntryWindow { days } => {
+            let mut r = open(&dir)?;
+            let days = match days.trim() {
+                "none" | "off" => None,
+                d => Some(d.parse::<u32>().map_err(|_| {
+                    anyhow::anyhow!(
+                        "write the days after the lesson day (0 = the lesson day) or none"
+                    )
+                })?),
+            };
+            let n = r.set_entry_window(days)?;
+            out.ok(&match days {
+                Some(0) => format!("Marks may be written on the lesson day only ({n} journals)"),
+                Some(d) => {
+                    format!("Marks may be written up to {d} days after the lesson ({n} journals)")
+                }
+                None => format!("No entry window ({n} journals)"),
+            })
+        }
         Command::Unlock { journal, lesson } => {
             let mut r = open(&dir)?;
             let id = r.resolve_journal(&journal)?;
@@ -679,4 +776,15 @@ fn mark_loop(dir: &Path, journal: &str, start: u64, count: u64) -> Result<()> {
         stdout.flush()?;
     }
     Ok(())
+}
+
+/// A date as people type it (`dd.mm.yyyy`) or ISO, as `YYYY-MM-DD`.
+fn iso_date(input: &str) -> Result<String> {
+    let t = input.trim();
+    let parts: Vec<&str> = t.split('.').collect();
+    let iso = match parts.as_slice() {
+        [d, m, y] => format!("{y}-{m:0>2}-{d:0>2}"),
+        _ => t.to_string(),
+    };
+    Ok(parse_date(&iso)?.to_string())
 }

@@ -22,6 +22,8 @@ use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use daftar_rules::window;
+
 use crate::doc::Doc;
 use crate::error::{CoreError, Result};
 use crate::model::{AdjustmentValue, Attendance, LessonValue, MarkValue, ResolutionValue};
@@ -296,6 +298,13 @@ pub fn check_values(
     // Amendment: a mark written concurrently with the lock that covers it, or after it other
     // than by a resolution of this key.
     let mut frozen_value: Option<Option<String>> = None;
+    // Changes that resolved this mark: they are the office's decision, never late.
+    let resolved = |doc: &Doc| -> HashSet<ChangeHash> {
+        doc.get_all("resolutions", &format!("mark:{key}"))
+            .into_iter()
+            .filter_map(|(_, op)| doc.am.hash_for_opid(&op))
+            .collect()
+    };
     if field == "mark"
         && let Some(lesson_id) = &lesson
         && locks.any(doc)
@@ -304,11 +313,7 @@ pub fn check_values(
         if let Some(lock_op) = lock_op
             && let Some(lock_hash) = doc.am.hash_for_opid(&lock_op)
         {
-            let resolved: HashSet<ChangeHash> = doc
-                .get_all("resolutions", &format!("mark:{key}"))
-                .into_iter()
-                .filter_map(|(_, op)| doc.am.hash_for_opid(&op))
-                .collect();
+            let resolved = resolved(doc);
             let mut amended = Vec::new();
             for (raw, op) in &values {
                 let author = author_of(doc, op);
@@ -340,6 +345,74 @@ pub fn check_values(
                 for (raw, a) in amended {
                     entries.push(ConflictValue::new(field, raw, a, false));
                 }
+            }
+        }
+    }
+
+    // Late: written after the lesson's entry window closed (by the device's clock), outside
+    // any opening the dean's office granted, and not by a resolution.
+    if kind.is_none()
+        && field == "mark"
+        && let Some(lesson_id) = &lesson
+        && let Some(days) = window::window_days(doc.get("meta", window::WINDOW_KEY).as_deref())
+        && let Some(date) = doc
+            .get("lessons", lesson_id)
+            .and_then(|v| serde_json::from_str::<LessonValue>(&v).ok())
+            .map(|l| l.date)
+    {
+        let opening = doc
+            .get("locks", &format!("{}{lesson_id}", window::OPENING_PREFIX))
+            .and_then(|v| serde_json::from_str::<window::Opening>(&v).ok());
+        let resolved = resolved(doc);
+        // The window judges edits made once the journal had it: what was written before (or
+        // with it, as an import does) is the journal's history, not a late edit.
+        let since = doc
+            .get_all("meta", window::WINDOW_KEY)
+            .pop()
+            .and_then(|(_, op)| doc.am.hash_for_opid(&op));
+        let mut late = Vec::new();
+        for (raw, op) in &values {
+            let a = author_of(doc, op);
+            let Some(h) = a.hash else { continue };
+            let before_window = since.is_some_and(|w| h == w || locks.sets(doc, w).0.contains(&h));
+            if !resolved.contains(&h)
+                && !before_window
+                && window::is_late(&date, Some(days), opening.as_ref(), a.edited_at)
+            {
+                late.push((raw.clone(), a));
+            }
+        }
+        if !late.is_empty() {
+            kind = Some("amendment");
+            // In effect meanwhile: the value before the earliest late write.
+            let earliest = late
+                .iter()
+                .min_by_key(|(_, a)| a.edited_at)
+                .and_then(|(_, a)| a.hash);
+            let deps: Vec<ChangeHash> = earliest
+                .and_then(|h| doc.am.get_change_by_hash(&h).map(|c| c.deps().to_vec()))
+                .unwrap_or_default();
+            let obj = doc.map("marks")?.clone();
+            let before: Vec<(String, ObjId)> = if deps.is_empty() {
+                Vec::new()
+            } else {
+                doc.am
+                    .get_all_at(&obj, key, &deps)
+                    .map(|values| {
+                        values
+                            .into_iter()
+                            .filter_map(|(v, op)| v.as_str().map(|s| (s.to_string(), op)))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            frozen_value = Some(before.last().map(|(v, _)| v.clone()));
+            for (raw, op) in before {
+                let a = author_of(doc, &op);
+                entries.push(ConflictValue::new(field, raw, a, true));
+            }
+            for (raw, a) in late {
+                entries.push(ConflictValue::new(field, raw, a, false));
             }
         }
     }

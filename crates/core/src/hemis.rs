@@ -867,10 +867,20 @@ fn write_plan(r: &mut Replica, university: &str, plan: Plan) -> Result<ImportSum
         })?;
         summary.modules += 1;
     }
+    // The university's entry window, if its catalog has one, goes with each journal (the
+    // window judges edits made after the journal got it; the imported marks come with it).
+    let window: Option<String> = r
+        .doc(&catalog_id)
+        .ok()
+        .and_then(|d| d.get("settings", daftar_rules::window::POLICY_KEY));
     for (doc_id, j) in &plan.journals {
         let teachers: Vec<&String> = j.teachers.iter().collect();
+        let window = window.clone();
         upsert(r, doc_id, "import HEMIS journal", |doc| {
             doc.put("meta", "group", &j.group)?;
+            if let Some(w) = &window {
+                doc.put("meta", daftar_rules::window::WINDOW_KEY, w)?;
+            }
             if let Some(m) = &j.module {
                 doc.put("meta", "module", m)?;
             }

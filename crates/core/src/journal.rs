@@ -10,10 +10,11 @@ use serde::{Deserialize, Serialize};
 use crate::error::{CoreError, Result};
 use crate::model::{
     AdjustmentValue, Attendance, ControlKind, LessonStatus, LessonType, LessonValue, LockValue,
-    MarkValue, MarkingSystem, parse_date,
+    MarkValue, MarkingSystem, display_date, parse_date,
 };
 use crate::projection::Refresh;
 use crate::replica::Replica;
+use daftar_rules::window;
 
 /// A journal as listed ("my journals").
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -123,6 +124,19 @@ struct JournalRow {
     module: Option<String>,
     marking: MarkingSystem,
     lock: Option<String>,
+}
+
+/// A teacher's request to open a lesson, as the dean's office lists them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OpeningRequestView {
+    pub journal: String,
+    pub lesson: String,
+    pub date: Option<String>,
+    pub reason: String,
+    /// Who asked (the server's record where known).
+    pub by: Option<String>,
+    /// The day the dean's office opened it until, if it did.
+    pub opened_until: Option<String>,
 }
 
 /// Input of `mark`.
@@ -279,6 +293,165 @@ impl Replica {
         }
     }
 
+    /// Refuses a local mark after the lesson's entry window closed (by this device's clock),
+    /// unless the dean's office opened the lesson until a later day: the same judgement every
+    /// replica makes of the change, so the teacher learns it now, not after a sync.
+    fn ensure_within_window(&self, journal: &str, lesson: &str) -> Result<()> {
+        let row: Option<(String, Option<String>, Option<i64>)> = self
+            .conn()
+            .query_row(
+                "SELECT l.date, l.opened_until, j.entry_window_days
+                 FROM lessons l JOIN journals j ON j.id = l.journal_id
+                 WHERE l.journal_id = ?1 AND l.id = ?2",
+                params![journal, lesson],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((date, opened_until, Some(days))) = row else {
+            return Ok(());
+        };
+        let days = u32::try_from(days).unwrap_or(0);
+        let opening = opened_until.map(|until| window::Opening {
+            until,
+            reason: None,
+        });
+        if window::is_late(&date, Some(days), opening.as_ref(), self.now()) {
+            let closed = parse_date(&date)
+                .ok()
+                .and_then(|d| d.checked_add(time::Duration::days(i64::from(days))))
+                .map(|d| display_date(&d.to_string()))
+                .unwrap_or(date);
+            return Err(CoreError::Locked {
+                what: "this lesson".into(),
+                reason: format!(
+                    "its entry window closed on {closed}; file a request (daftar request-opening)"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// A teacher asks the dean's office to open a lesson whose entry window has closed.
+    pub fn request_opening(&mut self, journal: &str, lesson: &str, reason: &str) -> Result<()> {
+        self.lesson_lock(journal, lesson)?;
+        let value = window::OpeningRequest {
+            reason: reason.trim().to_string(),
+        };
+        value.check()?;
+        let raw = serde_json::to_string(&value).unwrap_or_default();
+        let key = format!("{}{lesson}", window::REQUEST_PREFIX);
+        self.edit(journal, "request opening", move |doc| {
+            doc.put("status", &key, &raw)?;
+            Ok(Refresh::key("status", key.clone()))
+        })?;
+        Ok(())
+    }
+
+    /// The dean's office opens a lesson for its teacher until the end of `until`.
+    pub fn open_lesson(
+        &mut self,
+        journal: &str,
+        lesson: &str,
+        until: &str,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        self.lesson_lock(journal, lesson)?;
+        let value = window::Opening {
+            until: parse_date(until)?.to_string(),
+            reason: reason.map(str::to_string).filter(|r| !r.trim().is_empty()),
+        };
+        let raw = serde_json::to_string(&value).unwrap_or_default();
+        let key = format!("{}{lesson}", window::OPENING_PREFIX);
+        self.edit(journal, "open lesson", move |doc| {
+            doc.put("locks", &key, &raw)?;
+            Ok(Refresh::key("locks", key.clone()))
+        })?;
+        Ok(())
+    }
+
+    /// Requests to open lessons, with the opening granted so far (if any): (journal, lesson,
+    /// lesson date, reason, opened until).
+    pub fn opening_requests(&mut self, journal: Option<&str>) -> Result<Vec<OpeningRequestView>> {
+        let journals: Vec<String> = match journal {
+            Some(j) => vec![j.to_string()],
+            None => {
+                let mut stmt = self.conn().prepare("SELECT id FROM journals ORDER BY id")?;
+                stmt.query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            }
+        };
+        let mut out = Vec::new();
+        for j in journals {
+            let doc = self.doc(&j)?;
+            for (key, raw, _) in doc.prefix("status", window::REQUEST_PREFIX) {
+                let Some(lesson) = key.strip_prefix(window::REQUEST_PREFIX) else {
+                    continue;
+                };
+                let Ok(request) = serde_json::from_str::<window::OpeningRequest>(&raw) else {
+                    continue;
+                };
+                let date = doc
+                    .get("lessons", lesson)
+                    .and_then(|v| serde_json::from_str::<LessonValue>(&v).ok())
+                    .map(|l| l.date);
+                let opened_until = doc
+                    .get("locks", &format!("{}{lesson}", window::OPENING_PREFIX))
+                    .and_then(|v| serde_json::from_str::<window::Opening>(&v).ok())
+                    .map(|o| o.until);
+                let by =
+                    crate::conflicts::author_of_winner(doc, "status", &key).and_then(|a| a.user);
+                out.push(OpeningRequestView {
+                    journal: j.clone(),
+                    lesson: lesson.to_string(),
+                    date,
+                    reason: request.reason,
+                    by,
+                    opened_until,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The university's entry window (`None`: none), written to the catalog and to every
+    /// journal of this replica, one change each (an administrator's action).
+    pub fn set_entry_window(&mut self, days: Option<u32>) -> Result<usize> {
+        let catalog: Option<String> = self
+            .conn()
+            .query_row("SELECT id FROM catalog LIMIT 1", [], |r| r.get(0))
+            .optional()?;
+        let value = days.map(|d| d.to_string());
+        if let Some(catalog) = catalog {
+            let value = value.clone();
+            self.edit(&catalog, "set entry window", move |doc| {
+                match &value {
+                    Some(v) => doc.put("settings", window::POLICY_KEY, v)?,
+                    None => doc.delete("settings", window::POLICY_KEY)?,
+                };
+                Ok(Refresh::Whole)
+            })?;
+        }
+        let journals: Vec<String> = {
+            let mut stmt = self.conn().prepare("SELECT id FROM journals ORDER BY id")?;
+            stmt.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let mut changed = 0;
+        for j in journals {
+            let value = value.clone();
+            if self.edit(&j, "set entry window", move |doc| {
+                match &value {
+                    Some(v) => doc.put("meta", window::WINDOW_KEY, v)?,
+                    None => doc.delete("meta", window::WINDOW_KEY)?,
+                };
+                Ok(Refresh::key("meta", window::WINDOW_KEY))
+            })? {
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
     fn active_students(&self, group: &str) -> Result<Vec<String>> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT id FROM students WHERE group_id = ?1 AND status = 'active' ORDER BY name, id",
@@ -372,6 +545,7 @@ impl Replica {
     ) -> Result<()> {
         let row = self.journal_row(journal)?;
         self.ensure_lesson_open(journal, lesson)?;
+        self.ensure_within_window(journal, lesson)?;
         let active = self.active_students(&row.group)?;
         if !active.iter().any(|s| s == student) {
             return Err(CoreError::invalid(
@@ -413,6 +587,7 @@ impl Replica {
     pub fn mark_all(&mut self, journal: &str, lesson: &str, absent: &[String]) -> Result<usize> {
         let row = self.journal_row(journal)?;
         self.ensure_lesson_open(journal, lesson)?;
+        self.ensure_within_window(journal, lesson)?;
         let active = self.active_students(&row.group)?;
         for a in absent {
             if !active.contains(a) {
@@ -469,6 +644,7 @@ impl Replica {
     /// Clears a mark (Delete in the grid).
     pub fn clear_mark(&mut self, journal: &str, lesson: &str, student: &str) -> Result<()> {
         self.ensure_lesson_open(journal, lesson)?;
+        self.ensure_within_window(journal, lesson)?;
         let key = format!("{lesson}/{student}");
         self.edit(journal, "clear mark", move |doc| {
             doc.delete("marks", &key)?;

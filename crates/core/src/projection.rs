@@ -19,6 +19,7 @@ use crate::error::Result;
 use crate::model::{
     AdjustmentValue, ControlPlan, LessonStatus, LessonValue, LockValue, MarkValue, ResolutionValue,
 };
+use daftar_rules::window::{OPENING_PREFIX, Opening, REQUEST_PREFIX, WINDOW_KEY};
 
 /// What a change touched.
 #[derive(Debug, Clone)]
@@ -270,7 +271,8 @@ fn project_journal(tx: &Connection, doc: &mut Doc) -> Result<()> {
     journal_meta(tx, doc)?;
     let mut locks = LockCache::default();
     for key in doc.keys("lessons") {
-        journal_key(tx, doc, "lessons", &key, &mut locks)?;
+        // The lesson row only: its marks are all written next, in one pass.
+        lesson(tx, doc, &key)?;
     }
     marks_whole(tx, doc, &mut locks)?;
     for map in ["scores", "adjustments", "resolutions"] {
@@ -291,12 +293,12 @@ fn journal_meta(tx: &Connection, doc: &Doc) -> Result<()> {
         .and_then(|v| parse::<LockValue>(&v))
         .map(|l| l.reason);
     tx.prepare_cached(
-        "INSERT INTO journals (id, group_id, module_id, subject, semester, marking_system, teachers, lock_reason)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+        "INSERT INTO journals (id, group_id, module_id, subject, semester, marking_system, teachers, lock_reason, entry_window_days)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (id) DO UPDATE SET group_id = excluded.group_id, module_id = excluded.module_id,
            subject = excluded.subject, semester = excluded.semester,
            marking_system = excluded.marking_system, teachers = excluded.teachers,
-           lock_reason = excluded.lock_reason",
+           lock_reason = excluded.lock_reason, entry_window_days = excluded.entry_window_days",
     )?
     .execute(params![
         doc.id,
@@ -307,6 +309,7 @@ fn journal_meta(tx: &Connection, doc: &Doc) -> Result<()> {
         doc.get("meta", "marking").unwrap_or_else(|| "rating100".into()),
         doc.get("meta", "teachers").unwrap_or_else(|| "[]".into()),
         lock,
+        daftar_rules::window::window_days(doc.get("meta", WINDOW_KEY).as_deref()),
     ])?;
     Ok(())
 }
@@ -319,8 +322,33 @@ fn journal_key(
     locks: &mut LockCache,
 ) -> Result<()> {
     match map {
-        "meta" => journal_meta(tx, doc),
-        "lessons" | "status" => lesson(tx, doc, key),
+        "meta" => {
+            journal_meta(tx, doc)?;
+            if key == WINDOW_KEY {
+                // The window decides which marks are late: look at all of them.
+                for k in doc.keys("marks") {
+                    mark_checked(tx, doc, &k, locks)?;
+                }
+            }
+            Ok(())
+        }
+        "status" if key.starts_with(REQUEST_PREFIX) => Ok(()),
+        "lessons" => {
+            lesson(tx, doc, key)?;
+            // A lesson moved to another day may move its marks in or out of the window.
+            if doc.get("meta", WINDOW_KEY).is_some() {
+                let prefix = format!("{key}/");
+                for k in doc
+                    .keys("marks")
+                    .into_iter()
+                    .filter(|k| k.starts_with(&prefix))
+                {
+                    mark_checked(tx, doc, &k, locks)?;
+                }
+            }
+            Ok(())
+        }
+        "status" => lesson(tx, doc, key),
         "topics" => {
             lesson(tx, doc, key)?;
             conflicts::check(tx, doc, "topic", key, locks)
@@ -335,6 +363,7 @@ fn journal_key(
             conflicts::check(tx, doc, "adjustment", key, locks)
         }
         "locks" => {
+            let key = key.strip_prefix(OPENING_PREFIX).unwrap_or(key);
             journal_meta(tx, doc)?;
             if key != "*" {
                 lesson(tx, doc, key)?;
@@ -377,12 +406,17 @@ fn lesson(tx: &Connection, doc: &Doc, id: &str) -> Result<()> {
         .get("locks", id)
         .and_then(|v| parse::<LockValue>(&v))
         .map(|l| l.reason);
+    let opened_until = doc
+        .get("locks", &format!("{OPENING_PREFIX}{id}"))
+        .and_then(|v| parse::<Opening>(&v))
+        .map(|o| o.until);
     tx.prepare_cached(
-        "INSERT INTO lessons (journal_id, id, date, pair, lesson_type, teacher_id, topic, status, lock_reason)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        "INSERT INTO lessons (journal_id, id, date, pair, lesson_type, teacher_id, topic, status, lock_reason, opened_until)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (journal_id, id) DO UPDATE SET date = excluded.date, pair = excluded.pair,
            lesson_type = excluded.lesson_type, teacher_id = excluded.teacher_id,
-           topic = excluded.topic, status = excluded.status, lock_reason = excluded.lock_reason",
+           topic = excluded.topic, status = excluded.status, lock_reason = excluded.lock_reason,
+           opened_until = excluded.opened_until",
     )?
     .execute(params![
         doc.id,
@@ -394,6 +428,7 @@ fn lesson(tx: &Connection, doc: &Doc, id: &str) -> Result<()> {
         doc.get("topics", id),
         status.as_str(),
         lock,
+        opened_until,
     ])?;
     Ok(())
 }
@@ -408,7 +443,7 @@ fn split2(key: &str) -> Option<(&str, &str)> {
 /// rows were all deleted before, so the others have nothing to clear.
 fn marks_whole(tx: &Connection, doc: &mut Doc, locks: &mut LockCache) -> Result<()> {
     let obj = doc.map("marks")?.clone();
-    let any_lock = !doc.keys("locks").is_empty();
+    let any_lock = !doc.keys("locks").is_empty() || doc.get("meta", WINDOW_KEY).is_some();
     let mut needs_check = Vec::new();
     {
         let doc: &Doc = doc;

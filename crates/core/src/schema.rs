@@ -21,8 +21,8 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../migrations/client/0003_cluster_projection_rows.sql"),
     ),
     (
-        "0004_add_set_aside_and_authors",
-        include_str!("../../../migrations/client/0004_add_set_aside_and_authors.sql"),
+        "0004_add_trust_records",
+        include_str!("../../../migrations/client/0004_add_trust_records.sql"),
     ),
 ];
 

@@ -12,7 +12,8 @@
 //!   writes it makes;
 //! - [`access`]: document-level decisions (assignment, faculty, department, metadata);
 //! - [`table`]: the part-level rule table and the value checks;
-//! - [`values`]: the values documents hold.
+//! - [`values`]: the values documents hold;
+//! - [`window`]: entry windows and lesson openings.
 //!
 //! ```
 //! use daftar_protocol::{DocKind, Role};
@@ -37,6 +38,7 @@ pub mod change;
 pub mod genesis;
 pub mod table;
 pub mod values;
+pub mod window;
 
 pub use access::{Denied, Principal, WriteFacts, may_set_meta, may_write};
 pub use change::{Inspected, Limits, Unreadable, Write, WriteOp, inspect};

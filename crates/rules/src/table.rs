@@ -59,6 +59,8 @@ pub enum ValueShape {
     Adjustment,
     Lock,
     Resolution,
+    OpeningRequest,
+    Opening,
 }
 
 /// The rules of one part.
@@ -67,6 +69,9 @@ pub struct PartRule {
     pub kind: DocKind,
     /// The top-level map.
     pub map: &'static str,
+    /// Only keys starting with this (a part that shares its map with others); `None`: the
+    /// map's other keys.
+    pub keys: Option<&'static str>,
     /// What people call it, in refusals.
     pub label: &'static str,
     pub create: &'static [Role],
@@ -112,6 +117,7 @@ const fn part(
     PartRule {
         kind,
         map,
+        keys: None,
         label,
         create,
         change,
@@ -119,6 +125,13 @@ const fn part(
         via_resolution: NONE,
         field: None,
         shape,
+    }
+}
+
+const fn keyed(rule: PartRule, prefix: &'static str) -> PartRule {
+    PartRule {
+        keys: Some(prefix),
+        ..rule
     }
 }
 
@@ -333,6 +346,30 @@ pub const RULES: &[PartRule] = &[
         DEAN,
         ValueShape::Lock,
     ),
+    keyed(
+        part(
+            DocKind::Journal,
+            "locks",
+            "lesson openings (a closed lesson opened until a date)",
+            DEAN,
+            DEAN,
+            DEAN,
+            ValueShape::Opening,
+        ),
+        crate::window::OPENING_PREFIX,
+    ),
+    keyed(
+        part(
+            DocKind::Journal,
+            "status",
+            "lesson-opening requests",
+            TEACHING,
+            TEACHING,
+            ADMIN,
+            ValueShape::OpeningRequest,
+        ),
+        crate::window::REQUEST_PREFIX,
+    ),
     part(
         DocKind::Journal,
         "resolutions",
@@ -344,9 +381,20 @@ pub const RULES: &[PartRule] = &[
     ),
 ];
 
-/// The rule of a document kind's map.
+/// The rule of a document kind's map for `key`: the part whose key prefix it has, else the
+/// map's general part.
+pub fn rule_for(kind: DocKind, map: &str, key: &str) -> Option<&'static PartRule> {
+    RULES
+        .iter()
+        .find(|r| r.kind == kind && r.map == map && r.keys.is_some_and(|p| key.starts_with(p)))
+        .or_else(|| rule(kind, map))
+}
+
+/// The general rule of a document kind's map (its keys without a part of their own).
 pub fn rule(kind: DocKind, map: &str) -> Option<&'static PartRule> {
-    RULES.iter().find(|r| r.kind == kind && r.map == map)
+    RULES
+        .iter()
+        .find(|r| r.kind == kind && r.map == map && r.keys.is_none())
 }
 
 /// Who a change is judged for.
@@ -411,7 +459,7 @@ pub fn check_write(
     change: &Inspected,
     write: &Write,
 ) -> Result<(), Refused> {
-    let Some(rule) = rule(kind, write.map) else {
+    let Some(rule) = rule_for(kind, write.map, &write.key) else {
         return Err(Refused(format!("a {kind} has no part {:?}", write.map)));
     };
     let op = Operation::of(&write.op);
@@ -495,6 +543,16 @@ fn check_value(writer: Writer<'_>, rule: &PartRule, value: &str) -> Result<(), R
         ValueShape::Lock => serde_json::from_str::<LockValue>(value)
             .map(|_| ())
             .map_err(|e| bad("a lock", e.to_string())),
+        ValueShape::OpeningRequest => {
+            let r: crate::window::OpeningRequest =
+                serde_json::from_str(value).map_err(|e| bad("a request", e.to_string()))?;
+            r.check().map_err(|e| bad("a request", e.message))
+        }
+        ValueShape::Opening => {
+            let o: crate::window::Opening =
+                serde_json::from_str(value).map_err(|e| bad("an opening", e.to_string()))?;
+            o.check().map_err(|e| bad("an opening", e.message))
+        }
         ValueShape::Resolution => {
             let r: ResolutionValue =
                 serde_json::from_str(value).map_err(|e| bad("a resolution", e.to_string()))?;
@@ -528,7 +586,7 @@ mod tests {
             for map in maps_of(kind) {
                 let n = RULES
                     .iter()
-                    .filter(|r| r.kind == kind && r.map == *map)
+                    .filter(|r| r.kind == kind && r.map == *map && r.keys.is_none())
                     .count();
                 assert_eq!(n, 1, "{kind}.{map}");
             }

@@ -17,3 +17,8 @@ CREATE TABLE receipts (
     hash        TEXT    PRIMARY KEY,
     received_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- Entry windows (docs/security.md): a journal's window in days after the lesson day (NULL:
+-- none), and the day the dean's office opened a closed lesson until.
+ALTER TABLE journals ADD COLUMN entry_window_days INTEGER;
+ALTER TABLE lessons ADD COLUMN opened_until TEXT;
