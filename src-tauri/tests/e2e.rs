@@ -1258,7 +1258,97 @@ async fn dean_scenario() -> Result<()> {
         bail!("the cell's history shows marks by {marks}, none by the teacher (verified)");
     }
     app.shot("cell-history").await?;
+    app.grid_keys(&key(Key::Escape)).await.ok();
+    app.js("document.querySelectorAll('[data-testid=history-popover]').forEach(p => p.remove()); return true;")
+        .await?;
     steps.done("the teacher signed in again: no adjust/lock actions; F4 on the cell shows the dean's adjustment by the dean's office (server-verified) and the teacher's own marks");
+
+    // A late edit: the dean's office (its CLI) closes a lesson while the teacher's CLI, which
+    // has not seen that, changes a mark in it. The app keeps showing the value the lock froze
+    // (the late value is in the cell's history) until the office accepts the amendment.
+    let dean_cli = uni.cli("dean-cli", DEAN);
+    let late_lesson = view["lessons"][2]["id"]
+        .as_str()
+        .context("a third lesson")?
+        .to_string();
+    let late_student = view["students"][1]["id"]
+        .as_str()
+        .context("a second student")?
+        .to_string();
+    teacher.ok(&["mark", &journal, &late_lesson, &late_student, "+"]);
+    teacher.sync();
+    dean_cli.sync();
+    dean_cli.ok(&[
+        "lock",
+        &journal,
+        "--lesson",
+        &late_lesson,
+        "--reason",
+        "Yopildi",
+    ]);
+    dean_cli.sync();
+    teacher.ok(&["mark", &journal, &late_lesson, &late_student, "nb"]);
+    teacher.sync();
+    app.click("[data-testid=sync-now]").await?;
+    app.wait_synced(Duration::from_secs(30)).await?;
+    let cell_js = format!(
+        "const th = document.querySelector(\"th.lesson[data-lesson='{late_lesson}']\");
+         const td = th && document.querySelector(`tr[data-student='{late_student}'] td.c[data-c='${{th.dataset.c}}']`);
+         return td ? [td.dataset.r, th.dataset.c, td.textContent] : null;"
+    );
+    app.wait_for(
+        "the closed lesson's cell",
+        Duration::from_secs(10),
+        || async { Ok(app.js(&cell_js).await?.is_array()) },
+    )
+    .await?;
+    let at: Vec<String> = serde_json::from_value(app.js(&cell_js).await?)?;
+    let (r, c): (usize, usize) = (at[0].parse()?, at[1].parse()?);
+    app.click_cell(r, c).await?;
+    app.grid_keys(&key(Key::F4)).await?;
+    app.wait_for(
+        "the late NB in the history while the cell shows +",
+        Duration::from_secs(15),
+        || async {
+            let marks = app
+                .js("return Array.from(document.querySelectorAll('[data-testid=history-item][data-part=marks]')).map(e => e.textContent);")
+                .await?;
+            let texts: Vec<String> = serde_json::from_value(marks).unwrap_or_default();
+            let cell = app.js(&cell_js).await?;
+            Ok(texts.iter().any(|t| t.contains("NB")) && cell[2] == json!("+"))
+        },
+    )
+    .await?;
+    app.shot("grid-amendment").await?;
+    app.js("document.querySelectorAll('[data-testid=history-popover]').forEach(p => p.remove()); return true;")
+        .await?;
+    dean_cli.sync();
+    let inbox = dean_cli.json(&["conflicts"]);
+    let entry = inbox
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["kind"] == json!("amendment")))
+        .cloned()
+        .context("the amendment in the office's inbox")?;
+    let pick = entry["values"]
+        .as_array()
+        .and_then(|v| v.iter().position(|x| x["locked"] != json!(true)))
+        .context("the late value")?
+        + 1;
+    dean_cli.ok(&[
+        "resolve",
+        entry["id"].as_str().context("id")?,
+        "--pick",
+        &pick.to_string(),
+    ]);
+    dean_cli.sync();
+    app.click("[data-testid=sync-now]").await?;
+    app.wait_for(
+        "the accepted NB in the cell",
+        Duration::from_secs(30),
+        || async { Ok(app.js(&cell_js).await?[2] == json!("NB")) },
+    )
+    .await?;
+    steps.done("a mark changed after the dean's office closed the lesson: the app showed the frozen + (the late NB in the history) until the office accepted it, then NB");
 
     app.quit().await?;
     steps.finish("dean_resolves_a_conflict_in_the_app_and_clients_converge");

@@ -613,3 +613,66 @@ fn a_closed_window_needs_an_opening_from_the_dean_s_office() {
         "on time inside the opening"
     );
 }
+
+/// The attack on version one with the stock CLI: signed out (so nothing judges locally), a
+/// teacher names the replica after the dean's office, unlocks the lesson the office closed,
+/// changes a mark in it, locks it again and excuses an absence, then signs in and syncs.
+/// Every change is refused with its reason and the office's replica shows none of it.
+#[test]
+fn a_teacher_cannot_write_as_the_dean_s_office_with_the_stock_cli() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (server, _admin) = university(tmp.path());
+    let mut teacher = client(tmp.path(), "anvar", &server, "anvar", "anvar-pw");
+    let dean = client(tmp.path(), "dekanat", &server, "dekanat", "dekanat-pw");
+    teacher.sync();
+    let lesson = teacher.json(&["show", J301_412])["lessons"][1]["id"]
+        .as_str()
+        .expect("lesson")
+        .to_string();
+    teacher.ok(&["mark", J301_412, &lesson, "9005", "nb"]);
+    teacher.sync();
+    dean.sync();
+    dean.ok(&["lock", J301_412, "--lesson", &lesson, "--reason", "checked"]);
+    dean.sync();
+    teacher.sync();
+
+    teacher.ok(&["logout"]);
+    teacher.ok(&["init", "--university", "tatu", "--user", "dekanat"]);
+    teacher.ok(&["unlock", J301_412, "--lesson", &lesson]);
+    teacher.ok(&["mark", J301_412, &lesson, "9005", "+", "--grade", "95"]);
+    teacher.ok(&["lock", J301_412, "--lesson", &lesson, "--reason", "checked"]);
+    teacher.ok(&[
+        "adjust", J301_412, &lesson, "9005", "--to", "excused", "--reason", "x",
+    ]);
+    teacher.login(&server, "anvar", "anvar-pw");
+    let s = teacher.sync();
+    assert_eq!(s["pushed"], 0, "{s}");
+    assert_eq!(s["refused"], 4, "{s}");
+    let status = teacher.json(&["status"]);
+    let reasons: Vec<&str> = status["refused"]
+        .as_array()
+        .expect("refused")
+        .iter()
+        .filter_map(|r| r["reason"].as_str())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .all(|r| r.contains("says it was made by \"dekanat\"")),
+        "{reasons:?}"
+    );
+
+    dean.sync();
+    let cell = cell_of(&dean, &lesson, "9005");
+    assert_eq!(cell["status"], "a", "{cell}");
+    assert_eq!(cell["adjusted_to"], Value::Null, "{cell}");
+    let view = dean.json(&["show", J301_412]);
+    let closed = view["lessons"]
+        .as_array()
+        .expect("lessons")
+        .iter()
+        .find(|l| l["id"] == lesson.as_str())
+        .expect("the lesson");
+    assert_eq!(closed["lock"], "checked", "{closed}");
+    assert_eq!(inbox(&dean), serde_json::json!([]));
+}

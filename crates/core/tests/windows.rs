@@ -33,7 +33,11 @@ fn a_late_mark_waits_and_the_earlier_value_stays_in_effect() {
         .resolve_journal(&office.journals().expect("journals")[0].id)
         .expect("journal");
     let view = office.journal_view(&journal).expect("view");
-    let cell = view.cells.iter().find(|c| c.status == "p").expect("a present mark");
+    let cell = view
+        .cells
+        .iter()
+        .find(|c| c.status == "p")
+        .expect("a present mark");
     let (lesson, student) = (cell.lesson.clone(), cell.student.clone());
 
     // The teacher's laptop has the journal, not yet the window.
@@ -66,7 +70,11 @@ fn a_late_mark_waits_and_the_earlier_value_stays_in_effect() {
         .expect("office → laptop");
 
     for r in [&office, &laptop] {
-        assert_eq!(status(r, &journal, &lesson, &student), "p", "the value before stays");
+        assert_eq!(
+            status(r, &journal, &lesson, &student),
+            "p",
+            "the value before stays"
+        );
         let inbox = r.conflicts(Some(&journal)).expect("inbox");
         assert_eq!(inbox.len(), 1, "{inbox:?}");
         assert_eq!(inbox[0].kind, "amendment");
