@@ -676,3 +676,86 @@ fn a_teacher_cannot_write_as_the_dean_s_office_with_the_stock_cli() {
     assert_eq!(closed["lock"], "checked", "{closed}");
     assert_eq!(inbox(&dean), serde_json::json!([]));
 }
+
+/// Hand-made changes (core's own edit door, with nothing judging them on the device): one
+/// writes a mark into a lesson the dean's office closed, after seeing the lock; another writes
+/// a mark with a resolution "by admin". The server refuses the forged resolution; the late mark
+/// is stored, and the office's replica shows it as an amendment by the real teacher, with the
+/// value the lock froze still in effect.
+#[test]
+fn a_hand_made_mark_after_a_lock_is_an_amendment_by_the_real_teacher() {
+    use daftar_core::projection::Refresh;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (server, _admin) = university(tmp.path());
+    let teacher = client(tmp.path(), "anvar", &server, "anvar", "anvar-pw");
+    let dean = client(tmp.path(), "dekanat", &server, "dekanat", "dekanat-pw");
+    teacher.sync();
+    let lesson = teacher.json(&["show", J301_412])["lessons"][2]["id"]
+        .as_str()
+        .expect("lesson")
+        .to_string();
+    teacher.ok(&["mark", J301_412, &lesson, "9005", "nb"]);
+    teacher.ok(&["mark", J301_412, &lesson, "9003", "nb"]);
+    teacher.sync();
+    dean.sync();
+    dean.ok(&["lock", J301_412, "--lesson", &lesson, "--reason", "checked"]);
+    dean.sync();
+    teacher.sync();
+
+    {
+        let mut r = daftar_core::Replica::open(&tmp.path().join("anvar").join("replica.db"))
+            .expect("open the teacher's replica");
+        let role = r.meta("server_role").expect("meta").expect("signed in");
+        r.set_meta("server_role", "").expect("meta");
+        let journal = r.resolve_journal(J301_412).expect("journal");
+        let late = format!("{lesson}/9005");
+        r.edit(&journal, "mark", |doc| {
+            doc.put("marks", &late, r#"{"s":"p","g":99}"#)?;
+            Ok(Refresh::Keys(vec![("marks".into(), late.clone())]))
+        })
+        .expect("a hand-made late mark");
+        let forged = format!("{lesson}/9003");
+        r.edit(&journal, "resolve", |doc| {
+            doc.put("marks", &forged, r#"{"s":"e","h":2}"#)?;
+            doc.put(
+                "resolutions",
+                &format!("mark:{forged}"),
+                r#"{"by":"admin","value":"{\"s\":\"e\",\"h\":2}","note":"2023"}"#,
+            )?;
+            Ok(Refresh::Whole)
+        })
+        .expect("a hand-made resolution");
+        r.set_meta("server_role", &role).expect("meta");
+    }
+    let s = teacher.sync();
+    assert_eq!(
+        (s["pushed"].as_u64(), s["refused"].as_u64()),
+        (Some(1), Some(1)),
+        "{s}"
+    );
+
+    dean.sync();
+    assert_eq!(
+        cell_of(&dean, &lesson, "9005")["status"],
+        "a",
+        "the frozen NB holds"
+    );
+    assert_eq!(
+        cell_of(&dean, &lesson, "9003")["status"],
+        "a",
+        "no forged excuse"
+    );
+    let i = inbox(&dean);
+    let entries = i.as_array().expect("inbox");
+    assert_eq!(entries.len(), 1, "{i}");
+    assert_eq!(entries[0]["kind"], "amendment");
+    let late = entries[0]["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .find(|v| v["locked"] != true)
+        .cloned()
+        .expect("the late value");
+    assert_eq!(late["user"], "anvar", "{late}");
+    assert_eq!(late["verified"], true, "{late}");
+}
