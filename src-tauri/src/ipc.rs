@@ -168,6 +168,8 @@ pub struct GridLesson {
     pub status: String,
     /// Why the lesson is read-only (its own lock or the journal's), if it is.
     pub lock: Option<String>,
+    /// Its entry window has closed for marks (the teacher may ask the dean's office to open it).
+    pub entry_closed: bool,
     pub complete: bool,
 }
 
@@ -298,6 +300,46 @@ pub struct AdjustMarkRequest {
     pub reason: String,
     /// The supporting document (a medical certificate's number…).
     pub document: Option<String>,
+}
+
+/// A teacher asks the dean's office to open a lesson whose entry window has closed.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestOpeningRequest {
+    pub journal: String,
+    pub lesson: String,
+    pub reason: String,
+}
+
+/// The dean's office opens a lesson for its teacher until the end of a day.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenLessonRequest {
+    pub journal: String,
+    pub lesson: String,
+    /// `YYYY-MM-DD` or `dd.MM.yyyy`.
+    pub until: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ListOpeningRequestsRequest {
+    pub journal: Option<String>,
+}
+
+/// A request to open a lesson, with what the dean's office granted.
+#[derive(Debug, Clone, Serialize, TS, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OpeningRequestEntry {
+    pub journal: String,
+    pub subject: Option<String>,
+    pub group: Option<String>,
+    pub lesson: String,
+    pub lesson_date: Option<String>,
+    pub reason: String,
+    pub by_user: Option<String>,
+    pub opened_until: Option<String>,
 }
 
 /// Every change of one cell: its marks and the adjustments beside them.
@@ -781,6 +823,10 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         AdjustMarkRequest,
         CellHistoryRequest,
         CellHistoryEntry,
+        RequestOpeningRequest,
+        OpenLessonRequest,
+        ListOpeningRequestsRequest,
+        OpeningRequestEntry,
         LockLessonRequest,
         UnlockLessonRequest,
         MarkCellRequest,

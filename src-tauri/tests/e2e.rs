@@ -1350,6 +1350,97 @@ async fn dean_scenario() -> Result<()> {
     .await?;
     steps.done("a mark changed after the dean's office closed the lesson: the app showed the frozen + (the late NB in the history) until the office accepted it, then NB");
 
+    // Entry windows: the registrar sets the lesson day as the window; the teacher's past
+    // lessons offer "ask to open"; the request reaches the dean's office, which opens it.
+    let past_lesson = view["lessons"][3]["id"]
+        .as_str()
+        .context("a fourth lesson")?
+        .to_string();
+    uni.admin.ok(&["entry-window", "0"]);
+    uni.admin.sync();
+    app.click("[data-testid=sync-now]").await?;
+    app.wait_synced(Duration::from_secs(30)).await?;
+    let ask_js = format!(
+        "const b = document.querySelector(\"th.lesson[data-lesson='{past_lesson}'] [data-testid=request-opening]\"); return b ? !b.hidden : null;"
+    );
+    app.wait_for(
+        "the closed window's request button",
+        Duration::from_secs(20),
+        || async { Ok(app.js(&ask_js).await? == json!(true)) },
+    )
+    .await?;
+    app.js(&format!(
+        "document.querySelector(\"th.lesson[data-lesson='{past_lesson}'] [data-testid=request-opening]\").click(); return true;"
+    ))
+    .await?;
+    app.type_into(
+        "[data-testid=opening-reason]",
+        "Guruh amaliyotda edi, baholar qog‘ozda",
+    )
+    .await?;
+    app.shot("opening-request").await?;
+    app.click("[data-testid=opening-send]").await?;
+    app.wait_for("the request saved", Duration::from_secs(10), || async {
+        Ok(app
+            .js("return !document.querySelector('[data-testid=opening-form]');")
+            .await?
+            == json!(true))
+    })
+    .await?;
+    app.click("[data-testid=sync-now]").await?;
+    app.wait_synced(Duration::from_secs(30)).await?;
+    dean_cli.sync();
+    let requests = dean_cli.json(&["openings"]);
+    let asked = requests.as_array().is_some_and(|r| {
+        r.iter()
+            .any(|o| o["lesson"] == json!(past_lesson) && o["by"] == json!(TEACHER.0))
+    });
+    if !asked {
+        bail!("the office does not see the teacher's request: {requests}");
+    }
+    let tashkent_today = {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs() as i64
+            + 5 * 3600;
+        let days = secs.div_euclid(86_400);
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        format!("{y:04}-{m:02}-{d:02}")
+    };
+    dean_cli.ok(&[
+        "open-lesson",
+        &journal,
+        &past_lesson,
+        "--until",
+        &tashkent_today,
+    ]);
+    let s = dean_cli.sync();
+    if s["refused"] != json!(0) {
+        bail!("the office's opening was refused: {s}");
+    }
+    // The button is disabled while a background sync runs: press it until one takes.
+    app.wait_for(
+        "the opened lesson without the request button",
+        Duration::from_secs(40),
+        || async {
+            app.js("const b = document.querySelector('[data-testid=sync-now]'); if (b && !b.disabled) b.click(); return true;")
+                .await?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            Ok(app.js(&ask_js).await? == json!(false))
+        },
+    )
+    .await?;
+    steps.done("entry window set to the lesson day: the teacher asked to open a past lesson from its header; the office saw who asked and opened it; the button went away");
+
     app.quit().await?;
     steps.finish("dean_resolves_a_conflict_in_the_app_and_clients_converge");
     Ok(())

@@ -18,7 +18,7 @@ use daftar_core::conflicts::Choice;
 use daftar_core::demo::{DemoSpec, Tier};
 use daftar_core::export::ExportFormat;
 use daftar_core::journal::{MarkInput, NewLesson, short_id};
-use daftar_core::model::{AdjustmentValue, Attendance, LessonType, display_date, parse_date};
+use daftar_core::model::{AdjustmentValue, Attendance, LessonType, display_date, parse_user_date};
 use daftar_core::{CoreError, Replica};
 use serde_json::json;
 
@@ -551,7 +551,7 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             let mut r = open(&dir)?;
             let id = r.resolve_journal(&journal)?;
             let lesson = r.resolve_lesson(&id, &lesson)?;
-            let until = iso_date(&until)?;
+            let until = parse_user_date(&until)?;
             r.open_lesson(&id, &lesson, &until, reason.as_deref())?;
             out.ok(&format!(
                 "Lesson {lesson} open for its teacher until {until}"
@@ -776,15 +776,4 @@ fn mark_loop(dir: &Path, journal: &str, start: u64, count: u64) -> Result<()> {
         stdout.flush()?;
     }
     Ok(())
-}
-
-/// A date as people type it (`dd.mm.yyyy`) or ISO, as `YYYY-MM-DD`.
-fn iso_date(input: &str) -> Result<String> {
-    let t = input.trim();
-    let parts: Vec<&str> = t.split('.').collect();
-    let iso = match parts.as_slice() {
-        [d, m, y] => format!("{y}-{m:0>2}-{d:0>2}"),
-        _ => t.to_string(),
-    };
-    Ok(parse_date(&iso)?.to_string())
 }

@@ -297,6 +297,18 @@ impl Replica {
     /// unless the dean's office opened the lesson until a later day: the same judgement every
     /// replica makes of the change, so the teacher learns it now, not after a sync.
     fn ensure_within_window(&self, journal: &str, lesson: &str) -> Result<()> {
+        match self.entry_closed(journal, lesson)? {
+            Some(reason) => Err(CoreError::Locked {
+                what: "this lesson".into(),
+                reason,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Why marks of `lesson` can no longer be written here (its entry window closed, by this
+    /// device's clock, and no opening covers today), or `None`.
+    pub fn entry_closed(&self, journal: &str, lesson: &str) -> Result<Option<String>> {
         let row: Option<(String, Option<String>, Option<i64>)> = self
             .conn()
             .query_row(
@@ -308,7 +320,7 @@ impl Replica {
             )
             .optional()?;
         let Some((date, opened_until, Some(days))) = row else {
-            return Ok(());
+            return Ok(None);
         };
         let days = u32::try_from(days).unwrap_or(0);
         let opening = opened_until.map(|until| window::Opening {
@@ -321,14 +333,11 @@ impl Replica {
                 .and_then(|d| d.checked_add(time::Duration::days(i64::from(days))))
                 .map(|d| display_date(&d.to_string()))
                 .unwrap_or(date);
-            return Err(CoreError::Locked {
-                what: "this lesson".into(),
-                reason: format!(
-                    "its entry window closed on {closed}; file a request (daftar request-opening)"
-                ),
-            });
+            return Ok(Some(format!(
+                "its entry window closed on {closed}; file a request (daftar request-opening)"
+            )));
         }
-        Ok(())
+        Ok(None)
     }
 
     /// A teacher asks the dean's office to open a lesson whose entry window has closed.

@@ -230,6 +230,17 @@ pub fn parse_date(s: &str) -> Result<time::Date> {
     })
 }
 
+/// A date as people type it — `dd.mm.yyyy` (how Uzbekistan writes dates) or ISO — as
+/// `YYYY-MM-DD`.
+pub fn parse_user_date(input: &str) -> Result<String> {
+    let t = input.trim();
+    let iso = match t.split('.').collect::<Vec<_>>().as_slice() {
+        [d, m, y] => format!("{y}-{m:0>2}-{d:0>2}"),
+        _ => t.to_string(),
+    };
+    Ok(parse_date(&iso)?.to_string())
+}
+
 /// `dd.MM.yyyy`, how dates are shown in Uzbekistan.
 pub fn display_date(iso: &str) -> String {
     match parse_date(iso) {

@@ -16,8 +16,9 @@ use crate::ipc::{
     AddLessonRequest, AdjustMarkRequest, CellHistoryEntry, CellHistoryRequest, CellKey,
     ClearCellRequest, EnterScoreRequest, GridCell, GridLesson, GridPatch, GridScore, GridStudent,
     JournalGrid, JournalSummary, JournalVersion, JournalVersionRequest, ListJournalsRequest,
-    LockLessonRequest, MarkCellRequest, MarkLessonRequest, ModuleControl, ModuleTopic,
-    OpenJournalRequest, SetTopicRequest, Standing, StudentTotals, UnlockLessonRequest,
+    ListOpeningRequestsRequest, LockLessonRequest, MarkCellRequest, MarkLessonRequest,
+    ModuleControl, ModuleTopic, OpenJournalRequest, OpenLessonRequest, OpeningRequestEntry,
+    RequestOpeningRequest, SetTopicRequest, Standing, StudentTotals, UnlockLessonRequest,
 };
 use crate::session;
 use crate::state::{AppState, info_of};
@@ -47,8 +48,9 @@ pub fn standing_of(s: CoreStanding) -> Standing {
     }
 }
 
-fn lesson_of(l: &LessonView, journal_lock: Option<&String>) -> GridLesson {
+fn lesson_of(l: &LessonView, journal_lock: Option<&String>, entry_closed: bool) -> GridLesson {
     GridLesson {
+        entry_closed,
         id: l.id.clone(),
         date: l.date.clone(),
         pair: l.pair.clamp(0, 255) as u8,
@@ -156,7 +158,10 @@ pub fn grid_of(r: &mut Replica, journal: &str) -> IpcResult<JournalGrid> {
         lessons: view
             .lessons
             .iter()
-            .map(|l| lesson_of(l, view.lock.as_ref()))
+            .map(|l| {
+                let closed = r.entry_closed(journal, &l.id).ok().flatten().is_some();
+                lesson_of(l, view.lock.as_ref(), closed)
+            })
             .collect(),
         students: view
             .students
@@ -236,7 +241,10 @@ fn patch_of(
         .lessons
         .iter()
         .filter(|l| lesson_set.contains(l.id.as_str()))
-        .map(|l| lesson_of(l, view.lock.as_ref()))
+        .map(|l| {
+            let closed = r.entry_closed(journal, &l.id).ok().flatten().is_some();
+            lesson_of(l, view.lock.as_ref(), closed)
+        })
         .collect();
     Ok(GridPatch {
         journal: view.id.clone(),
@@ -546,6 +554,84 @@ pub async fn adjust_mark(
     let patch = adjust_mark_with(&state, &req)?;
     session::after_edit(&app, &state);
     Ok(patch)
+}
+
+/// A teacher asks the dean's office to open a lesson whose entry window has closed.
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(journal = %req.journal), err(level = "warn"))]
+pub async fn request_opening(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: RequestOpeningRequest,
+) -> IpcResult<GridPatch> {
+    let patch = {
+        let mut r = state.replica();
+        let journal = r.resolve_journal(&req.journal)?;
+        r.request_opening(&journal, &req.lesson, &req.reason)?;
+        patch_of(&r, &journal, &[&req.lesson], None)?
+    };
+    session::after_edit(&app, &state);
+    Ok(patch)
+}
+
+/// The dean's office opens a lesson for its teacher until a day.
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(journal = %req.journal), err(level = "warn"))]
+pub async fn open_lesson(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: OpenLessonRequest,
+) -> IpcResult<Vec<OpeningRequestEntry>> {
+    require_dean(&state, "opens lessons")?;
+    let until = daftar_core::model::parse_user_date(&req.until)
+        .map_err(|_| IpcError::invalid("until", "write the last day as dd.mm.yyyy"))?;
+    {
+        let mut r = state.replica();
+        let journal = r.resolve_journal(&req.journal)?;
+        r.open_lesson(&journal, &req.lesson, &until, req.reason.as_deref())?;
+    }
+    session::after_edit(&app, &state);
+    opening_requests_of(&state, None)
+}
+
+fn opening_requests_of(
+    state: &AppState,
+    journal: Option<&str>,
+) -> IpcResult<Vec<OpeningRequestEntry>> {
+    let mut r = state.replica();
+    let journal = journal.map(|j| r.resolve_journal(j)).transpose()?;
+    let list = r.opening_requests(journal.as_deref())?;
+    let names: std::collections::HashMap<String, (String, String)> = r
+        .journals()?
+        .into_iter()
+        .map(|j| (j.id.clone(), (j.subject, j.group)))
+        .collect();
+    Ok(list
+        .into_iter()
+        .map(|o| {
+            let short = daftar_core::journal::short_id(&o.journal).to_string();
+            let (subject, group) = names.get(&short).cloned().unzip();
+            OpeningRequestEntry {
+                journal: short,
+                subject,
+                group,
+                lesson: o.lesson,
+                lesson_date: o.date,
+                reason: o.reason,
+                by_user: o.by,
+                opened_until: o.opened_until,
+            }
+        })
+        .collect())
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn list_opening_requests(
+    state: State<'_, AppState>,
+    req: ListOpeningRequestsRequest,
+) -> IpcResult<Vec<OpeningRequestEntry>> {
+    opening_requests_of(&state, req.journal.as_deref())
 }
 
 /// The history of one cell, for everyone who may open the journal.

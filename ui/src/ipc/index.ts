@@ -12,6 +12,9 @@ import type { AddTopicRequest } from "./bindings/AddTopicRequest";
 import type { AdjustMarkRequest } from "./bindings/AdjustMarkRequest";
 import type { CellHistoryEntry } from "./bindings/CellHistoryEntry";
 import type { CellHistoryRequest } from "./bindings/CellHistoryRequest";
+import type { OpenLessonRequest } from "./bindings/OpenLessonRequest";
+import type { OpeningRequestEntry } from "./bindings/OpeningRequestEntry";
+import type { RequestOpeningRequest } from "./bindings/RequestOpeningRequest";
 import type { ChooseExportPathRequest } from "./bindings/ChooseExportPathRequest";
 import type { ChosenPath } from "./bindings/ChosenPath";
 import type { EnterScoreRequest } from "./bindings/EnterScoreRequest";
@@ -45,6 +48,7 @@ import type { SyncStatus } from "./bindings/SyncStatus";
 
 export type * from "./bindings/AppInfo";
 export type * from "./bindings/CellHistoryEntry";
+export type * from "./bindings/OpeningRequestEntry";
 export type * from "./bindings/ConflictEntry";
 export type * from "./bindings/ConflictValue";
 export type * from "./bindings/GridCell";
@@ -110,6 +114,9 @@ export const api = {
   enterScore: (req: EnterScoreRequest) => call<GridScore[]>("enter_score", req),
   adjustMark: (req: AdjustMarkRequest) => call<GridPatch>("adjust_mark", req),
   cellHistory: (req: CellHistoryRequest) => call<CellHistoryEntry[]>("cell_history", req),
+  requestOpening: (req: RequestOpeningRequest) => call<GridPatch>("request_opening", req),
+  openLesson: (req: OpenLessonRequest) => call<OpeningRequestEntry[]>("open_lesson", req),
+  listOpeningRequests: (journal: string | null = null) => call<OpeningRequestEntry[]>("list_opening_requests", { journal }),
   lockLesson: (req: LockLessonRequest) => call<GridPatch>("lock_lesson", req),
   unlockLesson: (req: UnlockLessonRequest) => call<GridPatch>("unlock_lesson", req),
 

@@ -60,6 +60,7 @@ interface HeaderEls {
   topic: HTMLButtonElement;
   all: HTMLButtonElement;
   lock: HTMLElement;
+  ask: HTMLButtonElement;
 }
 
 interface RowEls {
@@ -367,9 +368,16 @@ export class GridView {
     setTitle(all, "grid.allPresentHint");
     const lock = h("span", { class: "l-lock", hidden: true });
     lock.append(icon(ICONS.lock));
-    th.append(date, meta, topic, h("div", { class: "l-actions" }, all, lock));
-    const els = { th, date, meta, topic, all, lock };
+    // The entry window has closed: the teacher asks the dean's office to open the lesson.
+    const ask = h("button", { type: "button", class: "l-ask", hidden: true, "data-testid": "request-opening" });
+    ask.append(icon(ICONS.lock), tx("span", "opening.ask"));
+    th.append(date, meta, topic, h("div", { class: "l-actions" }, all, lock, ask));
+    const els = { th, date, meta, topic, all, lock, ask };
     this.paintHeader(els, l);
+    ask.addEventListener("click", (e) => {
+      e.stopPropagation();
+      this.openingDialog(this.data.lessons.findIndex((x) => x.id === l.id));
+    });
     if (this.interactive) {
       topic.addEventListener("click", (e) => {
         e.stopPropagation();
@@ -405,7 +413,9 @@ export class GridView {
     els.th.classList.toggle("complete", l.complete);
     els.th.classList.toggle("locked", l.lock !== null);
     els.lock.hidden = l.lock === null;
-    els.all.hidden = l.lock !== null;
+    els.all.hidden = l.lock !== null || l.entryClosed;
+    els.ask.hidden = !(l.entryClosed && l.lock === null && !app.info.canResolve);
+    els.th.classList.toggle("entry-closed", l.entryClosed);
     els.topic.disabled = l.lock !== null;
     if (l.lock) els.lock.title = l.lock;
   }
@@ -1362,6 +1372,45 @@ export class GridView {
     reason.focus();
   }
 
+  /** A request to the dean's office to open a lesson whose entry window has closed. */
+  private openingDialog(c: number): void {
+    const lesson = this.data.lessons[c];
+    if (!lesson) return;
+    const reason = h("textarea", { class: "input", rows: 3, "data-testid": "opening-reason" });
+    const form = h(
+      "form",
+      { class: "card modal", "data-testid": "opening-form" },
+      tx("h2", "opening.title", { date: fmt.date(lesson.date) }),
+      tx("p", "opening.hint", undefined, { class: "muted small" }),
+      h("label", { class: "field" }, tx("span", "opening.reason", undefined, { class: "field-label" }), reason),
+    );
+    const dialog = h("div", { class: "modal-back" }, form);
+    form.append(
+      h(
+        "div",
+        { class: "actions" },
+        button("common.cancel", () => dialog.remove(), { class: "btn" }),
+        tx("button", "opening.send", undefined, { type: "submit", class: "btn btn-primary", "data-testid": "opening-send" }),
+      ),
+    );
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      try {
+        this.applyPatch(await api.requestOpening({ journal: this.data.id, lesson: lesson.id, reason: reason.value }));
+        dialog.remove();
+        app.toast("opening.sent");
+        this.scroll.focus({ preventScroll: true });
+      } catch (err) {
+        app.showError(err);
+      }
+    });
+    dialog.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") dialog.remove();
+    });
+    this.root.append(dialog);
+    reason.focus();
+  }
+
   private lockDialog(): void {
     const lesson = this.data.lessons[this.cur.c];
     if (!lesson) return;
@@ -1434,6 +1483,7 @@ window.__daftarBench = (students: number, lessons: number) => {
     topic: i % 3 ? `${i + 1}-mavzu. Nazariy asoslar` : null,
     status: "held",
     lock: null,
+    entryClosed: false,
     complete: true,
   }));
   const ss = Array.from({ length: students }, (_, i) => ({ id: `S${i}`, number: null, name: `Talaba ${i + 1}`, active: true }));

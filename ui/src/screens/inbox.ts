@@ -1,7 +1,7 @@
 // The conflict inbox: every value of a conflicted cell side by side (who, device, edit time,
 // lesson date); pick one or enter a value, add a note, resolve. Below, the decisions made so far.
 
-import { api, type ConflictEntry, type ResolutionEntry } from "../ipc";
+import { api, type ConflictEntry, type OpeningRequestEntry, type ResolutionEntry } from "../ipc";
 import { app, registerScreen } from "../app";
 import { h, tx, raw, button, clear, setPlaceholder, icon, ICONS } from "../dom";
 import type { Key } from "../i18n";
@@ -11,12 +11,49 @@ registerScreen("inbox", async (el) => {
   el.append(h("header", { class: "screen-head" }, h("div", {}, tx("h1", "inbox.title"), tx("p", "inbox.subtitle", undefined, { class: "muted" }))));
   const listEl = h("div", { class: "conflicts", "data-testid": "conflicts" });
   const history = h("section", { class: "history" });
-  el.append(listEl, history);
+  const openings = h("section", { class: "openings", "data-testid": "openings" });
+  el.append(listEl, openings, history);
 
   const load = async () => {
-    const [conflicts, resolutions] = await Promise.all([api.listConflicts(null), api.listResolutions(null)]);
+    const [conflicts, resolutions, requests] = await Promise.all([
+      api.listConflicts(null),
+      api.listResolutions(null),
+      app.info.canResolve ? api.listOpeningRequests(null) : Promise.resolve([] as OpeningRequestEntry[]),
+    ]);
     renderList(conflicts);
+    renderOpenings(requests);
     renderHistory(resolutions);
+  };
+
+  // Teachers' requests to open lessons whose entry window closed: open one until a day.
+  const renderOpenings = (requests: OpeningRequestEntry[]) => {
+    clear(openings);
+    if (requests.length === 0) return;
+    openings.append(tx("h2", "opening.requests"));
+    for (const o of requests) {
+      const until = h("input", { class: "input", "data-testid": "opening-until", value: fmt.date(fmt.today()) });
+      const grant = button("opening.grant", async () => {
+        try {
+          renderOpenings(await api.openLesson({ journal: o.journal, lesson: o.lesson, until: until.value, reason: o.reason }));
+          app.toast("opening.granted");
+        } catch (err) {
+          app.showError(err);
+        }
+      }, { class: "btn btn-primary", "data-testid": "opening-grant" });
+      openings.append(
+        h(
+          "div",
+          { class: "card opening-item", "data-testid": "opening-request", "data-lesson": o.lesson, "data-journal": o.journal },
+          raw("span", [o.group, o.subject].filter(Boolean).join(" — "), { class: "strong" }),
+          o.lessonDate ? raw("span", fmt.date(o.lessonDate)) : null,
+          raw("span", o.byUser ?? "?"),
+          raw("span", o.reason, { class: "muted" }),
+          o.openedUntil
+            ? tx("span", "opening.openUntil", { date: fmt.date(o.openedUntil) }, { class: "chip", "data-testid": "opening-granted" })
+            : h("span", { class: "form-row" }, tx("span", "opening.until", undefined, { class: "field-label" }), until, grant),
+        ),
+      );
+    }
   };
 
   const renderList = (conflicts: ConflictEntry[]) => {

@@ -16,4 +16,8 @@ status: string,
 /**
  * Why the lesson is read-only (its own lock or the journal's), if it is.
  */
-lock: string | null, complete: boolean, };
+lock: string | null, 
+/**
+ * Its entry window has closed for marks (the teacher may ask the dean's office to open it).
+ */
+entryClosed: boolean, complete: boolean, };
