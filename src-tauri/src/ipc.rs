@@ -601,10 +601,15 @@ pub struct ConflictValue {
     /// How people read it (`NB`, `85`, a topic…).
     pub display: String,
     pub user: Option<String>,
+    /// `user` is the server's record of the device, not the change's own claim.
+    pub verified: bool,
     pub device: String,
-    /// Edit time, unix milliseconds.
+    /// Edit time (the device's clock), unix milliseconds.
     #[ts(type = "number")]
     pub edited_at: i64,
+    /// When the server received it, where that is more than a day from `edited_at`.
+    #[ts(type = "number | null")]
+    pub received_at: Option<i64>,
     /// For amendments: the value the lock froze.
     pub locked: bool,
 }

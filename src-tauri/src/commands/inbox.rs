@@ -36,8 +36,10 @@ fn entry_of(c: daftar_core::conflicts::Conflict) -> ConflictEntry {
                 value: v.value,
                 display: v.display,
                 user: v.user,
+                verified: v.verified,
                 device: v.device,
                 edited_at: v.edited_at,
+                received_at: v.received_at,
                 locked: v.locked,
             })
             .collect(),

@@ -84,9 +84,15 @@ registerScreen("inbox", async (el) => {
         "button",
         { type: "button", class: "value-option", "data-testid": "conflict-option", "data-index": i + 1 },
         valueView(c.field, v.value, v.display),
-        h("div", { class: "value-who" }, raw("span", v.user ?? "?", { class: "strong" })),
+        h(
+          "div",
+          { class: "value-who", "data-verified": String(v.verified) },
+          raw("span", v.user ?? "?", { class: "strong" }),
+          v.verified ? null : tx("span", "inbox.unverified", undefined, { class: "muted small" }),
+        ),
         h("div", { class: "muted small" }, tx("span", "inbox.device", { device: v.device })),
         h("div", { class: "muted small" }, tx("span", "inbox.edited", { when: fmt.dateTime(v.editedAt) })),
+        v.receivedAt !== null ? h("div", { class: "muted small" }, tx("span", "inbox.received", { when: fmt.dateTime(v.receivedAt) })) : null,
         v.locked ? tx("div", "inbox.frozen", undefined, { class: "chip" }) : null,
       );
       opt.addEventListener("click", () => {

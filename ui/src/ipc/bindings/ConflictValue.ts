@@ -4,11 +4,19 @@ export type ConflictValue = { value: string,
 /**
  * How people read it (`NB`, `85`, a topic…).
  */
-display: string, user: string | null, device: string, 
+display: string, user: string | null, 
 /**
- * Edit time, unix milliseconds.
+ * `user` is the server's record of the device, not the change's own claim.
+ */
+verified: boolean, device: string, 
+/**
+ * Edit time (the device's clock), unix milliseconds.
  */
 editedAt: number, 
+/**
+ * When the server received it, where that is more than a day from `edited_at`.
+ */
+receivedAt: number | null, 
 /**
  * For amendments: the value the lock froze.
  */
