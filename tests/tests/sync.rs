@@ -759,3 +759,38 @@ fn a_hand_made_mark_after_a_lock_is_an_amendment_by_the_real_teacher() {
     assert_eq!(late["user"], "anvar", "{late}");
     assert_eq!(late["verified"], true, "{late}");
 }
+
+/// Issue 10: a failed sign-in (a wrong address, a wrong password, another user's wrong
+/// password) leaves the working one exactly as it was: same device, and the next sync works.
+#[test]
+fn a_failed_sign_in_keeps_the_working_session() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (server, _admin) = university(tmp.path());
+    let teacher = client(tmp.path(), "anvar", &server, "anvar", "anvar-pw");
+    teacher.sync();
+    let device = teacher.device();
+    let attempts: [(&str, &str, &str); 3] = [
+        ("http://127.0.0.1:9", "anvar", "anvar-pw"),
+        (&server.url(), "anvar", "wrong"),
+        (&server.url(), "dekanat", "wrong"),
+    ];
+    for (url, user, password) in attempts {
+        let out = std::process::Command::new(daftar_tests::bin_dir().join("daftar"))
+            .arg("--data-dir")
+            .arg(&teacher.dir)
+            .args(["login", "--server", url, "--user", user])
+            .env("DAFTAR_PASSWORD", password)
+            .output()
+            .expect("run login");
+        assert!(!out.status.success(), "{url} {user} signed in");
+        assert_eq!(
+            teacher.device(),
+            device,
+            "after {url} {user}: the device changed"
+        );
+        let s = teacher.sync();
+        assert_eq!(s["refused"], 0, "after {url} {user}: {s}");
+        let status = teacher.json(&["status"]);
+        assert_eq!(status["user"], "anvar", "{status}");
+    }
+}

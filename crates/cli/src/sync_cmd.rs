@@ -86,19 +86,26 @@ pub fn login(dir: &Path, args: LoginArgs, out: &Out) -> Result<()> {
     // in here writes as a new device, and syncs from the start so they receive everything
     // they may read.
     let owner = format!("{server}|{}", args.user);
+    // Sign in first: a wrong address, a wrong password or a reply cut on the way must leave
+    // the previous sign-in (device, cursor, token, user) exactly as it was.
+    let transport = Transport::new(&server, &r.device_hex(), None)?;
+    let resp = runtime()?.block_on(transport.login(&args.user, &password))?;
     if r.meta("device_owner")?.is_some_and(|o| o != owner) {
         r.new_device_for(&server)?;
     }
-    let transport = Transport::new(&server, &r.device_hex(), None)?;
-    let resp = runtime()?.block_on(transport.login(&args.user, &password))?;
     let key = token_key(&r, &server, &args.user);
     let stored = Keyring::system().and_then(|k| k.save(&key, &resp.token).map(|()| k.name));
     r.set_meta("device_owner", &owner)?;
     r.set_meta("server", &server)?;
     r.set_meta("server_user", &args.user)?;
     r.set_meta("server_role", resp.user.role.as_str())?;
-    if let Some(scope) = &resp.user.scope {
-        r.set_meta("server_scope", scope)?;
+    match &resp.user.scope {
+        Some(scope) => r.set_meta("server_scope", scope)?,
+        // Another user's scope must not stay behind (as the app does too).
+        None => {
+            r.conn()
+                .execute("DELETE FROM replica_meta WHERE key = 'server_scope'", [])?;
+        }
     }
     r.set_user(&args.user)?;
     match stored {

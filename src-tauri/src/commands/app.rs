@@ -126,6 +126,11 @@ pub async fn sign_in(
     // in here writes as a new device (as `daftar login` does). Changes made before keep their
     // device and stay in the replica; nothing is lost.
     let owner = format!("{server}|{user}");
+    // Sign in first: a wrong address, a wrong password or a reply cut on the way leaves the
+    // previous sign-in (device, cursor, token, user) exactly as it was.
+    let current = state.replica().device_hex();
+    let transport = Transport::new(&server, &current, None)?;
+    let resp = transport.login(&user, &req.password).await?;
     let device = {
         let mut r = state.replica();
         if r.meta(meta::DEVICE_OWNER)?.is_some_and(|o| o != owner) {
@@ -138,8 +143,6 @@ pub async fn sign_in(
             r.device_hex()
         }
     };
-    let transport = Transport::new(&server, &device, None)?;
-    let resp = transport.login(&user, &req.password).await?;
 
     let key = TokenKey {
         server: server.clone(),
