@@ -333,6 +333,8 @@ async fn sync(
                 budget,
                 skip,
                 snapshots: req.snapshots,
+                acknowledges: req.acknowledges,
+                ack: req.ack,
             },
         )?;
         let mut pulled = pulled;
@@ -400,6 +402,7 @@ async fn sync(
         cursor: pulled.cursor,
         access: pulled.access,
         more: pulled.more,
+        page: pulled.page,
         authors: pulled
             .authors
             .into_iter()

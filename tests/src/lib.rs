@@ -175,6 +175,129 @@ pub fn http_get(port: u16, path: &str) -> Result<String> {
         .unwrap_or_default())
 }
 
+/// `POST path` with a JSON body; the response body.
+pub fn http_post_json(port: u16, path: &str, body: &str) -> Result<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)?;
+    Ok(buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default())
+}
+
+/// A TCP proxy on 127.0.0.1 in front of a server that, when armed, cuts the reply of the next
+/// connection after a number of bytes (and then passes everything again). Loopback only; every
+/// connection is a thread that ends when either side closes.
+pub struct FaultProxy {
+    pub port: u16,
+    cut: std::sync::Arc<std::sync::Mutex<Option<usize>>>,
+    /// Bytes of the last reply passed whole, for measuring a reply.
+    last_reply: std::sync::Arc<std::sync::Mutex<usize>>,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: u16) -> Result<FaultProxy> {
+        use std::sync::{Arc, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let cut: Arc<Mutex<Option<usize>>> = Arc::new(Mutex::new(None));
+        let last_reply = Arc::new(Mutex::new(0usize));
+        let (cut2, last2) = (cut.clone(), last_reply.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let budget = cut2.lock().map(|mut c| c.take()).unwrap_or(None);
+                let last = last2.clone();
+                std::thread::spawn(move || {
+                    let _ = Self::relay(client, upstream, budget, last);
+                });
+            }
+        });
+        Ok(FaultProxy {
+            port,
+            cut,
+            last_reply,
+        })
+    }
+
+    fn relay(
+        client: std::net::TcpStream,
+        upstream: u16,
+        budget: Option<usize>,
+        last: std::sync::Arc<std::sync::Mutex<usize>>,
+    ) -> std::io::Result<()> {
+        use std::io::{Read, Write};
+        let server = std::net::TcpStream::connect(("127.0.0.1", upstream))?;
+        for s in [&client, &server] {
+            s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        }
+        let (mut c_read, mut s_write) = (client.try_clone()?, server.try_clone()?);
+        let up = std::thread::spawn(move || {
+            let mut buf = [0u8; 16 * 1024];
+            while let Ok(n) = c_read.read(&mut buf) {
+                if n == 0 || s_write.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            let _ = s_write.shutdown(std::net::Shutdown::Write);
+        });
+        let (mut s_read, mut c_write) = (server, client);
+        let mut sent = 0usize;
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = match s_read.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let allowed = match budget {
+                Some(b) => n.min(b.saturating_sub(sent)),
+                None => n,
+            };
+            if c_write.write_all(&buf[..allowed]).is_err() {
+                break;
+            }
+            sent += allowed;
+            if budget.is_some_and(|b| sent >= b) {
+                // The connection drops mid-reply, as a weak link does.
+                let _ = c_write.shutdown(std::net::Shutdown::Both);
+                let _ = s_read.shutdown(std::net::Shutdown::Both);
+                break;
+            }
+        }
+        if budget.is_none()
+            && let Ok(mut l) = last.lock()
+        {
+            *l = sent;
+        }
+        let _ = up.join();
+        Ok(())
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Cuts the reply of the next connection after `bytes` bytes.
+    pub fn cut_next_reply(&self, bytes: usize) {
+        if let Ok(mut c) = self.cut.lock() {
+            *c = Some(bytes);
+        }
+    }
+
+    /// Bytes the server sent back on the last connection passed whole.
+    pub fn last_reply_bytes(&self) -> usize {
+        self.last_reply.lock().map(|l| *l).unwrap_or(0)
+    }
+}
+
 /// A `daftar` client with its own data folder (and its own token).
 pub struct Client {
     pub dir: PathBuf,
@@ -184,6 +307,12 @@ pub struct Client {
 impl Client {
     pub fn new(dir: PathBuf) -> Client {
         Client { dir, token: None }
+    }
+
+    /// Syncs with this token (as `DAFTAR_TOKEN`), without signing in here.
+    pub fn with_token(mut self, token: &str) -> Client {
+        self.token = Some(token.to_string());
+        self
     }
 
     fn command(&self, args: &[&str]) -> Command {

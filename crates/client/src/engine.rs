@@ -48,6 +48,8 @@ pub struct SyncProgress {
 }
 
 const REFUSED_ACCESS_KEY: &str = "refused_at_access";
+/// Replica meta key prefix (`:<server>` after it) of the last page applied, to acknowledge.
+const ACK_KEY: &str = "page_to_ack";
 
 fn lock(replica: &Mutex<Replica>) -> std::sync::MutexGuard<'_, Replica> {
     // A panic while holding the lock leaves SQLite consistent (transactions roll back), so a
@@ -107,6 +109,10 @@ pub async fn sync_once(
     let server = transport.server().to_string();
     let (_, start_up, start_down) = transport.counters.snapshot();
     let (mut cursor, mut access) = lock(replica).sync_state(&server)?;
+    // The page applied last (maybe in an earlier sync): acknowledged in the next request, so
+    // the server counts what it recorded about this replica only once it arrived here.
+    let ack_key = format!("{ACK_KEY}:{server}");
+    let mut ack: Option<u64> = lock(replica).meta(&ack_key)?.and_then(|v| v.parse().ok());
     let mut summary = SyncSummary::default();
     let mut prog = SyncProgress::default();
     let result: Result<()> = async {
@@ -142,6 +148,8 @@ pub async fn sync_once(
                     page_bytes: None,
                     snapshots: true,
                     compact_acks: true,
+                    acknowledges: true,
+                    ack,
                 };
                 (request, hashes, more_local)
             };
@@ -211,6 +219,13 @@ pub async fn sync_once(
                     response.cursor,
                     response.access,
                 )?;
+                // Applied and durable: the next request may say so (written only when it
+                // changes, so an idle sync still writes nothing).
+                if response.page != ack {
+                    ack = response.page;
+                    let value = ack.map(|p| p.to_string()).unwrap_or_default();
+                    r.set_meta(&ack_key, &value)?;
+                }
                 report.new_changes + report.pending
             };
             summary.pushed += acked_ours;

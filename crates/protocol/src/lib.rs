@@ -263,6 +263,14 @@ pub struct SyncRequest {
     /// stored, the server says so instead of echoing each hash.
     #[serde(default, skip_serializing_if = "is_false")]
     pub compact_acks: bool,
+    /// The client acknowledges pages (see [`SyncResponse::page`]): what a page records about
+    /// this replica (documents sent whole) counts only once the next request acknowledges it,
+    /// so a reply lost on the way costs a round trip, never documents.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub acknowledges: bool,
+    /// The [`SyncResponse::page`] this replica applied since its last request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack: Option<u64>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -314,6 +322,10 @@ pub struct SyncResponse {
     /// More changes are waiting: ask again at once with the new cursor.
     #[serde(default)]
     pub more: bool,
+    /// To a client that [`SyncRequest::acknowledges`]: the id to acknowledge (as
+    /// [`SyncRequest::ack`]) once this page is applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u64>,
     /// Who each device (automerge actor) of the changes in `changes` belongs to, as the server
     /// recorded at its first push: the only authorship shown to people. Snapshots count with
     /// every change they hold.

@@ -177,6 +177,10 @@ pub struct PullRequest {
     pub skip: HashSet<ChangeHash>,
     /// Newly readable documents may be sent as one compacted snapshot each.
     pub snapshots: bool,
+    /// The client acknowledges pages: what a page records about the replica waits for `ack`.
+    pub acknowledges: bool,
+    /// The page the client applied since its last request.
+    pub ack: Option<u64>,
 }
 
 /// One change of a pull page.
@@ -203,6 +207,8 @@ pub struct PullOutcome {
     /// (hash, receipt time) of the changes in `changes` whose device time is more than
     /// [`daftar_protocol::RECEIPT_SHOWN_AFTER_MS`] away from their receipt.
     pub receipts: Vec<(Vec<u8>, i64)>,
+    /// The id under which this page's bookkeeping waits for the client's acknowledgement.
+    pub page: Option<u64>,
 }
 
 /// Storage failures. Bad input never gets here: it is refused by the HTTP layer or reported

@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/server/sqlite/0001_create_server.sql"),
     include_str!("../../../migrations/server/sqlite/0002_add_doc_snapshots.sql"),
     include_str!("../../../migrations/server/sqlite/0003_check_changes.sql"),
+    include_str!("../../../migrations/server/sqlite/0004_acknowledge_pages.sql"),
 ];
 
 /// A newly readable document with fewer changes than this goes out change by change: a
@@ -689,19 +690,99 @@ fn provenance(
     Ok((authors.into_iter().collect(), receipts))
 }
 
+/// Where a page's bookkeeping about a replica goes: straight into `replica_docs` (a client
+/// that does not acknowledge pages), or pending under the page's id until the replica's next
+/// request acknowledges it.
+#[derive(Debug, Clone, Copy)]
+enum Progress {
+    Direct,
+    Pending(i64),
+}
+
+fn record_progress(
+    tx: &Transaction<'_>,
+    progress: Progress,
+    user: UserId,
+    replica: &str,
+    doc: i64,
+    upto: i64,
+    done: bool,
+) -> Result<(), StoreError> {
+    match progress {
+        Progress::Direct => {
+            tx.prepare_cached(
+                "INSERT INTO replica_docs (user_id, replica, doc, upto, done) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (user_id, replica, doc) DO UPDATE SET \
+                   upto = max(replica_docs.upto, excluded.upto), done = max(replica_docs.done, excluded.done)",
+            )?
+            .execute(params![user, replica, doc, upto, done])?;
+        }
+        Progress::Pending(page) => {
+            tx.prepare_cached(
+                "INSERT INTO replica_pending (user_id, replica, doc, page, upto, done) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (user_id, replica, doc) DO UPDATE SET page = excluded.page, \
+                   upto = max(replica_pending.upto, excluded.upto), done = max(replica_pending.done, excluded.done)",
+            )?
+            .execute(params![user, replica, doc, page, upto, done])?;
+        }
+    }
+    Ok(())
+}
+
 fn mark_done(
     tx: &Transaction<'_>,
+    progress: Progress,
     user: UserId,
     replica: &str,
     docs: impl IntoIterator<Item = i64>,
 ) -> Result<(), StoreError> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO replica_docs (user_id, replica, doc, upto, done) VALUES (?1, ?2, ?3, 0, 1) \
-         ON CONFLICT (user_id, replica, doc) DO UPDATE SET done = 1",
-    )?;
     for doc in docs {
-        stmt.execute(params![user, replica, doc])?;
+        record_progress(tx, progress, user, replica, doc, 0, true)?;
     }
+    Ok(())
+}
+
+/// The page id to acknowledge, when this page recorded anything about the replica.
+fn pending_page(
+    tx: &Transaction<'_>,
+    user: UserId,
+    replica: &str,
+    progress: Progress,
+) -> Result<Option<u64>, StoreError> {
+    let Progress::Pending(id) = progress else {
+        return Ok(None);
+    };
+    let any = tx
+        .prepare_cached(
+            "SELECT 1 FROM replica_pending WHERE user_id = ?1 AND replica = ?2 LIMIT 1",
+        )?
+        .query_row(params![user, replica], |_| Ok(()))
+        .optional()?
+        .is_some();
+    Ok(any.then_some(id as u64))
+}
+
+/// Settles what earlier pages recorded about this replica: the page it acknowledges moves to
+/// `replica_docs`; any other pending record is dropped (its reply never arrived, or was not
+/// applied), so what it covered is sent again.
+fn settle_pending(
+    tx: &Transaction<'_>,
+    user: UserId,
+    replica: &str,
+    ack: Option<u64>,
+) -> Result<(), StoreError> {
+    if let Some(page) = ack.and_then(|p| i64::try_from(p).ok()) {
+        tx.prepare_cached(
+            "INSERT INTO replica_docs (user_id, replica, doc, upto, done) \
+             SELECT user_id, replica, doc, upto, done FROM replica_pending \
+              WHERE user_id = ?1 AND replica = ?2 AND page = ?3 \
+             ON CONFLICT (user_id, replica, doc) DO UPDATE SET \
+               upto = max(replica_docs.upto, excluded.upto), done = max(replica_docs.done, excluded.done)",
+        )?
+        .execute(params![user, replica, page])?;
+    }
+    tx.prepare_cached("DELETE FROM replica_pending WHERE user_id = ?1 AND replica = ?2")?
+        .execute(params![user, replica])?;
     Ok(())
 }
 
@@ -717,6 +798,7 @@ impl SqliteStore {
         request: &PullRequest,
         max_seq: i64,
         page: &mut Page,
+        progress: Progress,
     ) -> Result<Option<u64>, StoreError> {
         let cte = readable_cte(user);
         let replica: &dyn rusqlite::ToSql = &request.replica;
@@ -820,18 +902,15 @@ impl SqliteStore {
         };
         drop(changes);
         if let Some((doc, upto)) = partial {
-            tx.execute(
-                "INSERT INTO replica_docs (user_id, replica, doc, upto, done) \
-                 VALUES (?1, ?2, ?3, ?4, 0) \
-                 ON CONFLICT (user_id, replica, doc) DO UPDATE SET upto = excluded.upto",
-                params![user.id, request.replica, doc, upto],
-            )?;
+            record_progress(tx, progress, user.id, &request.replica, doc, upto, false)?;
         }
-        mark_done(tx, user.id, &request.replica, done)?;
+        mark_done(tx, progress, user.id, &request.replica, done)?;
         if !finished {
             return Ok(None);
         }
-        if fresh {
+        // The pinned bound stays until the replica is past it (its cursor moved there, which
+        // it does only after applying the last page): a lost last reply gets the same bound.
+        if fresh && matches!(progress, Progress::Direct) {
             tx.execute(
                 "DELETE FROM replica_pull WHERE user_id = ?1 AND replica = ?2",
                 params![user.id, request.replica],
@@ -849,6 +928,7 @@ impl SqliteStore {
         from: u64,
         max_seq: i64,
         page: &mut Page,
+        progress: Progress,
     ) -> Result<(u64, bool), StoreError> {
         let cursor = from.min(i64::MAX as u64) as i64;
         let cursor_param: &dyn rusqlite::ToSql = &cursor;
@@ -893,7 +973,7 @@ impl SqliteStore {
             last = seq;
         }
         drop(rows);
-        mark_done(tx, user.id, &request.replica, seen)?;
+        mark_done(tx, progress, user.id, &request.replica, seen)?;
         if cut {
             Ok((last as u64, true))
         } else {
@@ -1295,13 +1375,29 @@ impl Store for SqliteStore {
             changes: Vec::new(),
         };
 
+        // What earlier pages recorded about this replica counts only once acknowledged.
+        let progress = if request.acknowledges {
+            settle_pending(&tx, user.id, &request.replica, request.ack)?;
+            if request.cursor > 0 {
+                // Past the first pull: a pinned bound has served its purpose.
+                tx.prepare_cached("DELETE FROM replica_pull WHERE user_id = ?1 AND replica = ?2")?
+                    .execute(params![user.id, request.replica])?;
+            }
+            // Pending records are settled at every request, so an id only has to differ from
+            // the one acknowledged: no counter to write on an idle sync.
+            let next = request.ack.unwrap_or(0).wrapping_add(1) % (i64::MAX as u64);
+            Progress::Pending(next as i64)
+        } else {
+            Progress::Direct
+        };
         let mut from = request.cursor;
         if request.access != access {
-            match Self::pull_whole_docs(&tx, user, request, max_seq, &mut page)? {
+            match Self::pull_whole_docs(&tx, user, request, max_seq, &mut page, progress)? {
                 // Every readable document went out up to `bound` (>= the cursor).
                 Some(bound) => from = bound,
                 None => {
                     let (authors, receipts) = provenance(&tx, &page.changes)?;
+                    let page_id = pending_page(&tx, user.id, &request.replica, progress)?;
                     tx.commit()?;
                     return Ok(PullOutcome {
                         changes: page.changes,
@@ -1311,6 +1407,7 @@ impl Store for SqliteStore {
                         more: true,
                         authors,
                         receipts,
+                        page: page_id,
                     });
                 }
             }
@@ -1320,9 +1417,10 @@ impl Store for SqliteStore {
             // Nothing after the cursor: the cheap path of a sync when nothing changed.
             (from, false)
         } else {
-            Self::pull_after_cursor(&tx, user, request, from, max_seq, &mut page)?
+            Self::pull_after_cursor(&tx, user, request, from, max_seq, &mut page, progress)?
         };
         let (authors, receipts) = provenance(&tx, &page.changes)?;
+        let page_id = pending_page(&tx, user.id, &request.replica, progress)?;
         tx.commit()?;
         Ok(PullOutcome {
             changes: page.changes,
@@ -1331,6 +1429,7 @@ impl Store for SqliteStore {
             more,
             authors,
             receipts,
+            page: page_id,
         })
     }
 
@@ -1441,6 +1540,8 @@ mod tests {
                         budget: 1024,
                         skip: HashSet::new(),
                         snapshots: true,
+                        acknowledges: false,
+                        ack: None,
                     },
                 )
                 .expect("pull");

@@ -1242,6 +1242,8 @@ fn readable_sets_scale_to_thousands_of_documents() {
                         budget: 1 << 20,
                         skip: Default::default(),
                         snapshots: false,
+                        acknowledges: false,
+                        ack: None,
                     },
                 )
                 .expect("pull");
