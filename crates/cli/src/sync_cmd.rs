@@ -253,7 +253,7 @@ pub fn status(dir: &Path, out: &Out) -> Result<()> {
             }
             s.push_str(&format!("{} change(s) waiting to be sent\n", status.waiting));
             if let Some(t) = status.last_success {
-                s.push_str(&format!("Last successful sync: {}\n", format_ms(t)));
+                s.push_str(&format!("Last successful sync: {}\n", crate::output::tashkent_time(t)));
             }
             if let Some(e) = &status.last_error {
                 s.push_str(&format!("Last error: {e}\n"));
@@ -269,20 +269,4 @@ pub fn status(dir: &Path, out: &Out) -> Result<()> {
             s.trim_end().to_string()
         },
     )
-}
-
-fn format_ms(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
-        .map(|t| {
-            let t = t.to_offset(time::UtcOffset::from_hms(5, 0, 0).unwrap_or(time::UtcOffset::UTC));
-            format!(
-                "{:02}.{:02}.{:04} {:02}:{:02}",
-                t.day(),
-                u8::from(t.month()),
-                t.year(),
-                t.hour(),
-                t.minute()
-            )
-        })
-        .unwrap_or_default()
 }
