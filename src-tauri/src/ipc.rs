@@ -300,6 +300,13 @@ pub struct AdjustMarkRequest {
     pub reason: String,
     /// The supporting document (a medical certificate's number…).
     pub document: Option<String>,
+    /// HEMIS kind: `11` excused, `12` correction, `14` make-up done, `15` make-up not done;
+    /// `null`: excused when `to` is excused, else correction.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Make-up deadline (`dd.MM.yyyy` or ISO).
+    #[serde(default)]
+    pub deadline: Option<String>,
 }
 
 /// A teacher asks the dean's office to open a lesson whose entry window has closed.

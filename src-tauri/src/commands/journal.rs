@@ -501,9 +501,39 @@ pub fn adjust_mark_with(state: &AppState, req: &AdjustMarkRequest) -> IpcResult<
         .as_deref()
         .map(str::trim)
         .filter(|d| !d.is_empty());
+    let kind = match req.kind.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+        Some(k) => daftar_core::model::AdjustmentValue::kind_code(k)
+            .map_err(|e| IpcError::invalid("kind", e.message))?,
+        None if to == daftar_core::model::Attendance::Excused => "11",
+        None => "12",
+    };
+    let deadline = match req
+        .deadline
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        Some(d) => Some(
+            daftar_core::model::parse_user_date(d)
+                .map_err(|_| IpcError::invalid("deadline", "write the deadline as dd.mm.yyyy"))?,
+        ),
+        None => None,
+    };
     let mut r = state.replica();
     let journal = r.resolve_journal(&req.journal)?;
-    r.adjust(&journal, &req.lesson, &req.student, to, reason, document)?;
+    r.record_adjustment(
+        &journal,
+        &req.lesson,
+        &req.student,
+        daftar_core::model::AdjustmentValue {
+            to,
+            reason: reason.to_string(),
+            document: document.map(str::to_string),
+            status: "approved".into(),
+            kind: Some(kind.to_string()),
+            deadline,
+        },
+    )?;
     patch_of(&r, &journal, &[&req.lesson], Some(&[&req.student]))
 }
 
@@ -927,6 +957,8 @@ mod tests {
             to: to.to_string(),
             reason: reason.to_string(),
             document: Some(" 0412 ".to_string()),
+            kind: None,
+            deadline: None,
         };
         assert_eq!(
             field_of(adjust_mark_with(&state, &adjust("e", "  ")).expect_err("no reason")),
@@ -942,6 +974,36 @@ mod tests {
         assert_eq!(
             cell.adjustment_reason.as_deref(),
             Some("Tibbiy maʼlumotnoma")
+        );
+        // A make-up not done, with its deadline as people type it: a second entry, the first
+        // kept; a kind that does not exist is refused by field.
+        let mut makeup = adjust("a", "Qayta topshirmadi");
+        makeup.kind = Some("makeup-not-done".into());
+        makeup.deadline = Some("20.12.2026".into());
+        let patch = adjust_mark_with(&state, &makeup).expect("make-up");
+        assert_eq!(patch.cells[0].effective, "a");
+        let mut bad = adjust("e", "x");
+        bad.kind = Some("16".into());
+        assert_eq!(
+            field_of(adjust_mark_with(&state, &bad).expect_err("kind")),
+            "kind"
+        );
+        let history = cell_history_with(
+            &state,
+            &CellHistoryRequest {
+                journal: grid.id.clone(),
+                lesson: lesson.clone(),
+                student: student.clone(),
+            },
+        )
+        .expect("history");
+        let adjustments: Vec<&CellHistoryEntry> =
+            history.iter().filter(|e| e.part == "adjustments").collect();
+        assert_eq!(adjustments.len(), 2);
+        let last = adjustments[1].value.as_deref().unwrap_or_default();
+        assert!(
+            last.contains(r#""kind":"15""#) && last.contains(r#""deadline":"2026-12-20""#),
+            "{last}"
         );
 
         let lock = |reason: &str| LockLessonRequest {

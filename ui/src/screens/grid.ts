@@ -1326,6 +1326,13 @@ export class GridView {
     setPlaceholder(reason, "adjust.reasonPlaceholder");
     reason.value = cell.adjustmentReason ?? "";
     const documentNo = h("input", { class: "input", "data-testid": "adjust-document" });
+    // What the decision is (HEMIS codes), and a make-up deadline when there is one.
+    const kind = h("select", { class: "input", "data-testid": "adjust-kind" });
+    for (const [code, label] of [["", "adjust.kind.auto"], ["11", "adjust.kind.11"], ["12", "adjust.kind.12"], ["14", "adjust.kind.14"], ["15", "adjust.kind.15"]] as const) {
+      kind.append(option(code, label));
+    }
+    const deadline = h("input", { class: "input", "data-testid": "adjust-deadline" });
+    setPlaceholder(deadline, "grid.datePlaceholder");
     const field = (k: Key, input: HTMLElement) => h("label", { class: "field" }, tx("span", k, undefined, { class: "field-label" }), input);
     const dialog = h(
       "div",
@@ -1337,6 +1344,7 @@ export class GridView {
         tx("p", "adjust.current", { student: student.name, date: fmt.date(lesson.date), mark: `@mark.${cell.status}` }, { class: "strong" }),
         tx("p", "adjust.hint", undefined, { class: "muted small" }),
         h("div", { class: "form-row" }, field("adjust.to", to), field("adjust.document", documentNo)),
+        h("div", { class: "form-row" }, field("adjust.kind", kind), field("adjust.deadline", deadline)),
         field("adjust.reason", reason),
         h(
           "div",
@@ -1356,6 +1364,8 @@ export class GridView {
           to: to.value,
           reason: reason.value,
           document: documentNo.value.trim() || null,
+          kind: kind.value || null,
+          deadline: deadline.value.trim() || null,
         });
         dialog.remove();
         this.applyPatch(patch);

@@ -12,4 +12,13 @@ to: string, reason: string,
 /**
  * The supporting document (a medical certificate's number…).
  */
-document: string | null, };
+document: string | null, 
+/**
+ * HEMIS kind: `11` excused, `12` correction, `14` make-up done, `15` make-up not done;
+ * `null`: excused when `to` is excused, else correction.
+ */
+kind: string | null, 
+/**
+ * Make-up deadline (`dd.MM.yyyy` or ISO).
+ */
+deadline: string | null, };
