@@ -108,10 +108,10 @@ impl ConflictValue {
     }
 }
 
-/// Ancestors and descendants of lock changes, computed once per refresh batch.
+/// Ancestors of lock changes, computed once per refresh batch.
 #[derive(Default)]
 pub struct LockCache {
-    sets: HashMap<ChangeHash, (HashSet<ChangeHash>, HashSet<ChangeHash>)>,
+    ancestors: HashMap<ChangeHash, HashSet<ChangeHash>>,
     /// Whether the document has any lock at all (looked up once per refresh).
     any: Option<bool>,
 }
@@ -141,10 +141,7 @@ pub fn conflict_id(doc_id: &str, field: &str, key: &str) -> String {
 pub(crate) fn author_of(doc: &mut Doc, op: &ObjId) -> Author {
     let hash = doc.am.hash_for_opid(op);
     let (device, verified) = match op {
-        ObjId::Id(_, actor, _) => (
-            actor.to_hex_string().chars().take(8).collect(),
-            doc.provenance.author(actor),
-        ),
+        ObjId::Id(_, actor, _) => (short_device(actor), doc.provenance.author(actor)),
         ObjId::Root => (String::new(), None),
     };
     let mut author = Author {
@@ -177,7 +174,13 @@ pub(crate) fn author_of_winner(doc: &mut Doc, map: &'static str, key: &str) -> O
     Some(author_of(doc, &op))
 }
 
-fn display(field: &str, raw: &str) -> String {
+/// A device (automerge actor) as people are shown it: its first 8 hex digits.
+pub(crate) fn short_device(actor: &automerge::ActorId) -> String {
+    actor.to_hex_string().chars().take(8).collect()
+}
+
+/// How people read a raw value of an inbox `field` (`NB`, `85`, `→ excused: illness`).
+pub(crate) fn display(field: &str, raw: &str) -> String {
     match field {
         "mark" => serde_json::from_str::<MarkValue>(raw)
             .map(|m| m.display())
@@ -209,45 +212,22 @@ impl LockCache {
             .get_or_insert_with(|| !doc.keys("locks").is_empty())
     }
 
-    /// (ancestors, descendants) of a lock change.
-    fn sets(
-        &mut self,
-        doc: &mut Doc,
-        lock: ChangeHash,
-    ) -> &(HashSet<ChangeHash>, HashSet<ChangeHash>) {
-        self.sets.entry(lock).or_insert_with(|| {
-            let all: Vec<(ChangeHash, Vec<ChangeHash>)> = doc
-                .am
-                .get_changes_meta(&[])
-                .into_iter()
-                .map(|m| (m.hash, m.deps))
-                .collect();
+    /// The changes a lock change (or the change that gave a journal its window) depends on,
+    /// directly or not: what was written before it.
+    fn ancestors(&mut self, doc: &mut Doc, lock: ChangeHash) -> &HashSet<ChangeHash> {
+        self.ancestors.entry(lock).or_insert_with(|| {
             let not_ancestors: HashSet<ChangeHash> = doc
                 .am
                 .get_changes_meta(&[lock])
                 .into_iter()
                 .map(|m| m.hash)
                 .collect();
-            let ancestors: HashSet<ChangeHash> = all
-                .iter()
-                .map(|(h, _)| *h)
+            doc.am
+                .get_changes_meta(&[])
+                .into_iter()
+                .map(|m| m.hash)
                 .filter(|h| !not_ancestors.contains(h) && *h != lock)
-                .collect();
-            let mut descendants: HashSet<ChangeHash> = HashSet::new();
-            loop {
-                let before = descendants.len();
-                for (h, deps) in &all {
-                    if !descendants.contains(h)
-                        && deps.iter().any(|d| *d == lock || descendants.contains(d))
-                    {
-                        descendants.insert(*h);
-                    }
-                }
-                if descendants.len() == before {
-                    break;
-                }
-            }
-            (ancestors, descendants)
+                .collect()
         })
     }
 }
@@ -318,7 +298,7 @@ pub fn check_values(
             for (raw, op) in &values {
                 let author = author_of(doc, op);
                 let Some(h) = author.hash else { continue };
-                let (ancestors, _) = locks.sets(doc, lock_hash);
+                let ancestors = locks.ancestors(doc, lock_hash);
                 if h != lock_hash && !ancestors.contains(&h) && !resolved.contains(&h) {
                     amended.push((raw.clone(), author));
                 }
@@ -374,7 +354,8 @@ pub fn check_values(
         for (raw, op) in &values {
             let a = author_of(doc, op);
             let Some(h) = a.hash else { continue };
-            let before_window = since.is_some_and(|w| h == w || locks.sets(doc, w).0.contains(&h));
+            let before_window =
+                since.is_some_and(|w| h == w || locks.ancestors(doc, w).contains(&h));
             if !resolved.contains(&h)
                 && !before_window
                 && window::is_late(&date, Some(days), opening.as_ref(), a.edited_at)

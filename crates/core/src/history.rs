@@ -6,10 +6,10 @@
 //! the current values, the document holds every one. A replica holds only documents its user
 //! may read, so whoever can open the journal can read its history.
 
-use automerge::ActorId;
 use automerge::legacy::{ObjectId, OpType};
 use serde::{Deserialize, Serialize};
 
+use crate::conflicts;
 use crate::error::Result;
 use crate::replica::Replica;
 
@@ -60,15 +60,10 @@ fn covers(map: &str, key: &str, lesson: Option<&str>, student: Option<&str>) -> 
 }
 
 fn display(map: &str, raw: &str) -> Option<String> {
-    use crate::model::{AdjustmentValue, LockValue, MarkValue};
     match map {
-        "marks" => serde_json::from_str::<MarkValue>(raw)
-            .ok()
-            .map(|m| m.display()),
-        "adjustments" => serde_json::from_str::<AdjustmentValue>(raw)
-            .ok()
-            .map(|a| format!("→ {}: {}", a.to.name(), a.reason)),
-        "locks" => serde_json::from_str::<LockValue>(raw)
+        "marks" => Some(conflicts::display("mark", raw)),
+        "adjustments" => Some(conflicts::display("adjustment", raw)),
+        "locks" => serde_json::from_str::<crate::model::LockValue>(raw)
             .ok()
             .map(|l| l.reason),
         _ => None,
@@ -139,7 +134,7 @@ impl Replica {
                     value,
                     user: verified.clone().or_else(|| claimed.clone()),
                     verified: verified.is_some(),
-                    device: short(&actor),
+                    device: conflicts::short_device(&actor),
                     edited_at: change.timestamp(),
                     received_at: provenance.receipt(&change.hash()),
                     action: action.clone(),
@@ -149,10 +144,6 @@ impl Replica {
         }
         Ok(out)
     }
-}
-
-fn short(actor: &ActorId) -> String {
-    actor.to_hex_string().chars().take(8).collect()
 }
 
 #[cfg(test)]
