@@ -794,3 +794,43 @@ fn a_failed_sign_in_keeps_the_working_session() {
         assert_eq!(status["user"], "anvar", "{status}");
     }
 }
+
+/// A hand-made score written after the dean's office closed the whole journal is an amendment
+/// like a late mark: stored, shown in the office's inbox, and not in effect until accepted.
+#[test]
+fn a_hand_made_score_after_a_journal_lock_does_not_take_effect() {
+    use daftar_core::projection::Refresh;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (server, _admin) = university(tmp.path());
+    let teacher = client(tmp.path(), "anvar", &server, "anvar", "anvar-pw");
+    let dean = client(tmp.path(), "dekanat", &server, "dekanat", "dekanat-pw");
+    teacher.sync();
+    dean.sync();
+    dean.ok(&["lock", J301_412, "--reason", "semester closed"]);
+    dean.sync();
+    teacher.sync();
+    {
+        let mut r = daftar_core::Replica::open(&tmp.path().join("anvar").join("replica.db"))
+            .expect("open the teacher's replica");
+        let role = r.meta("server_role").expect("meta").expect("signed in");
+        r.set_meta("server_role", "").expect("meta");
+        let journal = r.resolve_journal(J301_412).expect("journal");
+        r.edit(&journal, "score", |doc| {
+            doc.put("scores", "YN/1/9005", "30")?;
+            Ok(Refresh::Keys(vec![("scores".into(), "YN/1/9005".into())]))
+        })
+        .expect("a hand-made score");
+        r.set_meta("server_role", &role).expect("meta");
+    }
+    assert_eq!(teacher.sync()["refused"], 0, "a teacher may write scores");
+    dean.sync();
+    let view = dean.json(&["show", J301_412]);
+    let scores = view["scores"].as_array().expect("scores");
+    assert!(
+        !scores.iter().any(|s| s["student"] == "9005"),
+        "the late score is not in effect: {scores:?}"
+    );
+    let i = inbox(&dean);
+    assert_eq!(i[0]["kind"], "amendment", "{i}");
+    assert_eq!(i[0]["field"], "score", "{i}");
+}

@@ -275,21 +275,27 @@ pub fn check_values(
     let mut kind = None;
     let mut entries: Vec<ConflictValue> = Vec::new();
 
-    // Amendment: a mark written concurrently with the lock that covers it, or after it other
-    // than by a resolution of this key.
+    // Amendment: a mark, topic or score written concurrently with the lock that covers it, or
+    // after it other than by a resolution of this key. A mark or topic is covered by its
+    // lesson's lock (else the journal's), a score by the journal's.
     let mut frozen_value: Option<Option<String>> = None;
-    // Changes that resolved this mark: they are the office's decision, never late.
+    // Changes that resolved this key: they are the office's decision, never late.
     let resolved = |doc: &Doc| -> HashSet<ChangeHash> {
-        doc.get_all("resolutions", &format!("mark:{key}"))
+        doc.get_all("resolutions", &format!("{field}:{key}"))
             .into_iter()
             .filter_map(|(_, op)| doc.am.hash_for_opid(&op))
             .collect()
     };
-    if field == "mark"
-        && let Some(lesson_id) = &lesson
+    let covered_by = match field {
+        "mark" | "topic" => lesson.as_deref(),
+        "score" => Some("*"),
+        _ => None,
+    };
+    if let Some(lock_key) = covered_by
+        && let Some(map) = map_of(field)
         && locks.any(doc)
     {
-        let lock_op = lock_ops(doc, lesson_id).pop();
+        let lock_op = lock_ops(doc, lock_key).pop();
         if let Some(lock_op) = lock_op
             && let Some(lock_hash) = doc.am.hash_for_opid(&lock_op)
         {
@@ -306,7 +312,7 @@ pub fn check_values(
             if !amended.is_empty() {
                 kind = Some("amendment");
                 // The value the lock froze, as the document was at the lock.
-                let obj = doc.map("marks")?.clone();
+                let obj = doc.map(map)?.clone();
                 let frozen: Vec<(String, ObjId)> = doc
                     .am
                     .get_all_at(&obj, key, &[lock_hash])

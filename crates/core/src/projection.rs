@@ -282,7 +282,7 @@ fn project_journal(tx: &Connection, doc: &mut Doc) -> Result<()> {
     }
     // Topics and statuses of lessons were read with their lessons; their conflicts need a look.
     for key in doc.keys("topics") {
-        conflicts::check(tx, doc, "topic", &key, &mut locks)?;
+        topic_checked(tx, doc, &key, &mut locks)?;
     }
     Ok(())
 }
@@ -334,7 +334,7 @@ fn journal_key(
         }
         "status" if key.starts_with(REQUEST_PREFIX) => Ok(()),
         "lessons" => {
-            lesson(tx, doc, key)?;
+            lesson_checked(tx, doc, key, locks)?;
             // A lesson moved to another day may move its marks in or out of the window.
             if doc.get("meta", WINDOW_KEY).is_some() {
                 let prefix = format!("{key}/");
@@ -348,16 +348,10 @@ fn journal_key(
             }
             Ok(())
         }
-        "status" => lesson(tx, doc, key),
-        "topics" => {
-            lesson(tx, doc, key)?;
-            conflicts::check(tx, doc, "topic", key, locks)
-        }
+        "status" => lesson_checked(tx, doc, key, locks),
+        "topics" => topic_checked(tx, doc, key, locks),
         "marks" => mark_checked(tx, doc, key, locks),
-        "scores" => {
-            score(tx, doc, key)?;
-            conflicts::check(tx, doc, "score", key, locks)
-        }
+        "scores" => score_checked(tx, doc, key, locks),
         "adjustments" => {
             adjustment(tx, doc, key)?;
             conflicts::check(tx, doc, "adjustment", key, locks)
@@ -382,6 +376,17 @@ fn journal_key(
             for k in marks {
                 mark_checked(tx, doc, &k, locks)?;
             }
+            // Its topic (a lesson's lock), or every topic and score (the journal's).
+            if key == "*" {
+                for k in doc.keys("topics") {
+                    topic_checked(tx, doc, &k, locks)?;
+                }
+                for k in doc.keys("scores") {
+                    score_checked(tx, doc, &k, locks)?;
+                }
+            } else if doc.get("topics", key).is_some() {
+                topic_checked(tx, doc, key, locks)?;
+            }
             Ok(())
         }
         "resolutions" => resolution(tx, doc, key),
@@ -390,6 +395,12 @@ fn journal_key(
 }
 
 fn lesson(tx: &Connection, doc: &Doc, id: &str) -> Result<()> {
+    let topic = doc.get("topics", id);
+    lesson_with_topic(tx, doc, id, topic.as_deref())
+}
+
+/// Writes a lesson's row with `topic` as its topic (the one in effect).
+fn lesson_with_topic(tx: &Connection, doc: &Doc, id: &str, topic: Option<&str>) -> Result<()> {
     let Some(header) = doc
         .get("lessons", id)
         .and_then(|v| parse::<LessonValue>(&v))
@@ -425,7 +436,7 @@ fn lesson(tx: &Connection, doc: &Doc, id: &str) -> Result<()> {
         header.pair,
         header.lesson_type,
         header.teacher,
-        doc.get("topics", id),
+        topic,
         status.as_str(),
         lock,
         opened_until,
@@ -484,6 +495,39 @@ fn marks_whole(tx: &Connection, doc: &mut Doc, locks: &mut LockCache) -> Result<
 
 /// Refreshes a mark's inbox entry and its row: the winning value, or while the mark waits as
 /// an amendment of a locked lesson, the value the lock froze.
+/// A score's inbox entry and row: the winning value, or while it waits as an amendment of a
+/// locked journal, the value the lock froze.
+fn score_checked(tx: &Connection, doc: &mut Doc, key: &str, locks: &mut LockCache) -> Result<()> {
+    let values = doc.get_all("scores", key);
+    let winner = values.last().map(|(v, _)| v.clone());
+    let effective = match conflicts::check_values(tx, doc, "score", key, values, locks)? {
+        Some(frozen) => frozen,
+        None => winner,
+    };
+    score(tx, doc, key, effective.as_deref())
+}
+
+/// A lesson's row with the topic in effect (a lesson without a topic needs no inbox look).
+fn lesson_checked(tx: &Connection, doc: &mut Doc, key: &str, locks: &mut LockCache) -> Result<()> {
+    if doc.get_all("topics", key).is_empty() {
+        lesson(tx, doc, key)
+    } else {
+        topic_checked(tx, doc, key, locks)
+    }
+}
+
+/// A lesson's topic: its inbox entry, then the lesson row with the topic in effect (the frozen
+/// one while a late topic waits as an amendment).
+fn topic_checked(tx: &Connection, doc: &mut Doc, key: &str, locks: &mut LockCache) -> Result<()> {
+    let values = doc.get_all("topics", key);
+    let winner = values.last().map(|(v, _)| v.clone());
+    let effective = match conflicts::check_values(tx, doc, "topic", key, values, locks)? {
+        Some(frozen) => frozen,
+        None => winner,
+    };
+    lesson_with_topic(tx, doc, key, effective.as_deref())
+}
+
 fn mark_checked(tx: &Connection, doc: &mut Doc, key: &str, locks: &mut LockCache) -> Result<()> {
     // One lookup serves the row (the winner is the last value) and the inbox.
     let values = doc.get_all("marks", key);
@@ -529,14 +573,15 @@ fn mark(tx: &Connection, doc: &Doc, key: &str, winner: Option<&str>) -> Result<(
     Ok(())
 }
 
-fn score(tx: &Connection, doc: &Doc, key: &str) -> Result<()> {
+/// Writes (or deletes, for `None`) the row of the score at `key` holding the raw `value`.
+fn score(tx: &Connection, doc: &Doc, key: &str, value: Option<&str>) -> Result<()> {
     let mut parts = key.splitn(3, '/');
     let (Some(control), Some(sitting), Some(student)) = (parts.next(), parts.next(), parts.next())
     else {
         return Ok(());
     };
     let sitting: i64 = sitting.parse().unwrap_or(1);
-    match doc.get("scores", key).and_then(|v| v.parse::<f64>().ok()) {
+    match value.and_then(|v| v.parse::<f64>().ok()) {
         Some(points) => {
             tx.prepare_cached(
                 "INSERT INTO scores (journal_id, control, sitting, student_id, points)
