@@ -7,7 +7,6 @@
 //! timeout, zstd bodies ([`crate::encoding`]), panic catching (a panic becomes a JSON 500), and
 //! the body size limit.
 
-use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -19,8 +18,8 @@ use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use daftar_protocol::{
-    AssignRequest, AssignResponse, Bytes, Health, LoginRequest, LoginResponse, MAX_BODY_BYTES,
-    PROTOCOL_VERSION, PulledChange, REPLICA_HEADER, Refusal, Role, SyncRequest, SyncResponse,
+    AssignRequest, AssignResponse, Health, LoginRequest, LoginResponse, MAX_BODY_BYTES,
+    PROTOCOL_VERSION, REPLICA_HEADER, Role, SyncRequest, SyncResponse,
 };
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -30,7 +29,7 @@ use crate::AppState;
 use crate::error::{ApiError, ApiJson, ErrorReport};
 use crate::metrics::Metrics;
 use crate::password;
-use crate::store::{PullRequest, TeacherRef, User};
+use crate::store::{TeacherRef, User};
 
 /// Longest user name a sign-in may carry (names are at most 64 characters).
 const MAX_USER_NAME_BYTES: usize = 256;
@@ -290,136 +289,37 @@ async fn sync(
     ReplicaId(replica): ReplicaId,
     ApiJson(req): ApiJson<SyncRequest>,
 ) -> Result<ApiJson<SyncResponse>, ApiError> {
-    let config = state.config();
-    let budget = req
-        .page_bytes
-        .unwrap_or(config.page_bytes)
-        .clamp(1, config.max_page_bytes);
+    let settings = crate::sync::StepSettings::of(state.config());
     let store = state.store().clone();
-    let compact_acks = req.compact_acks;
-    let push_count = req.push.len();
-    // Documents this push may store changes of (the snapshot queue is a set).
-    let touched: Vec<String> = req.push.iter().map(|p| p.doc.clone()).collect();
-    let limits = daftar_rules::Limits {
-        max_ops: config.max_ops_per_change,
-        ..daftar_rules::Limits::default()
-    };
-    let daily_bytes = config.max_change_bytes_per_day;
-    let (pushed, pulled) = blocking(move || {
-        let mut batch = crate::sync::decode_push(&req, &limits)?;
-        batch.daily_bytes = daily_bytes;
-        let pushed = if batch.metas.is_empty() && batch.changes.is_empty() {
-            Default::default()
-        } else {
-            store.push(&user, &batch, now_ms())?
-        };
-        let skip: HashSet<_> = pushed.acked.iter().copied().collect();
-        // The devices of what was just stored belong to this user now: say so, so the pushing
-        // replica names its own values from the server's record too.
-        let own: std::collections::BTreeSet<Vec<u8>> = batch
-            .changes
-            .iter()
-            .filter_map(|c| c.inspected.as_ref().ok())
-            .filter(|c| !c.genesis && skip.contains(&c.hash))
-            .map(|c| c.actor.clone())
-            .collect();
-        let pulled = store.pull(
-            &user,
-            &PullRequest {
-                replica,
-                // Seqs are SQL integers.
-                cursor: req.cursor.min(i64::MAX as u64),
-                access: req.access,
-                budget,
-                skip,
-                snapshots: req.snapshots,
-                acknowledges: req.acknowledges,
-                ack: req.ack,
-            },
-        )?;
-        let mut pulled = pulled;
-        for actor in own {
-            if !pulled.authors.iter().any(|(a, _)| *a == actor) {
-                pulled.authors.push((actor, user.name.clone()));
-            }
-        }
-        Ok((pushed, pulled))
-    })
-    .await?;
+    let step =
+        blocking(move || crate::sync::step(&*store, &settings, &user, replica, &req, now_ms()))
+            .await?;
 
-    if pushed.stored > 0 {
-        state.refresh_snapshots_later(touched);
+    if step.stored > 0 {
+        state.refresh_snapshots_later(step.touched);
     }
     let metrics = state.metrics();
-    Metrics::add(&metrics.changes_stored, pushed.stored);
-    Metrics::add(&metrics.bytes_in, pushed.stored_bytes);
-    Metrics::add(&metrics.changes_refused, pushed.refused.len() as u64);
-    Metrics::add(&metrics.changes_sent, pulled.changes.len() as u64);
+    let response = step.response;
+    Metrics::add(&metrics.changes_stored, step.stored);
+    Metrics::add(&metrics.bytes_in, step.stored_bytes);
+    Metrics::add(&metrics.changes_refused, response.refused.len() as u64);
+    Metrics::add(&metrics.changes_sent, response.changes.len() as u64);
     Metrics::add(
         &metrics.snapshots_sent,
-        pulled.changes.iter().filter(|c| c.snapshot).count() as u64,
+        response.changes.iter().filter(|c| c.snapshot).count() as u64,
     );
     Metrics::add(
         &metrics.bytes_out,
-        pulled.changes.iter().map(|c| c.bytes.len() as u64).sum(),
+        response
+            .changes
+            .iter()
+            .map(|c| c.change.0.len() as u64)
+            .sum(),
     );
     let span = tracing::Span::current();
-    span.record("pushed", pushed.stored);
-    span.record("pulled", pulled.changes.len());
-
-    // Every pushed change stored: one flag instead of an echo of each hash.
-    let acked_all = compact_acks
-        && push_count > 0
-        && pushed.refused.is_empty()
-        && pushed.acked.len() == push_count;
-    Ok(ApiJson(SyncResponse {
-        protocol: PROTOCOL_VERSION,
-        acked: if acked_all {
-            Vec::new()
-        } else {
-            pushed.acked.iter().map(hex::encode).collect()
-        },
-        acked_all,
-        refused: pushed
-            .refused
-            .into_iter()
-            .map(|r| Refusal {
-                hash: hex::encode(r.hash),
-                code: r.code,
-                reason: r.reason,
-            })
-            .collect(),
-        changes: pulled
-            .changes
-            .into_iter()
-            .map(|c| PulledChange {
-                seq: c.seq,
-                doc: c.doc,
-                change: Bytes(c.bytes),
-                snapshot: c.snapshot,
-            })
-            .collect(),
-        cursor: pulled.cursor,
-        access: pulled.access,
-        more: pulled.more,
-        page: pulled.page,
-        authors: pulled
-            .authors
-            .into_iter()
-            .map(|(actor, user)| daftar_protocol::ActorAuthor {
-                actor: hex::encode(actor),
-                user,
-            })
-            .collect(),
-        receipts: pulled
-            .receipts
-            .into_iter()
-            .map(|(hash, received_at)| daftar_protocol::Receipt {
-                hash: hex::encode(hash),
-                received_at,
-            })
-            .collect(),
-    }))
+    span.record("pushed", step.stored);
+    span.record("pulled", response.changes.len());
+    Ok(ApiJson(response))
 }
 
 #[tracing::instrument(skip_all, fields(user = %user.name, count = req.assignments.len()))]

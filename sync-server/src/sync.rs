@@ -1,15 +1,184 @@
-//! Turning a [`SyncRequest`] into what the store works with: validated document ids and
-//! metadata, decoded automerge changes, and the pull parameters.
+//! The sync step, without HTTP: [`step`] turns one [`SyncRequest`] of a signed-in user into
+//! its [`SyncResponse`] over any [`Store`]. The axum handler is a thin shell around it, and the
+//! simulated-network tests (`tests/tests/simnet.rs`) drive it directly, so whole stories with
+//! lost, repeated and late requests run in-process against the same code the server runs.
 //!
-//! Everything here is checked before the database is touched, so a malformed request (bad doc
-//! id, unknown kind, bytes that are not an automerge change) is refused whole with a 400 and
-//! stores nothing. Permission problems are different: they refuse single changes and are
-//! decided by the store inside its transaction.
+//! Before the database is touched the request is validated (document ids, metadata, decoded
+//! automerge changes), so a malformed request (bad doc id, unknown kind, bytes that are not an
+//! automerge change) is refused whole with a 400 and stores nothing. Permission problems are
+//! different: they refuse single changes and are decided inside the store's transaction.
 
-use daftar_protocol::{DocKind, DocMeta, SyncRequest};
+use std::collections::{BTreeSet, HashSet};
 
+use daftar_protocol::{
+    ActorAuthor, Bytes, DocKind, DocMeta, PROTOCOL_VERSION, PulledChange, Receipt, Refusal,
+    SyncRequest, SyncResponse,
+};
+
+use crate::Config;
 use crate::error::ApiError;
-use crate::store::{IncomingChange, PushBatch};
+use crate::store::{IncomingChange, PullRequest, PushBatch, Store, User};
+
+/// The parts of [`Config`] one sync step obeys.
+#[derive(Debug, Clone)]
+pub struct StepSettings {
+    /// Page size when the request names none.
+    pub page_bytes: u64,
+    /// The largest page a request may ask for.
+    pub max_page_bytes: u64,
+    /// Bounds on one pushed change.
+    pub limits: daftar_rules::Limits,
+    /// Raw change bytes one user may store per UTC day (0 = no limit).
+    pub daily_bytes: u64,
+}
+
+impl StepSettings {
+    pub fn of(config: &Config) -> StepSettings {
+        StepSettings {
+            page_bytes: config.page_bytes,
+            max_page_bytes: config.max_page_bytes,
+            limits: daftar_rules::Limits {
+                max_ops: config.max_ops_per_change,
+                ..daftar_rules::Limits::default()
+            },
+            daily_bytes: config.max_change_bytes_per_day,
+        }
+    }
+}
+
+/// What one step did, beside its answer.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub response: SyncResponse,
+    /// Changes newly stored, and their raw bytes.
+    pub stored: u64,
+    pub stored_bytes: u64,
+    /// Documents this push stored changes of (for the snapshot refresher).
+    pub touched: Vec<String>,
+}
+
+/// One sync round trip of `user`'s replica `replica`: store what it may write of the push (one
+/// transaction), then read one page of what it may read (one snapshot). `now` is unix ms.
+///
+/// The step keeps nothing about the replica that a lost answer could make wrong: what a page
+/// records waits for the client's acknowledgement (`ack`), so the same request again gets an
+/// answer as good as the first (`docs/sync-protocol.md`, "Nothing depends on a reply arriving").
+pub fn step(
+    store: &dyn Store,
+    settings: &StepSettings,
+    user: &User,
+    replica: String,
+    req: &SyncRequest,
+    now: i64,
+) -> Result<Step, ApiError> {
+    let budget = req
+        .page_bytes
+        .unwrap_or(settings.page_bytes)
+        .clamp(1, settings.max_page_bytes);
+    let mut batch = decode_push(req, &settings.limits)?;
+    batch.daily_bytes = settings.daily_bytes;
+    let pushed = if batch.metas.is_empty() && batch.changes.is_empty() {
+        Default::default()
+    } else {
+        store.push(user, &batch, now)?
+    };
+    let skip: HashSet<_> = pushed.acked.iter().copied().collect();
+    // The devices of what was just stored belong to this user now: say so, so the pushing
+    // replica names its own values from the server's record too.
+    let own: BTreeSet<Vec<u8>> = batch
+        .changes
+        .iter()
+        .filter_map(|c| c.inspected.as_ref().ok())
+        .filter(|c| !c.genesis && skip.contains(&c.hash))
+        .map(|c| c.actor.clone())
+        .collect();
+    let mut pulled = store.pull(
+        user,
+        &PullRequest {
+            replica,
+            // Seqs are SQL integers.
+            cursor: req.cursor.min(i64::MAX as u64),
+            access: req.access,
+            budget,
+            skip,
+            snapshots: req.snapshots,
+            acknowledges: req.acknowledges,
+            ack: req.ack,
+        },
+    )?;
+    for actor in own {
+        if !pulled.authors.iter().any(|(a, _)| *a == actor) {
+            pulled.authors.push((actor, user.name.clone()));
+        }
+    }
+    let touched: Vec<String> = req
+        .push
+        .iter()
+        .map(|p| p.doc.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    // Every pushed change stored: one flag instead of an echo of each hash.
+    let push_count = req.push.len();
+    let acked_all = req.compact_acks
+        && push_count > 0
+        && pushed.refused.is_empty()
+        && pushed.acked.len() == push_count;
+    let response = SyncResponse {
+        protocol: PROTOCOL_VERSION,
+        acked: if acked_all {
+            Vec::new()
+        } else {
+            pushed.acked.iter().map(hex::encode).collect()
+        },
+        acked_all,
+        refused: pushed
+            .refused
+            .into_iter()
+            .map(|r| Refusal {
+                hash: hex::encode(r.hash),
+                code: r.code,
+                reason: r.reason,
+            })
+            .collect(),
+        changes: pulled
+            .changes
+            .into_iter()
+            .map(|c| PulledChange {
+                seq: c.seq,
+                doc: c.doc,
+                change: Bytes(c.bytes),
+                snapshot: c.snapshot,
+            })
+            .collect(),
+        cursor: pulled.cursor,
+        access: pulled.access,
+        more: pulled.more,
+        page: pulled.page,
+        authors: pulled
+            .authors
+            .into_iter()
+            .map(|(actor, user)| ActorAuthor {
+                actor: hex::encode(actor),
+                user,
+            })
+            .collect(),
+        receipts: pulled
+            .receipts
+            .into_iter()
+            .map(|(hash, received_at)| Receipt {
+                hash: hex::encode(hash),
+                received_at,
+            })
+            .collect(),
+    };
+    Ok(Step {
+        response,
+        stored: pushed.stored,
+        stored_bytes: pushed.stored_bytes,
+        touched,
+    })
+}
 
 /// Longest document id accepted.
 const MAX_DOC_ID: usize = 200;

@@ -197,7 +197,7 @@ fn http_request(port: u16, request: &str) -> Result<String> {
 pub struct FaultProxy {
     pub port: u16,
     cut: std::sync::Arc<std::sync::Mutex<Option<usize>>>,
-    /// Bytes of the last reply passed whole, for measuring a reply.
+    /// Bytes the server sent on the last connection (all of them, also when the reply was cut).
     last_reply: std::sync::Arc<std::sync::Mutex<usize>>,
 }
 
@@ -266,13 +266,22 @@ impl FaultProxy {
             if budget.is_some_and(|b| sent >= b) {
                 // The connection drops mid-reply, as a weak link does.
                 let _ = c_write.shutdown(std::net::Shutdown::Both);
+                // Count what the server had to say (it waits on the kept-alive connection
+                // after its reply), so a test knows whether the cut fell inside the reply.
+                let mut total = sent + (n - allowed);
+                let _ = s_read.set_read_timeout(Some(Duration::from_millis(300)));
+                while let Ok(m) = s_read.read(&mut buf) {
+                    if m == 0 {
+                        break;
+                    }
+                    total += m;
+                }
+                sent = total;
                 let _ = s_read.shutdown(std::net::Shutdown::Both);
                 break;
             }
         }
-        if budget.is_none()
-            && let Ok(mut l) = last.lock()
-        {
+        if let Ok(mut l) = last.lock() {
             *l = sent;
         }
         let _ = up.join();
@@ -290,7 +299,7 @@ impl FaultProxy {
         }
     }
 
-    /// Bytes the server sent back on the last connection passed whole.
+    /// Bytes the server sent back on the last connection (also when the proxy cut it short).
     pub fn last_reply_bytes(&self) -> usize {
         self.last_reply.lock().map(|l| *l).unwrap_or(0)
     }

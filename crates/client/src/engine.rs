@@ -22,6 +22,39 @@ use serde::Serialize;
 use crate::transport::Transport;
 use crate::{ClientError, Result};
 
+/// What [`sync_once`] needs of the network: one sync round trip to one server. [`Transport`]
+/// is the real one (HTTP); the simulated-network tests put lost, cut, repeated and late
+/// messages between a replica and the server's sync step with their own.
+pub trait SyncLink {
+    /// The server's address, which keys the replica's cursor and acknowledgement.
+    fn server(&self) -> &str;
+    /// Send one request and wait for its answer.
+    fn round_trip(
+        &self,
+        request: &SyncRequest,
+    ) -> impl std::future::Future<Output = Result<daftar_protocol::SyncResponse>> + Send;
+    /// Bytes sent and received so far (as they travelled, compressed).
+    fn bytes(&self) -> (u64, u64);
+}
+
+impl SyncLink for Transport {
+    fn server(&self) -> &str {
+        Transport::server(self)
+    }
+
+    fn round_trip(
+        &self,
+        request: &SyncRequest,
+    ) -> impl std::future::Future<Output = Result<daftar_protocol::SyncResponse>> + Send {
+        self.sync(request)
+    }
+
+    fn bytes(&self) -> (u64, u64) {
+        let (_, up, down) = self.counters.snapshot();
+        (up, down)
+    }
+}
+
 /// What one sync did.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct SyncSummary {
@@ -103,11 +136,11 @@ pub fn doc_meta(replica: &Replica, doc: &str) -> Result<DocMeta> {
 /// Runs one sync to completion.
 pub async fn sync_once(
     replica: &Mutex<Replica>,
-    transport: &Transport,
+    transport: &impl SyncLink,
     mut progress: impl FnMut(&SyncProgress),
 ) -> Result<SyncSummary> {
     let server = transport.server().to_string();
-    let (_, start_up, start_down) = transport.counters.snapshot();
+    let (start_up, start_down) = transport.bytes();
     let (mut cursor, mut access) = lock(replica).sync_state(&server)?;
     // The page applied last (maybe in an earlier sync): acknowledged in the next request, so
     // the server counts what it recorded about this replica only once it arrived here.
@@ -153,7 +186,7 @@ pub async fn sync_once(
                 };
                 (request, hashes, more_local)
             };
-            let response = transport.sync(&request).await?;
+            let response = transport.round_trip(&request).await?;
             summary.round_trips += 1;
             prog.round += 1;
 
@@ -256,7 +289,7 @@ pub async fn sync_once(
     }
     .await;
 
-    let (_, up, down) = transport.counters.snapshot();
+    let (up, down) = transport.bytes();
     summary.bytes_up = up - start_up;
     summary.bytes_down = down - start_down;
     {

@@ -195,6 +195,22 @@ impl Replica {
         Ok(self.device_hex())
     }
 
+    /// Writes from now on as the device `hex_id` (an automerge actor id in hex). For replays
+    /// that must be exact (the simulated-network tests derive every device from their seed);
+    /// a device id shared by two replicas would be a fork of one device, so nothing else
+    /// should call this.
+    pub fn set_device(&mut self, hex_id: &str) -> Result<()> {
+        let bytes = hex::decode(hex_id)
+            .map_err(|_| CoreError::invalid("device", "a device id is hexadecimal"))?;
+        if bytes.is_empty() || bytes.len() > 32 {
+            return Err(CoreError::invalid("device", "a device id is 1 to 32 bytes"));
+        }
+        meta_set(&self.conn, "device", hex_id)?;
+        self.device = ActorId::from(bytes);
+        self.docs.clear();
+        Ok(())
+    }
+
     /// Another user signs in here with `server`: a new device (see [`Replica::new_device`]),
     /// and the sync with that server starts again from zero. The server keeps, per device,
     /// which documents it has sent; a new device with the previous user's cursor and access

@@ -742,6 +742,13 @@ fn mark_done(
     Ok(())
 }
 
+/// A new page id: random, from 2^52 to 2^53 (sixteen digits, so replies keep their length;
+/// exact in every JSON reader).
+fn page_id() -> i64 {
+    use rand::Rng as _;
+    rand::rng().random_range((1i64 << 52)..(1i64 << 53))
+}
+
 /// The page id to acknowledge, when this page recorded anything about the replica.
 fn pending_page(
     tx: &Transaction<'_>,
@@ -1383,10 +1390,12 @@ impl Store for SqliteStore {
                 tx.prepare_cached("DELETE FROM replica_pull WHERE user_id = ?1 AND replica = ?2")?
                     .execute(params![user.id, request.replica])?;
             }
-            // Pending records are settled at every request, so an id only has to differ from
-            // the one acknowledged: no counter to write on an idle sync.
-            let next = request.ack.unwrap_or(0).wrapping_add(1) % (i64::MAX as u64);
-            Progress::Pending(next as i64)
+            // A fresh random id for each page: an id derived from the request (say, ack + 1)
+            // would be handed out again to a late copy of an old request, whose records the
+            // client's acknowledgement of the first page would then settle although their
+            // page never arrived (found by the simulated network, seed 1592590483). Random
+            // ids need no counter written on an idle sync; 2^52 of them do not meet.
+            Progress::Pending(page_id())
         } else {
             Progress::Direct
         };
