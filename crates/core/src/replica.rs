@@ -27,6 +27,8 @@ use crate::schema;
 
 /// Compact a document's change rows into a fresh snapshot after this many rows.
 const COMPACT_AFTER_ROWS: i64 = 512;
+/// Local edits between two looks at whether the edited document wants compacting.
+const COMPACT_CHECK_EVERY: u32 = 32;
 
 /// What a caller learns about the replica's identity.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -92,6 +94,8 @@ pub struct Replica {
     provenance: crate::provenance::Provenance,
     clock: Box<dyn Fn() -> i64 + Send>,
     data_version: Option<i64>,
+    /// Local edits since the last look at compaction.
+    edits_since_check: u32,
 }
 
 fn now_ms() -> i64 {
@@ -151,6 +155,7 @@ impl Replica {
             docs: HashMap::new(),
             clock: Box::new(now_ms),
             data_version: None,
+            edits_since_check: 0,
         })
     }
 
@@ -419,7 +424,28 @@ impl Replica {
     where
         F: FnOnce(&mut Doc) -> Result<Refresh>,
     {
-        self.atomically(|r| r.edit_inner(doc_id, message, f))
+        let changed = self.atomically(|r| r.edit_inner(doc_id, message, f))?;
+        if changed {
+            self.edits_since_check += 1;
+            if self.edits_since_check >= COMPACT_CHECK_EVERY {
+                self.edits_since_check = 0;
+                self.compact_quietly(doc_id);
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Compacts a document whose change rows piled up (loading it reads every row after its
+    /// snapshot: thousands of them made a teacher's first mark of the day take seconds). Runs
+    /// after the edit or page is committed and never fails it: the rows stay as they are and
+    /// the next look tries again.
+    fn compact_quietly(&mut self, doc_id: &str) {
+        if !self.conn.is_autocommit() {
+            return;
+        }
+        if let Err(e) = self.compact_if_needed(doc_id) {
+            tracing::warn!(doc = doc_id, error = %e, "compaction failed; the change rows stay");
+        }
     }
 
     fn edit_inner<F>(&mut self, doc_id: &str, message: &str, f: F) -> Result<bool>
@@ -953,7 +979,15 @@ impl Replica {
                 Incoming::Document { .. } => None,
             })
             .collect();
-        self.atomically(|r| {
+        let mut touched: Vec<String> = incoming
+            .iter()
+            .map(|i| match i {
+                Incoming::Change { doc, .. } | Incoming::Document { doc, .. } => doc.clone(),
+            })
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        let report = self.atomically(|r| {
             // Authors first: the inbox the page produces names them.
             r.provenance.record(&r.conn, provenance)?;
             let report = r.apply_incoming(incoming, true)?;
@@ -972,7 +1006,11 @@ impl Replica {
                 params![server, cursor as i64, access as i64],
             )?;
             Ok(report)
-        })
+        })?;
+        for doc in &touched {
+            self.compact_quietly(doc);
+        }
+        Ok(report)
     }
 
     /// Records the outcome of a sync attempt.
