@@ -191,12 +191,48 @@ fn http_request(port: u16, request: &str) -> Result<String> {
         .unwrap_or_default())
 }
 
-/// A TCP proxy on 127.0.0.1 in front of a server that, when armed, cuts the reply of the next
-/// connection after a number of bytes (and then passes everything again). Loopback only; every
-/// connection is a thread that ends when either side closes.
+/// What the proxy does to one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Passes both ways.
+    Pass,
+    /// Accepts and closes at once (a dropped connection).
+    Refuse,
+    /// Passes the first N bytes of the request, then closes.
+    CutRequest(usize),
+    /// Passes the request, then the first N bytes of the reply, then closes.
+    CutReply(usize),
+    /// Holds every chunk back this many milliseconds (a slow link).
+    Delay(u64),
+    /// Takes the request, answers nothing, and closes after this many milliseconds (a
+    /// half-open link: the request may or may not have reached the server).
+    Stall(u64),
+}
+
+impl Fault {
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::Pass => "passed",
+            Fault::Refuse => "refused",
+            Fault::CutRequest(_) => "requests cut",
+            Fault::CutReply(_) => "replies cut",
+            Fault::Delay(_) => "delayed",
+            Fault::Stall(_) => "stalled",
+        }
+    }
+}
+
+/// A TCP proxy on 127.0.0.1 in front of a server. Armed once, it cuts the reply of the next
+/// connection after a number of bytes; in chaos mode every connection gets a fault drawn from
+/// a seeded generator (drops, cut requests and replies, delays, half-open stalls). Loopback
+/// only; every connection is a thread that ends when either side closes, and every wait is
+/// bounded.
 pub struct FaultProxy {
     pub port: u16,
     cut: std::sync::Arc<std::sync::Mutex<Option<usize>>>,
+    chaos: std::sync::Arc<std::sync::Mutex<Option<rand_chacha::ChaCha8Rng>>>,
+    /// Connections per fault, for the figures.
+    pub counts: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>>,
     /// Bytes the server sent on the last connection (all of them, also when the reply was cut).
     last_reply: std::sync::Arc<std::sync::Mutex<usize>>,
 }
@@ -206,47 +242,109 @@ impl FaultProxy {
         use std::sync::{Arc, Mutex};
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
-        let cut: Arc<Mutex<Option<usize>>> = Arc::new(Mutex::new(None));
-        let last_reply = Arc::new(Mutex::new(0usize));
-        let (cut2, last2) = (cut.clone(), last_reply.clone());
+        let proxy = FaultProxy {
+            port,
+            cut: Arc::new(Mutex::new(None)),
+            chaos: Arc::new(Mutex::new(None)),
+            counts: Arc::default(),
+            last_reply: Arc::new(Mutex::new(0usize)),
+        };
+        let (cut, chaos, counts, last) = (
+            proxy.cut.clone(),
+            proxy.chaos.clone(),
+            proxy.counts.clone(),
+            proxy.last_reply.clone(),
+        );
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
-                let budget = cut2.lock().map(|mut c| c.take()).unwrap_or(None);
-                let last = last2.clone();
+                let fault = match cut.lock().map(|mut c| c.take()).unwrap_or(None) {
+                    Some(n) => Fault::CutReply(n),
+                    None => chaos
+                        .lock()
+                        .ok()
+                        .and_then(|mut c| c.as_mut().map(pick_fault))
+                        .unwrap_or(Fault::Pass),
+                };
+                if let Ok(mut c) = counts.lock() {
+                    *c.entry(fault.name()).or_default() += 1;
+                }
+                let last = last.clone();
                 std::thread::spawn(move || {
-                    let _ = Self::relay(client, upstream, budget, last);
+                    let _ = Self::relay(client, upstream, fault, last);
                 });
             }
         });
-        Ok(FaultProxy {
-            port,
-            cut,
-            last_reply,
-        })
+        Ok(proxy)
     }
 
     fn relay(
         client: std::net::TcpStream,
         upstream: u16,
-        budget: Option<usize>,
+        fault: Fault,
         last: std::sync::Arc<std::sync::Mutex<usize>>,
     ) -> std::io::Result<()> {
         use std::io::{Read, Write};
-        let server = std::net::TcpStream::connect(("127.0.0.1", upstream))?;
-        for s in [&client, &server] {
-            s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let both = std::net::Shutdown::Both;
+        client.set_read_timeout(Some(Duration::from_secs(30)))?;
+        match fault {
+            Fault::Refuse => return client.shutdown(both),
+            Fault::Stall(ms) => {
+                let mut buf = [0u8; 16 * 1024];
+                let mut c = client.try_clone()?;
+                c.set_read_timeout(Some(Duration::from_millis(ms)))?;
+                let deadline = Instant::now() + Duration::from_millis(ms);
+                while Instant::now() < deadline {
+                    match c.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+                return client.shutdown(both);
+            }
+            _ => {}
         }
+        let server = std::net::TcpStream::connect(("127.0.0.1", upstream))?;
+        server.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let delay = match fault {
+            Fault::Delay(ms) => Some(Duration::from_millis(ms)),
+            _ => None,
+        };
+        let request_budget = match fault {
+            Fault::CutRequest(n) => Some(n),
+            _ => None,
+        };
         let (mut c_read, mut s_write) = (client.try_clone()?, server.try_clone()?);
+        let c_close = client.try_clone()?;
         let up = std::thread::spawn(move || {
             let mut buf = [0u8; 16 * 1024];
+            let mut sent = 0usize;
             while let Ok(n) = c_read.read(&mut buf) {
-                if n == 0 || s_write.write_all(&buf[..n]).is_err() {
+                if n == 0 {
                     break;
+                }
+                if let Some(d) = delay {
+                    std::thread::sleep(d);
+                }
+                let allowed = request_budget.map_or(n, |b| n.min(b.saturating_sub(sent)));
+                if s_write.write_all(&buf[..allowed]).is_err() {
+                    break;
+                }
+                sent += allowed;
+                if request_budget.is_some_and(|b| sent >= b) {
+                    // The request stops part way: both sides see the connection drop.
+                    let _ = s_write.shutdown(std::net::Shutdown::Both);
+                    let _ = c_close.shutdown(std::net::Shutdown::Both);
+                    return;
                 }
             }
             let _ = s_write.shutdown(std::net::Shutdown::Write);
         });
+        let budget = match fault {
+            Fault::CutReply(n) => Some(n),
+            _ => None,
+        };
         let (mut s_read, mut c_write) = (server, client);
         let mut sent = 0usize;
         let mut buf = [0u8; 16 * 1024];
@@ -255,6 +353,9 @@ impl FaultProxy {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            if let Some(d) = delay {
+                std::thread::sleep(d);
+            }
             let allowed = match budget {
                 Some(b) => n.min(b.saturating_sub(sent)),
                 None => n,
@@ -265,7 +366,7 @@ impl FaultProxy {
             sent += allowed;
             if budget.is_some_and(|b| sent >= b) {
                 // The connection drops mid-reply, as a weak link does.
-                let _ = c_write.shutdown(std::net::Shutdown::Both);
+                let _ = c_write.shutdown(both);
                 // Count what the server had to say (it waits on the kept-alive connection
                 // after its reply), so a test knows whether the cut fell inside the reply.
                 let mut total = sent + (n - allowed);
@@ -277,7 +378,7 @@ impl FaultProxy {
                     total += m;
                 }
                 sent = total;
-                let _ = s_read.shutdown(std::net::Shutdown::Both);
+                let _ = s_read.shutdown(both);
                 break;
             }
         }
@@ -299,9 +400,30 @@ impl FaultProxy {
         }
     }
 
+    /// Chaos mode on (faults drawn from `seed`) or off (`None`: every connection passes).
+    pub fn chaos(&self, seed: Option<u64>) {
+        use rand::SeedableRng as _;
+        if let Ok(mut c) = self.chaos.lock() {
+            *c = seed.map(rand_chacha::ChaCha8Rng::seed_from_u64);
+        }
+    }
+
     /// Bytes the server sent back on the last connection (also when the proxy cut it short).
     pub fn last_reply_bytes(&self) -> usize {
         self.last_reply.lock().map(|l| *l).unwrap_or(0)
+    }
+}
+
+/// One connection's fault in chaos mode: half pass, the rest spread over the kinds.
+fn pick_fault(rng: &mut rand_chacha::ChaCha8Rng) -> Fault {
+    use rand::Rng as _;
+    match rng.random_range(0..100) {
+        0..50 => Fault::Pass,
+        50..60 => Fault::Refuse,
+        60..67 => Fault::CutRequest(rng.random_range(0..2048)),
+        67..82 => Fault::CutReply(rng.random_range(0..8192)),
+        82..92 => Fault::Delay(rng.random_range(5..120)),
+        _ => Fault::Stall(rng.random_range(200..1500)),
     }
 }
 
@@ -330,6 +452,15 @@ impl Client {
             c.env("DAFTAR_TOKEN", t);
         }
         c
+    }
+
+    /// Starts `daftar ARGS…` without waiting (its output is discarded).
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("daftar starts")
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
