@@ -70,6 +70,7 @@ impl From<CoreError> for IpcError {
             CoreError::SchemaTooNew { .. }
             | CoreError::NotInitialised { .. }
             | CoreError::Document { .. }
+            | CoreError::Unreadable { .. }
             | CoreError::Sqlite(_)
             | CoreError::Io { .. }
             | CoreError::Xlsx(_) => {

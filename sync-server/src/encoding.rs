@@ -88,7 +88,7 @@ async fn decode_request(req: Request) -> Result<Request, ApiError> {
 }
 
 /// Decompresses at most [`MAX_BODY_BYTES`]; more is refused as too large.
-fn decompress_limited(compressed: &[u8]) -> Result<Vec<u8>, ApiError> {
+pub fn decompress_limited(compressed: &[u8]) -> Result<Vec<u8>, ApiError> {
     let decoder = zstd::stream::read::Decoder::new(compressed)
         .map_err(|e| ApiError::malformed(format!("the zstd body cannot be read: {e}")))?;
     let mut out = Vec::new();

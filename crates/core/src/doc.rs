@@ -26,6 +26,15 @@ use crate::error::{CoreError, Result};
 
 pub use daftar_rules::genesis::maps_of;
 
+/// Runs an automerge call on outside bytes; a panic in it becomes [`CoreError::Unreadable`]
+/// (`daftar_rules::guard`). The caller must drop the document the call worked on.
+pub fn guarded<T>(doc: &str, f: impl FnOnce() -> T) -> Result<T> {
+    daftar_rules::guarded(f).map_err(|reason| CoreError::Unreadable {
+        doc: doc.to_string(),
+        reason,
+    })
+}
+
 /// One loaded document with its top-level map ids.
 pub struct Doc {
     pub id: String,
@@ -71,14 +80,17 @@ impl Doc {
         chunks: impl IntoIterator<Item = &'a [u8]>,
         device: &ActorId,
     ) -> Result<Doc> {
-        let mut am = match snapshot {
-            Some(bytes) => AutoCommit::load(bytes).map_err(|source| doc_err(id, source))?,
-            None => AutoCommit::new(),
-        };
-        for chunk in chunks {
-            am.load_incremental(chunk)
-                .map_err(|source| doc_err(id, source))?;
-        }
+        let am = guarded(id, || -> Result<AutoCommit> {
+            let mut am = match snapshot {
+                Some(bytes) => AutoCommit::load(bytes).map_err(|source| doc_err(id, source))?,
+                None => AutoCommit::new(),
+            };
+            for chunk in chunks {
+                am.load_incremental(chunk)
+                    .map_err(|source| doc_err(id, source))?;
+            }
+            Ok(am)
+        })??;
         Ok(Doc::from_automerge(id, kind, am, device))
     }
 

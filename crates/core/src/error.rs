@@ -55,6 +55,10 @@ pub enum CoreError {
         source: Box<automerge::AutomergeError>,
     },
 
+    /// Bytes from outside that automerge could not take (see `daftar_rules::guard`).
+    #[error("the document {doc} cannot be read: {reason}")]
+    Unreadable { doc: String, reason: String },
+
     #[error("the local database failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
 
@@ -111,7 +115,10 @@ impl CoreError {
     pub fn is_damaged_document(&self) -> bool {
         matches!(
             self,
-            CoreError::Document { .. } | CoreError::BadBundle(_) | CoreError::InvalidInput { .. }
+            CoreError::Document { .. }
+                | CoreError::Unreadable { .. }
+                | CoreError::BadBundle(_)
+                | CoreError::InvalidInput { .. }
         )
     }
 
@@ -127,6 +134,7 @@ impl CoreError {
             CoreError::BadBundle(_) | CoreError::ForeignBundle { .. } => "bad_bundle",
             CoreError::HemisImport { .. } => "bad_import",
             CoreError::Document { .. }
+            | CoreError::Unreadable { .. }
             | CoreError::Sqlite(_)
             | CoreError::Io { .. }
             | CoreError::Xlsx(_) => "internal",

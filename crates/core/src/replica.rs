@@ -688,8 +688,8 @@ impl Replica {
                     let mut batch: Vec<Change> = Vec::new();
                     let flush = |doc: &mut Doc, batch: &mut Vec<Change>| -> Result<()> {
                         if !batch.is_empty() {
-                            doc.am
-                                .apply_changes(std::mem::take(batch))
+                            let batch = std::mem::take(batch);
+                            crate::doc::guarded(&doc_id, || doc.am.apply_changes(batch))?
                                 .map_err(|source| crate::doc::doc_err(&doc_id, source))?;
                         }
                         Ok(())
@@ -703,8 +703,7 @@ impl Replica {
                             }
                             Incoming::Document { bytes, .. } => {
                                 flush(doc, &mut batch)?;
-                                doc.am
-                                    .load_incremental(&bytes)
+                                crate::doc::guarded(&doc_id, || doc.am.load_incremental(&bytes))?
                                     .map_err(|source| crate::doc::doc_err(&doc_id, source))?;
                             }
                         }

@@ -172,7 +172,31 @@ pub fn inspect(
         )
         .of(hash));
     }
+    // Every change a Daftar replica makes writes something, and names each other device once
+    // (found by fuzzing: an empty change whose device table repeated an entry made automerge
+    // panic on every replica that applied it).
+    if change.is_empty() {
+        return Err(Unreadable::malformed("this change holds no operations").of(hash));
+    }
+    let others = change.other_actor_ids();
+    let mut seen: Vec<&[u8]> = vec![change.actor_id().to_bytes()];
+    for other in others {
+        if seen.contains(&other.to_bytes()) {
+            return Err(Unreadable::malformed("this change names a device twice").of(hash));
+        }
+        seen.push(other.to_bytes());
+    }
     let expanded = change.decode();
+    // Operations the decoder cannot read (one naming an actor the change never declares) are
+    // left out of `decode()` silently; a change whose operations do not all decode is refused,
+    // or it would pass the rule table with no writes at all (found by fuzzing: such a change
+    // made automerge panic on every replica that applied it).
+    if expanded.operations.len() != change.len() {
+        return Err(Unreadable::malformed(
+            "some operations of this change cannot be read (they name an unknown device)",
+        )
+        .of(hash));
+    }
     let mut writes = Vec::with_capacity(expanded.operations.len());
     for op in &expanded.operations {
         let map = match &op.obj {

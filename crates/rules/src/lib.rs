@@ -36,10 +36,12 @@
 pub mod access;
 pub mod change;
 pub mod genesis;
+pub mod guard;
 pub mod table;
 pub mod values;
 pub mod window;
 
 pub use access::{Denied, Principal, WriteFacts, may_set_meta, may_write};
 pub use change::{Inspected, Limits, Unreadable, Write, WriteOp, inspect};
+pub use guard::guarded;
 pub use table::{Refused, Writer, check_change};

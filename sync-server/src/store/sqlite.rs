@@ -587,28 +587,39 @@ fn build_snapshot(doc: i64, inputs: SnapshotInputs) -> Result<Option<(i64, Vec<u
         table: "changes",
         detail,
     };
-    let (mut am, mut last) = match inputs.cached {
-        Some((upto, bytes)) => (
-            automerge::Automerge::load(&bytes)
-                .map_err(|e| corrupt(format!("snapshot of document {doc}: {e}")))?,
-            upto,
-        ),
-        None => (automerge::Automerge::new(), 0),
-    };
-    let mut batch = Vec::with_capacity(inputs.tail.len());
-    for (seq, bytes) in inputs.tail {
-        batch.push(
-            automerge::Change::from_bytes(bytes)
-                .map_err(|e| corrupt(format!("change {seq}: {e}")))?,
-        );
-        last = seq;
+    // automerge may panic on bytes it should refuse (`daftar_rules::guard`): such a document
+    // is built nowhere and goes change by change, as one with a missing dependency does.
+    let built = daftar_rules::guarded(move || -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+        let (mut am, mut last) = match inputs.cached {
+            Some((upto, bytes)) => (
+                automerge::Automerge::load(&bytes)
+                    .map_err(|e| corrupt(format!("snapshot of document {doc}: {e}")))?,
+                upto,
+            ),
+            None => (automerge::Automerge::new(), 0),
+        };
+        let mut batch = Vec::with_capacity(inputs.tail.len());
+        for (seq, bytes) in inputs.tail {
+            batch.push(
+                automerge::Change::from_bytes(bytes)
+                    .map_err(|e| corrupt(format!("change {seq}: {e}")))?,
+            );
+            last = seq;
+        }
+        am.apply_changes(batch)
+            .map_err(|e| corrupt(format!("changes of document {doc}: {e}")))?;
+        if !automerge::ReadDoc::get_missing_deps(&am, &[]).is_empty() {
+            return Ok(None);
+        }
+        Ok(Some((last, am.save())))
+    });
+    match built {
+        Ok(result) => result,
+        Err(reason) => {
+            tracing::warn!(doc, %reason, "no snapshot: automerge failed on the document's changes");
+            Ok(None)
+        }
     }
-    am.apply_changes(batch)
-        .map_err(|e| corrupt(format!("changes of document {doc}: {e}")))?;
-    if !automerge::ReadDoc::get_missing_deps(&am, &[]).is_empty() {
-        return Ok(None);
-    }
-    Ok(Some((last, am.save())))
 }
 
 /// Caches a snapshot unless a newer one is there already.
