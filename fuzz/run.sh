@@ -32,7 +32,7 @@ for t in "${targets[@]}"; do
     -artifact_prefix="$artifacts/$t/" >"$log" 2>&1
   rc=$?
   set -e
-  runs=$(grep -oE "Done [0-9]+ runs" "$log" | grep -oE "[0-9]+" | tail -1)
+  runs=$(grep -oE "Done [0-9]+ runs" "$log" | grep -oE "[0-9]+" | tail -1 || true)
   crashes=$(find "$artifacts/$t" -type f | wc -l)
   echo "fuzz: $t: ${runs:-0} runs in ${seconds} s, $crashes crashes"
   if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ]; then

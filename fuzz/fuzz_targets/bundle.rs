@@ -7,7 +7,7 @@ use daftar_core::Replica;
 use daftar_core::bundle::Bundle;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: daftar_fuzz::keep_caught_panics_quiet(), |data: &[u8]| {
     let Ok(bundle) = Bundle::decode(data) else {
         return;
     };

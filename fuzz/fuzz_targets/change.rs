@@ -2,7 +2,8 @@
 //! every pushed change) for a document of the kind the first byte picks and the id the next
 //! bytes give (a length byte, then the id after `<kind>/`), then the replica's
 //! way in for changes pulled from a server (applied, held for missing dependencies, or the
-//! document set aside), on an in-memory replica started afresh every few thousand inputs.
+//! document set aside), on an in-memory replica started afresh every few thousand inputs. A
+//! change the inspection accepts and automerge then fails on is a finding.
 
 #![no_main]
 
@@ -24,7 +25,7 @@ fn fresh() -> State {
 
 static STATE: LazyLock<Mutex<State>> = LazyLock::new(|| Mutex::new(fresh()));
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: daftar_fuzz::keep_caught_panics_quiet(), |data: &[u8]| {
     let [pick, len, rest @ ..] = data else {
         return;
     };
@@ -32,14 +33,28 @@ fuzz_target!(|data: &[u8]| {
     let len = (*len as usize).min(rest.len());
     let (id, bytes) = rest.split_at(len);
     let doc = format!("{}/{}", kind.as_str(), String::from_utf8_lossy(id));
-    let _ = daftar_rules::inspect(&doc, kind, bytes, &daftar_rules::Limits::default());
+    let accepted = daftar_rules::inspect(&doc, kind, bytes, &daftar_rules::Limits::default()).is_ok();
     let mut s = STATE.lock().unwrap_or_else(|p| p.into_inner());
     s.runs += 1;
     if s.runs > 5000 {
         *s = fresh();
     }
-    let _ = s.replica.apply_remote(vec![Incoming::Change {
-        doc,
+    let report = s.replica.apply_remote(vec![Incoming::Change {
+        doc: doc.clone(),
         bytes: bytes.to_vec(),
     }]);
+    // A change the server would take must never be one automerge fails on: every replica
+    // that pulled it would set the document aside.
+    if accepted {
+        let unreadable = match &report {
+            Ok(r) => !r.set_aside.is_empty()
+                && s
+                    .replica
+                    .set_aside()
+                    .map(|aside| aside.iter().any(|(d, e, _)| *d == doc && e.contains("automerge could not read")))
+                    .unwrap_or(false),
+            Err(e) => e.to_string().contains("automerge could not read"),
+        };
+        assert!(!unreadable, "the server takes a change automerge cannot apply: {report:?}");
+    }
 });

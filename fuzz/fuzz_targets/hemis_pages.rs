@@ -18,7 +18,7 @@ const ENDPOINTS: [&str; 7] = [
     "attendance-list",
 ];
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: daftar_fuzz::keep_caught_panics_quiet(), |data: &[u8]| {
     let base = std::path::Path::new("/dev/shm");
     let dir = if base.is_dir() {
         tempfile::tempdir_in(base)

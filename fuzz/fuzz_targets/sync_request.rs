@@ -49,7 +49,7 @@ fn server() -> Server {
 
 static SERVER: LazyLock<Mutex<Server>> = LazyLock::new(|| Mutex::new(server()));
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: daftar_fuzz::keep_caught_panics_quiet(), |data: &[u8]| {
     let Some((&flags, body)) = data.split_first() else {
         return;
     };

@@ -626,7 +626,11 @@ impl Replica {
                 if lenient {
                     tx.execute_batch("SAVEPOINT apply_document")?;
                 }
-                let outcome = (|| -> Result<()> {
+                // One firewall per document: automerge may panic on bytes it should refuse
+                // (`daftar_rules::guard`), in an apply or in reading the graph afterwards; the
+                // document is then set aside like any other that cannot be applied.
+                let doc_name = doc_id.clone();
+                let outcome = crate::doc::guarded(&doc_name, || -> Result<()> {
                     if items.is_empty() {
                         // Loaded by the other thread, in the same order.
                         let (item, doc) = loaded.recv().map_err(|_| {
@@ -757,7 +761,8 @@ impl Replica {
                         projection::refresh(&tx, doc, &refresh)?;
                     }
                     Ok(())
-                })();
+                })
+                .and_then(|r| r);
                 match outcome {
                     Ok(()) if lenient => tx.execute_batch("RELEASE apply_document")?,
                     Ok(()) => {}
