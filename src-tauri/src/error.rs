@@ -67,6 +67,7 @@ impl From<CoreError> for IpcError {
             CoreError::BadBundle(_)
             | CoreError::ForeignBundle { .. }
             | CoreError::HemisImport { .. } => IpcError::invalid("file", message),
+            CoreError::DiskFull | CoreError::ReadOnly => IpcError::Internal { message },
             CoreError::SchemaTooNew { .. }
             | CoreError::NotInitialised { .. }
             | CoreError::Document { .. }

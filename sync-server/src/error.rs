@@ -69,6 +69,9 @@ impl ApiError {
             ApiError::Malformed { .. } => (StatusCode::BAD_REQUEST, ErrorCode::Malformed),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge),
             ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Internal),
+            ApiError::Store(e) if e.is_out_of_room() => {
+                (StatusCode::INSUFFICIENT_STORAGE, ErrorCode::Internal)
+            }
             ApiError::Store(e) if e.is_retryable() => {
                 (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Internal)
             }
@@ -102,8 +105,13 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         let message = if status.is_server_error() {
-            match self {
+            match &self {
                 ApiError::Timeout => "the request took too long; retry later".to_owned(),
+                ApiError::Store(e) if e.is_out_of_room() => {
+                    "the server cannot store anything now (its disk is full or read-only); \
+                     changes stay on the devices and go up once it has room"
+                        .to_owned()
+                }
                 _ => "internal server error; retry later".to_owned(),
             }
         } else {

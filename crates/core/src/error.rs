@@ -59,8 +59,22 @@ pub enum CoreError {
     #[error("the document {doc} cannot be read: {reason}")]
     Unreadable { doc: String, reason: String },
 
+    /// The disk holding the replica has no room: the edit was not saved, nothing earlier
+    /// is lost.
+    #[error(
+        "the disk is full, so this was not saved (everything saved before is safe); free some space and try again"
+    )]
+    DiskFull,
+
+    /// The replica's disk or folder cannot be written (mounted read-only, no permission, or
+    /// failing).
+    #[error(
+        "the replica's disk cannot be written (read-only, no permission or failing), so this was not saved; everything saved before is safe"
+    )]
+    ReadOnly,
+
     #[error("the local database failed: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
 
     #[error("file error on {path}: {source}")]
     Io {
@@ -133,11 +147,26 @@ impl CoreError {
             CoreError::NotInitialised { .. } => "not_initialised",
             CoreError::BadBundle(_) | CoreError::ForeignBundle { .. } => "bad_bundle",
             CoreError::HemisImport { .. } => "bad_import",
+            CoreError::DiskFull => "disk_full",
+            CoreError::ReadOnly => "read_only",
             CoreError::Document { .. }
             | CoreError::Unreadable { .. }
             | CoreError::Sqlite(_)
             | CoreError::Io { .. }
             | CoreError::Xlsx(_) => "internal",
+        }
+    }
+}
+
+impl From<rusqlite::Error> for CoreError {
+    /// A full or read-only disk gets its own variant, with words for people; any other
+    /// database failure stays as it is.
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode as Code;
+        match e.sqlite_error_code() {
+            Some(Code::DiskFull) => CoreError::DiskFull,
+            Some(Code::ReadOnly) => CoreError::ReadOnly,
+            _ => CoreError::Sqlite(e),
         }
     }
 }

@@ -107,6 +107,10 @@ impl Replica {
     /// Opens (creating if needed) the replica at `path`, upgrading an older schema in place.
     /// A replica written by a newer Daftar is refused and left untouched.
     pub fn open(path: &Path) -> Result<Replica> {
+        Self::open_inner(path).map_err(|e| disk_trouble(path, e))
+    }
+
+    fn open_inner(path: &Path) -> Result<Replica> {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
@@ -331,15 +335,19 @@ impl Replica {
                 Err(e) => {
                     let _ = self.conn.execute_batch("ROLLBACK");
                     self.docs.clear();
-                    Err(e.into())
+                    Err(self.disk_trouble(e.into()))
                 }
             },
             Err(e) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
                 self.docs.clear();
-                Err(e)
+                Err(self.disk_trouble(e))
             }
         }
+    }
+
+    fn disk_trouble(&self, e: CoreError) -> CoreError {
+        disk_trouble(&self.path, e)
     }
 
     /// Forgets cached documents when another connection (the desktop app and the CLI on the
@@ -1111,6 +1119,37 @@ fn insert_change(
         params![hash.to_string(), doc_id, bytes, local, applied],
     )?;
     Ok(n > 0)
+}
+
+/// SQLite reports a full or read-only disk as a plain I/O error as often as not (it cannot
+/// write its write-ahead log there): a small probe file next to the replica tells which, so the
+/// person reads "the disk is full" rather than "disk I/O error".
+fn disk_trouble(path: &Path, e: CoreError) -> CoreError {
+    let io_failure = matches!(
+        &e,
+        CoreError::Sqlite(s) if matches!(
+            s.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::SystemIoFailure | rusqlite::ErrorCode::CannotOpen)
+        )
+    );
+    if !io_failure {
+        return e;
+    }
+    let Some(dir) = path.parent().filter(|d| d.is_dir()) else {
+        return e;
+    };
+    let probe = dir.join(".daftar-disk-probe");
+    let written = std::fs::write(&probe, [0u8; 4096]);
+    let _ = std::fs::remove_file(&probe);
+    match written.map_err(|io| io.kind()) {
+        Err(std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) => {
+            CoreError::DiskFull
+        }
+        Err(std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied) => {
+            CoreError::ReadOnly
+        }
+        _ => e,
+    }
 }
 
 fn load_doc(conn: &Connection, doc_id: &str, device: &ActorId) -> Result<Option<Doc>> {

@@ -238,6 +238,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The database's disk is full, or it cannot be written (mounted read-only).
+    pub fn is_out_of_room(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::ReadOnly)
+        )
+    }
+
     /// Whether the same call may succeed later (e.g. the database was busy).
     pub fn is_retryable(&self) -> bool {
         matches!(
