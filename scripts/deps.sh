@@ -23,3 +23,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 command -v cargo >/dev/null || { echo "cargo (Rust 1.88+) is required" >&2; exit 1; }
 command -v npm >/dev/null || { echo "Node.js 20 with npm is required" >&2; exit 1; }
+if [ "$want_test" = 1 ] && ! command -v cargo-fuzz >/dev/null; then
+  echo "==> installing cargo-fuzz (the fuzz smoke runs)"
+  cargo install cargo-fuzz --version '^0.13' --locked --quiet
+fi

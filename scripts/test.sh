@@ -25,4 +25,8 @@ dbus-run-session -- sh -c '
     cargo test --workspace --features daftar-desktop/custom-protocol ${DAFTAR_TEST_ARGS:-} -- --test-threads=2
 ' || status=$?
 rm -rf "$runtime"
+if [ "$status" = 0 ] && [ -z "${DAFTAR_TEST_ARGS:-}" ]; then
+  echo "==> fuzz smoke: every target 10 s from its seeds (fuzz/README.md)"
+  bash fuzz/run.sh "${DAFTAR_FUZZ_SECONDS:-10}" || status=$?
+fi
 exit $status

@@ -832,8 +832,6 @@ fn first_diff(a: &str, b: &str) -> String {
 
 #[test]
 fn stories_over_a_faulty_network_converge_through_the_server() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (template, university) = template(dir.path());
     let seeds: Vec<u64> = match std::env::var("DAFTAR_SIMNET_SEED").ok() {
         Some(s) => vec![s.trim().parse().expect("DAFTAR_SIMNET_SEED is a number")],
         None => {
@@ -844,6 +842,21 @@ fn stories_over_a_faulty_network_converge_through_the_server() {
             (0..n).map(|i| BASE_SEED + i).collect()
         }
     };
+    run_stories(&seeds);
+}
+
+/// The story that found page ids derived from the request: bob's request held back in the
+/// network and delivered after his newer ones got the id of the page he had applied, and his
+/// acknowledgement then settled what the late copy recorded: `group/g1` stayed behind on his
+/// replica for good.
+#[test]
+fn a_late_copy_of_an_old_request_settles_no_page() {
+    run_stories(&[1_592_590_483]);
+}
+
+fn run_stories(seeds: &[u64]) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (template, university) = template(dir.path());
     let figures = Mutex::new(Figures::default());
     let started = std::time::Instant::now();
     let next = AtomicU64::new(0);
