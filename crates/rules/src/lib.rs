@@ -34,6 +34,7 @@
 //! ```
 
 pub mod access;
+pub mod assessment;
 pub mod change;
 pub mod genesis;
 pub mod guard;
