@@ -150,8 +150,35 @@ enum Command {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: PathBuf,
     },
-    /// Per-student hours, averages and thresholds of a journal.
+    /// Per-student hours (this subject and the semester), totals, admission and grade of a
+    /// journal.
     Report { journal: String },
+    /// Students' semester standing: unexcused hours over every subject against the catalog's
+    /// thresholds (12 / 36 / more than 74 h by default), worst first.
+    Standing {
+        /// Faculty id.
+        #[arg(long)]
+        faculty: Option<String>,
+        /// Group id or name.
+        #[arg(long)]
+        group: Option<String>,
+        /// Semester number as the journals write it.
+        #[arg(long)]
+        semester: Option<String>,
+        /// Only students at this level or worse (ok lists everyone).
+        #[arg(long, default_value = "warning", value_parser = ["ok", "warning", "reprimand", "expulsion"])]
+        level: String,
+    },
+    /// Academic debtors: students not admitted to the final control with every JN and ON in,
+    /// or with a failing final.
+    Debtors {
+        #[arg(long)]
+        faculty: Option<String>,
+        #[arg(long)]
+        group: Option<String>,
+        #[arg(long)]
+        semester: Option<String>,
+    },
     /// Fold documents' change history into snapshots (smaller replica, faster start).
     Compact,
     /// Sign in to a sync server (password from stdin or DAFTAR_PASSWORD).
@@ -717,6 +744,37 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             let id = r.resolve_journal(&journal)?;
             let report = r.report(&id)?;
             out.value(&report, || output::report_table(&report))
+        }
+        Command::Standing {
+            faculty,
+            group,
+            semester,
+            level,
+        } => {
+            let r = open(&dir)?;
+            let scope = daftar_core::standing::Scope {
+                faculty,
+                group,
+                semester,
+            };
+            let at_least = daftar_rules::assessment::Level::parse(&level)
+                .unwrap_or(daftar_rules::assessment::Level::Warning);
+            let list = r.standing(&scope, at_least)?;
+            out.value(&list, || output::standing_table(&list))
+        }
+        Command::Debtors {
+            faculty,
+            group,
+            semester,
+        } => {
+            let r = open(&dir)?;
+            let scope = daftar_core::standing::Scope {
+                faculty,
+                group,
+                semester,
+            };
+            let list = r.debtors(&scope)?;
+            out.value(&list, || output::debtors_table(&list))
         }
         Command::Compact => {
             let mut r = open(&dir)?;

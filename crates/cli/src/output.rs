@@ -352,3 +352,85 @@ pub fn report_table(r: &JournalReport) -> String {
     ));
     out
 }
+
+/// `daftar standing`: one line per student, the subjects' hours after it.
+pub fn standing_table(list: &[daftar_core::standing::StudentStanding]) -> String {
+    if list.is_empty() {
+        return "No students at this level.".into();
+    }
+    let mut out = format!(
+        "  {}  {:<10} {:>4} {:>9} {:>7}  {}\n",
+        pad("STUDENT", 28),
+        "GROUP",
+        "SEM",
+        "UNEXC h",
+        "EXC h",
+        "LEVEL"
+    );
+    for s in list {
+        out.push_str(&format!(
+            "  {}  {:<10} {:>4} {:>9} {:>7}  {}{}\n",
+            pad(&s.name, 28),
+            s.group_name,
+            s.semester,
+            s.unexcused_hours,
+            s.excused_hours,
+            s.level.as_str(),
+            if s.near_next {
+                " (next level in one missed pair)"
+            } else {
+                ""
+            }
+        ));
+        let subjects: Vec<String> = s
+            .subjects
+            .iter()
+            .filter(|h| h.unexcused_hours > 0)
+            .map(|h| format!("{} {} h", h.subject, h.unexcused_hours))
+            .collect();
+        if !subjects.is_empty() {
+            out.push_str(&format!("      {}\n", subjects.join(", ")));
+        }
+    }
+    out
+}
+
+/// `daftar debtors`: one line per student and subject.
+pub fn debtors_table(list: &[daftar_core::standing::Debtor]) -> String {
+    if list.is_empty() {
+        return "No academic debtors.".into();
+    }
+    let mut out = format!(
+        "  {}  {:<10} {}  {:>7} {:>5}  {}\n",
+        pad("STUDENT", 28),
+        "GROUP",
+        pad("SUBJECT", 24),
+        "JN+ON",
+        "YN",
+        "WHY"
+    );
+    for d in list {
+        let t = &d.assessment.totals;
+        let why = match &d.assessment.outcome {
+            daftar_rules::assessment::Outcome::Debtor {
+                debt: daftar_rules::assessment::Debt::Failed,
+            } => format!("failed the final (sitting {})", d.assessment.sitting),
+            _ => d
+                .assessment
+                .admission
+                .reason()
+                .unwrap_or_else(|| "not admitted".into())
+                .replace("the student is ", ""),
+        };
+        out.push_str(&format!(
+            "  {}  {:<10} {}  {:>7} {:>5}  {}\n",
+            pad(&d.name, 28),
+            d.group_name,
+            pad(&d.subject, 24),
+            format!("{:.1}", t.current),
+            t.yn.map(|y| format!("{y}")).unwrap_or_else(|| "—".into()),
+            why
+        ));
+    }
+    out
+}

@@ -718,12 +718,38 @@ impl Replica {
                 format!("{points} is outside 0–{} for {code}", plan.max),
             ));
         }
+        if row.marking == MarkingSystem::FivePoint
+            && (points.fract() != 0.0 || !(2.0..=5.0).contains(&points))
+        {
+            return Err(CoreError::invalid(
+                "points",
+                format!("{points} is not a grade: the 5-point system takes whole grades 2 to 5"),
+            ));
+        }
         let active = self.active_students(&row.group)?;
         if !active.iter().any(|s| s == student) {
             return Err(CoreError::invalid(
                 "student",
                 format!("student {student} is not an active member of this journal's group"),
             ));
+        }
+        // A final (YN) score only for a student admitted to it (daftar_rules::assessment).
+        if plan.kind == "YN" {
+            let system = daftar_rules::assessment::System::parse(row.marking.as_str())
+                .unwrap_or(daftar_rules::assessment::System::Rating100);
+            let rules_plan = self.control_plan(row.module.as_deref())?;
+            let mine: Vec<daftar_rules::assessment::Score> = self
+                .assessment_scores(journal, student)?
+                .into_iter()
+                .filter(|s| s.control != code)
+                .collect();
+            let totals =
+                daftar_rules::assessment::totals(system, &rules_plan, &mine, sitting as u8);
+            if let Some(reason) = daftar_rules::assessment::admission(system, &totals).reason() {
+                return Err(CoreError::NotAllowed {
+                    reason: format!("{reason}; the YN score was not saved"),
+                });
+            }
         }
         let key = format!("{code}/{sitting}/{student}");
         let raw = points.to_string();
@@ -732,6 +758,27 @@ impl Replica {
             Ok(Refresh::key("scores", key.clone()))
         })?;
         Ok(())
+    }
+
+    /// A student's scores in a journal, as the assessment rules read them.
+    fn assessment_scores(
+        &self,
+        journal: &str,
+        student: &str,
+    ) -> Result<Vec<daftar_rules::assessment::Score>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT control, sitting, points FROM scores WHERE journal_id = ?1 AND student_id = ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![journal, student], |r| {
+                Ok(daftar_rules::assessment::Score {
+                    control: r.get(0)?,
+                    sitting: r.get::<_, i64>(1)?.clamp(1, 9) as u8,
+                    points: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 
     fn controls(&self, module: Option<&str>) -> Result<Vec<ControlView>> {

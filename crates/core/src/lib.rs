@@ -45,6 +45,7 @@ pub mod provenance;
 pub mod replica;
 pub mod report;
 pub mod schema;
+pub mod standing;
 
 pub use daftar_protocol::DocKind;
 pub use error::{CoreError, Result};

@@ -1,12 +1,16 @@
-//! Derived values, computed from the projection: hours missed per student (excused and
-//! unexcused, after the dean's office adjustments) against the 12/36/74-hour thresholds,
-//! grade averages and their 5-point equivalents, attendance per lesson, lesson completion.
+//! One journal's report, computed from the projection: hours missed per student (excused and
+//! unexcused, after the dean's office adjustments) in this subject and over the whole semester,
+//! standing against the catalog's thresholds (judged on the semester total, as the regulation
+//! does), control totals, admission, grade and state (`daftar_rules::assessment`), attendance
+//! per lesson, lesson completion.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::journal::JournalView;
-use crate::model::{HOURS_PER_PAIR, MarkingSystem, THRESHOLDS};
+use daftar_rules::assessment::{self, Level, Outcome, System};
+
+use crate::model::{HOURS_PER_PAIR, THRESHOLDS};
 use crate::replica::Replica;
 
 /// Where a student stands against the unexcused-hour thresholds.
@@ -18,13 +22,24 @@ pub enum Standing {
     Warning,
     /// ≥ 36 unexcused hours.
     Reprimand,
-    /// ≥ 74 unexcused hours.
+    /// More than 74 unexcused hours.
     Expulsion,
 }
 
 impl Standing {
+    pub fn from_level(level: Level) -> Standing {
+        match level {
+            Level::Ok => Standing::Ok,
+            Level::Warning => Standing::Warning,
+            Level::Reprimand => Standing::Reprimand,
+            Level::Expulsion => Standing::Expulsion,
+        }
+    }
+
+    /// Against the default thresholds (12 / 36 / more than 74); [`Replica::report`] judges the
+    /// semester total against the catalog's.
     pub fn of(unexcused_hours: u32) -> Standing {
-        if unexcused_hours >= THRESHOLDS[2] {
+        if unexcused_hours > THRESHOLDS[2] {
             Standing::Expulsion
         } else if unexcused_hours >= THRESHOLDS[1] {
             Standing::Reprimand
@@ -56,11 +71,27 @@ pub struct StudentReport {
     pub unexcused_hours: u32,
     pub standing: Standing,
     pub graded: u32,
+    /// Mean of the per-lesson grades (shown for the teacher; no grade comes from it).
     pub average: Option<f64>,
+    /// The grade from the control total (2–5), once YN is in.
     pub five_point: Option<u8>,
-    /// Control points: best sitting per control, summed.
+    /// ΣJN + ΣON (+ YN once in) for rating and credit; the YN grade in five-point.
     pub control_points: f64,
+    /// Debtor, or one missed pair from the next threshold, or at a reprimand or worse.
     pub at_risk: bool,
+    /// Unexcused and excused hours over every subject of the semester.
+    #[serde(default)]
+    pub semester_unexcused_hours: u32,
+    #[serde(default)]
+    pub semester_excused_hours: u32,
+    /// `in_progress`, `admitted`, `passed` or `debtor`.
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub admitted: bool,
+    /// Why not admitted, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -87,9 +118,9 @@ pub struct JournalReport {
     pub lessons: Vec<LessonReport>,
 }
 
-/// Computes the report of one journal view.
+/// Computes the report of one journal view (this subject only; [`Replica::report`] adds the
+/// semester and the assessment).
 pub fn journal_report(view: &JournalView) -> JournalReport {
-    let marking = MarkingSystem::parse(&view.marking_system).unwrap_or(MarkingSystem::Rating100);
     let mut students: Vec<StudentReport> = view
         .students
         .iter()
@@ -107,6 +138,11 @@ pub fn journal_report(view: &JournalView) -> JournalReport {
             five_point: None,
             control_points: 0.0,
             at_risk: false,
+            semester_unexcused_hours: 0,
+            semester_excused_hours: 0,
+            state: String::new(),
+            admitted: false,
+            admission_reason: None,
         })
         .collect();
     let index: std::collections::HashMap<&str, usize> = view
@@ -175,29 +211,11 @@ pub fn journal_report(view: &JournalView) -> JournalReport {
             l.attendance_percent = Some(round1(100.0 * f64::from(l.present) / f64::from(l.marked)));
         }
     }
-    // Best sitting per control, summed.
-    let mut best: std::collections::HashMap<(&str, &str), f64> = std::collections::HashMap::new();
-    for sc in &view.scores {
-        let e = best
-            .entry((sc.student.as_str(), sc.control.as_str()))
-            .or_insert(0.0);
-        if sc.points > *e {
-            *e = sc.points;
-        }
-    }
-    for ((student, _), points) in best {
-        if let Some(&si) = index.get(student) {
-            students[si].control_points += points;
-        }
-    }
     for (i, s) in students.iter_mut().enumerate() {
         s.standing = Standing::of(s.unexcused_hours);
         if s.graded > 0 {
-            let avg = grade_sums[i] as f64 / f64::from(s.graded);
-            s.average = Some(round1(avg));
-            s.five_point = Some(marking.to_five_point(avg));
+            s.average = Some(round1(grade_sums[i] as f64 / f64::from(s.graded)));
         }
-        s.at_risk = s.standing >= Standing::Reprimand || s.five_point.is_some_and(|g| g <= 2);
     }
     let (marked, present) = lessons
         .iter()
@@ -222,8 +240,50 @@ fn round1(v: f64) -> f64 {
 }
 
 impl Replica {
+    /// The journal's report, with each student's semester hours (every subject) and their
+    /// assessment in this one.
     pub fn report(&self, journal: &str) -> Result<JournalReport> {
-        Ok(journal_report(&self.journal_view(journal)?))
+        let mut report = journal_report(&self.journal_view(journal)?);
+        let (group, semester, marking): (String, String, String) = self.conn().query_row(
+            "SELECT group_id, semester, marking_system FROM journals WHERE id = ?1",
+            [journal],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let system = System::parse(&marking).unwrap_or(System::Rating100);
+        let thresholds = self.thresholds(system)?;
+        report.thresholds = [
+            thresholds.warning,
+            thresholds.reprimand,
+            thresholds.expulsion,
+        ];
+        let semester_hours = self.semester_hours(&group, &semester)?;
+        let assessments: std::collections::HashMap<String, crate::standing::SubjectAssessment> =
+            self.assessments(journal)?
+                .into_iter()
+                .map(|a| (a.student.clone(), a))
+                .collect();
+        for s in &mut report.students {
+            let (un, ex) = semester_hours.get(&s.id).copied().unwrap_or((0, 0));
+            s.semester_unexcused_hours = un;
+            s.semester_excused_hours = ex;
+            s.standing = Standing::from_level(thresholds.level(un));
+            if let Some(a) = assessments.get(&s.id) {
+                s.state = a.outcome.as_str().to_string();
+                s.admitted = a.admission.admitted();
+                s.admission_reason = a.admission.reason();
+                s.control_points = a.totals.total.unwrap_or(a.totals.current);
+                s.five_point = match a.outcome {
+                    Outcome::Passed { grade } => Some(grade),
+                    Outcome::Debtor {
+                        debt: assessment::Debt::Failed,
+                    } => Some(2),
+                    _ => None,
+                };
+                let debtor = matches!(a.outcome, Outcome::Debtor { .. });
+                s.at_risk = debtor || s.standing >= Standing::Reprimand || thresholds.near_next(un);
+            }
+        }
+        Ok(report)
     }
 }
 
@@ -237,6 +297,7 @@ mod tests {
         assert_eq!(Standing::of(11), Standing::Ok);
         assert_eq!(Standing::of(12), Standing::Warning);
         assert_eq!(Standing::of(36), Standing::Reprimand);
-        assert_eq!(Standing::of(74), Standing::Expulsion);
+        assert_eq!(Standing::of(74), Standing::Reprimand);
+        assert_eq!(Standing::of(76), Standing::Expulsion);
     }
 }

@@ -1,0 +1,183 @@
+//! Standing and assessment as a dean's office meets them, through the CLI on a real replica:
+//! a student absent in six subjects crosses the 36-hour reprimand line only in the semester
+//! total; a student who is not admitted gets no final (YN) score, with the reason; grades come
+//! from the control total; academic debtors are listed.
+
+mod common;
+
+use std::path::Path;
+
+use common::{fails, json, ok};
+use serde_json::Value;
+
+/// An XS demo university with no lesson marked yet: (replica, journals of one group).
+fn empty_semester(dir: &Path) -> Vec<String> {
+    ok(
+        dir,
+        &["demo", "--tier", "XS", "--seed", "5", "--filled", "0"],
+    );
+    let journals = json(dir, &["journals"]);
+    let first_group = journals[0]["group"].clone();
+    journals
+        .as_array()
+        .expect("journals")
+        .iter()
+        .filter(|j| j["group"] == first_group)
+        .map(|j| j["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+fn student_row<'a>(list: &'a Value, student: &str) -> Option<&'a Value> {
+    list.as_array()?.iter().find(|s| s["student"] == student)
+}
+
+#[test]
+fn the_semester_total_decides_the_standing_not_one_subject() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("replica");
+    let journals = empty_semester(&dir);
+    assert!(journals.len() >= 6, "six subjects in a group: {journals:?}");
+    let view = json(&dir, &["show", &journals[0]]);
+    let student = view["students"][0]["id"]
+        .as_str()
+        .expect("student")
+        .to_string();
+
+    // Three missed pairs (6 h) in each of six subjects: 36 h in the semester, 6 h in each.
+    for journal in &journals[..6] {
+        for lesson in ["#1", "#2", "#3"] {
+            ok(&dir, &["mark", journal, lesson, &student, "nb"]);
+        }
+    }
+    let list = json(&dir, &["standing", "--level", "ok"]);
+    let row = student_row(&list, &student).expect("the student is listed");
+    assert_eq!(row["unexcused_hours"], 36);
+    assert_eq!(row["level"], "reprimand", "{row}");
+    let subjects = row["subjects"].as_array().expect("subjects");
+    assert!(
+        subjects
+            .iter()
+            .all(|s| s["unexcused_hours"].as_u64() == Some(6)),
+        "{subjects:?}"
+    );
+    // The default list (warning and worse) has them, the reprimand list too, not expulsion.
+    assert!(student_row(&json(&dir, &["standing"]), &student).is_some());
+    assert!(student_row(&json(&dir, &["standing", "--level", "reprimand"]), &student).is_some());
+    assert!(student_row(&json(&dir, &["standing", "--level", "expulsion"]), &student).is_none());
+
+    // Each journal's report shows the subject's 6 h beside the semester's 36 h, and the
+    // standing of the semester.
+    let report = json(&dir, &["report", &journals[0]]);
+    let s = report["students"]
+        .as_array()
+        .expect("students")
+        .iter()
+        .find(|s| s["id"] == student.as_str())
+        .expect("in the report");
+    assert_eq!(s["unexcused_hours"], 6);
+    assert_eq!(s["semester_unexcused_hours"], 36);
+    assert_eq!(s["standing"], "reprimand");
+    assert_eq!(s["at_risk"], true);
+
+    // An excuse from the dean's office takes two hours off the semester.
+    ok(
+        &dir,
+        &[
+            "adjust",
+            &journals[0],
+            "#1",
+            &student,
+            "--to",
+            "excused",
+            "--reason",
+            "kasallik",
+        ],
+    );
+    let row = student_row(&json(&dir, &["standing", "--level", "ok"]), &student)
+        .expect("listed")
+        .clone();
+    assert_eq!(row["unexcused_hours"], 34);
+    assert_eq!(row["excused_hours"], 2);
+    assert_eq!(row["level"], "warning");
+    assert_eq!(
+        row["near_next"], true,
+        "one missed pair from a reprimand again"
+    );
+}
+
+#[test]
+fn a_final_score_needs_admission_and_the_grade_comes_from_the_total() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("replica");
+    let journals = empty_semester(&dir);
+    // A rating journal whose plan is JN 40, ON1 15, ON2 15, YN 30 (70 points before YN).
+    let journal = journals
+        .iter()
+        .find(|j| {
+            let v = json(&dir, &["show", j]);
+            v["marking_system"] == "rating100"
+                && v["controls"].as_array().is_some_and(|c| {
+                    c.iter().any(|c| c["code"] == "YN")
+                        && c.iter()
+                            .filter(|c| c["kind"] != "YN")
+                            .map(|c| c["max"].as_f64().unwrap_or(0.0))
+                            .sum::<f64>()
+                            == 70.0
+                })
+        })
+        .expect("a rating journal with a 70-point JN + ON plan")
+        .clone();
+    let view = json(&dir, &["show", &journal]);
+    let a = view["students"][0]["id"]
+        .as_str()
+        .expect("student")
+        .to_string();
+    let b = view["students"][1]["id"]
+        .as_str()
+        .expect("student")
+        .to_string();
+
+    // 38 of 70 is 54.3 %: not admitted; the YN is refused with the reason.
+    ok(&dir, &["score", &journal, "JN", &a, "20"]);
+    ok(&dir, &["score", &journal, "ON1", &a, "9"]);
+    ok(&dir, &["score", &journal, "ON2", &a, "9"]);
+    let err = fails(&dir, &["score", &journal, "YN", &a, "25"]);
+    assert!(err.contains("not admitted"), "{err}");
+    assert!(err.contains("38 of the 38.5 points"), "{err}");
+    // Half a point more: 38.5 of 70 is 55 %, admitted.
+    ok(&dir, &["score", &journal, "ON2", &a, "9.5"]);
+    ok(&dir, &["score", &journal, "YN", &a, "16"]);
+    let report = json(&dir, &["report", &journal]);
+    let sa = report["students"]
+        .as_array()
+        .expect("students")
+        .iter()
+        .find(|s| s["id"] == a.as_str())
+        .expect("a")
+        .clone();
+    // 38.5 + 16 = 54.5: a 2, not rounded up to 55.
+    assert_eq!(sa["control_points"], 54.5);
+    assert_eq!(sa["five_point"], 2);
+    assert_eq!(sa["state"], "debtor");
+
+    // Every JN and ON in at 15 of 70: an academic debtor, listed with the reason.
+    ok(&dir, &["score", &journal, "JN", &b, "5"]);
+    ok(&dir, &["score", &journal, "ON1", &b, "5"]);
+    ok(&dir, &["score", &journal, "ON2", &b, "5"]);
+    let debtors = json(&dir, &["debtors"]);
+    let listed: Vec<&str> = debtors
+        .as_array()
+        .expect("debtors")
+        .iter()
+        .filter(|d| d["journal"].as_str().is_some_and(|j| journal.ends_with(j)))
+        .filter_map(|d| d["student"].as_str())
+        .collect();
+    assert!(
+        listed.contains(&a.as_str()),
+        "a failed the final: {debtors}"
+    );
+    assert!(listed.contains(&b.as_str()), "b is not admitted: {debtors}");
+    let text = ok(&dir, &["debtors"]);
+    assert!(text.contains("not admitted to the final control"), "{text}");
+    assert!(text.contains("failed the final"), "{text}");
+}
