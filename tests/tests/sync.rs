@@ -806,6 +806,11 @@ fn a_hand_made_score_after_a_journal_lock_does_not_take_effect() {
     let dean = client(tmp.path(), "dekanat", &server, "dekanat", "dekanat-pw");
     teacher.sync();
     dean.sync();
+    // Admitted to the final: 50 of the 70 JN + ON points.
+    teacher.ok(&["score", J301_412, "JN", "9005", "30"]);
+    teacher.ok(&["score", J301_412, "ON1", "9005", "20"]);
+    teacher.sync();
+    dean.sync();
     dean.ok(&["lock", J301_412, "--reason", "semester closed"]);
     dean.sync();
     teacher.sync();
@@ -827,10 +832,83 @@ fn a_hand_made_score_after_a_journal_lock_does_not_take_effect() {
     let view = dean.json(&["show", J301_412]);
     let scores = view["scores"].as_array().expect("scores");
     assert!(
-        !scores.iter().any(|s| s["student"] == "9005"),
+        !scores
+            .iter()
+            .any(|s| s["student"] == "9005" && s["control"] == "YN"),
         "the late score is not in effect: {scores:?}"
     );
     let i = inbox(&dean);
     assert_eq!(i[0]["kind"], "amendment", "{i}");
     assert_eq!(i[0]["field"], "score", "{i}");
+}
+
+/// A final (YN) score for a student who is not admitted is refused by the server too, with
+/// the reason, when a hand-made client skips the replica's own check; once the student is
+/// admitted, the score goes in.
+#[test]
+fn the_server_refuses_a_final_score_for_a_student_not_admitted() {
+    use daftar_core::projection::Refresh;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (server, _admin) = university(tmp.path());
+    let teacher = client(tmp.path(), "anvar", &server, "anvar", "anvar-pw");
+    teacher.sync();
+    // 20 of the 38.5 points JN + ON needs (55 % of 70).
+    teacher.ok(&["score", J301_412, "JN", "9001", "10"]);
+    teacher.ok(&["score", J301_412, "ON1", "9001", "10"]);
+    let err = teacher.run(&["score", J301_412, "YN", "9001", "25"]);
+    assert!(!err.status.success(), "the replica refuses it first");
+    assert!(String::from_utf8_lossy(&err.stderr).contains("not admitted"));
+    teacher.sync();
+    {
+        let mut r = daftar_core::Replica::open(&tmp.path().join("anvar").join("replica.db"))
+            .expect("open the teacher's replica");
+        let role = r.meta("server_role").expect("meta").expect("signed in");
+        r.set_meta("server_role", "").expect("meta");
+        let journal = r.resolve_journal(J301_412).expect("journal");
+        r.edit(&journal, "score", |doc| {
+            doc.put("scores", "YN/1/9001", "25")?;
+            Ok(Refresh::Keys(vec![("scores".into(), "YN/1/9001".into())]))
+        })
+        .expect("a hand-made final score");
+        r.set_meta("server_role", &role).expect("meta");
+    }
+    let s = teacher.sync();
+    let status = teacher.json(&["status"]);
+    assert_eq!(
+        status["waiting"], 1,
+        "the final waits on the teacher's computer: {s}"
+    );
+    let refused = status["refused"].to_string();
+    assert!(
+        refused.contains("not admitted to the final control: 20 of the 38.5 points"),
+        "the server's reason is kept with the change: {refused} (sync: {s})"
+    );
+    // A fresh replica of the teacher never sees it.
+    let fresh = client(tmp.path(), "anvar-2", &server, "anvar", "anvar-pw");
+    fresh.sync();
+    let view = fresh.json(&["show", J301_412]);
+    assert!(
+        !view["scores"]
+            .as_array()
+            .expect("scores")
+            .iter()
+            .any(|s| s["student"] == "9001" && s["control"] == "YN"),
+        "{view}"
+    );
+    // Admitted now (45 of 70): the final goes in.
+    teacher.ok(&["score", J301_412, "JN", "9001", "35"]);
+    teacher.ok(&["score", J301_412, "YN", "9001", "25"]);
+    let s = teacher.sync();
+    assert!(s["pushed"].as_u64().unwrap_or(0) >= 2, "{s}");
+    fresh.sync();
+    let report = fresh.json(&["report", J301_412]);
+    let row = report["students"]
+        .as_array()
+        .expect("students")
+        .iter()
+        .find(|s| s["id"] == "9001")
+        .expect("9001")
+        .clone();
+    assert_eq!(row["control_points"], 70.0, "{row}");
+    assert_eq!(row["five_point"], 3);
 }

@@ -7,8 +7,10 @@
 //! one (two when the access version changes meanwhile).
 //!
 //! Refused changes stay in the replica with the server's reason. They are not resent while the
-//! user's access stays the same (they would only be refused again); when the server reports a
-//! new access version (an assignment was added), they go up again.
+//! user's access stays the same and nothing new went in (they would only be refused again);
+//! when the server reports a new access version (an assignment was added), or after a round
+//! that stored new changes (a rule may depend on them: the JN and ON that admit a student to
+//! the final), they go up again, once per sync.
 //!
 //! The replica is locked only around database work, never across the network.
 
@@ -148,6 +150,8 @@ pub async fn sync_once(
     let mut ack: Option<u64> = lock(replica).meta(&ack_key)?.and_then(|v| v.parse().ok());
     let mut summary = SyncSummary::default();
     let mut prog = SyncProgress::default();
+    let mut retried_after_push = false;
+    let mut refused_hashes: std::collections::HashSet<String> = std::collections::HashSet::new();
     let result: Result<()> = async {
         loop {
             // Build the request under the lock, send it without.
@@ -263,7 +267,11 @@ pub async fn sync_once(
             };
             summary.pushed += acked_ours;
             summary.pulled += pulled;
-            summary.refused += refused.len();
+            // A change refused again in a retry round counts once.
+            for (hash, _) in &refused {
+                refused_hashes.insert(hash.clone());
+            }
+            summary.refused = refused_hashes.len();
             for reason in response.refused.iter().map(|r| r.reason.clone()) {
                 if !summary.refusals.contains(&reason) {
                     summary.refusals.push(reason);
@@ -277,7 +285,16 @@ pub async fn sync_once(
             cursor = response.cursor;
             access = response.access;
             let has_refused = !lock(replica).refused()?.is_empty();
-            let again = response.more || more_local || (access_changed && has_refused);
+            // Some rules depend on what the journal holds (a final score needs the JN and ON
+            // that admit the student): once new changes went in, refused ones are tried once
+            // more in this sync, as after an access change.
+            let retry_after_push = has_refused && acked_ours > 0 && !retried_after_push;
+            if retry_after_push {
+                retried_after_push = true;
+                lock(replica).set_meta(REFUSED_ACCESS_KEY, "")?;
+            }
+            let again =
+                response.more || more_local || (access_changed && has_refused) || retry_after_push;
             if !again {
                 break;
             }

@@ -36,6 +36,7 @@
 pub mod access;
 pub mod assessment;
 pub mod change;
+pub mod final_control;
 pub mod genesis;
 pub mod guard;
 pub mod table;

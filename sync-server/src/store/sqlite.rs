@@ -622,6 +622,113 @@ fn build_snapshot(doc: i64, inputs: SnapshotInputs) -> Result<Option<(i64, Vec<u
     }
 }
 
+/// A stored document as automerge holds it (cached snapshot and every change after it), with
+/// `extra` applied on top; `None` when automerge cannot read it (logged).
+fn load_document(
+    conn: &Connection,
+    doc: i64,
+    extra: Option<&[u8]>,
+) -> Result<Option<automerge::Automerge>, StoreError> {
+    let cached: Option<(i64, Vec<u8>)> = conn
+        .prepare_cached("SELECT upto, bytes FROM doc_snapshots WHERE doc = ?1")?
+        .query_row([doc], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let base = cached.as_ref().map_or(0, |c| c.0);
+    let mut tail: Vec<Vec<u8>> = conn
+        .prepare_cached("SELECT bytes FROM changes WHERE doc = ?1 AND seq > ?2 ORDER BY seq")?
+        .query_map(params![doc, base], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    tail.extend(extra.map(<[u8]>::to_vec));
+    let loaded = daftar_rules::guarded(move || -> Result<automerge::Automerge, String> {
+        let mut am = match cached {
+            Some((_, bytes)) => automerge::Automerge::load(&bytes).map_err(|e| e.to_string())?,
+            None => automerge::Automerge::new(),
+        };
+        let changes = tail
+            .into_iter()
+            .map(|b| automerge::Change::from_bytes(b).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        am.apply_changes(changes).map_err(|e| e.to_string())?;
+        Ok(am)
+    });
+    match loaded {
+        Ok(Ok(am)) => Ok(Some(am)),
+        Ok(Err(reason)) | Err(reason) => {
+            tracing::warn!(doc, %reason, "cannot load a stored document");
+            Ok(None)
+        }
+    }
+}
+
+/// Whether a journal change writes a final-control score, by the journal module's plan
+/// (looked up once per journal and push, in `cache`).
+fn writes_final(
+    tx: &Transaction<'_>,
+    journal_row: i64,
+    writes: &[daftar_rules::Write],
+    cache: &mut HashMap<i64, Vec<String>>,
+) -> Result<bool, StoreError> {
+    if !writes.iter().any(|w| w.map == "scores") {
+        return Ok(false);
+    }
+    if !cache.contains_key(&journal_row) {
+        let mut finals = Vec::new();
+        if let Some(journal) = load_document(tx, journal_row, None)?
+            && let Some(module_id) = daftar_rules::final_control::module_of(&journal)
+            && let Some(module_row) = tx
+                .prepare_cached("SELECT id FROM docs WHERE doc_id = ?1")?
+                .query_row([&module_id], |r| r.get::<_, i64>(0))
+                .optional()?
+            && let Some(module) = load_document(tx, module_row, None)?
+        {
+            finals = daftar_rules::final_control::plan_of(&module)
+                .into_iter()
+                .filter(|c| c.kind == daftar_rules::assessment::Kind::Final)
+                .map(|c| c.code)
+                .collect();
+        }
+        cache.insert(journal_row, finals);
+    }
+    let finals = &cache[&journal_row];
+    Ok(writes.iter().any(|w| {
+        w.map == "scores"
+            && w.key
+                .split('/')
+                .next()
+                .is_some_and(|code| finals.iter().any(|f| f == code))
+    }))
+}
+
+/// Why the final-control scores a journal change writes may not be taken, if they may not
+/// (`daftar_rules::final_control`). A journal or module the server cannot read, or a journal
+/// without a module, has no plan to judge by: nothing is refused on that ground.
+fn judge_finals(
+    tx: &Transaction<'_>,
+    journal_row: i64,
+    change: &[u8],
+    writes: &[daftar_rules::Write],
+) -> Result<Option<String>, StoreError> {
+    let Some(journal) = load_document(tx, journal_row, Some(change))? else {
+        return Ok(None);
+    };
+    let Some(module_id) = daftar_rules::final_control::module_of(&journal) else {
+        return Ok(None);
+    };
+    let module_row: Option<i64> = tx
+        .prepare_cached("SELECT id FROM docs WHERE doc_id = ?1")?
+        .query_row([&module_id], |r| r.get(0))
+        .optional()?;
+    let Some(module_row) = module_row else {
+        return Ok(None);
+    };
+    let Some(module) = load_document(tx, module_row, None)? else {
+        return Ok(None);
+    };
+    Ok(daftar_rules::final_control::refuse_unadmitted_finals(
+        &journal, &module, writes,
+    ))
+}
+
 /// Caches a snapshot unless a newer one is there already.
 fn store_snapshot(conn: &Connection, doc: i64, upto: i64, bytes: &[u8]) -> Result<(), StoreError> {
     conn.prepare_cached(
@@ -1245,6 +1352,8 @@ impl Store for SqliteStore {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             let day = now.div_euclid(86_400_000);
+            // Final-control codes per journal, looked up once per push.
+            let mut finals: HashMap<i64, Vec<String>> = HashMap::new();
             let mut used_today: u64 = tx
                 .query_row(
                     "SELECT bytes FROM usage WHERE user_id = ?1 AND day = ?2",
@@ -1309,6 +1418,20 @@ impl Store for SqliteStore {
                     outcome
                         .refused
                         .push(refuse(ErrorCode::Forbidden, &refused.0));
+                    continue;
+                }
+                // A final-control score needs the student's admission, judged on the journal
+                // as it stands with this change (and the module's plan).
+                // (Administrators are not held to it: their HEMIS import carries the
+                // registrar's record as it is.)
+                if change.kind == DocKind::Journal
+                    && user.role != Role::Admin
+                    && writes_final(&tx, doc_row, &inspected.writes, &mut finals)?
+                    && let Some(reason) =
+                        judge_finals(&tx, doc_row, &change.bytes, &inspected.writes)?
+                {
+                    tracing::info!(doc.id = %change.doc, user = %user.name, %reason, "final score refused");
+                    outcome.refused.push(refuse(ErrorCode::Forbidden, &reason));
                     continue;
                 }
                 let seq = i64::try_from(inspected.seq).unwrap_or(i64::MAX);

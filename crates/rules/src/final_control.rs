@@ -1,0 +1,106 @@
+//! The final control (YN) as the server judges a change: a YN score for a student who is not
+//! admitted is refused, with the same reason the replica gives (`assessment::admission`).
+//!
+//! Read from the documents themselves (automerge, the change already applied): the journal's
+//! marking system (`meta.marking`) and scores, the module's control plan (`controls`). A change
+//! that also writes the student's JN or ON is judged with them.
+
+use automerge::{Automerge, ObjType, ROOT, ReadDoc, Value};
+
+use crate::assessment::{self, Control, Kind, Score, System};
+use crate::change::{Write, WriteOp};
+
+fn map(doc: &Automerge, name: &str) -> Option<automerge::ObjId> {
+    match doc.get(ROOT, name).ok()?? {
+        (Value::Object(ObjType::Map), id) => Some(id),
+        _ => None,
+    }
+}
+
+fn text(doc: &Automerge, obj: &automerge::ObjId, key: &str) -> Option<String> {
+    match doc.get(obj, key).ok()?? {
+        (Value::Scalar(s), _) => s.as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// The module's control plan, from its `controls` map (`{"code", "kind", "max", …}` values).
+pub fn plan_of(module: &Automerge) -> Vec<Control> {
+    let Some(controls) = map(module, "controls") else {
+        return Vec::new();
+    };
+    module
+        .keys(&controls)
+        .filter_map(|code| {
+            let raw = text(module, &controls, &code)?;
+            let v: serde_json::Value = serde_json::from_str(&raw).ok()?;
+            Some(Control {
+                kind: Kind::parse(v.get("kind")?.as_str()?)?,
+                max: v.get("max")?.as_f64()?,
+                code,
+            })
+        })
+        .collect()
+}
+
+/// The journal's module document id (`meta.module`).
+pub fn module_of(journal: &Automerge) -> Option<String> {
+    text(journal, &map(journal, "meta")?, "module")
+}
+
+/// Why the final-control scores among `writes` may not be taken, if they may not.
+pub fn refuse_unadmitted_finals(
+    journal: &Automerge,
+    module: &Automerge,
+    writes: &[Write],
+) -> Option<String> {
+    let plan = plan_of(module);
+    let finals: Vec<&str> = plan
+        .iter()
+        .filter(|c| c.kind == Kind::Final)
+        .map(|c| c.code.as_str())
+        .collect();
+    let targets: Vec<(&str, u8, &str)> = writes
+        .iter()
+        .filter(|w| w.map == "scores" && !matches!(w.op, WriteOp::Delete))
+        .filter_map(|w| {
+            let mut parts = w.key.splitn(3, '/');
+            let (code, sitting, student) = (parts.next()?, parts.next()?, parts.next()?);
+            finals
+                .contains(&code)
+                .then(|| (code, sitting.parse().unwrap_or(1), student))
+        })
+        .collect();
+    if targets.is_empty() {
+        return None;
+    }
+    let meta = map(journal, "meta");
+    let system = meta
+        .as_ref()
+        .and_then(|m| text(journal, m, "marking"))
+        .and_then(|m| System::parse(&m))
+        .unwrap_or(System::Rating100);
+    let scores_map = map(journal, "scores")?;
+    for (_, sitting, student) in targets {
+        let mine: Vec<Score> = journal
+            .keys(&scores_map)
+            .filter_map(|key| {
+                let mut parts = key.splitn(3, '/');
+                let (code, s, who) = (parts.next()?, parts.next()?, parts.next()?);
+                if who != student {
+                    return None;
+                }
+                Some(Score {
+                    control: code.to_string(),
+                    sitting: s.parse().ok()?,
+                    points: text(journal, &scores_map, &key)?.parse().ok()?,
+                })
+            })
+            .collect();
+        let totals = assessment::totals(system, &plan, &mine, sitting);
+        if let Some(reason) = assessment::admission(system, &totals).reason() {
+            return Some(reason);
+        }
+    }
+    None
+}
