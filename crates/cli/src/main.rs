@@ -232,7 +232,8 @@ enum LessonCommand {
     /// Add a lesson (a pair on a date).
     Add {
         journal: String,
-        #[arg(long, value_name = "YYYY-MM-DD")]
+        /// dd.MM.yyyy or YYYY-MM-DD.
+        #[arg(long, value_name = "DATE")]
         date: String,
         #[arg(long)]
         pair: u8,
@@ -276,7 +277,7 @@ struct AdjustArgs {
     /// excused for --to excused, else correction.
     #[arg(long)]
     kind: Option<String>,
-    /// Make-up deadline (YYYY-MM-DD).
+    /// Make-up deadline (dd.MM.yyyy or YYYY-MM-DD).
     #[arg(long)]
     deadline: Option<String>,
 }
@@ -440,6 +441,7 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
         }) => {
             let mut r = open(&dir)?;
             let id = r.resolve_journal(&journal)?;
+            let date = parse_user_date(&date)?;
             let lesson = r.add_lesson(
                 &id,
                 NewLesson {
@@ -539,7 +541,7 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
                     document: args.document.clone(),
                     status: "approved".into(),
                     kind: Some(kind.into()),
-                    deadline: args.deadline.clone(),
+                    deadline: args.deadline.as_deref().map(parse_user_date).transpose()?,
                 },
             )?;
             out.ok(&format!(

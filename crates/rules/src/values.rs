@@ -66,13 +66,47 @@ impl Attendance {
         }
     }
 
-    /// How a teacher writes it: `+` present, `nb` absent, `e` excused, `l` late.
+    /// How a teacher writes it, in any of Daftar's languages and scripts, any case and any
+    /// Uzbek apostrophe (ʻ ‘ ’ ` ʼ): `+` / `bor` / `бор` / `есть` present, `nb` / `нб` / `н` /
+    /// `yo‘q` / `йўқ` absent, `e` / `sababli` / `сабабли` / `ув` excused, `l` / `kechikdi` /
+    /// `кечикди` / `опоздал` late. The CLI, the grid and the inbox all read marks through this.
     pub fn parse(s: &str) -> Result<Attendance, InvalidValue> {
-        match s.trim().to_lowercase().as_str() {
-            "p" | "+" | "present" | "bor" => Ok(Attendance::Present),
-            "a" | "nb" | "absent" | "yo'q" | "yoq" => Ok(Attendance::Absent),
-            "e" | "excused" | "sababli" => Ok(Attendance::Excused),
-            "l" | "late" | "kechikdi" => Ok(Attendance::Late),
+        let folded: String = s
+            .trim()
+            .to_lowercase()
+            .chars()
+            .map(|c| match c {
+                '\u{02BB}' | '\u{02BC}' | '\u{2018}' | '\u{2019}' | '`' | '\u{00B4}' => '\'',
+                other => other,
+            })
+            .collect();
+        match folded.as_str() {
+            "p" | "+" | "present" | "bor" | "бор" | "есть" | "был" | "была" | "присутствует" => {
+                Ok(Attendance::Present)
+            }
+            "a"
+            | "nb"
+            | "n/b"
+            | "absent"
+            | "yo'q"
+            | "yoq"
+            | "sababsiz"
+            | "нб"
+            | "н/б"
+            | "н"
+            | "йўқ"
+            | "йук"
+            | "йўк"
+            | "сабабсиз"
+            | "нет"
+            | "отсутствует"
+            | "отс" => Ok(Attendance::Absent),
+            "e" | "excused" | "sababli" | "сабабли" | "ув" | "уважительная" | "уважительно" => {
+                Ok(Attendance::Excused)
+            }
+            "l" | "late" | "kechikdi" | "кечикди" | "опоздал" | "опоздала" | "опоздание" | "оп" => {
+                Ok(Attendance::Late)
+            }
             _ => Err(InvalidValue::new(
                 "status",
                 format!(
@@ -325,6 +359,42 @@ pub fn parse_iso_date(s: &str) -> Result<time::Date, InvalidValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attendance_words_in_every_language_and_script() {
+        use Attendance::*;
+        let cases = [
+            ("+", Present),
+            ("bor", Present),
+            ("Бор", Present),
+            ("есть", Present),
+            ("nb", Absent),
+            ("NB", Absent),
+            ("нб", Absent),
+            ("НБ", Absent),
+            ("н", Absent),
+            ("yo'q", Absent),
+            ("yoʻq", Absent),
+            ("yo‘q", Absent),
+            ("yo’q", Absent),
+            ("yo`q", Absent),
+            ("йўқ", Absent),
+            ("sababsiz", Absent),
+            ("отсутствует", Absent),
+            ("e", Excused),
+            ("sababli", Excused),
+            ("Сабабли", Excused),
+            ("ув", Excused),
+            ("l", Late),
+            ("kechikdi", Late),
+            ("кечикди", Late),
+            ("опоздал", Late),
+        ];
+        for (word, want) in cases {
+            assert_eq!(Attendance::parse(word).ok(), Some(want), "{word}");
+        }
+        assert!(Attendance::parse("maybe").is_err());
+    }
 
     #[test]
     fn mark_values_are_compact() {
