@@ -169,6 +169,18 @@ enum Command {
         #[arg(long, default_value = "warning", value_parser = ["ok", "warning", "reprimand", "expulsion"])]
         level: String,
     },
+    /// The statement (qaydnoma) of a journal for a YN sitting, as an A4 XLSX to print and
+    /// sign: form 12 / 12a / 12b (rating), c-shakl (credit), 5-shakl (five-point).
+    Statement {
+        journal: String,
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+        sitting: u8,
+        /// Uzbek Latin or Cyrillic (default: the catalog's `script` setting, else Latin).
+        #[arg(long, value_parser = ["latn", "cyrl"])]
+        script: Option<String>,
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+    },
     /// Academic debtors: students not admitted to the final control with every JN and ON in,
     /// or with a failing final.
     Debtors {
@@ -763,6 +775,32 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
                 .unwrap_or(daftar_rules::assessment::Level::Warning);
             let list = r.standing(&scope, at_least)?;
             out.value(&list, || output::standing_table(&list))
+        }
+        Command::Statement {
+            journal,
+            sitting,
+            script,
+            output,
+        } => {
+            let mut r = open(&dir)?;
+            let id = r.resolve_journal(&journal)?;
+            let statement = r.statement(&id, sitting)?;
+            let script = match script {
+                Some(s) => daftar_core::statement::Script::parse(&s)?,
+                None => r.statement_script()?,
+            };
+            daftar_core::statement::write_statement_xlsx(&statement, script, &output)?;
+            out.value(&statement, || {
+                format!(
+                    "Wrote the {} of {} ({}), sitting {}, {} students, to {}",
+                    statement.form,
+                    statement.subject,
+                    statement.group,
+                    statement.sitting,
+                    statement.rows.len(),
+                    output.display()
+                )
+            })
         }
         Command::Debtors {
             faculty,

@@ -181,3 +181,108 @@ fn a_final_score_needs_admission_and_the_grade_comes_from_the_total() {
     assert!(text.contains("not admitted to the final control"), "{text}");
     assert!(text.contains("failed the final"), "{text}");
 }
+
+/// Every cell of the first sheet of an XLSX file, row by row.
+fn sheet_text(path: &Path) -> Vec<Vec<String>> {
+    use calamine::{Reader, Xlsx, open_workbook};
+    let mut book: Xlsx<_> = open_workbook(path).expect("an XLSX reader opens it");
+    let name = book.sheet_names()[0].clone();
+    let range = book.worksheet_range(&name).expect("the sheet");
+    range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect()
+}
+
+#[test]
+fn the_statement_has_the_form_s_columns_counts_and_signatures() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("replica");
+    let journals = empty_semester(&dir);
+    let journal = journals
+        .iter()
+        .find(|j| json(&dir, &["show", j])["marking_system"] == "rating100")
+        .expect("a rating journal")
+        .clone();
+    let view = json(&dir, &["show", &journal]);
+    let students: Vec<String> = view["students"]
+        .as_array()
+        .expect("students")
+        .iter()
+        .filter(|s| s["status"] == "active")
+        .map(|s| s["id"].as_str().expect("id").to_string())
+        .collect();
+    assert!(students.len() >= 3);
+    // One passes with a 5 (70 + 25 = 95), one is admitted and has no YN (kelmadi), the rest
+    // are not admitted (a 2 on the statement).
+    for (control, points) in [("JN", "40"), ("ON1", "15"), ("ON2", "15"), ("YN", "25")] {
+        ok(&dir, &["score", &journal, control, &students[0], points]);
+    }
+    for (control, points) in [("JN", "30"), ("ON1", "10"), ("ON2", "10")] {
+        ok(&dir, &["score", &journal, control, &students[1], points]);
+    }
+    let out = tmp.path().join("qaydnoma.xlsx");
+    let printed = json(
+        &dir,
+        &["statement", &journal, "-o", out.to_str().expect("path")],
+    );
+    assert_eq!(printed["form"], "12-shakl");
+    let rows = sheet_text(&out);
+    let all: Vec<String> = rows.iter().flatten().cloned().collect();
+    let has = |needle: &str| all.iter().any(|c| c.contains(needle));
+    assert!(has("REYTING QAYDNOMASI"), "{all:?}");
+    let header = rows
+        .iter()
+        .find(|r| r.first().is_some_and(|c| c == "№"))
+        .expect("the header row");
+    assert_eq!(
+        header[..10],
+        [
+            "№",
+            "Talabaning familiyasi, ismi, sharifi",
+            "Reyting daftarchasining raqami",
+            "Σ JN",
+            "Σ ON",
+            "Σ JN + Σ ON",
+            "YN",
+            "Umumiy ball",
+            "Baho",
+            "YN o‘tkazgan o‘qituvchi imzosi"
+        ]
+    );
+    let n = students.len();
+    let footer = format!(
+        "Jami talabalar soni: {n}, shundan, “5”: 1, “4”: 0, “3”: 0, “2”: {}, “Kelmadi”: 1",
+        n - 2
+    );
+    assert!(has(&footer), "{footer} in {all:?}");
+    for who in ["O‘qituvchi:", "Kafedra mudiri:", "Fakultet dekani:"] {
+        assert!(has(who), "a signature line for {who}");
+    }
+    // In Cyrillic, as a university that writes Cyrillic prints it.
+    let out = tmp.path().join("qaydnoma-cyrl.xlsx");
+    ok(
+        &dir,
+        &[
+            "statement",
+            &journal,
+            "--script",
+            "cyrl",
+            "-o",
+            out.to_str().expect("path"),
+        ],
+    );
+    let all: Vec<String> = sheet_text(&out).into_iter().flatten().collect();
+    for needle in [
+        "РЕЙТИНГ ҚАЙДНОМАСИ",
+        "Σ ЖН + Σ ОН",
+        "ЯН",
+        "Факултет декани:",
+        "Келмади",
+    ] {
+        assert!(
+            all.iter().any(|c| c.contains(needle)),
+            "{needle} in {all:?}"
+        );
+    }
+}

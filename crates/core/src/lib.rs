@@ -46,6 +46,7 @@ pub mod replica;
 pub mod report;
 pub mod schema;
 pub mod standing;
+pub mod statement;
 
 pub use daftar_protocol::DocKind;
 pub use error::{CoreError, Result};
