@@ -911,4 +911,40 @@ fn the_server_refuses_a_final_score_for_a_student_not_admitted() {
         .clone();
     assert_eq!(row["control_points"], 70.0, "{row}");
     assert_eq!(row["five_point"], 3);
+
+    // A retake sitting without the dean's office's permission: refused by the server too.
+    {
+        let mut r = daftar_core::Replica::open(&tmp.path().join("anvar").join("replica.db"))
+            .expect("open the teacher's replica");
+        let role = r.meta("server_role").expect("meta").expect("signed in");
+        r.set_meta("server_role", "").expect("meta");
+        let journal = r.resolve_journal(J301_412).expect("journal");
+        r.edit(&journal, "score", |doc| {
+            doc.put("scores", "YN/2/9001", "28")?;
+            Ok(Refresh::Keys(vec![("scores".into(), "YN/2/9001".into())]))
+        })
+        .expect("a hand-made retake score");
+        r.set_meta("server_role", &role).expect("meta");
+    }
+    teacher.sync();
+    let refused = teacher.json(&["status"])["refused"].to_string();
+    assert!(refused.contains("retake permission"), "{refused}");
+    // The dean's office permits it; the teacher's next sync brings the permission down and the
+    // waiting score goes up with it.
+    let dean = client(tmp.path(), "dekanat", &server, "dekanat", "dekanat-pw");
+    dean.sync();
+    dean.ok(&["retake", J301_412, "9001", "--sitting", "2"]);
+    assert_eq!(dean.sync()["refused"], 0);
+    let s = teacher.sync();
+    assert_eq!(teacher.json(&["status"])["waiting"], 0, "{s}");
+    fresh.sync();
+    let view = fresh.json(&["show", J301_412]);
+    assert!(
+        view["scores"]
+            .as_array()
+            .expect("scores")
+            .iter()
+            .any(|s| s["student"] == "9001" && s["control"] == "YN" && s["sitting"] == 2),
+        "{view}"
+    );
 }

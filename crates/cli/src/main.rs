@@ -169,6 +169,15 @@ enum Command {
         #[arg(long, default_value = "warning", value_parser = ["ok", "warning", "reprimand", "expulsion"])]
         level: String,
     },
+    /// Dean's office: let a student sit the final (YN) again, sitting 2 or 3.
+    Retake {
+        journal: String,
+        student: String,
+        #[arg(long, value_parser = clap::value_parser!(u8).range(2..=3))]
+        sitting: u8,
+        #[arg(long, default_value = "dean's order")]
+        reason: String,
+    },
     /// The statement (qaydnoma) of a journal for a YN sitting, as an A4 XLSX to print and
     /// sign: form 12 / 12a / 12b (rating), c-shakl (credit), 5-shakl (five-point).
     Statement {
@@ -775,6 +784,20 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
                 .unwrap_or(daftar_rules::assessment::Level::Warning);
             let list = r.standing(&scope, at_least)?;
             out.value(&list, || output::standing_table(&list))
+        }
+        Command::Retake {
+            journal,
+            student,
+            sitting,
+            reason,
+        } => {
+            let mut r = open(&dir)?;
+            let id = r.resolve_journal(&journal)?;
+            let student = r.resolve_student(&id, &student)?;
+            r.permit_retake(&id, &student, sitting, &reason)?;
+            out.ok(&format!(
+                "Student {student} may sit the final again (sitting {sitting})"
+            ))
         }
         Command::Statement {
             journal,

@@ -180,6 +180,66 @@ fn a_final_score_needs_admission_and_the_grade_comes_from_the_total() {
     let text = ok(&dir, &["debtors"]);
     assert!(text.contains("not admitted to the final control"), "{text}");
     assert!(text.contains("failed the final"), "{text}");
+
+    // The retake: sitting 2 only with the dean's office's permission; JN and ON carry over.
+    let err = fails(&dir, &["score", &journal, "YN:2", &a, "20"]);
+    assert!(err.contains("retake permission"), "{err}");
+    ok(
+        &dir,
+        &[
+            "retake",
+            &journal,
+            &a,
+            "--sitting",
+            "2",
+            "--reason",
+            "buyruq 12-q",
+        ],
+    );
+    ok(&dir, &["score", &journal, "YN:2", &a, "20"]);
+    let report = json(&dir, &["report", &journal]);
+    let sa = report["students"]
+        .as_array()
+        .expect("students")
+        .iter()
+        .find(|s| s["id"] == a.as_str())
+        .expect("a")
+        .clone();
+    assert_eq!(sa["control_points"], 58.5, "38.5 carried over + 20");
+    assert_eq!(sa["five_point"], 3);
+    assert_eq!(sa["state"], "passed");
+    let debtors = json(&dir, &["debtors"]);
+    assert!(
+        !debtors
+            .as_array()
+            .expect("debtors")
+            .iter()
+            .any(|d| d["student"] == a.as_str()
+                && d["journal"].as_str().is_some_and(|j| journal.ends_with(j))),
+        "no longer a debtor: {debtors}"
+    );
+    // The sitting-2 statement (12a) lists who had not passed before it.
+    let out = dir.join("12a.xlsx");
+    let st = json(
+        &dir,
+        &[
+            "statement",
+            &journal,
+            "--sitting",
+            "2",
+            "-o",
+            out.to_str().expect("path"),
+        ],
+    );
+    assert_eq!(st["form"], "12a-shakl");
+    assert!(
+        st["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .any(|r| r["student"] == a.as_str() && r["grade"] == 3),
+        "{st}"
+    );
 }
 
 /// Every cell of the first sheet of an XLSX file, row by row.

@@ -9,8 +9,8 @@
 //! Refused changes stay in the replica with the server's reason. They are not resent while the
 //! user's access stays the same and nothing new went in (they would only be refused again);
 //! when the server reports a new access version (an assignment was added), or after a round
-//! that stored new changes (a rule may depend on them: the JN and ON that admit a student to
-//! the final), they go up again, once per sync.
+//! that stored or brought new changes (a rule may depend on them: the JN and ON that admit a
+//! student to the final, the dean's retake permission), they go up again, once per sync.
 //!
 //! The replica is locked only around database work, never across the network.
 
@@ -286,9 +286,11 @@ pub async fn sync_once(
             access = response.access;
             let has_refused = !lock(replica).refused()?.is_empty();
             // Some rules depend on what the journal holds (a final score needs the JN and ON
-            // that admit the student): once new changes went in, refused ones are tried once
-            // more in this sync, as after an access change.
-            let retry_after_push = has_refused && acked_ours > 0 && !retried_after_push;
+            // that admit the student, a retake the dean's permission): once new changes went in
+            // or came down, refused ones are tried once more in this sync, as after an access
+            // change.
+            let retry_after_push =
+                has_refused && (acked_ours > 0 || pulled > 0) && !retried_after_push;
             if retry_after_push {
                 retried_after_push = true;
                 lock(replica).set_meta(REFUSED_ACCESS_KEY, "")?;

@@ -340,6 +340,36 @@ impl Replica {
         Ok(None)
     }
 
+    /// The dean's office lets a student sit the final (YN) again: sitting 2 or 3. JN and ON
+    /// carry over (`daftar_rules::assessment::totals`).
+    pub fn permit_retake(
+        &mut self,
+        journal: &str,
+        student: &str,
+        sitting: u8,
+        reason: &str,
+    ) -> Result<()> {
+        if !(2..=3).contains(&sitting) {
+            return Err(CoreError::invalid(
+                "sitting",
+                "a retake is sitting 2 or 3 of the final control",
+            ));
+        }
+        let key = daftar_rules::assessment::retake_key(sitting, student);
+        let raw = serde_json::json!({ "reason": reason.trim() }).to_string();
+        self.edit(journal, "permit retake", move |doc| {
+            doc.put("status", &key, &raw)?;
+            Ok(Refresh::key("status", key.clone()))
+        })?;
+        Ok(())
+    }
+
+    /// Whether the dean's office permitted this student's retake sitting.
+    pub fn retake_permitted(&mut self, journal: &str, student: &str, sitting: u8) -> Result<bool> {
+        let key = daftar_rules::assessment::retake_key(sitting, student);
+        Ok(self.doc(journal)?.get("status", &key).is_some())
+    }
+
     /// A teacher asks the dean's office to open a lesson whose entry window has closed.
     pub fn request_opening(&mut self, journal: &str, lesson: &str, reason: &str) -> Result<()> {
         self.lesson_lock(journal, lesson)?;
@@ -733,7 +763,18 @@ impl Replica {
                 format!("student {student} is not an active member of this journal's group"),
             ));
         }
-        // A final (YN) score only for a student admitted to it (daftar_rules::assessment).
+        // A final (YN) score only for a student admitted to it (daftar_rules::assessment),
+        // and a retake sitting only with the dean's office's permission.
+        if plan.kind == "YN"
+            && sitting >= 2
+            && !self.retake_permitted(journal, student, sitting as u8)?
+        {
+            return Err(CoreError::NotAllowed {
+                reason: format!(
+                    "sitting {sitting} of the final control needs the dean's office's retake permission for this student; the YN score was not saved"
+                ),
+            });
+        }
         if plan.kind == "YN" {
             let system = daftar_rules::assessment::System::parse(row.marking.as_str())
                 .unwrap_or(daftar_rules::assessment::System::Rating100);

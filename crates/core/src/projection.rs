@@ -332,7 +332,12 @@ fn journal_key(
             }
             Ok(())
         }
-        "status" if key.starts_with(REQUEST_PREFIX) => Ok(()),
+        "status"
+            if key.starts_with(REQUEST_PREFIX)
+                || key.starts_with(daftar_rules::assessment::RETAKE_PREFIX) =>
+        {
+            Ok(())
+        }
         "lessons" => {
             lesson_checked(tx, doc, key, locks)?;
             // A lesson moved to another day may move its marks in or out of the window.

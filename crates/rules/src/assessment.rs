@@ -96,6 +96,15 @@ pub struct Score {
     pub points: f64,
 }
 
+/// Journal `status` keys `retake:<sitting>/<student>`: the dean's office's permission for a
+/// student to sit YN again (sittings 2 and 3 open only with one; HEMIS: a dean's order).
+pub const RETAKE_PREFIX: &str = "retake:";
+
+/// The `status` key of a retake permission.
+pub fn retake_key(sitting: u8, student: &str) -> String {
+    format!("{RETAKE_PREFIX}{sitting}/{student}")
+}
+
 const EPSILON: f64 = 1e-9;
 
 fn at_least(value: f64, bound: f64) -> bool {

@@ -3,7 +3,8 @@
 //!
 //! Read from the documents themselves (automerge, the change already applied): the journal's
 //! marking system (`meta.marking`) and scores, the module's control plan (`controls`). A change
-//! that also writes the student's JN or ON is judged with them.
+//! that also writes the student's JN or ON is judged with them. A retake sitting (2 or 3) needs
+//! the dean's office's permission (`status["retake:<sitting>/<student>"]`).
 
 use automerge::{Automerge, ObjType, ROOT, ReadDoc, Value};
 
@@ -81,7 +82,19 @@ pub fn refuse_unadmitted_finals(
         .and_then(|m| System::parse(&m))
         .unwrap_or(System::Rating100);
     let scores_map = map(journal, "scores")?;
+    let status = map(journal, "status");
     for (_, sitting, student) in targets {
+        // A retake sitting needs the dean's office's permission.
+        if sitting >= 2
+            && status
+                .as_ref()
+                .and_then(|m| text(journal, m, &assessment::retake_key(sitting, student)))
+                .is_none()
+        {
+            return Some(format!(
+                "sitting {sitting} of the final control needs the dean's office's retake permission for this student"
+            ));
+        }
         let mine: Vec<Score> = journal
             .keys(&scores_map)
             .filter_map(|key| {

@@ -370,6 +370,18 @@ pub const RULES: &[PartRule] = &[
         ),
         crate::window::REQUEST_PREFIX,
     ),
+    keyed(
+        part(
+            DocKind::Journal,
+            "status",
+            "retake permissions (YN sittings 2 and 3)",
+            DEAN,
+            DEAN,
+            DEAN,
+            ValueShape::Text,
+        ),
+        crate::assessment::RETAKE_PREFIX,
+    ),
     part(
         DocKind::Journal,
         "resolutions",
