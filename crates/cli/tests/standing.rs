@@ -43,6 +43,25 @@ fn the_semester_total_decides_the_standing_not_one_subject() {
         .expect("student")
         .to_string();
 
+    // Found by name too, in any case and with any apostrophe.
+    let name = view["students"][0]["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
+    let typed = name.to_uppercase().replace('\'', "ʻ");
+    let shown = json(&dir, &["report", &journals[0]]);
+    assert!(shown["students"].as_array().is_some_and(|s| !s.is_empty()));
+    ok(
+        &dir,
+        &[
+            "mark",
+            &journals[6.min(journals.len() - 1)],
+            "#4",
+            &typed,
+            "+",
+        ],
+    );
+
     // Three missed pairs (6 h) in each of six subjects: 36 h in the semester, 6 h in each.
     for journal in &journals[..6] {
         for lesson in ["#1", "#2", "#3"] {

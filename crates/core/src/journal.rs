@@ -233,6 +233,32 @@ impl Replica {
         if exact.len() == 1 {
             return Ok(exact[0].clone());
         }
+        // By name: any case, any Uzbek apostrophe, Latin or Cyrillic as stored; every word
+        // typed must begin a word of the name ("karimov", "Karimov J", "G‘ulomova").
+        let ids = if ids.is_empty() && !input.is_empty() {
+            let typed = fold_name(input);
+            let mut stmt = self.conn().prepare_cached(
+                "SELECT s.id, s.name FROM students s JOIN journals j ON j.group_id = s.group_id
+                 WHERE j.id = ?1 ORDER BY s.id",
+            )?;
+            let all = stmt
+                .query_map([journal], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let words: Vec<&str> = typed.split_whitespace().collect();
+            all.into_iter()
+                .filter(|(_, name)| {
+                    let name = fold_name(name);
+                    let parts: Vec<&str> = name.split_whitespace().collect();
+                    words.iter().all(|w| parts.iter().any(|p| p.starts_with(w)))
+                })
+                .map(|(id, _)| id)
+                .take(6)
+                .collect()
+        } else {
+            ids
+        };
         pick_one("student", input, input, ids).map_err(|e| match e {
             CoreError::NotFound { .. } => CoreError::NotFound {
                 what: "student in this journal's group",
@@ -1175,6 +1201,11 @@ impl Replica {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
+}
+
+/// A name folded for matching: lower case, every Uzbek apostrophe as `'`.
+pub fn fold_name(name: &str) -> String {
+    crate::model::normalize_apostrophes(name).to_lowercase()
 }
 
 fn pick_one(what: &'static str, input: &str, exact: &str, ids: Vec<String>) -> Result<String> {
