@@ -6,17 +6,9 @@
 #![no_main]
 
 use daftar_core::Replica;
+use daftar_core::hemis::ENDPOINTS;
 use libfuzzer_sys::fuzz_target;
 
-const ENDPOINTS: [&str; 7] = [
-    "group-list",
-    "student-list",
-    "employee-list",
-    "curriculum-subject-list",
-    "curriculum-subject-topic-list",
-    "schedule-list",
-    "attendance-list",
-];
 
 fuzz_target!(init: daftar_fuzz::keep_caught_panics_quiet(), |data: &[u8]| {
     let base = std::path::Path::new("/dev/shm");

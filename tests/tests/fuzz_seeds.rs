@@ -8,19 +8,11 @@ use std::path::{Path, PathBuf};
 
 use daftar_core::Replica;
 use daftar_core::bundle::Bundle;
+// The endpoints, in the order `fuzz/fuzz_targets/hemis_pages.rs` writes them.
+use daftar_core::hemis::ENDPOINTS;
 use daftar_protocol::{Bytes, DocKind, PushChange, SyncRequest};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/hemis");
-/// The endpoints `fuzz/fuzz_targets/hemis_pages.rs` writes, in its order.
-const ENDPOINTS: [&str; 7] = [
-    "group-list",
-    "student-list",
-    "employee-list",
-    "curriculum-subject-list",
-    "curriculum-subject-topic-list",
-    "schedule-list",
-    "attendance-list",
-];
 
 fn corpus(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
