@@ -9,7 +9,6 @@ use daftar_core::Replica;
 use daftar_core::hemis::ENDPOINTS;
 use libfuzzer_sys::fuzz_target;
 
-
 fuzz_target!(init: daftar_fuzz::keep_caught_panics_quiet(), |data: &[u8]| {
     let base = std::path::Path::new("/dev/shm");
     let dir = if base.is_dir() {
