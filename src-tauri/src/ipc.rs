@@ -734,6 +734,10 @@ pub struct StudentReport {
     pub control_points: f64,
     pub at_risk: bool,
     pub attendance_percent: Option<f64>,
+    /// Unexcused hours over every subject of the semester (the standing is judged on it).
+    pub semester_unexcused_hours: u32,
+    /// `in_progress`, `admitted`, `passed` or `debtor`.
+    pub state: String,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -776,6 +780,19 @@ pub enum ExportFormat {
 pub struct ExportJournalRequest {
     pub journal: String,
     pub format: ExportFormat,
+    pub path: Option<String>,
+}
+
+/// The statement (qaydnoma) of a journal for a YN sitting, as XLSX.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportStatementRequest {
+    pub journal: String,
+    /// 1, 2 or 3.
+    pub sitting: u8,
+    /// `latn` or `cyrl`; none: the catalog's choice.
+    pub script: Option<String>,
+    /// A file or folder; none: the export folder.
     pub path: Option<String>,
 }
 
@@ -866,6 +883,7 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         GetReportRequest,
         JournalReport,
         ExportJournalRequest,
+        ExportStatementRequest,
         ExportResult,
         ChooseExportPathRequest,
         ChosenPath,

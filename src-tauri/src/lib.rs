@@ -91,6 +91,7 @@ pub fn run() {
             commands::journal::list_opening_requests,
             commands::report::get_report,
             commands::report::export_journal,
+            commands::report::export_statement,
             commands::report::choose_export_path,
         ])
         .build(tauri::generate_context!());

@@ -672,6 +672,57 @@ async fn teacher_scenario() -> Result<()> {
         "the save dialog ({accepted}) suggested {name} in the export folder; calamine reads it back"
     ));
 
+    // The statement (qaydnoma) to print and sign, in the UI's Uzbek script, read back.
+    for (lang, title, signature) in [
+        ("uz-Latn", "REYTING QAYDNOMASI", "Fakultet dekani:"),
+        ("uz-Cyrl", "РЕЙТИНГ ҚАЙДНОМАСИ", "Факултет декани:"),
+    ] {
+        app.el("[data-testid=language]")
+            .await?
+            .select_by_value(lang)
+            .await?;
+        app.wait_for("the language switch", Duration::from_secs(5), || async {
+            Ok(app.js("return document.documentElement.lang;").await? == json!(lang))
+        })
+        .await?;
+        let file = uni.dir.join("export").join(format!("qaydnoma-{lang}.xlsx"));
+        app.js("document.querySelector('[data-testid=export-path]').value = ''; return true;")
+            .await?;
+        app.type_into("[data-testid=export-path]", &file.display().to_string())
+            .await?;
+        app.click("[data-testid=export-statement]").await?;
+        // Written once the app shows where it saved it.
+        let want = file.display().to_string();
+        app.wait_for("the statement", Duration::from_secs(10), || async {
+            let shown = app
+                .js("const e = document.querySelector('[data-testid=export-path-result]'); return e ? e.textContent : '';")
+                .await?;
+            Ok(shown == json!(want))
+        })
+        .await?;
+        let cells = xlsx_strings(&file)?;
+        let header = catalogue_text(lang, "reports.statement")?;
+        let shown = app
+            .el("[data-testid=export-statement]")
+            .await?
+            .text()
+            .await?;
+        if !shown.contains(&header) {
+            bail!("the statement button reads {shown:?}, the catalogue says {header:?}");
+        }
+        for needle in [title, signature] {
+            if !cells.iter().any(|c| c.contains(needle)) {
+                bail!("the {lang} statement has no {needle:?}: {cells:?}");
+            }
+        }
+        app.shot(&format!("reports-statement-{lang}")).await?;
+    }
+    app.el("[data-testid=language]")
+        .await?
+        .select_by_value("uz-Latn")
+        .await?;
+    steps.done("statements (12-shakl) written from the reports screen in uz-Latn and uz-Cyrl; calamine reads the form's title and signature lines");
+
     app.quit().await?;
     steps.finish("teacher_marks_offline_and_the_marks_reach_the_server");
     Ok(())
@@ -720,6 +771,16 @@ fn accept_save_dialog(title: &str) -> Result<String> {
         bail!("xdotool could not press Enter in the save dialog");
     }
     Ok(format!("open after {:.1} s", appeared.as_secs_f64()))
+}
+
+/// Every text cell of an XLSX file's first sheet.
+fn xlsx_strings(path: &Path) -> Result<Vec<String>> {
+    use calamine::{Reader, Xlsx, open_workbook};
+    let mut wb: Xlsx<_> =
+        open_workbook(path).with_context(|| format!("open {}", path.display()))?;
+    let name = wb.sheet_names()[0].clone();
+    let sheet = wb.worksheet_range(&name).context("the first sheet")?;
+    Ok(sheet.rows().flatten().map(|c| c.to_string()).collect())
 }
 
 fn check_xlsx(path: &Path, date: &str, pair: u64, students: usize) -> Result<()> {

@@ -11,7 +11,7 @@ use crate::commands::journal::standing_of;
 use crate::error::{IpcError, IpcResult};
 use crate::ipc::{
     ChooseExportPathRequest, ChosenPath, ExportFormat, ExportJournalRequest, ExportResult,
-    GetReportRequest, JournalReport, LessonReport, StudentReport,
+    ExportStatementRequest, GetReportRequest, JournalReport, LessonReport, StudentReport,
 };
 use crate::paths;
 use crate::state::AppState;
@@ -56,6 +56,8 @@ pub async fn get_report(
                     five_point: s.five_point,
                     control_points: s.control_points,
                     at_risk: s.at_risk,
+                    semester_unexcused_hours: s.semester_unexcused_hours,
+                    state: s.state,
                 }
             })
             .collect(),
@@ -108,6 +110,47 @@ pub async fn export_journal(
     }
     r.export_journal(&journal, format, &path)?;
     tracing::info!(format = ext, "journal exported");
+    Ok(ExportResult {
+        path: path.display().to_string(),
+    })
+}
+
+/// Writes the statement (qaydnoma) of a journal for a YN sitting to `path` (a file or a
+/// folder), or to the export folder as `<group>_<subject>_<form>.xlsx`.
+#[tauri::command]
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn export_statement(
+    state: State<'_, AppState>,
+    req: ExportStatementRequest,
+) -> IpcResult<ExportResult> {
+    let mut r = state.replica();
+    let journal = r.resolve_journal(&req.journal)?;
+    let statement = r.statement(&journal, req.sitting)?;
+    let script = match req.script.as_deref() {
+        Some(s) => daftar_core::statement::Script::parse(s)?,
+        None => r.statement_script()?,
+    };
+    let name = {
+        let base = default_name(&r, &journal, "xlsx")?;
+        format!("{}_{}.xlsx", base.trim_end_matches(".xlsx"), statement.form)
+    };
+    let path = match req.path.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => {
+            let p = PathBuf::from(p);
+            if p.is_dir() { p.join(&name) } else { p }
+        }
+        None => paths::export_dir(&state.data_dir).join(&name),
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            IpcError::invalid(
+                "path",
+                format!("cannot create the folder {}: {e}", dir.display()),
+            )
+        })?;
+    }
+    daftar_core::statement::write_statement_xlsx(&statement, script, &path)?;
+    tracing::info!(form = %statement.form, "statement written");
     Ok(ExportResult {
         path: path.display().to_string(),
     })

@@ -25,6 +25,7 @@ import type { UnlockLessonRequest } from "./bindings/UnlockLessonRequest";
 import type { ClearCellRequest } from "./bindings/ClearCellRequest";
 import type { ConflictEntry } from "./bindings/ConflictEntry";
 import type { ExportJournalRequest } from "./bindings/ExportJournalRequest";
+import type { ExportStatementRequest } from "./bindings/ExportStatementRequest";
 import type { ExportResult } from "./bindings/ExportResult";
 import type { GridPatch } from "./bindings/GridPatch";
 import type { GroupDetail } from "./bindings/GroupDetail";
@@ -134,6 +135,7 @@ export const api = {
 
   getReport: (journal: string) => call<JournalReport>("get_report", { journal }),
   exportJournal: (req: ExportJournalRequest) => call<ExportResult>("export_journal", req),
+  exportStatement: (req: ExportStatementRequest) => call<ExportResult>("export_statement", req),
   chooseExportPath: (req: ChooseExportPathRequest) => call<ChosenPath>("choose_export_path", req),
 };
 

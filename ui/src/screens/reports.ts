@@ -4,7 +4,7 @@
 import { api, type JournalReport, type JournalSummary } from "../ipc";
 import { app, registerScreen } from "../app";
 import { h, tx, raw, button, clear, rawOption, setPlaceholder, icon, ICONS } from "../dom";
-import { t, type Key } from "../i18n";
+import { lang, t, type Key } from "../i18n";
 import * as fmt from "../format";
 import { attendanceChart, gradesChart, hoursChart } from "../charts";
 
@@ -91,7 +91,7 @@ function renderReport(el: HTMLElement, r: JournalReport, summary: JournalSummary
   el.append(risk);
 
   const table = h("table", { class: "table compact report-table", "data-testid": "report-table" });
-  const cols: Key[] = ["reports.col.student", "reports.col.present", "reports.col.late", "reports.col.absent", "reports.col.excusedH", "reports.col.unexcusedH", "reports.col.attendance", "reports.col.average", "reports.col.five", "reports.col.control", "reports.col.standing"];
+  const cols: Key[] = ["reports.col.student", "reports.col.present", "reports.col.late", "reports.col.absent", "reports.col.excusedH", "reports.col.unexcusedH", "reports.col.semesterH", "reports.col.attendance", "reports.col.average", "reports.col.five", "reports.col.control", "reports.col.standing"];
   table.append(h("thead", {}, h("tr", {}, ...cols.map((c) => tx("th", c)))));
   const tb = h("tbody");
   for (const s of r.students) {
@@ -104,7 +104,9 @@ function renderReport(el: HTMLElement, r: JournalReport, summary: JournalSummary
         raw("td", String(s.late), { class: "num" }),
         raw("td", String(s.absent), { class: "num" }),
         raw("td", String(s.excusedHours), { class: "num" }),
-        raw("td", String(s.unexcusedHours), { class: `num std-cell std-${s.standing}` }),
+        raw("td", String(s.unexcusedHours), { class: "num" }),
+        // The standing is judged on the semester's hours over every subject.
+        raw("td", String(s.semesterUnexcusedHours), { class: `num std-cell std-${s.standing}`, "data-testid": "semester-hours" }),
         raw("td", fmt.percent(s.attendancePercent), { class: "num" }),
         raw("td", fmt.num(s.average), { class: "num" }),
         raw("td", s.fivePoint === null ? "—" : String(s.fivePoint), { class: "num strong" }),
@@ -146,12 +148,36 @@ function exportCard(r: JournalReport, summary: JournalSummary | undefined): HTML
   xlsx.prepend(icon(ICONS.download));
   const csv = button("reports.exportCsv", () => void run("csv"), { class: "btn", "data-testid": "export-csv" });
   csv.prepend(icon(ICONS.download));
+  // The statement in the UI's script when it is Uzbek, else the catalog's.
+  // Numbers only, so a language switch needs no new options; the label beside it translates.
+  const sitting = h("select", { class: "input", id: "statement-sitting", "data-testid": "statement-sitting" }) as HTMLSelectElement;
+  for (const n of ["1", "2", "3"]) sitting.append(rawOption(n, n));
+  const statement = button(
+    "reports.statement",
+    () =>
+      void (async () => {
+        clear(result);
+        try {
+          const l = lang();
+          const script = l === "uz-Cyrl" ? "cyrl" : l === "uz-Latn" ? "latn" : null;
+          const out = await api.exportStatement({ journal: r.journal, sitting: Number(sitting.value), script, path: path.value.trim() || null });
+          result.append(icon(ICONS.check), tx("span", "reports.exported"), raw("code", out.path, { "data-testid": "export-path-result" }));
+          app.toast("reports.savedTo", { path: out.path });
+        } catch (e) {
+          app.showError(e);
+        }
+      })(),
+    { class: "btn", "data-testid": "export-statement" },
+  );
+  statement.prepend(icon(ICONS.download));
   return h(
     "div",
     { class: "card export-card" },
     h("div", { class: "section-head" }, tx("h3", "reports.export"), summary ? raw("span", `${summary.group} — ${summary.subject}`, { class: "muted" }) : null),
     tx("p", "reports.exportHint", { dir: app.info.exportDir }, { class: "muted small" }),
     h("div", { class: "form-row" }, path, xlsx, csv),
+    tx("p", "reports.statementHint", undefined, { class: "muted small" }),
+    h("div", { class: "form-row" }, tx("label", "reports.sitting", undefined, { for: "statement-sitting" }), sitting, statement),
     result,
   );
 }
