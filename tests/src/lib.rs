@@ -235,6 +235,8 @@ pub struct FaultProxy {
     pub counts: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>>,
     /// Bytes the server sent on the last connection (all of them, also when the reply was cut).
     last_reply: std::sync::Arc<std::sync::Mutex<usize>>,
+    /// Connections finished (their `last_reply` recorded).
+    done: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FaultProxy {
@@ -248,12 +250,14 @@ impl FaultProxy {
             chaos: Arc::new(Mutex::new(None)),
             counts: Arc::default(),
             last_reply: Arc::new(Mutex::new(0usize)),
+            done: Arc::default(),
         };
-        let (cut, chaos, counts, last) = (
+        let (cut, chaos, counts, last, done) = (
             proxy.cut.clone(),
             proxy.chaos.clone(),
             proxy.counts.clone(),
             proxy.last_reply.clone(),
+            proxy.done.clone(),
         );
         std::thread::spawn(move || {
             for client in listener.incoming() {
@@ -269,9 +273,10 @@ impl FaultProxy {
                 if let Ok(mut c) = counts.lock() {
                     *c.entry(fault.name()).or_default() += 1;
                 }
-                let last = last.clone();
+                let (last, done) = (last.clone(), done.clone());
                 std::thread::spawn(move || {
                     let _ = Self::relay(client, upstream, fault, last);
+                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 });
             }
         });
@@ -385,6 +390,10 @@ impl FaultProxy {
         if let Ok(mut l) = last.lock() {
             *l = sent;
         }
+        // The server side is done (it answered, closed or died): close the client's side too,
+        // or a client still waiting for an answer would hold the other thread until its own
+        // timeout (60 s).
+        let _ = c_write.shutdown(both);
         let _ = up.join();
         Ok(())
     }
@@ -411,6 +420,19 @@ impl FaultProxy {
     /// Bytes the server sent back on the last connection (also when the proxy cut it short).
     pub fn last_reply_bytes(&self) -> usize {
         self.last_reply.lock().map(|l| *l).unwrap_or(0)
+    }
+
+    /// Connections finished so far (the relay of each ends a little after its client).
+    pub fn connections_done(&self) -> usize {
+        self.done.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits (up to 10 s) until `n` connections have finished, so what they recorded is read.
+    pub fn wait_done(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.connections_done() < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 

@@ -53,7 +53,9 @@ fn a_first_reply_cut_at_any_byte_still_delivers_the_journals() {
 
     // The real first reply, passed whole once, to know its length.
     let whole = fresh(0);
+    let before = proxy.connections_done();
     whole.sync();
+    proxy.wait_done(before + 1);
     let len = proxy.last_reply_bytes();
     assert!(len > 200, "a first reply of {len} bytes");
     assert_eq!(whole.journal_ids().len(), 2);
@@ -70,7 +72,9 @@ fn a_first_reply_cut_at_any_byte_still_delivers_the_journals() {
     for (i, cut) in offsets.iter().enumerate() {
         let c = fresh(i + 1);
         proxy.cut_next_reply(*cut);
+        let before = proxy.connections_done();
         let first = c.run(&["--json", "sync"]);
+        proxy.wait_done(before + 1);
         // Replies differ by a byte or two (a random page id, compressed): a cut at or past
         // this reply's end is no cut.
         let this_len = proxy.last_reply_bytes();
