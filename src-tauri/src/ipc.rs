@@ -201,7 +201,8 @@ pub struct GridCell {
     pub conflict: Option<String>,
 }
 
-/// `ok`, `warning` (≥ 12 unexcused hours), `reprimand` (≥ 36), `expulsion` (≥ 74).
+/// `ok`, `warning` (≥ 12 unexcused hours), `reprimand` (≥ 36), `expulsion` (more than 74), by
+/// the catalog's thresholds.
 #[derive(Debug, Clone, Copy, Serialize, TS, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub enum Standing {
@@ -783,6 +784,45 @@ pub struct ExportJournalRequest {
     pub path: Option<String>,
 }
 
+/// Students' semester standing over every subject (`Replica::standing`).
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct GetStandingRequest {
+    /// `ok`, `warning`, `reprimand` or `expulsion`: that level or worse (default warning).
+    pub level: Option<String>,
+    pub semester: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StandingSubject {
+    pub subject: String,
+    pub unexcused_hours: u32,
+    pub excused_hours: u32,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StandingEntry {
+    pub student: String,
+    pub name: String,
+    pub group: String,
+    pub semester: String,
+    pub unexcused_hours: u32,
+    pub excused_hours: u32,
+    pub standing: Standing,
+    /// One more missed pair reaches the next level.
+    pub near_next: bool,
+    pub subjects: Vec<StandingSubject>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StandingReport {
+    pub thresholds: Vec<u32>,
+    pub students: Vec<StandingEntry>,
+}
+
 /// The statement (qaydnoma) of a journal for a YN sitting, as XLSX.
 #[derive(Debug, Clone, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -884,6 +924,8 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         JournalReport,
         ExportJournalRequest,
         ExportStatementRequest,
+        GetStandingRequest,
+        StandingReport,
         ExportResult,
         ChooseExportPathRequest,
         ChosenPath,

@@ -90,6 +90,7 @@ pub fn run() {
             commands::journal::open_lesson,
             commands::journal::list_opening_requests,
             commands::report::get_report,
+            commands::report::get_standing,
             commands::report::export_journal,
             commands::report::export_statement,
             commands::report::choose_export_path,

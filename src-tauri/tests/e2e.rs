@@ -1005,6 +1005,51 @@ async fn dean_scenario() -> Result<()> {
         .select_by_value("uz-Latn")
         .await?;
     steps.done("journal screen in uz-Cyrl and ru: every string from the catalogue");
+
+    // The dean's office's semester view: every subject's hours summed per student, the same
+    // numbers the CLI computes, in uz-Latn and uz-Cyrl.
+    app.click("[data-nav=reports]").await?;
+    app.el("[data-testid=semester-table]").await?;
+    let rows = app
+        .js("return [...document.querySelectorAll('[data-testid=semester-row]')].map((r) => [r.cells[0].textContent, r.cells[1].textContent, Number(r.cells[2].textContent)]);")
+        .await?;
+    let rows = rows.as_array().cloned().unwrap_or_default();
+    if rows.is_empty() {
+        bail!("the semester view lists nobody at a warning or worse");
+    }
+    uni.admin.sync();
+    let cli = uni.admin.json(&["standing"]);
+    for row in &rows {
+        let found = cli.as_array().into_iter().flatten().any(|s| {
+            s["name"] == row[0] && s["group_name"] == row[1] && s["unexcused_hours"] == row[2]
+        });
+        if !found {
+            bail!("the app shows {row} but the CLI's standing has no such row");
+        }
+    }
+    app.el("[data-testid=semester-chart]").await?;
+    app.shot("semester-standing-uz-Latn").await?;
+    app.el("[data-testid=language]")
+        .await?
+        .select_by_value("uz-Cyrl")
+        .await?;
+    app.wait_for("the language switch", Duration::from_secs(5), || async {
+        Ok(app.js("return document.documentElement.lang;").await? == json!("uz-Cyrl"))
+    })
+    .await?;
+    let (checked, problems) = audit_translations(&app, "uz-Cyrl").await?;
+    if !problems.is_empty() {
+        bail!("the reports screen in uz-Cyrl has untranslated or wrong strings: {problems:#?}");
+    }
+    app.shot("semester-standing-uz-Cyrl").await?;
+    app.el("[data-testid=language]")
+        .await?
+        .select_by_value("uz-Latn")
+        .await?;
+    steps.done(&format!(
+        "semester standing: {} students listed as the CLI computes them; uz-Cyrl: {checked} strings from the catalogue",
+        rows.len()
+    ));
     app.quit().await?;
 
     // The teacher signs in on a computer of their own: the decision against their NB is on

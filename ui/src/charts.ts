@@ -26,8 +26,16 @@ function label(x: number, y: number, key: Key, attrs: Record<string, string | nu
   return el;
 }
 
+/** What the hours chart draws per student (a journal's report row, or a semester row). */
+export interface HoursRow {
+  name: string;
+  unexcusedHours: number;
+  excusedHours: number;
+  standing: StudentReport["standing"];
+}
+
 /** Stacked bars of excused and unexcused hours per student, with threshold lines. */
-export function hoursChart(students: StudentReport[], thresholds: number[]): SVGSVGElement {
+export function hoursChart(students: HoursRow[], thresholds: number[], testid = "hours-chart"): SVGSVGElement {
   const rows = [...students].sort((a, b) => b.unexcusedHours + b.excusedHours - (a.unexcusedHours + a.excusedHours));
   const barH = 16;
   const gap = 6;
@@ -38,7 +46,7 @@ export function hoursChart(students: StudentReport[], thresholds: number[]): SVG
   const height = top + rows.length * (barH + gap) + 16;
   const maxV = Math.max(80, ...rows.map((r) => r.unexcusedHours + r.excusedHours));
   const x = (v: number) => left + (v / maxV) * plotW;
-  const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "data-testid": "hours-chart" });
+  const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "data-testid": testid });
   thresholds.forEach((th, i) => {
     const cls = ["th-warning", "th-reprimand", "th-expulsion"][i] ?? "th-warning";
     svg.append(s("line", { x1: x(th), x2: x(th), y1: top - 8, y2: height - 10, class: `threshold ${cls}` }));

@@ -11,7 +11,8 @@ use crate::commands::journal::standing_of;
 use crate::error::{IpcError, IpcResult};
 use crate::ipc::{
     ChooseExportPathRequest, ChosenPath, ExportFormat, ExportJournalRequest, ExportResult,
-    ExportStatementRequest, GetReportRequest, JournalReport, LessonReport, StudentReport,
+    ExportStatementRequest, GetReportRequest, GetStandingRequest, JournalReport, LessonReport,
+    StandingEntry, StandingReport, StandingSubject, StudentReport,
 };
 use crate::paths;
 use crate::state::AppState;
@@ -112,6 +113,61 @@ pub async fn export_journal(
     tracing::info!(format = ext, "journal exported");
     Ok(ExportResult {
         path: path.display().to_string(),
+    })
+}
+
+/// Every student's semester standing over all subjects, worst first (the dean's office view).
+#[tauri::command]
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn get_standing(
+    state: State<'_, AppState>,
+    req: GetStandingRequest,
+) -> IpcResult<StandingReport> {
+    use daftar_core::report::Standing as CoreStanding;
+    use daftar_rules::assessment::{Level, System};
+    let level = match req.level.as_deref() {
+        None => Level::Warning,
+        Some(l) => Level::parse(l).ok_or_else(|| {
+            IpcError::invalid(
+                "level",
+                format!("{l:?}: ok, warning, reprimand or expulsion"),
+            )
+        })?,
+    };
+    let r = state.replica();
+    let scope = daftar_core::standing::Scope {
+        semester: req.semester,
+        ..Default::default()
+    };
+    let list = r.standing(&scope, level)?;
+    let t = match list.first() {
+        Some(s) => s.thresholds,
+        None => r.thresholds(System::Rating100)?,
+    };
+    Ok(StandingReport {
+        thresholds: vec![t.warning, t.reprimand, t.expulsion],
+        students: list
+            .into_iter()
+            .map(|s| StandingEntry {
+                student: s.student,
+                name: s.name,
+                group: s.group_name,
+                semester: s.semester,
+                unexcused_hours: s.unexcused_hours,
+                excused_hours: s.excused_hours,
+                standing: standing_of(CoreStanding::from_level(s.level)),
+                near_next: s.near_next,
+                subjects: s
+                    .subjects
+                    .into_iter()
+                    .map(|h| StandingSubject {
+                        subject: h.subject,
+                        unexcused_hours: h.unexcused_hours,
+                        excused_hours: h.excused_hours,
+                    })
+                    .collect(),
+            })
+            .collect(),
     })
 }
 

@@ -33,6 +33,8 @@ import type { GroupSummary } from "./bindings/GroupSummary";
 import type { IpcError } from "./bindings/IpcError";
 import type { JournalGrid } from "./bindings/JournalGrid";
 import type { JournalReport } from "./bindings/JournalReport";
+import type { GetStandingRequest } from "./bindings/GetStandingRequest";
+import type { StandingReport } from "./bindings/StandingReport";
 import type { JournalSummary } from "./bindings/JournalSummary";
 import type { JournalVersion } from "./bindings/JournalVersion";
 import type { MarkCellRequest } from "./bindings/MarkCellRequest";
@@ -64,6 +66,8 @@ export type * from "./bindings/GroupSummary";
 export type * from "./bindings/IpcError";
 export type * from "./bindings/JournalGrid";
 export type * from "./bindings/JournalReport";
+export type * from "./bindings/StandingReport";
+export type * from "./bindings/StandingEntry";
 export type * from "./bindings/JournalSummary";
 export type * from "./bindings/LessonReport";
 export type * from "./bindings/ModuleDetail";
@@ -134,6 +138,7 @@ export const api = {
   listOverruled: (journal: string | null = null) => call<OverruledEntry[]>("list_overruled", { journal }),
 
   getReport: (journal: string) => call<JournalReport>("get_report", { journal }),
+  getStanding: (req: GetStandingRequest) => call<StandingReport>("get_standing", req),
   exportJournal: (req: ExportJournalRequest) => call<ExportResult>("export_journal", req),
   exportStatement: (req: ExportStatementRequest) => call<ExportResult>("export_statement", req),
   chooseExportPath: (req: ChooseExportPathRequest) => call<ChosenPath>("choose_export_path", req),

@@ -1,9 +1,9 @@
 // Reports for one journal: attendance, hours against the 12/36/74 thresholds, averages and
 // 5-point grades, the at-risk list, charts, and export to XLSX or CSV.
 
-import { api, type JournalReport, type JournalSummary } from "../ipc";
+import { api, type JournalReport, type JournalSummary, type StandingReport } from "../ipc";
 import { app, registerScreen } from "../app";
-import { h, tx, raw, button, clear, rawOption, setPlaceholder, icon, ICONS } from "../dom";
+import { h, tx, raw, button, clear, option, rawOption, setPlaceholder, icon, ICONS } from "../dom";
 import { lang, t, type Key } from "../i18n";
 import * as fmt from "../format";
 import { attendanceChart, gradesChart, hoursChart } from "../charts";
@@ -21,6 +21,20 @@ registerScreen("reports", async (el, route) => {
   for (const j of journals) select.append(rawOption(j.id, `${j.group} — ${j.subject}`));
   select.value = route.journal && journals.some((j) => j.id === route.journal) ? route.journal : journals[0].id;
   head.append(select);
+  // The semester across every subject first (what a dean's office acts on), then one journal.
+  const semester = h("div", { class: "semester-standing" });
+  el.append(semester);
+  const level = h("select", { class: "input", id: "semester-level", "data-testid": "semester-level" }) as HTMLSelectElement;
+  for (const l of ["warning", "reprimand", "expulsion", "ok"]) level.append(option(l, `standing.${l}` as Key));
+  const loadSemester = async () => {
+    try {
+      renderSemester(semester, await api.getStanding({ level: level.value, semester: null }), level);
+    } catch (e) {
+      app.showError(e);
+    }
+  };
+  level.addEventListener("change", () => void loadSemester());
+  await loadSemester();
   const body = h("div", { class: "report" });
   el.append(body);
   const load = async () => {
@@ -33,8 +47,61 @@ registerScreen("reports", async (el, route) => {
   };
   select.addEventListener("change", () => void load());
   await load();
-  return { onSynced: () => void load() };
+  return { onSynced: () => void (load(), loadSemester()) };
 });
+
+/** The semester's standing over every subject: counts, the hours chart and the list. */
+function renderSemester(el: HTMLElement, r: StandingReport, level: HTMLSelectElement): void {
+  clear(el);
+  const [w, rep, ex] = r.thresholds;
+  const count = (s: string) => r.students.filter((x) => x.standing === s).length;
+  const table = h("table", { class: "table compact", "data-testid": "semester-table" });
+  const cols: Key[] = ["reports.col.student", "semester.col.group", "reports.col.unexcusedH", "reports.col.excusedH", "reports.col.standing", "semester.col.subjects"];
+  table.append(h("thead", {}, h("tr", {}, ...cols.map((c) => tx("th", c)))));
+  const tb = h("tbody");
+  for (const s of r.students) {
+    const subjects = s.subjects
+      .filter((x) => x.unexcusedHours > 0)
+      .map((x) => `${x.subject} ${x.unexcusedHours}`)
+      .join(", ");
+    tb.append(
+      h(
+        "tr",
+        { "data-testid": "semester-row" },
+        raw("td", s.name, { class: "strong" }),
+        raw("td", s.group),
+        raw("td", String(s.unexcusedHours), { class: `num std-cell std-${s.standing}`, "data-testid": "semester-unexcused" }),
+        raw("td", String(s.excusedHours), { class: "num" }),
+        h(
+          "td",
+          {},
+          tx("span", `standing.${s.standing}` as Key, undefined, { class: `badge badge-${s.standing}` }),
+          s.nearNext ? tx("span", "semester.nearNext", undefined, { class: "muted small near-next" }) : null,
+        ),
+        raw("td", subjects, { class: "muted small" }),
+      ),
+    );
+  }
+  table.append(tb);
+  el.append(
+    h(
+      "div",
+      { class: "card" },
+      h("div", { class: "section-head" }, tx("h3", "semester.title"), h("div", { class: "form-row" }, tx("label", "semester.level", undefined, { for: "semester-level" }), level)),
+      tx("p", "semester.hint", { w, r: rep, e: ex }, { class: "muted small" }),
+      h(
+        "div",
+        { class: "stats" },
+        stat("standing.warning", String(count("warning")), count("warning") ? "stat-warning" : ""),
+        stat("standing.reprimand", String(count("reprimand")), count("reprimand") ? "stat-reprimand" : ""),
+        stat("standing.expulsion", String(count("expulsion")), count("expulsion") ? "stat-expulsion" : ""),
+      ),
+      r.students.length === 0
+        ? tx("p", "semester.none", undefined, { class: "muted" })
+        : h("div", {}, hoursChart(r.students.slice(0, 15), r.thresholds, "semester-chart"), table),
+    ),
+  );
+}
 
 function stat(key: Key, value: string, cls = ""): HTMLElement {
   return h("div", { class: `stat ${cls}` }, raw("div", value, { class: "stat-value" }), tx("div", key, undefined, { class: "stat-label" }));
