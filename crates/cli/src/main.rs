@@ -168,6 +168,12 @@ enum Command {
         /// Only students at this level or worse (ok lists everyone).
         #[arg(long, default_value = "warning", value_parser = ["ok", "warning", "reprimand", "expulsion"])]
         level: String,
+        /// Also write the list as an A4 XLSX for the dean's order.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// The XLSX in Uzbek Latin or Cyrillic (default: the catalog's choice).
+        #[arg(long, value_parser = ["latn", "cyrl"])]
+        script: Option<String>,
     },
     /// Dean's office: let a student sit the final (YN) again, sitting 2 or 3.
     Retake {
@@ -773,8 +779,10 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             group,
             semester,
             level,
+            output,
+            script,
         } => {
-            let r = open(&dir)?;
+            let mut r = open(&dir)?;
             let scope = daftar_core::standing::Scope {
                 faculty,
                 group,
@@ -783,6 +791,16 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             let at_least = daftar_rules::assessment::Level::parse(&level)
                 .unwrap_or(daftar_rules::assessment::Level::Warning);
             let list = r.standing(&scope, at_least)?;
+            if let Some(path) = &output {
+                let script = match script {
+                    Some(s) => daftar_core::statement::Script::parse(&s)?,
+                    None => r.statement_script()?,
+                };
+                daftar_core::statement::write_standing_xlsx(&list, script, path)?;
+                if !out.is_json() {
+                    eprintln!("Wrote {} students to {}", list.len(), path.display());
+                }
+            }
             out.value(&list, || output::standing_table(&list))
         }
         Command::Retake {

@@ -84,6 +84,31 @@ fn the_semester_total_decides_the_standing_not_one_subject() {
             .all(|s| s["unexcused_hours"].as_u64() == Some(6)),
         "{subjects:?}"
     );
+    // The list for the dean's order, as XLSX.
+    let xlsx = tmp.path().join("hayfsan.xlsx");
+    ok(
+        &dir,
+        &[
+            "standing",
+            "--level",
+            "reprimand",
+            "-o",
+            xlsx.to_str().expect("path"),
+        ],
+    );
+    let cells: Vec<String> = sheet_text(&xlsx).into_iter().flatten().collect();
+    for needle in [
+        "Sababsiz qoldirilgan soatlar",
+        "Hayfsan",
+        "36",
+        "Fakultet dekani:",
+    ] {
+        assert!(
+            cells.iter().any(|c| c.contains(needle)),
+            "{needle} in {cells:?}"
+        );
+    }
+
     // The default list (warning and worse) has them, the reprimand list too, not expulsion.
     assert!(student_row(&json(&dir, &["standing"]), &student).is_some());
     assert!(student_row(&json(&dir, &["standing", "--level", "reprimand"]), &student).is_some());

@@ -531,6 +531,91 @@ pub fn write_statement_xlsx(st: &Statement, script: Script, path: &Path) -> Resu
     Ok(())
 }
 
+/// The list of students at a threshold, for the dean's order: one row per student with the
+/// semester's unexcused and excused hours, the level (HEMIS's words: Ogohlantirish, Hayfsan,
+/// Chetlatish) and the subjects, in `script`, on A4.
+pub fn write_standing_xlsx(
+    list: &[crate::standing::StudentStanding],
+    script: Script,
+    path: &Path,
+) -> Result<()> {
+    use daftar_rules::assessment::Level;
+    let t = |s: &str| -> String {
+        match script {
+            Script::Latin => crate::model::normalize_apostrophes(s).replace('\'', "‘"),
+            Script::Cyrillic => to_cyrillic(s),
+        }
+    };
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name(&t("Davomat"))?;
+    sheet.set_paper_size(9);
+    sheet.set_landscape();
+    sheet.set_print_fit_to_pages(1, 0);
+    let head = Format::new()
+        .set_bold()
+        .set_border(FormatBorder::Thin)
+        .set_text_wrap()
+        .set_align(FormatAlign::Center);
+    let cell = Format::new().set_border(FormatBorder::Thin);
+    let columns = [
+        "№",
+        "Talabaning familiyasi, ismi, sharifi",
+        "Guruh",
+        "Semestr",
+        "Sababsiz qoldirilgan soatlar",
+        "Sababli soatlar",
+        "Holat",
+        "Fanlar bo'yicha sababsiz soatlar",
+    ];
+    sheet.merge_range(
+        0,
+        0,
+        0,
+        (columns.len() - 1) as u16,
+        &t("Sababsiz qoldirilgan dars soatlari bo'yicha talabalar ro'yxati"),
+        &Format::new().set_bold().set_align(FormatAlign::Center),
+    )?;
+    for (c, title) in columns.iter().enumerate() {
+        sheet.write_string_with_format(2, c as u16, &t(title), &head)?;
+    }
+    sheet.set_repeat_rows(2, 2)?;
+    sheet.set_column_width(0, 4)?;
+    sheet.set_column_width(1, 34)?;
+    sheet.set_column_width(7, 60)?;
+    for (i, s) in list.iter().enumerate() {
+        let row = 3 + i as u32;
+        let level = match s.level {
+            Level::Ok => "",
+            Level::Warning => "Ogohlantirish",
+            Level::Reprimand => "Hayfsan",
+            Level::Expulsion => "Chetlatish",
+        };
+        let subjects: Vec<String> = s
+            .subjects
+            .iter()
+            .filter(|h| h.unexcused_hours > 0)
+            .map(|h| format!("{} — {}", t(&h.subject), h.unexcused_hours))
+            .collect();
+        sheet.write_number_with_format(row, 0, (i + 1) as f64, &cell)?;
+        sheet.write_string_with_format(row, 1, &t(&s.name), &cell)?;
+        sheet.write_string_with_format(row, 2, &s.group_name, &cell)?;
+        sheet.write_string_with_format(row, 3, &s.semester, &cell)?;
+        sheet.write_number_with_format(row, 4, f64::from(s.unexcused_hours), &cell)?;
+        sheet.write_number_with_format(row, 5, f64::from(s.excused_hours), &cell)?;
+        sheet.write_string_with_format(row, 6, &t(level), &cell)?;
+        sheet.write_string_with_format(row, 7, &subjects.join("; "), &cell)?;
+    }
+    let row = 5 + list.len() as u32;
+    sheet.write_string(
+        row,
+        1,
+        &format!("{}: ____________________", t("Fakultet dekani")),
+    )?;
+    book.save(path).map_err(|e| CoreError::Xlsx(Box::new(e)))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
