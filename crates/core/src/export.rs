@@ -11,7 +11,7 @@ use crate::error::{CoreError, Result};
 use crate::journal::JournalView;
 use crate::model::{LessonType, display_date};
 use crate::replica::Replica;
-use crate::report::{Standing, journal_report};
+use crate::report::{JournalReport, Standing};
 
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,22 +34,22 @@ impl ExportFormat {
 }
 
 /// The grid as rows of text: header, then one row per student.
-fn grid(view: &JournalView) -> (Vec<String>, Vec<Vec<String>>) {
-    let report = journal_report(view);
-    let mut header = vec!["No".to_string(), "Student".to_string(), "ID".to_string()];
+fn grid(view: &JournalView, report: &JournalReport) -> (Vec<String>, Vec<Vec<String>>) {
+    // Headers in Uzbek, as the university hands the file on (the ID is the HEMIS student id).
+    let mut header = vec!["№".to_string(), "Talaba".to_string(), "ID".to_string()];
     for l in &view.lessons {
         let t = LessonType::parse(&l.lesson_type)
-            .map(|t| t.short_name())
+            .map(|t| t.uzbek_name())
             .unwrap_or("");
         header.push(format!("{} p{} {}", display_date(&l.date), l.pair, t));
     }
     header.extend(
         [
-            "Excused h",
-            "Unexcused h",
-            "Average",
-            "5-point",
-            "Control points",
+            "Sababli soat",
+            "Sababsiz soat",
+            "O‘rtacha baho",
+            "Baho",
+            "Nazorat ballari",
         ]
         .iter()
         .map(|s| s.to_string()),
@@ -82,6 +82,16 @@ fn grid(view: &JournalView) -> (Vec<String>, Vec<Vec<String>>) {
         rows.push(row);
     }
     (header, rows)
+}
+
+/// A standing in HEMIS's words (Ogohlantirish, Hayfsan, Chetlatish).
+fn standing_word(s: crate::report::Standing) -> &'static str {
+    match s {
+        crate::report::Standing::Ok => "",
+        crate::report::Standing::Warning => "Ogohlantirish",
+        crate::report::Standing::Reprimand => "Hayfsan",
+        crate::report::Standing::Expulsion => "Chetlatish",
+    }
 }
 
 /// How a cell prints: the teacher's mark, then the effective value after an adjustment.
@@ -119,8 +129,8 @@ fn csv_field(s: &str) -> String {
 }
 
 /// Writes the journal as CSV.
-pub fn write_csv(view: &JournalView, path: &Path) -> Result<()> {
-    let (header, rows) = grid(view);
+pub fn write_csv(view: &JournalView, report: &JournalReport, path: &Path) -> Result<()> {
+    let (header, rows) = grid(view, report);
     let mut out = Vec::new();
     out.extend_from_slice("\u{feff}".as_bytes());
     let line = |cells: &[String]| {
@@ -138,9 +148,8 @@ pub fn write_csv(view: &JournalView, path: &Path) -> Result<()> {
 }
 
 /// Writes the journal as a formatted XLSX workbook (journal sheet and report sheet).
-pub fn write_xlsx(view: &JournalView, path: &Path) -> Result<()> {
-    let (header, rows) = grid(view);
-    let report = journal_report(view);
+pub fn write_xlsx(view: &JournalView, report: &JournalReport, path: &Path) -> Result<()> {
+    let (header, rows) = grid(view, report);
     let mut wb = Workbook::new();
     let bold = Format::new()
         .set_bold()
@@ -216,16 +225,16 @@ pub fn write_xlsx(view: &JournalView, path: &Path) -> Result<()> {
     let rs = wb.add_worksheet();
     rs.set_name("Hisobot")?;
     let cols = [
-        "Student",
-        "Present",
-        "Late",
-        "Absent",
-        "Excused h",
-        "Unexcused h",
-        "Standing",
-        "Average",
-        "5-point",
-        "At risk",
+        "Talaba",
+        "Keldi",
+        "Kechikdi",
+        "Kelmadi",
+        "Sababli soat",
+        "Sababsiz soat",
+        "Holat",
+        "O‘rtacha baho",
+        "Baho",
+        "Xavf guruhida",
     ];
     for (c, h) in cols.iter().enumerate() {
         rs.write_string_with_format(0, c as u16, *h, &bold)?;
@@ -239,7 +248,7 @@ pub fn write_xlsx(view: &JournalView, path: &Path) -> Result<()> {
         rs.write_number_with_format(r, 3, f64::from(s.absent), &cell)?;
         rs.write_number_with_format(r, 4, f64::from(s.excused_hours), &cell)?;
         rs.write_number_with_format(r, 5, f64::from(s.unexcused_hours), &cell)?;
-        rs.write_string_with_format(r, 6, s.standing.as_str(), &cell)?;
+        rs.write_string_with_format(r, 6, standing_word(s.standing), &cell)?;
         match s.average {
             Some(a) => rs.write_number_with_format(r, 7, a, &cell)?,
             None => rs.write_string_with_format(r, 7, "", &cell)?,
@@ -248,7 +257,7 @@ pub fn write_xlsx(view: &JournalView, path: &Path) -> Result<()> {
             Some(g) => rs.write_number_with_format(r, 8, f64::from(g), &cell)?,
             None => rs.write_string_with_format(r, 8, "", &cell)?,
         };
-        rs.write_string_with_format(r, 9, if s.at_risk { "yes" } else { "" }, &cell)?;
+        rs.write_string_with_format(r, 9, if s.at_risk { "ha" } else { "" }, &cell)?;
     }
     let tmp = path.with_extension("partial");
     wb.save(&tmp)?;
@@ -259,9 +268,11 @@ impl Replica {
     /// Exports a journal to a file.
     pub fn export_journal(&self, journal: &str, format: ExportFormat, path: &Path) -> Result<()> {
         let view = self.journal_view(journal)?;
+        // The full report: the semester's standing and the control totals and grades.
+        let report = self.report(journal)?;
         match format {
-            ExportFormat::Csv => write_csv(&view, path),
-            ExportFormat::Xlsx => write_xlsx(&view, path),
+            ExportFormat::Csv => write_csv(&view, &report, path),
+            ExportFormat::Xlsx => write_xlsx(&view, &report, path),
         }
     }
 }

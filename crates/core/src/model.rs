@@ -92,6 +92,19 @@ impl LessonType {
             LessonType::SelfStudy => "self-study",
         }
     }
+
+    /// The type as HEMIS names it in Uzbek (exports and statements).
+    pub fn uzbek_name(self) -> &'static str {
+        match self {
+            LessonType::Lecture => "ma’ruza",
+            LessonType::Laboratory => "laboratoriya",
+            LessonType::Practical => "amaliy",
+            LessonType::Seminar => "seminar",
+            LessonType::Training => "trening",
+            LessonType::CourseWork => "kurs ishi",
+            LessonType::SelfStudy => "mustaqil ta’lim",
+        }
+    }
 }
 
 /// The three marking systems (domain.md).
