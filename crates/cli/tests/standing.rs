@@ -128,6 +128,29 @@ fn the_semester_total_decides_the_standing_not_one_subject() {
     assert_eq!(s["standing"], "reprimand");
     assert_eq!(s["at_risk"], true);
 
+    // The journal's export speaks Uzbek and carries the HEMIS student id.
+    let csv = tmp.path().join("journal.csv");
+    ok(
+        &dir,
+        &[
+            "export",
+            &journals[0],
+            "--format",
+            "csv",
+            "-o",
+            csv.to_str().expect("path"),
+        ],
+    );
+    let text = std::fs::read_to_string(&csv).expect("csv");
+    let header = text.lines().next().expect("header");
+    for word in ["Talaba", "ID", "Sababsiz soat", "Baho", "Nazorat ballari"] {
+        assert!(header.contains(word), "{word} in {header}");
+    }
+    assert!(
+        text.lines().any(|l| l.contains(&student)),
+        "the student's HEMIS id is in the export"
+    );
+
     // An excuse from the dean's office takes two hours off the semester.
     ok(
         &dir,
