@@ -775,12 +775,9 @@ impl Replica {
             ));
         }
         if row.marking == MarkingSystem::FivePoint
-            && (points.fract() != 0.0 || !(2.0..=5.0).contains(&points))
+            && let Some(problem) = daftar_rules::assessment::five_point_grade_problem(points)
         {
-            return Err(CoreError::invalid(
-                "points",
-                format!("{points} is not a grade: the 5-point system takes whole grades 2 to 5"),
-            ));
+            return Err(CoreError::invalid("points", problem));
         }
         let active = self.active_students(&row.group)?;
         if !active.iter().any(|s| s == student) {

@@ -96,6 +96,12 @@ pub struct Score {
     pub points: f64,
 }
 
+/// A control score in the five-point system is a whole grade from 2 to 5; why not, if not.
+pub fn five_point_grade_problem(points: f64) -> Option<String> {
+    (!(points.is_finite() && points.fract() == 0.0 && (2.0..=5.0).contains(&points)))
+        .then(|| format!("{points} is not a grade: the 5-point system takes whole grades 2 to 5"))
+}
+
 /// Journal `status` keys `retake:<sitting>/<student>`: the dean's office's permission for a
 /// student to sit YN again (sittings 2 and 3 open only with one; HEMIS: a dean's order).
 pub const RETAKE_PREFIX: &str = "retake:";

@@ -44,6 +44,31 @@ pub fn plan_of(module: &Automerge) -> Vec<Control> {
         .collect()
 }
 
+/// The journal's marking system (`meta.marking`; rating when it names none).
+pub fn system_of(journal: &Automerge) -> System {
+    map(journal, "meta")
+        .and_then(|m| text(journal, &m, "marking"))
+        .and_then(|m| System::parse(&m))
+        .unwrap_or(System::Rating100)
+}
+
+/// Why the scores among `writes` are no grades of a five-point journal, if they are not.
+pub fn refuse_non_grades(system: System, writes: &[Write]) -> Option<String> {
+    if system != System::FivePoint {
+        return None;
+    }
+    writes
+        .iter()
+        .filter(|w| w.map == "scores")
+        .find_map(|w| match &w.op {
+            WriteOp::Create(v) | WriteOp::Change(v) => match v.trim().parse::<f64>() {
+                Ok(points) => assessment::five_point_grade_problem(points),
+                Err(_) => Some(format!("{v:?} is not a grade")),
+            },
+            WriteOp::Delete => None,
+        })
+}
+
 /// The journal's module document id (`meta.module`).
 pub fn module_of(journal: &Automerge) -> Option<String> {
     text(journal, &map(journal, "meta")?, "module")
@@ -75,12 +100,7 @@ pub fn refuse_unadmitted_finals(
     if targets.is_empty() {
         return None;
     }
-    let meta = map(journal, "meta");
-    let system = meta
-        .as_ref()
-        .and_then(|m| text(journal, m, "marking"))
-        .and_then(|m| System::parse(&m))
-        .unwrap_or(System::Rating100);
+    let system = system_of(journal);
     let scores_map = map(journal, "scores")?;
     let status = map(journal, "status");
     for (_, sitting, student) in targets {

@@ -634,10 +634,22 @@ fn load_document(
         .query_row([doc], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let base = cached.as_ref().map_or(0, |c| c.0);
-    let mut tail: Vec<Vec<u8>> = conn
+    // Every document starts from its genesis change, which every replica writes identically
+    // and which the log need not hold (a change that depends on it would wait otherwise).
+    let (doc_id, kind): (String, String) = conn
+        .prepare_cached("SELECT doc_id, kind FROM docs WHERE id = ?1")?
+        .query_row([doc], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let mut tail: Vec<Vec<u8>> = Vec::new();
+    if cached.is_none()
+        && let Some(kind) = DocKind::ALL.into_iter().find(|k| k.as_str() == kind)
+    {
+        tail.push(daftar_rules::genesis::genesis_change(&doc_id, kind).1);
+    }
+    let stored: Vec<Vec<u8>> = conn
         .prepare_cached("SELECT bytes FROM changes WHERE doc = ?1 AND seq > ?2 ORDER BY seq")?
         .query_map(params![doc, base], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
+    tail.extend(stored);
     tail.extend(extra.map(<[u8]>::to_vec));
     let loaded = daftar_rules::guarded(move || -> Result<automerge::Automerge, String> {
         let mut am = match cached {
@@ -660,43 +672,63 @@ fn load_document(
     }
 }
 
-/// Whether a journal change writes a final-control score, by the journal module's plan
-/// (looked up once per journal and push, in `cache`).
-fn writes_final(
+/// What the score rules need of a journal: its marking system and the final controls of its
+/// module's plan.
+#[derive(Debug, Clone)]
+struct ScoreRules {
+    system: daftar_rules::assessment::System,
+    finals: Vec<String>,
+}
+
+impl ScoreRules {
+    /// Whether `writes` put a final-control score.
+    fn writes_final(&self, writes: &[daftar_rules::Write]) -> bool {
+        writes.iter().any(|w| {
+            w.map == "scores"
+                && w.key
+                    .split('/')
+                    .next()
+                    .is_some_and(|code| self.finals.iter().any(|f| f == code))
+        })
+    }
+}
+
+/// The score rules of a journal a change writes scores to (`None` when it writes none), read
+/// once per journal and push (`cache`).
+fn score_rules(
     tx: &Transaction<'_>,
     journal_row: i64,
     writes: &[daftar_rules::Write],
-    cache: &mut HashMap<i64, Vec<String>>,
-) -> Result<bool, StoreError> {
+    cache: &mut HashMap<i64, ScoreRules>,
+) -> Result<Option<ScoreRules>, StoreError> {
     if !writes.iter().any(|w| w.map == "scores") {
-        return Ok(false);
+        return Ok(None);
     }
-    if !cache.contains_key(&journal_row) {
-        let mut finals = Vec::new();
-        if let Some(journal) = load_document(tx, journal_row, None)?
-            && let Some(module_id) = daftar_rules::final_control::module_of(&journal)
+    if let Some(rules) = cache.get(&journal_row) {
+        return Ok(Some(rules.clone()));
+    }
+    let mut rules = ScoreRules {
+        system: daftar_rules::assessment::System::Rating100,
+        finals: Vec::new(),
+    };
+    if let Some(journal) = load_document(tx, journal_row, None)? {
+        rules.system = daftar_rules::final_control::system_of(&journal);
+        if let Some(module_id) = daftar_rules::final_control::module_of(&journal)
             && let Some(module_row) = tx
                 .prepare_cached("SELECT id FROM docs WHERE doc_id = ?1")?
                 .query_row([&module_id], |r| r.get::<_, i64>(0))
                 .optional()?
             && let Some(module) = load_document(tx, module_row, None)?
         {
-            finals = daftar_rules::final_control::plan_of(&module)
+            rules.finals = daftar_rules::final_control::plan_of(&module)
                 .into_iter()
                 .filter(|c| c.kind == daftar_rules::assessment::Kind::Final)
                 .map(|c| c.code)
                 .collect();
         }
-        cache.insert(journal_row, finals);
     }
-    let finals = &cache[&journal_row];
-    Ok(writes.iter().any(|w| {
-        w.map == "scores"
-            && w.key
-                .split('/')
-                .next()
-                .is_some_and(|code| finals.iter().any(|f| f == code))
-    }))
+    cache.insert(journal_row, rules.clone());
+    Ok(Some(rules))
 }
 
 /// Why the final-control scores a journal change writes may not be taken, if they may not
@@ -1352,8 +1384,8 @@ impl Store for SqliteStore {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             let day = now.div_euclid(86_400_000);
-            // Final-control codes per journal, looked up once per push.
-            let mut finals: HashMap<i64, Vec<String>> = HashMap::new();
+            // Marking system and final-control codes per journal, looked up once per push.
+            let mut journal_rules: HashMap<i64, ScoreRules> = HashMap::new();
             let mut used_today: u64 = tx
                 .query_row(
                     "SELECT bytes FROM usage WHERE user_id = ?1 AND day = ?2",
@@ -1424,9 +1456,21 @@ impl Store for SqliteStore {
                 // as it stands with this change (and the module's plan).
                 // (Administrators are not held to it: their HEMIS import carries the
                 // registrar's record as it is.)
-                if change.kind == DocKind::Journal
-                    && user.role != Role::Admin
-                    && writes_final(&tx, doc_row, &inspected.writes, &mut finals)?
+                let scores = if change.kind == DocKind::Journal && user.role != Role::Admin {
+                    score_rules(&tx, doc_row, &inspected.writes, &mut journal_rules)?
+                } else {
+                    None
+                };
+                // A five-point journal takes whole grades 2–5 only.
+                if let Some(reason) = scores.as_ref().and_then(|r| {
+                    daftar_rules::final_control::refuse_non_grades(r.system, &inspected.writes)
+                }) {
+                    outcome.refused.push(refuse(ErrorCode::Forbidden, &reason));
+                    continue;
+                }
+                if scores
+                    .as_ref()
+                    .is_some_and(|r| r.writes_final(&inspected.writes))
                     && let Some(reason) =
                         judge_finals(&tx, doc_row, &change.bytes, &inspected.writes)?
                 {

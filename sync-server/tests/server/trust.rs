@@ -368,6 +368,68 @@ async fn a_teacher_cannot_unlock_excuse_or_write_in_another_name() {
 /// Metadata belongs to the server: what a teacher or a dean's office sends is ignored, a
 /// document the server does not know cannot be created by them, and an administrator's may
 /// name only groups and modules the server has.
+/// A five-point journal takes whole grades 2–5 as control scores: the replica refuses 2.5,
+/// and so does the server when a hand-made client sends it.
+#[tokio::test]
+async fn a_five_point_journal_takes_whole_grades_only() {
+    let server = start().await;
+    let (admin_token, _admin) = seed(&server).await;
+    let tokens = people(&server).await;
+    let marking = write(
+        "journal/j1",
+        &device("admin marking"),
+        &[],
+        "meta",
+        "marking",
+        Some("five_point"),
+        None,
+    );
+    let resp = server
+        .sync(
+            &admin_token,
+            "admin-seed",
+            &SyncRequest {
+                push: vec![push("journal/j1", &marking)],
+                ..SyncRequest::default()
+            },
+        )
+        .await;
+    assert!(resp.refused.is_empty(), "{:?}", resp.refused);
+    let teacher = device("ali five-point");
+    for (value, taken) in [("2.5", false), ("6", false), ("1", false), ("4", true)] {
+        let c = write(
+            "journal/j1",
+            &teacher,
+            &[],
+            "scores",
+            &format!("ON1/1/s{value}"),
+            Some(value),
+            None,
+        );
+        let resp = server
+            .sync(
+                &tokens["ali"],
+                "ali-pc",
+                &SyncRequest {
+                    push: vec![push("journal/j1", &c)],
+                    ..SyncRequest::default()
+                },
+            )
+            .await;
+        if taken {
+            assert_eq!(resp.acked, vec![hash_of(&c)], "{value}: {:?}", resp.refused);
+        } else {
+            assert!(resp.acked.is_empty(), "{value} was stored");
+            assert_eq!(resp.refused.len(), 1, "{value}");
+            assert!(
+                resp.refused[0].reason.contains("whole grades 2 to 5"),
+                "{value}: {}",
+                resp.refused[0].reason
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn metadata_sent_by_non_admins_never_moves_a_document() {
     let server = start().await;
