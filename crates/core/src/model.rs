@@ -169,35 +169,6 @@ impl MarkingSystem {
             MarkingSystem::CreditModule => "credit-module",
         }
     }
-
-    /// Score a student needs to pass, on the system's own scale.
-    pub fn pass_mark(self) -> f64 {
-        match self {
-            MarkingSystem::Rating100 => 55.0,
-            MarkingSystem::FivePoint => 3.0,
-            MarkingSystem::CreditModule => 60.0,
-        }
-    }
-
-    /// Converts a value on the system's own scale to the 5-point scale.
-    pub fn to_five_point(self, value: f64) -> u8 {
-        let v = value.round();
-        match self {
-            MarkingSystem::Rating100 => match v as i64 {
-                86.. => 5,
-                71..=85 => 4,
-                55..=70 => 3,
-                _ => 2,
-            },
-            MarkingSystem::CreditModule => match v as i64 {
-                90.. => 5,
-                70..=89 => 4,
-                60..=69 => 3,
-                _ => 2,
-            },
-            MarkingSystem::FivePoint => (v as i64).clamp(2, 5) as u8,
-        }
-    }
 }
 
 /// Kinds of control (HEMIS exam types): current, midterm, final.
@@ -275,26 +246,6 @@ pub fn normalize_apostrophes(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn five_point_conversion_follows_the_borders() {
-        let r = MarkingSystem::Rating100;
-        assert_eq!(r.to_five_point(100.0), 5);
-        assert_eq!(r.to_five_point(86.0), 5);
-        assert_eq!(r.to_five_point(85.0), 4);
-        assert_eq!(r.to_five_point(71.0), 4);
-        assert_eq!(r.to_five_point(70.0), 3);
-        assert_eq!(r.to_five_point(55.0), 3);
-        assert_eq!(r.to_five_point(54.0), 2);
-        let c = MarkingSystem::CreditModule;
-        assert_eq!(c.to_five_point(90.0), 5);
-        assert_eq!(c.to_five_point(89.0), 4);
-        assert_eq!(c.to_five_point(70.0), 4);
-        assert_eq!(c.to_five_point(69.0), 3);
-        assert_eq!(c.to_five_point(60.0), 3);
-        assert_eq!(c.to_five_point(59.0), 2);
-        assert_eq!(MarkingSystem::FivePoint.to_five_point(4.4), 4);
-    }
 
     #[test]
     fn grade_out_of_range_is_refused() {

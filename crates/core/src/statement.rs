@@ -321,6 +321,34 @@ pub fn to_cyrillic(latin: &str) -> String {
     out
 }
 
+/// Uzbek text as `script` writes it: Latin with the turned-comma apostrophe (o‘, g‘), or
+/// Cyrillic by [`to_cyrillic`] (YN, the final control, is ЯН there, not letter by letter).
+fn in_script(script: Script, s: &str) -> String {
+    match script {
+        Script::Latin => crate::model::normalize_apostrophes(s).replace('\'', "‘"),
+        Script::Cyrillic => {
+            // Whole words only: a name in capitals (ЗАЙНАБ) keeps its letters.
+            let c = to_cyrillic(s);
+            let mut out = String::with_capacity(c.len());
+            let mut word = String::new();
+            let flush = |word: &mut String, out: &mut String| {
+                out.push_str(if word == "ЙН" { "ЯН" } else { word });
+                word.clear();
+            };
+            for ch in c.chars() {
+                if ch.is_alphabetic() {
+                    word.push(ch);
+                } else {
+                    flush(&mut word, &mut out);
+                    out.push(ch);
+                }
+            }
+            flush(&mut word, &mut out);
+            out
+        }
+    }
+}
+
 /// The statement's fixed words.
 struct Words {
     title: &'static str,
@@ -396,13 +424,7 @@ fn number(v: f64) -> String {
 
 /// Writes the statement as an A4 XLSX sheet, in `script`.
 pub fn write_statement_xlsx(st: &Statement, script: Script, path: &Path) -> Result<()> {
-    let t = |s: &str| -> String {
-        match script {
-            Script::Latin => crate::model::normalize_apostrophes(s).replace('\'', "‘"),
-            // The controls' abbreviations are not transliterated letter by letter.
-            Script::Cyrillic => to_cyrillic(s).replace("ЙН", "ЯН"),
-        }
-    };
+    let t = |s: &str| in_script(script, s);
     let w = words(st.system);
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
@@ -540,12 +562,7 @@ pub fn write_standing_xlsx(
     path: &Path,
 ) -> Result<()> {
     use daftar_rules::assessment::Level;
-    let t = |s: &str| -> String {
-        match script {
-            Script::Latin => crate::model::normalize_apostrophes(s).replace('\'', "‘"),
-            Script::Cyrillic => to_cyrillic(s),
-        }
-    };
+    let t = |s: &str| in_script(script, s);
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
     sheet.set_name(&t("Davomat"))?;
@@ -631,5 +648,14 @@ mod tests {
         assert_eq!(to_cyrillic("ma'ruza"), "маъруза");
         assert_eq!(to_cyrillic("Kafedra mudiri"), "Кафедра мудири");
         assert_eq!(to_cyrillic("Фан"), "Фан");
+        assert_eq!(
+            in_script(Script::Cyrillic, "Σ JN + Σ ON, YN"),
+            "Σ ЖН + Σ ОН, ЯН"
+        );
+        assert_eq!(
+            in_script(Script::Cyrillic, "ZAYNAB"),
+            "ЗАЙНАБ",
+            "a name keeps its letters"
+        );
     }
 }

@@ -90,25 +90,11 @@ pub async fn export_journal(
     };
     let r = state.replica();
     let journal = r.resolve_journal(&req.journal)?;
-    let path = match req.path.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-        Some(p) => {
-            let p = PathBuf::from(p);
-            if p.is_dir() {
-                p.join(default_name(&r, &journal, ext)?)
-            } else {
-                p
-            }
-        }
-        None => paths::export_dir(&state.data_dir).join(default_name(&r, &journal, ext)?),
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            IpcError::invalid(
-                "path",
-                format!("cannot create the folder {}: {e}", dir.display()),
-            )
-        })?;
-    }
+    let path = export_target(
+        req.path.as_deref(),
+        &default_name(&r, &journal, ext)?,
+        &state,
+    )?;
     r.export_journal(&journal, format, &path)?;
     tracing::info!(format = ext, "journal exported");
     Ok(ExportResult {
@@ -190,21 +176,7 @@ pub async fn export_statement(
         let base = default_name(&r, &journal, "xlsx")?;
         format!("{}_{}.xlsx", base.trim_end_matches(".xlsx"), statement.form)
     };
-    let path = match req.path.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-        Some(p) => {
-            let p = PathBuf::from(p);
-            if p.is_dir() { p.join(&name) } else { p }
-        }
-        None => paths::export_dir(&state.data_dir).join(&name),
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            IpcError::invalid(
-                "path",
-                format!("cannot create the folder {}: {e}", dir.display()),
-            )
-        })?;
-    }
+    let path = export_target(req.path.as_deref(), &name, &state)?;
     daftar_core::statement::write_statement_xlsx(&statement, script, &path)?;
     tracing::info!(form = %statement.form, "statement written");
     Ok(ExportResult {
@@ -264,6 +236,27 @@ pub async fn choose_export_path(
         }
     };
     Ok(ChosenPath { path })
+}
+
+/// Where an export goes: the typed file, `name` in a typed folder, or `name` in the export
+/// folder; the folder is made if it is missing.
+fn export_target(typed: Option<&str>, name: &str, state: &AppState) -> IpcResult<PathBuf> {
+    let path = match typed.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => {
+            let p = PathBuf::from(p);
+            if p.is_dir() { p.join(name) } else { p }
+        }
+        None => paths::export_dir(&state.data_dir).join(name),
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            IpcError::invalid(
+                "path",
+                format!("cannot create the folder {}: {e}", dir.display()),
+            )
+        })?;
+    }
+    Ok(path)
 }
 
 fn default_name(r: &daftar_core::Replica, journal: &str, ext: &str) -> IpcResult<String> {
