@@ -64,6 +64,7 @@ impl From<CoreError> for IpcError {
             CoreError::Locked { .. } | CoreError::NotAllowed { .. } => {
                 IpcError::Forbidden { message }
             }
+            CoreError::NeedsConfirmation { .. } => IpcError::Conflict { message },
             CoreError::BadBundle(_)
             | CoreError::ForeignBundle { .. }
             | CoreError::HemisImport { .. } => IpcError::invalid("file", message),

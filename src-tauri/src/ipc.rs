@@ -170,7 +170,10 @@ pub struct GridLesson {
     pub lock: Option<String>,
     /// Its entry window has closed for marks (the teacher may ask the dean's office to open it).
     pub entry_closed: bool,
+    /// Every student expected at it has a mark, and its topic is set.
     pub complete: bool,
+    /// The subgroup the lesson is for (labs, languages); `null`: the whole group.
+    pub subgroup: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -180,6 +183,7 @@ pub struct GridStudent {
     pub number: Option<String>,
     pub name: String,
     pub active: bool,
+    pub subgroup: Option<String>,
 }
 
 /// One cell: the teacher's mark, the dean's adjustment beside it, and whether it is in conflict.
@@ -275,9 +279,12 @@ pub struct GridScore {
     pub sitting: u32,
     pub student: String,
     pub points: f64,
+    /// Recorded absent from this final-control sitting ("kelmadi"); `points` is 0 then.
+    pub absent: bool,
 }
 
-/// Enters a control score; `points` is what was typed (`12`, `12.5`, `12,5`).
+/// Enters a control score; `points` is what was typed (`12`, `12.5`, `12,5`), or for the final
+/// control `kelmadi` (absent) or nothing (takes the absence back).
 #[derive(Debug, Clone, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct EnterScoreRequest {
@@ -475,6 +482,30 @@ pub struct AddLessonRequest {
     pub pair: u8,
     pub lesson_type: String,
     pub topic: Option<String>,
+    /// Only this subgroup has the lesson.
+    #[serde(default)]
+    pub subgroup: Option<String>,
+    /// Add it even on a holiday, a Sunday or outside the semester (after the person confirmed
+    /// the `conflict` answer that named the problem).
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// Cancels a lesson that did not take place, or moves one not yet held to another day.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeLessonRequest {
+    pub journal: String,
+    pub lesson: String,
+    /// `cancel` or `move`.
+    pub action: String,
+    /// The new day (`move`), `YYYY-MM-DD` or dd.MM.yyyy.
+    #[serde(default)]
+    pub date: Option<String>,
+    #[serde(default)]
+    pub pair: Option<u8>,
+    #[serde(default)]
+    pub confirm: bool,
 }
 
 // ---------------------------------------------------------------- modules and groups
@@ -765,6 +796,20 @@ pub struct JournalReport {
     pub attendance_percent: Option<f64>,
     pub students: Vec<StudentReport>,
     pub lessons: Vec<LessonReport>,
+    /// Hours per lesson type against the module's plan (`Replica::delivered_hours`).
+    pub hours_plan: Vec<PlannedHours>,
+}
+
+/// One lesson type's hours: planned by the module, delivered, still scheduled, short.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedHours {
+    /// HEMIS training-type code.
+    pub lesson_type: String,
+    pub planned: u32,
+    pub delivered: u32,
+    pub scheduled: u32,
+    pub shortfall: u32,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, TS)]
@@ -903,6 +948,7 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         MarkLessonRequest,
         SetTopicRequest,
         AddLessonRequest,
+        ChangeLessonRequest,
         ListModulesRequest,
         ModuleSummary,
         GetModuleRequest,
@@ -922,6 +968,7 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         OverruledEntry,
         GetReportRequest,
         JournalReport,
+        PlannedHours,
         ExportJournalRequest,
         ExportStatementRequest,
         GetStandingRequest,

@@ -71,6 +71,7 @@ pub fn run() {
             commands::journal::mark_lesson,
             commands::journal::set_topic,
             commands::journal::add_lesson,
+            commands::journal::change_lesson,
             commands::journal::enter_score,
             commands::journal::adjust_mark,
             commands::journal::lock_lesson,

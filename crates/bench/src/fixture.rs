@@ -119,6 +119,8 @@ pub fn build_journal(
                 number: Some(format!("3{i:07}")),
                 status: "active".into(),
                 subgroup: Some(if i % 2 == 0 { "1" } else { "2" }.into()),
+                since: None,
+                until: None,
             };
             Ok((s.clone(), serde_json::to_string(&v)?))
         })
@@ -193,6 +195,7 @@ pub fn build_journal(
             pair: 2,
             lesson_type: lesson_type.code().into(),
             teacher: shape.teachers.first().cloned(),
+            subgroup: None,
         })?;
         let held = i < shape.marked;
         let mut marks = Vec::new();

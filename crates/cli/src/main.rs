@@ -17,7 +17,7 @@ use daftar_core::bundle::{Bundle, PeerHeads};
 use daftar_core::conflicts::Choice;
 use daftar_core::demo::{DemoSpec, Tier};
 use daftar_core::export::ExportFormat;
-use daftar_core::journal::{MarkInput, NewLesson, short_id};
+use daftar_core::journal::{MarkInput, NewLesson, ScoreEntry, short_id};
 use daftar_core::model::{AdjustmentValue, Attendance, LessonType, display_date, parse_user_date};
 use daftar_core::{CoreError, Replica};
 use serde_json::json;
@@ -76,12 +76,14 @@ enum Command {
         #[arg(long = "absent", value_name = "STUDENT")]
         absent: Vec<String>,
     },
-    /// Enter a control score (JN, ON1, ON2, YN; YN:2 for a second sitting).
+    /// Enter a control score (JN, ON1, ON2, YN; YN:2 for a second sitting). For YN, `kelmadi`
+    /// records the student absent from that sitting, and `""` takes the record back.
     Score {
         journal: String,
         control: String,
         student: String,
-        points: f64,
+        /// Points (`12`, `12.5`, `12,5`), or `kelmadi` / `nb` for YN.
+        points: String,
     },
     /// Dean's office: adjust a saved mark with a reason (the teacher's mark is kept).
     Adjust(AdjustArgs),
@@ -153,6 +155,28 @@ enum Command {
     /// Per-student hours (this subject and the semester), totals, admission and grade of a
     /// journal.
     Report { journal: String },
+    /// Hours per lesson type: the module's plan against the hours delivered and still on the
+    /// schedule, and the shortfall.
+    Hours { journal: String },
+    /// The university's teaching calendar: semester dates and holidays (administrator). With
+    /// no option, prints it. A lesson on a holiday, a Sunday or outside its semester needs
+    /// `--confirm`.
+    Calendar(CalendarArgs),
+    /// Dean's office: a student left the group, went on academic leave, came back, or joined
+    /// it on a day (lessons are expected of a student only while a member).
+    Student {
+        journal: String,
+        student: String,
+        /// active, left or academic-leave.
+        #[arg(long)]
+        status: Option<String>,
+        /// The day the new status begins (dd.MM.yyyy or YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// The day the student joined the group.
+        #[arg(long, value_name = "DATE")]
+        joined: Option<String>,
+    },
     /// Students' semester standing: unexcused hours over every subject against the catalog's
     /// thresholds (12 / 36 / more than 74 h by default), worst first.
     Standing {
@@ -254,6 +278,25 @@ enum ImportCommand {
     Hemis { path: PathBuf },
 }
 
+#[derive(Args)]
+struct CalendarArgs {
+    /// Autumn (odd) semesters: FROM..TO, e.g. 02.09.2026..27.12.2026.
+    #[arg(long, value_name = "FROM..TO")]
+    autumn: Option<String>,
+    /// Spring (even) semesters: FROM..TO.
+    #[arg(long, value_name = "FROM..TO")]
+    spring: Option<String>,
+    /// One semester's own dates: N=FROM..TO (overrides autumn / spring for it).
+    #[arg(long, value_name = "N=FROM..TO")]
+    semester: Vec<String>,
+    /// A holiday (repeatable).
+    #[arg(long, value_name = "DATE")]
+    holiday: Vec<String>,
+    /// Forget the holidays listed so far.
+    #[arg(long)]
+    clear_holidays: bool,
+}
+
 #[derive(Subcommand)]
 enum LessonCommand {
     /// Add a lesson (a pair on a date).
@@ -269,6 +312,39 @@ enum LessonCommand {
         lesson_type: String,
         #[arg(long)]
         topic: Option<String>,
+        /// Only this subgroup has the lesson (labs, languages).
+        #[arg(long)]
+        subgroup: Option<String>,
+        /// Add it even on a holiday, a Sunday or outside the semester.
+        #[arg(long)]
+        confirm: bool,
+    },
+    /// Cancel a lesson that did not take place (a held one: dean's office only).
+    Cancel { journal: String, lesson: String },
+    /// Move a lesson not yet held to another day or pair.
+    Move {
+        journal: String,
+        lesson: String,
+        #[arg(long, value_name = "DATE")]
+        date: String,
+        #[arg(long)]
+        pair: Option<u8>,
+        #[arg(long)]
+        confirm: bool,
+    },
+    /// Give a lesson to another teacher (dean's office).
+    Reassign {
+        journal: String,
+        lesson: String,
+        /// Teacher id or full name.
+        #[arg(long)]
+        teacher: String,
+    },
+    /// Make a lesson one subgroup's, or the whole group's (`all`) (dean's office).
+    Subgroup {
+        journal: String,
+        lesson: String,
+        subgroup: String,
     },
 }
 
@@ -465,11 +541,13 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             pair,
             lesson_type,
             topic,
+            subgroup,
+            confirm,
         }) => {
             let mut r = open(&dir)?;
             let id = r.resolve_journal(&journal)?;
             let date = parse_user_date(&date)?;
-            let lesson = r.add_lesson(
+            let lesson = r.add_lesson_checked(
                 &id,
                 NewLesson {
                     date: date.clone(),
@@ -477,7 +555,9 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
                     lesson_type: LessonType::parse(&lesson_type)?,
                     topic,
                     teacher: None,
+                    subgroup,
                 },
+                confirm,
             )?;
             out.value(
                 &json!({ "journal": short_id(&id), "lesson": lesson }),
@@ -544,8 +624,149 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             let mut r = open(&dir)?;
             let id = r.resolve_journal(&journal)?;
             let student = r.resolve_student(&id, &student)?;
-            r.score(&id, &control, &student, points)?;
-            out.ok(&format!("Saved: {control} = {points} for {student}"))
+            match r.enter_score(&id, &control, &student, &points)? {
+                ScoreEntry::Points(p) => out.ok(&format!("Saved: {control} = {p} for {student}")),
+                ScoreEntry::Absent => {
+                    out.ok(&format!("Saved: {student} absent from {control} (kelmadi)"))
+                }
+                ScoreEntry::Cleared => out.ok(&format!(
+                    "Saved: {student} no longer recorded absent from {control}"
+                )),
+            }
+        }
+        Command::Lesson(LessonCommand::Cancel { journal, lesson }) => {
+            let mut r = open(&dir)?;
+            let id = r.resolve_journal(&journal)?;
+            let lesson = r.resolve_lesson(&id, &lesson)?;
+            r.cancel_lesson(&id, &lesson)?;
+            out.ok(&format!("Lesson {lesson} cancelled"))
+        }
+        Command::Lesson(LessonCommand::Move {
+            journal,
+            lesson,
+            date,
+            pair,
+            confirm,
+        }) => {
+            let mut r = open(&dir)?;
+            let id = r.resolve_journal(&journal)?;
+            let lesson = r.resolve_lesson(&id, &lesson)?;
+            let date = parse_user_date(&date)?;
+            let pair = match pair {
+                Some(p) => p,
+                None => r
+                    .journal_view(&id)?
+                    .lessons
+                    .iter()
+                    .find(|l| l.id == lesson)
+                    .map(|l| l.pair.clamp(1, 8) as u8)
+                    .unwrap_or(1),
+            };
+            let new = r.move_lesson(&id, &lesson, &date, pair, confirm)?;
+            out.value(
+                &json!({ "journal": short_id(&id), "cancelled": lesson, "lesson": new }),
+                || {
+                    format!(
+                        "Moved: lesson {lesson} cancelled, lesson {new} added on {} at pair {pair}",
+                        display_date(&date)
+                    )
+                },
+            )
+        }
+        Command::Lesson(LessonCommand::Reassign {
+            journal,
+            lesson,
+            teacher,
+        }) => {
+            let mut r = open(&dir)?;
+            let id = r.resolve_journal(&journal)?;
+            let lesson = r.resolve_lesson(&id, &lesson)?;
+            r.reassign_lesson(&id, &lesson, &teacher)?;
+            out.ok(&format!("Lesson {lesson} given to {teacher}"))
+        }
+        Command::Lesson(LessonCommand::Subgroup {
+            journal,
+            lesson,
+            subgroup,
+        }) => {
+            let mut r = open(&dir)?;
+            let id = r.resolve_journal(&journal)?;
+            let lesson = r.resolve_lesson(&id, &lesson)?;
+            let sg = Some(subgroup.as_str()).filter(|s| !matches!(s.trim(), "all" | "" | "-"));
+            r.set_lesson_subgroup(&id, &lesson, sg)?;
+            out.ok(&match sg {
+                Some(sg) => format!("Lesson {lesson} is for subgroup {sg}"),
+                None => format!("Lesson {lesson} is for the whole group"),
+            })
+        }
+        Command::Hours { journal } => {
+            let r = open(&dir)?;
+            let id = r.resolve_journal(&journal)?;
+            let lines = r.delivered_hours(&id)?;
+            out.value(&lines, || output::hours_table(&lines))
+        }
+        Command::Calendar(args) => {
+            let mut r = open(&dir)?;
+            let mut cal = r.calendar()?;
+            let changes = args.autumn.is_some()
+                || args.spring.is_some()
+                || !args.semester.is_empty()
+                || !args.holiday.is_empty()
+                || args.clear_holidays;
+            if changes {
+                if let Some(t) = &args.autumn {
+                    cal.autumn = Some(parse_term(t)?);
+                }
+                if let Some(t) = &args.spring {
+                    cal.spring = Some(parse_term(t)?);
+                }
+                for s in &args.semester {
+                    let (n, t) = s.split_once('=').ok_or_else(|| {
+                        CoreError::invalid("semester", format!("{s:?}: write N=FROM..TO"))
+                    })?;
+                    cal.semesters.insert(n.trim().to_string(), parse_term(t)?);
+                }
+                if args.clear_holidays {
+                    cal.holidays.clear();
+                }
+                for h in &args.holiday {
+                    cal.holidays.insert(parse_user_date(h)?);
+                }
+                r.set_calendar(&cal)?;
+            }
+            out.value(&cal, || output::calendar_text(&cal))
+        }
+        Command::Student {
+            journal,
+            student,
+            status,
+            from,
+            joined,
+        } => {
+            let mut r = open(&dir)?;
+            let id = r.resolve_journal(&journal)?;
+            let student = r.resolve_student(&id, &student)?;
+            let from = from.as_deref().map(parse_user_date).transpose()?;
+            let joined = joined.as_deref().map(parse_user_date).transpose()?;
+            let value = r.set_student_status(
+                &id,
+                &student,
+                status.as_deref(),
+                from.as_deref(),
+                joined.as_deref(),
+            )?;
+            out.value(&value, || {
+                format!(
+                    "{}: {}{}",
+                    value.name,
+                    value.status,
+                    value
+                        .until
+                        .as_deref()
+                        .map(|d| format!(" from {}", display_date(d)))
+                        .unwrap_or_default()
+                )
+            })
         }
         Command::Adjust(args) => {
             let mut r = open(&dir)?;
@@ -915,4 +1136,18 @@ fn mark_loop(dir: &Path, journal: &str, start: u64, count: u64) -> Result<()> {
         stdout.flush()?;
     }
     Ok(())
+}
+
+/// `FROM..TO` with dates as people type them.
+fn parse_term(text: &str) -> Result<daftar_core::lessons::Term, CoreError> {
+    let (from, to) = text.split_once("..").ok_or_else(|| {
+        CoreError::invalid(
+            "dates",
+            format!("{text:?}: write FROM..TO, e.g. 02.09.2026..27.12.2026"),
+        )
+    })?;
+    Ok(daftar_core::lessons::Term {
+        from: parse_user_date(from)?,
+        to: parse_user_date(to)?,
+    })
 }

@@ -415,6 +415,9 @@ pub fn debtors_table(list: &[daftar_core::standing::Debtor]) -> String {
             daftar_rules::assessment::Outcome::Debtor {
                 debt: daftar_rules::assessment::Debt::Failed,
             } => format!("failed the final (sitting {})", d.assessment.sitting),
+            daftar_rules::assessment::Outcome::Debtor {
+                debt: daftar_rules::assessment::Debt::Absent,
+            } => format!("absent from the final (sitting {})", d.assessment.sitting),
             _ => d
                 .assessment
                 .admission
@@ -431,6 +434,66 @@ pub fn debtors_table(list: &[daftar_core::standing::Debtor]) -> String {
             t.yn.map(|y| format!("{y}")).unwrap_or_else(|| "—".into()),
             why
         ));
+    }
+    out
+}
+
+/// `daftar hours`: planned against delivered hours per lesson type.
+pub fn hours_table(lines: &[daftar_core::lessons::HoursLine]) -> String {
+    if lines.is_empty() {
+        return "This journal has no planned hours and no lessons.".into();
+    }
+    let mut out = format!(
+        "  {}  {:>7} {:>9} {:>9} {:>9}\n",
+        pad("TYPE", 16),
+        "PLANNED",
+        "DELIVERED",
+        "SCHEDULED",
+        "SHORTFALL"
+    );
+    for l in lines {
+        let name = daftar_core::model::LessonType::parse(&l.lesson_type)
+            .map(|t| t.short_name().to_string())
+            .unwrap_or_else(|_| l.lesson_type.clone());
+        out.push_str(&format!(
+            "  {}  {:>7} {:>9} {:>9} {:>9}\n",
+            pad(&name, 16),
+            l.planned,
+            l.delivered,
+            l.scheduled,
+            if l.shortfall > 0 {
+                format!("{} h", l.shortfall)
+            } else {
+                "—".into()
+            }
+        ));
+    }
+    out
+}
+
+/// `daftar calendar`: semester dates and holidays.
+pub fn calendar_text(cal: &daftar_core::lessons::Calendar) -> String {
+    use daftar_core::model::display_date;
+    let term = |t: &daftar_core::lessons::Term| {
+        format!("{} – {}", display_date(&t.from), display_date(&t.to))
+    };
+    let mut out = String::new();
+    match &cal.autumn {
+        Some(t) => out.push_str(&format!("Autumn semesters: {}\n", term(t))),
+        None => out.push_str("Autumn semesters: not set\n"),
+    }
+    match &cal.spring {
+        Some(t) => out.push_str(&format!("Spring semesters: {}\n", term(t))),
+        None => out.push_str("Spring semesters: not set\n"),
+    }
+    for (n, t) in &cal.semesters {
+        out.push_str(&format!("Semester {n}: {}\n", term(t)));
+    }
+    if cal.holidays.is_empty() {
+        out.push_str("Holidays: none\n");
+    } else {
+        let days: Vec<String> = cal.holidays.iter().map(|d| display_date(d)).collect();
+        out.push_str(&format!("Holidays: {}\n", days.join(", ")));
     }
     out
 }

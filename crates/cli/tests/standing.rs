@@ -345,14 +345,32 @@ fn the_statement_has_the_form_s_columns_counts_and_signatures() {
         .map(|s| s["id"].as_str().expect("id").to_string())
         .collect();
     assert!(students.len() >= 3);
-    // One passes with a 5 (70 + 25 = 95), one is admitted and has no YN (kelmadi), the rest
-    // are not admitted (a 2 on the statement).
+    // One passes with a 5 (70 + 25 = 95), one is admitted and did not come to YN (kelmadi),
+    // one is admitted and has no YN yet (no grade, not counted), the rest are not admitted (a
+    // 2 on the statement).
     for (control, points) in [("JN", "40"), ("ON1", "15"), ("ON2", "15"), ("YN", "25")] {
         ok(&dir, &["score", &journal, control, &students[0], points]);
     }
-    for (control, points) in [("JN", "30"), ("ON1", "10"), ("ON2", "10")] {
-        ok(&dir, &["score", &journal, control, &students[1], points]);
+    for who in [&students[1], &students[2]] {
+        for (control, points) in [("JN", "30"), ("ON1", "10"), ("ON2", "10")] {
+            ok(&dir, &["score", &journal, control, who, points]);
+        }
     }
+    ok(&dir, &["score", &journal, "YN", &students[1], "kelmadi"]);
+    // Kelmadi makes an admitted student a debtor.
+    let debtors = json(&dir, &["debtors"]);
+    assert!(
+        debtors
+            .as_array()
+            .expect("debtors")
+            .iter()
+            .any(|d| d["student"] == students[1].as_str()
+                && d["assessment"]["outcome"]["debt"] == "absent"),
+        "{debtors}"
+    );
+    // A score entered for the sitting is what counts; the absence is shown again once cleared.
+    ok(&dir, &["score", &journal, "YN", &students[2], "нб"]);
+    ok(&dir, &["score", &journal, "YN", &students[2], ""]);
     let out = tmp.path().join("qaydnoma.xlsx");
     let printed = json(
         &dir,
@@ -385,7 +403,7 @@ fn the_statement_has_the_form_s_columns_counts_and_signatures() {
     let n = students.len();
     let footer = format!(
         "Jami talabalar soni: {n}, shundan, “5”: 1, “4”: 0, “3”: 0, “2”: {}, “Kelmadi”: 1",
-        n - 2
+        n - 3
     );
     assert!(has(&footer), "{footer} in {all:?}");
     for who in ["O‘qituvchi:", "Kafedra mudiri:", "Fakultet dekani:"] {

@@ -402,6 +402,8 @@ fn generate_inner(
                     number: Some(format!("3{}{:07}", 26 - course, next_student)),
                     status: "active".into(),
                     subgroup: Some(if rng.random_bool(0.5) { "1" } else { "2" }.into()),
+                    since: None,
+                    until: None,
                 },
             ));
         }
@@ -512,6 +514,7 @@ fn write_journal(
             pair,
             lesson_type: lesson_type.code().to_string(),
             teacher: Some(seed.teacher.to_string()),
+            subgroup: None,
         };
         let header = serde_json::to_string(&header).unwrap_or_default();
         let topic = format!(

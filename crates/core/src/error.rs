@@ -31,6 +31,11 @@ pub enum CoreError {
     #[error("{reason}")]
     NotAllowed { reason: String },
 
+    /// The edit is allowed but unusual (a lesson on a holiday): it is made only when the
+    /// person confirms it (`--confirm` in the CLI, a dialog in the app).
+    #[error("{reason}")]
+    NeedsConfirmation { reason: String },
+
     #[error(
         "this replica was written by a newer Daftar (schema {found}, this version knows up to {supported}); update Daftar to open it"
     )]
@@ -143,6 +148,7 @@ impl CoreError {
             CoreError::Ambiguous { .. } | CoreError::InvalidInput { .. } => "invalid_input",
             CoreError::Locked { .. } => "locked",
             CoreError::NotAllowed { .. } => "forbidden",
+            CoreError::NeedsConfirmation { .. } => "needs_confirmation",
             CoreError::SchemaTooNew { .. } => "schema_too_new",
             CoreError::NotInitialised { .. } => "not_initialised",
             CoreError::BadBundle(_) | CoreError::ForeignBundle { .. } => "bad_bundle",

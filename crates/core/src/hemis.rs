@@ -496,6 +496,8 @@ fn plan(dir: &Path) -> Result<Plan> {
                 number: s.student_id_number.as_ref().map(Id::text),
                 status: status.to_string(),
                 subgroup: None,
+                since: None,
+                until: None,
             },
         ));
     }
@@ -701,6 +703,7 @@ fn plan(dir: &Path) -> Result<Plan> {
                 pair,
                 lesson_type,
                 teacher,
+                subgroup: None,
             },
         );
     }

@@ -43,6 +43,9 @@ pub struct LessonView {
     pub teacher: Option<String>,
     pub status: String,
     pub lock: Option<String>,
+    /// The subgroup the lesson is for; none: the whole group.
+    pub subgroup: Option<String>,
+    /// Every student expected at it has a mark, and its topic is set.
     pub complete: bool,
 }
 
@@ -52,6 +55,7 @@ pub struct StudentView {
     pub number: Option<String>,
     pub name: String,
     pub status: String,
+    pub subgroup: Option<String>,
 }
 
 /// One cell: the teacher's mark, the dean's adjustment beside it, and the effective value.
@@ -103,6 +107,8 @@ pub struct JournalView {
     pub students: Vec<StudentView>,
     pub cells: Vec<CellView>,
     pub scores: Vec<ScoreView>,
+    /// (student, sitting) recorded absent from the final control ("kelmadi").
+    pub final_absences: Vec<(String, u8)>,
     pub conflicts: Vec<String>,
 }
 
@@ -157,10 +163,76 @@ pub struct NewLesson {
     pub lesson_type: LessonType,
     pub topic: Option<String>,
     pub teacher: Option<String>,
+    /// The subgroup the lesson is for (labs, languages); none: the whole group.
+    pub subgroup: Option<String>,
 }
 
 fn strip<'a>(input: &'a str, prefix: &str) -> &'a str {
     input.strip_prefix(prefix).unwrap_or(input)
+}
+
+/// A control as typed (`YN`, `yn:2`, `ON1/1`): its code and sitting (1 when none).
+fn split_control(control: &str) -> Result<(String, i64)> {
+    Ok(match control.split_once([':', '/']) {
+        Some((c, s)) => (
+            c.trim().to_uppercase(),
+            s.trim().parse::<i64>().map_err(|_| {
+                CoreError::invalid(
+                    "control",
+                    format!("{control:?}: the sitting must be a number, e.g. YN:2"),
+                )
+            })?,
+        ),
+        None => (control.trim().to_uppercase(), 1),
+    })
+}
+
+/// What a control's cell takes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ScoreEntry {
+    Points(f64),
+    /// Did not come to the final control ("kelmadi").
+    Absent,
+    /// Nothing typed: takes an absence back.
+    Cleared,
+}
+
+impl ScoreEntry {
+    /// Points with a dot or a comma, or an absence word in any of Daftar's languages.
+    pub fn parse(typed: &str) -> Result<ScoreEntry> {
+        let t = typed.trim();
+        if t.is_empty() {
+            return Ok(ScoreEntry::Cleared);
+        }
+        if let Ok(p) = t.replace(',', ".").parse::<f64>() {
+            if p.is_finite() {
+                return Ok(ScoreEntry::Points(p));
+            }
+        }
+        let folded = fold_name(t);
+        let absent = [
+            "kelmadi",
+            "келмади",
+            "absent",
+            "nb",
+            "нб",
+            "не явился",
+            "не явилась",
+            "неявка",
+            "н/я",
+            "yo'q",
+            "йўқ",
+        ];
+        if absent.contains(&folded.as_str()) || Attendance::parse(t) == Ok(Attendance::Absent) {
+            return Ok(ScoreEntry::Absent);
+        }
+        Err(CoreError::invalid(
+            "points",
+            format!(
+                "{typed:?} is not a number of points (or \"kelmadi\" for a student absent from the final)"
+            ),
+        ))
+    }
 }
 
 /// Bare id as printed (`journal/abc` → `abc`).
@@ -181,6 +253,44 @@ impl Replica {
         let ids = stmt
             .query_map(params![full, like], |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        if !ids.is_empty() {
+            return pick_one("journal", input, &full, ids);
+        }
+        // By its group and subject as people say them ("101-25 matematika", "O‘zbek tili
+        // 101"): any case, any Uzbek apostrophe; every word typed must begin a word of the
+        // group's name or the subject.
+        let words: Vec<String> = fold_name(input)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT j.id, coalesce(g.name, ''), j.subject FROM journals j
+             LEFT JOIN groups g ON g.id = j.group_id ORDER BY j.id",
+        )?;
+        let all = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    format!("{} {}", r.get::<_, String>(1)?, r.get::<_, String>(2)?),
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let ids: Vec<String> = all
+            .into_iter()
+            .filter(|(_, name)| {
+                let name = fold_name(name);
+                let parts: Vec<&str> = name
+                    .split(|c: char| c.is_whitespace() || c == '.' || c == ',')
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                !words.is_empty()
+                    && words
+                        .iter()
+                        .all(|w| parts.iter().any(|p| p.starts_with(w.as_str())))
+            })
+            .map(|(id, _)| id)
+            .take(6)
+            .collect();
         pick_one("journal", input, &full, ids)
     }
 
@@ -569,6 +679,7 @@ impl Replica {
             pair: lesson.pair,
             lesson_type: lesson.lesson_type.code().to_string(),
             teacher: lesson.teacher.clone(),
+            subgroup: lesson.subgroup.clone().filter(|s| !s.trim().is_empty()),
         };
         let header = serde_json::to_string(&header).unwrap_or_default();
         let lesson_id = id.clone();
@@ -611,11 +722,13 @@ impl Replica {
         let row = self.journal_row(journal)?;
         self.ensure_lesson_open(journal, lesson)?;
         self.ensure_within_window(journal, lesson)?;
-        let active = self.active_students(&row.group)?;
-        if !active.iter().any(|s| s == student) {
+        let expected = self.lesson_members(journal, lesson)?;
+        if !expected.iter().any(|s| s == student) {
             return Err(CoreError::invalid(
                 "student",
-                format!("student {student} is not an active member of this journal's group"),
+                format!(
+                    "student {student} is not expected at this lesson (not in its subgroup, or not a member of the group on its day)"
+                ),
             ));
         }
         if let Some(g) = input.grade {
@@ -650,15 +763,18 @@ impl Replica {
     /// Marks a whole lesson present except the absentees, as one action and one change.
     /// Existing grades and notes are kept. Returns the number of students marked.
     pub fn mark_all(&mut self, journal: &str, lesson: &str, absent: &[String]) -> Result<usize> {
-        let row = self.journal_row(journal)?;
+        self.journal_row(journal)?;
         self.ensure_lesson_open(journal, lesson)?;
         self.ensure_within_window(journal, lesson)?;
-        let active = self.active_students(&row.group)?;
+        // The students expected at the lesson: its subgroup, members of the group on its day.
+        let active = self.lesson_members(journal, lesson)?;
         for a in absent {
             if !active.contains(a) {
                 return Err(CoreError::invalid(
                     "student",
-                    format!("student {a} is not an active member of this journal's group"),
+                    format!(
+                        "student {a} is not expected at this lesson (not in its subgroup, or not a member of the group on its day)"
+                    ),
                 ));
             }
         }
@@ -734,18 +850,7 @@ impl Replica {
                 reason: reason.clone(),
             });
         }
-        let (code, sitting) = match control.split_once([':', '/']) {
-            Some((c, s)) => (
-                c.trim().to_uppercase(),
-                s.trim().parse::<i64>().map_err(|_| {
-                    CoreError::invalid(
-                        "control",
-                        format!("{control:?}: the sitting must be a number, e.g. YN:2"),
-                    )
-                })?,
-            ),
-            None => (control.trim().to_uppercase(), 1),
-        };
+        let (code, sitting) = split_control(control)?;
         let controls = self.controls(row.module.as_deref())?;
         let Some(plan) = controls.iter().find(|c| c.code == code) else {
             let known = controls
@@ -822,6 +927,41 @@ impl Replica {
             Ok(Refresh::key("scores", key.clone()))
         })?;
         Ok(())
+    }
+
+    /// Enters what a person typed in a control's cell: points (`12`, `12.5`, `12,5`), or, for
+    /// the final control, an absence (`kelmadi`, `nb`, `келмади`, `не явился`, `absent`),
+    /// or nothing to take an absence back. The CLI and the app both come through here.
+    pub fn enter_score(
+        &mut self,
+        journal: &str,
+        control: &str,
+        student: &str,
+        typed: &str,
+    ) -> Result<ScoreEntry> {
+        let entry = ScoreEntry::parse(typed)?;
+        let (code, sitting) = split_control(control)?;
+        match entry {
+            ScoreEntry::Points(points) => self.score(journal, control, student, points)?,
+            ScoreEntry::Absent | ScoreEntry::Cleared => {
+                let row = self.journal_row(journal)?;
+                let is_final = self
+                    .controls(row.module.as_deref())?
+                    .iter()
+                    .any(|c| c.code == code && c.kind == "YN");
+                if !is_final {
+                    return Err(CoreError::invalid(
+                        "points",
+                        format!(
+                            "{code} takes points; only the final control (YN) records an absence"
+                        ),
+                    ));
+                }
+                let sitting = u8::try_from(sitting).unwrap_or(0);
+                self.record_final_absence(journal, student, sitting, entry == ScoreEntry::Absent)?;
+            }
+        }
+        Ok(entry)
     }
 
     /// A student's scores in a journal, as the assessment rules read them.
@@ -971,15 +1111,10 @@ impl Replica {
         let mut stmt = self.conn().prepare(
             "WITH active AS (
                  SELECT group_id, count(*) AS n FROM students WHERE status = 'active' GROUP BY group_id
-             ), per_lesson AS (
-                 SELECT journal_id, lesson_id, count(*) AS n FROM marks GROUP BY journal_id, lesson_id
              )
              SELECT j.id, coalesce(g.name, j.group_id), j.subject, j.semester,
                     coalesce(a.n, 0),
-                    (SELECT count(*) FROM lessons l WHERE l.journal_id = j.id),
-                    (SELECT count(*) FROM lessons l JOIN per_lesson p
-                        ON p.journal_id = l.journal_id AND p.lesson_id = l.id
-                      WHERE l.journal_id = j.id AND p.n >= coalesce(a.n, 0)),
+                    (SELECT count(*) FROM lessons l WHERE l.journal_id = j.id AND l.status <> 'cancelled'),
                     j.lock_reason IS NOT NULL,
                     (SELECT count(*) FROM changes c WHERE c.doc_id = j.id AND c.local = 1 AND c.pushed = 0),
                     (SELECT count(*) FROM conflicts c WHERE c.doc_id = j.id)
@@ -988,19 +1123,26 @@ impl Replica {
              LEFT JOIN active a ON a.group_id = j.group_id
              ORDER BY coalesce(g.name, j.group_id), j.subject, j.id",
         )?;
+        let mut complete: HashMap<String, i64> = HashMap::new();
+        for ((journal, _), c) in self.completion(None)? {
+            if c.complete() {
+                *complete.entry(journal).or_default() += 1;
+            }
+        }
         let rows = stmt
             .query_map([], |r| {
+                let id: String = r.get(0)?;
                 Ok(JournalSummary {
-                    id: short_id(&r.get::<_, String>(0)?).to_string(),
+                    complete_lessons: complete.get(&id).copied().unwrap_or(0),
+                    id: short_id(&id).to_string(),
                     group: r.get(1)?,
                     subject: r.get(2)?,
                     semester: r.get(3)?,
                     students: r.get(4)?,
                     lessons: r.get(5)?,
-                    complete_lessons: r.get(6)?,
-                    locked: r.get(7)?,
-                    unsynced: r.get(8)?,
-                    conflicts: r.get(9)?,
+                    locked: r.get(6)?,
+                    unsynced: r.get(7)?,
+                    conflicts: r.get(8)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -1044,7 +1186,7 @@ impl Replica {
 
         let students: Vec<StudentView> = {
             let mut stmt = conn.prepare_cached(
-                "SELECT id, number, name, status FROM students WHERE group_id = ?1 ORDER BY name, id",
+                "SELECT id, number, name, status, subgroup FROM students WHERE group_id = ?1 ORDER BY name, id",
             )?;
             stmt.query_map([&group], |r| {
                 Ok(StudentView {
@@ -1052,11 +1194,11 @@ impl Replica {
                     number: r.get(1)?,
                     name: r.get(2)?,
                     status: r.get(3)?,
+                    subgroup: r.get(4)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?
         };
-        let active = students.iter().filter(|s| s.status == "active").count() as i64;
 
         // Cells first: one range scan of the journal's marks. Adjustments and inbox entries
         // are few and read by range into maps, rather than probed once per cell by a join,
@@ -1118,19 +1260,18 @@ impl Replica {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?
         };
-        let mut marked_per_lesson: HashMap<&str, i64> = HashMap::new();
-        for c in &cells {
-            *marked_per_lesson.entry(c.lesson.as_str()).or_default() += 1;
-        }
+        let completion = self.completion(Some(journal))?;
 
         let lessons: Vec<LessonView> = {
             let mut stmt = conn.prepare_cached(
-                "SELECT id, date, pair, lesson_type, topic, teacher_id, status, lock_reason
+                "SELECT id, date, pair, lesson_type, topic, teacher_id, status, lock_reason, subgroup
                  FROM lessons WHERE journal_id = ?1 ORDER BY date, pair, id",
             )?;
             stmt.query_map([journal], |r| {
                 let id: String = r.get(0)?;
-                let marked = marked_per_lesson.get(id.as_str()).copied().unwrap_or(0);
+                let complete = completion
+                    .get(&(journal.to_string(), id.clone()))
+                    .is_some_and(|c| c.complete());
                 Ok(LessonView {
                     id,
                     date: r.get(1)?,
@@ -1140,7 +1281,8 @@ impl Replica {
                     teacher: r.get(5)?,
                     status: r.get(6)?,
                     lock: r.get(7)?,
-                    complete: active > 0 && marked >= active,
+                    subgroup: r.get(8)?,
+                    complete,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?
@@ -1184,6 +1326,7 @@ impl Replica {
             students,
             cells,
             scores,
+            final_absences: self.final_absences(journal)?.into_iter().collect(),
             conflicts,
         })
     }

@@ -38,6 +38,7 @@ pub mod export;
 pub mod hemis;
 pub mod history;
 pub mod journal;
+pub mod lessons;
 pub mod model;
 pub mod overruled;
 pub mod projection;

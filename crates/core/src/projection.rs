@@ -90,7 +90,7 @@ pub fn clear_all(tx: &Connection) -> Result<()> {
          DELETE FROM teachers; DELETE FROM groups; DELETE FROM students; DELETE FROM modules;
          DELETE FROM module_topics; DELETE FROM module_controls; DELETE FROM journals;
          DELETE FROM lessons; DELETE FROM marks; DELETE FROM scores; DELETE FROM adjustments;
-         DELETE FROM conflicts; DELETE FROM resolutions;",
+         DELETE FROM conflicts; DELETE FROM resolutions; DELETE FROM final_absences;",
     )?;
     Ok(())
 }
@@ -117,8 +117,13 @@ fn project_catalog(tx: &Connection, doc: &Doc) -> Result<()> {
         .get("settings", "thresholds")
         .unwrap_or_else(|| "[12,36,74]".to_string());
     tx.execute(
-        "INSERT INTO catalog (id, name, thresholds) VALUES (?1, ?2, ?3)",
-        params![doc.id, name, thresholds],
+        "INSERT INTO catalog (id, name, thresholds, calendar) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            doc.id,
+            name,
+            thresholds,
+            doc.get("settings", crate::lessons::CALENDAR_KEY)
+        ],
     )?;
     for key in doc.keys("faculties") {
         if let Some(f) = doc.get("faculties", &key).and_then(|v| parse::<Named>(&v)) {
@@ -159,6 +164,13 @@ pub struct StudentValue {
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subgroup: Option<String>,
+    /// The first day the student is a member of the group (`YYYY-MM-DD`; none: from the start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// The day the student's current status began, when it is not `active` (left, academic
+    /// leave): before it the student was active and is counted on lessons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
 }
 
 fn project_group(tx: &Connection, doc: &Doc) -> Result<()> {
@@ -179,15 +191,17 @@ fn project_group(tx: &Connection, doc: &Doc) -> Result<()> {
         ],
     )?;
     let mut stmt = tx.prepare_cached(
-        "INSERT INTO students (group_id, id, number, name, status, subgroup)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO students (group_id, id, number, name, status, subgroup, since, until)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     for key in doc.keys("students") {
         if let Some(s) = doc
             .get("students", &key)
             .and_then(|v| parse::<StudentValue>(&v))
         {
-            stmt.execute(params![doc.id, key, s.number, s.name, s.status, s.subgroup])?;
+            stmt.execute(params![
+                doc.id, key, s.number, s.name, s.status, s.subgroup, s.since, s.until
+            ])?;
         }
     }
     Ok(())
@@ -265,6 +279,7 @@ fn project_journal(tx: &Connection, doc: &mut Doc) -> Result<()> {
         "DELETE FROM adjustments WHERE journal_id = ?1",
         "DELETE FROM conflicts WHERE doc_id = ?1",
         "DELETE FROM resolutions WHERE doc_id = ?1",
+        "DELETE FROM final_absences WHERE journal_id = ?1",
     ] {
         tx.execute(table, [&doc.id])?;
     }
@@ -283,6 +298,9 @@ fn project_journal(tx: &Connection, doc: &mut Doc) -> Result<()> {
     // Topics and statuses of lessons were read with their lessons; their conflicts need a look.
     for key in doc.keys("topics") {
         topic_checked(tx, doc, &key, &mut locks)?;
+    }
+    for (key, _, _) in doc.prefix("status", daftar_rules::assessment::ABSENT_PREFIX) {
+        final_absence(tx, doc, &key)?;
     }
     Ok(())
 }
@@ -337,6 +355,9 @@ fn journal_key(
                 || key.starts_with(daftar_rules::assessment::RETAKE_PREFIX) =>
         {
             Ok(())
+        }
+        "status" if key.starts_with(daftar_rules::assessment::ABSENT_PREFIX) => {
+            final_absence(tx, doc, key)
         }
         "lessons" => {
             lesson_checked(tx, doc, key, locks)?;
@@ -427,12 +448,12 @@ fn lesson_with_topic(tx: &Connection, doc: &Doc, id: &str, topic: Option<&str>) 
         .and_then(|v| parse::<Opening>(&v))
         .map(|o| o.until);
     tx.prepare_cached(
-        "INSERT INTO lessons (journal_id, id, date, pair, lesson_type, teacher_id, topic, status, lock_reason, opened_until)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        "INSERT INTO lessons (journal_id, id, date, pair, lesson_type, teacher_id, topic, status, lock_reason, opened_until, subgroup)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (journal_id, id) DO UPDATE SET date = excluded.date, pair = excluded.pair,
            lesson_type = excluded.lesson_type, teacher_id = excluded.teacher_id,
            topic = excluded.topic, status = excluded.status, lock_reason = excluded.lock_reason,
-           opened_until = excluded.opened_until",
+           opened_until = excluded.opened_until, subgroup = excluded.subgroup",
     )?
     .execute(params![
         doc.id,
@@ -445,7 +466,27 @@ fn lesson_with_topic(tx: &Connection, doc: &Doc, id: &str, topic: Option<&str>) 
         status.as_str(),
         lock,
         opened_until,
+        header.subgroup,
     ])?;
+    Ok(())
+}
+
+/// The row of a recorded absence from a YN sitting (`status["yn-absent:<sitting>/<student>"]`).
+fn final_absence(tx: &Connection, doc: &Doc, key: &str) -> Result<()> {
+    let Some((sitting, student)) = daftar_rules::assessment::parse_absent_key(key) else {
+        return Ok(());
+    };
+    if doc.get("status", key).is_some() {
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO final_absences (journal_id, sitting, student_id) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![doc.id, sitting, student])?;
+    } else {
+        tx.prepare_cached(
+            "DELETE FROM final_absences WHERE journal_id = ?1 AND sitting = ?2 AND student_id = ?3",
+        )?
+        .execute(params![doc.id, sitting, student])?;
+    }
     Ok(())
 }
 

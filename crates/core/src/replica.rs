@@ -149,7 +149,8 @@ impl Replica {
         let named = named_user.is_some();
         let user = named_user.unwrap_or_else(|| "local".to_string());
         let provenance = crate::provenance::Provenance::load(&conn)?;
-        Ok(Replica {
+        let rebuild = meta_get(&conn, "rebuild_projection")?.is_some();
+        let mut replica = Replica {
             conn,
             path: path.to_path_buf(),
             device,
@@ -160,7 +161,16 @@ impl Replica {
             clock: Box::new(now_ms),
             data_version: None,
             edits_since_check: 0,
-        })
+        };
+        // A schema upgrade that added projected columns: read them from the documents once.
+        if rebuild {
+            replica.rebuild_projection()?;
+            replica.conn.execute(
+                "DELETE FROM replica_meta WHERE key = 'rebuild_projection'",
+                [],
+            )?;
+        }
+        Ok(replica)
     }
 
     /// Replaces the wall clock (tests and the demo generator use a fixed one).

@@ -24,6 +24,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0004_add_trust_records",
         include_str!("../../../migrations/client/0004_add_trust_records.sql"),
     ),
+    (
+        "0005_lessons_as_they_happen",
+        include_str!("../../../migrations/client/0005_lessons_as_they_happen.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -277,11 +277,17 @@ impl Replica {
             .query_map([&group], |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let none = Vec::new();
+        let absences = self.final_absences(journal)?;
         Ok(students
             .into_iter()
             .map(|student| {
                 let mine = scores.get(&student).unwrap_or(&none);
-                assess(system, &plan, mine, student)
+                let absent: Vec<u8> = absences
+                    .iter()
+                    .filter(|(s, _)| *s == student)
+                    .map(|(_, sitting)| *sitting)
+                    .collect();
+                assess(system, &plan, mine, &absent, student)
             })
             .collect())
     }
@@ -366,6 +372,7 @@ pub fn assess(
     system: System,
     plan: &[Control],
     scores: &[Score],
+    absent_from: &[u8],
     student: String,
 ) -> SubjectAssessment {
     let final_codes: Vec<&str> = plan
@@ -377,9 +384,11 @@ pub fn assess(
         .iter()
         .filter(|s| final_codes.contains(&s.control.as_str()))
         .map(|s| s.sitting)
+        .chain(absent_from.iter().copied())
         .max()
         .unwrap_or(1);
-    let totals = assessment::totals(system, plan, scores, sitting);
+    let totals = assessment::totals(system, plan, scores, sitting)
+        .with_absence(absent_from.contains(&sitting));
     let admission = assessment::admission(system, &totals);
     let outcome = assessment::outcome(system, &totals);
     SubjectAssessment {

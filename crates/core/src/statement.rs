@@ -52,6 +52,8 @@ pub struct StatementRow {
     /// 2–5; `None` when admitted and absent from YN (kelmadi) or not yet sat.
     pub grade: Option<u8>,
     pub admitted: bool,
+    /// Admitted and recorded absent from this sitting ("kelmadi").
+    pub absent: bool,
 }
 
 /// A statement's numbers and words.
@@ -69,7 +71,7 @@ pub struct Statement {
     pub teachers: Vec<String>,
     pub hours: u32,
     pub rows: Vec<StatementRow>,
-    /// Students with a 5, 4, 3, 2, and admitted without a YN score (kelmadi).
+    /// Students with a 5, 4, 3, 2, and admitted but recorded absent from YN (kelmadi).
     pub counts: [usize; 5],
 }
 
@@ -162,6 +164,7 @@ impl Replica {
                 });
         }
         let none = Vec::new();
+        let absences = self.final_absences(journal)?;
         let mut rows = Vec::new();
         let mut counts = [0usize; 5];
         for student in view.students.iter().filter(|s| s.status == "active") {
@@ -177,12 +180,20 @@ impl Replica {
             if passed_before {
                 continue;
             }
-            let totals = daftar_rules::assessment::totals(system, &plan, mine, sitting);
+            let totals = daftar_rules::assessment::totals(system, &plan, mine, sitting)
+                .with_absence(absences.contains(&(student.id.clone(), sitting)));
             let admission = daftar_rules::assessment::admission(system, &totals);
             let outcome = daftar_rules::assessment::outcome(system, &totals);
             let admitted = matches!(admission, Admission::Admitted);
+            let absent = matches!(
+                outcome,
+                Outcome::Debtor {
+                    debt: daftar_rules::assessment::Debt::Absent
+                }
+            );
             let grade = match outcome {
                 Outcome::Passed { grade } => Some(grade),
+                _ if absent => None,
                 Outcome::Debtor { .. } => Some(2),
                 // Not admitted: a 2 on the statement (HEMIS counts them with the 2s).
                 _ if !admitted => Some(2),
@@ -193,7 +204,8 @@ impl Replica {
                 Some(4) => counts[1] += 1,
                 Some(3) => counts[2] += 1,
                 Some(_) => counts[3] += 1,
-                None => counts[4] += 1,
+                None if absent => counts[4] += 1,
+                None => {}
             }
             rows.push(StatementRow {
                 number: rows.len() + 1,
@@ -207,6 +219,7 @@ impl Replica {
                 total: totals.total,
                 grade,
                 admitted,
+                absent,
             });
         }
         let form = match (system, sitting) {
@@ -516,10 +529,10 @@ pub fn write_statement_xlsx(st: &Statement, script: Script, path: &Path) -> Resu
                 values.push(opt(r.on));
             }
         }
-        values.push(match (r.grade, r.admitted, r.yn) {
-            (Some(g), _, _) => g.to_string(),
-            (None, true, None) => t(w.absent),
-            (None, _, _) => String::new(),
+        values.push(match r.grade {
+            Some(g) => g.to_string(),
+            None if r.absent => t(w.absent),
+            None => String::new(),
         });
         values.push(String::new());
         for (c, v) in values.iter().enumerate() {

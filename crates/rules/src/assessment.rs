@@ -111,6 +111,22 @@ pub fn retake_key(sitting: u8, student: &str) -> String {
     format!("{RETAKE_PREFIX}{sitting}/{student}")
 }
 
+/// Journal `status` keys `yn-absent:<sitting>/<student>`: the student did not come to the final
+/// control of that sitting ("kelmadi" on the statement). A YN score of the same sitting, if one
+/// is entered too, is what counts: the student sat it.
+pub const ABSENT_PREFIX: &str = "yn-absent:";
+
+/// The `status` key of an absence from a YN sitting.
+pub fn absent_key(sitting: u8, student: &str) -> String {
+    format!("{ABSENT_PREFIX}{sitting}/{student}")
+}
+
+/// The sitting and student of an absence key.
+pub fn parse_absent_key(key: &str) -> Option<(u8, &str)> {
+    let (sitting, student) = key.strip_prefix(ABSENT_PREFIX)?.split_once('/')?;
+    Some((sitting.parse().ok()?, student))
+}
+
 const EPSILON: f64 = 1e-9;
 
 fn at_least(value: f64, bound: f64) -> bool {
@@ -137,6 +153,17 @@ pub struct Totals {
     pub yn_max: Option<f64>,
     /// ΣJN + ΣON + YN (rating, credit), or the YN grade (five-point); `None` before YN.
     pub total: Option<f64>,
+    /// Recorded absent from this YN sitting (and no YN score in it).
+    pub absent: bool,
+}
+
+impl Totals {
+    /// The totals with the sitting's absence record: absent only where no YN score was
+    /// entered for the sitting (a score means the student sat it).
+    pub fn with_absence(mut self, recorded_absent: bool) -> Totals {
+        self.absent = recorded_absent && self.yn.is_none();
+        self
+    }
 }
 
 /// A JN or ON control's score as of sitting `j`: the score entered for the latest sitting up to
@@ -216,6 +243,7 @@ fn current_totals(system: System, plan: &[Control], scores: &[Score], j: u8) -> 
         yn: None,
         yn_max: None,
         total: None,
+        absent: false,
     }
 }
 
@@ -321,6 +349,8 @@ pub enum Debt {
     NotAdmitted,
     /// Sat YN and got a 2 (or, in credit, YN below 60 % of its maximum).
     Failed,
+    /// Admitted, and did not come to YN ("kelmadi").
+    Absent,
 }
 
 /// Where a student is in a subject.
@@ -363,6 +393,7 @@ pub fn outcome(system: System, totals: &Totals) -> Outcome {
         };
     }
     match admission(system, totals) {
+        Admission::Admitted if totals.absent => Outcome::Debtor { debt: Debt::Absent },
         Admission::Admitted => Outcome::Admitted,
         _ if totals.missing_current > 0 => Outcome::InProgress,
         _ => Outcome::Debtor {
@@ -763,5 +794,45 @@ mod tests {
             d
         );
         assert_eq!(Thresholds::from_catalog(None, System::Rating100), d);
+    }
+
+    #[test]
+    fn an_admitted_student_absent_from_yn_is_a_debtor_and_a_score_overrides_the_absence() {
+        let p = plan(System::Rating100);
+        let s = scores(&[
+            ("1-JN", 1, 15.0),
+            ("2-JN", 1, 15.0),
+            ("1-ON", 1, 10.0),
+            ("2-ON", 1, 10.0),
+        ]);
+        let t = totals(System::Rating100, &p, &s, 1).with_absence(true);
+        assert_eq!(
+            outcome(System::Rating100, &t),
+            Outcome::Debtor { debt: Debt::Absent }
+        );
+        // Not admitted wins over absent: the student could not have sat it.
+        let low = scores(&[
+            ("1-JN", 1, 5.0),
+            ("2-JN", 1, 5.0),
+            ("1-ON", 1, 5.0),
+            ("2-ON", 1, 5.0),
+        ]);
+        let t = totals(System::Rating100, &p, &low, 1).with_absence(true);
+        assert_eq!(
+            outcome(System::Rating100, &t),
+            Outcome::Debtor {
+                debt: Debt::NotAdmitted
+            }
+        );
+        // A score of the same sitting is what counts.
+        let mut sat = s.clone();
+        sat.push(Score {
+            control: "YN".into(),
+            sitting: 1,
+            points: 20.0,
+        });
+        let t = totals(System::Rating100, &p, &sat, 1).with_absence(true);
+        assert!(!t.absent);
+        assert_eq!(outcome(System::Rating100, &t), Outcome::Passed { grade: 3 });
     }
 }

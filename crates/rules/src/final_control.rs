@@ -11,14 +11,14 @@ use automerge::{Automerge, ObjType, ROOT, ReadDoc, Value};
 use crate::assessment::{self, Control, Kind, Score, System};
 use crate::change::{Write, WriteOp};
 
-fn map(doc: &Automerge, name: &str) -> Option<automerge::ObjId> {
+pub(crate) fn map(doc: &Automerge, name: &str) -> Option<automerge::ObjId> {
     match doc.get(ROOT, name).ok()?? {
         (Value::Object(ObjType::Map), id) => Some(id),
         _ => None,
     }
 }
 
-fn text(doc: &Automerge, obj: &automerge::ObjId, key: &str) -> Option<String> {
+pub(crate) fn text(doc: &Automerge, obj: &automerge::ObjId, key: &str) -> Option<String> {
     match doc.get(obj, key).ok()?? {
         (Value::Scalar(s), _) => s.as_str().map(str::to_owned),
         _ => None,

@@ -39,6 +39,7 @@ pub mod change;
 pub mod final_control;
 pub mod genesis;
 pub mod guard;
+pub mod lessons;
 pub mod table;
 pub mod values;
 pub mod window;

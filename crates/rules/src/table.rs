@@ -272,7 +272,7 @@ pub const RULES: &[PartRule] = &[
         "lessons",
         "lessons (date, pair, type, teacher)",
         TEACHING_AND_DEAN,
-        TEACHING_AND_DEAN,
+        DEAN,
         ADMIN,
         ValueShape::Lesson,
     ),
@@ -381,6 +381,18 @@ pub const RULES: &[PartRule] = &[
             ValueShape::Text,
         ),
         crate::assessment::RETAKE_PREFIX,
+    ),
+    keyed(
+        part(
+            DocKind::Journal,
+            "status",
+            "absences from the final control (kelmadi)",
+            TEACHING_AND_DEAN,
+            TEACHING_AND_DEAN,
+            TEACHING_AND_DEAN,
+            ValueShape::Text,
+        ),
+        crate::assessment::ABSENT_PREFIX,
     ),
     part(
         DocKind::Journal,

@@ -207,6 +207,9 @@ pub struct LessonValue {
     pub lesson_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teacher: Option<String>,
+    /// The subgroup the lesson is for (labs, languages); none: the whole group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subgroup: Option<String>,
 }
 
 impl LessonValue {

@@ -14,11 +14,12 @@ use crate::commands::inbox::{overruled_of, resolutions_of};
 use crate::error::{IpcError, IpcResult};
 use crate::ipc::{
     AddLessonRequest, AdjustMarkRequest, CellHistoryEntry, CellHistoryRequest, CellKey,
-    ClearCellRequest, EnterScoreRequest, GridCell, GridLesson, GridPatch, GridScore, GridStudent,
-    JournalGrid, JournalSummary, JournalVersion, JournalVersionRequest, ListJournalsRequest,
-    ListOpeningRequestsRequest, LockLessonRequest, MarkCellRequest, MarkLessonRequest,
-    ModuleControl, ModuleTopic, OpenJournalRequest, OpenLessonRequest, OpeningRequestEntry,
-    RequestOpeningRequest, SetTopicRequest, Standing, StudentTotals, UnlockLessonRequest,
+    ChangeLessonRequest, ClearCellRequest, EnterScoreRequest, GridCell, GridLesson, GridPatch,
+    GridScore, GridStudent, JournalGrid, JournalSummary, JournalVersion, JournalVersionRequest,
+    ListJournalsRequest, ListOpeningRequestsRequest, LockLessonRequest, MarkCellRequest,
+    MarkLessonRequest, ModuleControl, ModuleTopic, OpenJournalRequest, OpenLessonRequest,
+    OpeningRequestEntry, RequestOpeningRequest, SetTopicRequest, Standing, StudentTotals,
+    UnlockLessonRequest,
 };
 use crate::session;
 use crate::state::{AppState, info_of};
@@ -59,6 +60,7 @@ fn lesson_of(l: &LessonView, journal_lock: Option<&String>, entry_closed: bool) 
         status: l.status.clone(),
         lock: l.lock.clone().or_else(|| journal_lock.cloned()),
         complete: l.complete,
+        subgroup: l.subgroup.clone(),
     }
 }
 
@@ -113,15 +115,41 @@ pub fn version_of(r: &Replica, doc: &str) -> IpcResult<i64> {
 }
 
 fn scores_of(view: &JournalView) -> Vec<GridScore> {
-    view.scores
+    let finals: Vec<&str> = view
+        .controls
+        .iter()
+        .filter(|c| c.kind == "YN")
+        .map(|c| c.code.as_str())
+        .collect();
+    let mut out: Vec<GridScore> = view
+        .scores
         .iter()
         .map(|s| GridScore {
             control: s.control.clone(),
             sitting: s.sitting.max(0) as u32,
             student: s.student.clone(),
             points: s.points,
+            absent: false,
         })
-        .collect()
+        .collect();
+    // An absence shows in the final's cell of its sitting, unless a score was entered there.
+    for (student, sitting) in &view.final_absences {
+        for code in &finals {
+            let taken = out.iter().any(|g| {
+                g.control == *code && g.sitting == u32::from(*sitting) && &g.student == student
+            });
+            if !taken {
+                out.push(GridScore {
+                    control: code.to_string(),
+                    sitting: u32::from(*sitting),
+                    student: student.clone(),
+                    points: 0.0,
+                    absent: true,
+                });
+            }
+        }
+    }
+    out
 }
 
 pub fn grid_of(r: &mut Replica, journal: &str) -> IpcResult<JournalGrid> {
@@ -171,6 +199,7 @@ pub fn grid_of(r: &mut Replica, journal: &str) -> IpcResult<JournalGrid> {
                 number: s.number.clone(),
                 name: s.name.clone(),
                 active: s.status == "active",
+                subgroup: s.subgroup.clone(),
             })
             .collect(),
         cells: view.cells.iter().map(cell_of).collect(),
@@ -420,7 +449,7 @@ pub async fn add_lesson(
         let mut r = state.replica();
         let journal = r.resolve_journal(&req.journal)?;
         let teacher = r.meta("server_user")?;
-        r.add_lesson(
+        r.add_lesson_checked(
             &journal,
             NewLesson {
                 date: req.date.trim().to_string(),
@@ -428,7 +457,9 @@ pub async fn add_lesson(
                 lesson_type,
                 topic: req.topic.filter(|t| !t.trim().is_empty()),
                 teacher,
+                subgroup: req.subgroup.filter(|s| !s.trim().is_empty()),
             },
+            req.confirm,
         )?;
         grid_of(&mut r, &journal)?
     };
@@ -436,16 +467,50 @@ pub async fn add_lesson(
     Ok(grid)
 }
 
-/// Points as typed: `12`, `12.5` or `12,5`.
-fn parse_points(text: &str) -> IpcResult<f64> {
-    let t = text.trim().replace(',', ".");
-    match t.parse::<f64>() {
-        Ok(p) if p.is_finite() => Ok(p),
-        _ => Err(IpcError::invalid(
-            "points",
-            format!("{text:?} is not a number of points"),
-        )),
-    }
+/// Cancels a lesson that did not take place or moves one not yet held; answers with the grid.
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(journal = %req.journal), err(level = "warn"))]
+pub async fn change_lesson(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: ChangeLessonRequest,
+) -> IpcResult<JournalGrid> {
+    let grid = {
+        let mut r = state.replica();
+        let journal = r.resolve_journal(&req.journal)?;
+        let lesson = r.resolve_lesson(&journal, &req.lesson)?;
+        match req.action.as_str() {
+            "cancel" => r.cancel_lesson(&journal, &lesson)?,
+            "move" => {
+                let date = req
+                    .date
+                    .as_deref()
+                    .ok_or_else(|| IpcError::invalid("date", "pick the new day"))?;
+                let date = daftar_core::model::parse_user_date(date)
+                    .map_err(|_| IpcError::invalid("date", "write the day as dd.mm.yyyy"))?;
+                let pair = match req.pair {
+                    Some(p) => p,
+                    None => r
+                        .journal_view(&journal)?
+                        .lessons
+                        .iter()
+                        .find(|l| l.id == lesson)
+                        .map(|l| l.pair.clamp(1, 8) as u8)
+                        .unwrap_or(1),
+                };
+                r.move_lesson(&journal, &lesson, &date, pair, req.confirm)?;
+            }
+            other => {
+                return Err(IpcError::invalid(
+                    "action",
+                    format!("{other:?}: a lesson is cancelled or moved"),
+                ));
+            }
+        }
+        grid_of(&mut r, &journal)?
+    };
+    session::after_edit(&app, &state);
+    Ok(grid)
 }
 
 /// Enters a control score; answers with every score of the journal.
@@ -455,14 +520,13 @@ pub fn enter_score_with(state: &AppState, req: &EnterScoreRequest) -> IpcResult<
             "only the journal's teacher, the dean's office or an administrator enters scores",
         ));
     }
-    let points = parse_points(&req.points)?;
     if req.sitting == 0 {
         return Err(IpcError::invalid("control", "sittings are counted from 1"));
     }
     let mut r = state.replica();
     let journal = r.resolve_journal(&req.journal)?;
     let control = format!("{}:{}", req.control.trim(), req.sitting);
-    r.score(&journal, &control, &req.student, points)?;
+    r.enter_score(&journal, &control, &req.student, &req.points)?;
     Ok(scores_of(&r.journal_view(&journal)?))
 }
 
@@ -830,6 +894,15 @@ mod tests {
         let patch = patch_of(&r, &journal, &[&open], None).expect("patch");
         assert_eq!(patch.cells.len(), grid.students.len());
         assert_eq!(patch.cells.iter().filter(|c| c.status == "a").count(), 2);
+        // Every student marked, but a lesson is filled only with its topic too.
+        let has_topic = grid
+            .lessons
+            .iter()
+            .any(|l| l.id == open && l.topic.is_some());
+        assert_eq!(patch.lessons[0].complete, has_topic);
+        r.set_topic(&journal, &open, &grid.topics[0].name)
+            .expect("topic");
+        let patch = patch_of(&r, &journal, &[&open], None).expect("patch");
         assert!(patch.lessons[0].complete);
         r.clear_mark(&journal, &open, &absent[0]).expect("clear");
         let patch = patch_of(&r, &journal, &[&open], Some(&[absent[0].as_str()])).expect("patch");
@@ -896,6 +969,7 @@ mod tests {
                 sitting: 1,
                 student: student.id.clone(),
                 points: half,
+                absent: false,
             }),
             "{scores:?}"
         );

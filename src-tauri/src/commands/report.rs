@@ -12,7 +12,7 @@ use crate::error::{IpcError, IpcResult};
 use crate::ipc::{
     ChooseExportPathRequest, ChosenPath, ExportFormat, ExportJournalRequest, ExportResult,
     ExportStatementRequest, GetReportRequest, GetStandingRequest, JournalReport, LessonReport,
-    StandingEntry, StandingReport, StandingSubject, StudentReport,
+    PlannedHours, StandingEntry, StandingReport, StandingSubject, StudentReport,
 };
 use crate::paths;
 use crate::state::AppState;
@@ -26,7 +26,19 @@ pub async fn get_report(
     let r = state.replica();
     let journal = r.resolve_journal(&req.journal)?;
     let rep = r.report(&journal)?;
+    let hours_plan = r
+        .delivered_hours(&journal)?
+        .into_iter()
+        .map(|h| PlannedHours {
+            lesson_type: h.lesson_type,
+            planned: h.planned,
+            delivered: h.delivered,
+            scheduled: h.scheduled,
+            shortfall: h.shortfall,
+        })
+        .collect();
     Ok(JournalReport {
+        hours_plan,
         journal: rep.journal,
         subject: rep.subject,
         group: rep.group,

@@ -1452,6 +1452,22 @@ impl Store for SqliteStore {
                         .push(refuse(ErrorCode::Forbidden, &refused.0));
                     continue;
                 }
+                // A teacher adds and cancels lessons, but a held lesson stays and an existing
+                // lesson is moved or reassigned by the dean's office only: judged on the
+                // journal as it stood before this change.
+                if change.kind == DocKind::Journal
+                    && user.role == Role::Teacher
+                    && daftar_rules::lessons::concerns_lessons(&inspected.writes)
+                    && let Some(before) = load_document(&tx, doc_row, None)?
+                    && let Some(reason) = daftar_rules::lessons::refuse_teacher_lesson_writes(
+                        &before,
+                        &inspected.writes,
+                    )
+                {
+                    tracing::info!(doc.id = %change.doc, user = %user.name, %reason, "lesson change refused");
+                    outcome.refused.push(refuse(ErrorCode::Forbidden, &reason));
+                    continue;
+                }
                 // A final-control score needs the student's admission, judged on the journal
                 // as it stands with this change (and the module's plan).
                 // (Administrators are not held to it: their HEMIS import carries the

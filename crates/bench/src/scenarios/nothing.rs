@@ -28,6 +28,7 @@ fn grow(
         pair: 1,
         lesson_type: LessonType::Practical.code().into(),
         teacher: Some("5001".into()),
+        subgroup: None,
     })?;
     let marks: Vec<(String, String)> = base
         .students

@@ -4,4 +4,13 @@ export type AddLessonRequest = { journal: string,
 /**
  * `YYYY-MM-DD`.
  */
-date: string, pair: number, lessonType: string, topic: string | null, };
+date: string, pair: number, lessonType: string, topic: string | null, 
+/**
+ * Only this subgroup has the lesson.
+ */
+subgroup: string | null, 
+/**
+ * Add it even on a holiday, a Sunday or outside the semester (after the person confirmed
+ * the `conflict` answer that named the problem).
+ */
+confirm: boolean, };

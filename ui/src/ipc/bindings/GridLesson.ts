@@ -20,4 +20,12 @@ lock: string | null,
 /**
  * Its entry window has closed for marks (the teacher may ask the dean's office to open it).
  */
-entryClosed: boolean, complete: boolean, };
+entryClosed: boolean, 
+/**
+ * Every student expected at it has a mark, and its topic is set.
+ */
+complete: boolean, 
+/**
+ * The subgroup the lesson is for (labs, languages); `null`: the whole group.
+ */
+subgroup: string | null, };

@@ -7,4 +7,8 @@ export type GridScore = {
 /**
  * Control code from the module's plan (`JN`, `ON1`, `YN`).
  */
-control: string, sitting: number, student: string, points: number, };
+control: string, sitting: number, student: string, points: number, 
+/**
+ * Recorded absent from this final-control sitting ("kelmadi"); `points` is 0 then.
+ */
+absent: boolean, };

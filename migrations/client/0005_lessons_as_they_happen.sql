@@ -1,0 +1,15 @@
+-- Schema 5: lessons as they happen (docs/assessment.md): a lesson may be for one subgroup, a
+-- student is a member of the group from and until a day, and a student may be recorded absent
+-- from a final-control sitting ("kelmadi"). The new columns are read from the documents, so the
+-- projection is rebuilt once at the next open (`rebuild_projection` below).
+ALTER TABLE lessons ADD COLUMN subgroup TEXT;
+ALTER TABLE students ADD COLUMN since TEXT;
+ALTER TABLE students ADD COLUMN until TEXT;
+ALTER TABLE catalog ADD COLUMN calendar TEXT;
+CREATE TABLE final_absences (
+    journal_id TEXT    NOT NULL,
+    sitting    INTEGER NOT NULL,
+    student_id TEXT    NOT NULL,
+    PRIMARY KEY (journal_id, sitting, student_id)
+) WITHOUT ROWID;
+INSERT OR REPLACE INTO replica_meta (key, value) VALUES ('rebuild_projection', '5');
