@@ -857,3 +857,169 @@ async fn bombs_are_refused_fast_and_the_server_stays_small() {
     let peak = server.peak_rss_mib();
     assert!(peak < 200, "the server peaked at {peak} MiB");
 }
+
+/// A teacher adds and cancels lessons, but a held lesson (one with marks) stays, and an
+/// existing lesson is moved or reassigned by the dean's office only. Hand-made changes: a
+/// teacher's "new" header written over an existing lesson, and a cancel of a held lesson, are
+/// refused with the reason; the dean's office does both.
+#[tokio::test]
+async fn a_teacher_cannot_move_or_cancel_a_held_lesson_by_hand() {
+    let server = start().await;
+    let (admin_token, _admin) = seed(&server).await;
+    let tokens = people(&server).await;
+    let header = |date: &str| format!(r#"{{"date":"{date}","pair":2,"type":"13"}}"#);
+    let admin = device("admin lessons");
+    let h1 = write(
+        "journal/j1",
+        &admin,
+        &[],
+        "lessons",
+        "h1",
+        Some(&header("2026-09-14")),
+        None,
+    );
+    let h2 = write(
+        "journal/j1",
+        &admin,
+        &[h1.clone()],
+        "lessons",
+        "h2",
+        Some(&header("2026-09-15")),
+        None,
+    );
+    let resp = server
+        .sync(
+            &admin_token,
+            "admin-seed",
+            &SyncRequest {
+                push: vec![push("journal/j1", &h1), push("journal/j1", &h2)],
+                ..SyncRequest::default()
+            },
+        )
+        .await;
+    assert!(resp.refused.is_empty(), "{:?}", resp.refused);
+    let ali = device("ali lessons");
+    let send = |token: &str, change: &[u8], tag: &'static str| {
+        let req = SyncRequest {
+            push: vec![push("journal/j1", change)],
+            ..SyncRequest::default()
+        };
+        let token = token.to_string();
+        let server = &server;
+        async move { server.sync(&token, tag, &req).await }
+    };
+    // Moving h1 to another day by writing a "new" header without seeing the old one.
+    let moved = write(
+        "journal/j1",
+        &ali,
+        &[],
+        "lessons",
+        "h1",
+        Some(&header("2026-12-01")),
+        None,
+    );
+    let resp = send(&tokens["ali"], &moved, "ali-pc").await;
+    assert!(resp.acked.is_empty(), "the move was stored");
+    assert!(
+        resp.refused[0]
+            .reason
+            .contains("only the dean's office moves or reassigns"),
+        "{}",
+        resp.refused[0].reason
+    );
+    // A teacher's own new lesson is fine.
+    let h3 = write(
+        "journal/j1",
+        &ali,
+        &[],
+        "lessons",
+        "h3",
+        Some(&header("2026-09-16")),
+        None,
+    );
+    assert_eq!(
+        send(&tokens["ali"], &h3, "ali-pc").await.acked,
+        vec![hash_of(&h3)]
+    );
+    // h1 is held: ali marks it, then tries to cancel it.
+    let mark = write(
+        "journal/j1",
+        &ali,
+        &[h3.clone()],
+        "marks",
+        "h1/s1",
+        Some(r#"{"s":"a","h":2}"#),
+        None,
+    );
+    assert_eq!(
+        send(&tokens["ali"], &mark, "ali-pc").await.acked,
+        vec![hash_of(&mark)]
+    );
+    let cancel = write(
+        "journal/j1",
+        &ali,
+        &[h3.clone(), mark.clone()],
+        "status",
+        "h1",
+        Some("cancelled"),
+        None,
+    );
+    let resp = send(&tokens["ali"], &cancel, "ali-pc").await;
+    assert!(resp.acked.is_empty(), "the held lesson was cancelled");
+    assert!(
+        resp.refused[0]
+            .reason
+            .contains("only the dean's office cancels a held lesson"),
+        "{}",
+        resp.refused[0].reason
+    );
+    // h2 has no marks: the teacher cancels it.
+    let cancel2 = write(
+        "journal/j1",
+        &ali,
+        &[h3.clone(), mark.clone()],
+        "status",
+        "h2",
+        Some("cancelled"),
+        None,
+    );
+    assert_eq!(
+        send(&tokens["ali"], &cancel2, "ali-pc").await.acked,
+        vec![hash_of(&cancel2)]
+    );
+    // The dean's office moves h1's header and cancels it.
+    let dean = device("dean lessons");
+    let dean_move = write(
+        "journal/j1",
+        &dean,
+        &[h1.clone(), h2.clone()],
+        "lessons",
+        "h1",
+        Some(&header("2026-09-21")),
+        None,
+    );
+    let dean_cancel = write(
+        "journal/j1",
+        &dean,
+        &[h1.clone(), h2.clone(), dean_move.clone()],
+        "status",
+        "h1",
+        Some("cancelled"),
+        None,
+    );
+    let resp = server
+        .sync(
+            &tokens["dean1"],
+            "dean-pc",
+            &SyncRequest {
+                push: vec![
+                    push("journal/j1", &dean_move),
+                    push("journal/j1", &dean_cancel),
+                ],
+                ..SyncRequest::default()
+            },
+        )
+        .await;
+    assert!(resp.refused.is_empty(), "{:?}", resp.refused);
+    assert_eq!(resp.acked.len(), 2);
+}
