@@ -214,6 +214,35 @@ fn semester_day(days: i64) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
+/// Years of study in the demo (groups `1xx-25` … `4xx-22`).
+const COURSES: usize = 4;
+
+/// The demo university's calendar: the 2026/27 autumn and spring semesters and Uzbekistan's
+/// public holidays that fall in them.
+fn demo_calendar() -> crate::lessons::Calendar {
+    let term = |from: &str, to: &str| crate::lessons::Term {
+        from: from.into(),
+        to: to.into(),
+    };
+    crate::lessons::Calendar {
+        autumn: Some(term("2026-09-07", "2027-01-16")),
+        spring: Some(term("2027-02-01", "2027-06-12")),
+        holidays: [
+            "2026-10-01",
+            "2026-12-08",
+            "2026-12-31",
+            "2027-01-01",
+            "2027-03-08",
+            "2027-03-21",
+            "2027-05-09",
+        ]
+        .into_iter()
+        .map(str::to_string)
+        .collect(),
+        ..crate::lessons::Calendar::default()
+    }
+}
+
 /// Generates a whole demo university into `replica`. `progress(done, total)` is called after
 /// each journal.
 pub fn generate(
@@ -276,6 +305,11 @@ fn generate_inner(
     replica.create_doc(&catalog_id, "demo catalog", |doc| {
         doc.put("meta", "name", "Daftar demo universiteti")?;
         doc.put("settings", "thresholds", "[12,36,74]")?;
+        doc.put(
+            "settings",
+            crate::lessons::CALENDAR_KEY,
+            &serde_json::to_string(&demo_calendar()).unwrap_or_default(),
+        )?;
         for f in 0..faculties {
             let name = FACULTIES[f % FACULTIES.len()];
             doc.put(
@@ -312,71 +346,79 @@ fn generate_inner(
         MarkingSystem::CreditModule,
         MarkingSystem::FivePoint,
     ];
+    // The plan matches the schedule: half the lessons are lectures, half practicals, two
+    // academic hours each.
+    let lecture_hours =
+        (spec.lessons.div_ceil(2) as u32 * crate::model::HOURS_PER_PAIR).to_string();
+    let practical_hours = ((spec.lessons / 2) as u32 * crate::model::HOURS_PER_PAIR).to_string();
     let mut modules: Vec<(String, String, MarkingSystem, String)> = Vec::new(); // id, subject, marking, department
-    for f in 0..faculties {
-        for (s, subject) in SUBJECTS.iter().enumerate().take(12) {
-            let subject_index = (f * 5 + s) % subject_count;
-            let subject = if f == 0 {
-                *subject
-            } else {
-                SUBJECTS[subject_index]
-            };
-            let module_id = format!("module/m{}-{}", f + 1, s + 1);
-            let marking = marking_systems[s % marking_systems.len()];
-            let department = format!("d{}", f * 10 + (s % departments_per_faculty) + 1);
-            let dept = department.clone();
-            replica.create_doc(&module_id, "demo module", |doc| {
-                doc.put("meta", "subject", subject)?;
-                doc.put("meta", "subject_id", &format!("{}", 300 + subject_index))?;
-                doc.put("meta", "semester", "3")?;
-                doc.put("meta", "department", &dept)?;
-                doc.put("meta", "marking", marking.as_str())?;
-                doc.put("hours", LessonType::Lecture.code(), "30")?;
-                doc.put("hours", LessonType::Practical.code(), "42")?;
-                let controls = [
-                    ("JN", ControlKind::Current, 40.0, 1u8),
-                    ("ON1", ControlKind::Midterm, 15.0, 1),
-                    ("ON2", ControlKind::Midterm, 15.0, 1),
-                    ("YN", ControlKind::Final, 30.0, 3),
-                ];
-                for (code, kind, max, sittings) in controls {
-                    let max = if marking == MarkingSystem::FivePoint {
-                        5.0
-                    } else {
-                        max
-                    };
-                    let plan = ControlPlan {
-                        code: code.to_string(),
-                        kind,
-                        max,
-                        sittings,
-                    };
-                    doc.put(
-                        "controls",
-                        code,
-                        &serde_json::to_string(&plan).unwrap_or_default(),
-                    )?;
-                }
-                for t in 0..18 {
-                    let topic = TopicValue {
-                        name: format!(
-                            "{}-mavzu. {}: {}",
-                            t + 1,
-                            subject,
-                            TOPIC_STEMS[t % TOPIC_STEMS.len()]
-                        ),
-                        lesson_type: Some(if t % 2 == 0 { "11" } else { "13" }.to_string()),
-                        pos: t as f64,
-                    };
-                    doc.put(
-                        "topics",
-                        &format!("t{}", t + 1),
-                        &serde_json::to_string(&topic).unwrap_or_default(),
-                    )?;
-                }
-                Ok(())
-            })?;
-            modules.push((module_id, subject.to_string(), marking, department));
+    for course in 1..=COURSES {
+        let semester = (2 * course - 1).to_string();
+        for f in 0..faculties {
+            for (s, subject) in SUBJECTS.iter().enumerate().take(12) {
+                let subject_index = (f * 5 + s) % subject_count;
+                let subject = if f == 0 {
+                    *subject
+                } else {
+                    SUBJECTS[subject_index]
+                };
+                let module_id = format!("module/m{}-{}-s{semester}", f + 1, s + 1);
+                let marking = marking_systems[s % marking_systems.len()];
+                let department = format!("d{}", f * 10 + (s % departments_per_faculty) + 1);
+                let dept = department.clone();
+                replica.create_doc(&module_id, "demo module", |doc| {
+                    doc.put("meta", "subject", subject)?;
+                    doc.put("meta", "subject_id", &format!("{}", 300 + subject_index))?;
+                    doc.put("meta", "semester", &semester)?;
+                    doc.put("meta", "department", &dept)?;
+                    doc.put("meta", "marking", marking.as_str())?;
+                    doc.put("hours", LessonType::Lecture.code(), &lecture_hours)?;
+                    doc.put("hours", LessonType::Practical.code(), &practical_hours)?;
+                    let controls = [
+                        ("JN", ControlKind::Current, 40.0, 1u8),
+                        ("ON1", ControlKind::Midterm, 15.0, 1),
+                        ("ON2", ControlKind::Midterm, 15.0, 1),
+                        ("YN", ControlKind::Final, 30.0, 3),
+                    ];
+                    for (code, kind, max, sittings) in controls {
+                        let max = if marking == MarkingSystem::FivePoint {
+                            5.0
+                        } else {
+                            max
+                        };
+                        let plan = ControlPlan {
+                            code: code.to_string(),
+                            kind,
+                            max,
+                            sittings,
+                        };
+                        doc.put(
+                            "controls",
+                            code,
+                            &serde_json::to_string(&plan).unwrap_or_default(),
+                        )?;
+                    }
+                    for t in 0..18 {
+                        let topic = TopicValue {
+                            name: format!(
+                                "{}-mavzu. {}: {}",
+                                t + 1,
+                                subject,
+                                TOPIC_STEMS[t % TOPIC_STEMS.len()]
+                            ),
+                            lesson_type: Some(if t % 2 == 0 { "11" } else { "13" }.to_string()),
+                            pos: t as f64,
+                        };
+                        doc.put(
+                            "topics",
+                            &format!("t{}", t + 1),
+                            &serde_json::to_string(&topic).unwrap_or_default(),
+                        )?;
+                    }
+                    Ok(())
+                })?;
+                modules.push((module_id, subject.to_string(), marking, department));
+            }
         }
     }
     summary.modules = modules.len();
@@ -388,7 +430,7 @@ fn generate_inner(
     let mut next_student = 100_000u64;
     for g in 0..groups {
         let f = (g / groups_per_faculty).min(faculties - 1);
-        let course = 1 + (g % 4);
+        let course = 1 + (g % COURSES);
         let group_name = format!("{}{:02}-{}", course, g % 100 + 1, 26 - course);
         let group_id = format!("group/g{}", g + 1);
         let size = rng.random_range(15..=35usize);
@@ -428,9 +470,14 @@ fn generate_inner(
         })?;
         summary.groups += 1;
 
+        // A first-year group is in semester 1, a second-year group in 3, …
+        let semester = (2 * course - 1).to_string();
         let faculty_modules: Vec<&(String, String, MarkingSystem, String)> = modules
             .iter()
-            .filter(|m| m.0.starts_with(&format!("module/m{}-", f + 1)))
+            .filter(|m| {
+                m.0.starts_with(&format!("module/m{}-", f + 1))
+                    && m.0.ends_with(&format!("-s{semester}"))
+            })
             .collect();
         for j in 0..spec.subjects_per_group {
             let (module_id, subject, marking, department) =
@@ -454,6 +501,7 @@ fn generate_inner(
                     marking: *marking,
                     teacher: &teacher,
                     roster: &roster,
+                    semester: &semester,
                 },
                 &mut summary,
             )?;
@@ -477,6 +525,7 @@ struct JournalSeed<'a> {
     marking: MarkingSystem,
     teacher: &'a str,
     roster: &'a [(String, StudentValue)],
+    semester: &'a str,
 }
 
 fn write_journal(
@@ -491,12 +540,13 @@ fn write_journal(
         doc.put("meta", "group", seed.group)?;
         doc.put("meta", "module", seed.module)?;
         doc.put("meta", "subject", seed.subject)?;
-        doc.put("meta", "semester", "3")?;
+        doc.put("meta", "semester", seed.semester)?;
         doc.put("meta", "marking", seed.marking.as_str())?;
         doc.put("meta", "teachers", &teachers_json)?;
         Ok(())
     })?;
     let filled = ((spec.lessons as f64) * spec.filled).round() as usize;
+    let calendar = demo_calendar();
     let weekday = rng.random_range(0..5i64);
     let pair = rng.random_range(1..=4u8);
     let (lo, hi) = seed.marking.grade_range();
@@ -506,8 +556,15 @@ fn write_journal(
         } else {
             LessonType::Practical
         };
-        // Two lessons a week: the chosen weekday and two days later.
-        let day = (i as i64 / 2) * 7 + weekday + if i % 2 == 1 { 2 } else { 0 };
+        // Two lessons a week: the chosen weekday and two days later; a lesson that would fall
+        // on a holiday moves to the next teaching day.
+        let mut day = (i as i64 / 2) * 7 + weekday + if i % 2 == 1 { 2 } else { 0 };
+        while calendar
+            .problem(seed.semester, &semester_day(day))
+            .is_some()
+        {
+            day += 1;
+        }
         let lesson_id = format!("L{:02}", i + 1);
         let header = LessonValue {
             date: semester_day(day),
@@ -604,4 +661,52 @@ fn write_journal(
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The demo follows the rules it teaches: a group's year and its journals' semester agree
+    /// (`101-25` is in semester 1, `201-24` in 3, …), every module's planned hours are what its
+    /// journals schedule, and no lesson falls on a holiday, a Sunday or outside the semester.
+    #[test]
+    fn demo_data_follows_the_calendar_and_the_plans() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut r = Replica::open(&dir.path().join("r.db")).expect("open");
+        generate(&mut r, &DemoSpec::new(Tier::Xs, 2), |_, _| {}).expect("demo");
+        let calendar = r.calendar().expect("calendar");
+        assert!(calendar.autumn.is_some());
+        let journals = r.journals().expect("journals");
+        assert!(!journals.is_empty());
+        let mut courses = std::collections::BTreeSet::new();
+        for j in &journals {
+            let course: u32 = j.group[..1].parse().expect("the group's year of study");
+            courses.insert(course);
+            assert_eq!(j.semester, (2 * course - 1).to_string(), "{}", j.group);
+            let id = r.resolve_journal(&j.id).expect("resolve");
+            for line in r.delivered_hours(&id).expect("hours") {
+                assert_eq!(line.shortfall, 0, "{}: {line:?}", j.id);
+                assert_eq!(
+                    line.planned,
+                    line.delivered + line.scheduled,
+                    "{}: {line:?}",
+                    j.id
+                );
+            }
+            for l in r.journal_view(&id).expect("view").lessons {
+                assert_eq!(
+                    calendar.problem(&j.semester, &l.date),
+                    None,
+                    "{} {}",
+                    j.id,
+                    l.date
+                );
+            }
+        }
+        assert!(
+            courses.len() > 1,
+            "more than one year of study: {courses:?}"
+        );
+    }
 }
