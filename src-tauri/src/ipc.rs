@@ -817,6 +817,8 @@ pub struct PlannedHours {
 pub enum ExportFormat {
     Xlsx,
     Csv,
+    /// The per-lesson hand-over to HEMIS, keyed by HEMIS ids (CSV).
+    Hemis,
 }
 
 /// Exports a journal; without `path` the file goes to the export folder under a name made

@@ -144,11 +144,16 @@ enum Command {
     /// Exchange changes with other replicas by file (USB), without a server.
     #[command(subcommand)]
     Bundle(BundleCommand),
-    /// Export a journal to CSV or XLSX.
+    /// Export a journal: XLSX or CSV in the university's language, or `hemis`, the per-lesson
+    /// hand-over keyed by HEMIS ids (CSV).
     Export {
         journal: String,
+        /// xlsx, csv or hemis.
         #[arg(long, default_value = "xlsx")]
         format: String,
+        /// Uzbek Latin or Cyrillic (default: the catalog's `script` setting, else Latin).
+        #[arg(long, value_parser = ["latn", "cyrl"])]
+        script: Option<String>,
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: PathBuf,
     },
@@ -980,11 +985,16 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
         Command::Export {
             journal,
             format,
+            script,
             output,
         } => {
-            let r = open(&dir)?;
+            let mut r = open(&dir)?;
             let id = r.resolve_journal(&journal)?;
-            r.export_journal(&id, ExportFormat::parse(&format)?, &output)?;
+            let script = script
+                .as_deref()
+                .map(daftar_core::statement::Script::parse)
+                .transpose()?;
+            r.export_journal(&id, ExportFormat::parse(&format)?, script, &output)?;
             out.value(&json!({ "file": output }), || {
                 format!("Wrote {}", output.display())
             })

@@ -436,3 +436,54 @@ fn the_statement_has_the_form_s_columns_counts_and_signatures() {
         );
     }
 }
+
+/// The journal export speaks the university's language and script: Uzbek Latin headers by
+/// default, Cyrillic with `--script cyrl`, the HEMIS student id as written either way.
+#[test]
+fn the_journal_export_is_in_the_university_s_script() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("replica");
+    let journals = empty_semester(&dir);
+    let journal = &journals[0];
+    let view = json(&dir, &["show", journal]);
+    let student = view["students"][0].clone();
+    ok(
+        &dir,
+        &[
+            "mark-all",
+            journal,
+            "#1",
+            "--absent",
+            student["id"].as_str().expect("id"),
+        ],
+    );
+    for (script, talaba, nb, sababsiz) in [
+        ("latn", "Talaba", "NB", "Sababsiz soat"),
+        ("cyrl", "Талаба", "НБ", "Сабабсиз соат"),
+    ] {
+        let out = tmp.path().join(format!("jurnal-{script}.xlsx"));
+        ok(
+            &dir,
+            &[
+                "export",
+                journal,
+                "--script",
+                script,
+                "-o",
+                out.to_str().expect("path"),
+            ],
+        );
+        let rows = sheet_text(&out);
+        let header = rows
+            .iter()
+            .find(|r| r.first().is_some_and(|c| c == "№"))
+            .expect("the header row");
+        assert_eq!(header[1], talaba, "{header:?}");
+        assert!(header.iter().any(|h| h == sababsiz), "{header:?}");
+        let row = rows
+            .iter()
+            .find(|r| r.get(2).map(String::as_str) == student["number"].as_str())
+            .expect("the student's row, by the record-book number as written");
+        assert_eq!(row[3], nb, "{row:?}");
+    }
+}

@@ -1,6 +1,9 @@
 //! Journal exports for upload and printing: CSV (UTF-8 with BOM so spreadsheet programs read
 //! Uzbek and Russian letters) and XLSX with formatting (frozen header, NB highlighted,
-//! threshold colours on the hours columns).
+//! threshold colours on the hours columns), in Uzbek Latin or Cyrillic as the university
+//! writes; and the HEMIS hand-over: one row per marked student and lesson, keyed by HEMIS ids
+//! (`_subject_schedule`, `_student`, `absent_on`, `absent_off`, grade, topic id), for whoever
+//! enters or integrates the journal into HEMIS.
 
 use std::io::Write;
 use std::path::Path;
@@ -12,12 +15,15 @@ use crate::journal::JournalView;
 use crate::model::{LessonType, display_date};
 use crate::replica::Replica;
 use crate::report::{JournalReport, Standing};
+use crate::statement::Script;
 
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
     Csv,
     Xlsx,
+    /// The per-lesson hand-over to HEMIS (CSV keyed by HEMIS ids).
+    Hemis,
 }
 
 impl ExportFormat {
@@ -25,16 +31,38 @@ impl ExportFormat {
         match s.to_lowercase().as_str() {
             "csv" => Ok(ExportFormat::Csv),
             "xlsx" | "excel" => Ok(ExportFormat::Xlsx),
+            "hemis" | "hemis-csv" => Ok(ExportFormat::Hemis),
             _ => Err(CoreError::invalid(
                 "format",
-                format!("unknown format {s:?}: use csv or xlsx"),
+                format!("unknown format {s:?}: use csv, xlsx or hemis"),
             )),
         }
     }
 }
 
-/// The grid as rows of text: header, then one row per student.
-fn grid(view: &JournalView, report: &JournalReport) -> (Vec<String>, Vec<Vec<String>>) {
+/// The grid as rows of text in `script`: header, then one row per student.
+fn grid(
+    view: &JournalView,
+    report: &JournalReport,
+    script: Script,
+) -> (Vec<String>, Vec<Vec<String>>) {
+    let (header, rows) = grid_latin(view, report);
+    let t = |s: &String| crate::statement::in_script(script, s);
+    let header = header.iter().map(t).collect();
+    let rows = rows
+        .into_iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                // The id column is an identifier: it stays as written.
+                .map(|(c, v)| if c == 2 { v.clone() } else { t(v) })
+                .collect()
+        })
+        .collect();
+    (header, rows)
+}
+
+fn grid_latin(view: &JournalView, report: &JournalReport) -> (Vec<String>, Vec<Vec<String>>) {
     // Headers in Uzbek, as the university hands the file on (the ID is the HEMIS student id).
     let mut header = vec!["№".to_string(), "Talaba".to_string(), "ID".to_string()];
     for l in &view.lessons {
@@ -129,8 +157,13 @@ fn csv_field(s: &str) -> String {
 }
 
 /// Writes the journal as CSV.
-pub fn write_csv(view: &JournalView, report: &JournalReport, path: &Path) -> Result<()> {
-    let (header, rows) = grid(view, report);
+pub fn write_csv(
+    view: &JournalView,
+    report: &JournalReport,
+    script: Script,
+    path: &Path,
+) -> Result<()> {
+    let (header, rows) = grid(view, report, script);
     let mut out = Vec::new();
     out.extend_from_slice("\u{feff}".as_bytes());
     let line = |cells: &[String]| {
@@ -148,8 +181,14 @@ pub fn write_csv(view: &JournalView, report: &JournalReport, path: &Path) -> Res
 }
 
 /// Writes the journal as a formatted XLSX workbook (journal sheet and report sheet).
-pub fn write_xlsx(view: &JournalView, report: &JournalReport, path: &Path) -> Result<()> {
-    let (header, rows) = grid(view, report);
+pub fn write_xlsx(
+    view: &JournalView,
+    report: &JournalReport,
+    script: Script,
+    path: &Path,
+) -> Result<()> {
+    let (header, rows) = grid(view, report, script);
+    let t = |s: &str| crate::statement::in_script(script, s);
     let mut wb = Workbook::new();
     let bold = Format::new()
         .set_bold()
@@ -178,11 +217,14 @@ pub fn write_xlsx(view: &JournalView, report: &JournalReport, path: &Path) -> Re
     let name_fmt = Format::new().set_border(FormatBorder::Thin);
 
     let sheet = wb.add_worksheet();
-    sheet.set_name("Jurnal")?;
-    let title = format!(
-        "{} — {} ({}-semestr)",
-        view.group_name, view.subject, view.semester
-    );
+    sheet.set_name(t("Jurnal"))?;
+    let semester = crate::lessons::semester_number(&view.semester)
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| view.semester.clone());
+    let title = t(&format!(
+        "{} — {} ({semester}-semestr)",
+        view.group_name, view.subject
+    ));
     sheet.write_string_with_format(0, 0, &title, &Format::new().set_bold().set_font_size(13))?;
     for (c, h) in header.iter().enumerate() {
         sheet.write_string_with_format(2, c as u16, h, &bold)?;
@@ -223,7 +265,7 @@ pub fn write_xlsx(view: &JournalView, report: &JournalReport, path: &Path) -> Re
     sheet.set_freeze_panes(3, 3)?;
 
     let rs = wb.add_worksheet();
-    rs.set_name("Hisobot")?;
+    rs.set_name(t("Hisobot"))?;
     let cols = [
         "Talaba",
         "Keldi",
@@ -237,18 +279,18 @@ pub fn write_xlsx(view: &JournalView, report: &JournalReport, path: &Path) -> Re
         "Xavf guruhida",
     ];
     for (c, h) in cols.iter().enumerate() {
-        rs.write_string_with_format(0, c as u16, *h, &bold)?;
+        rs.write_string_with_format(0, c as u16, t(h), &bold)?;
     }
     rs.set_column_width(0, 28)?;
     for (i, s) in report.students.iter().enumerate() {
         let r = (i + 1) as u32;
-        rs.write_string_with_format(r, 0, &s.name, &name_fmt)?;
+        rs.write_string_with_format(r, 0, t(&s.name), &name_fmt)?;
         rs.write_number_with_format(r, 1, f64::from(s.present), &cell)?;
         rs.write_number_with_format(r, 2, f64::from(s.late), &cell)?;
         rs.write_number_with_format(r, 3, f64::from(s.absent), &cell)?;
         rs.write_number_with_format(r, 4, f64::from(s.excused_hours), &cell)?;
         rs.write_number_with_format(r, 5, f64::from(s.unexcused_hours), &cell)?;
-        rs.write_string_with_format(r, 6, standing_word(s.standing), &cell)?;
+        rs.write_string_with_format(r, 6, t(standing_word(s.standing)), &cell)?;
         match s.average {
             Some(a) => rs.write_number_with_format(r, 7, a, &cell)?,
             None => rs.write_string_with_format(r, 7, "", &cell)?,
@@ -257,22 +299,132 @@ pub fn write_xlsx(view: &JournalView, report: &JournalReport, path: &Path) -> Re
             Some(g) => rs.write_number_with_format(r, 8, f64::from(g), &cell)?,
             None => rs.write_string_with_format(r, 8, "", &cell)?,
         };
-        rs.write_string_with_format(r, 9, if s.at_risk { "ha" } else { "" }, &cell)?;
+        rs.write_string_with_format(r, 9, t(if s.at_risk { "ha" } else { "" }), &cell)?;
     }
     let tmp = path.with_extension("partial");
     wb.save(&tmp)?;
     std::fs::rename(&tmp, path).map_err(|e| CoreError::io(path, e))
 }
 
+/// The HEMIS hand-over columns, in order.
+pub const HEMIS_COLUMNS: [&str; 13] = [
+    "_subject_schedule",
+    "_student",
+    "student_id_number",
+    "lesson_date",
+    "date",
+    "lesson_pair",
+    "training_type",
+    "absent_on",
+    "absent_off",
+    "grade",
+    "_topic",
+    "topic",
+    "daftar_lesson",
+];
+
+/// Unix seconds of a day's start in Tashkent (UTC+5), as HEMIS writes `lesson_date`.
+fn tashkent_midnight(iso: &str) -> Option<i64> {
+    let day = crate::model::parse_date(iso).ok()?;
+    Some(day.midnight().assume_utc().unix_timestamp() - 5 * 3600)
+}
+
 impl Replica {
-    /// Exports a journal to a file.
-    pub fn export_journal(&self, journal: &str, format: ExportFormat, path: &Path) -> Result<()> {
+    /// Exports a journal to a file, in `script` (the catalog's choice when `None`).
+    pub fn export_journal(
+        &mut self,
+        journal: &str,
+        format: ExportFormat,
+        script: Option<Script>,
+        path: &Path,
+    ) -> Result<()> {
+        let script = match script {
+            Some(s) => s,
+            None => self.statement_script()?,
+        };
         let view = self.journal_view(journal)?;
+        if format == ExportFormat::Hemis {
+            return self.write_hemis_handover(&view, path);
+        }
         // The full report: the semester's standing and the control totals and grades.
         let report = self.report(journal)?;
         match format {
-            ExportFormat::Csv => write_csv(&view, &report, path),
-            ExportFormat::Xlsx => write_xlsx(&view, &report, path),
+            ExportFormat::Csv => write_csv(&view, &report, script, path),
+            ExportFormat::Xlsx | ExportFormat::Hemis => write_xlsx(&view, &report, script, path),
         }
+    }
+
+    /// The per-lesson hand-over: a row per mark of a lesson that was not cancelled, with the
+    /// effective attendance (after the dean's office's adjustments) as HEMIS counts hours:
+    /// `absent_on` excused, `absent_off` unexcused. A lesson imported from HEMIS carries its
+    /// schedule id; one added in Daftar has none and is named by `daftar_lesson`.
+    fn write_hemis_handover(&self, view: &JournalView, path: &Path) -> Result<()> {
+        let topics: std::collections::HashMap<String, String> = match &view.module {
+            Some(m) => self
+                .module_topics(&format!("module/{m}"))?
+                .into_iter()
+                .map(|(id, name, _)| {
+                    (
+                        crate::journal::fold_name(name.trim()),
+                        id.strip_prefix('t').unwrap_or(&id).to_string(),
+                    )
+                })
+                .collect(),
+            None => Default::default(),
+        };
+        let students: std::collections::HashMap<&str, &crate::journal::StudentView> =
+            view.students.iter().map(|s| (s.id.as_str(), s)).collect();
+        let mut out = Vec::new();
+        out.extend_from_slice("\u{feff}".as_bytes());
+        let _ = writeln!(out, "{}", HEMIS_COLUMNS.join(","));
+        for l in view.lessons.iter().filter(|l| l.status != "cancelled") {
+            let schedule =
+                l.id.strip_prefix('h')
+                    .filter(|id| id.chars().all(|c| c.is_ascii_digit()));
+            let topic_id = l
+                .topic
+                .as_deref()
+                .and_then(|t| topics.get(&crate::journal::fold_name(t.trim())))
+                .cloned()
+                .unwrap_or_default();
+            for c in view.cells.iter().filter(|c| c.lesson == l.id) {
+                let (on, off) = match c.effective.as_str() {
+                    "e" => (c.hours, 0),
+                    "a" => (0, c.hours),
+                    _ => (0, 0),
+                };
+                let row = [
+                    schedule.unwrap_or_default().to_string(),
+                    c.student.clone(),
+                    students
+                        .get(c.student.as_str())
+                        .and_then(|s| s.number.clone())
+                        .unwrap_or_default(),
+                    tashkent_midnight(&l.date)
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
+                    display_date(&l.date),
+                    (10 + l.pair).to_string(),
+                    l.lesson_type.clone(),
+                    on.to_string(),
+                    off.to_string(),
+                    c.grade.map(|g| g.to_string()).unwrap_or_default(),
+                    topic_id.clone(),
+                    l.topic.clone().unwrap_or_default(),
+                    if schedule.is_some() {
+                        String::new()
+                    } else {
+                        l.id.clone()
+                    },
+                ];
+                let line = row
+                    .iter()
+                    .map(|v| csv_field(v))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        std::fs::write(path, out).map_err(|e| CoreError::io(path, e))
     }
 }

@@ -336,7 +336,7 @@ pub fn to_cyrillic(latin: &str) -> String {
 
 /// Uzbek text as `script` writes it: Latin with the turned-comma apostrophe (o‘, g‘), or
 /// Cyrillic by [`to_cyrillic`] (YN, the final control, is ЯН there, not letter by letter).
-fn in_script(script: Script, s: &str) -> String {
+pub(crate) fn in_script(script: Script, s: &str) -> String {
     match script {
         Script::Latin => crate::model::normalize_apostrophes(s).replace('\'', "‘"),
         Script::Cyrillic => {

@@ -183,3 +183,87 @@ fn malformed_or_partial_exports_are_refused_whole() {
     r.import_hemis(&fixture()).expect("import");
     assert_eq!(count(&r, "journals"), 4);
 }
+
+/// The hand-over export speaks HEMIS: one row per marked student and lesson, keyed by the
+/// schedule item and student ids the import kept, with excused hours in `absent_on`,
+/// unexcused in `absent_off`, the pair as its HEMIS code and the topic's HEMIS id. A lesson
+/// added in Daftar has no schedule id and says so.
+#[test]
+fn the_hand_over_export_is_keyed_by_hemis_ids() {
+    use daftar_core::export::{ExportFormat, HEMIS_COLUMNS};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut r = replica(tmp.path());
+    r.import_hemis(&fixture()).expect("import");
+    let journal = r.resolve_journal("g412-s301-17").expect("journal");
+    let view = r.journal_view(&journal).expect("view");
+    let first = view.lessons[0].id.clone();
+    assert_eq!(first, "h60001");
+    // A topic from the module, and a present mark with a grade by the teacher.
+    let topic = r
+        .module_topics(&format!(
+            "module/{}",
+            view.module.clone().expect("a module")
+        ))
+        .expect("topics")
+        .into_iter()
+        .next()
+        .expect("the module has a topic");
+    r.set_topic(&journal, &first, &topic.1).expect("topic");
+    let present = view
+        .students
+        .iter()
+        .find(|s| {
+            !view
+                .cells
+                .iter()
+                .any(|c| c.lesson == first && c.student == s.id)
+        })
+        .expect("a student with no mark yet")
+        .id
+        .clone();
+    r.mark(
+        &journal,
+        &first,
+        &present,
+        daftar_core::journal::MarkInput {
+            status: daftar_core::model::Attendance::Present,
+            grade: Some(85),
+            note: None,
+            hours: None,
+        },
+    )
+    .expect("mark");
+    let out = tmp.path().join("handover.csv");
+    r.export_journal(&journal, ExportFormat::Hemis, None, &out)
+        .expect("export");
+    let text = std::fs::read_to_string(&out).expect("read");
+    let mut lines = text.trim_start_matches('\u{feff}').lines();
+    assert_eq!(lines.next(), Some(HEMIS_COLUMNS.join(",").as_str()));
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    let row = |student: &str| {
+        rows.iter()
+            .find(|r| r[0] == "60001" && r[1] == student)
+            .unwrap_or_else(|| panic!("a row for {student} at lesson 60001: {rows:?}"))
+    };
+    // From the fixture's attendance: 9001 unexcused 2 h, 9003 excused 2 h.
+    let karimov = row("9001");
+    assert_eq!((karimov[7].as_str(), karimov[8].as_str()), ("0", "2"));
+    let tursunov = row("9003");
+    assert_eq!((tursunov[7].as_str(), tursunov[8].as_str()), ("2", "0"));
+    let graded = row(&present);
+    assert_eq!(graded[9], "85");
+    assert_eq!(graded[5], "11", "pair 1 as its HEMIS code");
+    assert_eq!(graded[6], "11", "a lecture");
+    assert_eq!(graded[4], "07.09.2026");
+    assert_eq!(
+        graded[10],
+        topic.0.trim_start_matches('t'),
+        "the topic's HEMIS id"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.len() == HEMIS_COLUMNS.len() && r[12].is_empty())
+    );
+}

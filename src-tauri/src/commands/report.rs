@@ -99,15 +99,16 @@ pub async fn export_journal(
     let (format, ext) = match req.format {
         ExportFormat::Xlsx => (CoreFormat::Xlsx, "xlsx"),
         ExportFormat::Csv => (CoreFormat::Csv, "csv"),
+        ExportFormat::Hemis => (CoreFormat::Hemis, "hemis.csv"),
     };
-    let r = state.replica();
+    let mut r = state.replica();
     let journal = r.resolve_journal(&req.journal)?;
     let path = export_target(
         req.path.as_deref(),
         &default_name(&r, &journal, ext)?,
         &state,
     )?;
-    r.export_journal(&journal, format, &path)?;
+    r.export_journal(&journal, format, None, &path)?;
     tracing::info!(format = ext, "journal exported");
     Ok(ExportResult {
         path: path.display().to_string(),
@@ -206,9 +207,10 @@ pub async fn choose_export_path(
     state: State<'_, AppState>,
     req: ChooseExportPathRequest,
 ) -> IpcResult<ChosenPath> {
-    let (ext, filter) = match req.format {
-        ExportFormat::Xlsx => ("xlsx", "Excel"),
-        ExportFormat::Csv => ("csv", "CSV"),
+    let (ext, filter, filter_ext) = match req.format {
+        ExportFormat::Xlsx => ("xlsx", "Excel", "xlsx"),
+        ExportFormat::Csv => ("csv", "CSV", "csv"),
+        ExportFormat::Hemis => ("hemis.csv", "HEMIS CSV", "csv"),
     };
     let name = {
         let r = state.replica();
@@ -225,7 +227,7 @@ pub async fn choose_export_path(
         .set_title(req.title.trim())
         .set_file_name(name)
         .set_directory(&dir)
-        .add_filter(filter, &[ext]);
+        .add_filter(filter, &[filter_ext]);
     if let Some(window) = tauri::Manager::get_webview_window(&app, "main") {
         dialog = dialog.set_parent(&window);
     }
