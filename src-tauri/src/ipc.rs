@@ -172,6 +172,8 @@ pub struct GridLesson {
     pub entry_closed: bool,
     /// Every student expected at it has a mark, and its topic is set.
     pub complete: bool,
+    /// Students expected at it who have no mark yet.
+    pub unmarked: u32,
     /// The subgroup the lesson is for (labs, languages); `null`: the whole group.
     pub subgroup: Option<String>,
 }

@@ -1695,6 +1695,53 @@ async fn demo_scenario() -> Result<()> {
         .await?;
     steps.done("marked a grade and added a lesson, offline");
 
+    // A holiday in the university's calendar (8 December, Constitution Day) asks first; the
+    // lesson is added only when the teacher says so.
+    app.click("[data-testid=add-lesson]").await?;
+    app.type_into("[data-testid=lesson-date]", "08.12.2026")
+        .await?;
+    app.el("[data-testid=lesson-pair]")
+        .await?
+        .select_by_value("4")
+        .await?;
+    app.click("[data-testid=add-lesson-submit]").await?;
+    let confirm = catalogue_text("uz-Latn", "lesson.confirmDay")?;
+    app.wait_for("the calendar's question", Duration::from_secs(5), || async {
+        Ok(app
+            .js(&format!(
+                "const m = document.querySelector('[data-testid=confirm-day]'); return !!m && m.textContent === {confirm:?}
+                   && document.querySelector('[data-testid=add-lesson-form]').innerText.includes('holiday');"
+            ))
+            .await?
+            == json!(true))
+    })
+    .await?;
+    if app
+        .js("return !!document.querySelector(\"th.lesson[data-date='2026-12-08']\");")
+        .await?
+        == json!(true)
+    {
+        bail!("the holiday lesson was added before the teacher confirmed it");
+    }
+    app.click("[data-testid=add-lesson-submit]").await?;
+    app.el("th.lesson[data-date='2026-12-08'][data-pair='4']")
+        .await?;
+    // Not held yet: it moves to the next day; the old column stays, cancelled.
+    // The column sits under the sticky totals at the right edge: scroll it into view first.
+    app.js("const b = document.querySelector(\"th.lesson[data-date='2026-12-08'][data-pair='4'] [data-testid=lesson-more]\"); b.scrollIntoView({ inline: 'center' }); b.click(); return true;")
+        .await?;
+    app.type_into("[data-testid=move-date]", "09.12.2026")
+        .await?;
+    app.click("[data-testid=move-submit]").await?;
+    app.el("th.lesson[data-date='2026-12-09'][data-pair='4']")
+        .await?;
+    app.el("th.lesson.cancelled[data-date='2026-12-08'][data-pair='4']")
+        .await?;
+    app.js("const s = document.querySelector('[data-testid=grid-scroll]'); s.scrollLeft = s.scrollWidth; return true;")
+        .await?;
+    app.shot("grid-lesson-moved").await?;
+    steps.done("a lesson on a holiday asked first, then added; moved to the next day, the old one cancelled");
+
     // Control scores: a value over the maximum is refused with a translated message, a valid
     // one is saved and is there when the dialog opens again.
     app.click("[data-testid=open-scores]").await?;
@@ -1727,6 +1774,23 @@ async fn demo_scenario() -> Result<()> {
         Ok(app
             .js(&format!(
                 "const i = document.querySelector(\"{score_css}\"); return i.classList.contains('saved') && i.value === '7.5';"
+            ))
+            .await?
+            == json!(true))
+    })
+    .await?;
+    // A student who did not come to the final: "kelmadi" in the YN cell.
+    let yn_css = format!(
+        "[data-testid=score-input][data-control='YN'][data-sitting='1'][data-student='{}']",
+        target[2].as_str().unwrap_or_default()
+    );
+    let kelmadi = catalogue_text("uz-Latn", "scores.absent")?;
+    app.type_into(&yn_css, &format!("{kelmadi}{}", key(Key::Enter)))
+        .await?;
+    app.wait_for("the absence from the final saved", Duration::from_secs(5), || async {
+        Ok(app
+            .js(&format!(
+                "const i = document.querySelector(\"{yn_css}\"); return i.classList.contains('saved') && i.value === {kelmadi:?};"
             ))
             .await?
             == json!(true))
@@ -1825,6 +1889,42 @@ async fn demo_scenario() -> Result<()> {
         bail!("rendering a 35 x 60 grid took {render} ms");
     }
     steps.done("measured the grid");
+
+    // Hours against the plan, and the hand-over to HEMIS.
+    app.click("[data-nav=reports]").await?;
+    app.el("[data-testid=report-journal]")
+        .await?
+        .select_by_value(&journal)
+        .await?;
+    app.el("[data-testid=plan-chart]").await?;
+    let plan = app
+        .js("return [...document.querySelectorAll('[data-testid=plan-row]')].map((r) => [r.dataset.type, ...[...r.cells].slice(1).map((c) => c.textContent)]);")
+        .await?;
+    let plan = plan.as_array().context("plan rows")?;
+    if plan.len() != 2 || plan.iter().any(|r| r[1] != json!("36")) {
+        bail!("the demo plans 36 h of lectures and 36 h of practicals: {plan:?}");
+    }
+    let handover = tmp.path().join("hemis.csv");
+    app.type_into("[data-testid=export-path]", &handover.display().to_string())
+        .await?;
+    app.click("[data-testid=export-hemis]").await?;
+    app.el("[data-testid=export-path-result]").await?;
+    app.js("document.querySelector('[data-testid=plan-card]').scrollIntoView(); return true;")
+        .await?;
+    app.shot("reports-plan").await?;
+    let text = std::fs::read_to_string(&handover)?;
+    let mut lines = text.trim_start_matches('\u{feff}').lines();
+    if lines.next() != Some(daftar_core::export::HEMIS_COLUMNS.join(",").as_str()) {
+        bail!("the HEMIS hand-over has other columns: {text:.200}");
+    }
+    let rows = lines.count();
+    if rows == 0 {
+        bail!("the HEMIS hand-over has no rows");
+    }
+    steps.note(format!(
+        "hours against the plan: {plan:?}; the HEMIS hand-over has {rows} rows"
+    ));
+    steps.done("hours against the plan on the reports screen, and the HEMIS hand-over export");
 
     app.click("[data-nav=modules]").await?;
     app.el("[data-testid=module-topics] li").await?;

@@ -3,7 +3,7 @@
 // Labels that are data carry `data-raw`; translated labels carry `data-i18n`.
 
 import { t, type Key } from "./i18n";
-import type { LessonReport, StudentReport } from "./ipc";
+import type { LessonReport, PlannedHours, StudentReport } from "./ipc";
 import * as fmt from "./format";
 
 const NS = "http://www.w3.org/2000/svg";
@@ -117,5 +117,32 @@ export function gradesChart(students: StudentReport[]): SVGSVGElement {
     svg.append(s("text", { x: x0 + bw / 2, y: top + plotH - hgt - 5, class: "bar-value", "text-anchor": "middle" }, String(c)));
     svg.append(s("text", { x: x0 + bw / 2, y: height - 10, class: "axis strong", "text-anchor": "middle" }, String(i + 2)));
   });
+  return svg;
+}
+
+/** Hours per lesson type against the module's plan: delivered, still scheduled, and the
+ * shortfall the schedule does not cover, on one bar per type with the plan as a marker. */
+export function planChart(rows: PlannedHours[]): SVGSVGElement {
+  const barH = 18;
+  const gap = 10;
+  const left = 150;
+  const width = 760;
+  const plotW = width - left - 90;
+  const top = 10;
+  const height = top + Math.max(1, rows.length) * (barH + gap) + 8;
+  const maxV = Math.max(2, ...rows.map((r) => Math.max(r.planned, r.delivered + r.scheduled)));
+  const x = (v: number) => left + (v / maxV) * plotW;
+  const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "data-testid": "plan-chart" });
+  rows.forEach((r, i) => {
+    const y = top + i * (barH + gap);
+    svg.append(label(left - 8, y + barH - 5, `lessonType.${r.lessonType}` as Key, { class: "bar-label", "text-anchor": "end" }));
+    svg.append(s("rect", { x: left, y, width: plotW, height: barH, class: "bar-track", rx: 3 }));
+    if (r.delivered > 0) svg.append(s("rect", { x: left, y, width: x(r.delivered) - left, height: barH, class: "bar bar-delivered", rx: 3 }));
+    if (r.scheduled > 0) svg.append(s("rect", { x: x(r.delivered), y, width: x(r.delivered + r.scheduled) - x(r.delivered), height: barH, class: "bar bar-scheduled", rx: 3 }));
+    if (r.shortfall > 0) svg.append(s("rect", { x: x(r.delivered + r.scheduled), y, width: x(r.planned) - x(r.delivered + r.scheduled), height: barH, class: "bar bar-short", rx: 3 }));
+    if (r.planned > 0) svg.append(s("line", { x1: x(r.planned), x2: x(r.planned), y1: y - 3, y2: y + barH + 3, class: "plan-mark" }));
+    svg.append(s("text", { x: x(Math.max(r.planned, r.delivered + r.scheduled)) + 8, y: y + barH - 5, class: "bar-value" }, `${r.delivered}/${r.planned}`));
+  });
+  if (rows.length === 0) svg.append(label(width / 2, height / 2 + 4, "chart.noData", { class: "axis", "text-anchor": "middle" }));
   return svg;
 }

@@ -47,6 +47,8 @@ pub struct LessonView {
     pub subgroup: Option<String>,
     /// Every student expected at it has a mark, and its topic is set.
     pub complete: bool,
+    /// Students expected at it who have no mark yet.
+    pub unmarked: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -1269,9 +1271,10 @@ impl Replica {
             )?;
             stmt.query_map([journal], |r| {
                 let id: String = r.get(0)?;
-                let complete = completion
+                let c = completion
                     .get(&(journal.to_string(), id.clone()))
-                    .is_some_and(|c| c.complete());
+                    .copied()
+                    .unwrap_or_default();
                 Ok(LessonView {
                     id,
                     date: r.get(1)?,
@@ -1282,7 +1285,8 @@ impl Replica {
                     status: r.get(6)?,
                     lock: r.get(7)?,
                     subgroup: r.get(8)?,
-                    complete,
+                    complete: c.complete(),
+                    unmarked: (c.expected - c.marked).max(0),
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?

@@ -60,6 +60,7 @@ fn lesson_of(l: &LessonView, journal_lock: Option<&String>, entry_closed: bool) 
         status: l.status.clone(),
         lock: l.lock.clone().or_else(|| journal_lock.cloned()),
         complete: l.complete,
+        unmarked: l.unmarked.clamp(0, i64::from(u32::MAX)) as u32,
         subgroup: l.subgroup.clone(),
     }
 }

@@ -8,6 +8,7 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
 import type { AppInfo } from "./bindings/AppInfo";
 import type { AddLessonRequest } from "./bindings/AddLessonRequest";
+import type { ChangeLessonRequest } from "./bindings/ChangeLessonRequest";
 import type { AddTopicRequest } from "./bindings/AddTopicRequest";
 import type { AdjustMarkRequest } from "./bindings/AdjustMarkRequest";
 import type { CellHistoryEntry } from "./bindings/CellHistoryEntry";
@@ -70,6 +71,7 @@ export type * from "./bindings/StandingReport";
 export type * from "./bindings/StandingEntry";
 export type * from "./bindings/JournalSummary";
 export type * from "./bindings/LessonReport";
+export type * from "./bindings/PlannedHours";
 export type * from "./bindings/ModuleDetail";
 export type * from "./bindings/ModuleSummary";
 export type * from "./bindings/ModuleTopic";
@@ -116,6 +118,7 @@ export const api = {
   markLesson: (req: MarkLessonRequest) => call<GridPatch>("mark_lesson", req),
   setTopic: (req: SetTopicRequest) => call<GridPatch>("set_topic", req),
   addLesson: (req: AddLessonRequest) => call<JournalGrid>("add_lesson", req),
+  changeLesson: (req: ChangeLessonRequest) => call<JournalGrid>("change_lesson", req),
   enterScore: (req: EnterScoreRequest) => call<GridScore[]>("enter_score", req),
   adjustMark: (req: AdjustMarkRequest) => call<GridPatch>("adjust_mark", req),
   cellHistory: (req: CellHistoryRequest) => call<CellHistoryEntry[]>("cell_history", req),

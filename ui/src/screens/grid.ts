@@ -9,7 +9,7 @@
 // a number = a grade); Delete clears; Ctrl+Enter or `*` starts "everyone present" for the
 // lesson: Space ticks absentees, Enter saves the whole lesson as one action, Esc cancels.
 
-import { api, type GridCell, type GridLesson, type GridPatch, type JournalGrid, type OverruledEntry, type StudentTotals } from "../ipc";
+import { api, IpcFailure, type GridCell, type GridLesson, type GridPatch, type JournalGrid, type OverruledEntry, type StudentTotals } from "../ipc";
 import { app, registerScreen } from "../app";
 import { h, tx, raw, setText, setRaw, setTitle, button, clear, icon, ICONS, setPlaceholder, option, rawOption } from "../dom";
 import { t, onLangChange, hasKey, type Key } from "../i18n";
@@ -61,6 +61,7 @@ interface HeaderEls {
   all: HTMLButtonElement;
   lock: HTMLElement;
   ask: HTMLButtonElement;
+  more: HTMLButtonElement;
 }
 
 interface RowEls {
@@ -93,6 +94,7 @@ export class GridView {
   private rollBar!: HTMLElement;
   private banners!: HTMLElement;
   private readonly interactive: boolean;
+  private subgroups = new Map<string, string | null>();
 
   constructor(host: HTMLElement, data: JournalGrid, interactive = true) {
     this.data = data;
@@ -123,6 +125,7 @@ export class GridView {
     for (const tt of this.data.totals) this.totals.set(tt.student, tt);
     this.lessonIndex = new Map(this.data.lessons.map((l, i) => [l.id, i]));
     this.studentIndex = new Map(this.data.students.map((s, i) => [s.id, i]));
+    this.subgroups = new Map(this.data.students.map((s) => [s.id, s.subgroup]));
     this.resolved.clear();
     for (const r of this.data.resolutions) {
       if (r.field === "mark" && r.lesson && r.student) {
@@ -245,7 +248,8 @@ export class GridView {
     if (this.interactive) {
       this.root.append(this.help());
       this.wire();
-      const first = d.lessons.findIndex((l) => !l.complete && !l.lock);
+      // The first lesson still to mark (one marked but without its topic shows "pick a topic").
+      const first = d.lessons.findIndex((l) => l.unmarked > 0 && !l.lock && l.status !== "cancelled");
       this.cur = { r: 0, c: first >= 0 ? first : 0 };
       this.paintCursor();
     }
@@ -371,8 +375,17 @@ export class GridView {
     // The entry window has closed: the teacher asks the dean's office to open the lesson.
     const ask = h("button", { type: "button", class: "l-ask", hidden: true, "data-testid": "request-opening" });
     ask.append(icon(ICONS.lock), tx("span", "opening.ask"));
-    th.append(date, meta, topic, h("div", { class: "l-actions" }, all, lock, ask));
-    const els = { th, date, meta, topic, all, lock, ask };
+    // Cancel or move the lesson.
+    const more = h("button", { type: "button", class: "l-more", "data-testid": "lesson-more" });
+    more.append(raw("span", "⋯"));
+    setTitle(more, "lesson.actions");
+    more.hidden = !this.interactive;
+    th.append(h("div", { class: "l-top" }, date, more), meta, topic, h("div", { class: "l-actions" }, all, lock, ask));
+    const els = { th, date, meta, topic, all, lock, ask, more };
+    more.addEventListener("click", (e) => {
+      e.stopPropagation();
+      this.lessonDialog(this.data.lessons.findIndex((x) => x.id === l.id));
+    });
     this.paintHeader(els, l);
     ask.addEventListener("click", (e) => {
       e.stopPropagation();
@@ -401,7 +414,19 @@ export class GridView {
       tx("span", `lessonTypeShort.${l.lessonType}` as Key, undefined, { class: `l-type t${l.lessonType}` }),
     );
     setTitle(els.meta, "grid.pairType", { pair: l.pair, type: `@lessonType.${l.lessonType}` });
-    if (l.topic) {
+    if (l.subgroup) {
+      const sg = tx("span", "lesson.subgroupShort", { n: l.subgroup }, { class: "l-sub", "data-testid": "lesson-subgroup" });
+      setTitle(sg, "lesson.subgroupOnly", { n: l.subgroup });
+      els.meta.append(sg);
+    }
+    const cancelled = l.status === "cancelled";
+    els.th.classList.toggle("cancelled", cancelled);
+    els.more.hidden = !this.interactive || l.lock !== null || cancelled;
+    if (cancelled) {
+      setText(els.topic, "lesson.cancelled");
+      els.topic.removeAttribute("title");
+      els.topic.classList.add("empty");
+    } else if (l.topic) {
       setRaw(els.topic, l.topic);
       els.topic.title = l.topic;
       els.topic.classList.remove("empty");
@@ -413,10 +438,10 @@ export class GridView {
     els.th.classList.toggle("complete", l.complete);
     els.th.classList.toggle("locked", l.lock !== null);
     els.lock.hidden = l.lock === null;
-    els.all.hidden = l.lock !== null || l.entryClosed;
+    els.all.hidden = l.lock !== null || l.entryClosed || cancelled;
     els.ask.hidden = !(l.entryClosed && l.lock === null && !app.info.canResolve);
     els.th.classList.toggle("entry-closed", l.entryClosed);
-    els.topic.disabled = l.lock !== null;
+    els.topic.disabled = l.lock !== null || cancelled;
     if (l.lock) els.lock.title = l.lock;
   }
 
@@ -434,6 +459,15 @@ export class GridView {
     // grid cheap to build and to lay out.
     let cls = td.classList.contains("cur") ? "c cur" : "c";
     if (locked) cls += " locked";
+    // A subgroup's lesson: the other subgroup's students are not expected at it.
+    if (!cell && lesson.subgroup !== null && this.subgroups.get(student) !== lesson.subgroup) {
+      td.className = `${cls} na`;
+      td.textContent = "";
+      td.removeAttribute("data-i18n");
+      td.removeAttribute("data-raw");
+      setTitle(td, "lesson.notInSubgroup", { n: lesson.subgroup });
+      return;
+    }
     if (!cell) {
       td.className = cls;
       td.textContent = "";
@@ -965,7 +999,9 @@ export class GridView {
     if (!this.roll) return;
     const { c, absent } = this.roll;
     const lesson = this.data.lessons[c];
-    const ids = [...absent].map((r) => this.data.students[r].id);
+    const ids = [...absent]
+      .map((r) => this.data.students[r].id)
+      .filter((id) => lesson.subgroup === null || this.subgroups.get(id) === lesson.subgroup);
     const count = absent.size;
     this.endRoll();
     this.enqueue(async () => {
@@ -1142,7 +1178,13 @@ export class GridView {
     const topic = h("select", { class: "input" });
     topic.append(option("", "grid.noTopicChoice"));
     for (const tp of this.data.topics) topic.append(rawOption(tp.name, tp.name));
+    const subgroup = h("select", { class: "input", "data-testid": "lesson-subgroup-choice" });
+    subgroup.append(option("", "lesson.wholeGroup"));
+    const names = [...new Set(this.data.students.map((s) => s.subgroup).filter((g): g is string => !!g))].sort();
+    for (const g of names) subgroup.append(option(g, "lesson.subgroupShort", { n: g }));
     const message = h("div", { class: "form-message" });
+    // A day the calendar does not teach on: the server's words, and "add anyway".
+    let confirmed = false;
     const field = (k: Key, input: HTMLElement) => h("label", { class: "field" }, tx("span", k, undefined, { class: "field-label" }), input);
     const dialog = h(
       "div",
@@ -1152,7 +1194,7 @@ export class GridView {
         { class: "card modal", "data-testid": "add-lesson-form" },
         tx("h2", "grid.addLesson"),
         h("div", { class: "form-row" }, field("grid.date", date), field("grid.pair", pair), field("grid.type", type)),
-        field("grid.topic", topic),
+        h("div", { class: "form-row" }, field("grid.topic", topic), names.length > 0 ? field("lesson.subgroup", subgroup) : null),
         message,
         h(
           "div",
@@ -1171,7 +1213,15 @@ export class GridView {
         return;
       }
       try {
-        const grid = await api.addLesson({ journal: this.data.id, date: iso, pair: Number(pair.value), lessonType: type.value, topic: topic.value || null });
+        const grid = await api.addLesson({
+          journal: this.data.id,
+          date: iso,
+          pair: Number(pair.value),
+          lessonType: type.value,
+          topic: topic.value || null,
+          subgroup: subgroup.value || null,
+          confirm: confirmed,
+        });
         dialog.remove();
         this.data = grid;
         this.render();
@@ -1180,11 +1230,96 @@ export class GridView {
         this.paintCursor();
         app.toast("grid.lessonAdded");
       } catch (err) {
-        app.showError(err);
+        if (this.askToConfirm(err, message, submit)) confirmed = true;
+        else app.showError(err);
       }
     });
+    const submit = dialog.querySelector<HTMLButtonElement>("[data-testid=add-lesson-submit]");
+    for (const input of [date, pair]) input.addEventListener("change", () => (confirmed = false));
     this.root.append(dialog);
     date.focus();
+  }
+
+  /** A `conflict` answer that asks for confirmation (a holiday, a Sunday, a day outside the
+   * semester): its reason in the form, and the submit button becomes "… anyway". */
+  private askToConfirm(err: unknown, message: HTMLElement, submit: HTMLButtonElement | null): boolean {
+    if (!(err instanceof IpcFailure) || err.error.kind !== "conflict") return false;
+    clear(message);
+    message.append(
+      tx("div", "lesson.confirmDay", undefined, { class: "form-error", "data-testid": "confirm-day" }),
+      raw("div", err.error.message, { class: "muted small" }),
+    );
+    if (submit) setText(submit, "lesson.anyway");
+    return true;
+  }
+
+  /** Cancel a lesson that did not take place, or move one not yet held to another day. */
+  private lessonDialog(c: number): void {
+    const lesson = this.data.lessons[c];
+    if (!lesson) return;
+    const held = this.data.cells.some((x) => x.lesson === lesson.id);
+    const date = h("input", { class: "input", "data-testid": "move-date" });
+    setPlaceholder(date, "grid.datePlaceholder");
+    date.value = fmt.date(lesson.date);
+    const pair = h("select", { class: "input", "data-testid": "move-pair" });
+    for (let p = 1; p <= 8; p++) pair.append(rawOption(String(p), String(p)));
+    pair.value = String(lesson.pair);
+    const message = h("div", { class: "form-message" });
+    let confirmed = false;
+    const field = (k: Key, input: HTMLElement) => h("label", { class: "field" }, tx("span", k, undefined, { class: "field-label" }), input);
+    const close = () => {
+      dialog.remove();
+      this.scroll.focus({ preventScroll: true });
+    };
+    const run = async (action: "cancel" | "move", submit: HTMLButtonElement | null) => {
+      clear(message);
+      let iso: string | null = null;
+      if (action === "move") {
+        iso = fmt.parseDate(date.value);
+        if (!iso) {
+          message.append(tx("div", "error.field.date", undefined, { class: "form-error" }));
+          return;
+        }
+      }
+      try {
+        const grid = await api.changeLesson({ journal: this.data.id, lesson: lesson.id, action, date: iso, pair: Number(pair.value), confirm: confirmed });
+        close();
+        this.data = grid;
+        this.render();
+        app.toast(action === "cancel" ? "lesson.cancelledToast" : "lesson.movedToast");
+      } catch (err) {
+        if (this.askToConfirm(err, message, submit)) confirmed = true;
+        else app.showError(err);
+      }
+    };
+    const moveButton = tx("button", "lesson.move", undefined, { type: "submit", class: "btn btn-primary", "data-testid": "move-submit" });
+    const form = h(
+      "form",
+      { class: "card modal", "data-testid": "lesson-form" },
+      tx("h2", "lesson.title", { date: fmt.date(lesson.date), pair: lesson.pair }),
+      held
+        ? tx("p", "lesson.heldHint", undefined, { class: "muted small" })
+        : h("div", { class: "form-row" }, field("grid.date", date), field("grid.pair", pair)),
+      message,
+      h(
+        "div",
+        { class: "actions" },
+        button("common.close", close, { class: "btn" }),
+        button("lesson.cancel", () => void run("cancel", null), { class: "btn btn-danger", "data-testid": "lesson-cancel" }),
+        held ? null : moveButton,
+      ),
+    );
+    const dialog = h("div", { class: "modal-back" }, form);
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      if (!held) void run("move", moveButton);
+    });
+    for (const input of [date, pair]) input.addEventListener("change", () => (confirmed = false));
+    dialog.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") close();
+    });
+    this.root.append(dialog);
+    (held ? form.querySelector<HTMLButtonElement>("[data-testid=lesson-cancel]") : date)?.focus();
   }
 
   // ------------------------------------------------------------ control scores
@@ -1219,7 +1354,8 @@ export class GridView {
     body.append(tx("p", d.lock ? "scores.locked" : "scores.hint", undefined, { class: "muted small" }));
     const columns: { code: string; sitting: number; max: number }[] = [];
     for (const c of d.controls) for (let n = 1; n <= c.sittings; n++) columns.push({ code: c.code, sitting: n, max: c.max });
-    const points = new Map(d.scores.map((sc) => [`${sc.control}|${sc.sitting}|${sc.student}`, sc.points]));
+    const shown = (sc: { points: number; absent: boolean } | undefined) => (sc === undefined ? "" : sc.absent ? t("scores.absent") : String(sc.points));
+    const points = new Map(d.scores.map((sc) => [`${sc.control}|${sc.sitting}|${sc.student}`, sc]));
     const table = h("table", { class: "table compact scores-table", "data-testid": "scores-table" });
     const head = h("tr", {}, tx("th", "grid.student"));
     for (const col of columns) {
@@ -1251,13 +1387,15 @@ export class GridView {
           "data-student": st.id,
           "aria-label": `${st.name}, ${col.code} ${col.sitting}`,
         });
-        input.value = value === undefined ? "" : String(value);
+        input.value = shown(value);
         input.dataset.saved = input.value;
         input.disabled = d.lock !== null || !st.active || !app.info.canWriteJournals;
         let pending: string | null = null;
         const save = async () => {
           const text = input.value.trim();
-          if (text === input.dataset.saved || text === "") {
+          // An empty cell takes back an absence from the final; points are changed, not erased.
+          const clearsAbsence = text === "" && input.dataset.saved === t("scores.absent");
+          if (text === input.dataset.saved || (text === "" && !clearsAbsence)) {
             input.value = input.dataset.saved ?? "";
             return;
           }
@@ -1269,7 +1407,7 @@ export class GridView {
             const scores = await api.enterScore({ journal: d.id, control: col.code, sitting: col.sitting, student: st.id, points: text });
             this.data.scores = scores;
             const saved = scores.find((x) => x.control === col.code && x.sitting === col.sitting && x.student === st.id);
-            input.value = saved ? String(saved.points) : text;
+            input.value = shown(saved);
             input.dataset.saved = input.value;
             input.classList.add("saved");
             input.removeAttribute("aria-invalid");
@@ -1495,8 +1633,10 @@ window.__daftarBench = (students: number, lessons: number) => {
     lock: null,
     entryClosed: false,
     complete: true,
+    unmarked: 0,
+    subgroup: null,
   }));
-  const ss = Array.from({ length: students }, (_, i) => ({ id: `S${i}`, number: null, name: `Talaba ${i + 1}`, active: true }));
+  const ss = Array.from({ length: students }, (_, i) => ({ id: `S${i}`, number: null, name: `Talaba ${i + 1}`, active: true, subgroup: null }));
   const cells: GridCell[] = [];
   for (const l of ls) {
     for (const s of ss) {

@@ -3,10 +3,10 @@
 
 import { api, type JournalReport, type JournalSummary, type StandingReport } from "../ipc";
 import { app, registerScreen } from "../app";
-import { h, tx, raw, button, clear, option, rawOption, setPlaceholder, icon, ICONS } from "../dom";
+import { h, tx, raw, button, clear, option, rawOption, setPlaceholder, setTitle, icon, ICONS } from "../dom";
 import { lang, t, type Key } from "../i18n";
 import * as fmt from "../format";
-import { attendanceChart, gradesChart, hoursChart } from "../charts";
+import { attendanceChart, gradesChart, hoursChart, planChart } from "../charts";
 
 registerScreen("reports", async (el, route) => {
   if (route.name !== "reports") return;
@@ -127,6 +127,7 @@ function renderReport(el: HTMLElement, r: JournalReport, summary: JournalSummary
   );
 
   el.append(exportCard(r, summary));
+  el.append(planCard(r));
 
   el.append(
     h(
@@ -190,7 +191,7 @@ function exportCard(r: JournalReport, summary: JournalSummary | undefined): HTML
   const path = h("input", { class: "input grow", "data-testid": "export-path" });
   setPlaceholder(path, "reports.exportPathPlaceholder");
   const result = h("div", { class: "export-result", "data-testid": "export-result" });
-  const run = async (format: "xlsx" | "csv") => {
+  const run = async (format: "xlsx" | "csv" | "hemis") => {
     clear(result);
     try {
       // A typed path saves without asking; otherwise the system's save dialog asks where,
@@ -215,6 +216,10 @@ function exportCard(r: JournalReport, summary: JournalSummary | undefined): HTML
   xlsx.prepend(icon(ICONS.download));
   const csv = button("reports.exportCsv", () => void run("csv"), { class: "btn", "data-testid": "export-csv" });
   csv.prepend(icon(ICONS.download));
+  // Per lesson and student, keyed by HEMIS ids, for whoever enters the journal into HEMIS.
+  const hemis = button("reports.exportHemis", () => void run("hemis"), { class: "btn", "data-testid": "export-hemis" });
+  hemis.prepend(icon(ICONS.download));
+  setTitle(hemis, "reports.exportHemisHint");
   // The statement in the UI's script when it is Uzbek, else the catalog's.
   // Numbers only, so a language switch needs no new options; the label beside it translates.
   const sitting = h("select", { class: "input", id: "statement-sitting", "data-testid": "statement-sitting" }) as HTMLSelectElement;
@@ -242,9 +247,39 @@ function exportCard(r: JournalReport, summary: JournalSummary | undefined): HTML
     { class: "card export-card" },
     h("div", { class: "section-head" }, tx("h3", "reports.export"), summary ? raw("span", `${summary.group} — ${summary.subject}`, { class: "muted" }) : null),
     tx("p", "reports.exportHint", { dir: app.info.exportDir }, { class: "muted small" }),
-    h("div", { class: "form-row" }, path, xlsx, csv),
+    h("div", { class: "form-row" }, path, xlsx, csv, hemis),
     tx("p", "reports.statementHint", undefined, { class: "muted small" }),
     h("div", { class: "form-row" }, tx("label", "reports.sitting", undefined, { for: "statement-sitting" }), sitting, statement),
     result,
+  );
+}
+
+/** Hours per lesson type against the module's plan: a chart, and the numbers beside it. */
+function planCard(r: JournalReport): HTMLElement {
+  const table = h("table", { class: "table compact plan-table", "data-testid": "plan-table" });
+  const cols: Key[] = ["plan.type", "plan.planned", "plan.delivered", "plan.scheduled", "plan.shortfall"];
+  table.append(h("thead", {}, h("tr", {}, ...cols.map((c) => tx("th", c)))));
+  const tb = h("tbody");
+  for (const p of r.hoursPlan) {
+    tb.append(
+      h(
+        "tr",
+        { "data-testid": "plan-row", "data-type": p.lessonType },
+        tx("td", `lessonType.${p.lessonType}` as Key),
+        raw("td", String(p.planned), { class: "num" }),
+        raw("td", String(p.delivered), { class: "num" }),
+        raw("td", String(p.scheduled), { class: "num" }),
+        raw("td", p.shortfall > 0 ? String(p.shortfall) : "—", { class: p.shortfall > 0 ? "num short" : "num" }),
+      ),
+    );
+  }
+  table.append(tb);
+  const swatch = (cls: string, k: Key) => h("span", { class: "legend-item" }, h("span", { class: `legend-swatch ${cls}` }), tx("span", k));
+  return h(
+    "div",
+    { class: "card chart-card", "data-testid": "plan-card" },
+    h("div", { class: "section-head" }, tx("h3", "plan.title"), h("span", { class: "legend" }, swatch("bar-delivered", "plan.delivered"), swatch("bar-scheduled", "plan.scheduled"), swatch("bar-short", "plan.shortfall"))),
+    planChart(r.hoursPlan),
+    table,
   );
 }

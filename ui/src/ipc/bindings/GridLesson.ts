@@ -26,6 +26,10 @@ entryClosed: boolean,
  */
 complete: boolean, 
 /**
+ * Students expected at it who have no mark yet.
+ */
+unmarked: number, 
+/**
  * The subgroup the lesson is for (labs, languages); `null`: the whole group.
  */
 subgroup: string | null, };
