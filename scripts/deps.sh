@@ -9,7 +9,7 @@ pkgs=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-d
       libssl-dev build-essential pkg-config file)
 if [ "$want_test" = 1 ]; then
   pkgs+=(xvfb xauth imagemagick webkit2gtk-driver dbus dbus-x11 gnome-keyring keyutils at-spi2-core
-         fonts-dejavu-core xdotool)
+         fonts-dejavu-core xdotool poppler-utils)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

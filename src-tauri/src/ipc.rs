@@ -833,6 +833,32 @@ pub struct ExportJournalRequest {
     pub path: Option<String>,
 }
 
+/// Academic debtors (`Replica::debtors`): every student × subject whose state is a debt.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct GetDebtorsRequest {
+    pub semester: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DebtorEntry {
+    pub student: String,
+    pub name: String,
+    pub group: String,
+    pub journal: String,
+    pub subject: String,
+    /// `not_admitted`, `failed` or `absent`.
+    pub debt: String,
+    /// The final-control sitting the state is judged at (1–3).
+    pub sitting: u8,
+    /// ΣJN + ΣON.
+    pub current: f64,
+    pub yn: Option<f64>,
+    /// This student's debts in the semester (four or more: held back, HEMIS).
+    pub debts: u32,
+}
+
 /// Students' semester standing over every subject (`Replica::standing`).
 #[derive(Debug, Clone, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -883,6 +909,9 @@ pub struct ExportStatementRequest {
     pub script: Option<String>,
     /// A file or folder; none: the export folder.
     pub path: Option<String>,
+    /// A PDF instead of an XLSX sheet.
+    #[serde(default)]
+    pub pdf: bool,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -977,6 +1006,8 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         ExportStatementRequest,
         GetStandingRequest,
         StandingReport,
+        GetDebtorsRequest,
+        DebtorEntry,
         ExportResult,
         ChooseExportPathRequest,
         ChosenPath,

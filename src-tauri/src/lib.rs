@@ -92,6 +92,7 @@ pub fn run() {
             commands::journal::list_opening_requests,
             commands::report::get_report,
             commands::report::get_standing,
+            commands::report::get_debtors,
             commands::report::export_journal,
             commands::report::export_statement,
             commands::report::choose_export_path,

@@ -715,13 +715,39 @@ async fn teacher_scenario() -> Result<()> {
                 bail!("the {lang} statement has no {needle:?}: {cells:?}");
             }
         }
+        // The same statement as a PDF, read back by poppler's pdftotext.
+        let pdf = file.with_extension("pdf");
+        app.js("document.querySelector('[data-testid=export-path]').value = ''; return true;")
+            .await?;
+        app.type_into("[data-testid=export-path]", &pdf.display().to_string())
+            .await?;
+        app.click("[data-testid=export-statement-pdf]").await?;
+        let want = pdf.display().to_string();
+        app.wait_for("the PDF statement", Duration::from_secs(10), || async {
+            let shown = app
+                .js("const e = document.querySelector('[data-testid=export-path-result]'); return e ? e.textContent : '';")
+                .await?;
+            Ok(shown == json!(want))
+        })
+        .await?;
+        let out = std::process::Command::new("pdftotext")
+            .args(["-layout", "-enc", "UTF-8"])
+            .arg(&pdf)
+            .arg("-")
+            .output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        for needle in [title, signature] {
+            if !text.contains(needle) {
+                bail!("the {lang} PDF statement has no {needle:?}: {text}");
+            }
+        }
         app.shot(&format!("reports-statement-{lang}")).await?;
     }
     app.el("[data-testid=language]")
         .await?
         .select_by_value("uz-Latn")
         .await?;
-    steps.done("statements (12-shakl) written from the reports screen in uz-Latn and uz-Cyrl; calamine reads the form's title and signature lines");
+    steps.done("statements (12-shakl) written from the reports screen in uz-Latn and uz-Cyrl, as XLSX and PDF; calamine and pdftotext read the form's title and signature lines");
 
     app.quit().await?;
     steps.finish("teacher_marks_offline_and_the_marks_reach_the_server");
@@ -1006,6 +1032,28 @@ async fn dean_scenario() -> Result<()> {
         .await?;
     steps.done("journal screen in uz-Cyrl and ru: every string from the catalogue");
 
+    // Two academic debtors, entered by the office's CLI: one not admitted to the final (every
+    // JN and ON in, too few points), one admitted and absent from it.
+    let shown_view = uni.admin.json(&["show", &journal]);
+    let ids: Vec<String> = shown_view["students"]
+        .as_array()
+        .context("students")?
+        .iter()
+        .filter(|s| s["status"] == "active")
+        .filter_map(|s| s["id"].as_str().map(str::to_string))
+        .collect();
+    let (low, away) = (ids[ids.len() - 1].clone(), ids[ids.len() - 2].clone());
+    for (control, points) in [("JN", "5"), ("ON1", "3"), ("ON2", "2")] {
+        uni.admin.ok(&["score", &journal, control, &low, points]);
+    }
+    for (control, points) in [("JN", "35"), ("ON1", "12"), ("ON2", "12")] {
+        uni.admin.ok(&["score", &journal, control, &away, points]);
+    }
+    uni.admin.ok(&["score", &journal, "YN", &away, "kelmadi"]);
+    uni.admin.sync();
+    app.click("[data-testid=sync-now]").await?;
+    app.wait_synced(Duration::from_secs(30)).await?;
+
     // The dean's office's semester view: every subject's hours summed per student, the same
     // numbers the CLI computes, in uz-Latn and uz-Cyrl.
     app.click("[data-nav=reports]").await?;
@@ -1028,6 +1076,31 @@ async fn dean_scenario() -> Result<()> {
         }
     }
     app.el("[data-testid=semester-chart]").await?;
+    // The academic debtors, as the CLI lists them.
+    app.el("[data-testid=debtors-card]").await?;
+    let shown = app
+        .js("return [...document.querySelectorAll('[data-testid=debtor-row]')].map((r) => [r.dataset.student, r.dataset.debt]);")
+        .await?;
+    let shown = shown.as_array().cloned().unwrap_or_default();
+    let debtors = uni.admin.json(&["debtors"]);
+    let listed = debtors.as_array().cloned().unwrap_or_default();
+    let has = |who: &str, debt: &str| shown.iter().any(|r| r[0] == who && r[1] == debt);
+    if !has(&low, "not_admitted") || !has(&away, "absent") {
+        bail!("the app's debtors {shown:?} lack the not-admitted and the absent student");
+    }
+    if shown.len() != listed.len()
+        || !listed.iter().all(|d| {
+            shown
+                .iter()
+                .any(|r| r[0] == d["student"] && r[1] == d["assessment"]["outcome"]["debt"])
+        })
+    {
+        bail!("the app lists debtors {shown:?}, the CLI {listed:?}");
+    }
+    steps.note(format!(
+        "academic debtors: {} as the CLI lists them",
+        shown.len()
+    ));
     app.shot("semester-standing-uz-Latn").await?;
     app.el("[data-testid=language]")
         .await?
@@ -1737,7 +1810,7 @@ async fn demo_scenario() -> Result<()> {
         .await?;
     app.el("th.lesson.cancelled[data-date='2026-12-08'][data-pair='4']")
         .await?;
-    app.js("const s = document.querySelector('[data-testid=grid-scroll]'); s.scrollLeft = s.scrollWidth; return true;")
+    app.js("document.querySelector(\"th.lesson[data-date='2026-12-09']\").scrollIntoView({ inline: 'center' }); return true;")
         .await?;
     app.shot("grid-lesson-moved").await?;
     steps.done("a lesson on a holiday asked first, then added; moved to the next day, the old one cancelled");

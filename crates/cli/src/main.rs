@@ -213,8 +213,9 @@ enum Command {
         #[arg(long, default_value = "dean's order")]
         reason: String,
     },
-    /// The statement (qaydnoma) of a journal for a YN sitting, as an A4 XLSX to print and
-    /// sign: form 12 / 12a / 12b (rating), c-shakl (credit), 5-shakl (five-point).
+    /// The statement (qaydnoma) of a journal for a YN sitting, as an A4 XLSX or PDF (by the
+    /// file's name) to print and sign: form 12 / 12a / 12b (rating), c-shakl (credit), 5-shakl
+    /// (five-point).
     Statement {
         journal: String,
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
@@ -1061,7 +1062,7 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
                 Some(s) => daftar_core::statement::Script::parse(&s)?,
                 None => r.statement_script()?,
             };
-            daftar_core::statement::write_statement_xlsx(&statement, script, &output)?;
+            daftar_core::statement::write_statement(&statement, script, &output)?;
             out.value(&statement, || {
                 format!(
                     "Wrote the {} of {} ({}), sitting {}, {} students, to {}",

@@ -435,6 +435,79 @@ fn the_statement_has_the_form_s_columns_counts_and_signatures() {
             "{needle} in {all:?}"
         );
     }
+    // As a PDF (by the file's name), read back by a real PDF reader (poppler's pdftotext):
+    // A4, the same header, names, counts and signature lines, in Latin and in Cyrillic.
+    for (script, needles) in [
+        (
+            "latn",
+            vec![
+                "REYTING QAYDNOMASI",
+                "Umumiy",
+                "O‘qituvchi:",
+                "Fakultet dekani:",
+            ],
+        ),
+        (
+            "cyrl",
+            vec![
+                "РЕЙТИНГ ҚАЙДНОМАСИ",
+                "Умумий",
+                "Факултет декани:",
+                "Келмади",
+            ],
+        ),
+    ] {
+        let pdf = tmp.path().join(format!("qaydnoma-{script}.pdf"));
+        ok(
+            &dir,
+            &[
+                "statement",
+                &journal,
+                "--script",
+                script,
+                "-o",
+                pdf.to_str().expect("path"),
+            ],
+        );
+        let text = pdf_text(&pdf);
+        for needle in needles {
+            assert!(
+                text.contains(needle),
+                "{needle} in the {script} PDF:\n{text}"
+            );
+        }
+        let latin_footer = format!("“5”: 1, “4”: 0, “3”: 0, “2”: {}", n - 3);
+        assert!(text.contains(&latin_footer), "{latin_footer} in {text}");
+        let view = json(&dir, &["show", &journal]);
+        let first = view["students"][0]["name"].as_str().expect("a name");
+        if script == "latn" {
+            let surname = first.split_whitespace().next().expect("a surname");
+            assert!(text.contains(surname), "{surname} in {text}");
+        }
+        let info = std::process::Command::new("pdfinfo")
+            .arg(&pdf)
+            .output()
+            .expect("pdfinfo runs");
+        let info = String::from_utf8_lossy(&info.stdout);
+        assert!(info.contains("(A4)"), "an A4 page: {info}");
+    }
+}
+
+/// The text of a PDF as poppler's `pdftotext` reads it (layout kept).
+fn pdf_text(path: &Path) -> String {
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", "-enc", "UTF-8"])
+        .arg(path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils, installed by scripts/deps.sh --test) runs");
+    assert!(
+        out.status.success(),
+        "pdftotext read {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 text")
 }
 
 /// The journal export speaks the university's language and script: Uzbek Latin headers by

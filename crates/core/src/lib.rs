@@ -41,6 +41,7 @@ pub mod journal;
 pub mod lessons;
 pub mod model;
 pub mod overruled;
+pub mod pdf;
 pub mod projection;
 pub mod provenance;
 pub mod replica;

@@ -435,10 +435,121 @@ fn number(v: f64) -> String {
     }
 }
 
-/// Writes the statement as an A4 XLSX sheet, in `script`.
-pub fn write_statement_xlsx(st: &Statement, script: Script, path: &Path) -> Result<()> {
+/// A statement as printed, in its script: the same words and cells for the XLSX sheet and the
+/// PDF page.
+pub struct Printed {
+    pub form: String,
+    pub university: String,
+    pub title: String,
+    /// Faculty, course / semester / group, subject, teachers, hours and YN date.
+    pub lines: Vec<String>,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// "Jami talabalar soni: N, shundan, “5”: …"
+    pub footer: String,
+    /// "O‘qituvchi: ____   ____", …
+    pub signatures: Vec<String>,
+}
+
+/// The statement's printed words and cells in `script`.
+pub fn printed(st: &Statement, script: Script) -> Printed {
     let t = |s: &str| in_script(script, s);
     let w = words(st.system);
+    let sitting_word = match st.sitting {
+        1 => "1-qaydnoma",
+        2 => "2-qaydnoma",
+        _ => "3-qaydnoma",
+    };
+    let lines = [
+        format!("{}: {}", w.faculty, st.faculty),
+        format!(
+            "{}: {}    {}: {}    {}: {}",
+            w.course, st.course, w.semester, st.semester, w.group, st.group
+        ),
+        format!("{}: {}", w.subject, st.subject),
+        format!("{}: {}", w.teachers, st.teachers.join(", ")),
+        format!(
+            "{}: {}    {}: ______________    ({sitting_word})",
+            w.hours, st.hours, w.yn_date
+        ),
+    ]
+    .iter()
+    .map(|l| t(l))
+    .collect();
+    let rows = st
+        .rows
+        .iter()
+        .map(|r| {
+            let opt = |v: Option<f64>| v.map(number).unwrap_or_default();
+            let mut values: Vec<String> = vec![
+                r.number.to_string(),
+                t(&r.name),
+                r.record_book.clone().unwrap_or_default(),
+            ];
+            match st.system {
+                System::Rating100 | System::CreditModule => {
+                    values.push(opt(r.jn));
+                    values.push(opt(r.on));
+                    values.push(number(r.current));
+                    values.push(if r.admitted {
+                        opt(r.yn)
+                    } else {
+                        t(w.not_admitted)
+                    });
+                    values.push(opt(r.total));
+                }
+                System::FivePoint => {
+                    values.push(opt(r.jn));
+                    values.push(opt(r.on));
+                }
+            }
+            values.push(match r.grade {
+                Some(g) => g.to_string(),
+                None if r.absent => t(w.absent),
+                None => String::new(),
+            });
+            values.push(String::new());
+            values
+        })
+        .collect();
+    let [five, four, three, two, absent] = st.counts;
+    let footer = t(&format!(
+        "{}: {}, shundan, “5”: {five}, “4”: {four}, “3”: {three}, “2”: {two}, “{}”: {absent}",
+        w.total_line,
+        st.rows.len(),
+        w.absent
+    ));
+    Printed {
+        form: t(&st.form),
+        university: t(&st.university),
+        title: t(w.title),
+        lines,
+        columns: w.columns.iter().map(|c| t(c)).collect(),
+        rows,
+        footer,
+        signatures: w
+            .signatures
+            .iter()
+            .map(|who| format!("{}: ____________________   ____________", t(who)))
+            .collect(),
+    }
+}
+
+/// Writes the statement to `path`: a PDF when the name ends in `.pdf`, else an XLSX sheet.
+pub fn write_statement(st: &Statement, script: Script, path: &Path) -> Result<()> {
+    let pdf = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("pdf"));
+    if pdf {
+        crate::pdf::write_statement_pdf(st, script, path)
+    } else {
+        write_statement_xlsx(st, script, path)
+    }
+}
+
+/// Writes the statement as an A4 XLSX sheet, in `script`.
+pub fn write_statement_xlsx(st: &Statement, script: Script, path: &Path) -> Result<()> {
+    let p = printed(st, script);
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
     sheet.set_name(&st.form)?;
@@ -458,42 +569,24 @@ pub fn write_statement_xlsx(st: &Statement, script: Script, path: &Path) -> Resu
         .set_border(FormatBorder::Thin)
         .set_align(FormatAlign::Center);
     let name_cell = Format::new().set_border(FormatBorder::Thin);
-    let last_col = (w.columns.len() - 1) as u16;
+    let last_col = (p.columns.len() - 1) as u16;
 
-    sheet.write_string_with_format(0, last_col, &t(&st.form), &bold)?;
-    sheet.merge_range(1, 0, 1, last_col, &t(&st.university), &center_bold)?;
-    sheet.merge_range(2, 0, 2, last_col, &t(w.title), &center_bold)?;
-    let sitting_word = match st.sitting {
-        1 => "1-qaydnoma",
-        2 => "2-qaydnoma",
-        _ => "3-qaydnoma",
-    };
-    let lines = [
-        format!("{}: {}", w.faculty, st.faculty),
-        format!(
-            "{}: {}    {}: {}    {}: {}",
-            w.course, st.course, w.semester, st.semester, w.group, st.group
-        ),
-        format!("{}: {}", w.subject, st.subject),
-        format!("{}: {}", w.teachers, st.teachers.join(", ")),
-        format!(
-            "{}: {}    {}: ______________    ({sitting_word})",
-            w.hours, st.hours, w.yn_date
-        ),
-    ];
-    for (i, line) in lines.iter().enumerate() {
+    sheet.write_string_with_format(0, last_col, &p.form, &bold)?;
+    sheet.merge_range(1, 0, 1, last_col, &p.university, &center_bold)?;
+    sheet.merge_range(2, 0, 2, last_col, &p.title, &center_bold)?;
+    for (i, line) in p.lines.iter().enumerate() {
         sheet.merge_range(
             3 + i as u32,
             0,
             3 + i as u32,
             last_col,
-            &t(line),
+            line,
             &Format::new(),
         )?;
     }
     let header_row = 9u32;
-    for (c, title) in w.columns.iter().enumerate() {
-        sheet.write_string_with_format(header_row, c as u16, &t(title), &head)?;
+    for (c, title) in p.columns.iter().enumerate() {
+        sheet.write_string_with_format(header_row, c as u16, title, &head)?;
     }
     sheet.set_row_height(header_row, 48)?;
     sheet.set_repeat_rows(header_row, header_row)?;
@@ -505,36 +598,7 @@ pub fn write_statement_xlsx(st: &Statement, script: Script, path: &Path) -> Resu
     }
     sheet.set_column_width(last_col, 16)?;
     let mut row = header_row + 1;
-    for r in &st.rows {
-        let opt = |v: Option<f64>| v.map(number).unwrap_or_default();
-        let mut values: Vec<String> = vec![
-            r.number.to_string(),
-            t(&r.name),
-            r.record_book.clone().unwrap_or_default(),
-        ];
-        match st.system {
-            System::Rating100 | System::CreditModule => {
-                values.push(opt(r.jn));
-                values.push(opt(r.on));
-                values.push(number(r.current));
-                values.push(if r.admitted {
-                    opt(r.yn)
-                } else {
-                    t(w.not_admitted)
-                });
-                values.push(opt(r.total));
-            }
-            System::FivePoint => {
-                values.push(opt(r.jn));
-                values.push(opt(r.on));
-            }
-        }
-        values.push(match r.grade {
-            Some(g) => g.to_string(),
-            None if r.absent => t(w.absent),
-            None => String::new(),
-        });
-        values.push(String::new());
+    for values in &p.rows {
         for (c, v) in values.iter().enumerate() {
             let format = if c == 1 { &name_cell } else { &cell };
             sheet.write_string_with_format(row, c as u16, v, format)?;
@@ -542,24 +606,10 @@ pub fn write_statement_xlsx(st: &Statement, script: Script, path: &Path) -> Resu
         row += 1;
     }
     row += 1;
-    let [five, four, three, two, absent] = st.counts;
-    let footer = format!(
-        "{}: {}, shundan, “5”: {five}, “4”: {four}, “3”: {three}, “2”: {two}, “{}”: {absent}",
-        w.total_line,
-        st.rows.len(),
-        w.absent
-    );
-    sheet.merge_range(row, 0, row, last_col, &t(&footer), &Format::new())?;
+    sheet.merge_range(row, 0, row, last_col, &p.footer, &Format::new())?;
     row += 2;
-    for who in w.signatures {
-        sheet.merge_range(
-            row,
-            0,
-            row,
-            last_col,
-            &format!("{}: ____________________   ____________", t(who)),
-            &Format::new(),
-        )?;
+    for line in &p.signatures {
+        sheet.merge_range(row, 0, row, last_col, line, &Format::new())?;
         row += 2;
     }
     book.save(path).map_err(|e| CoreError::Xlsx(Box::new(e)))?;

@@ -10,9 +10,10 @@ use tauri_plugin_dialog::DialogExt;
 use crate::commands::journal::standing_of;
 use crate::error::{IpcError, IpcResult};
 use crate::ipc::{
-    ChooseExportPathRequest, ChosenPath, ExportFormat, ExportJournalRequest, ExportResult,
-    ExportStatementRequest, GetReportRequest, GetStandingRequest, JournalReport, LessonReport,
-    PlannedHours, StandingEntry, StandingReport, StandingSubject, StudentReport,
+    ChooseExportPathRequest, ChosenPath, DebtorEntry, ExportFormat, ExportJournalRequest,
+    ExportResult, ExportStatementRequest, GetDebtorsRequest, GetReportRequest, GetStandingRequest,
+    JournalReport, LessonReport, PlannedHours, StandingEntry, StandingReport, StandingSubject,
+    StudentReport,
 };
 use crate::paths;
 use crate::state::AppState;
@@ -116,6 +117,54 @@ pub async fn export_journal(
 }
 
 /// Every student's semester standing over all subjects, worst first (the dean's office view).
+/// Academic debtors of the semester, by group and subject.
+#[tauri::command]
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn get_debtors(
+    state: State<'_, AppState>,
+    req: GetDebtorsRequest,
+) -> IpcResult<Vec<DebtorEntry>> {
+    use daftar_rules::assessment::{Debt, Outcome};
+    let r = state.replica();
+    let scope = daftar_core::standing::Scope {
+        semester: req.semester,
+        ..Default::default()
+    };
+    let list = r.debtors(&scope)?;
+    let mut per_student: std::collections::HashMap<(String, String), u32> =
+        std::collections::HashMap::new();
+    for d in &list {
+        *per_student
+            .entry((d.student.clone(), d.semester.clone()))
+            .or_default() += 1;
+    }
+    Ok(list
+        .into_iter()
+        .map(|d| {
+            let debt = match d.assessment.outcome {
+                Outcome::Debtor { debt: Debt::Failed } => "failed",
+                Outcome::Debtor { debt: Debt::Absent } => "absent",
+                _ => "not_admitted",
+            };
+            DebtorEntry {
+                debts: per_student
+                    .get(&(d.student.clone(), d.semester.clone()))
+                    .copied()
+                    .unwrap_or(1),
+                student: d.student,
+                name: d.name,
+                group: d.group_name,
+                journal: d.journal,
+                subject: d.subject,
+                debt: debt.to_string(),
+                sitting: d.assessment.sitting,
+                current: d.assessment.totals.current,
+                yn: d.assessment.totals.yn,
+            }
+        })
+        .collect())
+}
+
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn get_standing(
@@ -185,12 +234,24 @@ pub async fn export_statement(
         Some(s) => daftar_core::statement::Script::parse(s)?,
         None => r.statement_script()?,
     };
+    let ext = if req.pdf { "pdf" } else { "xlsx" };
     let name = {
-        let base = default_name(&r, &journal, "xlsx")?;
-        format!("{}_{}.xlsx", base.trim_end_matches(".xlsx"), statement.form)
+        let base = default_name(&r, &journal, ext)?;
+        format!(
+            "{}_{}.{ext}",
+            base.trim_end_matches(&format!(".{ext}")),
+            statement.form
+        )
     };
-    let path = export_target(req.path.as_deref(), &name, &state)?;
-    daftar_core::statement::write_statement_xlsx(&statement, script, &path)?;
+    let mut path = export_target(req.path.as_deref(), &name, &state)?;
+    if req.pdf
+        && !path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("pdf"))
+    {
+        path.set_extension("pdf");
+    }
+    daftar_core::statement::write_statement(&statement, script, &path)?;
     tracing::info!(form = %statement.form, "statement written");
     Ok(ExportResult {
         path: path.display().to_string(),

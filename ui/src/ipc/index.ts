@@ -35,6 +35,8 @@ import type { IpcError } from "./bindings/IpcError";
 import type { JournalGrid } from "./bindings/JournalGrid";
 import type { JournalReport } from "./bindings/JournalReport";
 import type { GetStandingRequest } from "./bindings/GetStandingRequest";
+import type { GetDebtorsRequest } from "./bindings/GetDebtorsRequest";
+import type { DebtorEntry } from "./bindings/DebtorEntry";
 import type { StandingReport } from "./bindings/StandingReport";
 import type { JournalSummary } from "./bindings/JournalSummary";
 import type { JournalVersion } from "./bindings/JournalVersion";
@@ -72,6 +74,7 @@ export type * from "./bindings/StandingEntry";
 export type * from "./bindings/JournalSummary";
 export type * from "./bindings/LessonReport";
 export type * from "./bindings/PlannedHours";
+export type * from "./bindings/DebtorEntry";
 export type * from "./bindings/ModuleDetail";
 export type * from "./bindings/ModuleSummary";
 export type * from "./bindings/ModuleTopic";
@@ -142,6 +145,7 @@ export const api = {
 
   getReport: (journal: string) => call<JournalReport>("get_report", { journal }),
   getStanding: (req: GetStandingRequest) => call<StandingReport>("get_standing", req),
+  getDebtors: (req: GetDebtorsRequest) => call<DebtorEntry[]>("get_debtors", req),
   exportJournal: (req: ExportJournalRequest) => call<ExportResult>("export_journal", req),
   exportStatement: (req: ExportStatementRequest) => call<ExportResult>("export_statement", req),
   chooseExportPath: (req: ChooseExportPathRequest) => call<ChosenPath>("choose_export_path", req),

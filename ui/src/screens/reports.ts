@@ -1,7 +1,7 @@
 // Reports for one journal: attendance, hours against the 12/36/74 thresholds, averages and
 // 5-point grades, the at-risk list, charts, and export to XLSX or CSV.
 
-import { api, type JournalReport, type JournalSummary, type StandingReport } from "../ipc";
+import { api, type DebtorEntry, type JournalReport, type JournalSummary, type StandingReport } from "../ipc";
 import { app, registerScreen } from "../app";
 import { h, tx, raw, button, clear, option, rawOption, setPlaceholder, setTitle, icon, ICONS } from "../dom";
 import { lang, t, type Key } from "../i18n";
@@ -23,12 +23,14 @@ registerScreen("reports", async (el, route) => {
   head.append(select);
   // The semester across every subject first (what a dean's office acts on), then one journal.
   const semester = h("div", { class: "semester-standing" });
-  el.append(semester);
+  const debtors = h("div", { class: "debtors" });
+  el.append(semester, debtors);
   const level = h("select", { class: "input", id: "semester-level", "data-testid": "semester-level" }) as HTMLSelectElement;
   for (const l of ["warning", "reprimand", "expulsion", "ok"]) level.append(option(l, `standing.${l}` as Key));
   const loadSemester = async () => {
     try {
       renderSemester(semester, await api.getStanding({ level: level.value, semester: null }), level);
+      renderDebtors(debtors, await api.getDebtors({ semester: null }));
     } catch (e) {
       app.showError(e);
     }
@@ -224,24 +226,22 @@ function exportCard(r: JournalReport, summary: JournalSummary | undefined): HTML
   // Numbers only, so a language switch needs no new options; the label beside it translates.
   const sitting = h("select", { class: "input", id: "statement-sitting", "data-testid": "statement-sitting" }) as HTMLSelectElement;
   for (const n of ["1", "2", "3"]) sitting.append(rawOption(n, n));
-  const statement = button(
-    "reports.statement",
-    () =>
-      void (async () => {
-        clear(result);
-        try {
-          const l = lang();
-          const script = l === "uz-Cyrl" ? "cyrl" : l === "uz-Latn" ? "latn" : null;
-          const out = await api.exportStatement({ journal: r.journal, sitting: Number(sitting.value), script, path: path.value.trim() || null });
-          result.append(icon(ICONS.check), tx("span", "reports.exported"), raw("code", out.path, { "data-testid": "export-path-result" }));
-          app.toast("reports.savedTo", { path: out.path });
-        } catch (e) {
-          app.showError(e);
-        }
-      })(),
-    { class: "btn", "data-testid": "export-statement" },
-  );
+  const writeStatement = async (pdf: boolean) => {
+    clear(result);
+    try {
+      const l = lang();
+      const script = l === "uz-Cyrl" ? "cyrl" : l === "uz-Latn" ? "latn" : null;
+      const out = await api.exportStatement({ journal: r.journal, sitting: Number(sitting.value), script, path: path.value.trim() || null, pdf });
+      result.append(icon(ICONS.check), tx("span", "reports.exported"), raw("code", out.path, { "data-testid": "export-path-result" }));
+      app.toast("reports.savedTo", { path: out.path });
+    } catch (e) {
+      app.showError(e);
+    }
+  };
+  const statement = button("reports.statement", () => void writeStatement(false), { class: "btn", "data-testid": "export-statement" });
   statement.prepend(icon(ICONS.download));
+  const statementPdf = button("reports.statementPdf", () => void writeStatement(true), { class: "btn", "data-testid": "export-statement-pdf" });
+  statementPdf.prepend(icon(ICONS.download));
   return h(
     "div",
     { class: "card export-card" },
@@ -249,7 +249,7 @@ function exportCard(r: JournalReport, summary: JournalSummary | undefined): HTML
     tx("p", "reports.exportHint", { dir: app.info.exportDir }, { class: "muted small" }),
     h("div", { class: "form-row" }, path, xlsx, csv, hemis),
     tx("p", "reports.statementHint", undefined, { class: "muted small" }),
-    h("div", { class: "form-row" }, tx("label", "reports.sitting", undefined, { for: "statement-sitting" }), sitting, statement),
+    h("div", { class: "form-row" }, tx("label", "reports.sitting", undefined, { for: "statement-sitting" }), sitting, statement, statementPdf),
     result,
   );
 }
@@ -281,5 +281,42 @@ function planCard(r: JournalReport): HTMLElement {
     h("div", { class: "section-head" }, tx("h3", "plan.title"), h("span", { class: "legend" }, swatch("bar-delivered", "plan.delivered"), swatch("bar-scheduled", "plan.scheduled"), swatch("bar-short", "plan.shortfall"))),
     planChart(r.hoursPlan),
     table,
+  );
+}
+
+/** Academic debtors: who owes which subject, and why (not admitted, failed, absent). */
+function renderDebtors(el: HTMLElement, list: DebtorEntry[]): void {
+  clear(el);
+  const students = new Set(list.map((d) => `${d.student}|${d.group}`));
+  const heldBack = new Set(list.filter((d) => d.debts >= 4).map((d) => d.student));
+  const table = h("table", { class: "table compact", "data-testid": "debtors-table" });
+  const cols: Key[] = ["reports.col.student", "semester.col.group", "debtors.col.subject", "debtors.col.why", "debtors.col.current", "debtors.col.yn", "debtors.col.debts"];
+  table.append(h("thead", {}, h("tr", {}, ...cols.map((c) => tx("th", c)))));
+  const tb = h("tbody");
+  for (const d of list) {
+    tb.append(
+      h(
+        "tr",
+        { "data-testid": "debtor-row", "data-student": d.student, "data-debt": d.debt },
+        raw("td", d.name, { class: "strong" }),
+        raw("td", d.group),
+        raw("td", d.subject),
+        h("td", {}, tx("span", `debt.${d.debt}` as Key, { n: d.sitting }, { class: "badge badge-reprimand" })),
+        raw("td", fmt.num(d.current), { class: "num" }),
+        raw("td", d.yn === null ? "—" : fmt.num(d.yn), { class: "num" }),
+        h("td", { class: "num" }, raw("span", String(d.debts)), d.debts >= 4 ? tx("span", "debtors.heldBack", undefined, { class: "badge badge-expulsion" }) : null),
+      ),
+    );
+  }
+  table.append(tb);
+  el.append(
+    h(
+      "div",
+      { class: "card", "data-testid": "debtors-card" },
+      h("div", { class: "section-head" }, tx("h3", "debtors.title"), tx("span", "debtors.count", { n: students.size }, { class: "muted" })),
+      tx("p", "debtors.hint", undefined, { class: "muted small" }),
+      heldBack.size > 0 ? tx("p", "debtors.heldBackCount", { n: heldBack.size }, { class: "form-error" }) : null,
+      list.length === 0 ? tx("p", "debtors.none", undefined, { class: "muted" }) : table,
+    ),
   );
 }

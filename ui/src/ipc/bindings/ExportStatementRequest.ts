@@ -15,4 +15,8 @@ script: string | null,
 /**
  * A file or folder; none: the export folder.
  */
-path: string | null, };
+path: string | null, 
+/**
+ * A PDF instead of an XLSX sheet.
+ */
+pdf: boolean, };
