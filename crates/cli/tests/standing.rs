@@ -290,6 +290,25 @@ fn a_final_score_needs_admission_and_the_grade_comes_from_the_total() {
                 && d["journal"].as_str().is_some_and(|j| journal.ends_with(j))),
         "no longer a debtor: {debtors}"
     );
+    // b was not admitted: the retake redoes the current controls. Without the permission a
+    // sitting-2 JN is refused; with it, the redone JN and ON admit b to YN at sitting 2.
+    let err = fails(&dir, &["score", &journal, "JN:2", &b, "35"]);
+    assert!(err.contains("retake permission"), "{err}");
+    ok(&dir, &["retake", &journal, &b, "--sitting", "2"]);
+    for (control, points) in [("JN:2", "35"), ("ON1:2", "12"), ("ON2:2", "12")] {
+        ok(&dir, &["score", &journal, control, &b, points]);
+    }
+    ok(&dir, &["score", &journal, "YN:2", &b, "25"]);
+    let report = json(&dir, &["report", &journal]);
+    let sb = report["students"]
+        .as_array()
+        .expect("students")
+        .iter()
+        .find(|s| s["id"] == b.as_str())
+        .expect("b")
+        .clone();
+    assert_eq!(sb["control_points"], 84.0, "the retake's 59 + 25");
+    assert_eq!(sb["state"], "passed");
     // The sitting-2 statement (12a) lists who had not passed before it.
     let out = dir.join("12a.xlsx");
     let st = json(

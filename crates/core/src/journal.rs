@@ -869,11 +869,23 @@ impl Replica {
                 },
             ));
         };
-        if sitting < 1 || sitting > plan.sittings {
+        // JN and ON have one sitting, but a student the dean's office lets retake may redo
+        // them for that retake (sittings 2 and 3): the retake's JN and ON count when the
+        // first sitting's did not admit (`daftar_rules::assessment::totals`).
+        let retake_of_current =
+            plan.kind != "YN" && (2..=3).contains(&sitting) && sitting > plan.sittings;
+        if sitting < 1 || (sitting > plan.sittings && !retake_of_current) {
             return Err(CoreError::invalid(
                 "control",
                 format!("{code} allows sittings 1 to {}", plan.sittings),
             ));
+        }
+        if retake_of_current && !self.retake_permitted(journal, student, sitting as u8)? {
+            return Err(CoreError::NotAllowed {
+                reason: format!(
+                    "{code} at sitting {sitting} is a retake of the current control: it needs the dean's office's retake permission for this student; the score was not saved"
+                ),
+            });
         }
         if !points.is_finite() || points < 0.0 || points > plan.max {
             return Err(CoreError::invalid(

@@ -74,6 +74,45 @@ pub fn module_of(journal: &Automerge) -> Option<String> {
     text(journal, &map(journal, "meta")?, "module")
 }
 
+/// The sitting of a `scores` key (`<control>/<sitting>/<student>`), and its student.
+fn sitting_of(key: &str) -> Option<(u8, &str)> {
+    let mut parts = key.splitn(3, '/');
+    let (_, sitting, student) = (parts.next()?, parts.next()?, parts.next()?);
+    Some((sitting.parse().ok()?, student))
+}
+
+/// Whether `writes` put a score for a retake sitting (2 or 3) of any control.
+pub fn writes_retake_sitting(writes: &[Write]) -> bool {
+    writes.iter().any(|w| {
+        w.map == "scores"
+            && !matches!(w.op, WriteOp::Delete)
+            && sitting_of(&w.key).is_some_and(|(s, _)| s >= 2)
+    })
+}
+
+/// Why the scores for retake sittings among `writes` may not be taken, if they may not: any
+/// control's sitting 2 or 3 (a redone JN or ON, or the YN retake) needs the dean's office's
+/// retake permission for that student and sitting.
+pub fn refuse_unpermitted_retakes(journal: &Automerge, writes: &[Write]) -> Option<String> {
+    let status = map(journal, "status");
+    writes
+        .iter()
+        .filter(|w| w.map == "scores" && !matches!(w.op, WriteOp::Delete))
+        .filter_map(|w| sitting_of(&w.key))
+        .filter(|(sitting, _)| *sitting >= 2)
+        .find(|(sitting, student)| {
+            status
+                .as_ref()
+                .and_then(|m| text(journal, m, &assessment::retake_key(*sitting, student)))
+                .is_none()
+        })
+        .map(|(sitting, _)| {
+            format!(
+                "sitting {sitting} is a retake: it needs the dean's office's retake permission for this student"
+            )
+        })
+}
+
 /// Why the final-control scores among `writes` may not be taken, if they may not.
 pub fn refuse_unadmitted_finals(
     journal: &Automerge,

@@ -743,6 +743,11 @@ fn judge_finals(
     let Some(journal) = load_document(tx, journal_row, Some(change))? else {
         return Ok(None);
     };
+    // A retake sitting of any control needs the dean's office's permission.
+    if let Some(reason) = daftar_rules::final_control::refuse_unpermitted_retakes(&journal, writes)
+    {
+        return Ok(Some(reason));
+    }
     let Some(module_id) = daftar_rules::final_control::module_of(&journal) else {
         return Ok(None);
     };
@@ -1484,11 +1489,11 @@ impl Store for SqliteStore {
                     outcome.refused.push(refuse(ErrorCode::Forbidden, &reason));
                     continue;
                 }
-                if scores
-                    .as_ref()
-                    .is_some_and(|r| r.writes_final(&inspected.writes))
-                    && let Some(reason) =
-                        judge_finals(&tx, doc_row, &change.bytes, &inspected.writes)?
+                if scores.as_ref().is_some_and(|r| {
+                    r.writes_final(&inspected.writes)
+                        || daftar_rules::final_control::writes_retake_sitting(&inspected.writes)
+                }) && let Some(reason) =
+                    judge_finals(&tx, doc_row, &change.bytes, &inspected.writes)?
                 {
                     tracing::info!(doc.id = %change.doc, user = %user.name, %reason, "final score refused");
                     outcome.refused.push(refuse(ErrorCode::Forbidden, &reason));

@@ -1023,3 +1023,64 @@ async fn a_teacher_cannot_move_or_cancel_a_held_lesson_by_hand() {
     assert!(resp.refused.is_empty(), "{:?}", resp.refused);
     assert_eq!(resp.acked.len(), 2);
 }
+
+/// A retake sitting of any control (a redone ON, the second YN) needs the dean's office's
+/// permission on the server too: a hand-made sitting-2 score is refused until the dean's
+/// retake permission is stored, then taken.
+#[tokio::test]
+async fn a_retake_sitting_needs_the_dean_s_permission() {
+    let server = start().await;
+    let (_admin_token, _admin) = seed(&server).await;
+    let tokens = people(&server).await;
+    let ali = device("ali retake");
+    let send = |token: &str, change: &[u8], tag: &'static str| {
+        let req = SyncRequest {
+            push: vec![push("journal/j1", change)],
+            ..SyncRequest::default()
+        };
+        let token = token.to_string();
+        let server = &server;
+        async move { server.sync(&token, tag, &req).await }
+    };
+    let redo = write(
+        "journal/j1",
+        &ali,
+        &[],
+        "scores",
+        "ON1/2/s1",
+        Some("12"),
+        None,
+    );
+    let resp = send(&tokens["ali"], &redo, "ali-pc").await;
+    assert!(resp.acked.is_empty(), "stored without permission");
+    assert!(
+        resp.refused[0].reason.contains("retake permission"),
+        "{}",
+        resp.refused[0].reason
+    );
+    let dean = device("dean retake");
+    let permit = write(
+        "journal/j1",
+        &dean,
+        &[],
+        "status",
+        "retake:2/s1",
+        Some(r#"{"reason":"buyruq 7"}"#),
+        None,
+    );
+    assert_eq!(
+        send(&tokens["dean1"], &permit, "dean-pc").await.acked,
+        vec![hash_of(&permit)]
+    );
+    let again = write(
+        "journal/j1",
+        &ali,
+        &[],
+        "scores",
+        "ON1/2/s1",
+        Some("12.5"),
+        None,
+    );
+    let resp = send(&tokens["ali"], &again, "ali-pc").await;
+    assert_eq!(resp.acked, vec![hash_of(&again)], "{:?}", resp.refused);
+}
