@@ -267,6 +267,9 @@ pub struct JournalGrid {
     /// The module's control plan (JN, ON, YN with their maximum and sittings).
     pub controls: Vec<ModuleControl>,
     pub scores: Vec<GridScore>,
+    /// The dean's office's retake permissions: (student, sitting 2 or 3). A permitted
+    /// student's JN and ON may be redone, and YN sat again, at that sitting.
+    pub retakes: Vec<GridRetake>,
     /// Grows when changes from elsewhere arrive for this journal (see `JournalVersion`).
     #[ts(type = "number")]
     pub version: i64,
@@ -283,6 +286,13 @@ pub struct GridScore {
     pub points: f64,
     /// Recorded absent from this final-control sitting ("kelmadi"); `points` is 0 then.
     pub absent: bool,
+}
+
+#[derive(Debug, Clone, Serialize, TS, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GridRetake {
+    pub student: String,
+    pub sitting: u8,
 }
 
 /// Enters a control score; `points` is what was typed (`12`, `12.5`, `12,5`), or for the final
@@ -966,6 +976,7 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         JournalVersion,
         GridPatch,
         GridScore,
+        GridRetake,
         EnterScoreRequest,
         AdjustMarkRequest,
         CellHistoryRequest,

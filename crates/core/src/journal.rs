@@ -508,6 +508,20 @@ impl Replica {
         Ok(self.doc(journal)?.get("status", &key).is_some())
     }
 
+    /// Every retake permission of a journal: (student, sitting).
+    pub fn retake_permissions(&mut self, journal: &str) -> Result<Vec<(String, u8)>> {
+        let prefix = daftar_rules::assessment::RETAKE_PREFIX;
+        Ok(self
+            .doc(journal)?
+            .prefix("status", prefix)
+            .into_iter()
+            .filter_map(|(key, _, _)| {
+                let (sitting, student) = key.strip_prefix(prefix)?.split_once('/')?;
+                Some((student.to_string(), sitting.parse().ok()?))
+            })
+            .collect())
+    }
+
     /// A teacher asks the dean's office to open a lesson whose entry window has closed.
     pub fn request_opening(&mut self, journal: &str, lesson: &str, reason: &str) -> Result<()> {
         self.lesson_lock(journal, lesson)?;

@@ -15,11 +15,11 @@ use crate::error::{IpcError, IpcResult};
 use crate::ipc::{
     AddLessonRequest, AdjustMarkRequest, CellHistoryEntry, CellHistoryRequest, CellKey,
     ChangeLessonRequest, ClearCellRequest, EnterScoreRequest, GridCell, GridLesson, GridPatch,
-    GridScore, GridStudent, JournalGrid, JournalSummary, JournalVersion, JournalVersionRequest,
-    ListJournalsRequest, ListOpeningRequestsRequest, LockLessonRequest, MarkCellRequest,
-    MarkLessonRequest, ModuleControl, ModuleTopic, OpenJournalRequest, OpenLessonRequest,
-    OpeningRequestEntry, RequestOpeningRequest, SetTopicRequest, Standing, StudentTotals,
-    UnlockLessonRequest,
+    GridRetake, GridScore, GridStudent, JournalGrid, JournalSummary, JournalVersion,
+    JournalVersionRequest, ListJournalsRequest, ListOpeningRequestsRequest, LockLessonRequest,
+    MarkCellRequest, MarkLessonRequest, ModuleControl, ModuleTopic, OpenJournalRequest,
+    OpenLessonRequest, OpeningRequestEntry, RequestOpeningRequest, SetTopicRequest, Standing,
+    StudentTotals, UnlockLessonRequest,
 };
 use crate::session;
 use crate::state::{AppState, info_of};
@@ -183,7 +183,17 @@ pub fn grid_of(r: &mut Replica, journal: &str) -> IpcResult<JournalGrid> {
         grade_min,
         grade_max,
         lock: view.lock.clone(),
-        thresholds: daftar_core::model::THRESHOLDS.to_vec(),
+        thresholds: {
+            let system = daftar_rules::assessment::System::parse(&view.marking_system)
+                .unwrap_or(daftar_rules::assessment::System::Rating100);
+            let t = r.thresholds(system)?;
+            vec![t.warning, t.reprimand, t.expulsion]
+        },
+        retakes: r
+            .retake_permissions(journal)?
+            .into_iter()
+            .map(|(student, sitting)| GridRetake { student, sitting })
+            .collect(),
         lessons: view
             .lessons
             .iter()
@@ -980,7 +990,8 @@ mod tests {
             (req(&over, 1, &control.code), "points"),
             (req("-1", 1, &control.code), "points"),
             (req("5", 1, "XX"), "control"),
-            (req("5", control.sittings + 1, &control.code), "control"),
+            // Beyond the three sittings any control has.
+            (req("5", 4, &control.code), "control"),
             (req("5", 0, &control.code), "control"),
         ] {
             let e = enter_score_with(&state, &bad).expect_err("refused");
@@ -991,6 +1002,13 @@ mod tests {
                 bad.points,
                 bad.sitting
             );
+        }
+        // A redone ON at a retake sitting needs the dean's office's permission.
+        match enter_score_with(&state, &req("5", control.sittings + 1, &control.code)) {
+            Err(IpcError::Forbidden { message }) => {
+                assert!(message.contains("retake permission"), "{message}")
+            }
+            other => panic!("a retake sitting without permission: {other:?}"),
         }
         // The grid carries the plan and the score.
         let grid = grid_of(&mut state.replica(), &journal).expect("grid");

@@ -1352,8 +1352,16 @@ export class GridView {
       return;
     }
     body.append(tx("p", d.lock ? "scores.locked" : "scores.hint", undefined, { class: "muted small" }));
+    // The plan's sittings, and for JN and ON the retake sittings the dean's office permitted
+    // someone (a student who was not admitted redoes them); a retake sitting takes scores only
+    // from the students permitted it.
+    const permitted = new Set(d.retakes.map((x) => `${x.student}|${x.sitting}`));
+    const retakeSittings = [...new Set(d.retakes.map((x) => x.sitting))].sort();
     const columns: { code: string; sitting: number; max: number }[] = [];
-    for (const c of d.controls) for (let n = 1; n <= c.sittings; n++) columns.push({ code: c.code, sitting: n, max: c.max });
+    for (const c of d.controls) {
+      for (let n = 1; n <= c.sittings; n++) columns.push({ code: c.code, sitting: n, max: c.max });
+      if (c.kind !== "YN") for (const n of retakeSittings) if (n > c.sittings) columns.push({ code: c.code, sitting: n, max: c.max });
+    }
     const shown = (sc: { points: number; absent: boolean } | undefined) => (sc === undefined ? "" : sc.absent ? t("scores.absent") : String(sc.points));
     const points = new Map(d.scores.map((sc) => [`${sc.control}|${sc.sitting}|${sc.student}`, sc]));
     const table = h("table", { class: "table compact scores-table", "data-testid": "scores-table" });
@@ -1389,7 +1397,9 @@ export class GridView {
         });
         input.value = shown(value);
         input.dataset.saved = input.value;
-        input.disabled = d.lock !== null || !st.active || !app.info.canWriteJournals;
+        const retakeClosed = col.sitting >= 2 && !permitted.has(`${st.id}|${col.sitting}`) && !points.has(`${col.code}|${col.sitting}|${st.id}`);
+        input.disabled = d.lock !== null || !st.active || !app.info.canWriteJournals || retakeClosed;
+        if (retakeClosed) setTitle(input, "scores.retakeNeeded", { n: col.sitting });
         let pending: string | null = null;
         const save = async () => {
           const text = input.value.trim();
@@ -1649,7 +1659,7 @@ window.__daftarBench = (students: number, lessons: number) => {
     id: "bench", subject: "Bench", semester: "1", groupName: "B", module: null, markingSystem: "rating100", gradeMin: 1, gradeMax: 100,
     lock: null, thresholds: [12, 36, 74], lessons: ls, students: ss, cells,
     totals: ss.map((s) => ({ student: s.id, excusedHours: 2, unexcusedHours: 14, standing: "warning", average: 71.5, fivePoint: 4, atRisk: false })),
-    topics: [], resolutions: [], overruled: [], controls: [], scores: [], version: 0,
+    topics: [], resolutions: [], overruled: [], controls: [], scores: [], retakes: [], version: 0,
   };
   const host = h("div", { class: "bench-host" });
   const t0 = performance.now();
