@@ -658,17 +658,14 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             let id = r.resolve_journal(&journal)?;
             let lesson = r.resolve_lesson(&id, &lesson)?;
             let date = parse_user_date(&date)?;
-            let pair = match pair {
-                Some(p) => p,
-                None => r
-                    .journal_view(&id)?
-                    .lessons
-                    .iter()
-                    .find(|l| l.id == lesson)
-                    .map(|l| l.pair.clamp(1, 8) as u8)
-                    .unwrap_or(1),
-            };
             let new = r.move_lesson(&id, &lesson, &date, pair, confirm)?;
+            let pair = r
+                .journal_view(&id)?
+                .lessons
+                .iter()
+                .find(|l| l.id == new)
+                .map(|l| l.pair)
+                .unwrap_or_default();
             out.value(
                 &json!({ "journal": short_id(&id), "cancelled": lesson, "lesson": new }),
                 || {

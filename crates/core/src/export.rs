@@ -164,6 +164,12 @@ pub fn write_csv(
     path: &Path,
 ) -> Result<()> {
     let (header, rows) = grid(view, report, script);
+    write_csv_rows(&header, &rows, path)
+}
+
+/// A header and rows as CSV: UTF-8 with a BOM (spreadsheet programs then read Uzbek and
+/// Russian letters), fields quoted where they must be.
+fn write_csv_rows(header: &[String], rows: &[Vec<String>], path: &Path) -> Result<()> {
     let mut out = Vec::new();
     out.extend_from_slice("\u{feff}".as_bytes());
     let line = |cells: &[String]| {
@@ -173,8 +179,8 @@ pub fn write_csv(
             .collect::<Vec<_>>()
             .join(",")
     };
-    let _ = writeln!(out, "{}", line(&header));
-    for r in &rows {
+    let _ = writeln!(out, "{}", line(header));
+    for r in rows {
         let _ = writeln!(out, "{}", line(r));
     }
     std::fs::write(path, out).map_err(|e| CoreError::io(path, e))
@@ -374,9 +380,7 @@ impl Replica {
         };
         let students: std::collections::HashMap<&str, &crate::journal::StudentView> =
             view.students.iter().map(|s| (s.id.as_str(), s)).collect();
-        let mut out = Vec::new();
-        out.extend_from_slice("\u{feff}".as_bytes());
-        let _ = writeln!(out, "{}", HEMIS_COLUMNS.join(","));
+        let mut rows: Vec<Vec<String>> = Vec::new();
         for l in view.lessons.iter().filter(|l| l.status != "cancelled") {
             let schedule =
                 l.id.strip_prefix('h')
@@ -393,7 +397,7 @@ impl Replica {
                     "a" => (0, c.hours),
                     _ => (0, 0),
                 };
-                let row = [
+                rows.push(vec![
                     schedule.unwrap_or_default().to_string(),
                     c.student.clone(),
                     students
@@ -416,15 +420,10 @@ impl Replica {
                     } else {
                         l.id.clone()
                     },
-                ];
-                let line = row
-                    .iter()
-                    .map(|v| csv_field(v))
-                    .collect::<Vec<_>>()
-                    .join(",");
-                let _ = writeln!(out, "{line}");
+                ]);
             }
         }
-        std::fs::write(path, out).map_err(|e| CoreError::io(path, e))
+        let header: Vec<String> = HEMIS_COLUMNS.iter().map(|c| c.to_string()).collect();
+        write_csv_rows(&header, &rows, path)
     }
 }

@@ -327,18 +327,20 @@ impl Replica {
         Ok(())
     }
 
-    /// Moves a lesson that has not been held to another day or pair: the lesson is cancelled
-    /// and a new one, with its type, teacher, subgroup and topic, added on the new day. Returns
-    /// the new lesson's id. A held lesson keeps its day (its marks were written for it).
+    /// Moves a lesson that has not been held to another day or pair (its own pair when none is
+    /// given): the lesson is cancelled and a new one, with its type, teacher, subgroup and
+    /// topic, added on the new day. Returns the new lesson's id. A held lesson keeps its day
+    /// (its marks were written for it).
     pub fn move_lesson(
         &mut self,
         journal: &str,
         lesson: &str,
         date: &str,
-        pair: u8,
+        pair: Option<u8>,
         confirmed: bool,
     ) -> Result<String> {
         let (header, status, topic) = self.lesson_row(journal, lesson)?;
+        let pair = pair.unwrap_or(header.pair);
         if status == LessonStatus::Cancelled.as_str() {
             return Err(CoreError::invalid(
                 "lesson",

@@ -46,7 +46,7 @@ fn first_schema_replica_upgrades_and_keeps_its_data() {
             .expect("version");
         assert_eq!(v, 1);
     }
-    let mut r = Replica::open(&path).expect("the current build opens a schema-1 replica");
+    let r = Replica::open(&path).expect("the current build opens a schema-1 replica");
     assert_eq!(r.info().expect("info").schema, schema::LATEST);
     assert_eq!(r.university().expect("meta").as_deref(), Some("tatu"));
     // Schema 5 added projected columns: the open itself rebuilt the projection from the

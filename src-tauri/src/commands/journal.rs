@@ -499,17 +499,7 @@ pub async fn change_lesson(
                     .ok_or_else(|| IpcError::invalid("date", "pick the new day"))?;
                 let date = daftar_core::model::parse_user_date(date)
                     .map_err(|_| IpcError::invalid("date", "write the day as dd.mm.yyyy"))?;
-                let pair = match req.pair {
-                    Some(p) => p,
-                    None => r
-                        .journal_view(&journal)?
-                        .lessons
-                        .iter()
-                        .find(|l| l.id == lesson)
-                        .map(|l| l.pair.clamp(1, 8) as u8)
-                        .unwrap_or(1),
-                };
-                r.move_lesson(&journal, &lesson, &date, pair, req.confirm)?;
+                r.move_lesson(&journal, &lesson, &date, req.pair, req.confirm)?;
             }
             other => {
                 return Err(IpcError::invalid(

@@ -899,15 +899,6 @@ async fn a_teacher_cannot_move_or_cancel_a_held_lesson_by_hand() {
         .await;
     assert!(resp.refused.is_empty(), "{:?}", resp.refused);
     let ali = device("ali lessons");
-    let send = |token: &str, change: &[u8], tag: &'static str| {
-        let req = SyncRequest {
-            push: vec![push("journal/j1", change)],
-            ..SyncRequest::default()
-        };
-        let token = token.to_string();
-        let server = &server;
-        async move { server.sync(&token, tag, &req).await }
-    };
     // Moving h1 to another day by writing a "new" header without seeing the old one.
     let moved = write(
         "journal/j1",
@@ -918,7 +909,7 @@ async fn a_teacher_cannot_move_or_cancel_a_held_lesson_by_hand() {
         Some(&header("2026-12-01")),
         None,
     );
-    let resp = send(&tokens["ali"], &moved, "ali-pc").await;
+    let resp = push_one(&server, &tokens["ali"], &moved, "ali-pc").await;
     assert!(resp.acked.is_empty(), "the move was stored");
     assert!(
         resp.refused[0]
@@ -938,7 +929,7 @@ async fn a_teacher_cannot_move_or_cancel_a_held_lesson_by_hand() {
         None,
     );
     assert_eq!(
-        send(&tokens["ali"], &h3, "ali-pc").await.acked,
+        push_one(&server, &tokens["ali"], &h3, "ali-pc").await.acked,
         vec![hash_of(&h3)]
     );
     // h1 is held: ali marks it, then tries to cancel it.
@@ -952,7 +943,9 @@ async fn a_teacher_cannot_move_or_cancel_a_held_lesson_by_hand() {
         None,
     );
     assert_eq!(
-        send(&tokens["ali"], &mark, "ali-pc").await.acked,
+        push_one(&server, &tokens["ali"], &mark, "ali-pc")
+            .await
+            .acked,
         vec![hash_of(&mark)]
     );
     let cancel = write(
@@ -964,7 +957,7 @@ async fn a_teacher_cannot_move_or_cancel_a_held_lesson_by_hand() {
         Some("cancelled"),
         None,
     );
-    let resp = send(&tokens["ali"], &cancel, "ali-pc").await;
+    let resp = push_one(&server, &tokens["ali"], &cancel, "ali-pc").await;
     assert!(resp.acked.is_empty(), "the held lesson was cancelled");
     assert!(
         resp.refused[0]
@@ -984,7 +977,9 @@ async fn a_teacher_cannot_move_or_cancel_a_held_lesson_by_hand() {
         None,
     );
     assert_eq!(
-        send(&tokens["ali"], &cancel2, "ali-pc").await.acked,
+        push_one(&server, &tokens["ali"], &cancel2, "ali-pc")
+            .await
+            .acked,
         vec![hash_of(&cancel2)]
     );
     // The dean's office moves h1's header and cancels it.
@@ -1033,15 +1028,6 @@ async fn a_retake_sitting_needs_the_dean_s_permission() {
     let (_admin_token, _admin) = seed(&server).await;
     let tokens = people(&server).await;
     let ali = device("ali retake");
-    let send = |token: &str, change: &[u8], tag: &'static str| {
-        let req = SyncRequest {
-            push: vec![push("journal/j1", change)],
-            ..SyncRequest::default()
-        };
-        let token = token.to_string();
-        let server = &server;
-        async move { server.sync(&token, tag, &req).await }
-    };
     let redo = write(
         "journal/j1",
         &ali,
@@ -1051,7 +1037,7 @@ async fn a_retake_sitting_needs_the_dean_s_permission() {
         Some("12"),
         None,
     );
-    let resp = send(&tokens["ali"], &redo, "ali-pc").await;
+    let resp = push_one(&server, &tokens["ali"], &redo, "ali-pc").await;
     assert!(resp.acked.is_empty(), "stored without permission");
     assert!(
         resp.refused[0].reason.contains("retake permission"),
@@ -1069,7 +1055,9 @@ async fn a_retake_sitting_needs_the_dean_s_permission() {
         None,
     );
     assert_eq!(
-        send(&tokens["dean1"], &permit, "dean-pc").await.acked,
+        push_one(&server, &tokens["dean1"], &permit, "dean-pc")
+            .await
+            .acked,
         vec![hash_of(&permit)]
     );
     let again = write(
@@ -1081,6 +1069,15 @@ async fn a_retake_sitting_needs_the_dean_s_permission() {
         Some("12.5"),
         None,
     );
-    let resp = send(&tokens["ali"], &again, "ali-pc").await;
+    let resp = push_one(&server, &tokens["ali"], &again, "ali-pc").await;
     assert_eq!(resp.acked, vec![hash_of(&again)], "{:?}", resp.refused);
+}
+
+/// Pushes one hand-made change to `journal/j1` as the token's user, from the replica `tag`.
+async fn push_one(server: &Server, token: &str, change: &[u8], tag: &str) -> SyncResponse {
+    let req = SyncRequest {
+        push: vec![push("journal/j1", change)],
+        ..SyncRequest::default()
+    };
+    server.sync(token, tag, &req).await
 }
