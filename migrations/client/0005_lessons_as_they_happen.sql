@@ -3,6 +3,8 @@
 -- from a final-control sitting ("kelmadi"). The new columns are read from the documents, so the
 -- projection is rebuilt once at the next open (`rebuild_projection` below).
 ALTER TABLE lessons ADD COLUMN subgroup TEXT;
+-- HEMIS took the lesson's attendance (attendance-control-list): it counts as filled.
+ALTER TABLE lessons ADD COLUMN taken INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE students ADD COLUMN since TEXT;
 ALTER TABLE students ADD COLUMN until TEXT;
 ALTER TABLE catalog ADD COLUMN calendar TEXT;

@@ -98,9 +98,14 @@ fn lesson_and_student(view: &Value, i: usize) -> (String, String) {
             .as_str()
             .expect("lesson")
             .to_string(),
-        view["students"][i / 3 % 3]["id"]
-            .as_str()
-            .expect("student")
+        view["students"]
+            .as_array()
+            .expect("students")
+            .iter()
+            .filter(|s| s["status"] == "active")
+            .nth(i / 3 % 3)
+            .and_then(|s| s["id"].as_str())
+            .expect("a student studying now")
             .to_string(),
     )
 }

@@ -69,11 +69,12 @@ fn each_role_gets_exactly_the_documents_it_may_read() {
             &format!("journal/{J301_412}"),
             &format!("journal/{J301_413}"),
             "module/cs801",
+            "module/cs803",
         ]
     );
     let view = teacher.json(&["show", J301_412]);
-    assert_eq!(view["students"].as_array().map(Vec::len), Some(3));
-    assert_eq!(view["lessons"].as_array().map(Vec::len), Some(3));
+    assert_eq!(view["students"].as_array().map(Vec::len), Some(4));
+    assert_eq!(view["lessons"].as_array().map(Vec::len), Some(4));
 
     let other = client(tmp.path(), "gulnora", &server, "gulnora", "gulnora-pw");
     other.sync();
@@ -83,7 +84,7 @@ fn each_role_gets_exactly_the_documents_it_may_read() {
     let dean = client(tmp.path(), "dekanat", &server, "dekanat", "dekanat-pw");
     dean.sync();
     assert_eq!(dean.journal_ids().len(), 4);
-    assert_eq!(dean.documents().len(), 1 + 2 + 2 + 4);
+    assert_eq!(dean.documents().len(), 1 + 2 + 4 + 4);
 
     // Wrong password: a clear error, nothing stored.
     let mut intruder = Client::new(tmp.path().join("intruder"));
@@ -802,8 +803,15 @@ fn a_hand_made_score_after_a_journal_lock_does_not_take_effect() {
     teacher.sync();
     dean.sync();
     // Admitted to the final: 50 of the 70 JN + ON points.
-    teacher.ok(&["score", J301_412, "JN", "9005", "30"]);
-    teacher.ok(&["score", J301_412, "ON1", "9005", "20"]);
+    // (The journal's module plans HEMIS's sub-controls: 1-JN, 2-JN, 1-ON, 2-ON.)
+    for (control, points) in [
+        ("1-JN", "20"),
+        ("2-JN", "10"),
+        ("1-ON", "15"),
+        ("2-ON", "5"),
+    ] {
+        teacher.ok(&["score", J301_412, control, "9005", points]);
+    }
     teacher.sync();
     dean.sync();
     dean.ok(&["lock", J301_412, "--reason", "semester closed"]);
@@ -843,8 +851,8 @@ fn the_server_refuses_a_final_score_for_a_student_not_admitted() {
     let teacher = client(tmp.path(), "anvar", &server, "anvar", "anvar-pw");
     teacher.sync();
     // 20 of the 38.5 points JN + ON needs (55 % of 70).
-    teacher.ok(&["score", J301_412, "JN", "9001", "10"]);
-    teacher.ok(&["score", J301_412, "ON1", "9001", "10"]);
+    teacher.ok(&["score", J301_412, "1-JN", "9001", "10"]);
+    teacher.ok(&["score", J301_412, "1-ON", "9001", "10"]);
     let err = teacher.run(&["score", J301_412, "YN", "9001", "25"]);
     assert!(!err.status.success(), "the replica refuses it first");
     assert!(String::from_utf8_lossy(&err.stderr).contains("not admitted"));
@@ -881,7 +889,8 @@ fn the_server_refuses_a_final_score_for_a_student_not_admitted() {
         "{view}"
     );
     // Admitted now (45 of 70): the final goes in.
-    teacher.ok(&["score", J301_412, "JN", "9001", "35"]);
+    teacher.ok(&["score", J301_412, "1-JN", "9001", "20"]);
+    teacher.ok(&["score", J301_412, "2-JN", "9001", "15"]);
     teacher.ok(&["score", J301_412, "YN", "9001", "25"]);
     let s = teacher.sync();
     assert!(s["pushed"].as_u64().unwrap_or(0) >= 2, "{s}");

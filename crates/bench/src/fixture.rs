@@ -196,6 +196,7 @@ pub fn build_journal(
             lesson_type: lesson_type.code().into(),
             teacher: shape.teachers.first().cloned(),
             subgroup: None,
+            taken: false,
         })?;
         let held = i < shape.marked;
         let mut marks = Vec::new();

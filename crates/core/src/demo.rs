@@ -572,6 +572,7 @@ fn write_journal(
             lesson_type: lesson_type.code().to_string(),
             teacher: Some(seed.teacher.to_string()),
             subgroup: None,
+            taken: false,
         };
         let header = serde_json::to_string(&header).unwrap_or_default();
         let topic = format!(

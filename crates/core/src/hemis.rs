@@ -1,6 +1,13 @@
 //! Import of HEMIS exports: a folder of JSON files shaped like HEMIS REST list responses
 //! (`{"success": true, "data": {"items": [...], "pagination": {...}}}`), one file per endpoint
-//! and page (`group-list.json`, `group-list-2.json`, …).
+//! and page (`group-list.json`, `group-list-2.json`, …), as `daftar import hemis DIR` reads
+//! them or `--url` fetches and saves them (`daftar_client::hemis`).
+//!
+//! Codes are read as HEMIS sends them (domain.md): lesson pairs "11"…"18", semesters
+//! "11"…"22" (shown as 1…12), student statuses 11 studying, 12 expelled, 13 academic leave,
+//! 14 graduated (not active from the item's `updated_at` day), training types 11–17 and the
+//! university's own codes (kept with their HEMIS names), exam types 11–13 and the sub-controls
+//! 15–18 (14 "overall" is computed, not entered), the marking system of each curriculum.
 //!
 //! Groups and rosters become group documents, employees and faculties the catalog, curriculum
 //! subjects (with their topics) course modules, the schedule journals with their lessons, and
@@ -23,19 +30,61 @@ use serde_json::Value;
 use crate::error::{CoreError, Result};
 use crate::model::{
     Attendance, ControlKind, ControlPlan, LessonStatus, LessonType, LessonValue, MarkValue,
+    MarkingSystem, display_date,
 };
 use crate::projection::{StudentValue, TopicValue};
 use crate::replica::Replica;
 
-pub const ENDPOINTS: [&str; 7] = [
+/// Every endpoint the import reads, in the order it is fetched.
+pub const ENDPOINTS: [&str; 13] = [
     "group-list",
+    "curriculum-list",
+    "semester-list",
+    "lesson-pair-list",
     "student-list",
     "employee-list",
     "curriculum-subject-list",
     "curriculum-subject-topic-list",
+    "curriculum-subject-teacher-list",
     "schedule-list",
+    "attendance-control-list",
     "attendance-list",
+    "student-grade-list",
 ];
+
+/// Keys of personal data HEMIS returns that Daftar never keeps: a field whose name contains
+/// one of these is dropped from any page before it is saved or read.
+pub const PERSONAL_KEYS: [&str; 12] = [
+    "passport",
+    "pin",
+    "birth",
+    "address",
+    "phone",
+    "email",
+    "image",
+    "photo",
+    "citizenship",
+    "district",
+    "province",
+    "document",
+];
+
+/// Drops personal data from a HEMIS item (recursively): the fields named in [`PERSONAL_KEYS`].
+pub fn strip_personal(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|k, _| {
+                let k = k.to_lowercase();
+                !PERSONAL_KEYS.iter().any(|p| k.contains(p))
+            });
+            for v in map.values_mut() {
+                strip_personal(v);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_personal),
+        _ => {}
+    }
+}
 
 #[derive(Debug, Deserialize)]
 struct Envelope {
@@ -125,6 +174,9 @@ struct StudentItem {
     #[serde(default)]
     student_status: Option<Ref>,
     group: Ref,
+    /// When the item last changed: the day a status other than studying began.
+    #[serde(default, rename = "updated_at")]
+    updated_at: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,6 +222,74 @@ struct CurriculumSubjectItem {
     subject_details: Vec<SubjectDetail>,
     #[serde(default)]
     subject_exam_types: Vec<ExamType>,
+    #[serde(default)]
+    exam_finish: Option<Ref>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MarkingRef {
+    #[serde(default)]
+    code: Option<Id>,
+    #[serde(default)]
+    minimum_limit: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CurriculumItem {
+    id: Id,
+    #[serde(default)]
+    marking_system: Option<MarkingRef>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SemesterItem {
+    #[serde(default)]
+    code: Option<Id>,
+    #[serde(default, alias = "_curriculum")]
+    curriculum: Option<Id>,
+    #[serde(default)]
+    start_date: Option<i64>,
+    #[serde(default)]
+    end_date: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LessonPairItem {
+    code: Id,
+    #[serde(default)]
+    start_time: Option<String>,
+    #[serde(default)]
+    end_time: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubjectTeacherItem {
+    #[serde(default, alias = "_curriculum_subject")]
+    curriculum_subject: Option<Id>,
+    #[serde(default)]
+    subject: Option<Ref>,
+    #[serde(default)]
+    semester: Option<Ref>,
+    group: Ref,
+    employee: Ref,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AttendanceControlItem {
+    #[serde(default, rename = "_subject_schedule")]
+    subject_schedule: Option<Id>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GradeItem {
+    #[serde(rename = "_subject_schedule")]
+    subject_schedule: Id,
+    student: Ref,
+    #[serde(default)]
+    grade: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,6 +327,8 @@ struct ScheduleItem {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct AttendanceItem {
+    #[serde(default, rename = "_subject_schedule")]
+    subject_schedule: Option<Id>,
     student: Ref,
     subject: Ref,
     #[serde(default)]
@@ -232,8 +354,14 @@ pub struct ImportSummary {
     pub absences: usize,
     /// Changes written by this import (0 when importing the same export again).
     pub changes_written: usize,
-    /// (teacher employee id, journal document id) pairs from the schedule.
+    /// (teacher employee id, journal document id) pairs from the schedule and the subject
+    /// teachers.
     pub assignments: Vec<(String, String)>,
+    /// What this import changed in documents that were there before (a student expelled, a
+    /// lesson moved, a teacher replaced, a topic added), for people.
+    pub changes: Vec<String>,
+    /// What HEMIS sent that Daftar does not take, and why (the computed "overall" control).
+    pub notes: Vec<String>,
 }
 
 fn bad(file: &str, message: impl Into<String>) -> CoreError {
@@ -340,26 +468,66 @@ fn tashkent_date(ts: i64) -> Option<String> {
     ))
 }
 
+/// A control of HEMIS's exam types: its kind and the code Daftar enters it under. `None` for
+/// what is not entered (14 "Umumiy", the overall total, is computed from the others).
 fn control_of(exam: &Ref) -> Option<(ControlKind, &'static str)> {
     let code = exam.code().unwrap_or_default();
     let name = exam.name.clone().unwrap_or_default().to_lowercase();
-    if code == "11" || name.contains("joriy") || name.contains("текущ") || name.contains("current")
-    {
+    match code.as_str() {
+        "11" => return Some((ControlKind::Current, "JN")),
+        "12" => return Some((ControlKind::Midterm, "ON")),
+        "13" => return Some((ControlKind::Final, "YN")),
+        "15" => return Some((ControlKind::Current, "1-JN")),
+        "16" => return Some((ControlKind::Current, "2-JN")),
+        "17" => return Some((ControlKind::Midterm, "1-ON")),
+        "18" => return Some((ControlKind::Midterm, "2-ON")),
+        "14" => return None,
+        _ => {}
+    }
+    if name.contains("joriy") || name.contains("текущ") || name.contains("current") {
         Some((ControlKind::Current, "JN"))
-    } else if code == "12"
-        || name.contains("oraliq")
-        || name.contains("промежут")
-        || name.contains("midterm")
+    } else if name.contains("oraliq") || name.contains("промежут") || name.contains("midterm")
     {
         Some((ControlKind::Midterm, "ON"))
-    } else if code == "13"
-        || name.contains("yakuniy")
-        || name.contains("итог")
-        || name.contains("final")
-    {
+    } else if name.contains("yakuniy") || name.contains("итог") || name.contains("final") {
         Some((ControlKind::Final, "YN"))
     } else {
         None
+    }
+}
+
+/// The pair (1–8) of a HEMIS `lessonPair`: its code "11"…"18", or its name "1"…"8".
+fn pair_of(r: &Ref) -> Option<u8> {
+    let from_code = r
+        .code()
+        .and_then(|c| c.parse::<u8>().ok())
+        .filter(|c| (11..=18).contains(c))
+        .map(|c| c - 10);
+    from_code.or_else(|| {
+        r.name
+            .as_deref()
+            .and_then(|n| n.trim().trim_end_matches("-para").parse::<u8>().ok())
+            .filter(|p| (1..=8).contains(p))
+    })
+}
+
+/// The marking system of a HEMIS `markingSystem.code`.
+fn marking_of(code: &str) -> Option<MarkingSystem> {
+    match code {
+        "11" => Some(MarkingSystem::Rating100),
+        "12" => Some(MarkingSystem::FivePoint),
+        "13" => Some(MarkingSystem::CreditModule),
+        _ => None,
+    }
+}
+
+/// Daftar's status of a HEMIS `studentStatus.code` (10 other, 11 studying, 12 expelled,
+/// 13 academic leave, 14 graduated).
+fn status_of(code: Option<&str>) -> &'static str {
+    match code {
+        None | Some("11") => "active",
+        Some("13") => "academic_leave",
+        Some(_) => "left",
     }
 }
 
@@ -370,12 +538,23 @@ struct Plan {
     groups: BTreeMap<String, (GroupItem, Vec<(String, StudentValue)>)>,
     modules: BTreeMap<String, ModulePlan>,
     journals: BTreeMap<String, JournalPlan>,
+    /// The university's own training types: code → HEMIS name.
+    training_types: BTreeMap<String, String>,
+    /// Pair number → "08:30–09:50".
+    pair_times: BTreeMap<String, String>,
+    /// Semester number → (first day, last day).
+    semesters: BTreeMap<String, (String, String)>,
+    notes: Vec<String>,
 }
 
 struct ModulePlan {
     subject_id: String,
     subject: String,
+    /// The HEMIS semester code ("17").
     semester: String,
+    curriculum: Option<String>,
+    marking: Option<MarkingSystem>,
+    exam_finish: Option<String>,
     department: Option<String>,
     hours: Vec<(String, String)>,
     controls: Vec<ControlPlan>,
@@ -387,6 +566,7 @@ struct JournalPlan {
     module: Option<String>,
     subject: String,
     semester: String,
+    marking: Option<MarkingSystem>,
     teachers: BTreeSet<String>,
     lessons: BTreeMap<String, LessonValue>,
     marks: BTreeMap<String, MarkValue>,
@@ -407,9 +587,21 @@ impl Replica {
     }
 }
 
+fn semester_shown(code: &str) -> String {
+    crate::lessons::semester_number(code)
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| code.to_string())
+}
+
 fn plan(dir: &Path) -> Result<Plan> {
     let groups: Vec<(String, usize, GroupItem)> =
         read_endpoint(dir, "group-list")?.unwrap_or_default();
+    let curricula: Vec<(String, usize, CurriculumItem)> =
+        read_endpoint(dir, "curriculum-list")?.unwrap_or_default();
+    let semesters: Vec<(String, usize, SemesterItem)> =
+        read_endpoint(dir, "semester-list")?.unwrap_or_default();
+    let pairs: Vec<(String, usize, LessonPairItem)> =
+        read_endpoint(dir, "lesson-pair-list")?.unwrap_or_default();
     let students: Vec<(String, usize, StudentItem)> =
         read_endpoint(dir, "student-list")?.unwrap_or_default();
     let employees: Vec<(String, usize, EmployeeItem)> =
@@ -418,10 +610,16 @@ fn plan(dir: &Path) -> Result<Plan> {
         read_endpoint(dir, "curriculum-subject-list")?.unwrap_or_default();
     let topics: Vec<(String, usize, TopicItem)> =
         read_endpoint(dir, "curriculum-subject-topic-list")?.unwrap_or_default();
+    let subject_teachers: Vec<(String, usize, SubjectTeacherItem)> =
+        read_endpoint(dir, "curriculum-subject-teacher-list")?.unwrap_or_default();
     let schedule: Vec<(String, usize, ScheduleItem)> =
         read_endpoint(dir, "schedule-list")?.unwrap_or_default();
+    let controlled: Vec<(String, usize, AttendanceControlItem)> =
+        read_endpoint(dir, "attendance-control-list")?.unwrap_or_default();
     let attendance: Vec<(String, usize, AttendanceItem)> =
         read_endpoint(dir, "attendance-list")?.unwrap_or_default();
+    let grades: Vec<(String, usize, GradeItem)> =
+        read_endpoint(dir, "student-grade-list")?.unwrap_or_default();
     if groups.is_empty() && subjects.is_empty() && schedule.is_empty() && employees.is_empty() {
         return Err(bad(
             &dir.display().to_string(),
@@ -436,7 +634,59 @@ fn plan(dir: &Path) -> Result<Plan> {
         groups: BTreeMap::new(),
         modules: BTreeMap::new(),
         journals: BTreeMap::new(),
+        training_types: BTreeMap::new(),
+        pair_times: BTreeMap::new(),
+        semesters: BTreeMap::new(),
+        notes: Vec::new(),
     };
+
+    let marking_of_curriculum: BTreeMap<String, MarkingSystem> = curricula
+        .iter()
+        .filter_map(|(_, _, c)| {
+            let code = c.marking_system.as_ref()?.code.as_ref()?.text();
+            Some((c.id.text(), marking_of(&code)?))
+        })
+        .collect();
+    for (_, _, c) in &curricula {
+        if let Some(limit) = c.marking_system.as_ref().and_then(|m| m.minimum_limit) {
+            let system = marking_of_curriculum.get(&c.id.text()).copied();
+            let expected = match system {
+                Some(MarkingSystem::Rating100) => Some(55.0),
+                Some(MarkingSystem::CreditModule) => Some(60.0),
+                _ => None,
+            };
+            if expected.is_some_and(|e| (e - limit).abs() > f64::EPSILON) {
+                plan.notes.push(format!(
+                    "curriculum {}: minimum_limit {limit} differs from the regulation's {}; Daftar judges admission by the regulation",
+                    c.id.text(),
+                    expected.unwrap_or_default()
+                ));
+            }
+        }
+    }
+    for (_, _, s) in semesters {
+        let (Some(code), Some(from), Some(to)) = (s.code, s.start_date, s.end_date) else {
+            continue;
+        };
+        let _ = s.curriculum;
+        if let (Some(from), Some(to)) = (tashkent_date(from), tashkent_date(to)) {
+            plan.semesters
+                .entry(semester_shown(&code.text()))
+                .or_insert((from, to));
+        }
+    }
+    for (_, _, p) in pairs {
+        let code = p.code.text();
+        let n = code
+            .parse::<u8>()
+            .ok()
+            .filter(|c| (11..=18).contains(c))
+            .map(|c| c - 10);
+        if let (Some(n), Some(start), Some(end)) = (n, p.start_time, p.end_time) {
+            plan.pair_times
+                .insert(n.to_string(), format!("{start}–{end}"));
+        }
+    }
 
     for (_, _, g) in groups {
         if let Some(dep) = &g.department
@@ -484,11 +734,11 @@ fn plan(dir: &Path) -> Result<Plan> {
                     format!("item {index} (id {}): the student has no name", s.id.text()),
                 )
             })?;
-        let status = match s.student_status.as_ref().and_then(Ref::code).as_deref() {
-            None | Some("11") => "active",
-            Some("12") => "academic_leave",
-            Some(_) => "left",
-        };
+        let status = status_of(s.student_status.as_ref().and_then(Ref::code).as_deref());
+        // Not studying from the day the item changed: lessons before it still expect them.
+        let until = (status != "active")
+            .then(|| s.updated_at.and_then(tashkent_date))
+            .flatten();
         roster.push((
             s.id.text(),
             StudentValue {
@@ -497,7 +747,7 @@ fn plan(dir: &Path) -> Result<Plan> {
                 status: status.to_string(),
                 subgroup: None,
                 since: None,
-                until: None,
+                until,
             },
         ));
     }
@@ -546,21 +796,46 @@ fn plan(dir: &Path) -> Result<Plan> {
         let mut hours = Vec::new();
         for d in &cs.subject_details {
             if let (Some(code), Some(load)) = (d.training_type.code(), d.academic_load) {
+                if LessonType::parse(&code).is_err() {
+                    plan.training_types.insert(
+                        code.clone(),
+                        d.training_type.name.clone().unwrap_or_else(|| code.clone()),
+                    );
+                }
                 hours.push((code, format!("{}", load.round() as i64)));
             }
         }
-        let mut controls = Vec::new();
-        let mut midterms = 0;
+        let mut controls: Vec<ControlPlan> = Vec::new();
         for e in &cs.subject_exam_types {
             let Some((kind, base)) = control_of(&e.exam_type) else {
+                let what = e
+                    .exam_type
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| e.exam_type.code().unwrap_or_default());
+                let why = if e.exam_type.code().as_deref() == Some("14") {
+                    "the overall total is computed from the controls, not entered"
+                } else {
+                    "not a control Daftar knows"
+                };
+                plan.notes.push(format!(
+                    "curriculum subject {} ({}): exam type {what:?} not imported: {why}",
+                    cs.id.text(),
+                    cs.subject.name.clone().unwrap_or_default()
+                ));
                 continue;
             };
-            let code = if kind == ControlKind::Midterm {
-                midterms += 1;
-                format!("{base}{midterms}")
-            } else {
-                base.to_string()
-            };
+            // Two plain midterms (12, 12) become ON1 and ON2.
+            let mut code = base.to_string();
+            let same = controls.iter().filter(|c| c.code.starts_with(base)).count();
+            if same > 0 && (base == "ON" || base == "JN") {
+                if same == 1 {
+                    if let Some(first) = controls.iter_mut().find(|c| c.code == base) {
+                        first.code = format!("{base}1");
+                    }
+                }
+                code = format!("{base}{}", same + 1);
+            }
             controls.push(ControlPlan {
                 code,
                 kind,
@@ -568,13 +843,19 @@ fn plan(dir: &Path) -> Result<Plan> {
                 sittings: if kind == ControlKind::Final { 3 } else { 1 },
             });
         }
-        let _ = cs.curriculum;
+        let curriculum = cs.curriculum.as_ref().map(Id::text);
         plan.modules.insert(
             format!("module/cs{}", cs.id.text()),
             ModulePlan {
                 subject_id,
                 subject: cs.subject.name.clone().unwrap_or_default(),
+                marking: curriculum
+                    .as_ref()
+                    .and_then(|c| marking_of_curriculum.get(c))
+                    .copied(),
+                curriculum,
                 semester,
+                exam_finish: cs.exam_finish.as_ref().and_then(Ref::code),
                 department,
                 hours,
                 controls,
@@ -626,6 +907,28 @@ fn plan(dir: &Path) -> Result<Plan> {
             ));
         }
     }
+    // The group's curriculum decides its journals' module and marking system.
+    let curriculum_of_group: BTreeMap<String, String> = plan
+        .groups
+        .iter()
+        .filter_map(|(id, (g, _))| Some((id.clone(), g.curriculum.as_ref()?.text())))
+        .collect();
+    let module_for = |plan: &Plan, group: &str, subject: &str, semester: &str| -> Option<String> {
+        let curriculum = curriculum_of_group.get(group);
+        let candidates: Vec<&String> = plan
+            .modules
+            .iter()
+            .filter(|(_, m)| m.subject_id == subject && m.semester == semester)
+            .map(|(id, _)| id)
+            .collect();
+        candidates
+            .iter()
+            .find(|id| {
+                curriculum.is_some() && plan.modules[id.as_str()].curriculum.as_ref() == curriculum
+            })
+            .or(candidates.first())
+            .map(|id| (*id).clone())
+    };
     for (file, index, s) in schedule {
         let group = s
             .group
@@ -656,29 +959,45 @@ fn plan(dir: &Path) -> Result<Plan> {
                 format!("item {index}: the lesson has no training type"),
             )
         })?;
-        LessonType::parse(&lesson_type).map_err(|e| bad(&file, format!("item {index}: {e}")))?;
-        let pair: u8 = s
-            .lesson_pair
-            .code()
-            .and_then(|c| c.parse::<u8>().ok())
-            .filter(|p| (1..=8).contains(p))
-            .ok_or_else(|| {
-                bad(
-                    &file,
-                    format!("item {index}: the lesson pair must be a code from 1 to 8"),
-                )
-            })?;
+        // A university's own training type is kept with its HEMIS name.
+        if LessonType::parse(&lesson_type).is_err() {
+            plan.training_types
+                .entry(lesson_type.clone())
+                .or_insert_with(|| {
+                    s.training_type
+                        .name
+                        .clone()
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or_else(|| lesson_type.clone())
+                });
+        }
+        let pair = pair_of(&s.lesson_pair).ok_or_else(|| {
+            bad(
+                &file,
+                format!(
+                    "item {index} (id {}): the lesson pair {:?} is not a HEMIS pair code (\"11\" to \"18\")",
+                    s.id.text(),
+                    s.lesson_pair.code().unwrap_or_default()
+                ),
+            )
+        })?;
         let date = tashkent_date(s.lesson_date).ok_or_else(|| {
             bad(
                 &file,
                 format!("item {index}: lesson_date is not a Unix time"),
             )
         })?;
-        let module = plan
-            .modules
-            .iter()
-            .find(|(_, m)| m.subject_id == subject && m.semester == semester)
-            .map(|(id, _)| id.clone());
+        let module = module_for(&plan, &group, &subject, &semester);
+        let marking = module
+            .as_ref()
+            .and_then(|m| plan.modules.get(m))
+            .and_then(|m| m.marking)
+            .or_else(|| {
+                curriculum_of_group
+                    .get(&group)
+                    .and_then(|c| marking_of_curriculum.get(c))
+                    .copied()
+            });
         let journal_id = format!("journal/g{group}-s{subject}-{semester}");
         let teacher = s.employee.as_ref().and_then(Ref::id);
         let journal = plan
@@ -689,6 +1008,7 @@ fn plan(dir: &Path) -> Result<Plan> {
                 module,
                 subject: s.subject.name.clone().unwrap_or_default(),
                 semester: semester.clone(),
+                marking,
                 teachers: BTreeSet::new(),
                 lessons: BTreeMap::new(),
                 marks: BTreeMap::new(),
@@ -704,8 +1024,32 @@ fn plan(dir: &Path) -> Result<Plan> {
                 lesson_type,
                 teacher,
                 subgroup: None,
+                taken: false,
             },
         );
+    }
+    // Who teaches which group and subject: the journal's teachers (the server's access).
+    for (_, _, t) in subject_teachers {
+        let (Some(group), Some(employee)) = (t.group.id(), t.employee.id()) else {
+            continue;
+        };
+        let by_cs = t
+            .curriculum_subject
+            .as_ref()
+            .and_then(|cs| plan.modules.get(&format!("module/cs{}", cs.text())))
+            .map(|m| (m.subject_id.clone(), m.semester.clone()));
+        let by_ref = t
+            .subject
+            .as_ref()
+            .and_then(Ref::id)
+            .zip(t.semester.as_ref().and_then(Ref::code));
+        if let Some((subject, semester)) = by_cs.or(by_ref)
+            && let Some(j) = plan
+                .journals
+                .get_mut(&format!("journal/g{group}-s{subject}-{semester}"))
+        {
+            j.teachers.insert(employee);
+        }
     }
     // Student → group, for attendance.
     let student_group: BTreeMap<String, String> = plan
@@ -713,51 +1057,62 @@ fn plan(dir: &Path) -> Result<Plan> {
         .iter()
         .flat_map(|(g, (_, roster))| roster.iter().map(move |(s, _)| (s.clone(), g.clone())))
         .collect();
+    let lesson_journal: BTreeMap<String, String> = plan
+        .journals
+        .iter()
+        .flat_map(|(j, p)| p.lessons.keys().map(move |l| (l.clone(), j.clone())))
+        .collect();
     for (file, index, a) in attendance {
         let student = a
             .student
             .id()
             .ok_or_else(|| bad(&file, format!("item {index}: the record has no student id")))?;
-        let group = a
-            .group
+        // The schedule item it belongs to, when HEMIS names it; else the group's lesson of
+        // that subject, day and pair.
+        let by_schedule = a
+            .subject_schedule
             .as_ref()
-            .and_then(Ref::id)
-            .or_else(|| student_group.get(&student).cloned())
-            .ok_or_else(|| {
-                bad(
-                    &file,
-                    format!("item {index}: student {student} is not in student-list.json"),
-                )
-            })?;
-        let subject = a.subject.id().unwrap_or_default();
-        let date = tashkent_date(a.lesson_date).ok_or_else(|| {
-            bad(
-                &file,
-                format!("item {index}: lesson_date is not a Unix time"),
-            )
-        })?;
-        let pair: u8 = a
-            .lesson_pair
-            .code()
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let prefix = format!("journal/g{group}-s{subject}-");
-        let found = plan.journals.iter_mut().find_map(|(id, j)| {
-            if !id.starts_with(&prefix) {
-                return None;
+            .map(|id| format!("h{}", id.text()))
+            .and_then(|l| lesson_journal.get(&l).map(|j| (l, j.clone())));
+        let found = match by_schedule {
+            Some(found) => Some(found),
+            None => {
+                let group = a
+                    .group
+                    .as_ref()
+                    .and_then(Ref::id)
+                    .or_else(|| student_group.get(&student).cloned())
+                    .ok_or_else(|| {
+                        bad(
+                            &file,
+                            format!("item {index}: student {student} is not in student-list.json"),
+                        )
+                    })?;
+                let subject = a.subject.id().unwrap_or_default();
+                let date = tashkent_date(a.lesson_date).ok_or_else(|| {
+                    bad(
+                        &file,
+                        format!("item {index}: lesson_date is not a Unix time"),
+                    )
+                })?;
+                let pair = pair_of(&a.lesson_pair).unwrap_or(0);
+                let prefix = format!("journal/g{group}-s{subject}-");
+                plan.journals.iter().find_map(|(id, j)| {
+                    if !id.starts_with(&prefix) {
+                        return None;
+                    }
+                    j.lessons
+                        .iter()
+                        .find(|(_, l)| l.date == date && l.pair == pair)
+                        .map(|(lid, _)| (lid.clone(), id.clone()))
+                })
             }
-            let lesson = j
-                .lessons
-                .iter()
-                .find(|(_, l)| l.date == date && l.pair == pair)
-                .map(|(lid, _)| lid.clone())?;
-            Some((lesson, j))
-        });
+        };
         let Some((lesson, journal)) = found else {
             return Err(bad(
                 &file,
                 format!(
-                    "item {index}: no scheduled lesson of subject {subject} on {date} pair {pair} for student {student}'s group"
+                    "item {index}: no scheduled lesson in schedule-list.json for student {student}'s absence"
                 ),
             ));
         };
@@ -776,22 +1131,151 @@ fn plan(dir: &Path) -> Result<Plan> {
         } else {
             continue;
         };
-        journal.marks.insert(format!("{lesson}/{student}"), mark);
+        if let Some(j) = plan.journals.get_mut(&journal) {
+            j.marks.insert(format!("{lesson}/{student}"), mark);
+        }
+    }
+    // Lessons whose attendance HEMIS took: held, and everyone expected without an absence
+    // was there (HEMIS records absences only).
+    let rosters: BTreeMap<String, Vec<(String, StudentValue)>> = plan
+        .groups
+        .iter()
+        .map(|(g, (_, r))| (format!("group/{g}"), r.clone()))
+        .collect();
+    for (_, _, c) in controlled {
+        let Some(lesson) = c.subject_schedule.map(|id| format!("h{}", id.text())) else {
+            continue;
+        };
+        let Some(journal) = lesson_journal.get(&lesson) else {
+            continue;
+        };
+        let Some(j) = plan.journals.get_mut(journal) else {
+            continue;
+        };
+        let Some(header) = j.lessons.get_mut(&lesson) else {
+            continue;
+        };
+        header.taken = true;
+        let date = header.date.clone();
+        for (student, s) in rosters.get(&j.group).into_iter().flatten() {
+            let expected =
+                s.status == "active" || s.until.as_deref().is_some_and(|u| date.as_str() < u);
+            if expected {
+                j.marks
+                    .entry(format!("{lesson}/{student}"))
+                    .or_insert_with(|| MarkValue::new(Attendance::Present));
+            }
+        }
+    }
+    // Per-lesson grades.
+    for (file, index, g) in grades {
+        let lesson = format!("h{}", g.subject_schedule.text());
+        let Some(student) = g.student.id() else {
+            return Err(bad(
+                &file,
+                format!("item {index}: the grade has no student id"),
+            ));
+        };
+        let Some(journal) = lesson_journal.get(&lesson) else {
+            return Err(bad(
+                &file,
+                format!(
+                    "item {index}: schedule item {} is not in schedule-list.json",
+                    g.subject_schedule.text()
+                ),
+            ));
+        };
+        let Some(grade) = g
+            .grade
+            .filter(|g| g.is_finite() && *g >= 0.0 && *g <= 100.0)
+        else {
+            continue;
+        };
+        if let Some(j) = plan.journals.get_mut(journal) {
+            let mark = j
+                .marks
+                .entry(format!("{lesson}/{student}"))
+                .or_insert_with(|| MarkValue::new(Attendance::Present));
+            if mark.status == Attendance::Present || mark.status == Attendance::Late {
+                mark.grade = Some(grade.round() as u32);
+            }
+        }
     }
     Ok(plan)
 }
 
+/// Puts `value` at `map[key]`, noting a change of a value that was there before.
+fn put_noting(
+    doc: &mut crate::doc::Doc,
+    map: &'static str,
+    key: &str,
+    value: &str,
+    describe: impl FnOnce(&str) -> Option<String>,
+    changes: &mut Vec<String>,
+) -> Result<()> {
+    let before = doc.get(map, key);
+    if before.as_deref() == Some(value) {
+        return Ok(());
+    }
+    if let Some(old) = &before
+        && let Some(what) = describe(old)
+    {
+        changes.push(what);
+    }
+    doc.put(map, key, value)?;
+    Ok(())
+}
+
 fn write_plan(r: &mut Replica, university: &str, plan: Plan) -> Result<ImportSummary> {
-    let mut summary = ImportSummary::default();
-    let mut changed = 0usize;
+    let mut summary = ImportSummary {
+        notes: plan.notes.clone(),
+        ..ImportSummary::default()
+    };
+    let mut changes: Vec<String> = Vec::new();
     let catalog_id = format!("catalog/{university}");
     let before = r.info()?.unpushed;
+    let mut calendar = r.calendar()?;
+    for (n, (from, to)) in &plan.semesters {
+        calendar.semesters.insert(
+            n.clone(),
+            crate::lessons::Term {
+                from: from.clone(),
+                to: to.clone(),
+            },
+        );
+    }
     upsert(r, &catalog_id, "import HEMIS catalog", |doc| {
         if doc.get("meta", "name").is_none() {
             doc.put("meta", "name", university)?;
         }
         if doc.get("settings", "thresholds").is_none() {
             doc.put("settings", "thresholds", "[12,36,74]")?;
+        }
+        if !plan.semesters.is_empty() {
+            doc.put(
+                "settings",
+                crate::lessons::CALENDAR_KEY,
+                &serde_json::to_string(&calendar).unwrap_or_default(),
+            )?;
+        }
+        if !plan.training_types.is_empty() {
+            let mut known: BTreeMap<String, String> = doc
+                .get("settings", TRAINING_TYPES_KEY)
+                .and_then(|v| serde_json::from_str(&v).ok())
+                .unwrap_or_default();
+            known.extend(plan.training_types.clone());
+            doc.put(
+                "settings",
+                TRAINING_TYPES_KEY,
+                &serde_json::to_string(&known).unwrap_or_default(),
+            )?;
+        }
+        if !plan.pair_times.is_empty() {
+            doc.put(
+                "settings",
+                "lesson_pairs",
+                &serde_json::to_string(&plan.pair_times).unwrap_or_default(),
+            )?;
         }
         for (id, name) in &plan.faculties {
             doc.put(
@@ -831,10 +1315,39 @@ fn write_plan(r: &mut Replica, university: &str, plan: Plan) -> Result<ImportSum
                 doc.put("meta", "curriculum", &c.text())?;
             }
             for (sid, s) in roster {
-                doc.put(
+                // A subgroup the dean's office set in Daftar stays.
+                let old: Option<StudentValue> = doc
+                    .get("students", sid)
+                    .and_then(|v| serde_json::from_str(&v).ok());
+                let mut s = s.clone();
+                if s.subgroup.is_none() {
+                    s.subgroup = old.as_ref().and_then(|o| o.subgroup.clone());
+                }
+                if s.since.is_none() {
+                    s.since = old.as_ref().and_then(|o| o.since.clone());
+                }
+                let raw = serde_json::to_string(&s).unwrap_or_default();
+                put_noting(
+                    doc,
                     "students",
                     sid,
-                    &serde_json::to_string(s).unwrap_or_default(),
+                    &raw,
+                    |_| {
+                        let o = old.as_ref()?;
+                        (o.status != s.status).then(|| {
+                            format!(
+                                "student {sid} {}: {} → {}{}",
+                                s.name,
+                                o.status,
+                                s.status,
+                                s.until
+                                    .as_deref()
+                                    .map(|d| format!(" from {}", display_date(d)))
+                                    .unwrap_or_default()
+                            )
+                        })
+                    },
+                    &mut changes,
                 )?;
             }
             Ok(())
@@ -846,12 +1359,19 @@ fn write_plan(r: &mut Replica, university: &str, plan: Plan) -> Result<ImportSum
         upsert(r, doc_id, "import HEMIS module", |doc| {
             doc.put("meta", "subject", &m.subject)?;
             doc.put("meta", "subject_id", &m.subject_id)?;
-            doc.put("meta", "semester", &m.semester)?;
+            doc.put("meta", "semester", &semester_shown(&m.semester))?;
             if let Some(d) = &m.department {
                 doc.put("meta", "department", &format!("d{d}"))?;
             }
-            if doc.get("meta", "marking").is_none() {
-                doc.put("meta", "marking", "rating100")?;
+            match m.marking {
+                Some(system) => doc.put("meta", "marking", system.as_str())?,
+                None if doc.get("meta", "marking").is_none() => {
+                    doc.put("meta", "marking", "rating100")?
+                }
+                None => false,
+            };
+            if let Some(f) = &m.exam_finish {
+                doc.put("meta", "exam_finish", f)?;
             }
             for (code, hours) in &m.hours {
                 doc.put("hours", code, hours)?;
@@ -864,7 +1384,11 @@ fn write_plan(r: &mut Replica, university: &str, plan: Plan) -> Result<ImportSum
                 )?;
             }
             for (tid, t) in &m.topics {
-                doc.put("topics", tid, &serde_json::to_string(t).unwrap_or_default())?;
+                let raw = serde_json::to_string(t).unwrap_or_default();
+                if doc.get("topics", tid).is_none() && doc.get("meta", "subject_id").is_some() {
+                    changes.push(format!("topic {tid} added to {}: {}", m.subject, t.name));
+                }
+                doc.put("topics", tid, &raw)?;
             }
             Ok(())
         })?;
@@ -877,7 +1401,6 @@ fn write_plan(r: &mut Replica, university: &str, plan: Plan) -> Result<ImportSum
         .ok()
         .and_then(|d| d.get("settings", daftar_rules::window::POLICY_KEY));
     for (doc_id, j) in &plan.journals {
-        let teachers: Vec<&String> = j.teachers.iter().collect();
         let window = window.clone();
         upsert(r, doc_id, "import HEMIS journal", |doc| {
             doc.put("meta", "group", &j.group)?;
@@ -888,23 +1411,74 @@ fn write_plan(r: &mut Replica, university: &str, plan: Plan) -> Result<ImportSum
                 doc.put("meta", "module", m)?;
             }
             doc.put("meta", "subject", &j.subject)?;
-            doc.put("meta", "semester", &j.semester)?;
-            if doc.get("meta", "marking").is_none() {
-                doc.put("meta", "marking", "rating100")?;
-            }
+            doc.put("meta", "semester", &semester_shown(&j.semester))?;
+            match j.marking {
+                Some(system) => doc.put("meta", "marking", system.as_str())?,
+                None if doc.get("meta", "marking").is_none() => {
+                    doc.put("meta", "marking", "rating100")?
+                }
+                None => false,
+            };
+            // Teachers HEMIS names, and any added in Daftar before.
+            let mut teachers: BTreeSet<String> = doc
+                .get("meta", "teachers")
+                .and_then(|v| serde_json::from_str::<Vec<String>>(&v).ok())
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            teachers.extend(j.teachers.iter().cloned());
+            let teachers: Vec<&String> = teachers.iter().collect();
             doc.put(
                 "meta",
                 "teachers",
                 &serde_json::to_string(&teachers).unwrap_or_default(),
             )?;
             for (lid, l) in &j.lessons {
-                doc.put(
+                let raw = serde_json::to_string(l).unwrap_or_default();
+                put_noting(
+                    doc,
                     "lessons",
                     lid,
-                    &serde_json::to_string(l).unwrap_or_default(),
+                    &raw,
+                    |old| {
+                        let o: LessonValue = serde_json::from_str(old).ok()?;
+                        if (&o.date, o.pair) != (&l.date, l.pair) {
+                            Some(format!(
+                                "lesson {lid} of {}: moved {} pair {} → {} pair {}",
+                                j.subject,
+                                display_date(&o.date),
+                                o.pair,
+                                display_date(&l.date),
+                                l.pair
+                            ))
+                        } else if o.teacher != l.teacher {
+                            Some(format!(
+                                "lesson {lid} of {} on {}: teacher {} → {}",
+                                j.subject,
+                                display_date(&l.date),
+                                o.teacher.as_deref().unwrap_or("—"),
+                                l.teacher.as_deref().unwrap_or("—")
+                            ))
+                        } else {
+                            None
+                        }
+                    },
+                    &mut changes,
                 )?;
-                if doc.get("status", lid).is_none() {
-                    doc.put("status", lid, LessonStatus::Planned.as_str())?;
+                let held = l.taken;
+                match doc.get("status", lid).as_deref() {
+                    None => {
+                        let status = if held {
+                            LessonStatus::Held
+                        } else {
+                            LessonStatus::Planned
+                        };
+                        doc.put("status", lid, status.as_str())?;
+                    }
+                    Some("planned") if held => {
+                        doc.put("status", lid, LessonStatus::Held.as_str())?;
+                    }
+                    Some(_) => {}
                 }
             }
             for (key, m) in &j.marks {
@@ -920,12 +1494,15 @@ fn write_plan(r: &mut Replica, university: &str, plan: Plan) -> Result<ImportSum
         }
         summary.journals += 1;
         summary.lessons += j.lessons.len();
-        summary.absences += j.marks.len();
+        summary.absences += j.marks.values().filter(|m| m.status.is_absence()).count();
     }
-    changed += (r.info()?.unpushed - before).max(0) as usize;
-    summary.changes_written = changed;
+    summary.changes_written = (r.info()?.unpushed - before).max(0) as usize;
+    summary.changes = changes;
     Ok(summary)
 }
+
+/// The catalog `settings` key of the university's own training types (code → HEMIS name).
+pub const TRAINING_TYPES_KEY: &str = "training_types";
 
 fn upsert(
     r: &mut Replica,

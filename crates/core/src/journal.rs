@@ -655,6 +655,24 @@ impl Replica {
 
     /// Adds a lesson (a pair on a date) to a journal; returns its id.
     pub fn add_lesson(&mut self, journal: &str, lesson: NewLesson) -> Result<String> {
+        let header = LessonValue {
+            date: lesson.date.clone(),
+            pair: lesson.pair,
+            lesson_type: lesson.lesson_type.code().to_string(),
+            teacher: lesson.teacher.clone(),
+            subgroup: lesson.subgroup.clone().filter(|s| !s.trim().is_empty()),
+            taken: false,
+        };
+        self.add_lesson_header(journal, header, lesson.topic)
+    }
+
+    /// Adds a lesson with this header (any training type code, a university's own too).
+    pub(crate) fn add_lesson_header(
+        &mut self,
+        journal: &str,
+        header: LessonValue,
+        topic: Option<String>,
+    ) -> Result<String> {
         let row = self.journal_row(journal)?;
         if let Some(reason) = row.lock {
             return Err(CoreError::Locked {
@@ -662,13 +680,13 @@ impl Replica {
                 reason,
             });
         }
-        parse_date(&lesson.date)?;
-        if !(1..=8).contains(&lesson.pair) {
+        parse_date(&header.date)?;
+        if !(1..=8).contains(&header.pair) {
             return Err(CoreError::invalid(
                 "pair",
                 format!(
                     "pair {} does not exist: a day has pairs 1 to 8",
-                    lesson.pair
+                    header.pair
                 ),
             ));
         }
@@ -676,7 +694,7 @@ impl Replica {
             .conn()
             .query_row(
                 "SELECT id FROM lessons WHERE journal_id = ?1 AND date = ?2 AND pair = ?3 AND status <> 'cancelled'",
-                params![journal, lesson.date, lesson.pair],
+                params![journal, header.date, header.pair],
                 |r| r.get(0),
             )
             .optional()?;
@@ -685,18 +703,11 @@ impl Replica {
                 "pair",
                 format!(
                     "this journal already has lesson {other} on {} at pair {}",
-                    lesson.date, lesson.pair
+                    header.date, header.pair
                 ),
             ));
         }
         let id = new_lesson_id();
-        let header = LessonValue {
-            date: lesson.date.clone(),
-            pair: lesson.pair,
-            lesson_type: lesson.lesson_type.code().to_string(),
-            teacher: lesson.teacher.clone(),
-            subgroup: lesson.subgroup.clone().filter(|s| !s.trim().is_empty()),
-        };
         let header = serde_json::to_string(&header).unwrap_or_default();
         let lesson_id = id.clone();
         self.edit(journal, "add lesson", move |doc| {
@@ -706,7 +717,7 @@ impl Replica {
                 ("lessons".to_string(), lesson_id.clone()),
                 ("status".to_string(), lesson_id.clone()),
             ];
-            if let Some(topic) = &lesson.topic {
+            if let Some(topic) = &topic {
                 doc.put("topics", &lesson_id, topic)?;
                 keys.push(("topics".to_string(), lesson_id.clone()));
             }

@@ -13,9 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
 use crate::journal::{NewLesson, short_id};
-use crate::model::{
-    HOURS_PER_PAIR, LessonStatus, LessonType, LessonValue, display_date, parse_date,
-};
+use crate::model::{HOURS_PER_PAIR, LessonStatus, LessonValue, display_date, parse_date};
 use crate::projection::Refresh;
 use crate::replica::Replica;
 
@@ -150,7 +148,8 @@ pub(crate) struct Completion {
 
 impl Completion {
     /// A lesson is filled when every student expected at it has a mark and its topic is set
-    /// (domain.md, "Completion"). A cancelled lesson is not there to fill.
+    /// (domain.md, "Completion"), or HEMIS took its attendance (`topic` is true then). A
+    /// cancelled lesson is not there to fill.
     pub fn complete(self) -> bool {
         !self.cancelled && self.topic && self.expected > 0 && self.marked >= self.expected
     }
@@ -168,7 +167,7 @@ impl Replica {
                     (SELECT count(*) FROM students s WHERE s.group_id = j.group_id AND {EXPECTED_AT_LESSON}),
                     (SELECT count(*) FROM marks m JOIN students s ON s.group_id = j.group_id AND s.id = m.student_id
                       WHERE m.journal_id = l.journal_id AND m.lesson_id = l.id AND {EXPECTED_AT_LESSON}),
-                    coalesce(trim(l.topic), '') <> '',
+                    coalesce(trim(l.topic), '') <> '' OR l.taken,
                     l.status = 'cancelled'
              FROM lessons l JOIN journals j ON j.id = l.journal_id
              WHERE ?1 IS NULL OR l.journal_id = ?1"
@@ -271,7 +270,7 @@ impl Replica {
     ) -> Result<(LessonValue, String, Option<String>)> {
         self.conn()
             .query_row(
-                "SELECT date, pair, lesson_type, teacher_id, subgroup, status, topic FROM lessons
+                "SELECT date, pair, lesson_type, teacher_id, subgroup, status, topic, taken FROM lessons
                  WHERE journal_id = ?1 AND id = ?2",
                 params![journal, lesson],
                 |r| {
@@ -282,6 +281,7 @@ impl Replica {
                             lesson_type: r.get(2)?,
                             teacher: r.get(3)?,
                             subgroup: r.get(4)?,
+                            taken: r.get(7)?,
                         },
                         r.get(5)?,
                         r.get(6)?,
@@ -362,18 +362,15 @@ impl Replica {
                 reason: format!("{problem}: move the lesson there only if it really takes place"),
             });
         }
-        let lesson_type = LessonType::parse(&header.lesson_type)?;
-        let new = NewLesson {
+        let new = LessonValue {
             date,
             pair,
-            lesson_type,
-            topic,
-            teacher: header.teacher.clone(),
-            subgroup: header.subgroup.clone(),
+            taken: false,
+            ..header
         };
         self.atomically(|r| {
             r.cancel_lesson(journal, lesson)?;
-            r.add_lesson(journal, new)
+            r.add_lesson_header(journal, new, topic)
         })
     }
 

@@ -448,12 +448,12 @@ fn lesson_with_topic(tx: &Connection, doc: &Doc, id: &str, topic: Option<&str>) 
         .and_then(|v| parse::<Opening>(&v))
         .map(|o| o.until);
     tx.prepare_cached(
-        "INSERT INTO lessons (journal_id, id, date, pair, lesson_type, teacher_id, topic, status, lock_reason, opened_until, subgroup)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        "INSERT INTO lessons (journal_id, id, date, pair, lesson_type, teacher_id, topic, status, lock_reason, opened_until, subgroup, taken)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (journal_id, id) DO UPDATE SET date = excluded.date, pair = excluded.pair,
            lesson_type = excluded.lesson_type, teacher_id = excluded.teacher_id,
            topic = excluded.topic, status = excluded.status, lock_reason = excluded.lock_reason,
-           opened_until = excluded.opened_until, subgroup = excluded.subgroup",
+           opened_until = excluded.opened_until, subgroup = excluded.subgroup, taken = excluded.taken",
     )?
     .execute(params![
         doc.id,
@@ -467,6 +467,7 @@ fn lesson_with_topic(tx: &Connection, doc: &Doc, id: &str, topic: Option<&str>) 
         lock,
         opened_until,
         header.subgroup,
+        header.taken,
     ])?;
     Ok(())
 }

@@ -30,54 +30,130 @@ fn imports_the_export_and_reimport_changes_nothing() {
     let mut r = replica(tmp.path());
     let summary = r.import_hemis(&fixture()).expect("import");
     assert_eq!(summary.groups, 2);
-    assert_eq!(summary.students, 6);
-    assert_eq!(summary.teachers, 2);
-    assert_eq!(summary.modules, 2);
+    assert_eq!(summary.students, 8, "two pages of students");
+    assert_eq!(summary.teachers, 3);
+    assert_eq!(summary.modules, 4);
     assert_eq!(summary.journals, 4);
-    assert_eq!(summary.lessons, 12);
-    assert_eq!(summary.absences, 2);
+    assert_eq!(summary.lessons, 13);
+    assert_eq!(summary.absences, 3);
     assert!(
         summary
             .assignments
             .contains(&("701".to_string(), "journal/g412-s301-17".to_string()))
     );
+    // The computed overall control is not entered, and the import says so.
+    assert!(
+        summary
+            .notes
+            .iter()
+            .any(|n| n.contains("Umumiy") && n.contains("computed")),
+        "{:?}",
+        summary.notes
+    );
 
-    // HEMIS ids are kept.
+    // HEMIS ids are kept; codes are read as HEMIS sends them.
     let journal = r
         .resolve_journal("g412-s301-17")
         .expect("journal by HEMIS ids");
     let view = r.journal_view(&journal).expect("view");
-    assert_eq!(view.group_name, "401-21");
+    assert_eq!(view.group_name, "401-23");
     assert_eq!(view.subject, "Ma’lumotlar bazasi");
-    assert_eq!(view.lessons.len(), 3);
+    assert_eq!(view.semester, "7", "semester code 17 is the 7th semester");
+    assert_eq!(view.marking_system, "rating100");
+    assert_eq!(view.lessons.len(), 4);
     assert!(view.lessons.iter().all(|l| l.id.starts_with('h')));
     assert_eq!(
         view.lessons[0].date, "2026-09-07",
         "Unix time read in Tashkent time"
     );
-    assert_eq!(view.students.len(), 3);
+    assert_eq!(
+        view.lessons.iter().map(|l| l.pair).collect::<Vec<_>>(),
+        [1, 1, 1, 3],
+        "pair codes 11 and 13 are pairs 1 and 3"
+    );
+    let local = view.lessons.last().expect("the local-type lesson");
+    assert_eq!(
+        local.lesson_type, "99",
+        "a university's own training type is kept"
+    );
+    assert_eq!(view.students.len(), 4);
     assert!(
         view.students
             .iter()
-            .any(|s| s.id == "9001" && s.number.as_deref() == Some("321211000000"))
+            .any(|s| s.id == "9001" && s.number.as_deref() == Some("321211000001"))
     );
     let codes: Vec<&str> = view.controls.iter().map(|c| c.code.as_str()).collect();
-    assert_eq!(codes, ["JN", "ON1", "YN"]);
+    assert_eq!(
+        codes,
+        ["1-JN", "2-JN", "1-ON", "2-ON", "YN"],
+        "the sub-controls"
+    );
     let absent = view
         .cells
         .iter()
-        .find(|c| c.student == "9001")
+        .find(|c| c.student == "9001" && c.lesson == "h60001")
         .expect("absence imported");
     assert_eq!((absent.status.as_str(), absent.hours), ("a", 2));
     let excused = view
         .cells
         .iter()
-        .find(|c| c.student == "9003")
+        .find(|c| c.student == "9003" && c.lesson == "h60001")
         .expect("excused imported");
     assert_eq!(excused.status, "e");
+    // Attendance taken in HEMIS: held, everyone expected marked, filled; the expelled student
+    // (from 16 September) is expected at the lessons before only.
+    let first = &view.lessons[0];
+    assert!(
+        first.complete,
+        "a lesson HEMIS took counts as filled: {first:?}"
+    );
+    assert_eq!(first.status, "held");
+    assert!(
+        view.cells
+            .iter()
+            .any(|c| c.lesson == "h60001" && c.student == "9007" && c.status == "p"),
+        "9007 was a member on 7 September"
+    );
+    let expelled = view.students.iter().find(|s| s.id == "9007").expect("9007");
+    assert_eq!(expelled.status, "left");
+    assert!(
+        !view.lessons[1].complete,
+        "not taken in HEMIS, not marked here"
+    );
+    assert_eq!(
+        r.lesson_members(&journal, "h60003").expect("members").len(),
+        3,
+        "9007 is not expected on 21 September"
+    );
+    // The credit-module group's journal is graded on the credit borders.
+    let credit = r.resolve_journal("g413-s301-17").expect("journal");
+    let credit_view = r.journal_view(&credit).expect("view");
+    assert_eq!(credit_view.marking_system, "credit_module");
+    let on_leave = credit_view
+        .students
+        .iter()
+        .find(|s| s.id == "9008")
+        .expect("9008");
+    assert_eq!(on_leave.status, "academic_leave");
+    // Per-lesson grades from student-grade-list.
+    let net = r.resolve_journal("g412-s302-17").expect("journal");
+    let graded = r
+        .journal_view(&net)
+        .expect("view")
+        .cells
+        .into_iter()
+        .find(|c| c.lesson == "h60004" && c.student == "9001")
+        .expect("a graded mark");
+    assert_eq!(graded.grade, Some(85));
     let topics = r.module_topics("module/cs801").expect("topics");
-    assert_eq!(topics.len(), 4);
+    assert_eq!(topics.len(), 3);
     assert!(topics[0].1.starts_with("1-mavzu"));
+    // Semester dates from semester-list, the local type's name, the pairs' times.
+    let cal = r.calendar().expect("calendar");
+    assert_eq!(
+        cal.term_of("7").map(|t| (t.from.as_str(), t.to.as_str())),
+        Some(("2026-09-07", "2027-01-16"))
+    );
 
     let before = (
         count(&r, "changes"),
@@ -89,6 +165,7 @@ fn imports_the_export_and_reimport_changes_nothing() {
         again.changes_written, 0,
         "the same export again writes nothing"
     );
+    assert!(again.changes.is_empty(), "{:?}", again.changes);
     assert_eq!(
         (
             count(&r, "changes"),
@@ -96,6 +173,132 @@ fn imports_the_export_and_reimport_changes_nothing() {
             count(&r, "lessons")
         ),
         before
+    );
+}
+
+/// A second import is a sync: what changed in HEMIS (a student expelled, a lesson moved, a
+/// teacher replaced, a new topic) arrives as changes and is reported; no duplicates, and every
+/// mark made in Daftar stays.
+#[test]
+fn reimport_brings_what_changed_in_hemis_and_keeps_every_mark() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut r = replica(&tmp.path().join("replica"));
+    r.import_hemis(&fixture()).expect("import");
+    let journal = r.resolve_journal("g412-s301-17").expect("journal");
+    // A teacher's marks in Daftar, on lessons HEMIS will move and hand to another teacher.
+    let mark = |r: &mut Replica, lesson: &str, student: &str, status| {
+        r.mark(
+            &journal,
+            lesson,
+            student,
+            daftar_core::journal::MarkInput {
+                status,
+                grade: None,
+                note: None,
+                hours: None,
+            },
+        )
+        .expect("mark");
+    };
+    use daftar_core::model::Attendance;
+    mark(&mut r, "h60002", "9005", Attendance::Absent);
+    mark(&mut r, "h60003", "9001", Attendance::Late);
+    let marks_before = count(&r, "marks");
+
+    let dir = tmp.path().join("hemis-2");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    for entry in std::fs::read_dir(fixture()).expect("fixture") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).expect("copy");
+    }
+    let edit = |file: &str, f: &dyn Fn(&mut serde_json::Value)| {
+        let path = dir.join(file);
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+        for item in v["data"]["items"].as_array_mut().expect("items") {
+            f(item);
+        }
+        std::fs::write(&path, serde_json::to_string(&v).expect("json")).expect("write");
+    };
+    // 9005 expelled on 1 October; lesson 60003 moved a day on and given to teacher 703; a
+    // new topic.
+    edit("student-list.json", &|s| {
+        if s["id"] == 9005 {
+            s["studentStatus"] = serde_json::json!({"code": "12", "name": "Chetlashtirilgan"});
+            s["updated_at"] = serde_json::json!(1790794800);
+        }
+    });
+    edit("schedule-list.json", &|l| {
+        if l["id"] == 60003 {
+            l["lesson_date"] = serde_json::json!(l["lesson_date"].as_i64().unwrap() + 86400);
+            l["lessonPair"] = serde_json::json!({"code": "14", "name": "4"});
+        }
+        if l["id"] == 60002 {
+            l["employee"] = serde_json::json!({"id": 703, "name": "Ismoilov Bobur Sobirovich"});
+        }
+    });
+    let topics = dir.join("curriculum-subject-topic-list.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&topics).expect("read")).expect("json");
+    let mut extra = v["data"]["items"][0].clone();
+    extra["id"] = serde_json::json!(5099);
+    extra["name"] = serde_json::json!("4-mavzu: Tranzaksiyalar");
+    v["data"]["items"]
+        .as_array_mut()
+        .expect("items")
+        .push(extra);
+    v["data"]["pagination"]["totalCount"] = serde_json::json!(8);
+    std::fs::write(&topics, serde_json::to_string(&v).expect("json")).expect("write");
+
+    let summary = r.import_hemis(&dir).expect("reimport");
+    let said = summary.changes.join("\n");
+    assert!(
+        said.contains("student 9005") && said.contains("active → left"),
+        "{said}"
+    );
+    assert!(
+        said.contains("lesson h60003") && said.contains("moved"),
+        "{said}"
+    );
+    assert!(
+        said.contains("lesson h60002") && said.contains("701 → 703"),
+        "{said}"
+    );
+    assert!(said.contains("topic t5099 added"), "{said}");
+    assert_eq!(summary.changes.len(), 4, "{said}");
+    assert!(
+        summary.changes_written > 0 && summary.changes_written <= 6,
+        "{}",
+        summary.changes_written
+    );
+    // No duplicates; every mark stays, on the moved lesson too.
+    assert_eq!(count(&r, "lessons"), 13);
+    assert_eq!(count(&r, "students"), 8);
+    assert_eq!(count(&r, "marks"), marks_before);
+    let view = r.journal_view(&journal).expect("view");
+    let moved = view
+        .lessons
+        .iter()
+        .find(|l| l.id == "h60003")
+        .expect("h60003");
+    assert_eq!((moved.date.as_str(), moved.pair), ("2026-09-22", 4));
+    assert!(
+        view.cells
+            .iter()
+            .any(|c| c.lesson == "h60003" && c.student == "9001" && c.status == "l"),
+        "the late mark on the moved lesson stays"
+    );
+    assert_eq!(
+        view.lessons
+            .iter()
+            .find(|l| l.id == "h60002")
+            .and_then(|l| l.teacher.clone())
+            .as_deref(),
+        Some("703")
+    );
+    assert!(
+        view.teachers.contains(&"703".to_string()),
+        "the new teacher may write it"
     );
 }
 
@@ -112,12 +315,13 @@ fn personal_data_never_reaches_the_replica() {
     }
     let text = String::from_utf8_lossy(&bytes);
     for secret in [
-        "AA1234567",
-        "30101990000000",
-        "AB7654321",
+        "AA1234501",
+        "30101990000001",
+        "AB7654301",
         "Chilonzor",
         "+998901234567",
-        "1009843200",
+        "+998935554433",
+        "1009929600",
     ] {
         assert!(!text.contains(secret), "{secret} was stored");
     }
@@ -196,8 +400,9 @@ fn the_hand_over_export_is_keyed_by_hemis_ids() {
     r.import_hemis(&fixture()).expect("import");
     let journal = r.resolve_journal("g412-s301-17").expect("journal");
     let view = r.journal_view(&journal).expect("view");
-    let first = view.lessons[0].id.clone();
-    assert_eq!(first, "h60001");
+    // The second lesson: HEMIS did not take it, so it is still to mark.
+    let first = view.lessons[1].id.clone();
+    assert_eq!(first, "h60002");
     // A topic from the module, and a present mark with a grade by the teacher.
     let topic = r
         .module_topics(&format!(
@@ -242,21 +447,22 @@ fn the_hand_over_export_is_keyed_by_hemis_ids() {
     let rows: Vec<Vec<String>> = lines
         .map(|l| l.split(',').map(str::to_string).collect())
         .collect();
-    let row = |student: &str| {
+    let row_at = |lesson: &str, student: &str| {
         rows.iter()
-            .find(|r| r[0] == "60001" && r[1] == student)
-            .unwrap_or_else(|| panic!("a row for {student} at lesson 60001: {rows:?}"))
+            .find(|r| r[0] == lesson && r[1] == student)
+            .unwrap_or_else(|| panic!("a row for {student} at lesson {lesson}: {rows:?}"))
     };
+    let row = |student: &str| row_at("60001", student);
     // From the fixture's attendance: 9001 unexcused 2 h, 9003 excused 2 h.
     let karimov = row("9001");
     assert_eq!((karimov[7].as_str(), karimov[8].as_str()), ("0", "2"));
     let tursunov = row("9003");
     assert_eq!((tursunov[7].as_str(), tursunov[8].as_str()), ("2", "0"));
-    let graded = row(&present);
+    let graded = row_at("60002", &present);
     assert_eq!(graded[9], "85");
     assert_eq!(graded[5], "11", "pair 1 as its HEMIS code");
-    assert_eq!(graded[6], "11", "a lecture");
-    assert_eq!(graded[4], "07.09.2026");
+    assert_eq!(graded[6], "13", "a practical");
+    assert_eq!(graded[4], "14.09.2026");
     assert_eq!(
         graded[10],
         topic.0.trim_start_matches('t'),

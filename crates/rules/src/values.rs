@@ -210,6 +210,9 @@ pub struct LessonValue {
     /// The subgroup the lesson is for (labs, languages); none: the whole group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subgroup: Option<String>,
+    /// HEMIS took this lesson's attendance (`attendance-control-list`): it counts as filled.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub taken: bool,
 }
 
 impl LessonValue {

@@ -29,6 +29,7 @@ fn grow(
         lesson_type: LessonType::Practical.code().into(),
         teacher: Some("5001".into()),
         subgroup: None,
+        taken: false,
     })?;
     let marks: Vec<(String, String)> = base
         .students
