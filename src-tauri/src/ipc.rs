@@ -267,6 +267,8 @@ pub struct JournalGrid {
     /// The module's control plan (JN, ON, YN with their maximum and sittings).
     pub controls: Vec<ModuleControl>,
     pub scores: Vec<GridScore>,
+    /// The university's own training types (code → HEMIS name), beside the standard 11–17.
+    pub local_types: std::collections::BTreeMap<String, String>,
     /// The dean's office's retake permissions: (student, sitting 2 or 3). A permitted
     /// student's JN and ON may be redone, and YN sat again, at that sitting.
     pub retakes: Vec<GridRetake>,
@@ -810,6 +812,8 @@ pub struct JournalReport {
     pub lessons: Vec<LessonReport>,
     /// Hours per lesson type against the module's plan (`Replica::delivered_hours`).
     pub hours_plan: Vec<PlannedHours>,
+    /// The university's own training types (code → HEMIS name).
+    pub local_types: std::collections::BTreeMap<String, String>,
 }
 
 /// One lesson type's hours: planned by the module, delivered, still scheduled, short.

@@ -2,7 +2,7 @@
 // 12/36/74-hour thresholds, attendance per lesson, and the 5-point grade distribution.
 // Labels that are data carry `data-raw`; translated labels carry `data-i18n`.
 
-import { t, type Key } from "./i18n";
+import { t, hasKey, type Key } from "./i18n";
 import type { LessonReport, PlannedHours, StudentReport } from "./ipc";
 import * as fmt from "./format";
 
@@ -122,7 +122,7 @@ export function gradesChart(students: StudentReport[]): SVGSVGElement {
 
 /** Hours per lesson type against the module's plan: delivered, still scheduled, and the
  * shortfall the schedule does not cover, on one bar per type with the plan as a marker. */
-export function planChart(rows: PlannedHours[]): SVGSVGElement {
+export function planChart(rows: PlannedHours[], local: { [key in string]?: string } = {}): SVGSVGElement {
   const barH = 18;
   const gap = 10;
   const left = 150;
@@ -135,7 +135,12 @@ export function planChart(rows: PlannedHours[]): SVGSVGElement {
   const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "data-testid": "plan-chart" });
   rows.forEach((r, i) => {
     const y = top + i * (barH + gap);
-    svg.append(label(left - 8, y + barH - 5, `lessonType.${r.lessonType}` as Key, { class: "bar-label", "text-anchor": "end" }));
+    const known = hasKey(`lessonType.${r.lessonType}`);
+    svg.append(
+      known
+        ? label(left - 8, y + barH - 5, `lessonType.${r.lessonType}` as Key, { class: "bar-label", "text-anchor": "end" })
+        : s("text", { x: left - 8, y: y + barH - 5, class: "bar-label", "text-anchor": "end" }, local[r.lessonType] ?? r.lessonType),
+    );
     svg.append(s("rect", { x: left, y, width: plotW, height: barH, class: "bar-track", rx: 3 }));
     if (r.delivered > 0) svg.append(s("rect", { x: left, y, width: x(r.delivered) - left, height: barH, class: "bar bar-delivered", rx: 3 }));
     if (r.scheduled > 0) svg.append(s("rect", { x: x(r.delivered), y, width: x(r.delivered + r.scheduled) - x(r.delivered), height: barH, class: "bar bar-scheduled", rx: 3 }));

@@ -40,3 +40,18 @@ export function markView(field: string, value: string, display: string, attrs: R
   el.append(raw("span", display));
   return el;
 }
+
+/** A lesson type by its HEMIS code: the catalogue's name for the standard types 11–17, the
+ * university's own name (sent by HEMIS) for its local codes, else the code itself. */
+export function lessonTypeEl(code: string, local: { [key in string]?: string }, short = false, attrs: Record<string, string> = {}): HTMLElement {
+  const k = `${short ? "lessonTypeShort" : "lessonType"}.${code}`;
+  if (hasKey(k)) return tx("span", k, undefined, attrs);
+  const name = local[code] ?? code;
+  return raw("span", short && name.length > 10 ? `${name.slice(0, 9)}…` : name, { ...attrs, title: name });
+}
+
+/** The same as text (titles, chart labels). */
+export function lessonTypeText(code: string, local: { [key in string]?: string }): string {
+  const k = `lessonType.${code}`;
+  return hasKey(k) ? t(k) : (local[code] ?? code);
+}

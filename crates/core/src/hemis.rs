@@ -1504,6 +1504,27 @@ fn write_plan(r: &mut Replica, university: &str, plan: Plan) -> Result<ImportSum
 /// The catalog `settings` key of the university's own training types (code → HEMIS name).
 pub const TRAINING_TYPES_KEY: &str = "training_types";
 
+impl Replica {
+    /// The university's own training types HEMIS sent (code → its HEMIS name), shown where
+    /// the standard types 11–17 have a translated name.
+    pub fn training_types(&mut self) -> Result<BTreeMap<String, String>> {
+        let catalogs: Vec<String> = self
+            .doc_ids()?
+            .into_iter()
+            .filter(|d| d.starts_with("catalog/"))
+            .collect();
+        let mut out = BTreeMap::new();
+        for id in catalogs {
+            if let Some(raw) = self.doc(&id)?.get("settings", TRAINING_TYPES_KEY)
+                && let Ok(map) = serde_json::from_str::<BTreeMap<String, String>>(&raw)
+            {
+                out.extend(map);
+            }
+        }
+        Ok(out)
+    }
+}
+
 fn upsert(
     r: &mut Replica,
     doc_id: &str,

@@ -189,6 +189,7 @@ pub fn grid_of(r: &mut Replica, journal: &str) -> IpcResult<JournalGrid> {
             let t = r.thresholds(system)?;
             vec![t.warning, t.reprimand, t.expulsion]
         },
+        local_types: r.training_types()?,
         retakes: r
             .retake_permissions(journal)?
             .into_iter()

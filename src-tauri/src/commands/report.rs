@@ -24,9 +24,10 @@ pub async fn get_report(
     state: State<'_, AppState>,
     req: GetReportRequest,
 ) -> IpcResult<JournalReport> {
-    let r = state.replica();
+    let mut r = state.replica();
     let journal = r.resolve_journal(&req.journal)?;
     let rep = r.report(&journal)?;
+    let local_types = r.training_types()?;
     let hours_plan = r
         .delivered_hours(&journal)?
         .into_iter()
@@ -40,6 +41,7 @@ pub async fn get_report(
         .collect();
     Ok(JournalReport {
         hours_plan,
+        local_types,
         journal: rep.journal,
         subject: rep.subject,
         group: rep.group,

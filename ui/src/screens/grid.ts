@@ -14,7 +14,7 @@ import { app, registerScreen } from "../app";
 import { h, tx, raw, setText, setRaw, setTitle, button, clear, icon, ICONS, setPlaceholder, option, rawOption } from "../dom";
 import { t, onLangChange, hasKey, type Key } from "../i18n";
 import * as fmt from "../format";
-import { markText, markView } from "../marks";
+import { lessonTypeEl, markText, markView } from "../marks";
 
 const LESSON_TYPES = ["11", "12", "13", "14", "15", "16", "17"];
 
@@ -411,9 +411,10 @@ export class GridView {
     clear(els.meta);
     els.meta.append(
       raw("span", String(l.pair), { class: "l-pair" }),
-      tx("span", `lessonTypeShort.${l.lessonType}` as Key, undefined, { class: `l-type t${l.lessonType}` }),
+      lessonTypeEl(l.lessonType, this.data.localTypes, true, { class: `l-type t${l.lessonType}` }),
     );
-    setTitle(els.meta, "grid.pairType", { pair: l.pair, type: `@lessonType.${l.lessonType}` });
+    const localType = this.data.localTypes[l.lessonType];
+    setTitle(els.meta, "grid.pairType", { pair: l.pair, type: localType ?? `@lessonType.${l.lessonType}` });
     if (l.subgroup) {
       const sg = tx("span", "lesson.subgroupShort", { n: l.subgroup }, { class: "l-sub", "data-testid": "lesson-subgroup" });
       setTitle(sg, "lesson.subgroupOnly", { n: l.subgroup });
@@ -1659,7 +1660,7 @@ window.__daftarBench = (students: number, lessons: number) => {
     id: "bench", subject: "Bench", semester: "1", groupName: "B", module: null, markingSystem: "rating100", gradeMin: 1, gradeMax: 100,
     lock: null, thresholds: [12, 36, 74], lessons: ls, students: ss, cells,
     totals: ss.map((s) => ({ student: s.id, excusedHours: 2, unexcusedHours: 14, standing: "warning", average: 71.5, fivePoint: 4, atRisk: false })),
-    topics: [], resolutions: [], overruled: [], controls: [], scores: [], retakes: [], version: 0,
+    topics: [], resolutions: [], overruled: [], controls: [], scores: [], retakes: [], localTypes: {}, version: 0,
   };
   const host = h("div", { class: "bench-host" });
   const t0 = performance.now();

@@ -6,6 +6,7 @@ import { app, registerScreen } from "../app";
 import { h, tx, raw, button, clear, option, rawOption, setPlaceholder, setTitle, icon, ICONS } from "../dom";
 import { lang, t, type Key } from "../i18n";
 import * as fmt from "../format";
+import { lessonTypeEl } from "../marks";
 import { attendanceChart, gradesChart, hoursChart, planChart } from "../charts";
 
 registerScreen("reports", async (el, route) => {
@@ -265,7 +266,7 @@ function planCard(r: JournalReport): HTMLElement {
       h(
         "tr",
         { "data-testid": "plan-row", "data-type": p.lessonType },
-        tx("td", `lessonType.${p.lessonType}` as Key),
+        h("td", {}, lessonTypeEl(p.lessonType, r.localTypes)),
         raw("td", String(p.planned), { class: "num" }),
         raw("td", String(p.delivered), { class: "num" }),
         raw("td", String(p.scheduled), { class: "num" }),
@@ -279,7 +280,7 @@ function planCard(r: JournalReport): HTMLElement {
     "div",
     { class: "card chart-card", "data-testid": "plan-card" },
     h("div", { class: "section-head" }, tx("h3", "plan.title"), h("span", { class: "legend" }, swatch("bar-delivered", "plan.delivered"), swatch("bar-scheduled", "plan.scheduled"), swatch("bar-short", "plan.shortfall"))),
-    planChart(r.hoursPlan),
+    planChart(r.hoursPlan, r.localTypes),
     table,
   );
 }

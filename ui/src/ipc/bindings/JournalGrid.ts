@@ -31,6 +31,10 @@ overruled: Array<OverruledEntry>,
  */
 controls: Array<ModuleControl>, scores: Array<GridScore>, 
 /**
+ * The university's own training types (code → HEMIS name), beside the standard 11–17.
+ */
+localTypes: { [key in string]?: string }, 
+/**
  * The dean's office's retake permissions: (student, sitting 2 or 3). A permitted
  * student's JN and ON may be redone, and YN sat again, at that sitting.
  */

@@ -7,4 +7,8 @@ export type JournalReport = { journal: string, subject: string, group: string, m
 /**
  * Hours per lesson type against the module's plan (`Replica::delivered_hours`).
  */
-hoursPlan: Array<PlannedHours>, };
+hoursPlan: Array<PlannedHours>, 
+/**
+ * The university's own training types (code → HEMIS name).
+ */
+localTypes: { [key in string]?: string }, };
