@@ -280,8 +280,37 @@ struct DemoArgs {
 
 #[derive(Subcommand)]
 enum ImportCommand {
-    /// Import a folder of HEMIS API JSON exports (group-list.json, student-list.json, …).
-    Hemis { path: PathBuf },
+    /// Import from HEMIS: a folder of its API's JSON pages (group-list.json, student-list.json,
+    /// …), or straight from a university's HEMIS with --url (token in HEMIS_TOKEN or
+    /// --token-file). All or nothing; a second import updates what changed.
+    Hemis(HemisArgs),
+}
+
+#[derive(Args)]
+struct HemisArgs {
+    /// A folder of HEMIS pages (as --save-to writes them).
+    path: Option<PathBuf>,
+    /// The university's HEMIS API, e.g. https://hemis.university.uz/rest/v1
+    #[arg(long, conflicts_with = "path")]
+    url: Option<String>,
+    /// A file holding the API token (default: the HEMIS_TOKEN environment variable).
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// Keep the fetched pages (personal data stripped) in this folder, for a later import.
+    #[arg(long, value_name = "DIR")]
+    save_to: Option<PathBuf>,
+    /// Only this education year (`_education_year`, e.g. 2026).
+    #[arg(long)]
+    year: Option<String>,
+    /// Only this semester (the HEMIS code, e.g. 17).
+    #[arg(long)]
+    semester: Option<String>,
+    /// Only this faculty (its HEMIS id).
+    #[arg(long)]
+    faculty: Option<String>,
+    /// Items per page (HEMIS's `limit`, at most 200).
+    #[arg(long, default_value_t = 200, hide = true)]
+    page_size: u32,
 }
 
 #[derive(Args)]
@@ -510,14 +539,68 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
                 )
             })
         }
-        Command::Import(ImportCommand::Hemis { path }) => {
+        Command::Import(ImportCommand::Hemis(args)) => {
+            // From the API: every page into a folder first (personal data stripped), then the
+            // same import as from files.
+            let scratch;
+            let folder = match (&args.path, &args.url) {
+                (Some(path), _) => path.clone(),
+                (None, Some(url)) => {
+                    let token = match &args.token_file {
+                        Some(f) => std::fs::read_to_string(f)
+                            .with_context(|| format!("cannot read the token file {}", f.display()))?
+                            .trim()
+                            .to_string(),
+                        None => std::env::var("HEMIS_TOKEN").map_err(|_| {
+                            anyhow!("give the HEMIS API token in HEMIS_TOKEN or with --token-file")
+                        })?,
+                    };
+                    let target = match &args.save_to {
+                        Some(d) => d.clone(),
+                        None => {
+                            scratch = tempfile::tempdir()?;
+                            scratch.path().to_path_buf()
+                        }
+                    };
+                    let filters = daftar_client::hemis::Filters {
+                        education_year: args.year.clone(),
+                        semester: args.semester.clone(),
+                        faculty: args.faculty.clone(),
+                    };
+                    let quiet = out.is_json();
+                    let fetched = sync_cmd::block_on(daftar_client::hemis::fetch(
+                        url,
+                        token.trim(),
+                        &filters,
+                        args.page_size,
+                        &target,
+                        |endpoint, page, pages| {
+                            if !quiet {
+                                eprintln!("HEMIS: {endpoint} page {page}/{pages}");
+                            }
+                        },
+                    ))??;
+                    if !quiet && !fetched.missing.is_empty() {
+                        eprintln!(
+                            "HEMIS has no {} here; imported without it",
+                            fetched.missing.join(", ")
+                        );
+                    }
+                    target
+                }
+                (None, None) => {
+                    return Err(anyhow!(
+                        "give a folder of HEMIS pages, or --url https://HOST/rest/v1"
+                    ));
+                }
+            };
             let mut r = Replica::open(&replica_path(&dir))?;
             if r.university()?.is_none() {
                 r.set_university("uni")?;
             }
-            let summary = r.import_hemis(&path)?;
+            let summary = r.import_hemis(&folder)?;
             out.value(&summary, || {
-                format!(
+                let mut text = format!(
                     "Imported from HEMIS: {} groups, {} students, {} teachers, {} modules, {} journals, {} lessons, {} absences ({} changes written)",
                     summary.groups,
                     summary.students,
@@ -527,7 +610,14 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
                     summary.lessons,
                     summary.absences,
                     summary.changes_written
-                )
+                );
+                for c in &summary.changes {
+                    text.push_str(&format!("\n  changed: {c}"));
+                }
+                for n in &summary.notes {
+                    text.push_str(&format!("\n  note: {n}"));
+                }
+                text
             })
         }
         Command::Journals => {

@@ -42,6 +42,11 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// Runs one future to its end on a fresh runtime (the CLI's network steps).
+pub fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
+    Ok(runtime()?.block_on(f))
+}
+
 /// Server and user this replica is signed in to.
 fn signed_in(r: &Replica) -> Result<(String, String)> {
     match (r.meta("server")?, r.meta("server_user")?) {

@@ -14,6 +14,7 @@
 pub mod background;
 pub mod credentials;
 pub mod engine;
+pub mod hemis;
 pub mod transport;
 
 use daftar_protocol::ErrorCode;
