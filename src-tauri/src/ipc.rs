@@ -269,6 +269,10 @@ pub struct JournalGrid {
     pub scores: Vec<GridScore>,
     /// The university's own training types (code → HEMIS name), beside the standard 11–17.
     pub local_types: std::collections::BTreeMap<String, String>,
+    /// The totals a 5, a 4 and a 3 start at under the journal's marking system.
+    pub grade_borders: Vec<f64>,
+    /// The share of the JN + ON maximum that admits to YN, in percent (none: five-point).
+    pub admission_percent: Option<f64>,
     /// The dean's office's retake permissions: (student, sitting 2 or 3). A permitted
     /// student's JN and ON may be redone, and YN sat again, at that sitting.
     pub retakes: Vec<GridRetake>,

@@ -234,6 +234,28 @@ fn the_api_import_gives_what_the_folder_gives_and_keeps_no_personal_data() {
     for secret in ["passport", "AA12345", "Chilonzor", "+99890", "birth_date"] {
         assert!(!text.contains(secret), "{secret} was saved");
     }
+    // `show` speaks as HEMIS does: 7-semestr (code 17), the credit-module borders for the
+    // credit curriculum's group, the sub-controls.
+    let show = |journal: &str| {
+        let out = daftar(&from_api, &["show", journal], None);
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let rating = show("g412-s301-17");
+    assert!(rating.contains("(7-semestr)"), "{rating}");
+    assert!(
+        rating.contains("100-point rating: a 5 from 86, a 4 from 71, a 3 from 55; admitted to YN at 55 % of JN + ON"),
+        "{rating}"
+    );
+    assert!(
+        rating.contains("Controls: 1-JN 20, 2-JN 20, 1-ON 15, 2-ON 15, YN 30 (3 sittings)"),
+        "{rating}"
+    );
+    let credit = show("g413-s301-17");
+    assert!(
+        credit.contains("credit-module: a 5 from 90, a 4 from 70, a 3 from 60; admitted to YN at 60 % of JN + ON"),
+        "{credit}"
+    );
     // The saved folder imports offline to the same result (a field campus, by USB).
     let offline = tmp.path().join("offline");
     ok_json(&offline, &["init", "--university", "tatu"], None);

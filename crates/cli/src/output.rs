@@ -160,10 +160,37 @@ pub fn journals_table(list: &[JournalSummary]) -> String {
 }
 
 pub fn journal_grid(v: &JournalView) -> String {
-    let mut out = format!(
-        "{} — {} (semester {}, {})\n",
-        v.group_name, v.subject, v.semester, v.marking_system
-    );
+    use daftar_rules::assessment::System;
+    let system = System::parse(&v.marking_system).unwrap_or(System::Rating100);
+    let [five, four, three] = system.borders();
+    let admission = match system.admission_share() {
+        Some(share) => format!("admitted to YN at {} % of JN + ON", (share * 100.0).round()),
+        None => "admitted to YN with JN and ON at 3 or more".to_string(),
+    };
+    let label = daftar_core::model::MarkingSystem::parse(&v.marking_system)
+        .map(|m| m.label())
+        .unwrap_or("100-point rating");
+    let semester = daftar_core::lessons::semester_number(&v.semester)
+        .map(|n| format!("{n}-semestr"))
+        .unwrap_or_else(|| format!("semester {}", v.semester));
+    let mut out = format!("{} — {} ({semester})\n", v.group_name, v.subject);
+    out.push_str(&format!(
+        "Marking: {label}: a 5 from {five}, a 4 from {four}, a 3 from {three}; {admission}\n"
+    ));
+    if !v.controls.is_empty() {
+        let controls: Vec<String> = v
+            .controls
+            .iter()
+            .map(|c| {
+                if c.sittings > 1 {
+                    format!("{} {} ({} sittings)", c.code, c.max, c.sittings)
+                } else {
+                    format!("{} {}", c.code, c.max)
+                }
+            })
+            .collect();
+        out.push_str(&format!("Controls: {}\n", controls.join(", ")));
+    }
     if let Some(lock) = &v.lock {
         out.push_str(&format!("Locked: {lock}\n"));
     }

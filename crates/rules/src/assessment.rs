@@ -46,6 +46,16 @@ impl System {
         }
     }
 
+    /// The totals a 5, a 4 and a 3 start at (rating 86 / 71 / 55, credit 90 / 70 / 60,
+    /// five-point means 4.5 / 3.5 / 2.5).
+    pub fn borders(self) -> [f64; 3] {
+        match self {
+            System::Rating100 => [86.0, 71.0, 55.0],
+            System::CreditModule => [90.0, 70.0, 60.0],
+            System::FivePoint => [4.5, 3.5, 2.5],
+        }
+    }
+
     /// The share of the JN + ON maximum a student needs to sit YN (none in five-point, where
     /// the ON grade decides).
     pub fn admission_share(self) -> Option<f64> {
@@ -325,11 +335,7 @@ pub fn admission(system: System, totals: &Totals) -> Admission {
 /// The grade (2–5) of a total: rating 86 / 71 / 55, credit 90 / 70 / 60, five-point (a mean)
 /// 4.5 / 3.5 / 2.5 (HEMIS's border table), compared with `>=` and never rounded up.
 pub fn grade(system: System, total: f64) -> u8 {
-    let borders = match system {
-        System::Rating100 => [86.0, 71.0, 55.0],
-        System::CreditModule => [90.0, 70.0, 60.0],
-        System::FivePoint => [4.5, 3.5, 2.5],
-    };
+    let borders = system.borders();
     if at_least(total, borders[0]) {
         5
     } else if at_least(total, borders[1]) {

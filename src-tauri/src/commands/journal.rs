@@ -190,6 +190,14 @@ pub fn grid_of(r: &mut Replica, journal: &str) -> IpcResult<JournalGrid> {
             vec![t.warning, t.reprimand, t.expulsion]
         },
         local_types: r.training_types()?,
+        grade_borders: daftar_rules::assessment::System::parse(&view.marking_system)
+            .unwrap_or(daftar_rules::assessment::System::Rating100)
+            .borders()
+            .to_vec(),
+        admission_percent: daftar_rules::assessment::System::parse(&view.marking_system)
+            .unwrap_or(daftar_rules::assessment::System::Rating100)
+            .admission_share()
+            .map(|s| (s * 100.0).round()),
         retakes: r
             .retake_permissions(journal)?
             .into_iter()

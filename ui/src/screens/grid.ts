@@ -169,6 +169,9 @@ export class GridView {
           tx("span", "grid.semester", { n: d.semester }),
           raw("span", " · "),
           tx("span", `marking.${d.markingSystem}` as Key),
+          raw("span", " ("),
+          tx("span", "grid.borders", { five: d.gradeBorders[0] ?? "", four: d.gradeBorders[1] ?? "", three: d.gradeBorders[2] ?? "" }, { "data-testid": "grade-borders" }),
+          raw("span", ")"),
           raw("span", " · "),
           tx("span", "grid.size", { students: d.students.length, lessons: d.lessons.length }),
         ),
@@ -1660,7 +1663,7 @@ window.__daftarBench = (students: number, lessons: number) => {
     id: "bench", subject: "Bench", semester: "1", groupName: "B", module: null, markingSystem: "rating100", gradeMin: 1, gradeMax: 100,
     lock: null, thresholds: [12, 36, 74], lessons: ls, students: ss, cells,
     totals: ss.map((s) => ({ student: s.id, excusedHours: 2, unexcusedHours: 14, standing: "warning", average: 71.5, fivePoint: 4, atRisk: false })),
-    topics: [], resolutions: [], overruled: [], controls: [], scores: [], retakes: [], localTypes: {}, version: 0,
+    topics: [], resolutions: [], overruled: [], controls: [], scores: [], retakes: [], localTypes: {}, gradeBorders: [86, 71, 55], admissionPercent: 55, version: 0,
   };
   const host = h("div", { class: "bench-host" });
   const t0 = performance.now();

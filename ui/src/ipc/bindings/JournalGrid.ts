@@ -35,6 +35,14 @@ controls: Array<ModuleControl>, scores: Array<GridScore>,
  */
 localTypes: { [key in string]?: string }, 
 /**
+ * The totals a 5, a 4 and a 3 start at under the journal's marking system.
+ */
+gradeBorders: Array<number>, 
+/**
+ * The share of the JN + ON maximum that admits to YN, in percent (none: five-point).
+ */
+admissionPercent: number | null, 
+/**
  * The dean's office's retake permissions: (student, sitting 2 or 3). A permitted
  * student's JN and ON may be redone, and YN sat again, at that sitting.
  */
