@@ -36,6 +36,8 @@ pub struct AppInfo {
     /// Teachers, the dean's office and administrators write journals (marks, control scores);
     /// department heads only read them.
     pub can_write_journals: bool,
+    /// Administrators import from HEMIS (everyone in an offline replica).
+    pub can_import: bool,
     pub journals: u32,
     /// The replica holds nothing yet: offer demo data or sign-in.
     pub empty: bool,
@@ -526,6 +528,53 @@ pub struct ChangeLessonRequest {
     pub confirm: bool,
 }
 
+/// Imports from HEMIS: a folder of its pages, or straight from its API with a token.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportHemisRequest {
+    /// A folder of HEMIS pages.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The university's HEMIS API (`https://HOST/rest/v1`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The API token (kept nowhere after the import).
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Keep the fetched pages (personal data stripped) in this folder.
+    #[serde(default)]
+    pub save_to: Option<String>,
+}
+
+/// What an import did (`daftar_core::hemis::ImportSummary`).
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HemisImportResult {
+    pub groups: u32,
+    pub students: u32,
+    pub teachers: u32,
+    pub modules: u32,
+    pub journals: u32,
+    pub lessons: u32,
+    pub absences: u32,
+    pub changes_written: u32,
+    /// What changed in documents that were there before, for people.
+    pub changes: Vec<String>,
+    /// What HEMIS sent that Daftar does not take, and why.
+    pub notes: Vec<String>,
+    /// Pages fetched from the API (0 from a folder).
+    pub pages: u32,
+}
+
+/// A page fetched from HEMIS (the `hemis:progress` event).
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HemisProgress {
+    pub endpoint: String,
+    pub page: u32,
+    pub pages: u32,
+}
+
 // ---------------------------------------------------------------- modules and groups
 
 #[derive(Debug, Clone, Default, Deserialize, TS)]
@@ -1001,6 +1050,9 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         SetTopicRequest,
         AddLessonRequest,
         ChangeLessonRequest,
+        ImportHemisRequest,
+        HemisImportResult,
+        HemisProgress,
         ListModulesRequest,
         ModuleSummary,
         GetModuleRequest,

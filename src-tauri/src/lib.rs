@@ -93,6 +93,7 @@ pub fn run() {
             commands::report::get_report,
             commands::report::get_standing,
             commands::report::get_debtors,
+            commands::catalog::import_hemis,
             commands::report::export_journal,
             commands::report::export_statement,
             commands::report::choose_export_path,

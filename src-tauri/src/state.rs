@@ -113,6 +113,7 @@ pub fn info_of(r: &Replica, data_dir: &Path) -> IpcResult<AppInfo> {
         can_resolve: !signed_in || role_is(&["dean", "admin"]),
         can_edit_modules: !signed_in || role_is(&["department_head", "admin"]),
         can_write_journals: !signed_in || role_is(&["teacher", "dean", "admin"]),
+        can_import: !signed_in || role_is(&["admin"]),
         role,
         journals: journals.max(0) as u32,
         empty: documents == 0,

@@ -343,3 +343,110 @@ pub async fn get_group(state: State<'_, AppState>, req: GetGroupRequest) -> IpcR
         journals,
     })
 }
+
+/// Imports from HEMIS (administrators): a folder of pages, or the university's API with a
+/// token, pages fetched into a folder first (`daftar_client::hemis`), personal data stripped,
+/// each page reported as a `hemis:progress` event; then the same all-or-nothing import as the
+/// CLI's.
+#[tauri::command]
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn import_hemis(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: crate::ipc::ImportHemisRequest,
+) -> IpcResult<crate::ipc::HemisImportResult> {
+    use tauri::Emitter;
+    if !crate::state::info_of(&state.replica(), &state.data_dir)?.can_import {
+        return Err(IpcError::forbidden(
+            "only an administrator imports from HEMIS",
+        ));
+    }
+    let mut pages = 0u32;
+    let scratch;
+    let folder = match (
+        req.path.as_deref().map(str::trim).filter(|p| !p.is_empty()),
+        req.url.as_deref().map(str::trim).filter(|u| !u.is_empty()),
+    ) {
+        (Some(path), _) => std::path::PathBuf::from(path),
+        (None, Some(url)) => {
+            let token = req
+                .token
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| IpcError::invalid("token", "paste the HEMIS API token"))?;
+            let target = match req
+                .save_to
+                .as_deref()
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+            {
+                Some(dir) => std::path::PathBuf::from(dir),
+                None => {
+                    scratch = tempfile::tempdir()
+                        .map_err(|e| IpcError::internal(format!("no temporary folder: {e}")))?;
+                    scratch.path().to_path_buf()
+                }
+            };
+            let report = daftar_client::hemis::fetch(
+                url,
+                token,
+                &daftar_client::hemis::Filters::default(),
+                200,
+                &target,
+                |endpoint, page, of| {
+                    pages += 1;
+                    let _ = app.emit(
+                        "hemis:progress",
+                        crate::ipc::HemisProgress {
+                            endpoint: endpoint.to_string(),
+                            page,
+                            pages: of,
+                        },
+                    );
+                },
+            )
+            .await
+            .map_err(|e| match e {
+                // HEMIS's own token, not the Daftar sign-in: a field to fix.
+                daftar_client::hemis::FetchError::Unauthorized { .. } => {
+                    IpcError::invalid("token", e.to_string())
+                }
+                daftar_client::hemis::FetchError::Unreachable { .. } => IpcError::Offline {
+                    message: e.to_string(),
+                },
+                other => IpcError::invalid("url", other.to_string()),
+            })?;
+            tracing::info!(retries = report.retries, missing = ?report.missing, "HEMIS pages fetched");
+            target
+        }
+        (None, None) => {
+            return Err(IpcError::invalid(
+                "url",
+                "give the HEMIS API address (https://HOST/rest/v1) or a folder of HEMIS pages",
+            ));
+        }
+    };
+    let summary = {
+        let mut r = state.replica();
+        if r.university()?.is_none() {
+            r.set_university("uni")?;
+        }
+        r.import_hemis(&folder)?
+    };
+    session::after_edit(&app, &state);
+    let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+    Ok(crate::ipc::HemisImportResult {
+        groups: n(summary.groups),
+        students: n(summary.students),
+        teachers: n(summary.teachers),
+        modules: n(summary.modules),
+        journals: n(summary.journals),
+        lessons: n(summary.lessons),
+        absences: n(summary.absences),
+        changes_written: n(summary.changes_written),
+        changes: summary.changes,
+        notes: summary.notes,
+        pages,
+    })
+}

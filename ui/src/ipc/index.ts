@@ -36,6 +36,9 @@ import type { JournalGrid } from "./bindings/JournalGrid";
 import type { JournalReport } from "./bindings/JournalReport";
 import type { GetStandingRequest } from "./bindings/GetStandingRequest";
 import type { GetDebtorsRequest } from "./bindings/GetDebtorsRequest";
+import type { ImportHemisRequest } from "./bindings/ImportHemisRequest";
+import type { HemisImportResult } from "./bindings/HemisImportResult";
+import type { HemisProgress } from "./bindings/HemisProgress";
 import type { DebtorEntry } from "./bindings/DebtorEntry";
 import type { StandingReport } from "./bindings/StandingReport";
 import type { JournalSummary } from "./bindings/JournalSummary";
@@ -75,6 +78,7 @@ export type * from "./bindings/JournalSummary";
 export type * from "./bindings/LessonReport";
 export type * from "./bindings/PlannedHours";
 export type * from "./bindings/DebtorEntry";
+export type * from "./bindings/HemisImportResult";
 export type * from "./bindings/ModuleDetail";
 export type * from "./bindings/ModuleSummary";
 export type * from "./bindings/ModuleTopic";
@@ -146,12 +150,18 @@ export const api = {
   getReport: (journal: string) => call<JournalReport>("get_report", { journal }),
   getStanding: (req: GetStandingRequest) => call<StandingReport>("get_standing", req),
   getDebtors: (req: GetDebtorsRequest) => call<DebtorEntry[]>("get_debtors", req),
+  importHemis: (req: ImportHemisRequest) => call<HemisImportResult>("import_hemis", req),
   exportJournal: (req: ExportJournalRequest) => call<ExportResult>("export_journal", req),
   exportStatement: (req: ExportStatementRequest) => call<ExportResult>("export_statement", req),
   chooseExportPath: (req: ChooseExportPathRequest) => call<ChosenPath>("choose_export_path", req),
 };
 
 /** Subscribes to `sync:status-changed`. */
+/** Pages fetched from HEMIS during an import. */
+export function onHemisProgress(cb: (p: HemisProgress) => void): Promise<UnlistenFn> {
+  return listen<HemisProgress>("hemis:progress", (event) => cb(event.payload));
+}
+
 export function onSyncStatus(cb: (status: SyncStatus) => void): Promise<UnlistenFn> {
   return listen<SyncStatus>("sync:status-changed", (event) => cb(event.payload));
 }

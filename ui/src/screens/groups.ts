@@ -1,13 +1,14 @@
 // Groups and their rosters (names and student numbers only; no personal data is replicated).
 
-import { api, type GroupDetail } from "../ipc";
+import { api, onHemisProgress, type GroupDetail, type HemisImportResult } from "../ipc";
 import { app, registerScreen } from "../app";
-import { h, tx, raw, clear } from "../dom";
+import { h, tx, raw, clear, button, setPlaceholder } from "../dom";
 import type { Key } from "../i18n";
 
 registerScreen("groups", async (el, route) => {
   if (route.name !== "groups") return;
   el.append(h("header", { class: "screen-head" }, h("div", {}, tx("h1", "groups.title"), tx("p", "groups.subtitle", undefined, { class: "muted" }))));
+  if (app.info.canImport) el.append(importCard());
   const groups = await api.listGroups();
   const layout = h("div", { class: "split" });
   const listCard = h("div", { class: "card list-card" });
@@ -92,3 +93,59 @@ const STATUS: Record<string, true> = {
   "studentStatus.left": true,
   "studentStatus.academic_leave": true,
 };
+
+/** An administrator imports from HEMIS: straight from its API with a token, or a folder of
+ * its pages (as `daftar import hemis --save-to` keeps them). */
+function importCard(): HTMLElement {
+  const url = h("input", { class: "input grow", "data-testid": "hemis-url" });
+  setPlaceholder(url, "hemis.urlPlaceholder");
+  const token = h("input", { class: "input", type: "password", autocomplete: "off", "data-testid": "hemis-token" });
+  setPlaceholder(token, "hemis.token");
+  const folder = h("input", { class: "input grow", "data-testid": "hemis-folder" });
+  setPlaceholder(folder, "hemis.folderPlaceholder");
+  const progress = h("div", { class: "muted small", "data-testid": "hemis-progress" });
+  const result = h("div", { class: "hemis-result", "data-testid": "hemis-result" });
+  const run = button("hemis.import", () => void go(), { class: "btn btn-primary", "data-testid": "hemis-import" });
+  const go = async () => {
+    clear(result);
+    clear(progress);
+    run.disabled = true;
+    const stop = await onHemisProgress((p) => {
+      clear(progress);
+      progress.append(tx("span", "hemis.page", { endpoint: p.endpoint, page: p.page, pages: p.pages }));
+    });
+    try {
+      const r = await api.importHemis({ path: folder.value.trim() || null, url: url.value.trim() || null, token: token.value || null, saveTo: null });
+      token.value = "";
+      renderResult(result, r);
+      app.toast("hemis.done");
+    } catch (e) {
+      app.showError(e);
+    } finally {
+      stop();
+      run.disabled = false;
+    }
+  };
+  return h(
+    "div",
+    { class: "card", "data-testid": "hemis-card" },
+    tx("h3", "hemis.title"),
+    tx("p", "hemis.hint", undefined, { class: "muted small" }),
+    h("div", { class: "form-row" }, url, token),
+    h("div", { class: "form-row" }, folder, run),
+    progress,
+    result,
+  );
+}
+
+function renderResult(el: HTMLElement, r: HemisImportResult): void {
+  el.append(
+    tx("p", "hemis.summary", { groups: r.groups, students: r.students, journals: r.journals, lessons: r.lessons, changes: r.changesWritten }, { class: "strong", "data-testid": "hemis-summary" }),
+  );
+  if (r.changes.length > 0) {
+    el.append(tx("h4", "hemis.changed"), h("ul", { class: "risk-list", "data-testid": "hemis-changes" }, ...r.changes.map((c) => raw("li", c))));
+  }
+  if (r.notes.length > 0) {
+    el.append(tx("h4", "hemis.notes"), h("ul", { class: "risk-list muted small" }, ...r.notes.map((n) => raw("li", n))));
+  }
+}

@@ -24,7 +24,11 @@ canEditModules: boolean,
  * Teachers, the dean's office and administrators write journals (marks, control scores);
  * department heads only read them.
  */
-canWriteJournals: boolean, journals: number, 
+canWriteJournals: boolean, 
+/**
+ * Administrators import from HEMIS (everyone in an offline replica).
+ */
+canImport: boolean, journals: number, 
 /**
  * The replica holds nothing yet: offer demo data or sign-in.
  */
