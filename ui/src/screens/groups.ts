@@ -94,6 +94,9 @@ const STATUS: Record<string, true> = {
   "studentStatus.academic_leave": true,
 };
 
+/** The last import's result, shown when the screen comes back after it. */
+let lastImport: { result: HemisImportResult; folder: string; url: string } | null = null;
+
 /** An administrator imports from HEMIS: straight from its API with a token, or a folder of
  * its pages (as `daftar import hemis --save-to` keeps them). */
 function importCard(): HTMLElement {
@@ -117,8 +120,11 @@ function importCard(): HTMLElement {
     try {
       const r = await api.importHemis({ path: folder.value.trim() || null, url: url.value.trim() || null, token: token.value || null, saveTo: null });
       token.value = "";
-      renderResult(result, r);
       app.toast("hemis.done");
+      // The screen again, with the imported groups, and what the import did.
+      lastImport = { result: r, folder: folder.value, url: url.value };
+      await app.navigate({ name: "groups" });
+      return;
     } catch (e) {
       app.showError(e);
     } finally {
@@ -126,6 +132,12 @@ function importCard(): HTMLElement {
       run.disabled = false;
     }
   };
+  if (lastImport) {
+    folder.value = lastImport.folder;
+    url.value = lastImport.url;
+    renderResult(result, lastImport.result);
+    lastImport = null;
+  }
   return h(
     "div",
     { class: "card", "data-testid": "hemis-card" },
