@@ -8,6 +8,8 @@ ALTER TABLE lessons ADD COLUMN taken INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE students ADD COLUMN since TEXT;
 ALTER TABLE students ADD COLUMN until TEXT;
 ALTER TABLE catalog ADD COLUMN calendar TEXT;
+-- The pairs' times from HEMIS's lesson-pair-list: {"1": "08:30–09:50", …}.
+ALTER TABLE catalog ADD COLUMN lesson_pairs TEXT;
 CREATE TABLE final_absences (
     journal_id TEXT    NOT NULL,
     sitting    INTEGER NOT NULL,

@@ -251,6 +251,10 @@ fn the_api_import_gives_what_the_folder_gives_and_keeps_no_personal_data() {
         rating.contains("Controls: 1-JN 20, 2-JN 20, 1-ON 15, 2-ON 15, YN 30 (3 sittings)"),
         "{rating}"
     );
+    assert!(
+        rating.contains("pair 1 (08:30–09:50)"),
+        "the pairs' times from lesson-pair-list: {rating}"
+    );
     let credit = show("g413-s301-17");
     assert!(
         credit.contains("credit-module: a 5 from 90, a 4 from 70, a 3 from 60; admitted to YN at 60 % of JN + ON"),

@@ -629,7 +629,8 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             let r = open(&dir)?;
             let id = r.resolve_journal(&journal)?;
             let view = r.journal_view(&id)?;
-            out.value(&view, || output::journal_grid(&view))
+            let times = r.pair_times()?;
+            out.value(&view, || output::journal_grid(&view, &times))
         }
         Command::Lesson(LessonCommand::Add {
             journal,

@@ -159,7 +159,7 @@ pub fn journals_table(list: &[JournalSummary]) -> String {
     out.trim_end().to_string()
 }
 
-pub fn journal_grid(v: &JournalView) -> String {
+pub fn journal_grid(v: &JournalView, times: &std::collections::BTreeMap<u8, String>) -> String {
     use daftar_rules::assessment::System;
     let system = System::parse(&v.marking_system).unwrap_or(System::Rating100);
     let [five, four, three] = system.borders();
@@ -196,12 +196,16 @@ pub fn journal_grid(v: &JournalView) -> String {
     }
     out.push_str("\nLessons:\n");
     for (i, l) in v.lessons.iter().enumerate() {
+        let pair = match u8::try_from(l.pair).ok().and_then(|p| times.get(&p)) {
+            Some(t) => format!("{} ({t})", l.pair),
+            None => l.pair.to_string(),
+        };
         out.push_str(&format!(
             "  #{:<3} {}  {}  pair {}  type {}  {}{}{}\n",
             i + 1,
             l.id,
             display_date(&l.date),
-            l.pair,
+            pair,
             l.lesson_type,
             l.topic.as_deref().unwrap_or("—"),
             if l.complete { "" } else { "  (not filled)" },

@@ -1273,7 +1273,7 @@ fn write_plan(r: &mut Replica, university: &str, plan: Plan) -> Result<ImportSum
         if !plan.pair_times.is_empty() {
             doc.put(
                 "settings",
-                "lesson_pairs",
+                crate::lessons::PAIRS_KEY,
                 &serde_json::to_string(&plan.pair_times).unwrap_or_default(),
             )?;
         }

@@ -20,6 +20,10 @@ use crate::replica::Replica;
 /// The catalog `settings` key of the semester calendar.
 pub const CALENDAR_KEY: &str = "calendar";
 
+/// The catalog `settings` key of the pairs' times (`{"1": "08:30–09:50", …}`, from HEMIS's
+/// `lesson-pair-list`).
+pub const PAIRS_KEY: &str = "lesson_pairs";
+
 /// SQL over `students s` and `lessons l`: the student is expected at the lesson (a member of the
 /// group on the lesson's day, in its subgroup when it has one). A student whose status is not
 /// `active` (left, academic leave) counts on lessons before the day it changed (`until`).
@@ -202,6 +206,22 @@ impl Replica {
             .query_map(params![journal, lesson], |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(ids)
+    }
+
+    /// The pairs' times the university's HEMIS sent (pair number → "08:30–09:50").
+    pub fn pair_times(&self) -> Result<BTreeMap<u8, String>> {
+        let raw: Option<Option<String>> = self
+            .conn()
+            .query_row("SELECT lesson_pairs FROM catalog LIMIT 1", [], |r| r.get(0))
+            .optional()?;
+        let map: BTreeMap<String, String> = raw
+            .flatten()
+            .and_then(|c| serde_json::from_str(&c).ok())
+            .unwrap_or_default();
+        Ok(map
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.parse().ok()?, v)))
+            .collect())
     }
 
     /// The university's calendar (empty when it has none).
