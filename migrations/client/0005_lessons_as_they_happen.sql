@@ -10,6 +10,8 @@ ALTER TABLE students ADD COLUMN until TEXT;
 ALTER TABLE catalog ADD COLUMN calendar TEXT;
 -- The pairs' times from HEMIS's lesson-pair-list: {"1": "08:30–09:50", …}.
 ALTER TABLE catalog ADD COLUMN lesson_pairs TEXT;
+-- A university's own training types from HEMIS: {"99": "Mustaqil ta’lim (nazorat)", …}.
+ALTER TABLE catalog ADD COLUMN training_types TEXT;
 CREATE TABLE final_absences (
     journal_id TEXT    NOT NULL,
     sitting    INTEGER NOT NULL,

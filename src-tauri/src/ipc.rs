@@ -628,6 +628,8 @@ pub struct ModuleDetail {
     pub controls: Vec<ModuleControl>,
     pub topics: Vec<ModuleTopic>,
     pub editable: bool,
+    /// The university's own training types (code → HEMIS name).
+    pub local_types: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize, TS)]

@@ -1507,21 +1507,18 @@ pub const TRAINING_TYPES_KEY: &str = "training_types";
 impl Replica {
     /// The university's own training types HEMIS sent (code → its HEMIS name), shown where
     /// the standard types 11–17 have a translated name.
-    pub fn training_types(&mut self) -> Result<BTreeMap<String, String>> {
-        let catalogs: Vec<String> = self
-            .doc_ids()?
-            .into_iter()
-            .filter(|d| d.starts_with("catalog/"))
-            .collect();
-        let mut out = BTreeMap::new();
-        for id in catalogs {
-            if let Some(raw) = self.doc(&id)?.get("settings", TRAINING_TYPES_KEY)
-                && let Ok(map) = serde_json::from_str::<BTreeMap<String, String>>(&raw)
-            {
-                out.extend(map);
-            }
-        }
-        Ok(out)
+    pub fn training_types(&self) -> Result<BTreeMap<String, String>> {
+        use rusqlite::OptionalExtension;
+        let raw: Option<Option<String>> = self
+            .conn()
+            .query_row("SELECT training_types FROM catalog LIMIT 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(raw
+            .flatten()
+            .and_then(|v| serde_json::from_str(&v).ok())
+            .unwrap_or_default())
     }
 }
 

@@ -117,13 +117,15 @@ fn project_catalog(tx: &Connection, doc: &Doc) -> Result<()> {
         .get("settings", "thresholds")
         .unwrap_or_else(|| "[12,36,74]".to_string());
     tx.execute(
-        "INSERT INTO catalog (id, name, thresholds, calendar, lesson_pairs) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO catalog (id, name, thresholds, calendar, lesson_pairs, training_types)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
             doc.id,
             name,
             thresholds,
             doc.get("settings", crate::lessons::CALENDAR_KEY),
-            doc.get("settings", crate::lessons::PAIRS_KEY)
+            doc.get("settings", crate::lessons::PAIRS_KEY),
+            doc.get("settings", crate::hemis::TRAINING_TYPES_KEY)
         ],
     )?;
     for key in doc.keys("faculties") {

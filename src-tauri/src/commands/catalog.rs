@@ -128,6 +128,7 @@ fn module_detail(r: &Replica, module: &str, editable: bool) -> IpcResult<ModuleD
         controls,
         topics,
         editable,
+        local_types: r.training_types()?,
     })
 }
 

@@ -24,7 +24,7 @@ pub async fn get_report(
     state: State<'_, AppState>,
     req: GetReportRequest,
 ) -> IpcResult<JournalReport> {
-    let mut r = state.replica();
+    let r = state.replica();
     let journal = r.resolve_journal(&req.journal)?;
     let rep = r.report(&journal)?;
     let local_types = r.training_types()?;

@@ -6,6 +6,7 @@ import { app, registerScreen } from "../app";
 import { h, tx, raw, button, clear, option, setPlaceholder, setTitle } from "../dom";
 import type { Key } from "../i18n";
 import { normalize } from "./journals";
+import { lessonTypeEl } from "../marks";
 
 registerScreen("modules", async (el, route) => {
   if (route.name !== "modules") return;
@@ -69,7 +70,7 @@ function renderDetail(el: HTMLElement, m: ModuleDetail): void {
   let total = 0;
   for (const x of m.hours) {
     total += x.hours;
-    hb.append(h("tr", {}, tx("td", `lessonType.${x.lessonType}` as Key), raw("td", String(x.hours), { class: "num" })));
+    hb.append(h("tr", {}, h("td", {}, lessonTypeEl(x.lessonType, m.localTypes)), raw("td", String(x.hours), { class: "num" })));
   }
   hb.append(h("tr", { class: "total-row" }, tx("td", "modules.total"), raw("td", String(total), { class: "num" })));
   hours.append(hb);
@@ -95,7 +96,7 @@ function renderDetail(el: HTMLElement, m: ModuleDetail): void {
       { "data-topic": tp.id },
       raw("span", `${i + 1}.`, { class: "topic-no" }),
       name,
-      tp.lessonType ? tx("span", `lessonTypeShort.${tp.lessonType}` as Key, undefined, { class: "chip" }) : null,
+      tp.lessonType ? lessonTypeEl(tp.lessonType, m.localTypes, true, { class: "chip" }) : null,
     );
     if (m.editable) {
       const rename = h("button", { type: "button", class: "btn btn-link small", "data-testid": "topic-rename" });

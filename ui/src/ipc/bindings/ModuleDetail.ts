@@ -3,4 +3,8 @@ import type { ModuleControl } from "./ModuleControl";
 import type { ModuleHours } from "./ModuleHours";
 import type { ModuleTopic } from "./ModuleTopic";
 
-export type ModuleDetail = { id: string, subject: string, semester: string, department: string | null, markingSystem: string, hours: Array<ModuleHours>, controls: Array<ModuleControl>, topics: Array<ModuleTopic>, editable: boolean, };
+export type ModuleDetail = { id: string, subject: string, semester: string, department: string | null, markingSystem: string, hours: Array<ModuleHours>, controls: Array<ModuleControl>, topics: Array<ModuleTopic>, editable: boolean, 
+/**
+ * The university's own training types (code → HEMIS name).
+ */
+localTypes: { [key in string]?: string }, };
