@@ -76,6 +76,18 @@ fn imports_the_export_and_reimport_changes_nothing() {
         local.lesson_type, "99",
         "a university's own training type is kept"
     );
+    assert_eq!(
+        r.training_types()
+            .expect("types")
+            .get("99")
+            .map(String::as_str),
+        Some("Mustaqil ta’lim (nazorat)"),
+        "with its HEMIS name"
+    );
+    assert_eq!(
+        r.pair_times().expect("pairs").get(&3).map(String::as_str),
+        Some("11:30–12:50")
+    );
     assert_eq!(view.students.len(), 4);
     assert!(
         view.students
