@@ -194,6 +194,9 @@ fn the_api_import_gives_what_the_folder_gives_and_keeps_no_personal_data() {
     let from_api = tmp.path().join("api");
     ok_json(&from_api, &["init", "--university", "tatu"], None);
     let saved = tmp.path().join("saved");
+    // A page an earlier fetch left in the kept folder is not part of this one.
+    std::fs::create_dir_all(&saved).expect("mkdir");
+    std::fs::write(saved.join("student-list-9.json"), "{ stale").expect("stale page");
     let b = ok_json(
         &from_api,
         &[
@@ -221,6 +224,10 @@ fn the_api_import_gives_what_the_folder_gives_and_keeps_no_personal_data() {
     assert!(
         hemis.failures.load(Ordering::SeqCst) >= 2,
         "the 503 was sent and the page asked again"
+    );
+    assert!(
+        !saved.join("student-list-9.json").exists(),
+        "the stale page is gone"
     );
     // Several pages per endpoint were asked for and kept.
     assert!(

@@ -94,6 +94,11 @@ pub async fn fetch(
     let mut report = FetchReport::default();
     let limit = page_size.clamp(1, 200);
     'endpoints: for endpoint in daftar_core::hemis::ENDPOINTS {
+        // Pages an earlier fetch left in a kept folder are not this fetch's.
+        remove_pages(dir, endpoint).map_err(|e| FetchError::Disk {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
         let mut page = 1u32;
         let mut items = 0usize;
         loop {
@@ -229,4 +234,25 @@ pub async fn fetch(
         }
     }
     Ok(report)
+}
+
+/// Removes `endpoint.json` and `endpoint-N.json` from `dir`.
+fn remove_pages(dir: &Path, endpoint: &str) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(".json") else {
+            continue;
+        };
+        let page_of = stem.strip_prefix(endpoint).is_some_and(|rest| {
+            rest.is_empty()
+                || rest
+                    .strip_prefix('-')
+                    .is_some_and(|n| n.parse::<u32>().is_ok())
+        });
+        if page_of {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
 }

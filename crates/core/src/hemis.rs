@@ -391,9 +391,15 @@ fn read_endpoint<T: DeserializeOwned>(
         n += 1;
     }
     let mut out = Vec::new();
-    let mut expected_pages = None;
+    let mut expected_pages: Option<u32> = None;
     let mut expected_total = None;
+    let mut read = 0usize;
     for page in &pages {
+        // Pages beyond the count HEMIS gave are not part of this export.
+        if expected_pages.is_some_and(|c| read as u32 >= c) {
+            break;
+        }
+        read += 1;
         let name = page
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -430,6 +436,7 @@ fn read_endpoint<T: DeserializeOwned>(
             out.push((name.clone(), index + 1, parsed));
         }
     }
+    let pages = &pages[..read];
     if let Some(count) = expected_pages
         && (pages.len() as u32) < count
     {
@@ -587,10 +594,12 @@ impl Replica {
     }
 }
 
+/// A HEMIS semester code ("11" … "22") as the semester's number ("1" … "12").
 fn semester_shown(code: &str) -> String {
-    crate::lessons::semester_number(code)
-        .map(|n| n.to_string())
-        .unwrap_or_else(|| code.to_string())
+    match code.trim().parse::<u32>() {
+        Ok(c @ 11..=22) => (c - 10).to_string(),
+        _ => code.trim().to_string(),
+    }
 }
 
 fn plan(dir: &Path) -> Result<Plan> {
@@ -1326,6 +1335,13 @@ fn write_plan(r: &mut Replica, university: &str, plan: Plan) -> Result<ImportSum
                 if s.since.is_none() {
                     s.since = old.as_ref().and_then(|o| o.since.clone());
                 }
+                // The day a status began moves with every later edit of the HEMIS item
+                // (`updated_at`): while the status is the same, the first day stays.
+                if let Some(o) = &old
+                    && o.status == s.status
+                {
+                    s.until = o.until.clone().or(s.until.clone());
+                }
                 let raw = serde_json::to_string(&s).unwrap_or_default();
                 put_noting(
                     doc,
@@ -1356,6 +1372,7 @@ fn write_plan(r: &mut Replica, university: &str, plan: Plan) -> Result<ImportSum
         summary.students += roster.len();
     }
     for (doc_id, m) in &plan.modules {
+        let existed = r.has_doc(doc_id)?;
         upsert(r, doc_id, "import HEMIS module", |doc| {
             doc.put("meta", "subject", &m.subject)?;
             doc.put("meta", "subject_id", &m.subject_id)?;
@@ -1385,7 +1402,7 @@ fn write_plan(r: &mut Replica, university: &str, plan: Plan) -> Result<ImportSum
             }
             for (tid, t) in &m.topics {
                 let raw = serde_json::to_string(t).unwrap_or_default();
-                if doc.get("topics", tid).is_none() && doc.get("meta", "subject_id").is_some() {
+                if existed && doc.get("topics", tid).is_none() {
                     changes.push(format!("topic {tid} added to {}: {}", m.subject, t.name));
                 }
                 doc.put("topics", tid, &raw)?;
@@ -1434,6 +1451,18 @@ fn write_plan(r: &mut Replica, university: &str, plan: Plan) -> Result<ImportSum
                 &serde_json::to_string(&teachers).unwrap_or_default(),
             )?;
             for (lid, l) in &j.lessons {
+                // What Daftar added to the header stays: a subgroup, HEMIS's "taken".
+                let old: Option<LessonValue> = doc
+                    .get("lessons", lid)
+                    .and_then(|v| serde_json::from_str(&v).ok());
+                let mut l = l.clone();
+                if let Some(o) = &old {
+                    if l.subgroup.is_none() {
+                        l.subgroup = o.subgroup.clone();
+                    }
+                    l.taken |= o.taken;
+                }
+                let l = &l;
                 let raw = serde_json::to_string(l).unwrap_or_default();
                 put_noting(
                     doc,

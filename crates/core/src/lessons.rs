@@ -52,12 +52,15 @@ pub struct Calendar {
     pub holidays: BTreeSet<String>,
 }
 
-/// A semester's number from how a journal names it: `5`, or the HEMIS code `15`.
+/// A semester's number from how a journal names it: `5`, or the HEMIS code `15` (codes 11
+/// and 12 read as the 11th and 12th semesters: journals store numbers, and only a code of
+/// 13 or more cannot be one).
 pub fn semester_number(semester: &str) -> Option<u32> {
+    // Journals store the number (1–12); a HEMIS code (13–22 for semesters 3–12) read as one.
     let n: u32 = semester.trim().parse().ok()?;
     match n {
-        1..=10 => Some(n),
-        11..=22 => Some(n - 10),
+        1..=12 => Some(n),
+        13..=22 => Some(n - 10),
         _ => None,
     }
 }
@@ -333,7 +336,7 @@ impl Replica {
         }
         self.ensure_journal_open(journal)?;
         if self.signed_in_role()? == Some(daftar_protocol::Role::Teacher)
-            && self.lesson_has_marks(journal, lesson)?
+            && (status == LessonStatus::Held.as_str() || self.lesson_has_marks(journal, lesson)?)
         {
             return Err(CoreError::NotAllowed {
                 reason: daftar_rules::lessons::HELD_LESSON.into(),
@@ -571,16 +574,45 @@ impl Replica {
             })
             .collect();
         let mut stmt = self.conn().prepare_cached(
-            "SELECT l.lesson_type, l.status = 'held' OR EXISTS
+            "SELECT l.lesson_type, l.subgroup, l.status = 'held' OR EXISTS
                     (SELECT 1 FROM marks m WHERE m.journal_id = l.journal_id AND m.lesson_id = l.id)
              FROM lessons l WHERE l.journal_id = ?1 AND l.status <> 'cancelled'",
         )?;
         let rows = stmt
             .query_map([journal], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, bool>(2)?,
+                ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        for (code, held) in rows {
+        // A pair taught to each subgroup in turn gives each student one pair, not two: a type's
+        // hours are its whole-group lessons plus the most any one subgroup had.
+        let mut per: BTreeMap<(String, Option<String>), (u32, u32)> = BTreeMap::new();
+        for (code, subgroup, held) in rows {
+            let e = per.entry((code, subgroup)).or_default();
+            if held {
+                e.0 += HOURS_PER_PAIR;
+            } else {
+                e.1 += HOURS_PER_PAIR;
+            }
+        }
+        let mut by_type: BTreeMap<String, ((u32, u32), (u32, u32))> = BTreeMap::new();
+        for ((code, subgroup), (held, planned)) in per {
+            let e = by_type.entry(code).or_default();
+            match subgroup {
+                None => {
+                    e.0.0 += held;
+                    e.0.1 += planned;
+                }
+                Some(_) => {
+                    e.1.0 = e.1.0.max(held);
+                    e.1.1 = e.1.1.max(planned);
+                }
+            }
+        }
+        for (code, ((whole_held, whole_planned), (sub_held, sub_planned))) in by_type {
             let line = lines.entry(code.clone()).or_insert_with(|| HoursLine {
                 lesson_type: code,
                 planned: 0,
@@ -588,11 +620,8 @@ impl Replica {
                 scheduled: 0,
                 shortfall: 0,
             });
-            if held {
-                line.delivered += HOURS_PER_PAIR;
-            } else {
-                line.scheduled += HOURS_PER_PAIR;
-            }
+            line.delivered += whole_held + sub_held;
+            line.scheduled += whole_planned + sub_planned;
         }
         Ok(lines
             .into_values()
@@ -704,6 +733,11 @@ mod tests {
     fn semester_numbers_from_numbers_and_hemis_codes() {
         assert_eq!(semester_number("5"), Some(5));
         assert_eq!(semester_number("15"), Some(5));
+        assert_eq!(
+            semester_number("11"),
+            Some(11),
+            "a six-year programme's 11th semester"
+        );
         assert_eq!(semester_number("22"), Some(12));
         assert_eq!(semester_number("x"), None);
     }

@@ -29,6 +29,11 @@ fn imports_the_export_and_reimport_changes_nothing() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut r = replica(tmp.path());
     let summary = r.import_hemis(&fixture()).expect("import");
+    assert!(
+        summary.changes.is_empty(),
+        "a first import changes nothing that was there: {:?}",
+        summary.changes
+    );
     assert_eq!(summary.groups, 2);
     assert_eq!(summary.students, 8, "two pages of students");
     assert_eq!(summary.teachers, 3);
@@ -215,6 +220,25 @@ fn reimport_brings_what_changed_in_hemis_and_keeps_every_mark() {
     use daftar_core::model::Attendance;
     mark(&mut r, "h60002", "9005", Attendance::Absent);
     mark(&mut r, "h60003", "9001", Attendance::Late);
+    // The dean's office splits a lesson by subgroup in Daftar (HEMIS sends none).
+    {
+        let raw = r
+            .doc("group/412")
+            .expect("group")
+            .get("students", "9003")
+            .expect("9003");
+        let mut v: daftar_core::projection::StudentValue =
+            serde_json::from_str(&raw).expect("value");
+        v.subgroup = Some("1".into());
+        let text = serde_json::to_string(&v).expect("json");
+        r.edit("group/412", "subgroup", move |doc| {
+            doc.put("students", "9003", &text)?;
+            Ok(daftar_core::projection::Refresh::Whole)
+        })
+        .expect("subgroup");
+    }
+    r.set_lesson_subgroup(&journal, "h60013", Some("1"))
+        .expect("lesson subgroup");
     let marks_before = count(&r, "marks");
 
     let dir = tmp.path().join("hemis-2");
@@ -311,6 +335,15 @@ fn reimport_brings_what_changed_in_hemis_and_keeps_every_mark() {
     assert!(
         view.teachers.contains(&"703".to_string()),
         "the new teacher may write it"
+    );
+    assert_eq!(
+        view.lessons
+            .iter()
+            .find(|l| l.id == "h60013")
+            .and_then(|l| l.subgroup.clone())
+            .as_deref(),
+        Some("1"),
+        "a subgroup set in Daftar stays through the re-import"
     );
 }
 

@@ -113,6 +113,38 @@ pub fn refuse_unpermitted_retakes(journal: &Automerge, writes: &[Write]) -> Opti
         })
 }
 
+/// Whether `writes` record an absence from a retake sitting (2 or 3) of the final.
+pub fn writes_retake_absence(writes: &[Write]) -> bool {
+    writes.iter().any(|w| {
+        w.map == "status"
+            && !matches!(w.op, WriteOp::Delete)
+            && assessment::parse_absent_key(&w.key).is_some_and(|(s, _)| s >= 2)
+    })
+}
+
+/// Why the absences from a retake sitting among `writes` may not be recorded, if they may not:
+/// sitting 2 or 3 needs the dean's office's retake permission for that student, as its score
+/// does (else "absent" at a sitting never opened would make a debtor of who passed).
+pub fn refuse_unpermitted_absences(journal: &Automerge, writes: &[Write]) -> Option<String> {
+    let status = map(journal, "status");
+    writes
+        .iter()
+        .filter(|w| w.map == "status" && !matches!(w.op, WriteOp::Delete))
+        .filter_map(|w| assessment::parse_absent_key(&w.key))
+        .filter(|(sitting, _)| *sitting >= 2)
+        .find(|(sitting, student)| {
+            status
+                .as_ref()
+                .and_then(|m| text(journal, m, &assessment::retake_key(*sitting, student)))
+                .is_none()
+        })
+        .map(|(sitting, _)| {
+            format!(
+                "sitting {sitting} is a retake: an absence from it needs the dean's office's retake permission for this student"
+            )
+        })
+}
+
 /// Why the final-control scores among `writes` may not be taken, if they may not.
 pub fn refuse_unadmitted_finals(
     journal: &Automerge,

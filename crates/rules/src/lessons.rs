@@ -23,13 +23,19 @@ pub const HELD_LESSON: &str =
 /// Why a teacher may not rewrite an existing lesson's header.
 pub const NOT_YOUR_MOVE: &str = "only the dean's office moves or reassigns a lesson; cancel it and add the new one, or ask the dean's office";
 
+/// A lesson's own status key (not a prefixed part of the `status` map: requests, retakes,
+/// absences).
+fn is_lesson_status(w: &Write) -> bool {
+    w.map == "status" && !w.key.contains(':')
+}
+
 /// Whether `writes` touch lessons in a way this module judges (a cheap filter before the
-/// journal is read).
+/// journal is read): a lesson header, or a lesson's status set to anything but held.
 pub fn concerns_lessons(writes: &[Write]) -> bool {
     writes.iter().any(|w| {
         w.map == "lessons"
-            || (w.map == "status"
-                && matches!(&w.op, WriteOp::Create(v) | WriteOp::Change(v) if v == LessonStatus::Cancelled.as_str()))
+            || (is_lesson_status(w)
+                && !matches!(&w.op, WriteOp::Create(v) | WriteOp::Change(v) if v == LessonStatus::Held.as_str()))
     })
 }
 
@@ -38,6 +44,13 @@ pub fn refuse_teacher_lesson_writes(before: &Automerge, writes: &[Write]) -> Opt
     let lessons = map(before, "lessons");
     let marks = map(before, "marks");
     for w in writes {
+        // "Taken in HEMIS" counts a lesson as filled: only the import (an administrator) says it.
+        if w.map == "lessons"
+            && let WriteOp::Create(v) | WriteOp::Change(v) = &w.op
+            && serde_json::from_str::<crate::values::LessonValue>(v).is_ok_and(|l| l.taken)
+        {
+            return Some("only the HEMIS import marks a lesson as taken in HEMIS".into());
+        }
         if w.map == "lessons"
             && lessons
                 .as_ref()
@@ -45,9 +58,19 @@ pub fn refuse_teacher_lesson_writes(before: &Automerge, writes: &[Write]) -> Opt
         {
             return Some(NOT_YOUR_MOVE.into());
         }
-        let cancels = w.map == "status"
-            && matches!(&w.op, WriteOp::Create(v) | WriteOp::Change(v) if v == LessonStatus::Cancelled.as_str());
-        if cancels {
+        // A held lesson stays held: its marks may have been cleared since (a teacher may
+        // delete marks), so "held" itself decides, as do marks before or in this change.
+        let unholds = is_lesson_status(w)
+            && !matches!(&w.op, WriteOp::Create(v) | WriteOp::Change(v) if v == LessonStatus::Held.as_str());
+        if unholds {
+            let status = map(before, "status");
+            let held_before = status
+                .as_ref()
+                .and_then(|m| text(before, m, &w.key))
+                .is_some_and(|v| v == LessonStatus::Held.as_str());
+            if held_before {
+                return Some(HELD_LESSON.into());
+            }
             let prefix = format!("{}/", w.key);
             let marked_before = marks.as_ref().is_some_and(|m| {
                 before

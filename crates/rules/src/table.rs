@@ -486,6 +486,11 @@ pub fn check_write(
     let Some(rule) = rule_for(kind, write.map, &write.key) else {
         return Err(Refused(format!("a {kind} has no part {:?}", write.map)));
     };
+    if kind == DocKind::Journal
+        && let Some(problem) = key_problem(write.map, &write.key)
+    {
+        return Err(Refused(problem));
+    }
     let op = Operation::of(&write.op);
     let outright = rule.roles(op).contains(&writer.role);
     let resolving = !outright
@@ -522,6 +527,37 @@ pub fn check_write(
         Some(value) => check_value(writer, rule, value),
         None => Ok(()),
     }
+}
+
+/// Why a journal key does not name what its part holds, if it does not: a score is
+/// `<control>/<sitting 1–3>/<student>`, an absence from the final `yn-absent:<1–3>/<student>`
+/// (a sitting the rules do not know would count as a later one, past every check).
+fn key_problem(map: &str, key: &str) -> Option<String> {
+    let sitting_ok = |s: &str| s.parse::<u8>().is_ok_and(|n| (1..=3).contains(&n));
+    if map == "scores" {
+        let parts: Vec<&str> = key.splitn(3, '/').collect();
+        return match parts.as_slice() {
+            [code, sitting, student]
+                if !code.is_empty() && !student.is_empty() && sitting_ok(sitting) =>
+            {
+                None
+            }
+            _ => Some(format!(
+                "{key:?} is not a score's place: control/sitting (1 to 3)/student"
+            )),
+        };
+    }
+    if map == "status"
+        && let Some(rest) = key.strip_prefix(crate::assessment::ABSENT_PREFIX)
+    {
+        return match rest.split_once('/') {
+            Some((sitting, student)) if sitting_ok(sitting) && !student.is_empty() => None,
+            _ => Some(format!(
+                "{key:?} is not an absence's place: yn-absent:sitting (1 to 3)/student"
+            )),
+        };
+    }
+    None
 }
 
 fn check_value(writer: Writer<'_>, rule: &PartRule, value: &str) -> Result<(), Refused> {

@@ -1473,6 +1473,19 @@ impl Store for SqliteStore {
                     outcome.refused.push(refuse(ErrorCode::Forbidden, &reason));
                     continue;
                 }
+                // An absence from a retake sitting needs the permission too.
+                if change.kind == DocKind::Journal
+                    && user.role != Role::Admin
+                    && daftar_rules::final_control::writes_retake_absence(&inspected.writes)
+                    && let Some(journal) = load_document(&tx, doc_row, Some(&change.bytes))?
+                    && let Some(reason) = daftar_rules::final_control::refuse_unpermitted_absences(
+                        &journal,
+                        &inspected.writes,
+                    )
+                {
+                    outcome.refused.push(refuse(ErrorCode::Forbidden, &reason));
+                    continue;
+                }
                 // A final-control score needs the student's admission, judged on the journal
                 // as it stands with this change (and the module's plan).
                 // (Administrators are not held to it: their HEMIS import carries the

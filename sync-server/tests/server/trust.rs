@@ -49,8 +49,9 @@ fn sample(shape: ValueShape, writer: &str, second: bool) -> String {
         ValueShape::Mark => r#"{"s":"a","h":2}"#.into(),
         ValueShape::Score => format!("1{n}"),
         ValueShape::Lesson => format!(r#"{{"date":"2026-09-14","pair":{n},"type":"13"}}"#),
-        ValueShape::LessonStatus if second => "planned".into(),
-        ValueShape::LessonStatus => "held".into(),
+        // Planned, then held: a held lesson stays held for a teacher (`daftar_rules::lessons`).
+        ValueShape::LessonStatus if second => "held".into(),
+        ValueShape::LessonStatus => "planned".into(),
         ValueShape::Adjustment => {
             format!(r#"{{"to":"e","reason":"tibbiy ma'lumotnoma 041{n}","status":"approved"}}"#)
         }
@@ -125,7 +126,14 @@ async fn every_role_part_and_operation_follows_the_rule_table() {
             for (name, role, _, _) in PEOPLE {
                 let (doc, doc_ok) = writable(kind, role);
                 for op in Operation::ALL {
-                    let key = format!("{}{map}-{op:?}-{name}", part.keys.unwrap_or(""));
+                    // Scores and absences have the shape of their place (control/sitting/student).
+                    let key = match (part.map, part.keys) {
+                        ("scores", None) => format!("ON1/1/{map}-{op:?}-{name}"),
+                        (_, Some(p)) if p == daftar_rules::assessment::ABSENT_PREFIX => {
+                            format!("{p}1/{map}-{op:?}-{name}")
+                        }
+                        _ => format!("{}{map}-{op:?}-{name}", part.keys.unwrap_or("")),
+                    };
                     // Change and delete need a value to act on: the administrator's.
                     let base = match op {
                         Operation::Create => Vec::new(),
@@ -966,11 +974,72 @@ async fn a_teacher_cannot_move_or_cancel_a_held_lesson_by_hand() {
         "{}",
         resp.refused[0].reason
     );
+    // Clearing the marks first changes nothing: the lesson was held.
+    let cleared = write(
+        "journal/j1",
+        &ali,
+        &[h3.clone(), mark.clone()],
+        "marks",
+        "h1/s1",
+        None,
+        None,
+    );
+    assert_eq!(
+        push_one(&server, &tokens["ali"], &cleared, "ali-pc")
+            .await
+            .acked,
+        vec![hash_of(&cleared)]
+    );
+    let held = write(
+        "journal/j1",
+        &ali,
+        &[h3.clone(), mark.clone(), cleared.clone()],
+        "status",
+        "h1",
+        Some("held"),
+        None,
+    );
+    assert_eq!(
+        push_one(&server, &tokens["ali"], &held, "ali-pc")
+            .await
+            .acked,
+        vec![hash_of(&held)]
+    );
+    for to in ["cancelled", "planned"] {
+        let undo = write(
+            "journal/j1",
+            &ali,
+            &[h3.clone(), mark.clone(), cleared.clone(), held.clone()],
+            "status",
+            "h1",
+            Some(to),
+            None,
+        );
+        let resp = push_one(&server, &tokens["ali"], &undo, "ali-pc").await;
+        assert!(resp.acked.is_empty(), "a held lesson set to {to}");
+        assert!(
+            resp.refused[0].reason.contains("held lesson"),
+            "{}",
+            resp.refused[0].reason
+        );
+    }
+    // "Taken in HEMIS" is the import's word, not a teacher's.
+    let taken = write(
+        "journal/j1",
+        &ali,
+        &[],
+        "lessons",
+        "h9",
+        Some(r#"{"date":"2026-09-18","pair":2,"type":"13","taken":true}"#),
+        None,
+    );
+    let resp = push_one(&server, &tokens["ali"], &taken, "ali-pc").await;
+    assert!(resp.acked.is_empty(), "a teacher's lesson marked taken");
     // h2 has no marks: the teacher cancels it.
     let cancel2 = write(
         "journal/j1",
         &ali,
-        &[h3.clone(), mark.clone()],
+        &[h3.clone(), mark.clone(), cleared.clone(), held.clone()],
         "status",
         "h2",
         Some("cancelled"),
@@ -1059,6 +1128,50 @@ async fn a_retake_sitting_needs_the_dean_s_permission() {
             .await
             .acked,
         vec![hash_of(&permit)]
+    );
+    // A place past the three sittings is no score's.
+    for key in ["YN/256/s1", "YN/0/s1", "YN/s1", "/1/s1"] {
+        let odd = write("journal/j1", &ali, &[], "scores", key, Some("30"), None);
+        let resp = push_one(&server, &tokens["ali"], &odd, "ali-pc").await;
+        assert!(resp.acked.is_empty(), "{key} was stored");
+        assert!(
+            resp.refused[0].reason.contains("not a score's place"),
+            "{key}: {}",
+            resp.refused[0].reason
+        );
+    }
+    // Absent from sitting 3, never opened: refused; from sitting 2, opened: taken.
+    let other = device("ali absences");
+    let away3 = write(
+        "journal/j1",
+        &other,
+        &[],
+        "status",
+        "yn-absent:3/s1",
+        Some("kelmadi"),
+        None,
+    );
+    let resp = push_one(&server, &tokens["ali"], &away3, "ali-pc").await;
+    assert!(resp.acked.is_empty(), "an absence from an unopened sitting");
+    assert!(
+        resp.refused[0].reason.contains("retake permission"),
+        "{}",
+        resp.refused[0].reason
+    );
+    let away2 = write(
+        "journal/j1",
+        &other,
+        &[],
+        "status",
+        "yn-absent:2/s1",
+        Some("kelmadi"),
+        None,
+    );
+    assert_eq!(
+        push_one(&server, &tokens["ali"], &away2, "ali-pc")
+            .await
+            .acked,
+        vec![hash_of(&away2)]
     );
     let again = write(
         "journal/j1",
