@@ -247,6 +247,49 @@ fn lessons_follow_subgroups_membership_the_calendar_and_the_plan() {
         "{table}"
     );
 
+    // A pair taught to each subgroup in turn is one pair for each student: the second
+    // subgroup's lesson of the same type adds no delivered hours.
+    let second_type = lesson(&shown, &second)["type"]
+        .as_str()
+        .expect("type")
+        .to_string();
+    let delivered = |dir: &Path| -> u64 {
+        json(dir, &["hours", &journal])
+            .as_array()
+            .expect("lines")
+            .iter()
+            .find(|l| l["lesson_type"] == second_type.as_str())
+            .and_then(|l| l["delivered"].as_u64())
+            .unwrap_or(0)
+    };
+    let before = delivered(&dir);
+    let other_half = json(
+        &dir,
+        &[
+            "lesson",
+            "add",
+            &journal,
+            "--date",
+            "06.10.2026",
+            "--pair",
+            "7",
+            "--type",
+            &second_type,
+            "--subgroup",
+            "2",
+            "--confirm",
+        ],
+    )["lesson"]
+        .as_str()
+        .expect("lesson")
+        .to_string();
+    ok(&dir, &["mark-all", &journal, &other_half]);
+    assert_eq!(
+        delivered(&dir),
+        before,
+        "subgroup 2's pair counts with subgroup 1's"
+    );
+
     // Found by its group and subject, in any case and with any apostrophe.
     let group = shown["group_name"].as_str().expect("group").to_string();
     let subject = shown["subject"].as_str().expect("subject").to_string();
