@@ -3,8 +3,9 @@
 //!
 //! Read from the documents themselves (automerge, the change already applied): the journal's
 //! marking system (`meta.marking`) and scores, the module's control plan (`controls`). A change
-//! that also writes the student's JN or ON is judged with them. A retake sitting (2 or 3) needs
-//! the dean's office's permission (`status["retake:<sitting>/<student>"]`).
+//! that also writes the student's JN or ON is judged with them. A retake sitting (2 or 3) of any
+//! control, and an absence from one, needs the dean's office's permission
+//! (`status["retake:<sitting>/<student>"]`).
 
 use automerge::{Automerge, ObjType, ROOT, ReadDoc, Value};
 
@@ -81,25 +82,32 @@ fn sitting_of(key: &str) -> Option<(u8, &str)> {
     Some((sitting.parse().ok()?, student))
 }
 
-/// Whether `writes` put a score for a retake sitting (2 or 3) of any control.
-pub fn writes_retake_sitting(writes: &[Write]) -> bool {
-    writes.iter().any(|w| {
-        w.map == "scores"
-            && !matches!(w.op, WriteOp::Delete)
-            && sitting_of(&w.key).is_some_and(|(s, _)| s >= 2)
-    })
-}
-
-/// Why the scores for retake sittings among `writes` may not be taken, if they may not: any
-/// control's sitting 2 or 3 (a redone JN or ON, or the YN retake) needs the dean's office's
-/// retake permission for that student and sitting.
-pub fn refuse_unpermitted_retakes(journal: &Automerge, writes: &[Write]) -> Option<String> {
-    let status = map(journal, "status");
+/// The retake sittings (2 or 3) `writes` put something in, with the student: a score of any
+/// control (a redone JN or ON, the second YN) or an absence from the final.
+fn retake_sittings(writes: &[Write]) -> impl Iterator<Item = (u8, &str)> {
     writes
         .iter()
-        .filter(|w| w.map == "scores" && !matches!(w.op, WriteOp::Delete))
-        .filter_map(|w| sitting_of(&w.key))
+        .filter(|w| !matches!(w.op, WriteOp::Delete))
+        .filter_map(|w| match w.map {
+            "scores" => sitting_of(&w.key),
+            "status" => assessment::parse_absent_key(&w.key),
+            _ => None,
+        })
         .filter(|(sitting, _)| *sitting >= 2)
+}
+
+/// Whether `writes` put anything in a retake sitting (a cheap filter before the journal is
+/// read).
+pub fn writes_retake(writes: &[Write]) -> bool {
+    retake_sittings(writes).next().is_some()
+}
+
+/// Why what `writes` put in retake sittings may not be taken, if it may not: sitting 2 or 3
+/// needs the dean's office's retake permission for that student and sitting, for a score as
+/// for an absence (else "absent" at a sitting never opened would make a debtor of who passed).
+pub fn refuse_unpermitted_retakes(journal: &Automerge, writes: &[Write]) -> Option<String> {
+    let status = map(journal, "status");
+    retake_sittings(writes)
         .find(|(sitting, student)| {
             status
                 .as_ref()
@@ -113,39 +121,8 @@ pub fn refuse_unpermitted_retakes(journal: &Automerge, writes: &[Write]) -> Opti
         })
 }
 
-/// Whether `writes` record an absence from a retake sitting (2 or 3) of the final.
-pub fn writes_retake_absence(writes: &[Write]) -> bool {
-    writes.iter().any(|w| {
-        w.map == "status"
-            && !matches!(w.op, WriteOp::Delete)
-            && assessment::parse_absent_key(&w.key).is_some_and(|(s, _)| s >= 2)
-    })
-}
-
-/// Why the absences from a retake sitting among `writes` may not be recorded, if they may not:
-/// sitting 2 or 3 needs the dean's office's retake permission for that student, as its score
-/// does (else "absent" at a sitting never opened would make a debtor of who passed).
-pub fn refuse_unpermitted_absences(journal: &Automerge, writes: &[Write]) -> Option<String> {
-    let status = map(journal, "status");
-    writes
-        .iter()
-        .filter(|w| w.map == "status" && !matches!(w.op, WriteOp::Delete))
-        .filter_map(|w| assessment::parse_absent_key(&w.key))
-        .filter(|(sitting, _)| *sitting >= 2)
-        .find(|(sitting, student)| {
-            status
-                .as_ref()
-                .and_then(|m| text(journal, m, &assessment::retake_key(*sitting, student)))
-                .is_none()
-        })
-        .map(|(sitting, _)| {
-            format!(
-                "sitting {sitting} is a retake: an absence from it needs the dean's office's retake permission for this student"
-            )
-        })
-}
-
-/// Why the final-control scores among `writes` may not be taken, if they may not.
+/// Why the final-control scores among `writes` may not be taken, if they may not: the student
+/// is not admitted. (Whether a retake sitting is open is [`refuse_unpermitted_retakes`].)
 pub fn refuse_unadmitted_finals(
     journal: &Automerge,
     module: &Automerge,
@@ -163,6 +140,7 @@ pub fn refuse_unadmitted_finals(
         .filter_map(|w| {
             let mut parts = w.key.splitn(3, '/');
             let (code, sitting, student) = (parts.next()?, parts.next()?, parts.next()?);
+            // The rule table refuses a sitting outside 1–3 before this is asked.
             finals
                 .contains(&code)
                 .then(|| (code, sitting.parse().unwrap_or(1), student))
@@ -173,19 +151,7 @@ pub fn refuse_unadmitted_finals(
     }
     let system = system_of(journal);
     let scores_map = map(journal, "scores")?;
-    let status = map(journal, "status");
     for (_, sitting, student) in targets {
-        // A retake sitting needs the dean's office's permission.
-        if sitting >= 2
-            && status
-                .as_ref()
-                .and_then(|m| text(journal, m, &assessment::retake_key(sitting, student)))
-                .is_none()
-        {
-            return Some(format!(
-                "sitting {sitting} of the final control needs the dean's office's retake permission for this student"
-            ));
-        }
         let mine: Vec<Score> = journal
             .keys(&scores_map)
             .filter_map(|key| {

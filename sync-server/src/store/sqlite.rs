@@ -731,8 +731,9 @@ fn score_rules(
     Ok(Some(rules))
 }
 
-/// Why the final-control scores a journal change writes may not be taken, if they may not
-/// (`daftar_rules::final_control`). A journal or module the server cannot read, or a journal
+/// Why what a journal change writes in the final control or in retake sittings may not be
+/// taken, if it may not (`daftar_rules::final_control`): a retake sitting not opened by the dean's
+/// office, a final score for a student not admitted. A journal or module the server cannot read, or a journal
 /// without a module, has no plan to judge by: nothing is refused on that ground.
 fn judge_finals(
     tx: &Transaction<'_>,
@@ -1473,19 +1474,6 @@ impl Store for SqliteStore {
                     outcome.refused.push(refuse(ErrorCode::Forbidden, &reason));
                     continue;
                 }
-                // An absence from a retake sitting needs the permission too.
-                if change.kind == DocKind::Journal
-                    && user.role != Role::Admin
-                    && daftar_rules::final_control::writes_retake_absence(&inspected.writes)
-                    && let Some(journal) = load_document(&tx, doc_row, Some(&change.bytes))?
-                    && let Some(reason) = daftar_rules::final_control::refuse_unpermitted_absences(
-                        &journal,
-                        &inspected.writes,
-                    )
-                {
-                    outcome.refused.push(refuse(ErrorCode::Forbidden, &reason));
-                    continue;
-                }
                 // A final-control score needs the student's admission, judged on the journal
                 // as it stands with this change (and the module's plan).
                 // (Administrators are not held to it: their HEMIS import carries the
@@ -1502,11 +1490,17 @@ impl Store for SqliteStore {
                     outcome.refused.push(refuse(ErrorCode::Forbidden, &reason));
                     continue;
                 }
-                if scores.as_ref().is_some_and(|r| {
-                    r.writes_final(&inspected.writes)
-                        || daftar_rules::final_control::writes_retake_sitting(&inspected.writes)
-                }) && let Some(reason) =
-                    judge_finals(&tx, doc_row, &change.bytes, &inspected.writes)?
+                // Anything in a retake sitting (a score, an absence) needs the permission;
+                // both are judged on one read of the journal.
+                let retake = change.kind == DocKind::Journal
+                    && user.role != Role::Admin
+                    && daftar_rules::final_control::writes_retake(&inspected.writes);
+                if (retake
+                    || scores
+                        .as_ref()
+                        .is_some_and(|r| r.writes_final(&inspected.writes)))
+                    && let Some(reason) =
+                        judge_finals(&tx, doc_row, &change.bytes, &inspected.writes)?
                 {
                     tracing::info!(doc.id = %change.doc, user = %user.name, %reason, "final score refused");
                     outcome.refused.push(refuse(ErrorCode::Forbidden, &reason));
