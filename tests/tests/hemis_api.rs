@@ -312,3 +312,59 @@ fn a_wrong_token_or_a_malformed_page_writes_nothing() {
     let status = ok_json(&dir, &["status"], None);
     assert_eq!(status["waiting"], 0, "{status}");
 }
+
+/// A reply cut in transit is asked again, not taken for a bad page; a fetch that stops early
+/// leaves its folder marked, and that folder is refused by an import rather than read half.
+#[test]
+fn a_cut_reply_is_asked_again_and_an_unfinished_fetch_is_never_imported() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (url, _) = start(false);
+    let port: u16 = url
+        .trim_start_matches("http://127.0.0.1:")
+        .split('/')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("the local HEMIS's port");
+    let proxy = daftar_tests::FaultProxy::start(port).expect("proxy");
+    let through = format!("{}/rest/v1", proxy.url());
+    // The first reply is cut after its headers and a few bytes of the page.
+    proxy.cut_next_reply(300);
+    let cut = tmp.path().join("cut");
+    ok_json(&cut, &["init", "--university", "tatu"], None);
+    ok_json(&cut, &["import", "hemis", "--url", &through], Some(TOKEN));
+    let folder = tmp.path().join("folder");
+    ok_json(&folder, &["init", "--university", "tatu"], None);
+    ok_json(&folder, &["import", "hemis", FIXTURE], None);
+    assert_eq!(
+        journals(&cut),
+        journals(&folder),
+        "the cut page was fetched again"
+    );
+
+    // A fetch refused half-way (the token) leaves a marked folder; importing it is refused.
+    let saved = tmp.path().join("saved");
+    let dir = tmp.path().join("r");
+    ok_json(&dir, &["init", "--university", "tatu"], None);
+    let out = daftar(
+        &dir,
+        &[
+            "import",
+            "hemis",
+            "--url",
+            &url,
+            "--save-to",
+            saved.to_str().expect("path"),
+        ],
+        Some("wrong"),
+    );
+    assert!(!out.status.success());
+    let out = daftar(
+        &dir,
+        &["import", "hemis", saved.to_str().expect("path")],
+        None,
+    );
+    assert!(!out.status.success(), "an unfinished fetch was imported");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did not finish"), "{err}");
+    assert_eq!(ok_json(&dir, &["journals"], None), json!([]));
+}

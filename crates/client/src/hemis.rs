@@ -91,6 +91,15 @@ pub async fn fetch(
         path: dir.display().to_string(),
         reason: e.to_string(),
     })?;
+    // Until every page is in, the folder says so: an import refuses a folder a fetch did not
+    // finish (a kept `--save-to` folder would otherwise mix this fetch's pages with older ones).
+    let marker = dir.join(daftar_core::hemis::UNFINISHED_MARKER);
+    std::fs::write(&marker, b"a fetch from HEMIS did not finish here\n").map_err(|e| {
+        FetchError::Disk {
+            path: marker.display().to_string(),
+            reason: e.to_string(),
+        }
+    })?;
     let mut report = FetchReport::default();
     let limit = page_size.clamp(1, 200);
     'endpoints: for endpoint in daftar_core::hemis::ENDPOINTS {
@@ -160,9 +169,14 @@ pub async fn fetch(
                                 reason: format!("HTTP {status}"),
                             });
                         } else {
+                            // A reply cut at any byte reads as a body error or as JSON
+                            // that ends too soon: asked again, and only after the last try
+                            // called not JSON.
                             match resp.json::<Value>().await {
                                 Ok(v) => break v,
-                                Err(e) if e.is_timeout() => retry(None, e.to_string())?,
+                                Err(e) if tries < TRIES => {
+                                    tracing::debug!(endpoint, page, error = %e, "HEMIS reply unreadable, asking again");
+                                }
                                 Err(e) => {
                                     return Err(FetchError::BadPage {
                                         endpoint: endpoint.to_string(),
@@ -233,6 +247,10 @@ pub async fn fetch(
             page += 1;
         }
     }
+    std::fs::remove_file(&marker).map_err(|e| FetchError::Disk {
+        path: marker.display().to_string(),
+        reason: e.to_string(),
+    })?;
     Ok(report)
 }
 

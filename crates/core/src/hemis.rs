@@ -246,8 +246,6 @@ struct CurriculumItem {
 struct SemesterItem {
     #[serde(default)]
     code: Option<Id>,
-    #[serde(default, alias = "_curriculum")]
-    curriculum: Option<Id>,
     #[serde(default)]
     start_date: Option<i64>,
     #[serde(default)]
@@ -579,6 +577,9 @@ struct JournalPlan {
     marks: BTreeMap<String, MarkValue>,
 }
 
+/// The file a fetch from HEMIS keeps in its folder until every page is in.
+pub const UNFINISHED_MARKER: &str = ".hemis-fetch-unfinished";
+
 impl Replica {
     /// Imports a HEMIS export folder (all or nothing).
     pub fn import_hemis(&mut self, dir: &Path) -> Result<ImportSummary> {
@@ -586,6 +587,12 @@ impl Replica {
             return Err(bad(
                 &dir.display().to_string(),
                 "not a folder: give the folder that holds group-list.json and the other files",
+            ));
+        }
+        if dir.join(UNFINISHED_MARKER).exists() {
+            return Err(bad(
+                &dir.display().to_string(),
+                "a fetch from HEMIS did not finish in this folder: fetch again (daftar import hemis --url … --save-to)",
             ));
         }
         let plan = plan(dir)?;
@@ -677,7 +684,6 @@ fn plan(dir: &Path) -> Result<Plan> {
         let (Some(code), Some(from), Some(to)) = (s.code, s.start_date, s.end_date) else {
             continue;
         };
-        let _ = s.curriculum;
         if let (Some(from), Some(to)) = (tashkent_date(from), tashkent_date(to)) {
             plan.semesters
                 .entry(semester_shown(&code.text()))
