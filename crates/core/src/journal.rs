@@ -127,11 +127,11 @@ struct JournalHead {
 }
 
 /// What the journal row says, for validation.
-struct JournalRow {
+pub(crate) struct JournalRow {
     group: String,
     module: Option<String>,
     marking: MarkingSystem,
-    lock: Option<String>,
+    pub(crate) lock: Option<String>,
 }
 
 /// A teacher's request to open a lesson, as the dean's office lists them.
@@ -380,7 +380,7 @@ impl Replica {
         })
     }
 
-    fn journal_row(&self, journal: &str) -> Result<JournalRow> {
+    pub(crate) fn journal_row(&self, journal: &str) -> Result<JournalRow> {
         let row: Option<(String, Option<String>, String, Option<String>)> = self
             .conn()
             .query_row(

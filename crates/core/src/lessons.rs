@@ -473,21 +473,12 @@ impl Replica {
     }
 
     fn ensure_journal_open(&self, journal: &str) -> Result<()> {
-        let lock: Option<Option<String>> = self
-            .conn()
-            .query_row(
-                "SELECT lock_reason FROM journals WHERE id = ?1",
-                [journal],
-                |r| r.get(0),
-            )
-            .optional()?;
-        match lock {
-            None => Err(CoreError::not_found("journal", short_id(journal))),
-            Some(Some(reason)) => Err(CoreError::Locked {
+        match self.journal_row(journal)?.lock {
+            Some(reason) => Err(CoreError::Locked {
                 what: "this journal".into(),
                 reason,
             }),
-            Some(None) => Ok(()),
+            None => Ok(()),
         }
     }
 

@@ -120,7 +120,7 @@ impl Replica {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap_or_default();
-        let semester_number: u32 = view.semester.trim().parse().unwrap_or(0);
+        let semester_number = crate::lessons::semester_number(&view.semester).unwrap_or(0);
         // The course (year of study) follows from the semester; `groups.year` is often the
         // year of admission (2026), which is no course.
         let course = if semester_number > 0 {
