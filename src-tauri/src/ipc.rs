@@ -557,6 +557,8 @@ pub struct HemisImportResult {
     pub journals: u32,
     pub lessons: u32,
     pub absences: u32,
+    /// Control results written.
+    pub scores: u32,
     pub changes_written: u32,
     /// What changed in documents that were there before, for people.
     pub changes: Vec<String>,

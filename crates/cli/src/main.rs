@@ -601,7 +601,7 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             let summary = r.import_hemis(&folder)?;
             out.value(&summary, || {
                 let mut text = format!(
-                    "Imported from HEMIS: {} groups, {} students, {} teachers, {} modules, {} journals, {} lessons, {} absences ({} changes written)",
+                    "Imported from HEMIS: {} groups, {} students, {} teachers, {} modules, {} journals, {} lessons, {} absences, {} control results ({} changes written)",
                     summary.groups,
                     summary.students,
                     summary.teachers,
@@ -609,6 +609,7 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
                     summary.journals,
                     summary.lessons,
                     summary.absences,
+                    summary.scores,
                     summary.changes_written
                 );
                 for c in &summary.changes {

@@ -36,7 +36,7 @@ use crate::projection::{StudentValue, TopicValue};
 use crate::replica::Replica;
 
 /// Every endpoint the import reads, in the order it is fetched.
-pub const ENDPOINTS: [&str; 13] = [
+pub const ENDPOINTS: [&str; 14] = [
     "group-list",
     "curriculum-list",
     "semester-list",
@@ -50,6 +50,7 @@ pub const ENDPOINTS: [&str; 13] = [
     "attendance-control-list",
     "attendance-list",
     "student-grade-list",
+    "student-performance-list",
 ];
 
 /// Keys of personal data HEMIS returns that Daftar never keeps: a field whose name contains
@@ -290,6 +291,107 @@ struct GradeItem {
     grade: Option<f64>,
 }
 
+/// A control result (`student-performance-list`, HEMIS's `e_performance`): one score of one
+/// student in one control (`_exam_type` 11–18) at one sitting (`_final_exam_type` 11–13).
+/// HEMIS names its references either as objects (`student{id}`, `examType{code}`) or as
+/// the table's own columns (`_student`, `_exam_type`); both are read.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PerformanceItem {
+    #[serde(default)]
+    student: Option<Ref>,
+    #[serde(default, rename = "_student")]
+    student_id: Option<Id>,
+    #[serde(default)]
+    subject: Option<Ref>,
+    #[serde(default, rename = "_subject")]
+    subject_id: Option<Id>,
+    #[serde(default)]
+    semester: Option<Ref>,
+    #[serde(default, rename = "_semester")]
+    semester_code: Option<Id>,
+    #[serde(default)]
+    group: Option<Ref>,
+    #[serde(default)]
+    exam_type: Option<Ref>,
+    #[serde(default, rename = "_exam_type")]
+    exam_type_code: Option<Id>,
+    #[serde(default)]
+    final_exam_type: Option<Ref>,
+    #[serde(default, rename = "_final_exam_type")]
+    final_exam_type_code: Option<Id>,
+    /// A number, or a number written as text; `null` before the control is graded.
+    #[serde(default)]
+    grade: Option<Value>,
+    #[serde(default)]
+    active: Option<bool>,
+}
+
+impl PerformanceItem {
+    fn student(&self) -> Option<String> {
+        self.student
+            .as_ref()
+            .and_then(Ref::id)
+            .or_else(|| self.student_id.as_ref().map(Id::text))
+    }
+    fn subject(&self) -> Option<String> {
+        self.subject
+            .as_ref()
+            .and_then(Ref::id)
+            .or_else(|| self.subject_id.as_ref().map(Id::text))
+    }
+    fn semester(&self) -> Option<String> {
+        self.semester
+            .as_ref()
+            .and_then(Ref::code)
+            .or_else(|| self.semester_code.as_ref().map(Id::text))
+    }
+    /// The exam type (11–18) and the sitting (1–3). HEMIS also writes the two as one code
+    /// (`132` is the final, 13, at its second sitting); such a code is split.
+    fn control(&self) -> Option<(String, u8)> {
+        let exam = self
+            .exam_type
+            .as_ref()
+            .and_then(Ref::code)
+            .or_else(|| self.exam_type_code.as_ref().map(Id::text))?;
+        if exam.len() == 3 {
+            let sitting = exam[2..]
+                .parse::<u8>()
+                .ok()
+                .filter(|s| (1..=3).contains(s))?;
+            return Some((exam[..2].to_string(), sitting));
+        }
+        let sitting = match self
+            .final_exam_type
+            .as_ref()
+            .and_then(Ref::code)
+            .or_else(|| self.final_exam_type_code.as_ref().map(Id::text))
+            .as_deref()
+        {
+            None | Some("11") => 1,
+            Some("12") => 2,
+            Some("13") => 3,
+            Some(_) => return None,
+        };
+        Some((exam, sitting))
+    }
+    /// The grade, `Ok(None)` when HEMIS has none yet, `Err` when it is not a number.
+    fn grade(&self) -> std::result::Result<Option<f64>, String> {
+        match &self.grade {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => Ok(n.as_f64()),
+            Some(Value::String(t)) if t.trim().is_empty() => Ok(None),
+            Some(Value::String(t)) => t
+                .trim()
+                .replace(',', ".")
+                .parse::<f64>()
+                .map(Some)
+                .map_err(|_| format!("grade {t:?} is not a number")),
+            Some(other) => Err(format!("grade {other} is not a number")),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct TopicItem {
@@ -350,6 +452,8 @@ pub struct ImportSummary {
     pub journals: usize,
     pub lessons: usize,
     pub absences: usize,
+    /// Control results (JN, ON, YN and their sub-controls, at any sitting) written.
+    pub scores: usize,
     /// Changes written by this import (0 when importing the same export again).
     pub changes_written: usize,
     /// (teacher employee id, journal document id) pairs from the schedule and the subject
@@ -575,6 +679,8 @@ struct JournalPlan {
     teachers: BTreeSet<String>,
     lessons: BTreeMap<String, LessonValue>,
     marks: BTreeMap<String, MarkValue>,
+    /// Control results: `<control>/<sitting>/<student>` → points.
+    scores: BTreeMap<String, f64>,
 }
 
 /// The file a fetch from HEMIS keeps in its folder until every page is in.
@@ -636,6 +742,8 @@ fn plan(dir: &Path) -> Result<Plan> {
         read_endpoint(dir, "attendance-list")?.unwrap_or_default();
     let grades: Vec<(String, usize, GradeItem)> =
         read_endpoint(dir, "student-grade-list")?.unwrap_or_default();
+    let results: Vec<(String, usize, PerformanceItem)> =
+        read_endpoint(dir, "student-performance-list")?.unwrap_or_default();
     if groups.is_empty() && subjects.is_empty() && schedule.is_empty() && employees.is_empty() {
         return Err(bad(
             &dir.display().to_string(),
@@ -1027,6 +1135,7 @@ fn plan(dir: &Path) -> Result<Plan> {
                 teachers: BTreeSet::new(),
                 lessons: BTreeMap::new(),
                 marks: BTreeMap::new(),
+                scores: BTreeMap::new(),
             });
         if let Some(t) = &teacher {
             journal.teachers.insert(t.clone());
@@ -1216,7 +1325,236 @@ fn plan(dir: &Path) -> Result<Plan> {
             }
         }
     }
+    control_results(&mut plan, results, &student_group)?;
     Ok(plan)
+}
+
+/// Reads HEMIS's control results into the journals' scores. A result of a control the
+/// module does not plan, or outside its points, is left out with a note (HEMIS's data, not
+/// the file, is odd); an item without a student or with a grade that is no number refuses
+/// the import. The overall total (14) and the JN + ON limit (10) are computed, not read.
+fn control_results(
+    plan: &mut Plan,
+    results: Vec<(String, usize, PerformanceItem)>,
+    student_group: &BTreeMap<String, String>,
+) -> Result<()> {
+    let mut computed = 0usize;
+    let mut elsewhere = 0usize;
+    for (file, index, p) in results {
+        if p.active == Some(false) {
+            continue;
+        }
+        let student = p
+            .student()
+            .ok_or_else(|| bad(&file, format!("item {index}: the result has no student id")))?;
+        let grade = p
+            .grade()
+            .map_err(|e| bad(&file, format!("item {index}: {e}")))?;
+        let Some(grade) = grade else {
+            continue;
+        };
+        let Some((exam, sitting)) = p.control() else {
+            return Err(bad(
+                &file,
+                format!(
+                    "item {index}: the result has no exam type and sitting HEMIS uses (_exam_type 11–18, _final_exam_type 11–13)"
+                ),
+            ));
+        };
+        let code = match exam.as_str() {
+            "11" => "JN",
+            "12" => "ON",
+            "13" => "YN",
+            "15" => "1-JN",
+            "16" => "2-JN",
+            "17" => "1-ON",
+            "18" => "2-ON",
+            "10" | "14" => {
+                computed += 1;
+                continue;
+            }
+            other => {
+                plan.notes.push(format!(
+                    "{file} item {index}: exam type {other} is not one Daftar knows; the result was not imported"
+                ));
+                continue;
+            }
+        };
+        let group = p
+            .group
+            .as_ref()
+            .and_then(Ref::id)
+            .or_else(|| student_group.get(&student).cloned());
+        let (Some(group), Some(subject)) = (group, p.subject()) else {
+            elsewhere += 1;
+            continue;
+        };
+        let journal_id = match p.semester() {
+            Some(semester) => Some(format!("journal/g{group}-s{subject}-{semester}")),
+            None => {
+                let prefix = format!("journal/g{group}-s{subject}-");
+                let mut found = plan.journals.keys().filter(|k| k.starts_with(&prefix));
+                match (found.next(), found.next()) {
+                    (Some(one), None) => Some(one.clone()),
+                    _ => None,
+                }
+            }
+        };
+        let Some(journal) = journal_id.and_then(|id| plan.journals.get_mut(&id)) else {
+            elsewhere += 1;
+            continue;
+        };
+        let control = journal
+            .module
+            .as_ref()
+            .and_then(|m| plan.modules.get(m))
+            .and_then(|m| m.controls.iter().find(|c| c.code == code));
+        let Some(control) = control else {
+            plan.notes.push(format!(
+                "{file} item {index}: {} plans no {code} control; student {student}'s result was not imported",
+                journal.subject
+            ));
+            continue;
+        };
+        if !grade.is_finite() || grade < 0.0 || grade > control.max {
+            plan.notes.push(format!(
+                "{file} item {index}: {code} {grade} for student {student} is outside 0–{} of {}; not imported",
+                control.max, journal.subject
+            ));
+            continue;
+        }
+        if sitting > control.sittings.max(1) && control.kind == ControlKind::Final {
+            plan.notes.push(format!(
+                "{file} item {index}: {code} sitting {sitting} is past the {} sittings {} plans; not imported",
+                control.sittings, journal.subject
+            ));
+            continue;
+        }
+        journal
+            .scores
+            .insert(format!("{code}/{sitting}/{student}"), grade);
+    }
+    if computed > 0 {
+        plan.notes.push(format!(
+            "{computed} overall results (HEMIS exam types 10 and 14) were not imported: Daftar computes them from the controls"
+        ));
+    }
+    if elsewhere > 0 {
+        plan.notes.push(format!(
+            "{elsewhere} control results are for groups or subjects with no lessons in this export; not imported"
+        ));
+    }
+    Ok(())
+}
+
+/// Writes a journal's control results from HEMIS: a score Daftar has is kept (a differing
+/// HEMIS one is noted); a retake sitting HEMIS graded is opened as the dean's office would
+/// open it; a final score for a student the journal's JN and ON do not admit is left out
+/// with a note, so the import never writes what the server would refuse. Returns how many
+/// scores were written and the notes.
+fn write_results(
+    doc: &mut crate::doc::Doc,
+    subject: &str,
+    system: daftar_rules::assessment::System,
+    controls: &[daftar_rules::assessment::Control],
+    results: &BTreeMap<String, f64>,
+) -> Result<(usize, Vec<String>)> {
+    use daftar_rules::assessment::{self, Kind, Score};
+    let mut notes = Vec::new();
+    let parse = |key: &str, raw: &str| -> Option<(String, Score)> {
+        let mut parts = key.splitn(3, '/');
+        let control = parts.next()?.to_string();
+        let sitting = parts.next()?.parse::<u8>().ok()?;
+        let student = parts.next()?.to_string();
+        let points = raw.trim().parse::<f64>().ok()?;
+        Some((
+            student,
+            Score {
+                control,
+                sitting,
+                points,
+            },
+        ))
+    };
+    // What the journal will hold: Daftar's scores, then HEMIS's where Daftar has none.
+    let mut held: BTreeMap<String, Vec<Score>> = BTreeMap::new();
+    for key in doc.keys("scores") {
+        if let Some(raw) = doc.get("scores", &key)
+            && let Some((student, score)) = parse(&key, &raw)
+        {
+            held.entry(student).or_default().push(score);
+        }
+    }
+    let mut fresh: Vec<(String, String, Score)> = Vec::new();
+    for (key, points) in results {
+        let Some((student, score)) = parse(key, &points.to_string()) else {
+            continue;
+        };
+        match doc.get("scores", key) {
+            Some(raw) => {
+                let same = raw
+                    .trim()
+                    .parse::<f64>()
+                    .is_ok_and(|p| (p - points).abs() < 1e-9);
+                if !same {
+                    notes.push(format!(
+                        "{subject}: student {student} has {} {} in Daftar and {points} in HEMIS; Daftar's score was kept",
+                        score.control,
+                        raw.trim()
+                    ));
+                }
+            }
+            None => {
+                held.entry(student.clone()).or_default().push(score.clone());
+                fresh.push((key.clone(), student, score));
+            }
+        }
+    }
+    let mut written = 0;
+    for (key, student, score) in fresh {
+        let kind = controls
+            .iter()
+            .find(|c| c.code == score.control)
+            .map(|c| c.kind);
+        if system == assessment::System::FivePoint
+            && let Some(problem) = assessment::five_point_grade_problem(score.points)
+        {
+            notes.push(format!(
+                "{subject}: student {student}'s {} {} was not imported: {problem}",
+                score.control, score.points
+            ));
+            continue;
+        }
+        if kind == Some(Kind::Final) {
+            let others: Vec<Score> = held
+                .get(&student)
+                .into_iter()
+                .flatten()
+                .filter(|s| s.control != score.control)
+                .cloned()
+                .collect();
+            let totals = assessment::totals(system, controls, &others, score.sitting);
+            if let Some(reason) = assessment::admission(system, &totals).reason() {
+                notes.push(format!(
+                    "{subject}: student {student}'s {} {} at sitting {} was not imported: {reason}",
+                    score.control, score.points, score.sitting
+                ));
+                continue;
+            }
+        }
+        if score.sitting >= 2 {
+            let permit = assessment::retake_key(score.sitting, &student);
+            if doc.get("status", &permit).is_none() {
+                let raw =
+                    serde_json::json!({ "reason": "HEMIS: retake graded in HEMIS" }).to_string();
+                doc.put("status", &permit, &raw)?;
+            }
+        }
+        let raw = score.points.to_string();
+        doc.put("scores", &key, &raw)?;
+        written += 1;
+    }
+    Ok((written, notes))
 }
 
 /// Puts `value` at `map[key]`, noting a change of a value that was there before.
@@ -1425,6 +1763,23 @@ fn write_plan(r: &mut Replica, university: &str, plan: Plan) -> Result<ImportSum
         .and_then(|d| d.get("settings", daftar_rules::window::POLICY_KEY));
     for (doc_id, j) in &plan.journals {
         let window = window.clone();
+        let module_plan = j.module.as_ref().and_then(|m| plan.modules.get(m));
+        let controls: Vec<daftar_rules::assessment::Control> = module_plan
+            .map(|m| {
+                m.controls
+                    .iter()
+                    .filter_map(|c| {
+                        Some(daftar_rules::assessment::Control {
+                            code: c.code.clone(),
+                            kind: daftar_rules::assessment::Kind::parse(c.kind.code())?,
+                            max: c.max,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut scores_written = 0usize;
+        let mut score_notes: Vec<String> = Vec::new();
         upsert(r, doc_id, "import HEMIS journal", |doc| {
             doc.put("meta", "group", &j.group)?;
             if let Some(w) = &window {
@@ -1522,8 +1877,17 @@ fn write_plan(r: &mut Replica, university: &str, plan: Plan) -> Result<ImportSum
                     doc.put("marks", key, &serde_json::to_string(m).unwrap_or_default())?;
                 }
             }
+            let system = doc
+                .get("meta", "marking")
+                .and_then(|m| daftar_rules::assessment::System::parse(&m))
+                .unwrap_or(daftar_rules::assessment::System::Rating100);
+            let (written, notes) = write_results(doc, &j.subject, system, &controls, &j.scores)?;
+            scores_written = written;
+            score_notes = notes;
             Ok(())
         })?;
+        summary.scores += scores_written;
+        summary.notes.extend(score_notes);
         for t in &j.teachers {
             summary.assignments.push((t.clone(), doc_id.clone()));
         }

@@ -193,6 +193,95 @@ fn imports_the_export_and_reimport_changes_nothing() {
     );
 }
 
+/// HEMIS's control results (`student-performance-list`) become the journals' scores as HEMIS
+/// graded them: sub-controls, a retake sitting (opened as the dean's office would), both
+/// reference shapes; what HEMIS computes or what the journal's rules would refuse is left out
+/// with a note; a score entered in Daftar is never overwritten.
+#[test]
+fn control_results_arrive_as_hemis_graded_them() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut r = replica(tmp.path());
+    let summary = r.import_hemis(&fixture()).expect("import");
+    assert_eq!(
+        summary.scores, 13,
+        "9 in 401-23's networks journal, 3 in 402-23's, one sub-control: {:?}",
+        summary.notes
+    );
+    assert!(
+        summary
+            .notes
+            .iter()
+            .any(|n| n.contains("9003") && n.contains("not admitted")),
+        "a YN the JN and ON do not admit is noted, not written: {:?}",
+        summary.notes
+    );
+    assert!(
+        summary.notes.iter().any(|n| n.starts_with("1 overall")),
+        "{:?}",
+        summary.notes
+    );
+
+    let net = r.resolve_journal("g412-s302-17").expect("journal");
+    let first = r.statement(&net, 1).expect("statement");
+    let row = |st: &daftar_core::statement::Statement, s: &str| {
+        st.rows
+            .iter()
+            .find(|row| row.student == s)
+            .cloned()
+            .unwrap_or_else(|| panic!("{s} on the statement"))
+    };
+    let jasur = row(&first, "9001");
+    assert_eq!((jasur.total, jasur.grade), (Some(86.0), Some(5)));
+    let sardor = row(&first, "9003");
+    assert!(!sardor.admitted, "30 of 70 does not admit");
+    assert_eq!(sardor.yn, None);
+    let bekzod = row(&first, "9005");
+    assert_eq!((bekzod.total, bekzod.grade), (Some(53.0), Some(2)));
+    assert!(
+        r.retake_permitted(&net, "9005", 2).expect("permission"),
+        "the retake HEMIS graded is open"
+    );
+    let retake = r.statement(&net, 2).expect("statement 12a");
+    let bekzod = row(&retake, "9005");
+    assert_eq!(
+        (bekzod.total, bekzod.grade),
+        (Some(75.0), Some(4)),
+        "JN and ON carry over to the retake"
+    );
+    // The switched-off record (JN 5) is not the JN.
+    assert_eq!(bekzod.jn, Some(30.0));
+    // The credit-module group and the sub-control written as the table's columns.
+    let credit = r.resolve_journal("g413-s302-17").expect("journal");
+    let nodira = row(&r.statement(&credit, 1).expect("statement"), "9002");
+    assert_eq!(nodira.total, Some(93.0));
+    let db = r.resolve_journal("g412-s301-17").expect("journal");
+    let view = r.journal_view(&db).expect("view");
+    assert!(
+        view.scores
+            .iter()
+            .any(|s| s.control == "1-JN" && s.student == "9001" && s.points == 18.0),
+        "{:?}",
+        view.scores
+    );
+
+    // Again: nothing written. A score changed in Daftar stays, and the import says so.
+    r.score(&net, "JN", "9001", 36.0).expect("score");
+    let again = r.import_hemis(&fixture()).expect("reimport");
+    assert_eq!(again.changes_written, 0);
+    assert!(
+        again
+            .notes
+            .iter()
+            .any(|n| n.contains("9001") && n.contains("Daftar's score was kept")),
+        "{:?}",
+        again.notes
+    );
+    assert_eq!(
+        row(&r.statement(&net, 1).expect("statement"), "9001").jn,
+        Some(36.0)
+    );
+}
+
 /// A second import is a sync: what changed in HEMIS (a student expelled, a lesson moved, a
 /// teacher replaced, a new topic) arrives as changes and is reported; no duplicates, and every
 /// mark made in Daftar stays.

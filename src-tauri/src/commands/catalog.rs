@@ -445,6 +445,7 @@ pub async fn import_hemis(
         journals: n(summary.journals),
         lessons: n(summary.lessons),
         absences: n(summary.absences),
+        scores: n(summary.scores),
         changes_written: n(summary.changes_written),
         changes: summary.changes,
         notes: summary.notes,

@@ -152,7 +152,7 @@ function importCard(): HTMLElement {
 
 function renderResult(el: HTMLElement, r: HemisImportResult): void {
   el.append(
-    tx("p", "hemis.summary", { groups: r.groups, students: r.students, journals: r.journals, lessons: r.lessons, changes: r.changesWritten }, { class: "strong", "data-testid": "hemis-summary" }),
+    tx("p", "hemis.summary", { groups: r.groups, students: r.students, journals: r.journals, lessons: r.lessons, scores: r.scores, changes: r.changesWritten }, { class: "strong", "data-testid": "hemis-summary" }),
   );
   if (r.changes.length > 0) {
     el.append(tx("h4", "hemis.changed"), h("ul", { class: "risk-list", "data-testid": "hemis-changes" }, ...r.changes.map((c) => raw("li", c))));

@@ -3,7 +3,11 @@
 /**
  * What an import did (`daftar_core::hemis::ImportSummary`).
  */
-export type HemisImportResult = { groups: number, students: number, teachers: number, modules: number, journals: number, lessons: number, absences: number, changesWritten: number, 
+export type HemisImportResult = { groups: number, students: number, teachers: number, modules: number, journals: number, lessons: number, absences: number, 
+/**
+ * Control results written.
+ */
+scores: number, changesWritten: number, 
 /**
  * What changed in documents that were there before, for people.
  */
