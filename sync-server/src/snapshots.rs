@@ -64,7 +64,7 @@ impl AppState {
                 }
                 continue;
             }
-            match self.store().refresh_snapshots(&batch) {
+            match self.store().refresh_snapshots(&batch, crate::api::now_ms()) {
                 Ok(n) => Metrics::add(&self.metrics().snapshots_built, n as u64),
                 // A cache: a failed refresh costs the next reader a build, nothing more.
                 Err(e) => tracing::warn!(error = %e, "refreshing document snapshots failed"),

@@ -105,6 +105,7 @@ pub fn step(
             acknowledges: req.acknowledges,
             ack: req.ack,
         },
+        now,
     )?;
     for actor in own {
         if !pulled.authors.iter().any(|(a, _)| *a == actor) {

@@ -639,7 +639,7 @@ fn run_story(
                     .lock()
                     .expect("server")
                     .store()
-                    .refresh_snapshots(&docs)
+                    .refresh_snapshots(&docs, 0)
                     .expect("snapshots");
                 story
                     .log

@@ -7,17 +7,21 @@
 //! a backend only gathers the facts (assignments, the group a journal belongs to, …) and
 //! computes readable sets with its own joins.
 //!
-//! The methods are blocking: the handlers call them from `tokio::task::spawn_blocking`. Both
-//! backends we plan for have good blocking drivers (rusqlite here; `postgres` + a connection
-//! pool for the PostgreSQL backend), and a blocking trait stays object-safe without boxing
-//! futures. [`sqlite::SqliteStore`] is the embedded default.
+//! The methods are blocking: the handlers call them from `tokio::task::spawn_blocking`, and a
+//! blocking trait stays object-safe without boxing futures. The algorithm behind them is
+//! written once ([`engine`]) over a per-transaction trait each backend implements with its own
+//! SQL: [`sqlite`] (the embedded default) and [`postgres`] (several instances on one
+//! database).
 
+pub mod engine;
+// pub mod postgres;
 pub mod sqlite;
 
 use std::collections::HashSet;
 
 use daftar_protocol::{DocKind, DocMeta, ErrorCode, Role, UserInfo};
 
+// pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// A user's row id.
@@ -211,12 +215,29 @@ pub struct PullOutcome {
     pub page: Option<u64>,
 }
 
+/// What kind of database failure a [`StoreError::Database`] is, whatever the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbFailure {
+    /// Busy, locked, a serialization conflict, a lost connection: the same call may succeed
+    /// later.
+    Retryable,
+    /// The disk is full or the database cannot be written.
+    OutOfRoom,
+    Other,
+}
+
 /// Storage failures. Bad input never gets here: it is refused by the HTTP layer or reported
 /// in [`PushOutcome::refused`].
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error")]
-    Database(#[from] rusqlite::Error),
+    Database {
+        failure: DbFailure,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
     #[error("cannot create the database directory {path}")]
     CreateDir {
         path: std::path::PathBuf,
@@ -238,12 +259,25 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A database failure of this kind.
+    pub fn database(
+        failure: DbFailure,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> StoreError {
+        StoreError::Database {
+            failure,
+            source: Box::new(source),
+        }
+    }
+
     /// The database's disk is full, or it cannot be written (mounted read-only).
     pub fn is_out_of_room(&self) -> bool {
         matches!(
             self,
-            StoreError::Database(rusqlite::Error::SqliteFailure(e, _))
-                if matches!(e.code, rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::ReadOnly)
+            StoreError::Database {
+                failure: DbFailure::OutOfRoom,
+                ..
+            }
         )
     }
 
@@ -251,8 +285,10 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            StoreError::Database(rusqlite::Error::SqliteFailure(e, _))
-                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            StoreError::Database {
+                failure: DbFailure::Retryable,
+                ..
+            } | StoreError::Connect(_)
         )
     }
 }
@@ -303,7 +339,8 @@ pub trait Store: Send + Sync + 'static {
     fn push(&self, user: &User, batch: &PushBatch, now: i64) -> Result<PushOutcome, StoreError>;
 
     /// One page of changes for `user`'s replica (see `docs/sync-protocol.md`).
-    fn pull(&self, user: &User, request: &PullRequest) -> Result<PullOutcome, StoreError>;
+    fn pull(&self, user: &User, request: &PullRequest, now: i64)
+    -> Result<PullOutcome, StoreError>;
 
     /// The current access version.
     fn access_version(&self) -> Result<u64, StoreError>;
@@ -312,5 +349,5 @@ pub trait Store: Send + Sync + 'static {
     /// enough changes came after them, so the next replica that is sent one whole gets it
     /// without waiting for a build. Returns how many were rebuilt. Called in the background
     /// after pushes; a document nobody pushed to is left as it is.
-    fn refresh_snapshots(&self, docs: &[String]) -> Result<usize, StoreError>;
+    fn refresh_snapshots(&self, docs: &[String], now: i64) -> Result<usize, StoreError>;
 }

@@ -1245,6 +1245,7 @@ fn readable_sets_scale_to_thousands_of_documents() {
                         acknowledges: false,
                         ack: None,
                     },
+                    2,
                 )
                 .expect("pull");
             changes += page.changes.len();
