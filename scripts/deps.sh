@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Daftar needs on Debian 12 (run as root): build libraries for Tauri/WebKitGTK,
-# and with --test the packages the test suite drives (Xvfb, WebKitWebDriver, a real keyring).
+# and with --test the packages the test suite drives (Xvfb, WebKitWebDriver, a real keyring,
+# PostgreSQL and nginx for the scale-out tests).
 set -euo pipefail
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
@@ -9,7 +10,7 @@ pkgs=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-d
       libssl-dev build-essential pkg-config file)
 if [ "$want_test" = 1 ]; then
   pkgs+=(xvfb xauth imagemagick webkit2gtk-driver dbus dbus-x11 gnome-keyring keyutils at-spi2-core
-         fonts-dejavu-core xdotool poppler-utils)
+         fonts-dejavu-core xdotool poppler-utils postgresql nginx-light)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

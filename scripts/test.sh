@@ -13,6 +13,15 @@ export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 echo "==> checking formatting of the core crates and the desktop app"
 cargo fmt -p daftar-core -p daftar-protocol -p daftar-rules -p daftar-client -p daftar-cli -p daftar-tests -p daftar-desktop -p daftar-sync-server -p daftar-bench -- --check
 
+# A private PostgreSQL cluster on a free loopback port, for the server suite's second run and
+# the scale-out tests; stopped and removed at the end.
+pgroot=$(mktemp -d)
+chmod 755 "$pgroot"
+pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export DAFTAR_TEST_POSTGRES
+DAFTAR_TEST_POSTGRES=$(bash scripts/pg.sh start "$pgroot/cluster" "$pgport")
+trap 'bash scripts/pg.sh stop "$pgroot/cluster"; rm -rf "$pgroot"' EXIT
+
 runtime=$(mktemp -d)
 chmod 700 "$runtime"
 export XDG_RUNTIME_DIR="$runtime" XDG_DATA_HOME="$runtime/data" HOME="${HOME:-/root}"
@@ -25,6 +34,11 @@ dbus-run-session -- sh -c '
     cargo test --workspace --features daftar-desktop/custom-protocol ${DAFTAR_TEST_ARGS:-} -- --test-threads=2
 ' || status=$?
 rm -rf "$runtime"
+if [ "$status" = 0 ] && [ -z "${DAFTAR_TEST_ARGS:-}" ]; then
+  echo "==> the server suite again, on PostgreSQL ($DAFTAR_TEST_POSTGRES)"
+  DAFTAR_TEST_BACKEND=postgres cargo test --workspace --features daftar-desktop/custom-protocol \
+    --test server -- --test-threads=2 || status=$?
+fi
 if [ "$status" = 0 ] && [ -z "${DAFTAR_TEST_ARGS:-}" ]; then
   echo "==> fuzz smoke: every target 10 s from its seeds (fuzz/README.md)"
   bash fuzz/run.sh "${DAFTAR_FUZZ_SECONDS:-10}" || status=$?

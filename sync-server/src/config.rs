@@ -216,10 +216,18 @@ impl Config {
     }
 }
 
-/// Where the server keeps its data: `sqlite://PATH`, `sqlite:PATH` or a plain path.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the server keeps its data: `sqlite://PATH`, `sqlite:PATH` or a plain path (one
+/// server), or `postgres://USER:PASSWORD@HOST:PORT/DB` (several instances on one database).
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
 }
 
 impl DatabaseUrl {
@@ -244,7 +252,7 @@ impl DatabaseUrl {
             return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
         }
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            return Err(ConfigError::BackendUnavailable { scheme: "postgres" });
+            return Ok(DatabaseUrl::Postgres(s.to_owned()));
         }
         if s.is_empty() || s.contains("://") {
             return Err(ConfigError::Database { value: s.into() });
@@ -257,6 +265,8 @@ impl std::fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DatabaseUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            // Never the password: this is what logs and `--help` show.
+            DatabaseUrl::Postgres(url) => f.write_str(&crate::store::postgres::hide_password(url)),
         }
     }
 }
@@ -277,8 +287,6 @@ pub enum ConfigError {
     Listen { value: String },
     #[error("{value:?} is not a database URL (sqlite://PATH or a file path)")]
     Database { value: String },
-    #[error("the {scheme} backend is not available in this build; use sqlite://PATH")]
-    BackendUnavailable { scheme: &'static str },
     #[error("{field} {reason}")]
     Invalid {
         field: &'static str,
@@ -304,10 +312,17 @@ mod tests {
             DatabaseUrl::parse("/tmp/x.db").expect("path"),
             DatabaseUrl::Sqlite("/tmp/x.db".into())
         );
-        assert!(matches!(
-            DatabaseUrl::parse("postgres://h/db"),
-            Err(ConfigError::BackendUnavailable { .. })
-        ));
+        assert_eq!(
+            DatabaseUrl::parse("postgres://daftar:s3cret@h:5432/db").expect("url"),
+            DatabaseUrl::Postgres("postgres://daftar:s3cret@h:5432/db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgres://daftar:s3cret@h:5432/db")
+                .expect("url")
+                .to_string(),
+            "postgres://daftar:***@h:5432/db",
+            "the password is never shown"
+        );
         assert!(DatabaseUrl::parse("mysql://x").is_err());
     }
 

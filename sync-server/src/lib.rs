@@ -51,7 +51,11 @@ pub use api::router;
 pub use config::{Config, ConfigError, ConfigLayer, DatabaseUrl};
 pub use error::ApiError;
 pub use password::PasswordParams;
-pub use store::{SqliteStore, Store, StoreError, TeacherRef, User};
+pub use store::{PostgresStore, SqliteStore, Store, StoreError, TeacherRef, User};
+
+/// Connections each instance keeps to PostgreSQL (a push holds one; so does each request
+/// waiting in `spawn_blocking`).
+pub const POSTGRES_POOL: usize = 16;
 
 use limiter::LoginLimiter;
 use metrics::Metrics;
@@ -173,6 +177,7 @@ pub async fn shutdown_signal() {
 pub fn open_store(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
     match url {
         DatabaseUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path)?)),
+        DatabaseUrl::Postgres(url) => Ok(Arc::new(PostgresStore::connect(url, POSTGRES_POOL)?)),
     }
 }
 

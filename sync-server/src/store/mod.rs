@@ -14,14 +14,14 @@
 //! database).
 
 pub mod engine;
-// pub mod postgres;
+pub mod postgres;
 pub mod sqlite;
 
 use std::collections::HashSet;
 
 use daftar_protocol::{DocKind, DocMeta, ErrorCode, Role, UserInfo};
 
-// pub use postgres::PostgresStore;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// A user's row id.

@@ -1,12 +1,14 @@
-//! Integration tests: a real sync-server on 127.0.0.1:0 with an SQLite file, driven over
-//! real HTTP with reqwest, pushing real automerge changes.
+//! Integration tests: a real sync-server on 127.0.0.1:0, driven over real HTTP with reqwest,
+//! pushing real automerge changes. The whole suite runs on either backend: an SQLite file
+//! (the default), or with `DAFTAR_TEST_BACKEND=postgres` a fresh database of the PostgreSQL
+//! cluster at `DAFTAR_TEST_POSTGRES` (an admin URL; `scripts/test.sh` starts a private one).
 //!
-//! One test binary (faster to link than one per file). Each test starts its own server.
+//! One test binary (faster to link than one per file). Each test starts its own server on its
+//! own database.
 //! Passwords use the cheapest argon2 parameters through `Config::password`; production
 //! defaults are untouched.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use automerge::transaction::Transactable as _;
@@ -17,7 +19,7 @@ use daftar_protocol::{
     genesis_actor,
 };
 use daftar_sync_server::{
-    AppState, Config, PasswordParams, SqliteStore, UserSpec, add_user, serve,
+    AppState, Config, DatabaseUrl, PasswordParams, UserSpec, add_user, open_store, serve,
 };
 use reqwest::StatusCode;
 
@@ -29,7 +31,86 @@ struct Server {
     state: AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    database: DatabaseUrl,
     _dir: tempfile::TempDir,
+}
+
+/// Whether this run is on PostgreSQL (`DAFTAR_TEST_BACKEND=postgres`).
+fn on_postgres() -> bool {
+    match std::env::var("DAFTAR_TEST_BACKEND").as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Err(_) => false,
+        Ok(other) => panic!("DAFTAR_TEST_BACKEND={other:?}: say sqlite or postgres"),
+    }
+}
+
+/// The admin URL of the test cluster; a PostgreSQL run without one fails (it must never pass
+/// by testing SQLite again).
+fn postgres_admin_url() -> String {
+    std::env::var("DAFTAR_TEST_POSTGRES").unwrap_or_else(|_| {
+        panic!("DAFTAR_TEST_BACKEND=postgres needs DAFTAR_TEST_POSTGRES=postgres://USER@HOST:PORT/postgres")
+    })
+}
+
+/// Runs SQL on the test cluster's database `db` (the admin URL's database when `None`).
+async fn postgres_sql(db: Option<&str>, sql: &str) {
+    let mut url = postgres_admin_url();
+    if let Some(db) = db
+        && let Some(slash) = url.rfind('/')
+    {
+        url.truncate(slash + 1);
+        url.push_str(db);
+    }
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach the test cluster at {url}: {e}"));
+    let drive = tokio::spawn(connection);
+    client.batch_execute(sql).await.expect("test SQL");
+    drop(client);
+    let _ = drive.await;
+}
+
+/// A database of its own for one test: a new SQLite file in `dir`, or a new database on the
+/// PostgreSQL test cluster.
+async fn fresh_database(dir: &std::path::Path) -> DatabaseUrl {
+    if !on_postgres() {
+        return DatabaseUrl::Sqlite(dir.join("server.db"));
+    }
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "daftar_test_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        rand_suffix()
+    );
+    postgres_sql(None, &format!("CREATE DATABASE {name}")).await;
+    let admin = postgres_admin_url();
+    let base = &admin[..admin.rfind('/').expect("a database in the URL") + 1];
+    DatabaseUrl::Postgres(format!("{base}{name}"))
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+}
+
+/// [`fresh_database`] for a test without a runtime.
+fn fresh_database_now(dir: &std::path::Path) -> DatabaseUrl {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(fresh_database(dir))
+}
+
+/// The database name of a PostgreSQL URL.
+fn postgres_db(url: &DatabaseUrl) -> Option<String> {
+    match url {
+        DatabaseUrl::Postgres(u) => u.rsplit('/').next().map(str::to_owned),
+        DatabaseUrl::Sqlite(_) => None,
+    }
 }
 
 fn test_config() -> Config {
@@ -45,7 +126,12 @@ async fn start() -> Server {
 
 async fn start_with(config: Config) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(SqliteStore::open(&dir.path().join("server.db")).expect("open store"));
+    let database = fresh_database(dir.path()).await;
+    let url = database.clone();
+    let store = tokio::task::spawn_blocking(move || open_store(&url))
+        .await
+        .expect("open")
+        .expect("open store");
     let state = AppState::new(store, config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -61,6 +147,7 @@ async fn start_with(config: Config) -> Server {
         state,
         stop: Some(stop),
         task: Some(task),
+        database,
         _dir: dir,
     }
 }
@@ -1096,7 +1183,7 @@ fn cli_manages_users_and_assignments_on_the_same_database() {
     use std::io::Write as _;
     use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let db = fresh_database_now(dir.path()).to_string();
     let bin = env!("CARGO_BIN_EXE_daftar-sync");
     let run = |args: &[&str], stdin: &str| {
         let mut child = Command::new(bin)
@@ -1162,11 +1249,11 @@ fn cli_manages_users_and_assignments_on_the_same_database() {
 /// access change and the nothing-changed sync stay fast, because both are a few SQL joins.
 #[test]
 fn readable_sets_scale_to_thousands_of_documents() {
-    use daftar_sync_server::store::{IncomingChange, PullRequest, PushBatch, Store as _};
+    use daftar_sync_server::store::{IncomingChange, PullRequest, PushBatch};
     use std::time::Instant;
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(&dir.path().join("big.db")).expect("open");
+    let store = open_store(&fresh_database_now(dir.path())).expect("open");
     let params = PasswordParams::INSECURE_FAST;
     let spec = |name: &str, role, scope: Option<&str>, employee: Option<&str>| UserSpec {
         name: name.into(),
@@ -1175,11 +1262,24 @@ fn readable_sets_scale_to_thousands_of_documents() {
         employee: employee.map(Into::into),
         password: "x".into(),
     };
-    let admin = add_user(&store, &spec("admin", Role::Admin, None, None), &params).expect("admin");
-    let dean =
-        add_user(&store, &spec("dean", Role::Dean, Some("F3"), None), &params).expect("dean");
-    let teacher =
-        add_user(&store, &spec("t", Role::Teacher, None, Some("E7")), &params).expect("teacher");
+    let admin = add_user(
+        store.as_ref(),
+        &spec("admin", Role::Admin, None, None),
+        &params,
+    )
+    .expect("admin");
+    let dean = add_user(
+        store.as_ref(),
+        &spec("dean", Role::Dean, Some("F3"), None),
+        &params,
+    )
+    .expect("dean");
+    let teacher = add_user(
+        store.as_ref(),
+        &spec("t", Role::Teacher, None, Some("E7")),
+        &params,
+    )
+    .expect("teacher");
 
     let actor = b"admin-importer!!".to_vec();
     let mut batch = PushBatch::default();

@@ -621,20 +621,35 @@ async fn a_second_change_with_the_same_actor_and_seq_is_refused() {
 async fn a_damaged_row_never_fails_a_pull() {
     let server = start().await;
     let (admin_token, _) = seed(&server).await;
-    let db = rusqlite::Connection::open(server._dir.path().join("server.db")).expect("open");
-    let doc: i64 = db
-        .query_row("SELECT id FROM docs WHERE doc_id = 'group/g1'", [], |r| {
-            r.get(0)
-        })
-        .expect("g1");
-    for i in 0..12u8 {
-        db.execute(
-            "INSERT INTO changes (hash, doc, actor, user_id, bytes, stored_at) VALUES (?1, ?2, x'00', 1, ?3, 0)",
-            rusqlite::params![vec![i; 32], doc, vec![0x85, 0x6f, 0x4a, 0x83, i]],
-        )
-        .expect("insert");
+    match super::postgres_db(&server.database) {
+        Some(db) => {
+            let mut sql = String::new();
+            for i in 0..12u8 {
+                sql.push_str(&format!(
+                    "INSERT INTO changes (hash, doc, actor, user_id, bytes, stored_at) \
+                     SELECT '\\x{}', id, '\\x00', 1, '\\x856f4a83{i:02x}', 0 FROM docs WHERE doc_id = 'group/g1';\n",
+                    format!("{i:02x}").repeat(32)
+                ));
+            }
+            super::postgres_sql(Some(&db), &sql).await;
+        }
+        None => {
+            let db =
+                rusqlite::Connection::open(server._dir.path().join("server.db")).expect("open");
+            let doc: i64 = db
+                .query_row("SELECT id FROM docs WHERE doc_id = 'group/g1'", [], |r| {
+                    r.get(0)
+                })
+                .expect("g1");
+            for i in 0..12u8 {
+                db.execute(
+                    "INSERT INTO changes (hash, doc, actor, user_id, bytes, stored_at) VALUES (?1, ?2, x'00', 1, ?3, 0)",
+                    rusqlite::params![vec![i; 32], doc, vec![0x85, 0x6f, 0x4a, 0x83, i]],
+                )
+                .expect("insert");
+            }
+        }
     }
-    drop(db);
     let r = server
         .sync_raw(
             &admin_token,
@@ -669,7 +684,7 @@ impl Binary {
         use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
         use tokio::process::Command;
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = dir.path().join("server.db");
+        let db = super::fresh_database(dir.path()).await.to_string();
         let bin = env!("CARGO_BIN_EXE_daftar-sync");
         let mut add = Command::new(bin)
             .args(["user", "add", "admin", "--role", "admin", "--database"])
