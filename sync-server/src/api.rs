@@ -8,7 +8,6 @@
 //! the body size limit.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, MatchedPath, Request, State};
@@ -120,21 +119,43 @@ async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
-/// The peer's address, when the server was started with connect info (as [`crate::serve`]
-/// does); `None` under `oneshot` tests.
+/// The client's address: the peer's, when the server was started with connect info (as
+/// [`crate::serve`] does; `None` under `oneshot` tests), or, when the peer is one of the
+/// configured `trusted_proxies`, the last address in `X-Forwarded-For` that is not a proxy.
+/// A client that is not a trusted proxy cannot choose the address it is counted under.
 struct PeerIp(Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
+impl FromRequestParts<AppState> for PeerIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(PeerIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let proxies = &state.config().trusted_proxies;
+        Ok(PeerIp(match peer {
+            Some(p) if proxies.contains(&p) => {
+                forwarded_client(&parts.headers, proxies).or(Some(p))
+            }
+            other => other,
+        }))
     }
+}
+
+/// The client `X-Forwarded-For` names, read from the right past the trusted proxies.
+fn forwarded_client(headers: &axum::http::HeaderMap, proxies: &[IpAddr]) -> Option<IpAddr> {
+    let mut hops: Vec<IpAddr> = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let text = value.to_str().ok()?;
+        for hop in text.split(',') {
+            hops.push(hop.trim().parse().ok()?);
+        }
+    }
+    hops.into_iter().rev().find(|ip| !proxies.contains(ip))
 }
 
 /// The bearer token of the request.
@@ -224,11 +245,20 @@ async fn login(
         // Not a name anyone has; not counted, so junk cannot grow the limiter's map.
         return Err(ApiError::BadCredentials);
     }
-    let limiter = state.limiter();
-    if let Err(wait) = limiter.begin(&req.user, ip, Instant::now()) {
-        Metrics::add(&state.metrics().logins_failed, 1);
-        return Err(ApiError::RateLimited { retry_after: wait });
-    }
+    let limiter = state.limiter().clone();
+    let counting = state.clone();
+    let user_name = req.user.clone();
+    let attempt = match blocking(move || {
+        Ok(limiter.begin(counting.store().as_ref(), &user_name, ip, now_ms())?)
+    })
+    .await?
+    {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            Metrics::add(&state.metrics().logins_failed, 1);
+            return Err(ApiError::RateLimited { retry_after: wait });
+        }
+    };
     let shared = state.clone();
     let name = req.user.clone();
     // Verify even for unknown users, so timing does not tell which names exist.
@@ -252,7 +282,9 @@ async fn login(
     .await?;
     if !matches!(verdict, Err(ApiError::BadCredentials)) {
         // The right password (even for a disabled account) is not a guess.
-        limiter.succeeded(&req.user, ip);
+        let limiter = state.limiter().clone();
+        let counting = state.clone();
+        blocking(move || Ok(limiter.succeeded(counting.store().as_ref(), &attempt)?)).await?;
     }
     let user = verdict.inspect_err(|_| Metrics::add(&state.metrics().logins_failed, 1))?;
 

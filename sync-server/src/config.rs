@@ -44,6 +44,10 @@ pub struct Config {
     pub max_ops_per_change: usize,
     /// Raw change bytes one user may have stored per day (UTC), `max_change_mib_per_day`.
     pub max_change_bytes_per_day: u64,
+    /// Addresses of the reverse proxies in front of this instance (`trusted_proxies`): only a
+    /// request from one of them may name its client in `X-Forwarded-For`, for the sign-in
+    /// limiter. Empty (the default): the header is never read.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Config {
@@ -61,6 +65,7 @@ impl Default for Config {
             password: PasswordParams::default(),
             max_ops_per_change: daftar_rules::Limits::default().max_ops,
             max_change_bytes_per_day: 256 * 1024 * 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -80,6 +85,8 @@ pub struct ConfigLayer {
     pub login_window_secs: Option<u64>,
     pub max_ops_per_change: Option<usize>,
     pub max_change_mib_per_day: Option<u64>,
+    /// Proxy addresses, e.g. `["127.0.0.1"]` (environment: comma-separated).
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 impl ConfigLayer {
@@ -135,6 +142,12 @@ impl ConfigLayer {
             login_window_secs: num("LOGIN_WINDOW_SECS", get("LOGIN_WINDOW_SECS"))?,
             max_ops_per_change: num("MAX_OPS_PER_CHANGE", get("MAX_OPS_PER_CHANGE"))?,
             max_change_mib_per_day: num("MAX_CHANGE_MIB_PER_DAY", get("MAX_CHANGE_MIB_PER_DAY"))?,
+            trusted_proxies: get("TRUSTED_PROXIES").map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            }),
         })
     }
 }
@@ -176,6 +189,17 @@ impl Config {
         }
         if let Some(m) = layer.max_change_mib_per_day {
             self.max_change_bytes_per_day = m.saturating_mul(1024 * 1024);
+        }
+        if let Some(list) = &layer.trusted_proxies {
+            self.trusted_proxies = list
+                .iter()
+                .map(|s| {
+                    s.trim().parse().map_err(|_| ConfigError::Invalid {
+                        field: "trusted_proxies",
+                        reason: "must be IP addresses, e.g. [\"127.0.0.1\"]",
+                    })
+                })
+                .collect::<Result<_, _>>()?;
         }
         self.validate()?;
         Ok(self)

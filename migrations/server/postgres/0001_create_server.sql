@@ -130,3 +130,12 @@ CREATE TABLE replica_pending (
     done        BOOLEAN NOT NULL,
     PRIMARY KEY (user_id, replica, doc)
 );
+
+-- Sign-in attempts, counted by every instance alike (sync-server/src/limiter.rs).
+CREATE TABLE login_attempts (
+    id          BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    key         TEXT    NOT NULL,           -- user:<name> or ip:<address>
+    at          BIGINT  NOT NULL
+);
+CREATE INDEX login_attempts_key ON login_attempts(key, at);
+CREATE INDEX login_attempts_at ON login_attempts(at);

@@ -20,8 +20,8 @@ use daftar_protocol::{DocKind, DocMeta, ErrorCode, Role};
 use daftar_rules::{WriteFacts, Writer};
 
 use super::{
-    AssignOutcome, NewUser, PullOutcome, PullRequest, PushBatch, PushOutcome, Refused, Store,
-    StoreError, StoredChange, TeacherRef, User, UserId,
+    AssignOutcome, LoginAttempt, NewUser, PullOutcome, PullRequest, PushBatch, PushOutcome,
+    Refused, Store, StoreError, StoredChange, TeacherRef, User, UserId,
 };
 
 /// A newly readable document with fewer changes than this goes out change by change: a
@@ -131,6 +131,17 @@ pub trait Tx {
     ) -> Result<(), StoreError>;
     fn session_user(&mut self, token_hash: &[u8], now: i64) -> Result<Option<UserRow>, StoreError>;
     fn delete_session(&mut self, token_hash: &[u8]) -> Result<(), StoreError>;
+
+    // Sign-in attempts.
+    /// Serialises sign-in attempts (across instances) for the rest of the transaction.
+    fn lock_logins(&mut self) -> Result<(), StoreError>;
+    /// Forgets attempts made before `before`.
+    fn prune_logins(&mut self, before: i64) -> Result<(), StoreError>;
+    /// How many attempts `key` has since `since`, and the oldest one's time.
+    fn login_failures(&mut self, key: &str, since: i64) -> Result<(i64, Option<i64>), StoreError>;
+    fn insert_login(&mut self, key: &str, at: i64) -> Result<i64, StoreError>;
+    fn delete_logins_of(&mut self, key: &str) -> Result<(), StoreError>;
+    fn delete_login(&mut self, row: i64) -> Result<(), StoreError>;
 
     // Assignments and the access version.
     /// Records an assignment; whether it is new.
@@ -1010,6 +1021,49 @@ impl<B: Backend> Store for Engine<B> {
     fn access_version(&self) -> Result<u64, StoreError> {
         self.backend
             .transaction(Mode::Read, |tx| tx.access_version())
+    }
+
+    fn login_begin(
+        &self,
+        keys: &[(String, u32)],
+        window_ms: i64,
+        now: i64,
+    ) -> Result<Result<LoginAttempt, i64>, StoreError> {
+        self.backend.transaction(Mode::Write, |tx| {
+            tx.lock_logins()?;
+            let since = now.saturating_sub(window_ms);
+            tx.prune_logins(since)?;
+            let mut wait = 0i64;
+            for (key, limit) in keys {
+                let (count, oldest) = tx.login_failures(key, since)?;
+                if count >= i64::from(*limit)
+                    && let Some(oldest) = oldest
+                {
+                    wait = wait.max(window_ms - (now - oldest));
+                }
+            }
+            if wait > 0 {
+                return Ok(Err(wait));
+            }
+            let mut attempt = LoginAttempt {
+                user_key: keys.first().map(|k| k.0.clone()).unwrap_or_default(),
+                rows: Vec::new(),
+            };
+            for (key, _) in keys {
+                attempt.rows.push(tx.insert_login(key, now)?);
+            }
+            Ok(Ok(attempt))
+        })
+    }
+
+    fn login_succeeded(&self, attempt: &LoginAttempt) -> Result<(), StoreError> {
+        self.backend.transaction(Mode::Write, |tx| {
+            tx.delete_logins_of(&attempt.user_key)?;
+            for row in &attempt.rows {
+                tx.delete_login(*row)?;
+            }
+            Ok(())
+        })
     }
 
     fn refresh_snapshots(&self, docs: &[String], now: i64) -> Result<usize, StoreError> {

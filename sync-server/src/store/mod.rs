@@ -168,6 +168,13 @@ pub struct PushOutcome {
     pub stored_bytes: u64,
 }
 
+/// A sign-in attempt counted by [`Store::login_begin`]: its user key and the attempt rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoginAttempt {
+    pub user_key: String,
+    pub rows: Vec<i64>,
+}
+
 /// What a replica asks for in [`Store::pull`].
 #[derive(Debug, Clone)]
 pub struct PullRequest {
@@ -344,6 +351,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// The current access version.
     fn access_version(&self) -> Result<u64, StoreError>;
+
+    /// Counts a sign-in attempt against each `(key, limit)` (the first key is the user's)
+    /// unless one already has `limit` failures within `window_ms`: then `Ok(Err(wait_ms))`
+    /// until the oldest of them leaves the window. Serialised across instances.
+    fn login_begin(
+        &self,
+        keys: &[(String, u32)],
+        window_ms: i64,
+        now: i64,
+    ) -> Result<Result<LoginAttempt, i64>, StoreError>;
+
+    /// The attempt had the right password: the user's failures are forgotten and the attempt
+    /// is taken back from the other keys.
+    fn login_succeeded(&self, attempt: &LoginAttempt) -> Result<(), StoreError>;
 
     /// Brings the cached snapshots of these documents (ids like `journal/x`) up to date where
     /// enough changes came after them, so the next replica that is sent one whole gets it

@@ -414,7 +414,47 @@ fn user_params(user: &User) -> (String, Option<String>, Option<String>) {
     (user.name.clone(), user.employee.clone(), scope)
 }
 
+/// The advisory lock sign-in attempts are counted under.
+const LOGIN_LOCK: i64 = 0x4441_4654_4C47;
+
 impl Tx for PgTx<'_> {
+    fn lock_logins(&mut self) -> Result<(), StoreError> {
+        self.exec("SELECT pg_advisory_xact_lock($1)", &[&LOGIN_LOCK])?;
+        Ok(())
+    }
+
+    fn prune_logins(&mut self, before: i64) -> Result<(), StoreError> {
+        self.exec("DELETE FROM login_attempts WHERE at < $1", &[&before])?;
+        Ok(())
+    }
+
+    fn login_failures(&mut self, key: &str, since: i64) -> Result<(i64, Option<i64>), StoreError> {
+        let r = self.one(
+            "SELECT count(*), min(at) FROM login_attempts WHERE key = $1 AND at >= $2",
+            &[&key, &since],
+        )?;
+        Ok((r.get(0), r.get(1)))
+    }
+
+    fn insert_login(&mut self, key: &str, at: i64) -> Result<i64, StoreError> {
+        Ok(self
+            .one(
+                "INSERT INTO login_attempts (key, at) VALUES ($1, $2) RETURNING id",
+                &[&key, &at],
+            )?
+            .get(0))
+    }
+
+    fn delete_logins_of(&mut self, key: &str) -> Result<(), StoreError> {
+        self.exec("DELETE FROM login_attempts WHERE key = $1", &[&key])?;
+        Ok(())
+    }
+
+    fn delete_login(&mut self, row: i64) -> Result<(), StoreError> {
+        self.exec("DELETE FROM login_attempts WHERE id = $1", &[&row])?;
+        Ok(())
+    }
+
     fn user_exists(&mut self, name: &str) -> Result<bool, StoreError> {
         self.exists("SELECT 1 FROM users WHERE name = $1", &[&name])
     }

@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/server/sqlite/0002_add_doc_snapshots.sql"),
     include_str!("../../../migrations/server/sqlite/0003_check_changes.sql"),
     include_str!("../../../migrations/server/sqlite/0004_acknowledge_pages.sql"),
+    include_str!("../../../migrations/server/sqlite/0005_login_attempts.sql"),
 ];
 
 /// How long a writer waits for another process's transaction before giving up.
@@ -289,6 +290,48 @@ impl SqliteTx<'_> {
 }
 
 impl Tx for SqliteTx<'_> {
+    fn lock_logins(&mut self) -> Result<(), StoreError> {
+        // A write transaction (BEGIN IMMEDIATE) already excludes every other writer.
+        Ok(())
+    }
+
+    fn prune_logins(&mut self, before: i64) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("DELETE FROM login_attempts WHERE at < ?1")?
+            .execute([before])?;
+        Ok(())
+    }
+
+    fn login_failures(&mut self, key: &str, since: i64) -> Result<(i64, Option<i64>), StoreError> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT count(*), min(at) FROM login_attempts WHERE key = ?1 AND at >= ?2",
+            )?
+            .query_row(params![key, since], |r| Ok((r.get(0)?, r.get(1)?)))?)
+    }
+
+    fn insert_login(&mut self, key: &str, at: i64) -> Result<i64, StoreError> {
+        self.tx
+            .prepare_cached("INSERT INTO login_attempts (key, at) VALUES (?1, ?2)")?
+            .execute(params![key, at])?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    fn delete_logins_of(&mut self, key: &str) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("DELETE FROM login_attempts WHERE key = ?1")?
+            .execute([key])?;
+        Ok(())
+    }
+
+    fn delete_login(&mut self, row: i64) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("DELETE FROM login_attempts WHERE id = ?1")?
+            .execute([row])?;
+        Ok(())
+    }
+
     fn user_exists(&mut self, name: &str) -> Result<bool, StoreError> {
         self.exists("SELECT 1 FROM users WHERE name = ?1", [name])
     }

@@ -125,8 +125,17 @@ async fn start() -> Server {
 }
 
 async fn start_with(config: Config) -> Server {
+    start_on(config, None).await
+}
+
+/// A server on `database` (another instance of a server already running on it), or on a
+/// fresh database.
+async fn start_on(config: Config, database: Option<DatabaseUrl>) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
-    let database = fresh_database(dir.path()).await;
+    let database = match database {
+        Some(d) => d,
+        None => fresh_database(dir.path()).await,
+    };
     let url = database.clone();
     let store = tokio::task::spawn_blocking(move || open_store(&url))
         .await
@@ -182,6 +191,20 @@ impl Server {
             .send()
             .await
             .expect("send login")
+    }
+
+    async fn login_forwarded(&self, user: &str, password: &str, forwarded: &str) -> StatusCode {
+        self.http
+            .post(format!("{}/v1/sessions", self.url))
+            .header("x-forwarded-for", forwarded)
+            .json(&LoginRequest {
+                user: user.into(),
+                password: password.into(),
+            })
+            .send()
+            .await
+            .expect("send login")
+            .status()
     }
 
     async fn token(&self, user: &str) -> String {
@@ -511,6 +534,96 @@ async fn repeated_wrong_passwords_are_rate_limited() {
     let err: ErrorBody = r.json().await.expect("error body");
     assert_eq!(err.error, ErrorCode::RateLimited);
     server.shutdown().await;
+}
+
+/// Two instances on one database (as behind a load balancer) share what they know: a
+/// session made through one works through the other, and wrong passwords counted by one
+/// lock the name out on the other.
+#[tokio::test]
+async fn instances_on_one_database_share_sessions_and_sign_in_limits() {
+    let a = start().await;
+    let b = start_on(test_config(), Some(a.database.clone())).await;
+    a.user("ali", Role::Teacher, None, None);
+    a.user("vali", Role::Teacher, None, None);
+    let token = a.token("vali").await;
+    let r = b.sync_raw(&token, "r1", &SyncRequest::default()).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "a session from instance A works on B"
+    );
+    for _ in 0..5 {
+        assert_eq!(
+            a.login_raw("ali", "wrong").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        b.login_raw("ali", "pw-ali").await.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "failures counted on A hold on B"
+    );
+    b.shutdown().await;
+    a.shutdown().await;
+}
+
+/// `X-Forwarded-For` names the client only when the request comes from a trusted proxy:
+/// anyone else would pick a fresh address for every guess.
+#[tokio::test]
+async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
+    let limits = Config {
+        login_max_failures: 100,
+        login_max_failures_per_ip: 2,
+        ..test_config()
+    };
+    // Not trusted: the header is ignored, every guess counts against 127.0.0.1.
+    let direct = start_with(limits.clone()).await;
+    assert_eq!(
+        direct.login_forwarded("a", "x", "10.0.0.1").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        direct.login_forwarded("b", "x", "10.0.0.2").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        direct.login_forwarded("c", "x", "10.0.0.3").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    direct.shutdown().await;
+
+    // Behind a trusted proxy on 127.0.0.1: each client address has its own count, read from
+    // the right of the chain, so a forged first hop does not help.
+    let proxied = start_with(Config {
+        trusted_proxies: vec!["127.0.0.1".parse().expect("ip")],
+        ..limits
+    })
+    .await;
+    assert_eq!(
+        proxied.login_forwarded("a", "x", "10.0.0.1").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        proxied.login_forwarded("b", "x", "10.0.0.1").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        proxied.login_forwarded("c", "x", "10.0.0.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        proxied.login_forwarded("c", "x", "10.0.0.2").await,
+        StatusCode::UNAUTHORIZED,
+        "another client behind the same proxy is not locked out"
+    );
+    assert_eq!(
+        proxied
+            .login_forwarded("d", "x", "10.9.9.9, 10.0.0.1")
+            .await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the address the proxy saw counts, not one the client wrote"
+    );
+    proxied.shutdown().await;
 }
 
 #[tokio::test]
