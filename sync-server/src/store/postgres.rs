@@ -85,8 +85,18 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     }
 }
 
+/// Knobs for tests that show why the push lock exists: hold a push open before it commits,
+/// or push without the lock. Never set outside tests.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TestKnobs {
+    pub hold_push_before_commit: Duration,
+    pub push_without_lock: bool,
+}
+
 /// The PostgreSQL backend: a connection pool and the runtime that drives it.
 pub struct Postgres {
+    knobs: std::sync::Mutex<TestKnobs>,
     pool: Pool,
     runtime: Option<tokio::runtime::Runtime>,
     /// The URL with its password hidden, for logs.
@@ -164,6 +174,7 @@ impl Engine<Postgres> {
                 .map_err(|e| StoreError::Connect(format!("{shown}: {e}")))?
         };
         let backend = Postgres {
+            knobs: std::sync::Mutex::new(TestKnobs::default()),
             pool,
             runtime: Some(runtime),
             shown,
@@ -176,6 +187,13 @@ impl Engine<Postgres> {
 /// Waits on this thread for a future that needs no runtime of its own.
 fn wait<F: std::future::Future>(future: F) -> F::Output {
     futures_executor::block_on(future)
+}
+
+impl Engine<Postgres> {
+    #[doc(hidden)]
+    pub fn set_test_knobs(&self, knobs: TestKnobs) {
+        *self.backend.knobs.lock().unwrap_or_else(|p| p.into_inner()) = knobs;
+    }
 }
 
 impl Postgres {
@@ -252,12 +270,16 @@ impl Backend for Postgres {
             // Read committed: a push that waited for the lock then sees every push before it.
             Mode::Write | Mode::Push => builder,
         };
+        let knobs = *self.knobs.lock().unwrap_or_else(|p| p.into_inner());
         let tx = wait(builder.start())?;
-        if mode == Mode::Push {
+        if mode == Mode::Push && !knobs.push_without_lock {
             wait(tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PUSH_LOCK]))?;
         }
         let mut pg = PgTx { tx };
         let out = f(&mut pg)?;
+        if mode == Mode::Push && !knobs.hold_push_before_commit.is_zero() {
+            std::thread::sleep(knobs.hold_push_before_commit);
+        }
         wait(pg.tx.commit())?;
         Ok(out)
     }

@@ -1966,3 +1966,156 @@ async fn newly_readable_documents_arrive_as_one_snapshot() {
     assert_eq!(heads, doc.get_heads());
     server.shutdown().await;
 }
+
+/// The pull cursor follows commit order across instances (PostgreSQL): instance A stores a
+/// change and holds its transaction open; instance B stores one after it and commits first; a
+/// replica pulls in between. With the push lock, B waits for A and the replica gets both. The
+/// same run without the lock shows the failure the lock prevents: the replica's cursor passes
+/// A's change before it is visible, and the change is never sent.
+#[test]
+fn no_pull_steps_past_a_change_another_instance_commits_later() {
+    use daftar_sync_server::PostgresStore;
+    use daftar_sync_server::store::postgres::TestKnobs;
+    use daftar_sync_server::store::{IncomingChange, PullRequest, PushBatch, Store as _};
+    use std::sync::Arc;
+    if !on_postgres() {
+        eprintln!("(runs on PostgreSQL only: DAFTAR_TEST_BACKEND=postgres)");
+        return;
+    }
+    let run = |with_lock: bool| -> (usize, usize) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let DatabaseUrl::Postgres(url) = fresh_database_now(dir.path()) else {
+            unreachable!("a PostgreSQL run")
+        };
+        let a = Arc::new(PostgresStore::connect(&url, 4).expect("instance A"));
+        let b = Arc::new(PostgresStore::connect(&url, 4).expect("instance B"));
+        let params = PasswordParams::INSECURE_FAST;
+        let admin = add_user(
+            a.as_ref(),
+            &UserSpec {
+                name: "admin".into(),
+                role: Role::Admin,
+                scope: None,
+                employee: None,
+                password: "x".into(),
+            },
+            &params,
+        )
+        .expect("admin");
+        // B's push is another administrator's (two users' pushes share no row).
+        let admin2 = add_user(
+            a.as_ref(),
+            &UserSpec {
+                name: "admin2".into(),
+                role: Role::Admin,
+                scope: None,
+                employee: None,
+                password: "x".into(),
+            },
+            &params,
+        )
+        .expect("admin2");
+        let batch = |doc: &str, actor: &[u8], with_meta: bool| {
+            let bytes = change(doc, actor, Role::Admin, "id", doc);
+            let inspected = daftar_rules::inspect(
+                doc,
+                DocKind::Group,
+                &bytes,
+                &daftar_rules::Limits::default(),
+            );
+            let hash = inspected.as_ref().expect("a valid change").hash;
+            PushBatch {
+                metas: if with_meta {
+                    vec![(doc.to_owned(), DocKind::Group, meta_group("F1"))]
+                } else {
+                    Vec::new()
+                },
+                changes: vec![IncomingChange {
+                    doc: doc.to_owned(),
+                    kind: DocKind::Group,
+                    hash,
+                    bytes,
+                    inspected,
+                }],
+                daily_bytes: 0,
+            }
+        };
+        // Both documents exist first, so the racing pushes change no readable set (which would
+        // send whole documents again and hide a skipped change).
+        a.push(&admin, &batch("group/slow", b"setup-actor-0001", true), 1)
+            .expect("setup");
+        a.push(&admin, &batch("group/fast", b"setup-actor-0002", true), 1)
+            .expect("setup");
+        let knobs = TestKnobs {
+            hold_push_before_commit: Duration::from_millis(1500),
+            push_without_lock: !with_lock,
+        };
+        a.set_test_knobs(knobs);
+        b.set_test_knobs(TestKnobs {
+            push_without_lock: !with_lock,
+            ..TestKnobs::default()
+        });
+        let pull = |store: &PostgresStore, cursor: u64, access: u64| {
+            store
+                .pull(
+                    &admin,
+                    &PullRequest {
+                        replica: "dean-office".into(),
+                        cursor,
+                        access,
+                        budget: 1 << 20,
+                        skip: Default::default(),
+                        snapshots: false,
+                        acknowledges: false,
+                        ack: None,
+                    },
+                    3,
+                )
+                .expect("pull")
+        };
+        let mut first = pull(&b, 0, 0);
+        while first.more {
+            first = pull(&b, first.cursor, first.access);
+        }
+        let (mut cursor, mut access) = (first.cursor, first.access);
+        let slow = {
+            let a = Arc::clone(&a);
+            let admin = admin.clone();
+            let batch = batch("group/slow", b"instance-a-actor", false);
+            std::thread::spawn(move || a.push(&admin, &batch, 1).expect("A pushes"))
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        let fast = {
+            let b = Arc::clone(&b);
+            let admin2 = admin2.clone();
+            let batch = batch("group/fast", b"instance-b-actor", false);
+            std::thread::spawn(move || b.push(&admin2, &batch, 2).expect("B pushes"))
+        };
+        // The replica keeps pulling through B while both pushes are under way.
+        let mut got: BTreeSet<Vec<u8>> = BTreeSet::new();
+        let until = std::time::Instant::now() + Duration::from_secs(4);
+        while std::time::Instant::now() < until {
+            let page = pull(&b, cursor, access);
+            got.extend(page.changes.iter().map(|c| c.bytes.clone()));
+            cursor = page.cursor;
+            access = page.access;
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        slow.join().expect("A");
+        fast.join().expect("B");
+        let stored = pull(&a, 0, 0).changes.len() - 2;
+        a.set_test_knobs(TestKnobs::default());
+        (got.len(), stored)
+    };
+    assert_eq!(
+        run(true),
+        (2, 2),
+        "with the lock the replica gets both changes"
+    );
+    let (got, stored) = run(false);
+    assert_eq!(stored, 2);
+    assert_eq!(
+        got, 1,
+        "without the lock the later commit of the lower seq is skipped (the test can fail)"
+    );
+}
