@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sessions", post(login).delete(logout))
         .route("/v1/sync", post(sync))
         .route("/v1/assignments", post(assign))
+        .route(daftar_protocol::LIVE_PATH, get(live))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -329,6 +330,7 @@ async fn sync(
 
     if step.stored > 0 {
         state.refresh_snapshots_later(step.touched);
+        state.live().bump();
     }
     let metrics = state.metrics();
     let response = step.response;
@@ -377,4 +379,66 @@ async fn assign(
         assigned: outcome.assigned,
         pending: outcome.pending,
     }))
+}
+
+/// `GET /v1/changes?after=CURSOR&access=ACCESS&wait=SECONDS` (see [`daftar_protocol::LIVE_PATH`]).
+#[tracing::instrument(skip_all, fields(user = %user.name))]
+async fn live(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Result<ApiJson<daftar_protocol::LiveResponse>, ApiError> {
+    let (mut after, mut access, mut wait) = (0u64, 0u64, 25u64);
+    for pair in query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let number = value
+            .parse::<u64>()
+            .map_err(|_| ApiError::malformed(format!("{key}={value:?} is not a whole number")))?;
+        match key {
+            "after" => after = number,
+            "access" => access = number,
+            "wait" => wait = number,
+            _ => return Err(ApiError::malformed(format!("unknown parameter {key:?}"))),
+        }
+    }
+    let Some(_slot) = state.live().slot(user.id) else {
+        return Err(ApiError::RateLimited {
+            retry_after: std::time::Duration::from_secs(5),
+        });
+    };
+    // Within the request timeout, with room to answer.
+    let most = state
+        .config()
+        .request_timeout
+        .saturating_sub(std::time::Duration::from_secs(2))
+        .max(std::time::Duration::from_secs(1));
+    let wait =
+        std::time::Duration::from_secs(wait.min(daftar_protocol::LIVE_MAX_WAIT_SECS)).min(most);
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut bumps = state.live().subscribe();
+    let mut closed = state.live().closed();
+    loop {
+        bumps.borrow_and_update();
+        let store = state.store().clone();
+        let who = user.clone();
+        let changed = blocking(move || Ok(store.news_since(&who, after, access)?)).await?;
+        if changed || state.live().is_closed() {
+            return Ok(ApiJson(daftar_protocol::LiveResponse { changed }));
+        }
+        tokio::select! {
+            bumped = bumps.changed() => {
+                if bumped.is_err() {
+                    break;
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => break,
+            _ = closed.changed() => break,
+        }
+    }
+    Ok(ApiJson(daftar_protocol::LiveResponse { changed: false }))
 }

@@ -35,6 +35,7 @@ pub mod config;
 pub mod encoding;
 pub mod error;
 pub mod limiter;
+pub mod live;
 pub mod metrics;
 pub mod password;
 pub mod snapshots;
@@ -72,6 +73,7 @@ struct Shared {
     limiter: LoginLimiter,
     metrics: Metrics,
     snapshotter: snapshots::Snapshotter,
+    live: live::Live,
     /// A hash to verify against for unknown user names (made on first use).
     dummy_hash: OnceLock<String>,
 }
@@ -91,6 +93,9 @@ impl AppState {
             config.login_max_failures,
             config.login_max_failures_per_ip,
         );
+        let live = live::Live::default();
+        let waker = live.clone();
+        store.listen(Arc::new(move || waker.bump()));
         AppState {
             inner: Arc::new(Shared {
                 store,
@@ -98,6 +103,7 @@ impl AppState {
                 limiter,
                 metrics: Metrics::default(),
                 snapshotter: snapshots::Snapshotter::default(),
+                live,
                 dummy_hash: OnceLock::new(),
             }),
         }
@@ -119,6 +125,11 @@ impl AppState {
         &self.inner.snapshotter
     }
 
+    /// Live updates of this instance.
+    pub fn live(&self) -> &live::Live {
+        &self.inner.live
+    }
+
     pub(crate) fn limiter(&self) -> &LoginLimiter {
         &self.inner.limiter
     }
@@ -138,9 +149,14 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let live = state.live().clone();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Waiting live requests answer now, so they do not hold the shutdown up.
+            live.close();
+        })
         .await
 }
 

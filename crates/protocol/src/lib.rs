@@ -189,6 +189,21 @@ pub struct UserInfo {
     pub employee: Option<String>,
 }
 
+/// `GET /v1/changes?after=CURSOR&access=ACCESS&wait=SECONDS`: answered as soon as the server
+/// stores a change the user may read with a seq after `after`, or the user's access version is
+/// no longer `access` (`changed: true`: sync now), or after `wait` seconds (`changed: false`:
+/// ask again). Lets an online client see others' edits within a second without polling.
+pub const LIVE_PATH: &str = "/v1/changes";
+
+/// Longest wait a client may ask of [`LIVE_PATH`], in seconds.
+pub const LIVE_MAX_WAIT_SECS: u64 = 55;
+
+/// The answer of [`LIVE_PATH`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveResponse {
+    pub changed: bool,
+}
+
 #[derive(Clone, Serialize, Deserialize)]
 pub struct LoginResponse {
     pub token: String,

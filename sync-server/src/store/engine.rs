@@ -54,6 +54,11 @@ pub trait Backend: Send + Sync + 'static {
         mode: Mode,
         f: impl FnOnce(&mut dyn Tx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError>;
+
+    /// See [`Store::listen`].
+    fn listen(&self, on_change: std::sync::Arc<dyn Fn() + Send + Sync>) {
+        let _ = on_change;
+    }
 }
 
 /// A `users` row as read, before its role text is checked.
@@ -131,6 +136,9 @@ pub trait Tx {
     ) -> Result<(), StoreError>;
     fn session_user(&mut self, token_hash: &[u8], now: i64) -> Result<Option<UserRow>, StoreError>;
     fn delete_session(&mut self, token_hash: &[u8]) -> Result<(), StoreError>;
+
+    /// Tells other instances that this transaction stores changes (delivered at commit).
+    fn announce_changes(&mut self) -> Result<(), StoreError>;
 
     // Sign-in attempts.
     /// Serialises sign-in attempts (across instances) for the rest of the transaction.
@@ -1023,6 +1031,18 @@ impl<B: Backend> Store for Engine<B> {
             .transaction(Mode::Read, |tx| tx.access_version())
     }
 
+    fn news_since(&self, user: &User, after: u64, access: u64) -> Result<bool, StoreError> {
+        let after = after.min(i64::MAX as u64) as i64;
+        self.backend.transaction(Mode::Read, |tx| {
+            Ok(tx.access_version()? != access
+                || !tx.readable_changes(user, after, i64::MAX, 1)?.is_empty())
+        })
+    }
+
+    fn listen(&self, on_change: std::sync::Arc<dyn Fn() + Send + Sync>) {
+        self.backend.listen(on_change);
+    }
+
     fn login_begin(
         &self,
         keys: &[(String, u32)],
@@ -1290,6 +1310,7 @@ fn push(
     }
     if outcome.stored > 0 {
         tx.set_usage(user.id, day, used_today)?;
+        tx.announce_changes()?;
     }
     Ok(outcome)
 }

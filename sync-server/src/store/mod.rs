@@ -352,6 +352,17 @@ pub trait Store: Send + Sync + 'static {
     /// The current access version.
     fn access_version(&self) -> Result<u64, StoreError>;
 
+    /// Whether `user` has something new to sync: a readable change with a seq after `after`,
+    /// or an access version other than `access`.
+    fn news_since(&self, user: &User, after: u64, access: u64) -> Result<bool, StoreError>;
+
+    /// Calls `on_change` whenever another instance on the same database stores changes
+    /// (PostgreSQL `LISTEN`), and once after each (re)connection. A single-instance backend
+    /// does nothing: this instance's own pushes are known without it.
+    fn listen(&self, on_change: std::sync::Arc<dyn Fn() + Send + Sync>) {
+        let _ = on_change;
+    }
+
     /// Counts a sign-in attempt against each `(key, limit)` (the first key is the user's)
     /// unless one already has `limit` failures within `window_ms`: then `Ok(Err(wait_ms))`
     /// until the oldest of them leaves the window. Serialised across instances.

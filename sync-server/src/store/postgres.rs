@@ -97,6 +97,7 @@ pub struct TestKnobs {
 /// The PostgreSQL backend: a connection pool and the runtime that drives it.
 pub struct Postgres {
     knobs: std::sync::Mutex<TestKnobs>,
+    config: tokio_postgres::Config,
     pool: Pool,
     runtime: Option<tokio::runtime::Runtime>,
     /// The URL with its password hidden, for logs.
@@ -157,7 +158,7 @@ impl Engine<Postgres> {
             .build()
             .map_err(|e| StoreError::Connect(format!("cannot start the driver: {e}")))?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -175,6 +176,7 @@ impl Engine<Postgres> {
         };
         let backend = Postgres {
             knobs: std::sync::Mutex::new(TestKnobs::default()),
+            config,
             pool,
             runtime: Some(runtime),
             shown,
@@ -255,6 +257,64 @@ impl Postgres {
 }
 
 impl Backend for Postgres {
+    fn listen(&self, on_change: std::sync::Arc<dyn Fn() + Send + Sync>) {
+        let Some(runtime) = self.runtime.as_ref() else {
+            return;
+        };
+        let config = self.config.clone();
+        let shown = self.shown.clone();
+        runtime.spawn(async move {
+            let mut delay = Duration::from_millis(500);
+            loop {
+                match config.connect(NoTls).await {
+                    Ok((client, mut connection)) => {
+                        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+                        let drive = tokio::spawn(async move {
+                            loop {
+                                match std::future::poll_fn(|cx| connection.poll_message(cx)).await
+                                {
+                                    Some(Ok(tokio_postgres::AsyncMessage::Notification(_))) => {
+                                        if tx.send(()).is_err() {
+                                            break;
+                                        }
+                                    }
+                                    Some(Ok(_)) => {}
+                                    Some(Err(e)) => {
+                                        tracing::warn!(error = %e, "the change listener lost its connection");
+                                        break;
+                                    }
+                                    None => break,
+                                }
+                            }
+                        });
+                        match client
+                            .batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))
+                            .await
+                        {
+                            Ok(()) => {
+                                delay = Duration::from_millis(500);
+                                // What was stored while nobody listened.
+                                on_change();
+                                while rx.recv().await.is_some() {
+                                    // Many pushes at once wake waiting requests once.
+                                    while rx.try_recv().is_ok() {}
+                                    on_change();
+                                }
+                            }
+                            Err(e) => tracing::warn!(error = %e, "cannot LISTEN for changes"),
+                        }
+                        drive.abort();
+                    }
+                    Err(e) => {
+                        tracing::warn!(url = %shown, error = %e, "the change listener cannot connect")
+                    }
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(15));
+            }
+        });
+    }
+
     fn transaction<T>(
         &self,
         mode: Mode,
@@ -439,7 +499,15 @@ fn user_params(user: &User) -> (String, Option<String>, Option<String>) {
 /// The advisory lock sign-in attempts are counted under.
 const LOGIN_LOCK: i64 = 0x4441_4654_4C47;
 
+/// The channel pushes `NOTIFY` on and every instance listens to.
+pub const CHANGES_CHANNEL: &str = "daftar_changes";
+
 impl Tx for PgTx<'_> {
+    fn announce_changes(&mut self) -> Result<(), StoreError> {
+        self.exec("SELECT pg_notify($1, '')", &[&CHANGES_CHANNEL])?;
+        Ok(())
+    }
+
     fn lock_logins(&mut self) -> Result<(), StoreError> {
         self.exec("SELECT pg_advisory_xact_lock($1)", &[&LOGIN_LOCK])?;
         Ok(())

@@ -290,6 +290,11 @@ impl SqliteTx<'_> {
 }
 
 impl Tx for SqliteTx<'_> {
+    fn announce_changes(&mut self) -> Result<(), StoreError> {
+        // One instance per file: its own pushes wake its waiting requests directly.
+        Ok(())
+    }
+
     fn lock_logins(&mut self) -> Result<(), StoreError> {
         // A write transaction (BEGIN IMMEDIATE) already excludes every other writer.
         Ok(())

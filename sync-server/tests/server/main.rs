@@ -207,6 +207,30 @@ impl Server {
             .status()
     }
 
+    /// A live-update wait: its status and, when answered, whether there is news.
+    async fn live(
+        &self,
+        token: &str,
+        after: u64,
+        access: u64,
+        wait: u64,
+    ) -> (StatusCode, Option<bool>) {
+        let r = self
+            .http
+            .get(format!(
+                "{}{}?after={after}&access={access}&wait={wait}",
+                self.url,
+                daftar_protocol::LIVE_PATH
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send live");
+        let status = r.status();
+        let body: Option<daftar_protocol::LiveResponse> = r.json().await.ok();
+        (status, body.map(|b| b.changed))
+    }
+
     async fn token(&self, user: &str) -> String {
         let r = self.login_raw(user, &password_of(user)).await;
         assert_eq!(r.status(), StatusCode::OK, "login {user}");
@@ -2117,5 +2141,147 @@ fn no_pull_steps_past_a_change_another_instance_commits_later() {
     assert_eq!(
         got, 1,
         "without the lock the later commit of the lower seq is skipped (the test can fail)"
+    );
+}
+
+/// Live updates: a dean's office waiting on one instance learns of a teacher's mark pushed
+/// through another (PostgreSQL `NOTIFY`; the same instance on SQLite) within a second, 50 times
+/// over; a dean of another faculty is not woken; waits per user are bounded; shutdown answers
+/// a waiting request at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_updates_reach_a_waiting_dean_within_a_second() {
+    let a = start().await;
+    let b = if on_postgres() {
+        Some(start_on(test_config(), Some(a.database.clone())).await)
+    } else {
+        None
+    };
+    let watch = b.as_ref().unwrap_or(&a);
+    let (_admin_token, _) = seed(&a).await;
+    a.user("ali", Role::Teacher, None, Some("E1"));
+    a.user("dekanat", Role::Dean, Some("F1"), None);
+    a.user("dekanat2", Role::Dean, Some("F2"), None);
+    let ali_token = a.token("ali").await;
+    let dean_token = watch.token("dekanat").await;
+    let mut ali = Replica::new("ali-laptop");
+    ali.sync(&a, &ali_token, vec![], vec![]).await;
+    let mut dean = Replica::new("dean-office");
+    dean.sync(watch, &dean_token, vec![], vec![]).await;
+
+    let mut latencies = Vec::new();
+    for i in 0..50 {
+        let (cursor, access) = (dean.cursor, dean.access);
+        let waiter = {
+            let url = watch.url.clone();
+            let token = dean_token.clone();
+            tokio::spawn(async move {
+                let r = reqwest::Client::new()
+                    .get(format!(
+                        "{url}{}?after={cursor}&access={access}&wait=20",
+                        daftar_protocol::LIVE_PATH
+                    ))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .expect("live");
+                let answered = std::time::Instant::now();
+                let body: daftar_protocol::LiveResponse = r.json().await.expect("body");
+                (body.changed, answered)
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let mark = ali.change("journal/j1", &format!("lesson-{i}"), "present");
+        let pushed = std::time::Instant::now();
+        ali.sync(&a, &ali_token, vec![], vec![push("journal/j1", &mark)])
+            .await;
+        let (changed, answered) = waiter.await.expect("waiter");
+        assert!(changed, "try {i}: the wait ends with news");
+        latencies.push(answered.saturating_duration_since(pushed));
+        dean.sync(watch, &dean_token, vec![], vec![]).await;
+        assert!(dean.received.iter().any(|(_, h)| *h == hash_of(&mark)));
+    }
+    latencies.sort();
+    let p50 = latencies[latencies.len() / 2];
+    let p99 = latencies[(latencies.len() * 99).div_ceil(100) - 1];
+    eprintln!(
+        "live updates ({}): p50 {p50:?}, p99 {p99:?}, max {:?} over {} tries",
+        if on_postgres() {
+            "PostgreSQL, two instances"
+        } else {
+            "SQLite, one instance"
+        },
+        latencies.last().expect("tries"),
+        latencies.len()
+    );
+    assert!(p99 <= Duration::from_secs(1), "p99 {p99:?}");
+
+    // A dean of another faculty is not woken by marks they may not read.
+    let other_token = watch.token("dekanat2").await;
+    let mut other = Replica::new("other-office");
+    other.sync(watch, &other_token, vec![], vec![]).await;
+    let waiter = {
+        let url = watch.url.clone();
+        let (cursor, access) = (other.cursor, other.access);
+        tokio::spawn(async move {
+            reqwest::Client::new()
+                .get(format!(
+                    "{url}{}?after={cursor}&access={access}&wait=2",
+                    daftar_protocol::LIVE_PATH
+                ))
+                .bearer_auth(other_token)
+                .send()
+                .await
+                .expect("live")
+                .json::<daftar_protocol::LiveResponse>()
+                .await
+                .expect("body")
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let mark = ali.change("journal/j1", "lesson-other", "present");
+    ali.sync(&a, &ali_token, vec![], vec![push("journal/j1", &mark)])
+        .await;
+    assert!(
+        !waiter.await.expect("waiter").changed,
+        "nothing readable for F2"
+    );
+
+    // Bounded: a fifth wait of the same user is refused while four are held.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let url = watch.url.clone();
+        let token = dean_token.clone();
+        let (cursor, access) = (dean.cursor + 1_000_000, dean.access);
+        held.push(tokio::spawn(async move {
+            reqwest::Client::new()
+                .get(format!(
+                    "{url}{}?after={cursor}&access={access}&wait=20",
+                    daftar_protocol::LIVE_PATH
+                ))
+                .bearer_auth(token)
+                .send()
+                .await
+                .map(|r| r.status())
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, _) = watch
+        .live(&dean_token, dean.cursor + 1_000_000, dean.access, 20)
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+
+    // Shutdown answers the held waits at once.
+    let stopping = std::time::Instant::now();
+    if let Some(b) = b {
+        b.shutdown().await;
+    }
+    a.shutdown().await;
+    for h in held {
+        let _ = h.await;
+    }
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?} with waits held",
+        stopping.elapsed()
     );
 }
