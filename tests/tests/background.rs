@@ -1,6 +1,7 @@
 //! The background sync loop against the real server: it notices the outage, keeps the edits,
 //! goes back online by itself when the server returns, and sends an edit shortly after it is
-//! made, all without a click.
+//! made, and (live updates) takes another device's edit within seconds while its periodic sync
+//! is ten minutes away, all without a click.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -74,6 +75,8 @@ fn loop_goes_offline_keeps_edits_and_recovers_without_a_click() {
         min_backoff: Duration::from_millis(200),
         max_backoff: Duration::from_secs(60),
         probe: Duration::from_millis(200),
+        live_wait: Some(Duration::from_secs(20)),
+        periodic_with_live: Duration::from_secs(600),
     };
     let handle = runtime.block_on(async { background::spawn(replica.clone(), transport, config) });
     let mut rx = handle.subscribe();
@@ -122,8 +125,53 @@ fn loop_goes_offline_keeps_edits_and_recovers_without_a_click() {
     wait_for(&mut rx, "edit sent", |s| {
         s.last_success > synced_at && s.waiting == 0 && !s.running && s.online
     });
-    let r = replica.lock().expect("lock");
-    assert_eq!(r.waiting().expect("waiting"), 0);
-    drop(r);
+    let (journal, lesson, student) = {
+        let r = replica.lock().expect("lock");
+        assert_eq!(r.waiting().expect("waiting"), 0);
+        let journal = r
+            .resolve_journal(&r.journals().expect("journals")[0].id)
+            .expect("journal");
+        let view = r.journal_view(&journal).expect("view");
+        (
+            journal,
+            view.lessons[31].id.clone(),
+            view.students[1].id.clone(),
+        )
+    };
+
+    // Another device of the same office marks a lesson: the loop, ten minutes from its next
+    // periodic sync, takes it within seconds because the server tells it (live updates).
+    let mut other = Client::new(tmp.path().join("office-2"));
+    other.ok(&["init", "--university", "demo"]);
+    other.login(&server, "admin", "admin-pw");
+    other.sync();
+    let marked = Instant::now();
+    other.ok(&["mark", &journal, &lesson, &student, "nb", "--note", "live"]);
+    other.sync();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = {
+            let r = replica.lock().expect("lock");
+            r.journal_view(&journal)
+                .expect("view")
+                .cells
+                .iter()
+                .any(|c| {
+                    c.lesson == lesson && c.student == student && c.note.as_deref() == Some("live")
+                })
+        };
+        if seen {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the other device's mark did not arrive by live update"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!(
+        "another device's mark arrived {:?} after its sync began",
+        marked.elapsed()
+    );
     handle.stop();
 }

@@ -49,6 +49,11 @@ pub struct LoopConfig {
     pub max_backoff: Duration,
     /// While offline, how often to check whether the server answers again.
     pub probe: Duration,
+    /// While online, wait for news from the server (live updates) this long per request, and
+    /// sync as soon as there is some; `periodic` then only backs it up.
+    pub live_wait: Option<Duration>,
+    /// The periodic sync while live updates work.
+    pub periodic_with_live: Duration,
 }
 
 impl Default for LoopConfig {
@@ -59,6 +64,8 @@ impl Default for LoopConfig {
             min_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(30),
             probe: Duration::from_secs(2),
+            live_wait: Some(Duration::from_secs(25)),
+            periodic_with_live: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -152,6 +159,42 @@ pub fn replica_status(replica: &Mutex<Replica>, server: Option<&str>) -> SyncSta
     }
 }
 
+/// How a wait for news ended.
+enum News {
+    /// Something to sync.
+    Arrived,
+    /// The server has no live updates: poll.
+    Unsupported,
+}
+
+/// Waits for news from the server, asking again each time a wait ends empty; never returns
+/// on errors (the periodic sync and the offline probe take over then).
+async fn wait_for_news(
+    replica: &Mutex<Replica>,
+    transport: &Transport,
+    server: &str,
+    wait: Duration,
+) -> News {
+    let mut pause = Duration::from_secs(1);
+    loop {
+        let state = lock(replica).sync_state(server);
+        let Ok((cursor, access)) = state else {
+            std::future::pending::<()>().await;
+            unreachable!("pending never resolves");
+        };
+        match transport.wait_for_news(cursor, access, wait).await {
+            Ok(Some(true)) => return News::Arrived,
+            Ok(Some(false)) => pause = Duration::from_secs(1),
+            Ok(None) => return News::Unsupported,
+            Err(e) => {
+                tracing::debug!(error = %e, "waiting for live updates failed");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(60));
+            }
+        }
+    }
+}
+
 async fn wait_until_reachable(transport: &Transport, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
@@ -180,9 +223,20 @@ pub fn spawn(replica: Arc<Mutex<Replica>>, transport: Transport, config: LoopCon
         let mut backoff = Backoff::new(config.min_backoff, config.max_backoff);
         let mut delay = Duration::ZERO; // sync on start
         let mut offline = false;
+        // Live updates while the last sync worked and the server offers them.
+        let mut live = config.live_wait;
+        let mut listening = false;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
+                news = wait_for_news(&replica, &transport, &server, live.unwrap_or_default()), if listening && live.is_some() => {
+                    if matches!(news, News::Unsupported) {
+                        tracing::info!("the server has no live updates; syncing every few minutes");
+                        live = None;
+                        delay = config.periodic;
+                        continue;
+                    }
+                }
                 // While offline, a cheap probe notices at once when the server answers again.
                 _ = wait_until_reachable(&transport, config.probe), if offline => {}
                 _ = now.notified() => {}
@@ -209,13 +263,18 @@ pub fn spawn(replica: Arc<Mutex<Replica>>, transport: Transport, config: LoopCon
             next.running = false;
             next.progress = None;
             offline = matches!(result, Err(ClientError::Offline { .. }));
+            listening = result.is_ok();
             match result {
                 Ok(_) => {
                     next.online = true;
                     next.last_error = None;
                     next.last_error_kind = None;
                     backoff.reset();
-                    delay = config.periodic;
+                    delay = if live.is_some() {
+                        config.periodic_with_live
+                    } else {
+                        config.periodic
+                    };
                 }
                 Err(e) => {
                     next.online = !matches!(e, ClientError::Offline { .. });

@@ -192,6 +192,33 @@ impl Transport {
             .await
     }
 
+    /// Waits up to `wait` for news for this user after `cursor` (a readable change, or an
+    /// access version other than `access`): `Some(true)` sync now, `Some(false)` nothing yet,
+    /// `None` when the server has no live updates (an older server: poll instead).
+    pub async fn wait_for_news(
+        &self,
+        cursor: u64,
+        access: u64,
+        wait: Duration,
+    ) -> Result<Option<bool>> {
+        let path = format!(
+            "{}?after={cursor}&access={access}&wait={}",
+            daftar_protocol::LIVE_PATH,
+            wait.as_secs().max(1)
+        );
+        match self
+            .send::<(), daftar_protocol::LiveResponse>(reqwest::Method::GET, &path, None)
+            .await
+        {
+            Ok(r) => Ok(Some(r.changed)),
+            Err(ClientError::Server {
+                code: ErrorCode::NotFound,
+                ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Whether the server answers at all (cheap probe while offline).
     pub async fn reachable(&self) -> bool {
         self.http
