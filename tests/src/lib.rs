@@ -39,22 +39,38 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-/// A `daftar-sync` process on 127.0.0.1 with its own SQLite database.
+/// A `daftar-sync` process on 127.0.0.1: with its own SQLite database, or one instance of
+/// several on a PostgreSQL database.
 pub struct Server {
+    /// The SQLite file (for a PostgreSQL instance, not used).
     pub db: PathBuf,
+    /// What `--database` says: the SQLite file or a `postgres://` URL.
+    pub database: String,
     pub port: u16,
     child: Option<Child>,
 }
 
 impl Server {
     pub fn start(dir: &Path) -> Result<Server> {
+        let db = dir.join("server.db");
+        Server::start_on(&db.display().to_string())
+    }
+
+    /// An instance on `database` (a path or a `postgres://` URL) on a port of its own.
+    pub fn start_on(database: &str) -> Result<Server> {
         let mut s = Server {
-            db: dir.join("server.db"),
+            db: PathBuf::from(database),
+            database: database.to_string(),
             port: free_port(),
             child: None,
         };
         s.restart()?;
         Ok(s)
+    }
+
+    /// The pid of the running process.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn url(&self) -> String {
@@ -65,9 +81,10 @@ impl Server {
     pub fn restart(&mut self) -> Result<()> {
         let child = Command::new(bin_dir().join("daftar-sync"))
             .arg("--database")
-            .arg(&self.db)
+            .arg(&self.database)
             .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port)])
             .env("RUST_LOG", "warn")
+            .env("DAFTAR_SYNC_TRUSTED_PROXIES", "127.0.0.1")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -103,7 +120,7 @@ impl Server {
         use std::io::Write;
         let mut child = Command::new(bin_dir().join("daftar-sync"))
             .arg("--database")
-            .arg(&self.db)
+            .arg(&self.database)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -508,8 +525,13 @@ impl Client {
     /// Signs in (password through DAFTAR_PASSWORD). When no keyring is available the CLI hands
     /// the token back, and this client passes it as DAFTAR_TOKEN from then on.
     pub fn login(&mut self, server: &Server, user: &str, password: &str) -> Value {
+        self.login_at(&server.url(), user, password)
+    }
+
+    /// [`Client::login`] at a URL (a load balancer's).
+    pub fn login_at(&mut self, url: &str, user: &str, password: &str) -> Value {
         let out = self
-            .command(&["--json", "login", "--server", &server.url(), "--user", user])
+            .command(&["--json", "login", "--server", url, "--user", user])
             .env("DAFTAR_PASSWORD", password)
             .output()
             .expect("daftar login runs");
@@ -572,4 +594,129 @@ pub fn terminate(child: &mut Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// nginx (from Debian) on a loopback port, balancing round-robin over `daftar-sync`
+/// instances, with its own prefix folder and no system configuration.
+pub struct Nginx {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Nginx {
+    /// Starts nginx in `dir` in front of the instances on `upstreams` (ports).
+    pub fn start(dir: &Path, upstreams: &[u16]) -> Result<Nginx> {
+        std::fs::create_dir_all(dir.join("logs"))?;
+        let port = free_port();
+        let servers: String = upstreams
+            .iter()
+            .map(|p| format!("    server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;\n"))
+            .collect();
+        // As root, workers would run as `nobody` and could not write the temp folders here.
+        let user = if is_root() { "user root;\n" } else { "" };
+        let conf = format!(
+            "{user}worker_processes 1;\nerror_log {dir}/logs/error.log warn;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{\n  access_log off;\n  client_max_body_size 64m;\n\
+               client_body_temp_path {dir}/body; proxy_temp_path {dir}/proxy;\n\
+               fastcgi_temp_path {dir}/fastcgi; uwsgi_temp_path {dir}/uwsgi; scgi_temp_path {dir}/scgi;\n\
+               upstream daftar {{\n{servers}    keepalive 16;\n  }}\n\
+               server {{\n    listen 127.0.0.1:{port};\n    location / {{\n\
+                 proxy_pass http://daftar;\n      proxy_http_version 1.1;\n\
+                 proxy_set_header Connection \"\";\n\
+                 proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\
+                 proxy_read_timeout 75s;\n      proxy_next_upstream error timeout;\n    }}\n  }}\n}}\n",
+            dir = dir.display()
+        );
+        std::fs::write(dir.join("nginx.conf"), conf)?;
+        let child = Command::new("nginx")
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .arg("-g")
+            .arg(format!("daemon off; pid {}/nginx.pid;", dir.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("start nginx (apt install nginx-light)")?;
+        let mut n = Nginx {
+            port,
+            dir: dir.to_path_buf(),
+            child: Some(child),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(n);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        n.stop();
+        bail!(
+            "nginx did not start: {}",
+            std::fs::read_to_string(dir.join("logs/error.log")).unwrap_or_default()
+        )
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            terminate(&mut c);
+        }
+        let _ = &self.dir;
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Creates a database of its own on the PostgreSQL test cluster (`DAFTAR_TEST_POSTGRES`, an
+/// admin URL) and returns its URL; `None` when no cluster is configured.
+pub fn postgres_database(name: &str) -> Option<String> {
+    let admin = std::env::var("DAFTAR_TEST_POSTGRES").ok()?;
+    let db = format!("daftar_{name}_{}", std::process::id());
+    let ok = Command::new("psql")
+        .arg(&admin)
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c"])
+        .arg(format!("DROP DATABASE IF EXISTS {db}"))
+        .arg("-c")
+        .arg(format!("CREATE DATABASE {db}"))
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "cannot create a database on the test cluster {admin}");
+    let base = &admin[..admin.rfind('/').expect("a database in the URL") + 1];
+    Some(format!("{base}{db}"))
+}
+
+/// Runs SQL on a PostgreSQL database and returns the output's lines (`psql -At`).
+pub fn psql(url: &str, sql: &str) -> Vec<String> {
+    let out = Command::new("psql")
+        .arg(url)
+        .args(["-v", "ON_ERROR_STOP=1", "-Atc", sql])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
