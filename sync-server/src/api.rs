@@ -35,9 +35,14 @@ const MAX_USER_NAME_BYTES: usize = 256;
 
 /// The server's routes and middleware, ready to serve (or to drive with `tower::ServiceExt`).
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
+    // With a separate metrics address, `/metrics` is not on the public interface at all.
+    let routes = Router::new().route("/healthz", get(healthz));
+    let routes = if state.config().metrics_listen.is_some() {
+        routes
+    } else {
+        routes.route("/metrics", get(metrics))
+    };
+    routes
         .route("/v1/sessions", post(login).delete(logout))
         .route("/v1/sync", post(sync))
         .route("/v1/assignments", post(assign))
@@ -65,6 +70,15 @@ pub fn router(state: AppState) -> Router {
                 .on_failure(())
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
+        .with_state(state)
+}
+
+/// The routes of the private metrics address (`metrics_listen`): `/metrics` and `/healthz`.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
         .with_state(state)
 }
 

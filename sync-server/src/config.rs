@@ -48,6 +48,9 @@ pub struct Config {
     /// request from one of them may name its client in `X-Forwarded-For`, for the sign-in
     /// limiter. Empty (the default): the header is never read.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// A separate address for `/metrics` (`metrics_listen`, e.g. `127.0.0.1:9187`); when set,
+    /// the public address does not serve it.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -66,6 +69,7 @@ impl Default for Config {
             max_ops_per_change: daftar_rules::Limits::default().max_ops,
             max_change_bytes_per_day: 256 * 1024 * 1024,
             trusted_proxies: Vec::new(),
+            metrics_listen: None,
         }
     }
 }
@@ -87,6 +91,7 @@ pub struct ConfigLayer {
     pub max_change_mib_per_day: Option<u64>,
     /// Proxy addresses, e.g. `["127.0.0.1"]` (environment: comma-separated).
     pub trusted_proxies: Option<Vec<String>>,
+    pub metrics_listen: Option<String>,
 }
 
 impl ConfigLayer {
@@ -142,6 +147,7 @@ impl ConfigLayer {
             login_window_secs: num("LOGIN_WINDOW_SECS", get("LOGIN_WINDOW_SECS"))?,
             max_ops_per_change: num("MAX_OPS_PER_CHANGE", get("MAX_OPS_PER_CHANGE"))?,
             max_change_mib_per_day: num("MAX_CHANGE_MIB_PER_DAY", get("MAX_CHANGE_MIB_PER_DAY"))?,
+            metrics_listen: get("METRICS_LISTEN"),
             trusted_proxies: get("TRUSTED_PROXIES").map(|v| {
                 v.split(',')
                     .map(|s| s.trim().to_owned())
@@ -189,6 +195,11 @@ impl Config {
         }
         if let Some(m) = layer.max_change_mib_per_day {
             self.max_change_bytes_per_day = m.saturating_mul(1024 * 1024);
+        }
+        if let Some(addr) = &layer.metrics_listen {
+            self.metrics_listen = Some(addr.parse().map_err(|_| ConfigError::Listen {
+                value: addr.clone(),
+            })?);
         }
         if let Some(list) = &layer.trusted_proxies {
             self.trusted_proxies = list

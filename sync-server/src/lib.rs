@@ -48,7 +48,7 @@ use std::sync::{Arc, OnceLock};
 
 use daftar_protocol::Role;
 
-pub use api::router;
+pub use api::{metrics_router, router};
 pub use config::{Config, ConfigError, ConfigLayer, DatabaseUrl};
 pub use error::ApiError;
 pub use password::PasswordParams;

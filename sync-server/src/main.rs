@@ -19,8 +19,9 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Parser)]
 #[command(name = "daftar-sync", version, about = "Daftar sync-server")]
 struct Cli {
-    /// Database: sqlite://PATH or a file path [default: <data dir>/daftar-sync/server.db;
-    /// env: DAFTAR_SYNC_DATABASE]
+    /// Database: sqlite://PATH or a file path (one server), or
+    /// postgres://USER:PASSWORD@HOST:PORT/DB (several instances) [default: <data
+    /// dir>/daftar-sync/server.db; env: DAFTAR_SYNC_DATABASE]
     #[arg(long, global = true, value_name = "URL")]
     database: Option<String>,
     /// Configuration file (TOML, or JSON when it ends in .json)
@@ -38,6 +39,9 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
     },
+    /// Bring the database's schema up to date and exit (before restarting several instances
+    /// on a new version; `serve` does it too)
+    Migrate,
     /// Manage users
     #[command(subcommand)]
     User(UserCommand),
@@ -124,11 +128,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     database = %config.database,
                     "daftar-sync serving"
                 );
+                let metrics_listen = config.metrics_listen;
                 let state = AppState::new(store, config);
+                if let Some(addr) = metrics_listen {
+                    let private = tokio::net::TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("cannot listen on {addr} for /metrics"))?;
+                    tracing::info!(metrics = %addr, "metrics on their own address");
+                    let app = daftar_sync_server::metrics_router(state.clone());
+                    tokio::spawn(async move {
+                        if let Err(e) = axum::serve(private, app).await {
+                            tracing::error!(error = %e, "the metrics listener failed");
+                        }
+                    });
+                }
                 serve(listener, state, shutdown_signal())
                     .await
                     .context("server failed")
             })
+        }
+        Command::Migrate => {
+            // Opening the store applied every migration.
+            eprintln!("the database {} is up to date", config.database);
+            Ok(())
         }
         Command::User(UserCommand::Add {
             name,

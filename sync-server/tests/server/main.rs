@@ -2285,3 +2285,32 @@ async fn live_updates_reach_a_waiting_dean_within_a_second() {
         stopping.elapsed()
     );
 }
+
+/// With `metrics_listen`, `/metrics` leaves the public address (404 there) and is served on
+/// the private one only.
+#[tokio::test]
+async fn metrics_can_leave_the_public_interface() {
+    use tower::ServiceExt as _;
+    let server = start_with(Config {
+        metrics_listen: Some("127.0.0.1:9".parse().expect("addr")),
+        ..test_config()
+    })
+    .await;
+    let r = server
+        .http
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let private = daftar_sync_server::metrics_router(server.state.clone())
+        .oneshot(
+            axum::http::Request::get("/metrics")
+                .body(axum::body::Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("metrics");
+    assert_eq!(private.status(), StatusCode::OK);
+    server.shutdown().await;
+}
