@@ -39,6 +39,10 @@ if [ "$status" = 0 ] && [ -z "${DAFTAR_TEST_ARGS:-}" ]; then
   DAFTAR_TEST_BACKEND=postgres cargo test --workspace --features daftar-desktop/custom-protocol \
     --test server -- --test-threads=2 || status=$?
 fi
+if [ "$status" = 0 ] && [ -z "${DAFTAR_TEST_ARGS:-}" ] && [ "$(id -u)" = 0 ]; then
+  echo "==> the packages: built, installed, started, removed"
+  cargo test --workspace --features daftar-desktop/custom-protocol --test packages -- --ignored || status=$?
+fi
 if [ "$status" = 0 ] && [ -z "${DAFTAR_TEST_ARGS:-}" ]; then
   echo "==> fuzz smoke: every target 10 s from its seeds (fuzz/README.md)"
   bash fuzz/run.sh "${DAFTAR_FUZZ_SECONDS:-10}" || status=$?
