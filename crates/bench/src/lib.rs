@@ -159,6 +159,8 @@ pub struct Options {
     pub command: String,
     /// Seed of every generator.
     pub seed: u64,
+    /// Admin URL of a PostgreSQL cluster for B12 (`--postgres`, or `DAFTAR_BENCH_POSTGRES`).
+    pub postgres: Option<String>,
 }
 
 impl Options {
@@ -171,6 +173,7 @@ impl Options {
             only: Vec::new(),
             command: format!("daftar-bench --tier {}", tier.name()),
             seed: 2026,
+            postgres: None,
         }
     }
 }
@@ -183,12 +186,16 @@ pub struct Ctx {
     pub dir: tempfile::TempDir,
     /// B5 leaves its replica's sizes here for B10.
     pub b5_replica: Option<scenarios::replicate::Replicated>,
+    /// The store B6 and B7 run their server on (B12 changes it).
+    pub backend: server::ServerBackend,
+    /// Prefix of scenario folders (B12 runs B6 and B7 once per backend).
+    pub prefix: String,
 }
 
 impl Ctx {
     /// A new subfolder for one scenario.
     pub fn subdir(&self, name: &str) -> Result<PathBuf> {
-        let p = self.dir.path().join(name);
+        let p = self.dir.path().join(format!("{}{name}", self.prefix));
         std::fs::create_dir_all(&p).with_context(|| format!("create {}", p.display()))?;
         Ok(p)
     }
@@ -218,8 +225,10 @@ pub fn run(opts: &Options) -> Result<Report> {
         sizes: Sizes::of(opts.tier),
         dir,
         b5_replica: None,
+        backend: server::ServerBackend::Sqlite,
+        prefix: String::new(),
     };
-    let all: [(&str, &str, &str, ScenarioFn); 10] = [
+    let all: [(&str, &str, &str, ScenarioFn); 11] = [
         (
             "B1",
             "open a journal and build the grid view",
@@ -279,6 +288,12 @@ pub fn run(opts: &Options) -> Result<Report> {
             "on-disk size",
             "≤ 3× floor-sql database size after compaction",
             scenarios::size::b10,
+        ),
+        (
+            "B12",
+            "scale-out: B6 and B7 on PostgreSQL with 1 and 3 instances behind nginx",
+            "same results as SQLite; the ratios and the CPU each part spends",
+            scenarios::scale::b12,
         ),
     ];
     let mut reports = Vec::new();

@@ -29,6 +29,10 @@ struct Args {
     /// Seed of every generator.
     #[arg(long, default_value_t = 2026)]
     seed: u64,
+    /// Admin URL of a PostgreSQL cluster for B12 (a database is created per run), e.g.
+    /// postgres://daftar@127.0.0.1:55432/postgres
+    #[arg(long, env = "DAFTAR_BENCH_POSTGRES")]
+    postgres: Option<String>,
     /// Program to run B5's client with (default: this executable); e.g. a script that runs
     /// it under `valgrind --tool=callgrind` to profile the first replica.
     #[arg(long)]
@@ -73,6 +77,7 @@ fn main() -> Result<()> {
     opts.work_dir = args.work_dir;
     opts.only = args.only;
     opts.seed = args.seed;
+    opts.postgres = args.postgres;
     opts.helper_exe = args.helper_exe.or_else(|| std::env::current_exe().ok());
     opts.command = std::env::args().collect::<Vec<_>>().join(" ");
     let report = daftar_bench::run(&opts)?;

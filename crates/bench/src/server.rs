@@ -47,6 +47,153 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Which store the Daftar server runs on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ServerBackend {
+    /// One server on an SQLite file (the default).
+    #[default]
+    Sqlite,
+    /// `instances` servers on one PostgreSQL database of the cluster at `admin_url` (a fresh
+    /// database each time), behind nginx when there are several.
+    Postgres { admin_url: String, instances: usize },
+}
+
+impl ServerBackend {
+    pub fn label(&self) -> String {
+        match self {
+            ServerBackend::Sqlite => "SQLite, one server".into(),
+            ServerBackend::Postgres { instances: 1, .. } => "PostgreSQL, one instance".into(),
+            ServerBackend::Postgres { instances, .. } => {
+                format!("PostgreSQL, {instances} instances behind nginx")
+            }
+        }
+    }
+}
+
+/// nginx in front of several instances (its own prefix folder, no system configuration).
+struct Balancer {
+    child: std::process::Child,
+}
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_nginx(dir: &Path, ports: &[u16]) -> Result<(Balancer, u16)> {
+    let dir = dir.join("nginx");
+    std::fs::create_dir_all(dir.join("logs"))?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let servers: String = ports
+        .iter()
+        .map(|p| format!("    server 127.0.0.1:{p};\n"))
+        .collect();
+    let root = if unsafe_is_root() { "user root;\n" } else { "" };
+    let d = dir.display();
+    let conf = format!(
+        "{root}worker_processes 1;\nerror_log {d}/logs/error.log warn;\nevents {{ worker_connections 4096; }}\n\
+         http {{\n  access_log off;\n  client_max_body_size 64m;\n  client_body_temp_path {d}/body;\n\
+         proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+         upstream daftar {{\n{servers}    keepalive 64;\n  }}\n\
+         server {{\n    listen 127.0.0.1:{port};\n    location / {{\n      proxy_pass http://daftar;\n\
+         proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n      proxy_read_timeout 600s;\n\
+         proxy_buffering off;\n    }}\n  }}\n}}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), conf)?;
+    let child = std::process::Command::new("nginx")
+        .arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .arg("-g")
+        .arg(format!("daemon off; pid {d}/nginx.pid;"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("start nginx (apt install nginx-light)")?;
+    let balancer = Balancer { child };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err(anyhow!("nginx did not start"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok((balancer, port))
+}
+
+fn unsafe_is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A fresh database on the PostgreSQL cluster at `admin_url`.
+fn fresh_postgres(admin_url: &str, dir: &Path) -> Result<String> {
+    let name = format!(
+        "daftar_bench_{}_{}",
+        std::process::id(),
+        dir.file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().replace('-', "_"))
+    );
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        let ok = std::process::Command::new("psql")
+            .args([admin_url, "-q", "-v", "ON_ERROR_STOP=1", "-c", &sql])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return Err(anyhow!("psql could not run {sql:?} on {admin_url}"));
+        }
+    }
+    let base = &admin_url[..admin_url
+        .rfind('/')
+        .ok_or_else(|| anyhow!("no database in {admin_url}"))?
+        + 1];
+    Ok(format!("{base}{name}"))
+}
+
+/// CPU seconds (user + system) of every process named `postgres`, from /proc.
+pub fn postgres_cpu_seconds() -> f64 {
+    let tick = 100.0; // USER_HZ on Linux
+    let mut total = 0.0;
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
+            continue;
+        };
+        let Some((head, rest)) = stat.split_once(") ") else {
+            continue;
+        };
+        if !head.ends_with("(postgres") {
+            continue;
+        }
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // After the name: utime, stime, cutime, cstime are fields 14–17 of stat. A backend
+        // that exited is counted in the postmaster's cutime/cstime, so the sum only grows.
+        for i in 11..=14 {
+            total += fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / tick;
+        }
+    }
+    total
+}
+
 /// The Daftar server, the baseline server and a client runtime.
 pub struct Cluster {
     server_rt: tokio::runtime::Runtime,
@@ -54,6 +201,9 @@ pub struct Cluster {
     pub client_rt: tokio::runtime::Runtime,
     pub url: String,
     pub state: AppState,
+    /// Every instance's state (one unless several run on PostgreSQL).
+    states: Vec<AppState>,
+    _balancer: Option<Balancer>,
     sync_times: Times,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -96,33 +246,77 @@ fn runtime(threads: usize, name: &str) -> Result<tokio::runtime::Runtime> {
 impl Cluster {
     /// Starts both servers; the Daftar server keeps its database in `dir`.
     pub fn start(dir: &Path) -> Result<Cluster> {
+        Cluster::start_on(dir, &ServerBackend::Sqlite)
+    }
+
+    /// Starts both servers, the Daftar server on `backend`.
+    pub fn start_on(dir: &Path, backend: &ServerBackend) -> Result<Cluster> {
         let server_rt = runtime(2, "bench-server")?;
         let client_rt = runtime(2, "bench-client")?;
-        let store =
-            Arc::new(SqliteStore::open(&dir.join("server.db")).context("open the server store")?);
         let config = Config {
             password: PasswordParams::INSECURE_FAST,
             // Big first syncs (B5) must not hit the request timeout on a loaded 2-core machine.
             request_timeout: Duration::from_secs(600),
             ..Config::default()
         };
-        let state = AppState::new(store, config);
+        let stores: Vec<Arc<dyn daftar_sync_server::Store>> = match backend {
+            ServerBackend::Sqlite => vec![Arc::new(
+                SqliteStore::open(&dir.join("server.db")).context("open the server store")?,
+            )],
+            ServerBackend::Postgres {
+                admin_url,
+                instances,
+            } => {
+                let url = fresh_postgres(admin_url, dir)?;
+                (0..(*instances).max(1))
+                    .map(|_| {
+                        Ok(Arc::new(
+                            daftar_sync_server::PostgresStore::connect(
+                                &url,
+                                daftar_sync_server::POSTGRES_POOL,
+                            )
+                            .context("connect to PostgreSQL")?,
+                        )
+                            as Arc<dyn daftar_sync_server::Store>)
+                    })
+                    .collect::<Result<_>>()?
+            }
+        };
         let sync_times: Times = Arc::default();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let app = daftar_sync_server::router(state.clone())
-            .layer(from_fn_with_state(sync_times.clone(), time_sync_requests))
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let (listener, addr) = server_rt.block_on(async {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            let a = l.local_addr()?;
-            Ok::<_, std::io::Error>((l, a))
-        })?;
+        let stopped = futures_shared(stopped);
+        let mut states = Vec::new();
+        let mut ports = Vec::new();
+        let mut tasks = Vec::new();
+        for store in stores {
+            let state = AppState::new(store, config.clone());
+            let app = daftar_sync_server::router(state.clone())
+                .layer(from_fn_with_state(sync_times.clone(), time_sync_requests))
+                .into_make_service_with_connect_info::<SocketAddr>();
+            let listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+            ports.push(listener.local_addr()?.port());
+            let mut stopped = stopped.clone();
+            tasks.push(server_rt.spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.changed().await;
+                    })
+                    .await
+            }));
+            states.push(state);
+        }
+        let (balancer, addr) = if ports.len() > 1 {
+            let (b, port) = start_nginx(dir, &ports)?;
+            (Some(b), SocketAddr::from(([127, 0, 0, 1], port)))
+        } else {
+            (None, SocketAddr::from(([127, 0, 0, 1], ports[0])))
+        };
+        let state = states[0].clone();
         let task = server_rt.spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
+            for t in tasks {
+                t.await.map_err(std::io::Error::other)??;
+            }
+            Ok(())
         });
 
         let baseline = Arc::new(BaselineState::default());
@@ -142,6 +336,8 @@ impl Cluster {
             client_rt,
             url: format!("http://{addr}"),
             state,
+            states,
+            _balancer: balancer,
             sync_times,
             stop: Some(stop),
             task: Some(task),
@@ -191,9 +387,14 @@ impl Cluster {
             .block_on(sync_once(replica, transport, |_| {}))?)
     }
 
-    /// The server's counters, parsed from its `/metrics` text.
+    /// The server's counters, parsed from its `/metrics` text (summed over the instances).
     pub fn metrics(&self) -> ServerMetrics {
-        let text = self.state.metrics().render();
+        let text: String = self
+            .states
+            .iter()
+            .map(|s| s.metrics().render())
+            .collect::<Vec<_>>()
+            .join("\n");
         let mut m = ServerMetrics::default();
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let Some((name, value)) = line.rsplit_once(' ') else {
@@ -204,10 +405,10 @@ impl Cluster {
                 m.sync_requests += v;
             }
             match name {
-                "daftar_changes_stored_total" => m.changes_stored = v,
-                "daftar_changes_sent_total" => m.changes_sent = v,
-                "daftar_change_bytes_in_total" => m.change_bytes_in = v,
-                "daftar_change_bytes_out_total" => m.change_bytes_out = v,
+                "daftar_changes_stored_total" => m.changes_stored += v,
+                "daftar_changes_sent_total" => m.changes_sent += v,
+                "daftar_change_bytes_in_total" => m.change_bytes_in += v,
+                "daftar_change_bytes_out_total" => m.change_bytes_out += v,
                 _ => {}
             }
         }
@@ -223,7 +424,9 @@ impl Cluster {
     /// that a measured sync does not share the cores with it; returns how long that took.
     pub fn wait_snapshots_idle(&self) -> Duration {
         let t0 = Instant::now();
-        while !self.state.snapshots_idle() && t0.elapsed() < Duration::from_secs(600) {
+        while !self.states.iter().all(AppState::snapshots_idle)
+            && t0.elapsed() < Duration::from_secs(600)
+        {
             std::thread::sleep(Duration::from_millis(2));
         }
         t0.elapsed()
@@ -275,6 +478,18 @@ impl Cluster {
             Ok(resp.bytes().await?.to_vec())
         })
     }
+}
+
+/// A stop signal every instance can wait on.
+fn futures_shared(
+    stopped: tokio::sync::oneshot::Receiver<()>,
+) -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    std::thread::spawn(move || {
+        let _ = stopped.blocking_recv();
+        let _ = tx.send(true);
+    });
+    rx
 }
 
 impl Drop for Cluster {

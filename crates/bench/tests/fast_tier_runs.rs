@@ -21,10 +21,43 @@ fn fast_tier_checks_pass_and_counts_hold() {
     opts.out = Some(out.path().to_path_buf());
     opts.helper_exe = Some(env!("CARGO_BIN_EXE_daftar-bench").into());
     opts.command = "cargo test -p daftar-bench --test fast_tier_runs".into();
+    // B12 needs the PostgreSQL test cluster (scripts/test.sh starts one).
+    opts.postgres = std::env::var("DAFTAR_TEST_POSTGRES").ok();
+    let expected = if opts.postgres.is_some() {
+        11
+    } else {
+        opts.only = (1..=10).map(|i| format!("B{i}")).collect();
+        10
+    };
     let report = daftar_bench::run(&opts).expect("the fast tier runs");
     println!("{}", report.to_markdown());
 
-    assert_eq!(report.scenarios.len(), 10, "B1–B10 all ran");
+    assert_eq!(report.scenarios.len(), expected, "every scenario ran");
+    if let Some(b12) = report.scenario("B12") {
+        for label in [
+            "PostgreSQL, one instance",
+            "PostgreSQL, 3 instances behind nginx",
+        ] {
+            assert_eq!(
+                value(&report, "B12", &format!("{label}: B7 lost changes")),
+                0.0
+            );
+            let bytes = b12
+                .row(&format!("{label}: B6 45 docs: bytes up"))
+                .or_else(|| {
+                    b12.rows.iter().find(|r| {
+                        r.metric.starts_with(&format!("{label}: B6"))
+                            && r.metric.ends_with("bytes up")
+                    })
+                })
+                .expect("B6 bytes on PostgreSQL");
+            assert_eq!(
+                bytes.ratio,
+                Some(1.0),
+                "the same bytes as on SQLite: {label}"
+            );
+        }
+    }
     for s in &report.scenarios {
         assert!(s.check.passed, "{} {}: {}", s.id, s.title, s.check.detail);
         assert!(!s.rows.is_empty(), "{} reported figures", s.id);

@@ -20,7 +20,7 @@ use crate::server::{Cluster, lock};
 
 pub fn b7(ctx: &mut Ctx) -> Result<ScenarioReport> {
     let dir = ctx.subdir("b7")?;
-    let cluster = Cluster::start(&dir)?;
+    let cluster = Cluster::start_on(&dir, &ctx.backend)?;
     let n = ctx.sizes.b7_clients;
     let lessons = ctx.sizes.b7_lessons;
     cluster.add_user("admin", Role::Admin, None, None)?;

@@ -18,6 +18,7 @@ pub mod local;
 pub mod many;
 pub mod nothing;
 pub mod replicate;
+pub mod scale;
 pub mod size;
 pub mod storm;
 

@@ -66,7 +66,7 @@ fn grow(
 
 pub fn b6(ctx: &mut Ctx) -> Result<ScenarioReport> {
     let dir = ctx.subdir("b6")?;
-    let cluster = Cluster::start(&dir)?;
+    let cluster = Cluster::start_on(&dir, &ctx.backend)?;
     cluster.add_user("admin", Role::Admin, None, None)?;
     cluster.add_user("dekanat", Role::Dean, Some(fixture::FACULTY), None)?;
     let mut admin = Replica::open(&dir.join("admin.db"))?;
