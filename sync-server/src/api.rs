@@ -147,10 +147,11 @@ impl FromRequestParts<AppState> for PeerIp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // An IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d: compare it as IPv4.
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
+            .map(|c| c.0.ip().to_canonical());
         let proxies = &state.config().trusted_proxies;
         Ok(PeerIp(match peer {
             Some(p) if proxies.contains(&p) => {
@@ -161,16 +162,23 @@ impl FromRequestParts<AppState> for PeerIp {
     }
 }
 
-/// The client `X-Forwarded-For` names, read from the right past the trusted proxies.
+/// The client `X-Forwarded-For` names: read from the right (the last proxy appends the address
+/// it saw), past the trusted proxies, to the first address that is not one. Hops further left
+/// are the client's own words and are never read, so junk there changes nothing. `None` when
+/// that address does not parse.
 fn forwarded_client(headers: &axum::http::HeaderMap, proxies: &[IpAddr]) -> Option<IpAddr> {
-    let mut hops: Vec<IpAddr> = Vec::new();
-    for value in headers.get_all("x-forwarded-for") {
-        let text = value.to_str().ok()?;
-        for hop in text.split(',') {
-            hops.push(hop.trim().parse().ok()?);
+    let values: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    for hop in values.iter().rev().flat_map(|v| v.rsplit(',')) {
+        let ip: IpAddr = hop.trim().parse::<IpAddr>().ok()?.to_canonical();
+        if !proxies.contains(&ip) {
+            return Some(ip);
         }
     }
-    hops.into_iter().rev().find(|ip| !proxies.contains(ip))
+    None
 }
 
 /// The bearer token of the request.
@@ -389,6 +397,8 @@ async fn assign(
     }
     let store = state.store().clone();
     let outcome = blocking(move || Ok(store.assign(&pairs, now_ms())?)).await?;
+    // A teacher's readable set may have grown: their waiting devices ask again.
+    state.live().bump();
     Ok(ApiJson(AssignResponse {
         assigned: outcome.assigned,
         pending: outcome.pending,
@@ -438,9 +448,14 @@ async fn live(
     let mut closed = state.live().closed();
     loop {
         bumps.borrow_and_update();
-        let store = state.store().clone();
-        let who = user.clone();
-        let changed = blocking(move || Ok(store.news_since(&who, after, access)?)).await?;
+        let changed = {
+            // Checks share a few permits, so a burst of pushes waking a thousand waits queues
+            // them instead of taking every database connection.
+            let _permit = state.live().check_permit().await;
+            let store = state.store().clone();
+            let who = user.clone();
+            blocking(move || Ok(store.news_since(&who, after, access)?)).await?
+        };
         if changed || state.live().is_closed() {
             return Ok(ApiJson(daftar_protocol::LiveResponse { changed }));
         }
@@ -449,6 +464,8 @@ async fn live(
                 if bumped.is_err() {
                     break;
                 }
+                // Let a burst of pushes land, then check once for all of them.
+                tokio::time::sleep(crate::live::COALESCE).await;
             }
             _ = tokio::time::sleep_until(deadline) => break,
             _ = closed.changed() => break,

@@ -19,9 +19,16 @@ use crate::store::UserId;
 /// Concurrent waits one user may hold (their devices, a second window).
 pub const MAX_WAITS_PER_USER: u32 = 4;
 
+/// Readability checks one instance runs at once for waiting requests.
+pub const CONCURRENT_CHECKS: usize = 4;
+
+/// How long a woken wait lets a burst of pushes land before it checks.
+pub const COALESCE: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// The live-update state of one instance.
 #[derive(Debug, Clone)]
 pub struct Live {
+    checks: Arc<tokio::sync::Semaphore>,
     generation: Arc<watch::Sender<u64>>,
     closed: Arc<watch::Sender<bool>>,
     waits: Arc<Mutex<HashMap<UserId, u32>>>,
@@ -30,6 +37,7 @@ pub struct Live {
 impl Default for Live {
     fn default() -> Live {
         Live {
+            checks: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_CHECKS)),
             generation: Arc::new(watch::channel(0).0),
             closed: Arc::new(watch::channel(false).0),
             waits: Arc::default(),
@@ -56,6 +64,11 @@ impl Drop for WaitSlot {
 }
 
 impl Live {
+    /// A permit to run one readability check.
+    pub async fn check_permit(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.checks.acquire().await.ok()
+    }
+
     /// Something was stored: wake every waiting request.
     pub fn bump(&self) {
         self.generation.send_modify(|g| *g = g.wrapping_add(1));

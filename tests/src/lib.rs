@@ -100,6 +100,15 @@ impl Server {
         bail!("daftar-sync did not start listening on {}", self.port)
     }
 
+    /// SIGSTOP: the process stays, its connections hang (requests sent to it wait).
+    pub fn freeze(&self) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill")
+                .args(["-STOP", &c.id().to_string()])
+                .status();
+        }
+    }
+
     /// SIGKILL, as a power cut or the OOM killer would.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

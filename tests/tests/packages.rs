@@ -155,20 +155,23 @@ fn packages_install_start_and_remove_cleanly() {
     let stopped = server.wait().expect("wait");
     assert!(stopped.success(), "SIGTERM stops it cleanly: {stopped}");
 
-    // Remove keeps the data; purge removes the user, still not the database.
+    // Remove and purge keep the data and the user (a reinstall finds its database as it was).
     run("dpkg", &["-r", "daftar-sync"]);
     assert!(!Path::new("/usr/bin/daftar-sync").exists());
     assert!(Path::new("/var/lib/daftar-sync/server.db").exists());
     run("dpkg", &["--purge", "daftar-sync"]);
     assert!(
-        Command::new("getent")
-            .args(["passwd", "daftar"])
-            .output()
-            .expect("getent")
-            .stdout
-            .is_empty()
+        !Path::new("/etc/daftar-sync/config.toml").exists(),
+        "purge removes the configuration"
     );
     assert!(Path::new("/var/lib/daftar-sync/server.db").exists());
+    run("dpkg", &["-i", server_deb]);
+    assert_eq!(
+        run("stat", &["-c", "%U", "/var/lib/daftar-sync/server.db"]).trim(),
+        "daftar",
+        "a reinstall finds its database owned by its user"
+    );
+    run("dpkg", &["--purge", "daftar-sync"]);
     let _ = std::fs::remove_dir_all("/var/lib/daftar-sync");
 
     // The desktop app.

@@ -163,33 +163,35 @@ pub fn replica_status(replica: &Mutex<Replica>, server: Option<&str>) -> SyncSta
 enum News {
     /// Something to sync.
     Arrived,
-    /// The server has no live updates: poll.
+    /// No live updates for this device: the server has none (an older server), or it holds
+    /// as many waits of this user as it allows. Poll instead.
     Unsupported,
+    /// The wait failed (offline, signed out, a server error): sync now, so the status says
+    /// what is wrong and the usual backoff applies.
+    Failed,
 }
 
-/// Waits for news from the server, asking again each time a wait ends empty; never returns
-/// on errors (the periodic sync and the offline probe take over then).
+/// Waits for news from the server, asking again each time a wait ends empty.
 async fn wait_for_news(
     replica: &Mutex<Replica>,
     transport: &Transport,
     server: &str,
     wait: Duration,
 ) -> News {
-    let mut pause = Duration::from_secs(1);
     loop {
         let state = lock(replica).sync_state(server);
         let Ok((cursor, access)) = state else {
-            std::future::pending::<()>().await;
-            unreachable!("pending never resolves");
+            return News::Failed;
         };
         match transport.wait_for_news(cursor, access, wait).await {
             Ok(Some(true)) => return News::Arrived,
-            Ok(Some(false)) => pause = Duration::from_secs(1),
-            Ok(None) => return News::Unsupported,
+            Ok(Some(false)) => {}
+            Ok(None) | Err(ClientError::RateLimited) => return News::Unsupported,
             Err(e) => {
                 tracing::debug!(error = %e, "waiting for live updates failed");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(60));
+                // Never a tight loop, whatever the server answers.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                return News::Failed;
             }
         }
     }
@@ -230,11 +232,15 @@ pub fn spawn(replica: Arc<Mutex<Replica>>, transport: Transport, config: LoopCon
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
                 news = wait_for_news(&replica, &transport, &server, live.unwrap_or_default()), if listening && live.is_some() => {
-                    if matches!(news, News::Unsupported) {
-                        tracing::info!("the server has no live updates; syncing every few minutes");
-                        live = None;
-                        delay = config.periodic;
-                        continue;
+                    match news {
+                        News::Unsupported => {
+                            tracing::info!("no live updates for this device; syncing every few minutes");
+                            live = None;
+                            delay = config.periodic;
+                            continue;
+                        }
+                        // A sync now: it shows what is wrong (offline, signed out) and backs off.
+                        News::Failed | News::Arrived => {}
                     }
                 }
                 // While offline, a cheap probe notices at once when the server answers again.

@@ -44,15 +44,19 @@ pub enum Mode {
     Write,
     /// Writes that may assign change `seq`s: serialised so commit order is `seq` order.
     Push,
+    /// A pull: reads that must all see one snapshot (the access version, the readable set,
+    /// the changes after the cursor) and writes of the replica's bookkeeping.
+    Pull,
 }
 
 /// A storage backend: runs one transaction at a time through [`Tx`].
 pub trait Backend: Send + Sync + 'static {
-    /// Runs `f` in one transaction, committed when `f` returns `Ok`, rolled back otherwise.
+    /// Runs `f` in one transaction, committed when `f` returns `Ok`, rolled back otherwise. A
+    /// backend may run `f` again after a serialization conflict.
     fn transaction<T>(
         &self,
         mode: Mode,
-        f: impl FnOnce(&mut dyn Tx) -> Result<T, StoreError>,
+        f: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError>;
 
     /// See [`Store::listen`].
@@ -1021,9 +1025,10 @@ impl<B: Backend> Store for Engine<B> {
         request: &PullRequest,
         now: i64,
     ) -> Result<PullOutcome, StoreError> {
-        // A pull writes bookkeeping and may cache a snapshot, but assigns no change seq.
+        // A pull writes bookkeeping and may cache a snapshot, but assigns no change seq; all
+        // it reads comes from one snapshot.
         self.backend
-            .transaction(Mode::Write, |tx| pull(tx, user, request, now))
+            .transaction(Mode::Pull, |tx| pull(tx, user, request, now))
     }
 
     fn access_version(&self) -> Result<u64, StoreError> {

@@ -186,6 +186,20 @@ impl Engine<Postgres> {
     }
 }
 
+/// Whether `e` is PostgreSQL's "could not serialize" or a deadlock: the transaction may simply
+/// run again.
+fn is_serialization_conflict(e: &StoreError) -> bool {
+    let StoreError::Database { source, .. } = e else {
+        return false;
+    };
+    source
+        .downcast_ref::<tokio_postgres::Error>()
+        .and_then(tokio_postgres::Error::code)
+        .is_some_and(|c| {
+            *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+        })
+}
+
 /// Waits on this thread for a future that needs no runtime of its own.
 fn wait<F: std::future::Future>(future: F) -> F::Output {
     futures_executor::block_on(future)
@@ -318,30 +332,49 @@ impl Backend for Postgres {
     fn transaction<T>(
         &self,
         mode: Mode,
-        f: impl FnOnce(&mut dyn Tx) -> Result<T, StoreError>,
+        mut f: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        use tokio_postgres::IsolationLevel::{ReadCommitted, RepeatableRead};
         let mut client = self.client()?;
-        let builder = client.build_transaction();
-        let builder = match mode {
-            // One consistent view for reads.
-            Mode::Read => builder
-                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-                .read_only(true),
-            // Read committed: a push that waited for the lock then sees every push before it.
-            Mode::Write | Mode::Push => builder,
-        };
-        let knobs = *self.knobs.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = wait(builder.start())?;
-        if mode == Mode::Push && !knobs.push_without_lock {
-            wait(tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PUSH_LOCK]))?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let builder = client.build_transaction();
+            // Set every time, whatever the database's default_transaction_isolation says.
+            let builder = match mode {
+                // One consistent view.
+                Mode::Read => builder.isolation_level(RepeatableRead).read_only(true),
+                // A pull reads the access version, the readable set and the changes from one
+                // snapshot (else an assignment committed between two of its statements could
+                // mark a document sent that was not).
+                Mode::Pull => builder.isolation_level(RepeatableRead),
+                // Read committed: a push (or a sign-in) that waited for its lock then sees
+                // everything committed before it.
+                Mode::Write | Mode::Push => builder.isolation_level(ReadCommitted),
+            };
+            let knobs = *self.knobs.lock().unwrap_or_else(|p| p.into_inner());
+            let result = (|| {
+                let tx = wait(builder.start())?;
+                if mode == Mode::Push && !knobs.push_without_lock {
+                    wait(tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PUSH_LOCK]))?;
+                }
+                let mut pg = PgTx { tx };
+                let out = f(&mut pg)?;
+                if mode == Mode::Push && !knobs.hold_push_before_commit.is_zero() {
+                    std::thread::sleep(knobs.hold_push_before_commit);
+                }
+                wait(pg.tx.commit())?;
+                Ok(out)
+            })();
+            match result {
+                // Two pulls of one replica, or two snapshot refreshes of one document, met:
+                // the loser runs again on a fresh snapshot.
+                Err(e) if attempt < 5 && is_serialization_conflict(&e) => {
+                    std::thread::sleep(Duration::from_millis(5 * attempt));
+                }
+                other => return other,
+            }
         }
-        let mut pg = PgTx { tx };
-        let out = f(&mut pg)?;
-        if mode == Mode::Push && !knobs.hold_push_before_commit.is_zero() {
-            std::thread::sleep(knobs.hold_push_before_commit);
-        }
-        wait(pg.tx.commit())?;
-        Ok(out)
     }
 }
 
@@ -691,7 +724,8 @@ impl Tx for PgTx<'_> {
             "UPDATE counters SET value = value + 1 WHERE name = 'access'",
             &[],
         )?;
-        Ok(())
+        // Someone's readable set may have changed: waiting devices ask again.
+        self.announce_changes()
     }
 
     fn access_version(&mut self) -> Result<u64, StoreError> {

@@ -105,12 +105,12 @@ impl Backend for Sqlite {
     fn transaction<T>(
         &self,
         mode: Mode,
-        f: impl FnOnce(&mut dyn Tx) -> Result<T, StoreError>,
+        mut f: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
         let behavior = match mode {
             Mode::Read => TransactionBehavior::Deferred,
-            Mode::Write | Mode::Push => TransactionBehavior::Immediate,
+            Mode::Write | Mode::Push | Mode::Pull => TransactionBehavior::Immediate,
         };
         let tx = conn.transaction_with_behavior(behavior)?;
         let mut sql = SqliteTx { tx };

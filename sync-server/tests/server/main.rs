@@ -647,6 +647,13 @@ async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
         StatusCode::TOO_MANY_REQUESTS,
         "the address the proxy saw counts, not one the client wrote"
     );
+    assert_eq!(
+        proxied
+            .login_forwarded("e", "x", "not-an-address, 10.0.0.1")
+            .await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "junk the client wrote does not move it to the proxy's count"
+    );
     proxied.shutdown().await;
 }
 
