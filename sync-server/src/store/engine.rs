@@ -197,8 +197,8 @@ pub trait Tx {
     ) -> Result<(), StoreError>;
 
     // The change log.
-    /// The document a stored change belongs to.
-    fn change_doc(&mut self, hash: &[u8]) -> Result<Option<String>, StoreError>;
+    /// The documents of those of `hashes` that are stored: hash → document id (one query).
+    fn change_docs(&mut self, hashes: &[&[u8]]) -> Result<HashMap<Vec<u8>, String>, StoreError>;
     fn actor_owner(&mut self, actor: &[u8]) -> Result<Option<UserId>, StoreError>;
     fn bind_actor(&mut self, actor: &[u8], user: UserId, now: i64) -> Result<(), StoreError>;
     /// The hash of a stored change of `doc` with this actor and device sequence number.
@@ -1166,14 +1166,19 @@ fn push(
         name: &user.name,
         role: user.role,
     };
+    // What is stored already, in one query; kept up to date as this push stores more.
+    let hashes: Vec<&[u8]> = batch.changes.iter().map(|c| &c.hash[..]).collect();
+    let mut stored_docs = tx.change_docs(&hashes)?;
+    // Device owners, looked up once per device (a push's changes mostly share one).
+    let mut owners: HashMap<Vec<u8>, Option<UserId>> = HashMap::new();
     for change in &batch.changes {
         let refuse = |code: ErrorCode, reason: &str| Refused {
             hash: change.hash,
             code,
             reason: reason.to_owned(),
         };
-        match tx.change_doc(&change.hash)? {
-            Some(doc) if doc == change.doc => {
+        match stored_docs.get(&change.hash[..]) {
+            Some(doc) if *doc == change.doc => {
                 outcome.acked.push(change.hash);
                 continue;
             }
@@ -1286,7 +1291,15 @@ fn push(
             continue;
         }
         if !inspected.genesis {
-            match tx.actor_owner(&inspected.actor)? {
+            let owner = match owners.get(&inspected.actor) {
+                Some(o) => *o,
+                None => {
+                    let o = tx.actor_owner(&inspected.actor)?;
+                    owners.insert(inspected.actor.clone(), o);
+                    o
+                }
+            };
+            match owner {
                 Some(owner) if owner != user.id => {
                     outcome.refused.push(refuse(
                         ErrorCode::ForeignActor,
@@ -1295,7 +1308,10 @@ fn push(
                     continue;
                 }
                 Some(_) => {}
-                None => tx.bind_actor(&inspected.actor, user.id, now)?,
+                None => {
+                    tx.bind_actor(&inspected.actor, user.id, now)?;
+                    owners.insert(inspected.actor.clone(), Some(user.id));
+                }
             }
         }
         tx.insert_change(NewChange {
@@ -1308,6 +1324,7 @@ fn push(
             actor_seq: seq,
             edit_time: inspected.time,
         })?;
+        stored_docs.insert(change.hash.to_vec(), change.doc.clone());
         used_today += len;
         outcome.stored += 1;
         outcome.stored_bytes += len;

@@ -819,13 +819,22 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
-    fn change_doc(&mut self, hash: &[u8]) -> Result<Option<String>, StoreError> {
+    fn change_docs(
+        &mut self,
+        hashes: &[&[u8]],
+    ) -> Result<std::collections::HashMap<Vec<u8>, String>, StoreError> {
+        if hashes.is_empty() {
+            return Ok(Default::default());
+        }
         Ok(self
-            .opt(
-                "SELECT d.doc_id FROM changes c JOIN docs d ON d.id = c.doc WHERE c.hash = $1",
-                &[&hash],
+            .query(
+                "SELECT c.hash, d.doc_id FROM changes c JOIN docs d ON d.id = c.doc \
+                 WHERE c.hash = ANY($1)",
+                &[&hashes],
             )?
-            .map(|r| r.get(0)))
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
     }
 
     fn actor_owner(&mut self, actor: &[u8]) -> Result<Option<UserId>, StoreError> {
@@ -1113,20 +1122,19 @@ impl Tx for PgTx<'_> {
         replica: &str,
         ack: Option<i64>,
     ) -> Result<(), StoreError> {
-        if let Some(page) = ack {
-            self.exec(
-                "INSERT INTO replica_docs (user_id, replica, doc, upto, done) \
-                 SELECT user_id, replica, doc, upto, done FROM replica_pending \
-                  WHERE user_id = $1 AND replica = $2 AND page = $3 \
-                 ON CONFLICT (user_id, replica, doc) DO UPDATE SET \
-                   upto = GREATEST(replica_docs.upto, excluded.upto), \
-                   done = replica_docs.done OR excluded.done",
-                &[&user, &replica, &page],
-            )?;
-        }
+        // One statement: the acknowledged page moves, every pending record goes (both read
+        // the same snapshot of replica_pending).
         self.exec(
-            "DELETE FROM replica_pending WHERE user_id = $1 AND replica = $2",
-            &[&user, &replica],
+            "WITH moved AS ( \
+               INSERT INTO replica_docs (user_id, replica, doc, upto, done) \
+               SELECT user_id, replica, doc, upto, done FROM replica_pending \
+                WHERE user_id = $1 AND replica = $2 AND page = $3 \
+               ON CONFLICT (user_id, replica, doc) DO UPDATE SET \
+                 upto = GREATEST(replica_docs.upto, excluded.upto), \
+                 done = replica_docs.done OR excluded.done \
+               RETURNING 1) \
+             DELETE FROM replica_pending WHERE user_id = $1 AND replica = $2",
+            &[&user, &replica, &ack],
         )?;
         Ok(())
     }

@@ -594,14 +594,24 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn change_doc(&mut self, hash: &[u8]) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .tx
-            .prepare_cached(
-                "SELECT d.doc_id FROM changes c JOIN docs d ON d.id = c.doc WHERE c.hash = ?1",
-            )?
-            .query_row([hash], |r| r.get(0))
-            .optional()?)
+    fn change_docs(
+        &mut self,
+        hashes: &[&[u8]],
+    ) -> Result<std::collections::HashMap<Vec<u8>, String>, StoreError> {
+        // In-process: one indexed lookup per hash costs less than building a statement.
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT d.doc_id FROM changes c JOIN docs d ON d.id = c.doc WHERE c.hash = ?1",
+        )?;
+        let mut out = std::collections::HashMap::new();
+        for hash in hashes {
+            if let Some(doc) = stmt
+                .query_row([hash], |r| r.get::<_, String>(0))
+                .optional()?
+            {
+                out.insert(hash.to_vec(), doc);
+            }
+        }
+        Ok(out)
     }
 
     fn actor_owner(&mut self, actor: &[u8]) -> Result<Option<UserId>, StoreError> {
