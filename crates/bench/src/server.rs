@@ -194,6 +194,37 @@ pub fn postgres_cpu_seconds() -> f64 {
     total
 }
 
+/// CPU seconds of this process's threads whose name starts with one of `prefixes` (the
+/// server's runtime and blocking threads are `bench-server`, the PostgreSQL driver's
+/// `daftar-postgres`), from /proc/self/task. Threads that already ended are not counted.
+pub fn thread_cpu_seconds(prefixes: &[&str]) -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    let mut total = 0.0;
+    for t in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = &stat[open + 1..close];
+        if !prefixes.iter().any(|p| name.starts_with(p)) {
+            continue;
+        }
+        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        for i in 11..=12 {
+            total += fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / 100.0;
+        }
+    }
+    total
+}
+
 /// The Daftar server, the baseline server and a client runtime.
 pub struct Cluster {
     server_rt: tokio::runtime::Runtime,
@@ -492,8 +523,19 @@ fn futures_shared(
     rx
 }
 
+static LAST_SERVER_CPU: std::sync::Mutex<f64> = std::sync::Mutex::new(0.0);
+
+/// CPU seconds the server threads of the last cluster that stopped had spent.
+pub fn last_server_cpu() -> f64 {
+    *lock(&LAST_SERVER_CPU)
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
+        // Read while the server's threads still run.
+        // The server's threads: every instance's runtime and blocking pool, and the PostgreSQL
+        // driver's runtime.
+        *lock(&LAST_SERVER_CPU) = thread_cpu_seconds(&["bench-server", "daftar-postgres"]);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

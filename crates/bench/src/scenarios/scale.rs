@@ -31,6 +31,7 @@ struct Run {
     rows: Vec<Row>,
     passed: Result<(), String>,
     postgres_cpu: f64,
+    server_cpu: f64,
     seconds: f64,
 }
 
@@ -44,6 +45,7 @@ fn run_on(ctx: &mut Ctx, backend: ServerBackend) -> Result<Run> {
         }
     );
     let cpu0 = postgres_cpu_seconds();
+    let mut server_cpu = 0.0;
     let t0 = Instant::now();
     let mut rows = Vec::new();
     let mut passed = Ok(());
@@ -54,7 +56,9 @@ fn run_on(ctx: &mut Ctx, backend: ServerBackend) -> Result<Run> {
         ),
         ("B7", super::many::b7),
     ] {
+        // Each scenario starts its own servers; their threads' CPU is read as they stop.
         let report = f(ctx)?;
+        server_cpu += crate::server::last_server_cpu();
         if !report.check.passed && passed.is_ok() {
             passed = Err(format!(
                 "{id} on {}: {}",
@@ -74,6 +78,7 @@ fn run_on(ctx: &mut Ctx, backend: ServerBackend) -> Result<Run> {
         rows,
         passed,
         postgres_cpu: postgres_cpu_seconds() - cpu0,
+        server_cpu,
         seconds: t0.elapsed().as_secs_f64(),
     })
 }
@@ -120,6 +125,14 @@ pub fn b12(ctx: &mut Ctx) -> Result<ScenarioReport> {
             Unit::Ms,
             run.postgres_cpu * 1e3,
         ));
+        rows.push(
+            Row::new(
+                format!("{}: server instances' CPU during B6 + B7", run.label),
+                Unit::Ms,
+                run.server_cpu * 1e3,
+            )
+            .vs("same on SQLite", sqlite.server_cpu * 1e3),
+        );
         rows.push(
             Row::new(
                 format!("{}: B6 + B7 wall time", run.label),
