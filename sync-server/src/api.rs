@@ -303,22 +303,27 @@ async fn login(
         })
     })
     .await?;
-    if !matches!(verdict, Err(ApiError::BadCredentials)) {
-        // The right password (even for a disabled account) is not a guess.
-        let limiter = state.limiter().clone();
-        let counting = state.clone();
-        blocking(move || Ok(limiter.succeeded(counting.store().as_ref(), &attempt)?)).await?;
-    }
-    let user = verdict.inspect_err(|_| Metrics::add(&state.metrics().logins_failed, 1))?;
-
     let token = password::new_token();
-    let hash = password::token_hash(&token);
     let now = now_ms();
     let ttl = i64::try_from(state.config().token_ttl.as_millis()).unwrap_or(i64::MAX);
     let expires_at = now.saturating_add(ttl);
-    let store = state.store().clone();
-    let user_id = user.id;
-    blocking(move || Ok(store.create_session(user_id, &hash, now, expires_at)?)).await?;
+    let session = verdict.as_ref().ok().map(|user| crate::store::NewSession {
+        user: user.id,
+        token_hash: password::token_hash(&token),
+        now,
+        expires_at,
+    });
+    if !matches!(verdict, Err(ApiError::BadCredentials)) {
+        // The right password (even for a disabled account) is not a guess; with an enabled
+        // account the session is stored in the same transaction.
+        let limiter = state.limiter().clone();
+        let counting = state.clone();
+        blocking(move || {
+            Ok(limiter.succeeded(counting.store().as_ref(), &attempt, session.as_ref())?)
+        })
+        .await?;
+    }
+    let user = verdict.inspect_err(|_| Metrics::add(&state.metrics().logins_failed, 1))?;
     tracing::info!(role = user.role.as_str(), "signed in");
     Ok(ApiJson(LoginResponse {
         token,

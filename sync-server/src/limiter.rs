@@ -9,7 +9,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::store::{LoginAttempt, Store, StoreError};
+use crate::store::{LoginAttempt, NewSession, Store, StoreError};
 
 /// The sign-in limits.
 #[derive(Debug, Clone)]
@@ -52,9 +52,14 @@ impl LoginLimiter {
             .map_err(|wait_ms| Duration::from_millis(wait_ms.max(1) as u64)))
     }
 
-    /// The attempt had the right password: forget the user's failures and take this attempt
-    /// back from the address's count.
-    pub fn succeeded(&self, store: &dyn Store, attempt: &LoginAttempt) -> Result<(), StoreError> {
-        store.login_succeeded(attempt)
+    /// The attempt had the right password: forget the user's failures, take this attempt back
+    /// from the address's count, and store the new session if there is one.
+    pub fn succeeded(
+        &self,
+        store: &dyn Store,
+        attempt: &LoginAttempt,
+        session: Option<&NewSession>,
+    ) -> Result<(), StoreError> {
+        store.login_succeeded(attempt, session)
     }
 }

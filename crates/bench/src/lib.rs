@@ -96,6 +96,8 @@ pub struct Sizes {
     pub b9_edits: usize,
     /// B10: journals of the simulated semester.
     pub b10_journals: usize,
+    /// B11: client counts, each client pushing 100 one-edit changes.
+    pub b11_clients: Vec<usize>,
 }
 
 impl Sizes {
@@ -118,6 +120,7 @@ impl Sizes {
                 b9_devices: 10,
                 b9_edits: 20,
                 b10_journals: 2,
+                b11_clients: vec![1, 4, 16],
             },
             BenchTier::Full => Sizes {
                 samples: 51,
@@ -136,6 +139,7 @@ impl Sizes {
                 b9_devices: 30,
                 b9_edits: 20,
                 b10_journals: 84,
+                b11_clients: vec![1, 4, 16, 64, 200],
             },
         }
     }
@@ -228,7 +232,7 @@ pub fn run(opts: &Options) -> Result<Report> {
         backend: server::ServerBackend::Sqlite,
         prefix: String::new(),
     };
-    let all: [(&str, &str, &str, ScenarioFn); 11] = [
+    let all: [(&str, &str, &str, ScenarioFn); 12] = [
         (
             "B1",
             "open a journal and build the grid view",
@@ -288,6 +292,12 @@ pub fn run(opts: &Options) -> Result<Report> {
             "on-disk size",
             "≤ 3× floor-sql database size after compaction",
             scenarios::size::b10,
+        ),
+        (
+            "B11",
+            "ingest with one change per edit: N clients × 100 one-edit changes at once",
+            "≥ 26k edits/s at 200 clients (10× automerge-repo's 2,609); per-client p99 ≤ 1 s; idle sync and sign-in p99 ≤ 100 ms during the load",
+            scenarios::ingest::b11,
         ),
         (
             "B12",

@@ -24,10 +24,10 @@ fn fast_tier_checks_pass_and_counts_hold() {
     // B12 needs the PostgreSQL test cluster (scripts/test.sh starts one).
     opts.postgres = std::env::var("DAFTAR_TEST_POSTGRES").ok();
     let expected = if opts.postgres.is_some() {
-        11
+        12
     } else {
-        opts.only = (1..=10).map(|i| format!("B{i}")).collect();
-        10
+        opts.only = (1..=11).map(|i| format!("B{i}")).collect();
+        11
     };
     let report = daftar_bench::run(&opts).expect("the fast tier runs");
     println!("{}", report.to_markdown());

@@ -15,13 +15,14 @@
 //! numbers are handed out and committed in the same order on every instance.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Condvar, Mutex};
 
 use daftar_protocol::{DocKind, DocMeta, ErrorCode, Role};
 use daftar_rules::{WriteFacts, Writer};
 
 use super::{
-    AssignOutcome, LoginAttempt, NewUser, PullOutcome, PullRequest, PushBatch, PushOutcome,
-    Refused, Store, StoreError, StoredChange, TeacherRef, User, UserId,
+    AssignOutcome, IncomingChange, LoginAttempt, NewSession, NewUser, PullOutcome, PullRequest,
+    PushBatch, PushOutcome, Refused, Store, StoreError, StoredChange, TeacherRef, User, UserId,
 };
 
 /// A newly readable document with fewer changes than this goes out change by change: a
@@ -283,9 +284,43 @@ pub trait Tx {
     ) -> Result<(), StoreError>;
 }
 
+/// Changes one commit group may hold: a group's transaction stays short, so a sign-in or an
+/// idle sync queued behind it waits for at most one group, and a huge push is stored in
+/// several groups with other clients' pushes between them.
+pub const MAX_GROUP_CHANGES: usize = 1_000;
+
+/// One push waiting for its commit group.
+struct Job {
+    user: User,
+    batch: PushBatch,
+    now: i64,
+    result: Mutex<Option<Result<PushOutcome, StoreError>>>,
+}
+
+/// Group commit: pushes that arrive while a group is being committed wait together, and the
+/// next group stores them all in one transaction with one disk sync; each is acknowledged
+/// only after that commit. One thread at a time leads (runs a group); the others wait for
+/// their result.
+#[derive(Default)]
+struct Groups {
+    state: Mutex<GroupState>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct GroupState {
+    waiting: std::collections::VecDeque<Arc<Job>>,
+    leading: bool,
+}
+
+fn lock_state(m: &Mutex<GroupState>) -> std::sync::MutexGuard<'_, GroupState> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The [`Store`] over a backend.
 pub struct Engine<B: Backend> {
     pub(crate) backend: B,
+    groups: Groups,
 }
 
 impl<B: Backend + std::fmt::Debug> std::fmt::Debug for Engine<B> {
@@ -296,7 +331,89 @@ impl<B: Backend + std::fmt::Debug> std::fmt::Debug for Engine<B> {
 
 impl<B: Backend> Engine<B> {
     pub fn new(backend: B) -> Engine<B> {
-        Engine { backend }
+        Engine {
+            backend,
+            groups: Groups::default(),
+        }
+    }
+
+    /// Stores `job` in a commit group and returns its outcome.
+    fn push_grouped(&self, job: Arc<Job>) -> Result<PushOutcome, StoreError> {
+        let mut state = lock_state(&self.groups.state);
+        state.waiting.push_back(job.clone());
+        loop {
+            if let Some(result) = job.result.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return result;
+            }
+            if state.leading {
+                state = self
+                    .groups
+                    .done
+                    .wait(state)
+                    .unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            // Lead one group: the oldest waiting pushes, up to the size bound.
+            state.leading = true;
+            let mut group: Vec<Arc<Job>> = Vec::new();
+            let mut changes = 0usize;
+            while let Some(next) = state.waiting.front() {
+                let n = next.batch.changes.len().max(1);
+                if !group.is_empty() && changes + n > MAX_GROUP_CHANGES {
+                    break;
+                }
+                changes += n;
+                group.extend(state.waiting.pop_front());
+            }
+            drop(state);
+            // A panic in one group must neither leave the group's pushes waiting for ever
+            // nor keep the lead: every push in it gets an error, and the next group goes on.
+            let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.commit_group(&group)
+            }))
+            .unwrap_or_else(|_| {
+                group
+                    .iter()
+                    .map(|_| {
+                        Err(StoreError::Corrupt {
+                            table: "changes",
+                            detail: "storing this push failed inside the server".into(),
+                        })
+                    })
+                    .collect()
+            });
+            for (job, result) in group.iter().zip(results) {
+                *job.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+            }
+            state = lock_state(&self.groups.state);
+            state.leading = false;
+            self.groups.done.notify_all();
+        }
+    }
+
+    /// One transaction for the whole group; when it fails, each push in a transaction of its
+    /// own, so one push's failure is only its own.
+    fn commit_group(&self, group: &[Arc<Job>]) -> Vec<Result<PushOutcome, StoreError>> {
+        let together = self.backend.transaction(Mode::Push, |tx| {
+            group
+                .iter()
+                .map(|j| push(tx, &j.user, &j.batch, j.now))
+                .collect::<Result<Vec<_>, _>>()
+        });
+        match together {
+            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+            Err(e) if group.len() == 1 => vec![Err(e)],
+            Err(e) => {
+                tracing::warn!(error = %e, pushes = group.len(), "a commit group failed; storing its pushes one by one");
+                group
+                    .iter()
+                    .map(|j| {
+                        self.backend
+                            .transaction(Mode::Push, |tx| push(tx, &j.user, &j.batch, j.now))
+                    })
+                    .collect()
+            }
+        }
     }
 }
 
@@ -1015,8 +1132,32 @@ impl<B: Backend> Store for Engine<B> {
     }
 
     fn push(&self, user: &User, batch: &PushBatch, now: i64) -> Result<PushOutcome, StoreError> {
-        self.backend
-            .transaction(Mode::Push, |tx| push(tx, user, batch, now))
+        // A push larger than a group goes in parts, other clients' pushes between them; every
+        // part carries the metadata, which is stored once (unchanged metadata writes nothing).
+        let mut outcome = PushOutcome::default();
+        let parts: Vec<&[IncomingChange]> = if batch.changes.is_empty() {
+            vec![&[]]
+        } else {
+            batch.changes.chunks(MAX_GROUP_CHANGES).collect()
+        };
+        for part in parts {
+            let job = Arc::new(Job {
+                user: user.clone(),
+                batch: PushBatch {
+                    metas: batch.metas.clone(),
+                    changes: part.to_vec(),
+                    daily_bytes: batch.daily_bytes,
+                },
+                now,
+                result: Mutex::new(None),
+            });
+            let got = self.push_grouped(job)?;
+            outcome.acked.extend(got.acked);
+            outcome.refused.extend(got.refused);
+            outcome.stored += got.stored;
+            outcome.stored_bytes += got.stored_bytes;
+        }
+        Ok(outcome)
     }
 
     fn pull(
@@ -1025,6 +1166,26 @@ impl<B: Backend> Store for Engine<B> {
         request: &PullRequest,
         now: i64,
     ) -> Result<PullOutcome, StoreError> {
+        // The common case first, on a read transaction that never waits for the writer: the
+        // replica is up to date and nothing waits for its acknowledgement. The answer is then
+        // exactly what the full pull would give, and nothing needs writing.
+        let cursor = request.cursor.min(i64::MAX as u64) as i64;
+        let idle = self.backend.transaction(Mode::Read, |tx| {
+            let access = tx.access_version()?;
+            let quiet = access == request.access
+                && tx.max_seq()? <= cursor
+                && request.ack.is_none()
+                && !tx.any_pending(user.id, &request.replica)?
+                && tx.pinned_bound(user.id, &request.replica)?.is_none();
+            Ok(quiet.then_some(access))
+        })?;
+        if let Some(access) = idle {
+            return Ok(PullOutcome {
+                cursor: request.cursor,
+                access,
+                ..PullOutcome::default()
+            });
+        }
         // A pull writes bookkeeping and may cache a snapshot, but assigns no change seq; all
         // it reads comes from one snapshot.
         self.backend
@@ -1081,11 +1242,20 @@ impl<B: Backend> Store for Engine<B> {
         })
     }
 
-    fn login_succeeded(&self, attempt: &LoginAttempt) -> Result<(), StoreError> {
+    fn login_succeeded(
+        &self,
+        attempt: &LoginAttempt,
+        session: Option<&NewSession>,
+    ) -> Result<(), StoreError> {
         self.backend.transaction(Mode::Write, |tx| {
             tx.delete_logins_of(&attempt.user_key)?;
             for row in &attempt.rows {
                 tx.delete_login(*row)?;
+            }
+            if let Some(s) = session {
+                // Sign-ins are rare: a good moment to forget expired sessions.
+                tx.delete_expired_sessions(s.now)?;
+                tx.insert_session(&s.token_hash, s.user, s.now, s.expires_at)?;
             }
             Ok(())
         })

@@ -175,6 +175,15 @@ pub struct LoginAttempt {
     pub rows: Vec<i64>,
 }
 
+/// A session to create: the token's SHA-256, whose it is, and its times (unix ms).
+#[derive(Clone)]
+pub struct NewSession {
+    pub user: UserId,
+    pub token_hash: [u8; 32],
+    pub now: i64,
+    pub expires_at: i64,
+}
+
 /// What a replica asks for in [`Store::pull`].
 #[derive(Debug, Clone)]
 pub struct PullRequest {
@@ -373,9 +382,14 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> Result<Result<LoginAttempt, i64>, StoreError>;
 
-    /// The attempt had the right password: the user's failures are forgotten and the attempt
-    /// is taken back from the other keys.
-    fn login_succeeded(&self, attempt: &LoginAttempt) -> Result<(), StoreError>;
+    /// The attempt had the right password: the user's failures are forgotten, the attempt is
+    /// taken back from the other keys and, when given, the new session is stored, all in one
+    /// transaction (a sign-in waits for the writer twice, not three times).
+    fn login_succeeded(
+        &self,
+        attempt: &LoginAttempt,
+        session: Option<&NewSession>,
+    ) -> Result<(), StoreError>;
 
     /// Brings the cached snapshots of these documents (ids like `journal/x`) up to date where
     /// enough changes came after them, so the next replica that is sent one whole gets it

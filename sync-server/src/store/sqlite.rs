@@ -1,8 +1,11 @@
 //! The SQLite backend: one database file, zero setup; the embedded default.
 //!
-//! One connection behind a mutex serves the whole server (every method is one short
-//! transaction), which keeps SQLite's single-writer rule trivially true inside the process,
-//! and with it the pull cursor's rule ([`super::engine`]): changes commit in `seq` order.
+//! One writer connection serves every write (each a short transaction), which keeps SQLite's
+//! single-writer rule trivially true inside the process, and with it the pull cursor's rule
+//! ([`super::engine`]): changes commit in `seq` order. Writes queue at a gate where pushes
+//! (their commit groups) give way to everything else, so a sign-in or a pull waits for at most
+//! the group being committed. Reads (a session lookup, an idle sync's check) run on reader
+//! connections of their own: under WAL they never wait for the writer.
 //! Other processes — `daftar-sync user add` while the server runs — share the file through WAL
 //! and a busy timeout. Durability: `synchronous = FULL`, because an acknowledged change is
 //! one the client will never push again.
@@ -53,10 +56,62 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// The SQLite backend: one connection.
+/// Reader connections kept open (file databases only).
+const READERS: usize = 4;
+
+/// The SQLite backend: one writer connection, a few readers.
 pub struct Sqlite {
+    // Readers close before the writer (fields drop in this order), so the writer closes
+    // last, checkpoints the WAL and removes it, as a server with one connection did.
+    readers: Mutex<Vec<Connection>>,
+    /// Signalled when a reader is given back.
+    reader_back: std::sync::Condvar,
     conn: Mutex<Connection>,
+    gate: Gate,
+    /// Reader connections opened so far (at most [`READERS`]).
+    opened: std::sync::atomic::AtomicUsize,
     path: Option<PathBuf>,
+}
+
+/// Who may take the writer next: pushes wait while anything else waits.
+#[derive(Default)]
+struct Gate {
+    state: Mutex<GateState>,
+    turn: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    busy: bool,
+    others_waiting: usize,
+}
+
+/// The writer's turn, given back when dropped.
+struct Turn<'a>(&'a Gate);
+
+impl Gate {
+    fn enter(&self, push: bool) -> Turn<'_> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if !push {
+            s.others_waiting += 1;
+        }
+        while s.busy || (push && s.others_waiting > 0) {
+            s = self.turn.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+        if !push {
+            s.others_waiting -= 1;
+        }
+        s.busy = true;
+        Turn(self)
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let mut s = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.busy = false;
+        self.0.turn.notify_all();
+    }
 }
 
 impl std::fmt::Debug for Sqlite {
@@ -96,6 +151,10 @@ impl Engine<Sqlite> {
         migrate(&mut conn)?;
         Ok(Engine::new(Sqlite {
             conn: Mutex::new(conn),
+            gate: Gate::default(),
+            readers: Mutex::new(Vec::new()),
+            reader_back: std::sync::Condvar::new(),
+            opened: std::sync::atomic::AtomicUsize::new(0),
             path,
         }))
     }
@@ -107,6 +166,24 @@ impl Backend for Sqlite {
         mode: Mode,
         mut f: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        if mode == Mode::Read
+            && let Some(mut reader) = self.reader()?
+        {
+            let out = (|| {
+                let tx = reader.transaction_with_behavior(TransactionBehavior::Deferred)?;
+                let mut sql = SqliteTx { tx };
+                let out = f(&mut sql)?;
+                sql.tx.commit()?;
+                Ok(out)
+            })();
+            self.readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(reader);
+            self.reader_back.notify_one();
+            return out;
+        }
+        let _turn = self.gate.enter(mode == Mode::Push);
         let mut conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
         let behavior = match mode {
             Mode::Read => TransactionBehavior::Deferred,
@@ -117,6 +194,55 @@ impl Backend for Sqlite {
         let out = f(&mut sql)?;
         sql.tx.commit()?;
         Ok(out)
+    }
+}
+
+impl Sqlite {
+    /// A reader connection: one kept, a new one while fewer than [`READERS`] exist, or the
+    /// next one given back (reads are short: waiting for a reader beats waiting for the
+    /// writer, which may be committing a group); `None` for an in-memory database (it has no
+    /// second connection), and then the writer serves the read.
+    fn reader(&self) -> Result<Option<Connection>, StoreError> {
+        use std::sync::atomic::Ordering;
+        let Some(path) = &self.path else {
+            return Ok(None);
+        };
+        let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(r) = readers.pop() {
+                return Ok(Some(r));
+            }
+            let may_open = self
+                .opened
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    (n < READERS).then_some(n + 1)
+                })
+                .is_ok();
+            if may_open {
+                break;
+            }
+            if self.opened.load(Ordering::SeqCst) == 0 {
+                return Ok(None);
+            }
+            readers = self
+                .reader_back
+                .wait(readers)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+        drop(readers);
+        let opened = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .and_then(|c| c.busy_timeout(BUSY_TIMEOUT).map(|()| c));
+        match opened {
+            Ok(conn) => Ok(Some(conn)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open a reader connection; the writer serves reads");
+                self.opened.fetch_sub(1, Ordering::SeqCst);
+                Ok(None)
+            }
+        }
     }
 }
 

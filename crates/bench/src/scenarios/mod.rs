@@ -14,6 +14,7 @@
 
 pub mod day;
 pub mod growth;
+pub mod ingest;
 pub mod local;
 pub mod many;
 pub mod nothing;
