@@ -403,6 +403,24 @@ impl<B: Backend> Engine<B> {
         match together {
             Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
             Err(e) if group.len() == 1 => vec![Err(e)],
+            // The database itself is busy, full or gone: every push of the group would fail
+            // the same way, each after its own wait. They all get the error now.
+            Err(e) if e.is_retryable() || e.is_out_of_room() => {
+                let text = e.to_string();
+                let failure = if e.is_out_of_room() {
+                    super::DbFailure::OutOfRoom
+                } else {
+                    super::DbFailure::Retryable
+                };
+                std::iter::once(Err(e))
+                    .chain((1..group.len()).map(|_| {
+                        Err(StoreError::database(
+                            failure,
+                            std::io::Error::other(text.clone()),
+                        ))
+                    }))
+                    .collect()
+            }
             Err(e) => {
                 tracing::warn!(error = %e, pushes = group.len(), "a commit group failed; storing its pushes one by one");
                 group
@@ -1022,8 +1040,9 @@ fn pull_after_cursor(
 
 impl<B: Backend> Store for Engine<B> {
     fn check(&self) -> Result<(), StoreError> {
+        // Through the writer: a health check must fail when writes cannot happen.
         self.backend
-            .transaction(Mode::Read, |tx| tx.access_version().map(|_| ()))
+            .transaction(Mode::Write, |tx| tx.access_version().map(|_| ()))
     }
 
     fn add_user(&self, user: &NewUser, now: i64) -> Result<User, StoreError> {
@@ -1132,19 +1151,24 @@ impl<B: Backend> Store for Engine<B> {
     }
 
     fn push(&self, user: &User, batch: &PushBatch, now: i64) -> Result<PushOutcome, StoreError> {
-        // A push larger than a group goes in parts, other clients' pushes between them; every
-        // part carries the metadata, which is stored once (unchanged metadata writes nothing).
+        // A push larger than a group goes in parts, other clients' pushes between them.
         let mut outcome = PushOutcome::default();
         let parts: Vec<&[IncomingChange]> = if batch.changes.is_empty() {
             vec![&[]]
         } else {
             batch.changes.chunks(MAX_GROUP_CHANGES).collect()
         };
-        for part in parts {
+        for (i, part) in parts.into_iter().enumerate() {
             let job = Arc::new(Job {
                 user: user.clone(),
                 batch: PushBatch {
-                    metas: batch.metas.clone(),
+                    // Metadata with the first part only: a later part must not write back
+                    // what another administrator changed in between.
+                    metas: if i == 0 {
+                        batch.metas.clone()
+                    } else {
+                        Vec::new()
+                    },
                     changes: part.to_vec(),
                     daily_bytes: batch.daily_bytes,
                 },

@@ -84,7 +84,13 @@ struct Gate {
 struct GateState {
     busy: bool,
     others_waiting: usize,
+    /// Turns other writers took in a row while a push waited: bounded, so a steady stream of
+    /// pulls never starves the pushes.
+    others_in_a_row: u32,
 }
+
+/// Other writers' turns a waiting push lets go first.
+const OTHERS_BEFORE_A_PUSH: u32 = 8;
 
 /// The writer's turn, given back when dropped.
 struct Turn<'a>(&'a Gate);
@@ -95,11 +101,14 @@ impl Gate {
         if !push {
             s.others_waiting += 1;
         }
-        while s.busy || (push && s.others_waiting > 0) {
+        while s.busy || (push && s.others_waiting > 0 && s.others_in_a_row < OTHERS_BEFORE_A_PUSH) {
             s = self.turn.wait(s).unwrap_or_else(|p| p.into_inner());
         }
-        if !push {
+        if push {
+            s.others_in_a_row = 0;
+        } else {
             s.others_waiting -= 1;
+            s.others_in_a_row = s.others_in_a_row.saturating_add(1);
         }
         s.busy = true;
         Turn(self)
@@ -167,24 +176,24 @@ impl Backend for Sqlite {
         mut f: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         if mode == Mode::Read
-            && let Some(mut reader) = self.reader()?
+            && let Some(reader) = self.reader()?
         {
-            let out = (|| {
-                let tx = reader.transaction_with_behavior(TransactionBehavior::Deferred)?;
-                let mut sql = SqliteTx { tx };
-                let out = f(&mut sql)?;
-                sql.tx.commit()?;
-                Ok(out)
-            })();
-            self.readers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(reader);
-            self.reader_back.notify_one();
-            return out;
+            // Given back when this ends, however it ends (a panic included).
+            let mut reader = ReaderGuard {
+                owner: self,
+                conn: Some(reader),
+            };
+            let conn = reader.conn.as_mut().expect("a reader");
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let mut sql = SqliteTx { tx };
+            let out = f(&mut sql)?;
+            sql.tx.commit()?;
+            return Ok(out);
         }
         let _turn = self.gate.enter(mode == Mode::Push);
-        let mut conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        // A panic in an earlier transaction rolled it back (the transaction's drop): the
+        // connection is fine to use again.
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let behavior = match mode {
             Mode::Read => TransactionBehavior::Deferred,
             Mode::Write | Mode::Push | Mode::Pull => TransactionBehavior::Immediate,
@@ -194,6 +203,25 @@ impl Backend for Sqlite {
         let out = f(&mut sql)?;
         sql.tx.commit()?;
         Ok(out)
+    }
+}
+
+/// A reader connection out of the pool; back in it when dropped.
+struct ReaderGuard<'a> {
+    owner: &'a Sqlite,
+    conn: Option<Connection>,
+}
+
+impl Drop for ReaderGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.owner
+                .readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(conn);
+            self.owner.reader_back.notify_one();
+        }
     }
 }
 
@@ -240,6 +268,8 @@ impl Sqlite {
             Err(e) => {
                 tracing::warn!(error = %e, "cannot open a reader connection; the writer serves reads");
                 self.opened.fetch_sub(1, Ordering::SeqCst);
+                // A thread waiting for a reader may now open one itself.
+                self.reader_back.notify_all();
                 Ok(None)
             }
         }
