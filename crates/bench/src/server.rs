@@ -236,7 +236,7 @@ pub struct Cluster {
     states: Vec<AppState>,
     _balancer: Option<Balancer>,
     sync_times: Times,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     pub baseline: Arc<BaselineState>,
     pub baseline_url: String,
@@ -314,8 +314,7 @@ impl Cluster {
             }
         };
         let sync_times: Times = Arc::default();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let stopped = futures_shared(stopped);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut states = Vec::new();
         let mut ports = Vec::new();
         let mut tasks = Vec::new();
@@ -511,18 +510,6 @@ impl Cluster {
     }
 }
 
-/// A stop signal every instance can wait on.
-fn futures_shared(
-    stopped: tokio::sync::oneshot::Receiver<()>,
-) -> tokio::sync::watch::Receiver<bool> {
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    std::thread::spawn(move || {
-        let _ = stopped.blocking_recv();
-        let _ = tx.send(true);
-    });
-    rx
-}
-
 static LAST_SERVER_CPU: std::sync::Mutex<f64> = std::sync::Mutex::new(0.0);
 
 /// CPU seconds the server threads of the last cluster that stopped had spent.
@@ -537,7 +524,7 @@ impl Drop for Cluster {
         // driver's runtime.
         *lock(&LAST_SERVER_CPU) = thread_cpu_seconds(&["bench-server", "daftar-postgres"]);
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(true);
         }
         if let Some(task) = self.task.take() {
             let _ = self
@@ -732,4 +719,29 @@ impl StockPeer {
         self.bytes_up = 0;
         self.bytes_down = 0;
     }
+}
+
+/// Syncs every client at once (one task each) and returns, in client order, how long each
+/// took and what it did.
+pub async fn sync_all_at_once(
+    clients: &[(Arc<Mutex<Replica>>, Transport)],
+) -> Vec<(Duration, Result<SyncSummary, String>)> {
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (r, t)) in clients.iter().enumerate() {
+        let (r, t) = (r.clone(), t.clone());
+        set.spawn(async move {
+            let t0 = Instant::now();
+            let s = sync_once(&r, &t, |_| {}).await.map_err(|e| e.to_string());
+            (i, t0.elapsed(), s)
+        });
+    }
+    let mut out: Vec<(usize, Duration, Result<SyncSummary, String>)> = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(o) => out.push(o),
+            Err(e) => out.push((usize::MAX, Duration::ZERO, Err(e.to_string()))),
+        }
+    }
+    out.sort_by_key(|o| o.0);
+    out.into_iter().map(|(_, d, s)| (d, s)).collect()
 }

@@ -1100,20 +1100,6 @@ impl<B: Backend> Store for Engine<B> {
         })
     }
 
-    fn create_session(
-        &self,
-        user: UserId,
-        token_hash: &[u8; 32],
-        now: i64,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
-        self.backend.transaction(Mode::Write, |tx| {
-            // Logins are rare: a good moment to forget expired sessions.
-            tx.delete_expired_sessions(now)?;
-            tx.insert_session(token_hash, user, now, expires_at)
-        })
-    }
-
     fn session_user(&self, token_hash: &[u8; 32], now: i64) -> Result<Option<User>, StoreError> {
         self.backend.transaction(Mode::Read, |tx| {
             tx.session_user(token_hash, now)?

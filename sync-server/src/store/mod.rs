@@ -270,8 +270,6 @@ pub enum StoreError {
     EmployeeTaken { employee: String },
     #[error("corrupt row in {table}: {detail}")]
     Corrupt { table: &'static str, detail: String },
-    #[error("the database lock was poisoned by a panic")]
-    Poisoned,
 }
 
 impl StoreError {
@@ -328,15 +326,6 @@ pub trait Store: Send + Sync + 'static {
     /// Disable or re-enable a user. Disabling also ends their sessions. Returns false when
     /// there is no such user.
     fn set_disabled(&self, name: &str, disabled: bool) -> Result<bool, StoreError>;
-
-    /// Store a session token's hash.
-    fn create_session(
-        &self,
-        user: UserId,
-        token_hash: &[u8; 32],
-        now: i64,
-        expires_at: i64,
-    ) -> Result<(), StoreError>;
 
     /// The enabled user owning an unexpired session.
     fn session_user(&self, token_hash: &[u8; 32], now: i64) -> Result<Option<User>, StoreError>;

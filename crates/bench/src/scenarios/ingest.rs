@@ -161,27 +161,11 @@ fn level(
                 (idle_s, signin_s)
             })
         };
-        let mut set = tokio::task::JoinSet::new();
-        for (i, (r, t)) in clients.iter().enumerate() {
-            let (r, t) = (r.clone(), t.clone());
-            set.spawn(async move {
-                let t0 = Instant::now();
-                let s = sync_once(&r, &t, |_| {}).await.map_err(|e| e.to_string());
-                (i, t0.elapsed(), s)
-            });
-        }
-        let mut out = Vec::new();
-        while let Some(joined) = set.join_next().await {
-            match joined {
-                Ok(o) => out.push(o),
-                Err(e) => out.push((usize::MAX, Duration::ZERO, Err(e.to_string()))),
-            }
-        }
+        let out = crate::server::sync_all_at_once(&clients).await;
         // The load is over when the last client is done (the prober may be mid-request).
         let wall = start.elapsed();
         done.store(true, std::sync::atomic::Ordering::SeqCst);
         let (idle_s, signin_s) = prober.await.unwrap_or_default();
-        out.sort_by_key(|o| o.0);
         (out, idle_s, signin_s, wall)
     });
     let cpu = thread_cpu_seconds(&["bench-server"]) - cpu0;
@@ -191,7 +175,7 @@ fn level(
     let mut latency = Samples::new();
     let mut failed = Vec::new();
     let mut acked = 0usize;
-    for (i, d, s) in &outcomes {
+    for (i, (d, s)) in outcomes.iter().enumerate() {
         latency.push(*d);
         match s {
             Ok(s) => {

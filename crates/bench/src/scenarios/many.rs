@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
-use daftar_client::engine::sync_once;
 use daftar_core::Replica;
 use daftar_core::model::{Attendance, MarkValue};
 use daftar_protocol::Role;
@@ -85,27 +84,9 @@ pub fn b7(ctx: &mut Ctx) -> Result<ScenarioReport> {
     let before = cluster.metrics();
     cluster.take_sync_times();
     let start = Instant::now();
-    let outcomes: Vec<(Duration, Result<daftar_client::engine::SyncSummary, String>)> =
-        cluster.client_rt.block_on(async {
-            let mut set = tokio::task::JoinSet::new();
-            for (i, (r, t)) in clients.iter().enumerate() {
-                let (r, t) = (r.clone(), t.clone());
-                set.spawn(async move {
-                    let t0 = Instant::now();
-                    let s = sync_once(&r, &t, |_| {}).await.map_err(|e| e.to_string());
-                    (i, t0.elapsed(), s)
-                });
-            }
-            let mut out: Vec<(usize, Duration, Result<_, String>)> = Vec::new();
-            while let Some(joined) = set.join_next().await {
-                match joined {
-                    Ok(o) => out.push(o),
-                    Err(e) => out.push((usize::MAX, Duration::ZERO, Err(e.to_string()))),
-                }
-            }
-            out.sort_by_key(|o| o.0);
-            out.into_iter().map(|(_, d, s)| (d, s)).collect()
-        });
+    let outcomes: Vec<(Duration, Result<daftar_client::engine::SyncSummary, String>)> = cluster
+        .client_rt
+        .block_on(crate::server::sync_all_at_once(&clients));
     let wall = start.elapsed();
     let server = cluster.metrics() - before;
     let server_times = cluster.take_sync_times();
