@@ -28,6 +28,7 @@
 pub mod fixture;
 pub mod machine;
 pub mod measure;
+pub mod peer;
 pub mod plot;
 pub mod report;
 pub mod scenarios;
@@ -165,6 +166,8 @@ pub struct Options {
     pub seed: u64,
     /// Admin URL of a PostgreSQL cluster for B12 (`--postgres`, or `DAFTAR_BENCH_POSTGRES`).
     pub postgres: Option<String>,
+    /// B11's reference peer, run beside Daftar on the same documents (`--peer`).
+    pub peer: Option<peer::Peer>,
 }
 
 impl Options {
@@ -178,6 +181,7 @@ impl Options {
             command: format!("daftar-bench --tier {}", tier.name()),
             seed: 2026,
             postgres: None,
+            peer: None,
         }
     }
 }

@@ -33,6 +33,11 @@ struct Args {
     /// postgres://daftar@127.0.0.1:55432/postgres
     #[arg(long, env = "DAFTAR_BENCH_POSTGRES")]
     postgres: Option<String>,
+    /// B11 only: also run the reference peer on the same documents in the same run.
+    /// `automerge-repo`: automerge-repo's sync server from its npm package (needs Node and
+    /// npm; installs `crates/bench/peer/automerge-repo` with `npm ci` on first use).
+    #[arg(long)]
+    peer: Option<String>,
     /// Program to run B5's client with (default: this executable); e.g. a script that runs
     /// it under `valgrind --tool=callgrind` to profile the first replica.
     #[arg(long)]
@@ -78,6 +83,13 @@ fn main() -> Result<()> {
     opts.only = args.only;
     opts.seed = args.seed;
     opts.postgres = args.postgres;
+    opts.peer = match args.peer.as_deref() {
+        None => None,
+        Some(p) => match daftar_bench::peer::Peer::parse(p) {
+            Some(p) => Some(p),
+            None => bail!("--peer knows automerge-repo, not {p:?}"),
+        },
+    };
     opts.helper_exe = args.helper_exe.or_else(|| std::env::current_exe().ok());
     opts.command = std::env::args().collect::<Vec<_>>().join(" ");
     let report = daftar_bench::run(&opts)?;

@@ -34,9 +34,11 @@ struct Level {
     p50: f64,
     p99: f64,
     cpu_per_edit_ms: f64,
+    client_cpu_per_edit_ms: f64,
     idle: Option<(f64, f64)>,
     signin: Option<(f64, f64)>,
     rss_mib: f64,
+    peer: Option<crate::peer::PeerLevel>,
 }
 
 fn rss_mib() -> f64 {
@@ -94,6 +96,7 @@ fn level(
 
     // Each client: its journal, then 100 single-cell edits offline, one change each.
     let mut clients = Vec::with_capacity(n);
+    let mut peer_docs = Vec::new();
     for (i, fx) in fixtures.iter_mut().enumerate() {
         let r = Replica::open(std::path::Path::new(":memory:"))?;
         let t = cluster.login(&format!("t{i:03}"), &r)?;
@@ -101,6 +104,13 @@ fn level(
         cluster.sync(&r, &t)?;
         {
             let mut g = lock(&r);
+            // For the reference peer: the journal as the server has it, before the edits.
+            let base = if ctx.opts.peer.is_some() {
+                let doc = g.doc(&fx.journal)?;
+                Some((doc.am.save(), doc.am.get_heads()))
+            } else {
+                None
+            };
             for k in 0..EDITS {
                 let lesson = fx.lessons[k % fx.lessons.len()].clone();
                 let student = fx.students[(k / fx.lessons.len() + k) % fx.students.len()].clone();
@@ -122,6 +132,22 @@ fn level(
                 )?;
                 fx.marks.insert((lesson, student), MarkValue::new(status));
             }
+            if let Some((base, heads)) = base {
+                let doc = g.doc(&fx.journal)?;
+                let changes: Vec<Vec<u8>> = doc
+                    .am
+                    .get_changes(&heads)
+                    .into_iter()
+                    .map(|c| c.raw_bytes().to_vec())
+                    .collect();
+                if changes.len() != EDITS {
+                    return Err(anyhow!(
+                        "client {i} made {} changes for {EDITS} edits",
+                        changes.len()
+                    ));
+                }
+                peer_docs.push(crate::peer::PeerDoc { base, changes });
+            }
         }
         clients.push((r, t));
     }
@@ -133,6 +159,7 @@ fn level(
 
     let before = cluster.metrics();
     let cpu0 = thread_cpu_seconds(&["bench-server"]);
+    let client_cpu0 = thread_cpu_seconds(&["bench-client"]);
     let start = Instant::now();
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let url = cluster.url.clone();
@@ -169,6 +196,7 @@ fn level(
         (out, idle_s, signin_s, wall)
     });
     let cpu = thread_cpu_seconds(&["bench-server"]) - cpu0;
+    let client_cpu = thread_cpu_seconds(&["bench-client"]) - client_cpu0;
     let rss = rss_mib();
     let server = cluster.metrics() - before;
 
@@ -235,6 +263,15 @@ fn level(
     let floor_time = t0.elapsed();
     let floor_edits: usize = fixtures.iter().map(|f| f.marks.len()).sum();
 
+    // The reference peer on the same documents and change bytes, when asked for.
+    let peer = match ctx.opts.peer {
+        Some(crate::peer::Peer::AutomergeRepo) => {
+            drop(cluster);
+            Some(crate::peer::automerge_repo(&dir, &peer_docs)?)
+        }
+        None => None,
+    };
+
     let stats = latency.stats();
     let two = |s: &Samples| (!s.is_empty()).then(|| (s.stats().p50_ms, s.stats().p99_ms));
     Ok((
@@ -244,9 +281,11 @@ fn level(
             p50: stats.p50_ms,
             p99: stats.p99_ms,
             cpu_per_edit_ms: cpu * 1e3 / edits as f64,
+            client_cpu_per_edit_ms: client_cpu * 1e3 / edits as f64,
             idle: two(&idle_s),
             signin: two(&signin_s),
             rss_mib: rss,
+            peer,
         },
         results,
     ))
@@ -268,6 +307,42 @@ pub fn b11(ctx: &mut Ctx) -> Result<ScenarioReport> {
             )
             .vs("floor-sql (one durable commit per edit)", l.floor_rate),
         );
+        if let Some(peer) = &l.peer {
+            rows.push(
+                Row::new(
+                    format!("{n} clients: ingest against the reference"),
+                    Unit::PerSecond,
+                    l.rate,
+                )
+                .vs("automerge-repo sync server, same documents", peer.rate)
+                .target("≥ 10×", l.rate >= 10.0 * peer.rate),
+            );
+            rows.push(Row::new(
+                format!("{n} clients: reference per-client p50"),
+                Unit::Ms,
+                peer.p50,
+            ));
+            rows.push(Row::new(
+                format!("{n} clients: reference per-client p99"),
+                Unit::Ms,
+                peer.p99,
+            ));
+            rows.push(Row::new(
+                format!("{n} clients: reference server CPU per edit"),
+                Unit::Ms,
+                peer.cpu_per_edit_ms,
+            ));
+            rows.push(Row::new(
+                format!("{n} clients: reference clients' CPU per edit"),
+                Unit::Ms,
+                peer.client_cpu_per_edit_ms,
+            ));
+            rows.push(Row::new(
+                format!("{n} clients: reference server peak RSS"),
+                Unit::MiB,
+                peer.rss_mib,
+            ));
+        }
         rows.push(Row::new(
             format!("{n} clients: per-client p50"),
             Unit::Ms,
@@ -283,6 +358,11 @@ pub fn b11(ctx: &mut Ctx) -> Result<ScenarioReport> {
             format!("{n} clients: server CPU per edit"),
             Unit::Ms,
             l.cpu_per_edit_ms,
+        ));
+        rows.push(Row::new(
+            format!("{n} clients: clients' CPU per edit"),
+            Unit::Ms,
+            l.client_cpu_per_edit_ms,
         ));
         rows.push(Row::new(
             format!("{n} clients: process RSS after"),
