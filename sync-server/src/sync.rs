@@ -77,10 +77,22 @@ pub fn step(
         .clamp(1, settings.max_page_bytes);
     let mut batch = decode_push(req, &settings.limits)?;
     batch.daily_bytes = settings.daily_bytes;
-    let pushed = if batch.metas.is_empty() && batch.changes.is_empty() {
-        Default::default()
+    let pull = PullRequest {
+        replica,
+        // Seqs are SQL integers.
+        cursor: req.cursor.min(i64::MAX as u64),
+        access: req.access,
+        budget,
+        skip: HashSet::new(),
+        snapshots: req.snapshots,
+        acknowledges: req.acknowledges,
+        ack: req.ack,
+    };
+    let (pushed, mut pulled) = if batch.metas.is_empty() && batch.changes.is_empty() {
+        (Default::default(), store.pull(user, &pull, now)?)
     } else {
-        store.push(user, &batch, now)?
+        // The pull skips what the push stored (the pushing replica has it).
+        store.push_then_pull(user, &batch, pull, now)?
     };
     let skip: HashSet<_> = pushed.acked.iter().copied().collect();
     // The devices of what was just stored belong to this user now: say so, so the pushing
@@ -92,21 +104,6 @@ pub fn step(
         .filter(|c| !c.genesis && skip.contains(&c.hash))
         .map(|c| c.actor.clone())
         .collect();
-    let mut pulled = store.pull(
-        user,
-        &PullRequest {
-            replica,
-            // Seqs are SQL integers.
-            cursor: req.cursor.min(i64::MAX as u64),
-            access: req.access,
-            budget,
-            skip,
-            snapshots: req.snapshots,
-            acknowledges: req.acknowledges,
-            ack: req.ack,
-        },
-        now,
-    )?;
     for actor in own {
         if !pulled.authors.iter().any(|(a, _)| *a == actor) {
             pulled.authors.push((actor, user.name.clone()));

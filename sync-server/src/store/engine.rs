@@ -64,6 +64,11 @@ pub trait Backend: Send + Sync + 'static {
     fn listen(&self, on_change: std::sync::Arc<dyn Fn() + Send + Sync>) {
         let _ = on_change;
     }
+
+    /// Whether a push's own pull may run inside its commit group's transaction: true where
+    /// one writer serialises every write (SQLite), so the pull reads one consistent state
+    /// that commits with the push. PostgreSQL pulls need their own REPEATABLE READ snapshot.
+    const PULL_IN_PUSH_GROUP: bool = false;
 }
 
 /// A `users` row as read, before its role text is checked.
@@ -289,12 +294,32 @@ pub trait Tx {
 /// several groups with other clients' pushes between them.
 pub const MAX_GROUP_CHANGES: usize = 1_000;
 
-/// One push waiting for its commit group.
+/// One push waiting for its commit group, with the request's pull when it runs in the group.
 struct Job {
     user: User,
     batch: PushBatch,
+    pull: Option<PullRequest>,
     now: i64,
-    result: Mutex<Option<Result<PushOutcome, StoreError>>>,
+    result: Mutex<Option<Result<JobOutcome, StoreError>>>,
+}
+
+/// A job's push, and its pull when the group ran it (`None`: the caller pulls on its own).
+type JobOutcome = (PushOutcome, Option<PullOutcome>);
+
+/// One job inside a group's transaction: the push, then its pull while the access version is
+/// the one the client sent (a pull that must send newly readable documents whole, perhaps
+/// building snapshots, runs on its own so the group stays short).
+fn run_job(tx: &mut dyn Tx, job: &Job) -> Result<JobOutcome, StoreError> {
+    let pushed = push(tx, &job.user, &job.batch, job.now)?;
+    let pulled = match &job.pull {
+        Some(request) if tx.access_version()? == request.access => {
+            let mut request = request.clone();
+            request.skip.extend(pushed.acked.iter().copied());
+            Some(pull(tx, &job.user, &request, job.now)?)
+        }
+        _ => None,
+    };
+    Ok((pushed, pulled))
 }
 
 /// Group commit: pushes that arrive while a group is being committed wait together, and the
@@ -337,8 +362,61 @@ impl<B: Backend> Engine<B> {
         }
     }
 
+    /// A push in commit groups: a push larger than a group goes in parts, other clients'
+    /// pushes between them. `pull` goes with the last part (skipping what the earlier parts
+    /// stored); its outcome is `None` when the group did not run it.
+    fn push_parts(
+        &self,
+        user: &User,
+        batch: &PushBatch,
+        mut pull: Option<PullRequest>,
+        now: i64,
+    ) -> Result<JobOutcome, StoreError> {
+        let mut outcome = PushOutcome::default();
+        let parts: Vec<&[IncomingChange]> = if batch.changes.is_empty() {
+            vec![&[]]
+        } else {
+            batch.changes.chunks(MAX_GROUP_CHANGES).collect()
+        };
+        let last = parts.len() - 1;
+        let mut pulled = None;
+        for (i, part) in parts.into_iter().enumerate() {
+            let job = Arc::new(Job {
+                user: user.clone(),
+                batch: PushBatch {
+                    // Metadata with the first part only: a later part must not write back
+                    // what another administrator changed in between.
+                    metas: if i == 0 {
+                        batch.metas.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    changes: part.to_vec(),
+                    daily_bytes: batch.daily_bytes,
+                },
+                pull: if i == last {
+                    pull.take().map(|mut p| {
+                        p.skip.extend(outcome.acked.iter().copied());
+                        p
+                    })
+                } else {
+                    None
+                },
+                now,
+                result: Mutex::new(None),
+            });
+            let (got, got_pull) = self.push_grouped(job)?;
+            outcome.acked.extend(got.acked);
+            outcome.refused.extend(got.refused);
+            outcome.stored += got.stored;
+            outcome.stored_bytes += got.stored_bytes;
+            pulled = got_pull;
+        }
+        Ok((outcome, pulled))
+    }
+
     /// Stores `job` in a commit group and returns its outcome.
-    fn push_grouped(&self, job: Arc<Job>) -> Result<PushOutcome, StoreError> {
+    fn push_grouped(&self, job: Arc<Job>) -> Result<JobOutcome, StoreError> {
         let mut state = lock_state(&self.groups.state);
         state.waiting.push_back(job.clone());
         loop {
@@ -393,11 +471,11 @@ impl<B: Backend> Engine<B> {
 
     /// One transaction for the whole group; when it fails, each push in a transaction of its
     /// own, so one push's failure is only its own.
-    fn commit_group(&self, group: &[Arc<Job>]) -> Vec<Result<PushOutcome, StoreError>> {
+    fn commit_group(&self, group: &[Arc<Job>]) -> Vec<Result<JobOutcome, StoreError>> {
         let together = self.backend.transaction(Mode::Push, |tx| {
             group
                 .iter()
-                .map(|j| push(tx, &j.user, &j.batch, j.now))
+                .map(|j| run_job(tx, j))
                 .collect::<Result<Vec<_>, _>>()
         });
         match together {
@@ -425,10 +503,7 @@ impl<B: Backend> Engine<B> {
                 tracing::warn!(error = %e, pushes = group.len(), "a commit group failed; storing its pushes one by one");
                 group
                     .iter()
-                    .map(|j| {
-                        self.backend
-                            .transaction(Mode::Push, |tx| push(tx, &j.user, &j.batch, j.now))
-                    })
+                    .map(|j| self.backend.transaction(Mode::Push, |tx| run_job(tx, j)))
                     .collect()
             }
         }
@@ -1137,37 +1212,24 @@ impl<B: Backend> Store for Engine<B> {
     }
 
     fn push(&self, user: &User, batch: &PushBatch, now: i64) -> Result<PushOutcome, StoreError> {
-        // A push larger than a group goes in parts, other clients' pushes between them.
-        let mut outcome = PushOutcome::default();
-        let parts: Vec<&[IncomingChange]> = if batch.changes.is_empty() {
-            vec![&[]]
-        } else {
-            batch.changes.chunks(MAX_GROUP_CHANGES).collect()
-        };
-        for (i, part) in parts.into_iter().enumerate() {
-            let job = Arc::new(Job {
-                user: user.clone(),
-                batch: PushBatch {
-                    // Metadata with the first part only: a later part must not write back
-                    // what another administrator changed in between.
-                    metas: if i == 0 {
-                        batch.metas.clone()
-                    } else {
-                        Vec::new()
-                    },
-                    changes: part.to_vec(),
-                    daily_bytes: batch.daily_bytes,
-                },
-                now,
-                result: Mutex::new(None),
-            });
-            let got = self.push_grouped(job)?;
-            outcome.acked.extend(got.acked);
-            outcome.refused.extend(got.refused);
-            outcome.stored += got.stored;
-            outcome.stored_bytes += got.stored_bytes;
+        Ok(self.push_parts(user, batch, None, now)?.0)
+    }
+
+    fn push_then_pull(
+        &self,
+        user: &User,
+        batch: &PushBatch,
+        mut pull: PullRequest,
+        now: i64,
+    ) -> Result<(PushOutcome, PullOutcome), StoreError> {
+        let in_group = B::PULL_IN_PUSH_GROUP.then(|| pull.clone());
+        let (pushed, pulled) = self.push_parts(user, batch, in_group, now)?;
+        if let Some(pulled) = pulled {
+            return Ok((pushed, pulled));
         }
-        Ok(outcome)
+        pull.skip = pushed.acked.iter().copied().collect();
+        let pulled = self.pull(user, &pull, now)?;
+        Ok((pushed, pulled))
     }
 
     fn pull(
@@ -1201,7 +1263,6 @@ impl<B: Backend> Store for Engine<B> {
         self.backend
             .transaction(Mode::Pull, |tx| pull(tx, user, request, now))
     }
-
     fn access_version(&self) -> Result<u64, StoreError> {
         self.backend
             .transaction(Mode::Read, |tx| tx.access_version())

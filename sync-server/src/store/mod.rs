@@ -343,6 +343,22 @@ pub trait Store: Send + Sync + 'static {
     /// Store what `user` may write of `batch`, in one transaction; refuse the rest.
     fn push(&self, user: &User, batch: &PushBatch, now: i64) -> Result<PushOutcome, StoreError>;
 
+    /// A push and the same request's pull, which skips what the push stored. A backend that
+    /// serialises all writes runs the pull in the push's own commit group (no second turn at
+    /// the writer); otherwise this is [`Store::push`] then [`Store::pull`].
+    fn push_then_pull(
+        &self,
+        user: &User,
+        batch: &PushBatch,
+        mut pull: PullRequest,
+        now: i64,
+    ) -> Result<(PushOutcome, PullOutcome), StoreError> {
+        let pushed = self.push(user, batch, now)?;
+        pull.skip = pushed.acked.iter().copied().collect();
+        let pulled = self.pull(user, &pull, now)?;
+        Ok((pushed, pulled))
+    }
+
     /// One page of changes for `user`'s replica (see `docs/sync-protocol.md`).
     fn pull(&self, user: &User, request: &PullRequest, now: i64)
     -> Result<PullOutcome, StoreError>;

@@ -170,6 +170,10 @@ impl Engine<Sqlite> {
 }
 
 impl Backend for Sqlite {
+    // One writer connection serialises every write: a pull in the push's group reads the
+    // state that commits with it.
+    const PULL_IN_PUSH_GROUP: bool = true;
+
     fn transaction<T>(
         &self,
         mode: Mode,
