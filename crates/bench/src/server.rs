@@ -213,6 +213,14 @@ pub fn thread_cpu_seconds(prefixes: &[&str]) -> f64 {
         if !prefixes.iter().any(|p| name.starts_with(p)) {
             continue;
         }
+        // Nanoseconds on the CPU (schedstat), else user + system clock ticks (10 ms each).
+        if let Some(ns) = std::fs::read_to_string(t.path().join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        {
+            total += ns / 1e9;
+            continue;
+        }
         let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
         for i in 11..=12 {
             total += fields

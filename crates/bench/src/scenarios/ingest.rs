@@ -163,38 +163,53 @@ fn level(
     let start = Instant::now();
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let url = cluster.url.clone();
-    let (outcomes, idle_s, signin_s, wall) = cluster.client_rt.block_on(async {
-        // Beside the load: an idle sync and a sign-in, again and again, timed.
-        let prober = {
-            let done = done.clone();
-            let idle = idle.clone();
-            let idle_t = idle_t.clone();
-            let url = url.clone();
-            tokio::spawn(async move {
-                let (mut idle_s, mut signin_s) = (Samples::new(), Samples::new());
-                let anon = daftar_client::transport::Transport::new(&url, "probe", None)
-                    .expect("transport");
-                while probe && !done.load(std::sync::atomic::Ordering::SeqCst) {
-                    let t0 = Instant::now();
-                    if sync_once(&idle, &idle_t, |_| {}).await.is_ok() {
-                        idle_s.push(t0.elapsed());
+    // Beside the load: an idle sync and a sign-in, again and again, timed, from a thread and
+    // runtime of their own (the load's client runtime is busy with 200 clients, and a probe
+    // there would time its own queueing, not the server).
+    let prober = {
+        let done = done.clone();
+        let idle = idle.clone();
+        let url = url.clone();
+        let device = lock(&idle).device_hex();
+        std::thread::Builder::new()
+            .name("bench-probe".into())
+            .spawn(move || -> Result<(Samples, Samples)> {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                rt.block_on(async {
+                    let (mut idle_s, mut signin_s) = (Samples::new(), Samples::new());
+                    if !probe {
+                        return Ok((idle_s, signin_s));
                     }
-                    let t0 = Instant::now();
-                    if anon.login("idle", "idle").await.is_ok() {
-                        signin_s.push(t0.elapsed());
+                    let anon = daftar_client::transport::Transport::new(&url, "probe", None)?;
+                    let token = anon.login("idle", "idle").await?.token;
+                    let idle_t =
+                        daftar_client::transport::Transport::new(&url, &device, Some(token))?;
+                    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                        let t0 = Instant::now();
+                        if sync_once(&idle, &idle_t, |_| {}).await.is_ok() {
+                            idle_s.push(t0.elapsed());
+                        }
+                        let t0 = Instant::now();
+                        if anon.login("idle", "idle").await.is_ok() {
+                            signin_s.push(t0.elapsed());
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
                     }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-                (idle_s, signin_s)
-            })
-        };
+                    Ok((idle_s, signin_s))
+                })
+            })?
+    };
+    let (outcomes, wall) = cluster.client_rt.block_on(async {
         let out = crate::server::sync_all_at_once(&clients).await;
         // The load is over when the last client is done (the prober may be mid-request).
-        let wall = start.elapsed();
-        done.store(true, std::sync::atomic::Ordering::SeqCst);
-        let (idle_s, signin_s) = prober.await.unwrap_or_default();
-        (out, idle_s, signin_s, wall)
+        (out, start.elapsed())
     });
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (idle_s, signin_s) = prober
+        .join()
+        .map_err(|_| anyhow!("the probe thread panicked"))??;
     let cpu = thread_cpu_seconds(&["bench-server"]) - cpu0;
     let client_cpu = thread_cpu_seconds(&["bench-client"]) - client_cpu0;
     let rss = rss_mib();
