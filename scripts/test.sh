@@ -10,8 +10,11 @@ bash scripts/build.sh --tests
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/daftar/target}"
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
-echo "==> checking formatting of the core crates and the desktop app"
-cargo fmt -p daftar-core -p daftar-protocol -p daftar-rules -p daftar-client -p daftar-cli -p daftar-tests -p daftar-desktop -p daftar-sync-server -p daftar-bench -- --check
+echo "==> checking formatting of every crate (the fuzz targets too)"
+cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+echo "==> clippy over every target, warnings as errors"
+cargo clippy --workspace --all-targets --features daftar-desktop/custom-protocol -- -D warnings
 
 # A private PostgreSQL cluster on a free loopback port, for the server suite's second run and
 # the scale-out tests; stopped and removed at the end.

@@ -49,7 +49,11 @@ fn refused_and_set_aside(name: &str) {
             r.doc(&doc).expect("the document loads");
         }
         Ok(report) => {
-            assert_eq!(report.set_aside, [doc.clone()], "{name}: set aside");
+            assert_eq!(
+                report.set_aside,
+                std::slice::from_ref(&doc),
+                "{name}: set aside"
+            );
             let listed = r.set_aside().expect("set aside");
             assert!(
                 listed[0].1.contains("cannot be read") || listed[0].1.contains("damaged"),

@@ -952,10 +952,10 @@ fn plan(dir: &Path) -> Result<Plan> {
             let mut code = base.to_string();
             let same = controls.iter().filter(|c| c.code.starts_with(base)).count();
             if same > 0 && (base == "ON" || base == "JN") {
-                if same == 1 {
-                    if let Some(first) = controls.iter_mut().find(|c| c.code == base) {
-                        first.code = format!("{base}1");
-                    }
+                if same == 1
+                    && let Some(first) = controls.iter_mut().find(|c| c.code == base)
+                {
+                    first.code = format!("{base}1");
                 }
                 code = format!("{base}{}", same + 1);
             }

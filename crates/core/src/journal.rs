@@ -206,10 +206,10 @@ impl ScoreEntry {
         if t.is_empty() {
             return Ok(ScoreEntry::Cleared);
         }
-        if let Ok(p) = t.replace(',', ".").parse::<f64>() {
-            if p.is_finite() {
-                return Ok(ScoreEntry::Points(p));
-            }
+        if let Ok(p) = t.replace(',', ".").parse::<f64>()
+            && p.is_finite()
+        {
+            return Ok(ScoreEntry::Points(p));
         }
         let folded = fold_name(t);
         let absent = [

@@ -601,7 +601,9 @@ impl Replica {
                 e.1 += HOURS_PER_PAIR;
             }
         }
-        let mut by_type: BTreeMap<String, ((u32, u32), (u32, u32))> = BTreeMap::new();
+        // Per lesson type: (held, planned) for the whole group, then for subgroups.
+        type HeldPlanned = (u32, u32);
+        let mut by_type: BTreeMap<String, (HeldPlanned, HeldPlanned)> = BTreeMap::new();
         for ((code, subgroup), (held, planned)) in per {
             let e = by_type.entry(code).or_default();
             match subgroup {
@@ -712,9 +714,19 @@ mod tests {
             None,
             "HEMIS code 13 is semester 3"
         );
-        assert!(cal.problem("3", "2026-10-01").unwrap().contains("holiday"));
-        assert!(cal.problem("3", "2026-09-13").unwrap().contains("Sunday"));
-        let outside = cal.problem("3", "2027-02-01").unwrap();
+        assert!(
+            cal.problem("3", "2026-10-01")
+                .expect("a holiday")
+                .contains("holiday")
+        );
+        assert!(
+            cal.problem("3", "2026-09-13")
+                .expect("a Sunday")
+                .contains("Sunday")
+        );
+        let outside = cal
+            .problem("3", "2027-02-01")
+            .expect("outside the semester");
         assert!(
             outside.contains("outside the semester (01.09.2026 – 26.12.2026)"),
             "{outside}"

@@ -628,7 +628,7 @@ pub fn write_standing_xlsx(
     let t = |s: &str| in_script(script, s);
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
-    sheet.set_name(&t("Davomat"))?;
+    sheet.set_name(t("Davomat"))?;
     sheet.set_paper_size(9);
     sheet.set_landscape();
     sheet.set_print_fit_to_pages(1, 0);
@@ -657,7 +657,7 @@ pub fn write_standing_xlsx(
         &Format::new().set_bold().set_align(FormatAlign::Center),
     )?;
     for (c, title) in columns.iter().enumerate() {
-        sheet.write_string_with_format(2, c as u16, &t(title), &head)?;
+        sheet.write_string_with_format(2, c as u16, t(title), &head)?;
     }
     sheet.set_repeat_rows(2, 2)?;
     sheet.set_column_width(0, 4)?;
@@ -678,19 +678,19 @@ pub fn write_standing_xlsx(
             .map(|h| format!("{} — {}", t(&h.subject), h.unexcused_hours))
             .collect();
         sheet.write_number_with_format(row, 0, (i + 1) as f64, &cell)?;
-        sheet.write_string_with_format(row, 1, &t(&s.name), &cell)?;
+        sheet.write_string_with_format(row, 1, t(&s.name), &cell)?;
         sheet.write_string_with_format(row, 2, &s.group_name, &cell)?;
         sheet.write_string_with_format(row, 3, &s.semester, &cell)?;
         sheet.write_number_with_format(row, 4, f64::from(s.unexcused_hours), &cell)?;
         sheet.write_number_with_format(row, 5, f64::from(s.excused_hours), &cell)?;
-        sheet.write_string_with_format(row, 6, &t(level), &cell)?;
-        sheet.write_string_with_format(row, 7, &subjects.join("; "), &cell)?;
+        sheet.write_string_with_format(row, 6, t(level), &cell)?;
+        sheet.write_string_with_format(row, 7, subjects.join("; "), &cell)?;
     }
     let row = 5 + list.len() as u32;
     sheet.write_string(
         row,
         1,
-        &format!("{}: ____________________", t("Fakultet dekani")),
+        format!("{}: ____________________", t("Fakultet dekani")),
     )?;
     book.save(path).map_err(|e| CoreError::Xlsx(Box::new(e)))?;
     Ok(())

@@ -355,7 +355,8 @@ fn reimport_brings_what_changed_in_hemis_and_keeps_every_mark() {
     });
     edit("schedule-list.json", &|l| {
         if l["id"] == 60003 {
-            l["lesson_date"] = serde_json::json!(l["lesson_date"].as_i64().unwrap() + 86400);
+            l["lesson_date"] =
+                serde_json::json!(l["lesson_date"].as_i64().expect("a lesson date") + 86400);
             l["lessonPair"] = serde_json::json!({"code": "14", "name": "4"});
         }
         if l["id"] == 60002 {

@@ -904,7 +904,7 @@ async fn a_teacher_cannot_move_or_cancel_a_held_lesson_by_hand() {
     let h2 = write(
         "journal/j1",
         &admin,
-        &[h1.clone()],
+        std::slice::from_ref(&h1),
         "lessons",
         "h2",
         Some(&header("2026-09-15")),
@@ -959,7 +959,7 @@ async fn a_teacher_cannot_move_or_cancel_a_held_lesson_by_hand() {
     let mark = write(
         "journal/j1",
         &ali,
-        &[h3.clone()],
+        std::slice::from_ref(&h3),
         "marks",
         "h1/s1",
         Some(r#"{"s":"a","h":2}"#),

@@ -52,11 +52,10 @@ fn rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn level(
-    ctx: &mut Ctx,
-    n: usize,
-    probe: bool,
-) -> Result<(Level, Vec<(String, Result<(), String>)>)> {
+/// Named correctness checks: (what, passed or why not).
+type Checks = Vec<(String, Result<(), String>)>;
+
+fn level(ctx: &mut Ctx, n: usize, probe: bool) -> Result<(Level, Checks)> {
     let dir = ctx.subdir(&format!("b11-{n}"))?;
     let cluster = Cluster::start_on(&dir, &ctx.backend)?;
     cluster.add_user("admin", Role::Admin, None, None)?;
