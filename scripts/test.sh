@@ -14,6 +14,7 @@ echo "==> checking formatting of every crate (the fuzz targets too)"
 cargo fmt --all -- --check
 cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 echo "==> clippy over every target, warnings as errors"
+cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 cargo clippy --workspace --all-targets --features daftar-desktop/custom-protocol -- -D warnings
 
 # A private PostgreSQL cluster on a free loopback port, for the server suite's second run and
