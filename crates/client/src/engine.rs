@@ -136,11 +136,17 @@ pub fn doc_meta(replica: &Replica, doc: &str) -> Result<DocMeta> {
 }
 
 /// Runs one sync to completion.
+///
+/// Logs (target `daftar_client::engine`) one span per sync with the server's address, a debug
+/// event per round trip and one event at the end: counts, bytes and round trips only, never
+/// document content, student data, refusal texts or tokens.
+#[tracing::instrument(name = "sync", skip_all, fields(server = %transport.server()))]
 pub async fn sync_once(
     replica: &Mutex<Replica>,
     transport: &impl SyncLink,
     mut progress: impl FnMut(&SyncProgress),
 ) -> Result<SyncSummary> {
+    let started = std::time::Instant::now();
     let server = transport.server().to_string();
     let (start_up, start_down) = transport.bytes();
     let (mut cursor, mut access) = lock(replica).sync_state(&server)?;
@@ -280,6 +286,14 @@ pub async fn sync_once(
             prog.pushed = summary.pushed;
             prog.pulled = summary.pulled;
             progress(&prog);
+            tracing::debug!(
+                round = summary.round_trips,
+                pushed = acked_ours,
+                pulled,
+                refused = refused.len(),
+                more = response.more,
+                "sync round"
+            );
 
             let access_changed = response.access != access;
             cursor = response.cursor;
@@ -316,6 +330,29 @@ pub async fn sync_once(
         summary.waiting = r.waiting()?;
         let error = result.as_ref().err().map(|e| e.to_string());
         r.record_sync_result(&server, error.as_deref())?;
+    }
+    let ms = started.elapsed().as_millis() as u64;
+    match &result {
+        Ok(()) => tracing::info!(
+            pushed = summary.pushed,
+            pulled = summary.pulled,
+            refused = summary.refused,
+            waiting = summary.waiting,
+            round_trips = summary.round_trips,
+            bytes_up = summary.bytes_up,
+            bytes_down = summary.bytes_down,
+            ms,
+            "synced"
+        ),
+        // The kind only: a server's message may quote what it refused.
+        Err(e) => tracing::warn!(
+            error = e.kind(),
+            pushed = summary.pushed,
+            pulled = summary.pulled,
+            round_trips = summary.round_trips,
+            ms,
+            "sync failed"
+        ),
     }
     result.map(|()| summary)
 }
