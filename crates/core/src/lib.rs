@@ -30,6 +30,7 @@
 //! [`bundle`], [`hemis`], [`demo`].
 
 pub mod bundle;
+pub mod catalog;
 pub mod conflicts;
 pub mod demo;
 pub mod doc;

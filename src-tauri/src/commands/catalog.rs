@@ -3,8 +3,6 @@
 //! edit is one change to the module document, re-projected by the core.
 
 use daftar_core::Replica;
-use daftar_core::projection::{Refresh, TopicValue};
-use rusqlite::OptionalExtension;
 use tauri::{AppHandle, State};
 
 use crate::commands::journal::summary_of;
@@ -17,23 +15,6 @@ use crate::ipc::{
 use crate::session;
 use crate::state::AppState;
 
-fn doc_id(kind: &str, id: &str) -> String {
-    let prefix = format!("{kind}/");
-    if id.starts_with(&prefix) {
-        id.to_string()
-    } else {
-        format!("{prefix}{id}")
-    }
-}
-
-fn short(id: &str) -> String {
-    daftar_core::journal::short_id(id).to_string()
-}
-
-fn count(v: i64) -> u32 {
-    v.max(0) as u32
-}
-
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn list_modules(
@@ -41,92 +22,54 @@ pub async fn list_modules(
     req: ListModulesRequest,
 ) -> IpcResult<Vec<ModuleSummary>> {
     let ListModulesRequest {} = req;
-    let r = state.replica();
-    let mut stmt = r.conn().prepare(
-        "SELECT m.id, m.subject, m.semester, coalesce(d.name, m.department_id), m.marking_system,
-                (SELECT count(*) FROM module_topics t WHERE t.module_id = m.id),
-                (SELECT count(*) FROM journals j WHERE j.module_id = m.id)
-         FROM modules m LEFT JOIN departments d ON d.id = m.department_id
-         ORDER BY m.subject, m.id",
-    )?;
-    let rows = stmt
-        .query_map([], |row| {
-            Ok(ModuleSummary {
-                id: short(&row.get::<_, String>(0)?),
-                subject: row.get(1)?,
-                semester: row.get(2)?,
-                department: row.get(3)?,
-                marking_system: row.get(4)?,
-                topics: count(row.get(5)?),
-                journals: count(row.get(6)?),
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+    let modules = state.replica().modules()?;
+    Ok(modules
+        .into_iter()
+        .map(|m| ModuleSummary {
+            id: m.id,
+            subject: m.subject,
+            semester: m.semester,
+            department: m.department,
+            marking_system: m.marking_system,
+            topics: m.topics,
+            journals: m.journals,
+        })
+        .collect())
 }
 
 fn module_detail(r: &Replica, module: &str, editable: bool) -> IpcResult<ModuleDetail> {
-    let row: Option<(String, String, Option<String>, String, String)> = r
-        .conn()
-        .query_row(
-            "SELECT m.subject, m.semester, coalesce(d.name, m.department_id), m.marking_system, m.hours
-             FROM modules m LEFT JOIN departments d ON d.id = m.department_id WHERE m.id = ?1",
-            [module],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
-        )
-        .optional()?;
-    let Some((subject, semester, department, marking_system, hours_json)) = row else {
-        return Err(IpcError::NotFound {
-            message: format!("course module {} was not found", short(module)),
-        });
-    };
-    let hours_map: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&hours_json).unwrap_or_default();
-    let mut hours: Vec<ModuleHours> = hours_map
-        .into_iter()
-        .map(|(lesson_type, h)| ModuleHours {
-            lesson_type,
-            hours: h.as_u64().unwrap_or(0) as u32,
-        })
-        .collect();
-    hours.sort_by(|a, b| a.lesson_type.cmp(&b.lesson_type));
-    let controls = {
-        let mut stmt = r.conn().prepare(
-            "SELECT code, kind, max, sittings FROM module_controls WHERE module_id = ?1 ORDER BY kind, code",
-        )?;
-        stmt.query_map([module], |row| {
-            Ok(ModuleControl {
-                code: row.get(0)?,
-                kind: row.get(1)?,
-                max: row.get(2)?,
-                sittings: count(row.get(3)?),
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?
-    };
-    let topics = {
-        let mut stmt = r.conn().prepare(
-            "SELECT id, name, lesson_type, position FROM module_topics WHERE module_id = ?1 ORDER BY position, id",
-        )?;
-        stmt.query_map([module], |row| {
-            Ok(ModuleTopic {
-                id: row.get(0)?,
-                name: row.get(1)?,
-                lesson_type: row.get(2)?,
-                position: row.get(3)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?
-    };
+    let m = r.module(module)?;
     Ok(ModuleDetail {
-        id: short(module),
-        subject,
-        semester,
-        department,
-        marking_system,
-        hours,
-        controls,
-        topics,
+        id: m.id,
+        subject: m.subject,
+        semester: m.semester,
+        department: m.department,
+        marking_system: m.marking_system,
+        hours: m
+            .hours
+            .into_iter()
+            .map(|(lesson_type, hours)| ModuleHours { lesson_type, hours })
+            .collect(),
+        controls: m
+            .controls
+            .into_iter()
+            .map(|c| ModuleControl {
+                code: c.code,
+                kind: c.kind,
+                max: c.max,
+                sittings: c.sittings,
+            })
+            .collect(),
+        topics: m
+            .topics
+            .into_iter()
+            .map(|t| ModuleTopic {
+                id: t.id,
+                name: t.name,
+                lesson_type: t.lesson_type,
+                position: t.position,
+            })
+            .collect(),
         editable,
         local_types: r.training_types()?,
     })
@@ -140,7 +83,7 @@ pub async fn get_module(
 ) -> IpcResult<ModuleDetail> {
     let editable = state.info()?.can_edit_modules;
     let r = state.replica();
-    module_detail(&r, &doc_id("module", &req.module), editable)
+    module_detail(&r, &req.module, editable)
 }
 
 fn require_module_editor(state: &AppState) -> IpcResult<()> {
@@ -153,20 +96,6 @@ fn require_module_editor(state: &AppState) -> IpcResult<()> {
     }
 }
 
-fn check_topic_name(name: &str) -> IpcResult<String> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(IpcError::invalid("name", "write the topic's name"));
-    }
-    if name.chars().count() > 300 {
-        return Err(IpcError::invalid(
-            "name",
-            "a topic name is at most 300 characters",
-        ));
-    }
-    Ok(name.to_string())
-}
-
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn add_topic(
@@ -175,36 +104,10 @@ pub async fn add_topic(
     req: AddTopicRequest,
 ) -> IpcResult<ModuleDetail> {
     require_module_editor(&state)?;
-    let name = check_topic_name(&req.name)?;
-    let lesson_type = match req.lesson_type.as_deref().filter(|t| !t.is_empty()) {
-        Some(t) => Some(daftar_core::model::LessonType::parse(t)?.code().to_string()),
-        None => None,
-    };
     let detail = {
         let mut r = state.replica();
-        let module = doc_id("module", &req.module);
-        let last: Option<f64> = r.conn().query_row(
-            "SELECT max(position) FROM module_topics WHERE module_id = ?1",
-            [&module],
-            |row| row.get(0),
-        )?;
-        if !r.has_doc(&module)? {
-            return Err(IpcError::NotFound {
-                message: format!("course module {} was not found", req.module),
-            });
-        }
-        let id = format!("t{}", &uuid::Uuid::now_v7().simple().to_string()[..16]);
-        let value = TopicValue {
-            name,
-            lesson_type,
-            pos: last.map_or(0.0, |p| p + 1.0),
-        };
-        let raw = serde_json::to_string(&value).map_err(|e| IpcError::internal(e.to_string()))?;
-        r.edit(&module, "add topic", move |doc| {
-            doc.put("topics", &id, &raw)?;
-            Ok(Refresh::Whole)
-        })?;
-        module_detail(&r, &module, true)?
+        r.add_topic(&req.module, &req.name, req.lesson_type.as_deref())?;
+        module_detail(&r, &req.module, true)?
     };
     session::after_edit(&app, &state);
     Ok(detail)
@@ -218,35 +121,10 @@ pub async fn rename_topic(
     req: RenameTopicRequest,
 ) -> IpcResult<ModuleDetail> {
     require_module_editor(&state)?;
-    let name = check_topic_name(&req.name)?;
     let detail = {
         let mut r = state.replica();
-        let module = doc_id("module", &req.module);
-        let current: Option<(Option<String>, f64)> = r
-            .conn()
-            .query_row(
-                "SELECT lesson_type, position FROM module_topics WHERE module_id = ?1 AND id = ?2",
-                [&module, &req.topic],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?;
-        let Some((lesson_type, pos)) = current else {
-            return Err(IpcError::NotFound {
-                message: format!("topic {} is not in this module", req.topic),
-            });
-        };
-        let raw = serde_json::to_string(&TopicValue {
-            name,
-            lesson_type,
-            pos,
-        })
-        .map_err(|e| IpcError::internal(e.to_string()))?;
-        let topic = req.topic.clone();
-        r.edit(&module, "rename topic", move |doc| {
-            doc.put("topics", &topic, &raw)?;
-            Ok(Refresh::Whole)
-        })?;
-        module_detail(&r, &module, true)?
+        r.rename_topic(&req.module, &req.topic, &req.name)?;
+        module_detail(&r, &req.module, true)?
     };
     session::after_edit(&app, &state);
     Ok(detail)
@@ -259,88 +137,50 @@ pub async fn list_groups(
     req: ListGroupsRequest,
 ) -> IpcResult<Vec<GroupSummary>> {
     let ListGroupsRequest {} = req;
-    let r = state.replica();
-    let mut stmt = r.conn().prepare(
-        "SELECT g.id, g.name, coalesce(f.name, g.faculty_id), g.year, g.language,
-                (SELECT count(*) FROM students s WHERE s.group_id = g.id),
-                (SELECT count(*) FROM students s WHERE s.group_id = g.id AND s.status = 'active'),
-                (SELECT count(*) FROM journals j WHERE j.group_id = g.id)
-         FROM groups g LEFT JOIN faculties f ON f.id = g.faculty_id
-         ORDER BY g.name, g.id",
-    )?;
-    let rows = stmt
-        .query_map([], |row| {
-            Ok(GroupSummary {
-                id: short(&row.get::<_, String>(0)?),
-                name: row.get(1)?,
-                faculty: row.get(2)?,
-                year: row.get(3)?,
-                language: row.get(4)?,
-                students: count(row.get(5)?),
-                active: count(row.get(6)?),
-                journals: count(row.get(7)?),
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+    let groups = state.replica().groups()?;
+    Ok(groups
+        .into_iter()
+        .map(|g| GroupSummary {
+            id: g.id,
+            name: g.name,
+            faculty: g.faculty,
+            year: g.year,
+            language: g.language,
+            students: g.students,
+            active: g.active,
+            journals: g.journals,
+        })
+        .collect())
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn get_group(state: State<'_, AppState>, req: GetGroupRequest) -> IpcResult<GroupDetail> {
     let r = state.replica();
-    let group = doc_id("group", &req.group);
-    /// Name, faculty, year, language.
-    type GroupRow = (String, Option<String>, Option<String>, Option<String>);
-    let row: Option<GroupRow> = r
-        .conn()
-        .query_row(
-            "SELECT g.name, coalesce(f.name, g.faculty_id), g.year, g.language
-             FROM groups g LEFT JOIN faculties f ON f.id = g.faculty_id WHERE g.id = ?1",
-            [&group],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-        )
-        .optional()?;
-    let Some((name, faculty, year, language)) = row else {
-        return Err(IpcError::NotFound {
-            message: format!("group {} was not found", req.group),
-        });
-    };
-    let students = {
-        let mut stmt = r.conn().prepare(
-            "SELECT id, number, name, status, subgroup FROM students WHERE group_id = ?1 ORDER BY name, id",
-        )?;
-        stmt.query_map([&group], |row| {
-            Ok(RosterStudent {
-                id: row.get(0)?,
-                number: row.get(1)?,
-                name: row.get(2)?,
-                status: row.get(3)?,
-                subgroup: row.get(4)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?
-    };
-    let ids: Vec<String> = {
-        let mut stmt = r
-            .conn()
-            .prepare("SELECT id FROM journals WHERE group_id = ?1")?;
-        stmt.query_map([&group], |row| row.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?
-    };
+    let g = r.group(&req.group)?;
     let journals = r
         .journals()?
         .into_iter()
-        .filter(|j| ids.iter().any(|id| short(id) == j.id))
+        .filter(|j| g.journals.contains(&j.id))
         .map(summary_of)
         .collect();
     Ok(GroupDetail {
-        id: short(&group),
-        name,
-        faculty,
-        year,
-        language,
-        students,
+        id: g.id,
+        name: g.name,
+        faculty: g.faculty,
+        year: g.year,
+        language: g.language,
+        students: g
+            .students
+            .into_iter()
+            .map(|s| RosterStudent {
+                id: s.id,
+                number: s.number,
+                name: s.name,
+                status: s.status,
+                subgroup: s.subgroup,
+            })
+            .collect(),
         journals,
     })
 }
