@@ -38,6 +38,7 @@ pub mod error;
 pub mod export;
 pub mod hemis;
 pub mod history;
+pub mod inbox;
 pub mod journal;
 pub mod lessons;
 pub mod model;

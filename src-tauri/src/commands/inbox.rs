@@ -4,8 +4,6 @@
 use daftar_core::Replica;
 use daftar_core::conflicts::Choice;
 use daftar_core::journal::short_id;
-use daftar_core::model::MarkValue;
-use rusqlite::OptionalExtension;
 use tauri::{AppHandle, State};
 
 use crate::error::{IpcError, IpcResult};
@@ -59,96 +57,23 @@ fn conflicts_of(r: &Replica, journal: Option<&str>) -> IpcResult<Vec<ConflictEnt
 
 /// Resolutions recorded in journals (newest first); `journal` is a document id or None for all.
 pub fn resolutions_of(r: &Replica, journal: Option<&str>) -> IpcResult<Vec<ResolutionEntry>> {
-    let mut stmt = r.conn().prepare_cached(
-        "SELECT r.doc_id, j.subject, g.name, j.group_id, r.key, r.by_user, r.value, r.note, r.resolved_at
-         FROM resolutions r
-         LEFT JOIN journals j ON j.id = r.doc_id
-         LEFT JOIN groups g ON g.id = j.group_id
-         WHERE ?1 IS NULL OR r.doc_id = ?1
-         ORDER BY r.resolved_at DESC, r.key",
-    )?;
-    type Row = (
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<i64>,
-    );
-    let rows: Vec<Row> = stmt
-        .query_map([journal], |row| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-                row.get(5)?,
-                row.get(6)?,
-                row.get(7)?,
-                row.get(8)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (doc, subject, group, group_id, key, by_user, value, note, resolved_at) in rows {
-        let (field, rest) = key.split_once(':').unwrap_or(("", key.as_str()));
-        let (lesson, student) = match field {
-            "mark" | "adjustment" => match rest.split_once('/') {
-                Some((l, s)) => (Some(l.to_string()), Some(s.to_string())),
-                None => (None, None),
-            },
-            "topic" => (Some(rest.to_string()), None),
-            "score" => (None, rest.rsplit('/').next().map(str::to_string)),
-            _ => (None, None),
-        };
-        let student_name: Option<String> = match (&student, &group_id) {
-            (Some(s), Some(g)) => r
-                .conn()
-                .query_row(
-                    "SELECT name FROM students WHERE group_id = ?1 AND id = ?2",
-                    [g, s],
-                    |row| row.get(0),
-                )
-                .optional()?,
-            _ => None,
-        };
-        let lesson_date: Option<String> = match &lesson {
-            Some(l) => r
-                .conn()
-                .query_row(
-                    "SELECT date FROM lessons WHERE journal_id = ?1 AND id = ?2",
-                    [&doc, l],
-                    |row| row.get(0),
-                )
-                .optional()?,
-            None => None,
-        };
-        let display = match field {
-            "mark" => serde_json::from_str::<MarkValue>(&value)
-                .map(|m| m.display())
-                .unwrap_or(value.clone()),
-            _ => value.clone(),
-        };
-        out.push(ResolutionEntry {
-            journal: short_id(&doc).to_string(),
-            subject,
-            group,
-            field: field.to_string(),
-            lesson,
-            student,
-            student_name,
-            lesson_date,
-            by_user,
-            display,
-            note,
-            resolved_at,
-        });
-    }
-    Ok(out)
+    Ok(r.resolutions(journal)?
+        .into_iter()
+        .map(|x| ResolutionEntry {
+            journal: x.journal,
+            subject: x.subject,
+            group: x.group,
+            field: x.field,
+            lesson: x.lesson,
+            student: x.student,
+            student_name: x.student_name,
+            lesson_date: x.lesson_date,
+            by_user: x.by_user,
+            display: x.display,
+            note: x.note,
+            resolved_at: x.resolved_at,
+        })
+        .collect())
 }
 
 /// Values the signed-in user (or this device) wrote that a decision replaced with another one,
@@ -159,28 +84,13 @@ pub fn overruled_of(r: &mut Replica, journal: Option<&str>) -> IpcResult<Vec<Ove
     let found = r.overruled(journal, &user)?;
     let mut out = Vec::with_capacity(found.len());
     for o in found {
-        let names: Option<(Option<String>, Option<String>, Option<String>)> = r
-            .conn()
-            .query_row(
-                "SELECT j.subject, g.name,
-                        (SELECT s.name FROM students s WHERE s.group_id = j.group_id AND s.id = ?2)
-                 FROM journals j LEFT JOIN groups g ON g.id = j.group_id WHERE j.id = ?1",
-                rusqlite::params![o.journal, o.student],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
-            .optional()?;
-        let (subject, group, student_name) = names.unwrap_or((None, None, None));
-        let lesson_date: Option<String> = match &o.lesson {
-            Some(l) => r
-                .conn()
-                .query_row(
-                    "SELECT date FROM lessons WHERE journal_id = ?1 AND id = ?2",
-                    [&o.journal, l],
-                    |row| row.get(0),
-                )
-                .optional()?,
-            None => None,
-        };
+        let context = r.cell_context(&o.journal, o.lesson.as_deref(), o.student.as_deref())?;
+        let (subject, group, student_name, lesson_date) = (
+            context.subject,
+            context.group,
+            context.student_name,
+            context.lesson_date,
+        );
         out.push(OverruledEntry {
             journal: short_id(&o.journal).to_string(),
             subject,
