@@ -108,12 +108,6 @@ impl From<ClientError> for IpcError {
     }
 }
 
-impl From<rusqlite::Error> for IpcError {
-    fn from(e: rusqlite::Error) -> Self {
-        CoreError::from(e).into()
-    }
-}
-
 pub type IpcResult<T> = Result<T, IpcError>;
 
 #[cfg(test)]

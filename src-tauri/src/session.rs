@@ -152,14 +152,7 @@ fn adopt_university(r: &mut Replica) {
     if !matches!(r.university(), Ok(None)) {
         return;
     }
-    let catalog: Option<String> = r
-        .conn()
-        .query_row(
-            "SELECT id FROM documents WHERE kind = 'catalog' ORDER BY id LIMIT 1",
-            [],
-            |row| row.get(0),
-        )
-        .ok();
+    let catalog: Option<String> = r.catalog_doc().ok().flatten();
     if let Some(id) = catalog.as_deref().and_then(|c| c.strip_prefix("catalog/")) {
         let _ = r.set_university(id);
     }

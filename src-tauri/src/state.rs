@@ -92,12 +92,8 @@ pub fn info_of(r: &Replica, data_dir: &Path) -> IpcResult<AppInfo> {
     } else {
         None
     };
-    let journals: i64 = r
-        .conn()
-        .query_row("SELECT count(*) FROM journals", [], |row| row.get(0))?;
-    let documents: i64 = r
-        .conn()
-        .query_row("SELECT count(*) FROM documents", [], |row| row.get(0))?;
+    let journals = r.journal_count()?;
+    let documents = r.document_count()?;
     let language = r
         .meta(meta::LANGUAGE)?
         .filter(|l| LANGUAGES.contains(&l.as_str()))

@@ -121,7 +121,7 @@ fn note_at(view: &Value, lesson: &str, student: &str) -> Option<String> {
 fn integrity(db: &Path) {
     let r = daftar_core::Replica::open(db).expect("the replica opens");
     let check: String = r
-        .conn()
+        .raw_sql()
         .query_row("PRAGMA integrity_check", [], |row| row.get(0))
         .expect("integrity_check");
     assert_eq!(check, "ok");

@@ -26,7 +26,7 @@ fn fixture_replica() -> (Replica, Vec<(String, Vec<u8>)>) {
     r.set_university("tatu").expect("university");
     r.import_hemis(Path::new(FIXTURE)).expect("import");
     let mut stmt = r
-        .conn()
+        .raw_sql()
         .prepare("SELECT doc_id, bytes FROM changes ORDER BY length(bytes), doc_id LIMIT 6")
         .expect("changes");
     let changes = stmt

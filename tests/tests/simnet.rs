@@ -72,7 +72,7 @@ fn generate_university(r: &mut Replica) -> Seed {
         .find(|v| v.teachers.first().is_some_and(|t| *t != t1))
         .expect("a journal of another teacher");
     let faculty: String = r
-        .conn()
+        .raw_sql()
         .query_row(
             "SELECT g.faculty_id FROM groups g JOIN journals j ON j.group_id = g.id WHERE j.id = ?1",
             [format!("journal/{}", first.id)],
@@ -715,7 +715,7 @@ fn run_story(
                 "bob" => v.teachers.contains(&s.t2) || (bob_assigned && doc == j1),
                 _ => {
                     let faculty: Option<String> = o
-                        .conn()
+                        .raw_sql()
                         .query_row(
                             "SELECT g.faculty_id FROM groups g JOIN journals j ON j.group_id = g.id WHERE j.id = ?1",
                             [&doc],
@@ -727,7 +727,7 @@ fn run_story(
             };
             if may {
                 let (group, module): (String, Option<String>) = o
-                    .conn()
+                    .raw_sql()
                     .query_row(
                         "SELECT group_id, module_id FROM journals WHERE id = ?1",
                         [&doc],
@@ -747,7 +747,7 @@ fn run_story(
         );
         if who == "dean" {
             let mut stmt = o
-                .conn()
+                .raw_sql()
                 .prepare("SELECT id FROM groups WHERE faculty_id = ?1")
                 .expect("groups");
             let groups = stmt

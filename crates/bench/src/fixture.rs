@@ -244,10 +244,11 @@ pub fn semester_day(i: usize) -> String {
 /// Runs `f` with `synchronous=OFF` on the replica (bulk setup, as the demo generator does),
 /// then restores `FULL` and checkpoints.
 pub fn bulk<T>(r: &mut Replica, f: impl FnOnce(&mut Replica) -> Result<T>) -> Result<T> {
-    r.conn().pragma_update(None, "synchronous", "OFF")?;
+    r.raw_sql().pragma_update(None, "synchronous", "OFF")?;
     let out = f(r);
-    r.conn().pragma_update(None, "synchronous", "FULL")?;
-    r.conn().execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+    r.raw_sql().pragma_update(None, "synchronous", "FULL")?;
+    r.raw_sql()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
     out
 }
 

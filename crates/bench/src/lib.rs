@@ -225,7 +225,7 @@ pub fn run(opts: &Options) -> Result<Report> {
         .context("create the work folder")?;
     let pragmas = {
         let r = daftar_core::Replica::open(&dir.path().join("pragmas.db"))?;
-        machine::pragmas(r.conn())
+        machine::pragmas(r.raw_sql())
     };
     let machine = machine::Machine::describe(dir.path(), pragmas);
     let mut ctx = Ctx {

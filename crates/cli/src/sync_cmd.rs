@@ -107,10 +107,7 @@ pub fn login(dir: &Path, args: LoginArgs, out: &Out) -> Result<()> {
     match &resp.user.scope {
         Some(scope) => r.set_meta("server_scope", scope)?,
         // Another user's scope must not stay behind (as the app does too).
-        None => {
-            r.conn()
-                .execute("DELETE FROM replica_meta WHERE key = 'server_scope'", [])?;
-        }
+        None => r.delete_meta("server_scope")?,
     }
     r.set_user(&args.user)?;
     match stored {
@@ -142,8 +139,7 @@ pub fn logout(dir: &Path, out: &Out) -> Result<()> {
     if let Ok(k) = Keyring::system() {
         k.delete(&key)?;
     }
-    r.conn()
-        .execute("DELETE FROM replica_meta WHERE key IN ('server', 'server_user', 'server_role', 'server_scope')", [])?;
+    r.forget_sign_in()?;
     out.ok("Signed out")
 }
 

@@ -18,7 +18,6 @@ use std::sync::Mutex;
 
 use daftar_core::{Incoming, Replica};
 use daftar_protocol::{DocMeta, MAX_PUSH_BYTES, SyncRequest};
-use rusqlite::OptionalExtension;
 use serde::Serialize;
 
 use crate::transport::Transport;
@@ -94,45 +93,7 @@ fn lock(replica: &Mutex<Replica>) -> std::sync::MutexGuard<'_, Replica> {
 
 /// Metadata the server needs to derive permissions for a document (from the projection).
 pub fn doc_meta(replica: &Replica, doc: &str) -> Result<DocMeta> {
-    let conn = replica.conn();
-    let mut meta = DocMeta::default();
-    let map_err = |e: rusqlite::Error| ClientError::Core(e.into());
-    if doc.starts_with("group/") {
-        meta.faculty = conn
-            .query_row("SELECT faculty_id FROM groups WHERE id = ?1", [doc], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(map_err)?
-            .flatten();
-    } else if doc.starts_with("module/") {
-        meta.department = conn
-            .query_row(
-                "SELECT department_id FROM modules WHERE id = ?1",
-                [doc],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(map_err)?
-            .flatten();
-    } else if doc.starts_with("journal/") {
-        let row: Option<(String, Option<String>, String, Option<String>)> = conn
-            .query_row(
-                "SELECT j.group_id, j.module_id, j.teachers, g.faculty_id
-                 FROM journals j LEFT JOIN groups g ON g.id = j.group_id WHERE j.id = ?1",
-                [doc],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()
-            .map_err(map_err)?;
-        if let Some((group, module, teachers, faculty)) = row {
-            meta.group = Some(group).filter(|g| !g.is_empty());
-            meta.module = module;
-            meta.teachers = serde_json::from_str(&teachers).unwrap_or_default();
-            meta.faculty = faculty;
-        }
-    }
-    Ok(meta)
+    Ok(replica.sync_meta(doc)?)
 }
 
 /// Runs one sync to completion.

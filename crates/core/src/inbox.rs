@@ -84,14 +84,7 @@ impl Replica {
              WHERE ?1 IS NULL OR r.doc_id = ?1
              ORDER BY r.resolved_at DESC, r.key",
         )?;
-        type Row = (
-            String,
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<i64>,
-        );
+        type Row = (String, String, String, String, Option<String>, Option<i64>);
         let rows: Vec<Row> = stmt
             .query_map([journal], |row| {
                 Ok((

@@ -191,7 +191,18 @@ impl Replica {
         &self.path
     }
 
-    pub fn conn(&self) -> &Connection {
+    /// The replica's SQLite connection, for core's own queries: the shell, the CLI and the
+    /// sync client read through core's typed views and actions (the architecture test
+    /// `tests/tests/architecture.rs` fails on SQL outside core and the server's store).
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The raw connection, for tests and the bench's plain-SQL baselines only (measuring,
+    /// corrupting or comparing the file). The architecture test refuses it in the shell, the
+    /// CLI and the sync client.
+    #[doc(hidden)]
+    pub fn raw_sql(&self) -> &Connection {
         &self.conn
     }
 
@@ -272,6 +283,102 @@ impl Replica {
 
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         meta_set(&self.conn, key, value)
+    }
+
+    /// Forgets a meta key (nothing when it is not there).
+    pub fn delete_meta(&self, key: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM replica_meta WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
+    /// Forgets which server and user this replica is signed in to (signing out; the
+    /// documents and unsent changes stay).
+    pub fn forget_sign_in(&self) -> Result<()> {
+        self.conn.execute(
+            "DELETE FROM replica_meta WHERE key IN ('server', 'server_user', 'server_role', 'server_scope')",
+            [],
+        )?;
+        Ok(())
+    }
+
+    /// How many documents the replica holds.
+    pub fn document_count(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM documents", [], |row| row.get(0))?)
+    }
+
+    /// How many journals the replica holds.
+    pub fn journal_count(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM journals", [], |row| row.get(0))?)
+    }
+
+    /// The first catalog document's id, if any.
+    pub fn catalog_doc(&self) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id FROM documents WHERE kind = 'catalog' ORDER BY id LIMIT 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// A number that grows when changes from elsewhere arrive for `doc`: its newest remote
+    /// change row, or the snapshot that folded such rows away.
+    pub fn remote_version(&self, doc: &str) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT max(coalesce((SELECT max(seq) FROM changes WHERE doc_id = ?1 AND local = 0), 0),
+                        coalesce((SELECT snapshot_seq FROM documents WHERE id = ?1), 0))",
+            [doc],
+            |row| row.get(0),
+        )?)
+    }
+
+    /// What the server needs to derive permissions for `doc`, from the projection: a group's
+    /// faculty, a module's department, a journal's group, module, teachers and faculty.
+    pub fn sync_meta(&self, doc: &str) -> Result<daftar_protocol::DocMeta> {
+        let mut meta = daftar_protocol::DocMeta::default();
+        if doc.starts_with("group/") {
+            meta.faculty = self
+                .conn
+                .query_row("SELECT faculty_id FROM groups WHERE id = ?1", [doc], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .flatten();
+        } else if doc.starts_with("module/") {
+            meta.department = self
+                .conn
+                .query_row(
+                    "SELECT department_id FROM modules WHERE id = ?1",
+                    [doc],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten();
+        } else if doc.starts_with("journal/") {
+            let row: Option<(String, Option<String>, String, Option<String>)> = self
+                .conn
+                .query_row(
+                    "SELECT j.group_id, j.module_id, j.teachers, g.faculty_id
+                     FROM journals j LEFT JOIN groups g ON g.id = j.group_id WHERE j.id = ?1",
+                    [doc],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            if let Some((group, module, teachers, faculty)) = row {
+                meta.group = Some(group).filter(|g| !g.is_empty());
+                meta.module = module;
+                meta.teachers = serde_json::from_str(&teachers).unwrap_or_default();
+                meta.faculty = faculty;
+            }
+        }
+        Ok(meta)
     }
 
     pub fn info(&self) -> Result<ReplicaInfo> {

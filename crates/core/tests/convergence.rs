@@ -137,7 +137,7 @@ fn dump(r: &Replica, journal: &str) -> String {
         ("resolutions", "doc_id, key"),
     ] {
         let mut stmt = r
-            .conn()
+            .raw_sql()
             .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
             .expect("prepare");
         let n = stmt.column_count();

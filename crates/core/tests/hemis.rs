@@ -17,7 +17,7 @@ fn replica(dir: &Path) -> Replica {
 }
 
 fn count(r: &Replica, table: &str) -> i64 {
-    r.conn()
+    r.raw_sql()
         .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
             row.get(0)
         })

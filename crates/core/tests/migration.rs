@@ -54,7 +54,7 @@ fn first_schema_replica_upgrades_and_keeps_its_data() {
     let flag: Option<String> = r.meta("rebuild_projection").expect("meta");
     assert_eq!(flag, None, "the rebuild ran and cleared its flag");
     let name: String = r
-        .conn()
+        .raw_sql()
         .query_row("SELECT name FROM students WHERE id = '9001'", [], |row| {
             row.get(0)
         })

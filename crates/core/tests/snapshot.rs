@@ -8,7 +8,7 @@ use daftar_core::journal::MarkInput;
 use daftar_core::model::Attendance;
 
 fn count(r: &Replica, sql: &str) -> i64 {
-    r.conn().query_row(sql, [], |row| row.get(0)).expect(sql)
+    r.raw_sql().query_row(sql, [], |row| row.get(0)).expect(sql)
 }
 
 fn views(r: &mut Replica) -> Vec<String> {

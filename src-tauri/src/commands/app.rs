@@ -37,9 +37,7 @@ pub async fn load_demo(
     let started = std::time::Instant::now();
     tauri::async_runtime::spawn_blocking(move || -> IpcResult<()> {
         let mut r = crate::state::lock(&replica);
-        let documents: i64 = r
-            .conn()
-            .query_row("SELECT count(*) FROM documents", [], |row| row.get(0))?;
+        let documents = r.document_count()?;
         if documents > 0 {
             return Err(IpcError::Conflict {
                 message:
@@ -172,12 +170,7 @@ pub async fn sign_in(
         r.set_meta(meta::SERVER_ROLE, resp.user.role.as_str())?;
         match &resp.user.scope {
             Some(scope) => r.set_meta(meta::SERVER_SCOPE, scope)?,
-            None => {
-                r.conn().execute(
-                    "DELETE FROM replica_meta WHERE key = ?1",
-                    [meta::SERVER_SCOPE],
-                )?;
-            }
+            None => r.delete_meta(meta::SERVER_SCOPE)?,
         }
         r.set_user(&user)?;
     }
@@ -237,10 +230,7 @@ pub async fn sign_out(
         })
         .await;
     }
-    state.replica().conn().execute(
-        "DELETE FROM replica_meta WHERE key IN ('server', 'server_user', 'server_role', 'server_scope')",
-        [],
-    )?;
+    state.replica().forget_sign_in()?;
     session::emit_status(&app, &state);
     state.info()
 }

@@ -107,12 +107,7 @@ fn module_doc(module: &str) -> String {
 /// A number that grows when changes from elsewhere arrive for the document: its newest remote
 /// change row, or the snapshot that folded such rows away.
 pub fn version_of(r: &Replica, doc: &str) -> IpcResult<i64> {
-    Ok(r.conn().query_row(
-        "SELECT max(coalesce((SELECT max(seq) FROM changes WHERE doc_id = ?1 AND local = 0), 0),
-                    coalesce((SELECT snapshot_seq FROM documents WHERE id = ?1), 0))",
-        [doc],
-        |row| row.get(0),
-    )?)
+    Ok(r.remote_version(doc)?)
 }
 
 fn scores_of(view: &JournalView) -> Vec<GridScore> {

@@ -143,7 +143,7 @@ pub fn b2(ctx: &mut Ctx) -> Result<ScenarioReport> {
     let (mut r, floor, mut fx) = edit_fixture(ctx, "b2", 25, 36, 20)?;
     let dir = ctx.subdir("b2")?;
     let mut fsync = FloorSync::new(&dir)?;
-    let commits = CommitCounter::install(r.conn());
+    let commits = CommitCounter::install(r.raw_sql());
     let mut rng = fixture::rng(ctx.opts.seed + 3);
     let (mut daftar, mut plain, mut disk) = (Samples::new(), Samples::new(), Samples::new());
     let (mut cpu_daftar, mut cpu_plain) = (Samples::new(), Samples::new());
@@ -273,7 +273,7 @@ pub fn b3(ctx: &mut Ctx) -> Result<ScenarioReport> {
     let students = 35;
     let lessons = ctx.sizes.warmup + ctx.sizes.samples + 2;
     let (r, floor, mut fx) = edit_fixture(ctx, "b3", students, lessons, 0)?;
-    let commits = CommitCounter::install(r.conn());
+    let commits = CommitCounter::install(r.raw_sql());
     let mut rng = fixture::rng(ctx.opts.seed + 4);
     let (mut daftar, mut plain) = (Samples::new(), Samples::new());
     let (mut cpu_daftar, mut cpu_plain) = (Samples::new(), Samples::new());

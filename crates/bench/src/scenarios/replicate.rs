@@ -49,7 +49,7 @@ pub struct ReplicateOutcome {
 
 async fn replicate(server: &str, user: &str, db: &Path) -> Result<ReplicateOutcome> {
     let replica = Replica::open(db)?;
-    let commits = CommitCounter::install(replica.conn());
+    let commits = CommitCounter::install(replica.raw_sql());
     let device = replica.device_hex();
     let token = Transport::new(server, &device, None)?
         .login(user, user)
@@ -63,7 +63,7 @@ async fn replicate(server: &str, user: &str, db: &Path) -> Result<ReplicateOutco
     let cpu_seconds = (cpu_time(CpuScope::Process) - c0).as_secs_f64();
     let r = lock(&replica);
     let count = |sql: &str| -> Result<u64> {
-        Ok(r.conn().query_row(sql, [], |x| x.get::<_, i64>(0))? as u64)
+        Ok(r.raw_sql().query_row(sql, [], |x| x.get::<_, i64>(0))? as u64)
     };
     let (requests, bytes_up, bytes_down) = transport.counters.snapshot();
     Ok(ReplicateOutcome {
@@ -191,10 +191,10 @@ pub fn b5(ctx: &mut Ctx) -> Result<ScenarioReport> {
     let floor = FloorDb::create(&dir.join("floor.db"))?;
     let (rows, tuples) = {
         let a = lock(&admin);
-        let rows = projection_rows(a.conn())?;
+        let rows = projection_rows(a.raw_sql())?;
         let mut ids = Interner::default();
         let mut stmt = a
-            .conn()
+            .raw_sql()
             .prepare("SELECT journal_id, lesson_id, student_id, status, hours, grade FROM marks")?;
         let tuples = stmt
             .query_map([], |r| {

@@ -23,8 +23,9 @@ use crate::server::{Cluster, lock};
 /// documents still project to the same journals after compaction.
 fn measure(path: &Path, floor_path: &Path) -> Result<(u64, u64, u64, Result<(), String>)> {
     let mut r = Replica::open(path)?;
-    r.conn().execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
-    let before = db_size(r.conn(), path)?.used_bytes;
+    r.raw_sql()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+    let before = db_size(r.raw_sql(), path)?.used_bytes;
     let journals: Vec<String> = r
         .journals()?
         .into_iter()
@@ -35,7 +36,7 @@ fn measure(path: &Path, floor_path: &Path) -> Result<(u64, u64, u64, Result<(), 
         .map(|j| r.journal_view(j))
         .collect::<daftar_core::Result<Vec<_>>>()?;
     r.compact_all()?;
-    let after = db_size(r.conn(), path)?.used_bytes;
+    let after = db_size(r.raw_sql(), path)?.used_bytes;
     // Rebuild the projection from the compacted documents: nothing may be lost.
     drop(r);
     let mut r = Replica::open(path)?;
