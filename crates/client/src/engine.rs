@@ -305,8 +305,10 @@ pub async fn sync_once(
             ms,
             "synced"
         ),
-        // The kind only: a server's message may quote what it refused.
-        Err(e) => tracing::warn!(
+        // The kind only: a server's message may quote what it refused. At info, like the
+        // success: the caller shows the error to the person (the CLI's stderr stays one JSON
+        // error), and an offline sync is no fault of Daftar's.
+        Err(e) => tracing::info!(
             error = e.kind(),
             pushed = summary.pushed,
             pulled = summary.pulled,
