@@ -589,6 +589,23 @@ impl Client {
     pub fn token(&self) -> Option<&str> {
         self.token.as_deref()
     }
+
+    /// The session token `user` got at `server`: as `login` printed it, or (when the CLI kept
+    /// it in the OS keyring and printed none) from the keyring, as the CLI itself finds it.
+    pub fn session_token(&self, server: &Server, user: &str) -> String {
+        if let Some(t) = self.token() {
+            return t.to_string();
+        }
+        let key = daftar_client::credentials::TokenKey {
+            server: server.url(),
+            user: user.into(),
+            replica: self.device(),
+        };
+        daftar_client::credentials::Keyring::system()
+            .and_then(|k| k.load(&key))
+            .expect("keyring")
+            .expect("the token is in the keyring")
+    }
 }
 
 /// Stops a child process gracefully: SIGTERM, up to 10 s to exit, then SIGKILL.

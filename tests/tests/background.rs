@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use daftar_client::background::{self, LoopConfig, SyncStatus};
-use daftar_client::credentials::{Keyring, TokenKey};
 use daftar_client::transport::Transport;
 use daftar_core::Replica;
 use daftar_core::journal::MarkInput;
@@ -45,19 +44,7 @@ fn loop_goes_offline_keeps_edits_and_recovers_without_a_click() {
     admin.ok(&["demo", "--tier", "XS", "--seed", "4"]);
     admin.login(&server, "admin", "admin-pw");
     let device = admin.device();
-    let token = match admin.token() {
-        Some(t) => t.to_string(),
-        None => Keyring::system()
-            .and_then(|k| {
-                k.load(&TokenKey {
-                    server: server.url(),
-                    user: "admin".into(),
-                    replica: device.clone(),
-                })
-            })
-            .expect("keyring")
-            .expect("token"),
-    };
+    let token = admin.session_token(&server, "admin");
     server.stop();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -341,20 +341,7 @@ fn no_token_or_password_in_clear_in_the_data_dir() {
     let (server, admin) = university(tmp.path());
     let teacher = client(tmp.path(), "anvar", &server, "anvar", "anvar-pw");
     teacher.sync();
-    let token = match teacher.token() {
-        Some(t) => t.to_string(),
-        None => {
-            let key = daftar_client::credentials::TokenKey {
-                server: server.url(),
-                user: "anvar".into(),
-                replica: teacher.device(),
-            };
-            daftar_client::credentials::Keyring::system()
-                .and_then(|k| k.load(&key))
-                .expect("keyring")
-                .expect("the token is in the keyring")
-        }
-    };
+    let token = teacher.session_token(&server, "anvar");
     assert!(token.len() >= 32);
     for dir in [&teacher.dir, &admin.dir] {
         for entry in std::fs::read_dir(dir).expect("dir") {

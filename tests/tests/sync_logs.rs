@@ -5,7 +5,6 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use daftar_client::credentials::{Keyring, TokenKey};
 use daftar_client::engine::sync_once;
 use daftar_client::transport::Transport;
 use daftar_core::Replica;
@@ -47,19 +46,7 @@ fn a_sync_logs_what_it_moved_and_nothing_about_students() {
     admin.ok(&["demo", "--tier", "XS", "--seed", "9"]);
     admin.login(&server, "admin", "admin-pw");
     let device = admin.device();
-    let token = match admin.token() {
-        Some(t) => t.to_string(),
-        None => Keyring::system()
-            .and_then(|k| {
-                k.load(&TokenKey {
-                    server: server.url(),
-                    user: "admin".into(),
-                    replica: device.clone(),
-                })
-            })
-            .expect("keyring")
-            .expect("token"),
-    };
+    let token = admin.session_token(&server, "admin");
     let replica = Mutex::new(Replica::open(&admin.dir.join("replica.db")).expect("replica"));
     let students: Vec<String> = {
         let r = replica.lock().expect("replica");
