@@ -729,6 +729,53 @@ impl StockPeer {
     }
 }
 
+/// What a load of simultaneous syncs did, summed: each client's time, the changes the server
+/// acknowledged, the round trips, and a line for each client that did not push exactly
+/// `expected` changes and end with nothing waiting or refused.
+pub struct LoadOutcome {
+    pub latency: crate::measure::Samples,
+    pub pushed: usize,
+    pub round_trips: usize,
+    pub failed: Vec<String>,
+}
+
+impl LoadOutcome {
+    pub fn of(outcomes: &[(Duration, Result<SyncSummary, String>)], expected: usize) -> Self {
+        let mut o = LoadOutcome {
+            latency: crate::measure::Samples::new(),
+            pushed: 0,
+            round_trips: 0,
+            failed: Vec::new(),
+        };
+        for (i, (d, s)) in outcomes.iter().enumerate() {
+            o.latency.push(*d);
+            match s {
+                Ok(s) => {
+                    o.pushed += s.pushed;
+                    o.round_trips += s.round_trips;
+                    if s.pushed != expected || s.waiting != 0 || s.refused != 0 {
+                        o.failed.push(format!(
+                            "client {i}: pushed {}, waiting {}, refused {}",
+                            s.pushed, s.waiting, s.refused
+                        ));
+                    }
+                }
+                Err(e) => o.failed.push(format!("client {i}: {e}")),
+            }
+        }
+        o
+    }
+
+    /// The clients' check: passed when every client did as expected.
+    pub fn check(&self) -> Result<(), String> {
+        if self.failed.is_empty() {
+            Ok(())
+        } else {
+            Err(self.failed.join("; "))
+        }
+    }
+}
+
 /// Syncs every client at once (one task each) and returns, in client order, how long each
 /// took and what it did.
 pub async fn sync_all_at_once(

@@ -41,17 +41,6 @@ struct Level {
     peer: Option<crate::peer::PeerLevel>,
 }
 
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 /// Named correctness checks: (what, passed or why not).
 type Checks = Vec<(String, Result<(), String>)>;
 
@@ -211,35 +200,12 @@ fn level(ctx: &mut Ctx, n: usize, probe: bool) -> Result<(Level, Checks)> {
         .map_err(|_| anyhow!("the probe thread panicked"))??;
     let cpu = thread_cpu_seconds(&["bench-server"]) - cpu0;
     let client_cpu = thread_cpu_seconds(&["bench-client"]) - client_cpu0;
-    let rss = rss_mib();
+    let rss = crate::measure::memory_mib().1;
     let server = cluster.metrics() - before;
 
-    let mut latency = Samples::new();
-    let mut failed = Vec::new();
-    let mut acked = 0usize;
-    for (i, (d, s)) in outcomes.iter().enumerate() {
-        latency.push(*d);
-        match s {
-            Ok(s) => {
-                acked += s.pushed;
-                if s.pushed != EDITS || s.waiting != 0 || s.refused != 0 {
-                    failed.push(format!(
-                        "client {i}: pushed {}, waiting {}, refused {}",
-                        s.pushed, s.waiting, s.refused
-                    ));
-                }
-            }
-            Err(e) => failed.push(format!("client {i}: {e}")),
-        }
-    }
-    let mut results = vec![(
-        format!("{n} clients"),
-        if failed.is_empty() {
-            Ok(())
-        } else {
-            Err(failed.join("; "))
-        },
-    )];
+    let load = crate::server::LoadOutcome::of(&outcomes, EDITS);
+    let (latency, acked) = (&load.latency, load.pushed);
+    let mut results = vec![(format!("{n} clients"), load.check())];
     results.push((
         format!("{n} clients: server"),
         if server.changes_stored as usize == edits && acked == edits {

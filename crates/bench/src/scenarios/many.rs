@@ -91,36 +91,13 @@ pub fn b7(ctx: &mut Ctx) -> Result<ScenarioReport> {
     let server = cluster.metrics() - before;
     let server_times = cluster.take_sync_times();
 
-    let mut latency = Samples::new();
+    let load = crate::server::LoadOutcome::of(&outcomes, lessons);
+    let (latency, pushed, trips) = (&load.latency, load.pushed, load.round_trips);
     let mut results = Vec::new();
-    let (mut pushed, mut trips, mut failed) = (0usize, 0usize, Vec::new());
-    for (i, (d, s)) in outcomes.iter().enumerate() {
-        latency.push(*d);
-        match s {
-            Ok(s) => {
-                pushed += s.pushed;
-                trips += s.round_trips;
-                if s.pushed != lessons || s.waiting != 0 || s.refused != 0 {
-                    failed.push(format!(
-                        "client {i}: pushed {}, waiting {}, refused {}",
-                        s.pushed, s.waiting, s.refused
-                    ));
-                }
-            }
-            Err(e) => failed.push(format!("client {i}: {e}")),
-        }
-    }
     let expected = n * lessons;
     let lost = expected.saturating_sub(server.changes_stored as usize);
     let duplicated = (server.changes_stored as usize).saturating_sub(expected);
-    results.push((
-        "clients".to_string(),
-        if failed.is_empty() {
-            Ok(())
-        } else {
-            Err(failed.join("; "))
-        },
-    ));
+    results.push(("clients".to_string(), load.check()));
     results.push((
         "server".into(),
         if lost == 0 && duplicated == 0 && pushed == expected {
