@@ -103,12 +103,23 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let method = req.method().clone();
+    // A method outside HTTP's own is counted as "other": the client picks it, and each new
+    // one would be a new, never-forgotten metrics key.
+    let method = match *req.method() {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::POST => "POST",
+        axum::http::Method::PUT => "PUT",
+        axum::http::Method::DELETE => "DELETE",
+        axum::http::Method::HEAD => "HEAD",
+        axum::http::Method::OPTIONS => "OPTIONS",
+        axum::http::Method::PATCH => "PATCH",
+        _ => "other",
+    };
     let response = next.run(req).await;
     let status = response.status();
     state
         .metrics()
-        .record_request(&route, method.as_str(), status.as_u16());
+        .record_request(&route, method, status.as_u16());
     if let Some(report) = response.extensions().get::<ErrorReport>() {
         if status.is_server_error() {
             tracing::error!(status = status.as_u16(), code = ?report.code, error = %report.detail, "request failed");
@@ -154,31 +165,55 @@ impl FromRequestParts<AppState> for PeerIp {
             .map(|c| c.0.ip().to_canonical());
         let proxies = &state.config().trusted_proxies;
         Ok(PeerIp(match peer {
-            Some(p) if proxies.contains(&p) => {
-                forwarded_client(&parts.headers, proxies).or(Some(p))
-            }
+            Some(p) if proxies.contains(&p) => match forwarded_client(&parts.headers, proxies) {
+                Forwarded::Client(ip) => Some(ip),
+                // The proxy's own request (a health check): its address.
+                Forwarded::Absent => Some(p),
+                // Not an address we can read: counting it under the proxy's address would put
+                // every client behind the proxy under one sign-in limit, so no address-wide
+                // limit applies (the per-user one still does).
+                Forwarded::Unreadable => None,
+            },
             other => other,
         }))
     }
 }
 
+/// What `X-Forwarded-For` says about the client.
+#[derive(Debug, PartialEq, Eq)]
+enum Forwarded {
+    Client(IpAddr),
+    /// No hop beyond the trusted proxies.
+    Absent,
+    /// The hop that names the client is not an address (`unknown`, junk).
+    Unreadable,
+}
+
 /// The client `X-Forwarded-For` names: read from the right (the last proxy appends the address
 /// it saw), past the trusted proxies, to the first address that is not one. Hops further left
-/// are the client's own words and are never read, so junk there changes nothing. `None` when
-/// that address does not parse.
-fn forwarded_client(headers: &axum::http::HeaderMap, proxies: &[IpAddr]) -> Option<IpAddr> {
+/// are the client's own words and are never read, so junk there changes nothing. A hop may
+/// carry a port (`1.2.3.4:5678`, `[2001:db8::1]:80`).
+fn forwarded_client(headers: &axum::http::HeaderMap, proxies: &[IpAddr]) -> Forwarded {
     let values: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .collect();
     for hop in values.iter().rev().flat_map(|v| v.rsplit(',')) {
-        let ip: IpAddr = hop.trim().parse::<IpAddr>().ok()?.to_canonical();
+        let hop = hop.trim();
+        let Some(ip) = hop
+            .parse::<IpAddr>()
+            .ok()
+            .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        else {
+            return Forwarded::Unreadable;
+        };
+        let ip = ip.to_canonical();
         if !proxies.contains(&ip) {
-            return Some(ip);
+            return Forwarded::Client(ip);
         }
     }
-    None
+    Forwarded::Absent
 }
 
 /// The bearer token of the request.
@@ -238,8 +273,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ReplicaId {
 }
 
 async fn healthz(State(state): State<AppState>) -> Result<ApiJson<Health>, ApiError> {
-    let store = state.store().clone();
-    blocking(move || Ok(store.check()?)).await?;
+    blocking(move || Ok(state.check_store()?)).await?;
     Ok(ApiJson(Health {
         status: "ok".into(),
         protocol: PROTOCOL_VERSION,
@@ -350,35 +384,39 @@ async fn sync(
     ApiJson(req): ApiJson<SyncRequest>,
 ) -> Result<ApiJson<SyncResponse>, ApiError> {
     let settings = crate::sync::StepSettings::of(state.config());
-    let store = state.store().clone();
-    let step =
-        blocking(move || crate::sync::step(&*store, &settings, &user, replica, &req, now_ms()))
-            .await?;
-
-    if step.stored > 0 {
-        state.refresh_snapshots_later(step.touched);
-        state.live().bump();
-    }
-    let metrics = state.metrics();
-    let response = step.response;
-    Metrics::add(&metrics.changes_stored, step.stored);
-    Metrics::add(&metrics.bytes_in, step.stored_bytes);
-    Metrics::add(&metrics.changes_refused, response.refused.len() as u64);
-    Metrics::add(&metrics.changes_sent, response.changes.len() as u64);
-    Metrics::add(
-        &metrics.snapshots_sent,
-        response.changes.iter().filter(|c| c.snapshot).count() as u64,
-    );
-    Metrics::add(
-        &metrics.bytes_out,
-        response
-            .changes
-            .iter()
-            .map(|c| c.change.0.len() as u64)
-            .sum(),
-    );
+    // Everything after the step happens on the blocking thread with it: when the client goes
+    // away (or the timeout fires) while the step runs, this future is dropped but the step
+    // still commits, and the waiting devices must still be woken and the counters still add
+    // up.
+    let (response, stored) = blocking(move || {
+        let step = crate::sync::step(&**state.store(), &settings, &user, replica, &req, now_ms())?;
+        if step.stored > 0 {
+            state.refresh_snapshots_later(step.touched);
+            state.live().bump();
+        }
+        let metrics = state.metrics();
+        let response = step.response;
+        Metrics::add(&metrics.changes_stored, step.stored);
+        Metrics::add(&metrics.bytes_in, step.stored_bytes);
+        Metrics::add(&metrics.changes_refused, response.refused.len() as u64);
+        Metrics::add(&metrics.changes_sent, response.changes.len() as u64);
+        Metrics::add(
+            &metrics.snapshots_sent,
+            response.changes.iter().filter(|c| c.snapshot).count() as u64,
+        );
+        Metrics::add(
+            &metrics.bytes_out,
+            response
+                .changes
+                .iter()
+                .map(|c| c.change.0.len() as u64)
+                .sum(),
+        );
+        Ok((response, step.stored))
+    })
+    .await?;
     let span = tracing::Span::current();
-    span.record("pushed", step.stored);
+    span.record("pushed", stored);
     span.record("pulled", response.changes.len());
     Ok(ApiJson(response))
 }
@@ -477,4 +515,47 @@ async fn live(
         }
     }
     Ok(ApiJson(daftar_protocol::LiveResponse { changed: false }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xff(v: &str) -> axum::http::HeaderMap {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert("x-forwarded-for", v.parse().expect("header"));
+        h
+    }
+
+    #[test]
+    fn forwarded_hops_with_ports_junk_or_nothing() {
+        let proxy: IpAddr = "10.0.0.1".parse().expect("ip");
+        let proxies = [proxy];
+        let ip = |s: &str| Forwarded::Client(s.parse().expect("ip"));
+        assert_eq!(forwarded_client(&xff("10.9.9.9"), &proxies), ip("10.9.9.9"));
+        assert_eq!(
+            forwarded_client(&xff("10.9.9.9:5678, 10.0.0.1"), &proxies),
+            ip("10.9.9.9")
+        );
+        assert_eq!(
+            forwarded_client(&xff("[2001:db8::7]:80"), &proxies),
+            ip("2001:db8::7")
+        );
+        assert_eq!(
+            forwarded_client(&xff("::ffff:10.9.9.9"), &proxies),
+            ip("10.9.9.9")
+        );
+        assert_eq!(
+            forwarded_client(&xff("1.2.3.4, unknown"), &proxies),
+            Forwarded::Unreadable
+        );
+        assert_eq!(
+            forwarded_client(&xff("10.0.0.1"), &proxies),
+            Forwarded::Absent
+        );
+        assert_eq!(
+            forwarded_client(&axum::http::HeaderMap::new(), &proxies),
+            Forwarded::Absent
+        );
+    }
 }

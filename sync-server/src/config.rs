@@ -205,10 +205,14 @@ impl Config {
             self.trusted_proxies = list
                 .iter()
                 .map(|s| {
-                    s.trim().parse().map_err(|_| ConfigError::Invalid {
-                        field: "trusted_proxies",
-                        reason: "must be IP addresses, e.g. [\"127.0.0.1\"]",
-                    })
+                    // Compared with canonical peers (::ffff:a.b.c.d is a.b.c.d).
+                    s.trim()
+                        .parse::<std::net::IpAddr>()
+                        .map(|ip| ip.to_canonical())
+                        .map_err(|_| ConfigError::Invalid {
+                            field: "trusted_proxies",
+                            reason: "must be IP addresses, e.g. [\"127.0.0.1\"]",
+                        })
                 })
                 .collect::<Result<_, _>>()?;
         }

@@ -76,6 +76,9 @@ struct Shared {
     live: live::Live,
     /// A hash to verify against for unknown user names (made on first use).
     dummy_hash: OnceLock<String>,
+    /// When the store last passed a health check: `/healthz` answers from it for a second,
+    /// so a flood of unauthenticated checks does not queue at the writer before pushes.
+    healthy_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -105,6 +108,7 @@ impl AppState {
                 snapshotter: snapshots::Snapshotter::default(),
                 live,
                 dummy_hash: OnceLock::new(),
+                healthy_at: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -119,6 +123,23 @@ impl AppState {
 
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// Checks the store, or trusts a check that passed less than a second ago.
+    pub(crate) fn check_store(&self) -> Result<(), store::StoreError> {
+        const FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+        let lock = || {
+            self.inner
+                .healthy_at
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+        };
+        if lock().is_some_and(|at| at.elapsed() < FRESH) {
+            return Ok(());
+        }
+        self.inner.store.check()?;
+        *lock() = Some(std::time::Instant::now());
+        Ok(())
     }
 
     pub(crate) fn snapshotter(&self) -> &snapshots::Snapshotter {

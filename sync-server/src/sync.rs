@@ -109,10 +109,12 @@ pub fn step(
             pulled.authors.push((actor, user.name.clone()));
         }
     }
-    let touched: Vec<String> = req
-        .push
+    // Snapshots to refresh: the documents of what was taken (not of what was refused).
+    let touched: Vec<String> = batch
+        .changes
         .iter()
-        .map(|p| p.doc.clone())
+        .filter(|c| skip.contains(&c.hash))
+        .map(|c| c.doc.clone())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();

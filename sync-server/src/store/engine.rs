@@ -125,8 +125,33 @@ pub enum Progress {
     Pending(i64),
 }
 
+/// A savepoint inside a transaction (for work that may fail without undoing what came
+/// before it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Savepoint {
+    Begin,
+    Release,
+    /// Undoes everything since `Begin` and ends the savepoint.
+    RollBack,
+}
+
+impl Savepoint {
+    /// The statement, the same in SQLite and PostgreSQL.
+    pub fn sql(self) -> &'static str {
+        match self {
+            Savepoint::Begin => "SAVEPOINT in_group_pull",
+            Savepoint::Release => "RELEASE SAVEPOINT in_group_pull",
+            Savepoint::RollBack => {
+                "ROLLBACK TO SAVEPOINT in_group_pull; RELEASE SAVEPOINT in_group_pull"
+            }
+        }
+    }
+}
+
 /// One transaction's SQL. Every method is a statement or two; none decides anything.
 pub trait Tx {
+    fn savepoint(&mut self, step: Savepoint) -> Result<(), StoreError>;
+
     // Users and sessions.
     fn user_exists(&mut self, name: &str) -> Result<bool, StoreError>;
     fn employee_taken(&mut self, employee: &str) -> Result<bool, StoreError>;
@@ -306,20 +331,46 @@ struct Job {
 /// A job's push, and its pull when the group ran it (`None`: the caller pulls on its own).
 type JobOutcome = (PushOutcome, Option<PullOutcome>);
 
+/// Raw change bytes a pull inside a commit group may send: the group stays short (a page cut
+/// here says `more`, and the client asks again with a pull of its own).
+pub const IN_GROUP_PAGE_BYTES: u64 = 256 * 1024;
+
 /// One job inside a group's transaction: the push, then its pull while the access version is
 /// the one the client sent (a pull that must send newly readable documents whole, perhaps
-/// building snapshots, runs on its own so the group stays short).
+/// building snapshots, runs on its own so the group stays short). The pull runs in a
+/// savepoint: when it fails (or panics), only its own writes are undone, the push stands, and
+/// the caller pulls on its own.
 fn run_job(tx: &mut dyn Tx, job: &Job) -> Result<JobOutcome, StoreError> {
     let pushed = push(tx, &job.user, &job.batch, job.now)?;
-    let pulled = match &job.pull {
-        Some(request) if tx.access_version()? == request.access => {
-            let mut request = request.clone();
-            request.skip.extend(pushed.acked.iter().copied());
-            Some(pull(tx, &job.user, &request, job.now)?)
-        }
-        _ => None,
+    let Some(request) = &job.pull else {
+        return Ok((pushed, None));
     };
-    Ok((pushed, pulled))
+    if tx.access_version()? != request.access {
+        return Ok((pushed, None));
+    }
+    let mut request = request.clone();
+    request.skip.extend(pushed.acked.iter().copied());
+    request.budget = request.budget.min(IN_GROUP_PAGE_BYTES);
+    tx.savepoint(Savepoint::Begin)?;
+    let pulled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pull(&mut *tx, &job.user, &request, job.now)
+    }));
+    match pulled {
+        Ok(Ok(pulled)) => {
+            tx.savepoint(Savepoint::Release)?;
+            Ok((pushed, Some(pulled)))
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "a pull inside a commit group failed; it runs on its own");
+            tx.savepoint(Savepoint::RollBack)?;
+            Ok((pushed, None))
+        }
+        Err(_) => {
+            tracing::error!("a pull inside a commit group panicked; it runs on its own");
+            tx.savepoint(Savepoint::RollBack)?;
+            Ok((pushed, None))
+        }
+    }
 }
 
 /// Group commit: pushes that arrive while a group is being committed wait together, and the

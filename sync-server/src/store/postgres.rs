@@ -29,7 +29,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
 use super::engine::{
-    Backend, ChangeRow, DocRecord, Engine, Mode, NewChange, Progress, ProvenanceRow, Tx, UserRow,
+    Backend, ChangeRow, DocRecord, Engine, Mode, NewChange, Progress, ProvenanceRow, Savepoint, Tx,
+    UserRow,
 };
 use super::{DbFailure, NewUser, StoreError, TeacherRef, User, UserId};
 
@@ -536,6 +537,10 @@ const LOGIN_LOCK: i64 = 0x4441_4654_4C47;
 pub const CHANGES_CHANNEL: &str = "daftar_changes";
 
 impl Tx for PgTx<'_> {
+    fn savepoint(&mut self, step: Savepoint) -> Result<(), StoreError> {
+        wait(async { Ok(self.tx.batch_execute(step.sql()).await?) })
+    }
+
     fn announce_changes(&mut self) -> Result<(), StoreError> {
         self.exec("SELECT pg_notify($1, '')", &[&CHANGES_CHANNEL])?;
         Ok(())

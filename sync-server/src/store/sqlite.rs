@@ -22,7 +22,8 @@ use daftar_protocol::{DocKind, DocMeta, Role};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::engine::{
-    Backend, ChangeRow, DocRecord, Engine, Mode, NewChange, Progress, ProvenanceRow, Tx, UserRow,
+    Backend, ChangeRow, DocRecord, Engine, Mode, NewChange, Progress, ProvenanceRow, Savepoint, Tx,
+    UserRow,
 };
 use super::{DbFailure, NewUser, StoreError, TeacherRef, User, UserId};
 
@@ -450,6 +451,11 @@ impl SqliteTx<'_> {
 }
 
 impl Tx for SqliteTx<'_> {
+    fn savepoint(&mut self, step: Savepoint) -> Result<(), StoreError> {
+        self.tx.execute_batch(step.sql())?;
+        Ok(())
+    }
+
     fn announce_changes(&mut self) -> Result<(), StoreError> {
         // One instance per file: its own pushes wake its waiting requests directly.
         Ok(())
