@@ -163,35 +163,45 @@ pub fn replica_status(replica: &Mutex<Replica>, server: Option<&str>) -> SyncSta
 enum News {
     /// Something to sync.
     Arrived,
-    /// No live updates for this device: the server has none (an older server), or it holds
-    /// as many waits of this user as it allows. Poll instead.
+    /// The server has no live updates (an older server): poll instead, for good.
     Unsupported,
-    /// The wait failed (offline, signed out, a server error): sync now, so the status says
-    /// what is wrong and the usual backoff applies.
-    Failed,
+    /// The server holds as many waits of this user as it allows (other devices): poll for a
+    /// while, then try again.
+    Busy,
+    /// The wait failed (offline, signed out, a server or proxy error): sync now, so the status
+    /// says what is wrong. `worked` when an earlier wait of this run ended normally.
+    Failed { worked: bool },
 }
 
-/// Waits for news from the server, asking again each time a wait ends empty.
+/// Failed waits in a row after which live updates rest for a periodic interval.
+const LIVE_FAILURES_BEFORE_REST: u32 = 5;
+
+/// Waits for news from the server, asking again each time a wait ends empty; first sleeps
+/// until `resume`, when live updates are resting after failures.
 async fn wait_for_news(
     replica: &Mutex<Replica>,
     transport: &Transport,
     server: &str,
     wait: Duration,
+    resume: Option<tokio::time::Instant>,
 ) -> News {
+    if let Some(at) = resume {
+        tokio::time::sleep_until(at).await;
+    }
+    let mut worked = false;
     loop {
         let state = lock(replica).sync_state(server);
         let Ok((cursor, access)) = state else {
-            return News::Failed;
+            return News::Failed { worked };
         };
         match transport.wait_for_news(cursor, access, wait).await {
             Ok(Some(true)) => return News::Arrived,
-            Ok(Some(false)) => {}
-            Ok(None) | Err(ClientError::RateLimited) => return News::Unsupported,
+            Ok(Some(false)) => worked = true,
+            Ok(None) => return News::Unsupported,
+            Err(ClientError::RateLimited) => return News::Busy,
             Err(e) => {
-                tracing::debug!(error = %e, "waiting for live updates failed");
-                // Never a tight loop, whatever the server answers.
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                return News::Failed;
+                tracing::debug!(error = e.kind(), "waiting for live updates failed");
+                return News::Failed { worked };
             }
         }
     }
@@ -228,19 +238,49 @@ pub fn spawn(replica: Arc<Mutex<Replica>>, transport: Transport, config: LoopCon
         // Live updates while the last sync worked and the server offers them.
         let mut live = config.live_wait;
         let mut listening = false;
+        // Failed waits back off on their own (a sync that works in between must not make the
+        // next wait start at once), and rest for a while after several in a row.
+        let mut live_backoff = Backoff::new(config.min_backoff, config.max_backoff);
+        let mut live_failures = 0u32;
+        let mut live_resume: Option<tokio::time::Instant> = None;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
-                news = wait_for_news(&replica, &transport, &server, live.unwrap_or_default()), if listening && live.is_some() => {
+                news = wait_for_news(&replica, &transport, &server, live.unwrap_or_default(), live_resume), if listening && live.is_some() => {
+                    live_resume = None;
                     match news {
                         News::Unsupported => {
-                            tracing::info!("no live updates for this device; syncing every few minutes");
+                            tracing::info!("no live updates on this server; syncing every few minutes");
                             live = None;
                             delay = config.periodic;
                             continue;
                         }
-                        // A sync now: it shows what is wrong (offline, signed out) and backs off.
-                        News::Failed | News::Arrived => {}
+                        News::Busy => {
+                            tracing::info!("the server holds this user's other live waits; polling for a while");
+                            live_resume = Some(tokio::time::Instant::now() + config.periodic);
+                            continue;
+                        }
+                        News::Arrived => {
+                            live_failures = 0;
+                            live_backoff.reset();
+                        }
+                        // A sync now: it shows what is wrong (offline, signed out); the next
+                        // wait starts only after the wait's own backoff.
+                        News::Failed { worked } => {
+                            if worked {
+                                live_failures = 0;
+                                live_backoff.reset();
+                            }
+                            live_failures += 1;
+                            let rest = if live_failures >= LIVE_FAILURES_BEFORE_REST {
+                                live_failures = 0;
+                                live_backoff.reset();
+                                config.periodic
+                            } else {
+                                live_backoff.next_delay()
+                            };
+                            live_resume = Some(tokio::time::Instant::now() + rest);
+                        }
                     }
                 }
                 // While offline, a cheap probe notices at once when the server answers again.
@@ -292,7 +332,13 @@ pub fn spawn(replica: Arc<Mutex<Replica>>, transport: Transport, config: LoopCon
                         }
                         _ => backoff.next_delay(),
                     };
-                    tracing::info!(error = %e, retry_in_ms = delay.as_millis() as u64, "sync failed");
+                    // The engine logged the failure; the kind only (a server's message may quote
+                    // what it refused).
+                    tracing::debug!(
+                        error = e.kind(),
+                        retry_in_ms = delay.as_millis() as u64,
+                        "next sync after a failure"
+                    );
                 }
             }
             if tx.send(next).is_err() {

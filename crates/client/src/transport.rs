@@ -204,7 +204,7 @@ impl Transport {
         let path = format!(
             "{}?after={cursor}&access={access}&wait={}",
             daftar_protocol::LIVE_PATH,
-            wait.as_secs().max(1)
+            wait.as_secs().clamp(1, daftar_protocol::LIVE_MAX_WAIT_SECS)
         );
         match self
             .send::<(), daftar_protocol::LiveResponse>(reqwest::Method::GET, &path, None)
