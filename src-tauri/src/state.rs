@@ -14,12 +14,10 @@ use crate::session::Session;
 
 /// Replica meta keys the app reads or writes. The `server*` keys are the CLI's (`daftar login`).
 pub mod meta {
-    pub const SERVER: &str = "server";
-    pub const SERVER_USER: &str = "server_user";
-    pub const SERVER_ROLE: &str = "server_role";
-    pub const SERVER_SCOPE: &str = "server_scope";
-    /// `<server>|<user>` the device id belongs to (the CLI's key too).
-    pub const DEVICE_OWNER: &str = "device_owner";
+    /// The sign-in's keys, core's (the CLI's too).
+    pub use daftar_core::replica::meta::{
+        DEVICE_OWNER, SERVER, SERVER_ROLE, SERVER_SCOPE, SERVER_USER,
+    };
     /// Set when the app generated demo data here (it must never be pushed to a server).
     pub const DEMO: &str = "demo";
     pub const LANGUAGE: &str = "ui_language";

@@ -287,7 +287,11 @@ async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics().render(),
+        format!(
+            "{}# HELP daftar_live_waits Live-update waits held now.\n# TYPE daftar_live_waits gauge\ndaftar_live_waits {}\n",
+            state.metrics().render(),
+            state.live().waiting()
+        ),
     )
         .into_response()
 }

@@ -13,6 +13,7 @@ use daftar_client::credentials::{Keyring, TokenKey, find_token};
 use daftar_client::engine::sync_once;
 use daftar_client::transport::{Transport, normalize_server};
 use daftar_core::Replica;
+use daftar_core::replica::meta;
 use serde_json::json;
 
 use crate::output::Out;
@@ -49,7 +50,7 @@ pub fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
 
 /// Server and user this replica is signed in to.
 fn signed_in(r: &Replica) -> Result<(String, String)> {
-    match (r.meta("server")?, r.meta("server_user")?) {
+    match (r.meta(meta::SERVER)?, r.meta(meta::SERVER_USER)?) {
         (Some(s), Some(u)) => Ok((s, u)),
         _ => Err(ClientError::NotSignedIn.into()),
     }
@@ -90,26 +91,22 @@ pub fn login(dir: &Path, args: LoginArgs, out: &Out) -> Result<()> {
     // The server binds this device to the first user who syncs from it: another user signing
     // in here writes as a new device, and syncs from the start so they receive everything
     // they may read.
-    let owner = format!("{server}|{}", args.user);
+    let owner = meta::device_owner(&server, &args.user);
     // Sign in first: a wrong address, a wrong password or a reply cut on the way must leave
     // the previous sign-in (device, cursor, token, user) exactly as it was.
     let transport = Transport::new(&server, &r.device_hex(), None)?;
     let resp = runtime()?.block_on(transport.login(&args.user, &password))?;
-    if r.meta("device_owner")?.is_some_and(|o| o != owner) {
+    if r.meta(meta::DEVICE_OWNER)?.is_some_and(|o| o != owner) {
         r.new_device_for(&server)?;
     }
     let key = token_key(&r, &server, &args.user);
     let stored = Keyring::system().and_then(|k| k.save(&key, &resp.token).map(|()| k.name));
-    r.set_meta("device_owner", &owner)?;
-    r.set_meta("server", &server)?;
-    r.set_meta("server_user", &args.user)?;
-    r.set_meta("server_role", resp.user.role.as_str())?;
-    match &resp.user.scope {
-        Some(scope) => r.set_meta("server_scope", scope)?,
-        // Another user's scope must not stay behind (as the app does too).
-        None => r.delete_meta("server_scope")?,
-    }
-    r.set_user(&args.user)?;
+    r.record_sign_in(
+        &server,
+        &args.user,
+        resp.user.role,
+        resp.user.scope.as_deref(),
+    )?;
     match stored {
         Ok(name) => out.value(
             &json!({ "server": server, "user": args.user, "role": resp.user.role.as_str(), "keyring": name }),
@@ -221,8 +218,8 @@ async fn watch(
 pub fn status(dir: &Path, out: &Out) -> Result<()> {
     let r = crate::open(dir)?;
     let info = r.info()?;
-    let server = r.meta("server")?;
-    let user = r.meta("server_user")?;
+    let server = r.meta(meta::SERVER)?;
+    let user = r.meta(meta::SERVER_USER)?;
     let replica = Mutex::new(r);
     let status = background::replica_status(&replica, server.as_deref());
     let r = replica.lock().unwrap_or_else(|p| p.into_inner());

@@ -20,6 +20,21 @@ use automerge::{ActorId, Change, ChangeHash};
 use daftar_protocol::{DocKind, Role};
 use rusqlite::{Connection, OptionalExtension, params};
 
+/// Replica meta keys of the sign-in, shared by the CLI and the app.
+pub mod meta {
+    pub const SERVER: &str = "server";
+    pub const SERVER_USER: &str = "server_user";
+    pub const SERVER_ROLE: &str = "server_role";
+    pub const SERVER_SCOPE: &str = "server_scope";
+    /// `<server>|<user>` the device id belongs to.
+    pub const DEVICE_OWNER: &str = "device_owner";
+
+    /// The value of [`DEVICE_OWNER`] for a user at a server.
+    pub fn device_owner(server: &str, user: &str) -> String {
+        format!("{server}|{user}")
+    }
+}
+
 use crate::doc::Doc;
 use crate::error::{CoreError, Result};
 use crate::projection::{self, Refresh};
@@ -292,13 +307,39 @@ impl Replica {
         Ok(())
     }
 
+    /// Records a sign-in the server accepted: the server, the user and the role and scope
+    /// the server gave (a scope the previous user had does not stay behind), the device's
+    /// owner, and the user as the author of edits made here. The CLI and the app both sign in
+    /// through this.
+    pub fn record_sign_in(
+        &mut self,
+        server: &str,
+        user: &str,
+        role: daftar_protocol::Role,
+        scope: Option<&str>,
+    ) -> Result<()> {
+        self.set_meta(meta::DEVICE_OWNER, &meta::device_owner(server, user))?;
+        self.set_meta(meta::SERVER, server)?;
+        self.set_meta(meta::SERVER_USER, user)?;
+        self.set_meta(meta::SERVER_ROLE, role.as_str())?;
+        match scope {
+            Some(scope) => self.set_meta(meta::SERVER_SCOPE, scope)?,
+            None => self.delete_meta(meta::SERVER_SCOPE)?,
+        }
+        self.set_user(user)
+    }
+
     /// Forgets which server and user this replica is signed in to (signing out; the
     /// documents and unsent changes stay).
     pub fn forget_sign_in(&self) -> Result<()> {
-        self.conn.execute(
-            "DELETE FROM replica_meta WHERE key IN ('server', 'server_user', 'server_role', 'server_scope')",
-            [],
-        )?;
+        for key in [
+            meta::SERVER,
+            meta::SERVER_USER,
+            meta::SERVER_ROLE,
+            meta::SERVER_SCOPE,
+        ] {
+            self.delete_meta(key)?;
+        }
         Ok(())
     }
 
@@ -608,7 +649,7 @@ impl Replica {
         };
         // Signed in: the edit must pass the rules the server will judge it by, with the
         // server's words when it does not.
-        if let Some(role) = meta_get(conn, "server_role")?.and_then(|r| Role::parse(&r))
+        if let Some(role) = meta_get(conn, meta::SERVER_ROLE)?.and_then(|r| Role::parse(&r))
             && let Err(reason) = judge_local(doc_id, doc.kind, &bytes, user, role)
         {
             docs.remove(doc_id);
@@ -642,7 +683,7 @@ impl Replica {
 
     /// The role this replica's user signed in with, if signed in.
     pub fn signed_in_role(&self) -> Result<Option<Role>> {
-        Ok(meta_get(&self.conn, "server_role")?.and_then(|r| Role::parse(&r)))
+        Ok(meta_get(&self.conn, meta::SERVER_ROLE)?.and_then(|r| Role::parse(&r)))
     }
 
     fn message(&self, action: &str) -> String {

@@ -123,7 +123,7 @@ pub async fn sign_in(
     // The server binds a device to the first user who syncs from it, so another user signing
     // in here writes as a new device (as `daftar login` does). Changes made before keep their
     // device and stay in the replica; nothing is lost.
-    let owner = format!("{server}|{user}");
+    let owner = daftar_core::replica::meta::device_owner(&server, &user);
     // Sign in first: a wrong address, a wrong password or a reply cut on the way leaves the
     // previous sign-in (device, cursor, token, user) exactly as it was.
     let current = state.replica().device_hex();
@@ -163,16 +163,12 @@ pub async fn sign_in(
         }
     };
     {
-        let mut r = state.replica();
-        r.set_meta(meta::DEVICE_OWNER, &owner)?;
-        r.set_meta(meta::SERVER, &server)?;
-        r.set_meta(meta::SERVER_USER, &user)?;
-        r.set_meta(meta::SERVER_ROLE, resp.user.role.as_str())?;
-        match &resp.user.scope {
-            Some(scope) => r.set_meta(meta::SERVER_SCOPE, scope)?,
-            None => r.delete_meta(meta::SERVER_SCOPE)?,
-        }
-        r.set_user(&user)?;
+        state.replica().record_sign_in(
+            &server,
+            &user,
+            resp.user.role,
+            resp.user.scope.as_deref(),
+        )?;
     }
     session::start(&app, &state, &server, resp.token)?;
     tracing::info!(role = resp.user.role.as_str(), "signed in");

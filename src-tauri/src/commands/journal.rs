@@ -96,14 +96,6 @@ fn totals_of(view: &JournalView) -> Vec<StudentTotals> {
         .collect()
 }
 
-fn module_doc(module: &str) -> String {
-    if module.starts_with("module/") {
-        module.to_string()
-    } else {
-        format!("module/{module}")
-    }
-}
-
 /// A number that grows when changes from elsewhere arrive for the document: its newest remote
 /// change row, or the snapshot that folded such rows away.
 pub fn version_of(r: &Replica, doc: &str) -> IpcResult<i64> {
@@ -154,7 +146,7 @@ pub fn grid_of(r: &mut Replica, journal: &str) -> IpcResult<JournalGrid> {
     let (grade_min, grade_max) = marking.grade_range();
     let topics = match &view.module {
         Some(m) => r
-            .module_topics(&module_doc(m))?
+            .module_topics(&daftar_core::catalog::doc_id("module", m))?
             .into_iter()
             .enumerate()
             .map(|(i, (id, name, lesson_type))| ModuleTopic {

@@ -194,7 +194,6 @@ pub trait Tx {
         journal: &str,
         now: i64,
     ) -> Result<bool, StoreError>;
-    fn teacher_known(&mut self, teacher: &TeacherRef) -> Result<bool, StoreError>;
     /// Whether the teacher (by user name or employee id) is assigned to the journal.
     fn is_assigned(
         &mut self,
@@ -1249,7 +1248,11 @@ impl<B: Backend> Store for Engine<B> {
             let mut changed = false;
             for (teacher, journal) in assignments {
                 changed |= tx.insert_assignment(teacher, journal, now)?;
-                if tx.teacher_known(teacher)? {
+                let known = match teacher {
+                    TeacherRef::User(name) => tx.user_exists(name)?,
+                    TeacherRef::Employee(id) => tx.employee_taken(id)?,
+                };
+                if known {
                     outcome.assigned += 1;
                 } else {
                     outcome.pending += 1;

@@ -1,9 +1,10 @@
 //! Storage: the one trait every backend implements, and the records that cross it.
 //!
 //! The HTTP layer ([`crate::api`]) never writes SQL; it calls a [`Store`] through
-//! `Arc<dyn Store>`. Each method is one unit of work and one database transaction, so a push
-//! (`Store::push`) is all-or-nothing, and a pull (`Store::pull`) reads one consistent
-//! snapshot. Permission *decisions* live in the `daftar-rules` crate and are shared by every backend;
+//! `Arc<dyn Store>`. Each method is one unit of work: a push (`Store::push`) of up to
+//! [`engine::MAX_GROUP_CHANGES`] changes is one transaction (shared with other pushes in a
+//! commit group), a larger one goes in parts, each all-or-nothing; a pull (`Store::pull`)
+//! reads one consistent snapshot. Permission *decisions* live in the `daftar-rules` crate and are shared by every backend;
 //! a backend only gathers the facts (assignments, the group a journal belongs to, …) and
 //! computes readable sets with its own joins.
 //!
@@ -350,14 +351,9 @@ pub trait Store: Send + Sync + 'static {
         &self,
         user: &User,
         batch: &PushBatch,
-        mut pull: PullRequest,
+        pull: PullRequest,
         now: i64,
-    ) -> Result<(PushOutcome, PullOutcome), StoreError> {
-        let pushed = self.push(user, batch, now)?;
-        pull.skip = pushed.acked.iter().copied().collect();
-        let pulled = self.pull(user, &pull, now)?;
-        Ok((pushed, pulled))
-    }
+    ) -> Result<(PushOutcome, PullOutcome), StoreError>;
 
     /// One page of changes for `user`'s replica (see `docs/sync-protocol.md`).
     fn pull(&self, user: &User, request: &PullRequest, now: i64)

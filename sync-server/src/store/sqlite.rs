@@ -627,15 +627,6 @@ impl Tx for SqliteTx<'_> {
             > 0)
     }
 
-    fn teacher_known(&mut self, teacher: &TeacherRef) -> Result<bool, StoreError> {
-        match teacher {
-            TeacherRef::User(name) => self.exists("SELECT 1 FROM users WHERE name = ?1", [name]),
-            TeacherRef::Employee(id) => {
-                self.exists("SELECT 1 FROM users WHERE employee = ?1", [id])
-            }
-        }
-    }
-
     fn is_assigned(
         &mut self,
         journal: &str,
