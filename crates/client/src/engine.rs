@@ -101,7 +101,11 @@ pub fn doc_meta(replica: &Replica, doc: &str) -> Result<DocMeta> {
 /// Logs (target `daftar_client::engine`) one span per sync with the server's address, a debug
 /// event per round trip and one event at the end: counts, bytes and round trips only, never
 /// document content, student data, refusal texts or tokens.
-#[tracing::instrument(name = "sync", skip_all, fields(server = %transport.server()))]
+#[tracing::instrument(
+    name = "sync",
+    skip_all,
+    fields(server = %crate::transport::server_for_logs(transport.server()))
+)]
 pub async fn sync_once(
     replica: &Mutex<Replica>,
     transport: &impl SyncLink,

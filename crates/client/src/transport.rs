@@ -64,6 +64,20 @@ pub fn normalize_server(input: &str) -> String {
     }
 }
 
+/// A server address as logs may show it: without any `user:password@` part.
+pub fn server_for_logs(server: &str) -> String {
+    match server.split_once("://") {
+        Some((scheme, rest)) => {
+            let host_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..host_end].rfind('@') {
+                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+                None => server.to_string(),
+            }
+        }
+        None => server.to_string(),
+    }
+}
+
 impl Transport {
     pub fn new(server: &str, replica: &str, token: Option<String>) -> Result<Transport> {
         let http = reqwest::Client::builder()
@@ -260,5 +274,26 @@ fn short_reason(e: &reqwest::Error) -> String {
         "connection refused or no network".into()
     } else {
         e.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_never_show_credentials_in_a_server_address() {
+        assert_eq!(
+            server_for_logs("https://ali:secret@sync.example.uz/daftar"),
+            "https://sync.example.uz/daftar"
+        );
+        assert_eq!(
+            server_for_logs("http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            server_for_logs("https://sync.example.uz/a@b"),
+            "https://sync.example.uz/a@b"
+        );
     }
 }
