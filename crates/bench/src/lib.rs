@@ -1,6 +1,6 @@
 //! # daftar-bench
 //!
-//! Daftar's benchmarks B1–B10 (`docs/BENCHMARKS.md`, the spec is the project's benchmarks
+//! Daftar's benchmarks B1–B12 (`docs/BENCHMARKS.md`, the spec is the project's benchmarks
 //! brief): each scenario runs on seeded generated data, measures Daftar and its baselines in
 //! the same process and the same run, checks that the final state is the one expected from all
 //! edits, and only then reports figures, as ratios next to absolute values.

@@ -1,4 +1,4 @@
-//! `daftar-bench --tier fast|full [--out DIR]`: runs B1–B10 and writes `report.md`,
+//! `daftar-bench --tier fast|full [--out DIR]`: runs B1–B12 and writes `report.md`,
 //! `report.json` and `growth.svg` into DIR (default `bench-results/`), printing the table.
 
 use std::path::PathBuf;
@@ -10,7 +10,7 @@ use daftar_bench::{BenchTier, Options};
 #[derive(Parser)]
 #[command(
     name = "daftar-bench",
-    about = "Daftar's benchmarks B1–B10, as ratios against baselines measured in the same run"
+    about = "Daftar's benchmarks B1–B12, as ratios against baselines measured in the same run"
 )]
 struct Args {
     /// fast: reduced sizes, under a minute in a debug build; full: the brief's sizes (use a
@@ -23,7 +23,7 @@ struct Args {
     /// Folder for the temporary databases (default: the system temp folder).
     #[arg(long)]
     work_dir: Option<PathBuf>,
-    /// Run only these scenarios (B1 … B10), comma-separated.
+    /// Run only these scenarios (B1 … B12), comma-separated.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Seed of every generator.

@@ -56,7 +56,8 @@ struct RunOut {
 
 #[derive(Deserialize)]
 struct VerifyOut {
-    documents: usize,
+    /// Documents found in the server's storage.
+    found: usize,
     missing: Vec<String>,
 }
 
@@ -83,17 +84,34 @@ fn ensure_installed(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A step of the reference's clients may take this long at most (a hung step is killed).
+const NODE_STEP_LIMIT: Duration = Duration::from_secs(600);
+
 fn node(dir: &Path, args: &[&str]) -> Result<String> {
-    let out = Command::new("node")
+    let out_path = tempfile::NamedTempFile::new()?;
+    let mut child = Command::new("node")
         .args(args)
         .current_dir(dir)
+        .stdout(out_path.reopen()?)
         .stderr(Stdio::inherit())
-        .output()
+        .spawn()
         .context("run node")?;
-    if !out.status.success() {
-        bail!("node {} failed ({})", args.join(" "), out.status);
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if t0.elapsed() > NODE_STEP_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("node {} took over {NODE_STEP_LIMIT:?}", args.join(" "));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if !status.success() {
+        bail!("node {} failed ({status})", args.join(" "));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    Ok(std::fs::read_to_string(out_path.path())?.trim().to_string())
 }
 
 struct Server(Child);
@@ -146,6 +164,9 @@ pub fn automerge_repo(work: &Path, docs: &[PeerDoc]) -> Result<PeerLevel> {
     let mut server = Server(server);
     let t0 = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = server.0.try_wait()? {
+            bail!("the automerge-repo sync server exited ({status})");
+        }
         if t0.elapsed() > Duration::from_secs(20) {
             bail!("the automerge-repo sync server did not listen on {port}");
         }
@@ -205,7 +226,7 @@ pub fn automerge_repo(work: &Path, docs: &[PeerDoc]) -> Result<PeerLevel> {
             &data_s,
         ],
     )?)?;
-    if v.documents != docs.len() || !v.missing.is_empty() {
+    if v.found != docs.len() || !v.missing.is_empty() {
         return Err(anyhow!(
             "the reference server lost changes: {}",
             v.missing.join("; ")

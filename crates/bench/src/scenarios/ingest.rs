@@ -39,7 +39,13 @@ struct Level {
     signin: Option<(f64, f64)>,
     rss_mib: f64,
     peer: Option<crate::peer::PeerLevel>,
+    /// Why the reference run failed (its figures are then left out, Daftar's stay).
+    peer_error: Option<String>,
 }
+
+/// The figure issue 14 asks for at 200 clients: 10× the 2,609 edits/s it measured for
+/// automerge-repo's sync server on this machine.
+const ISSUE_14_RATE: f64 = 26_090.0;
 
 /// Named correctness checks: (what, passed or why not).
 type Checks = Vec<(String, Result<(), String>)>;
@@ -161,14 +167,16 @@ fn level(ctx: &mut Ctx, n: usize, probe: bool) -> Result<(Level, Checks)> {
         let device = lock(&idle).device_hex();
         std::thread::Builder::new()
             .name("bench-probe".into())
-            .spawn(move || -> Result<(Samples, Samples)> {
+            .spawn(move || -> Result<(Samples, Samples, usize)> {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()?;
                 rt.block_on(async {
                     let (mut idle_s, mut signin_s) = (Samples::new(), Samples::new());
+                    // A probe that fails is counted, not dropped: a tail can hide in errors.
+                    let mut failed = 0usize;
                     if !probe {
-                        return Ok((idle_s, signin_s));
+                        return Ok((idle_s, signin_s, failed));
                     }
                     let anon = daftar_client::transport::Transport::new(&url, "probe", None)?;
                     let token = anon.login("idle", "idle").await?.token;
@@ -176,16 +184,18 @@ fn level(ctx: &mut Ctx, n: usize, probe: bool) -> Result<(Level, Checks)> {
                         daftar_client::transport::Transport::new(&url, &device, Some(token))?;
                     while !done.load(std::sync::atomic::Ordering::SeqCst) {
                         let t0 = Instant::now();
-                        if sync_once(&idle, &idle_t, |_| {}).await.is_ok() {
-                            idle_s.push(t0.elapsed());
+                        match sync_once(&idle, &idle_t, |_| {}).await {
+                            Ok(_) => idle_s.push(t0.elapsed()),
+                            Err(_) => failed += 1,
                         }
                         let t0 = Instant::now();
-                        if anon.login("idle", "idle").await.is_ok() {
-                            signin_s.push(t0.elapsed());
+                        match anon.login("idle", "idle").await {
+                            Ok(_) => signin_s.push(t0.elapsed()),
+                            Err(_) => failed += 1,
                         }
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
-                    Ok((idle_s, signin_s))
+                    Ok((idle_s, signin_s, failed))
                 })
             })?
     };
@@ -195,7 +205,7 @@ fn level(ctx: &mut Ctx, n: usize, probe: bool) -> Result<(Level, Checks)> {
         (out, start.elapsed())
     });
     done.store(true, std::sync::atomic::Ordering::SeqCst);
-    let (idle_s, signin_s) = prober
+    let (idle_s, signin_s, probes_failed) = prober
         .join()
         .map_err(|_| anyhow!("the probe thread panicked"))??;
     let cpu = thread_cpu_seconds(&["bench-server"]) - cpu0;
@@ -244,12 +254,26 @@ fn level(ctx: &mut Ctx, n: usize, probe: bool) -> Result<(Level, Checks)> {
     let floor_edits: usize = fixtures.iter().map(|f| f.marks.len()).sum();
 
     // The reference peer on the same documents and change bytes, when asked for.
-    let peer = match ctx.opts.peer {
+    results.push((
+        format!("{n} clients: probes beside the load"),
+        if probes_failed == 0 {
+            Ok(())
+        } else {
+            Err(format!("{probes_failed} idle syncs or sign-ins failed"))
+        },
+    ));
+
+    // The reference peer on the same documents and change bytes, when asked for. Its failure
+    // is noted; it says nothing about Daftar's figures.
+    let (peer, peer_error) = match ctx.opts.peer {
         Some(crate::peer::Peer::AutomergeRepo) => {
             drop(cluster);
-            Some(crate::peer::automerge_repo(&dir, &peer_docs)?)
+            match crate::peer::automerge_repo(&dir, &peer_docs) {
+                Ok(p) => (Some(p), None),
+                Err(e) => (None, Some(format!("{e:#}"))),
+            }
         }
-        None => None,
+        None => (None, None),
     };
 
     let stats = latency.stats();
@@ -266,6 +290,7 @@ fn level(ctx: &mut Ctx, n: usize, probe: bool) -> Result<(Level, Checks)> {
             signin: two(&signin_s),
             rss_mib: rss,
             peer,
+            peer_error,
         },
         results,
     ))
@@ -276,17 +301,26 @@ pub fn b11(ctx: &mut Ctx) -> Result<ScenarioReport> {
     let largest = levels.iter().copied().max().unwrap_or(1);
     let mut rows = Vec::new();
     let mut results = Vec::new();
+    let mut peer_notes = Vec::new();
     for n in levels {
         let (l, r) = level(ctx, n, n == largest)?;
         results.extend(r);
-        rows.push(
-            Row::new(
-                format!("{n} clients × {EDITS} one-edit changes: ingest"),
-                Unit::PerSecond,
-                l.rate,
-            )
-            .vs("floor-sql (one durable commit per edit)", l.floor_rate),
-        );
+        if let Some(e) = &l.peer_error {
+            peer_notes.push(format!(
+                "The reference run at {n} clients failed, so its rows are left out: {e}"
+            ));
+        }
+        let ingest = Row::new(
+            format!("{n} clients × {EDITS} one-edit changes: ingest"),
+            Unit::PerSecond,
+            l.rate,
+        )
+        .vs("floor-sql (one durable commit per edit)", l.floor_rate);
+        rows.push(if n == 200 {
+            ingest.target("≥ 26k (10× issue 14's reference)", l.rate >= ISSUE_14_RATE)
+        } else {
+            ingest
+        });
         if let Some(peer) = &l.peer {
             rows.push(
                 Row::new(
@@ -383,8 +417,9 @@ pub fn b11(ctx: &mut Ctx) -> Result<ScenarioReport> {
     if rows.is_empty() {
         return Err(anyhow!("no client counts to run"));
     }
-    let notes = vec![format!(
-        "Each client owns one 25 × 36 journal and marks {EDITS} cells offline, one automerge change per mark (B7 pushes one change per lesson), in an in-memory replica; then all clients sync at once from a 2-thread runtime against one server (2 worker threads, SQLite synchronous=FULL) on the same 2 cores. Server CPU: the server runtime's threads (getrusage per thread from /proc). RSS: the whole bench process (clients included). The idle sync (a teacher with no journal of the load) and a sign-in run beside the largest load, one after the other every 5 ms. Reference (issue 14, measured in an earlier session on this machine): automerge-repo's sync server did 2,609 edits/s at 200 clients; 10× is 26k/s."
+    let mut notes = vec![format!(
+        "Each client owns one 25 × 36 journal and marks {EDITS} cells offline, one automerge change per mark (B7 pushes one change per lesson), in an in-memory replica; then all clients sync at once from a 2-thread runtime against one server (2 worker threads, SQLite synchronous=FULL) on the same 2 cores. Server CPU: the server runtime's threads (time on the CPU from /proc/self/task/*/schedstat). RSS: the whole bench process (clients included). The idle sync (a teacher with no journal of the load) and a sign-in run beside the largest load, one after the other every 5 ms. Reference (issue 14, measured in an earlier session on this machine): automerge-repo's sync server did 2,609 edits/s at 200 clients; 10× is 26k/s."
     )];
+    notes.extend(peer_notes);
     Ok(finish(checks(results), rows, notes, Vec::new()))
 }
