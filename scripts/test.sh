@@ -21,10 +21,11 @@ cargo clippy --workspace --all-targets --features daftar-desktop/custom-protocol
 # the scale-out tests; stopped and removed at the end.
 pgroot=$(mktemp -d)
 chmod 755 "$pgroot"
+# Set before the start, so a failed start leaves nothing behind either.
+trap 'bash scripts/pg.sh stop "$pgroot/cluster" 2>/dev/null; rm -rf "$pgroot"' EXIT
 pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export DAFTAR_TEST_POSTGRES
 DAFTAR_TEST_POSTGRES=$(bash scripts/pg.sh start "$pgroot/cluster" "$pgport")
-trap 'bash scripts/pg.sh stop "$pgroot/cluster"; rm -rf "$pgroot"' EXIT
 
 runtime=$(mktemp -d)
 chmod 700 "$runtime"

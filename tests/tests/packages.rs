@@ -131,13 +131,12 @@ fn packages_install_start_and_remove_cleanly() {
         .expect("daftar-sync starts");
     let deadline = Instant::now() + Duration::from_secs(20);
     let health = loop {
-        let got = Command::new("curl")
-            .args(["-fsS", &format!("http://127.0.0.1:{port}/healthz")])
-            .output()
+        // No curl on a fresh Debian: the tests' own HTTP client.
+        if let Some(body) = daftar_tests::http_get(port, "/healthz")
             .ok()
-            .filter(|o| o.status.success());
-        if let Some(o) = got {
-            break String::from_utf8_lossy(&o.stdout).into_owned();
+            .filter(|b| b.contains("\"status\""))
+        {
+            break body;
         }
         assert!(
             Instant::now() < deadline,
