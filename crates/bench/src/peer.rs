@@ -5,7 +5,6 @@
 //! packages are installed there with `npm ci` on first use. Not run in CI (it needs Node).
 
 use std::io::Write;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -123,12 +122,6 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// Runs the load against the reference: every client's document synced up first (as the
 /// server had it before the edits), the edits applied offline, then all clients at once.
 pub fn automerge_repo(work: &Path, docs: &[PeerDoc]) -> Result<PeerLevel> {
@@ -151,7 +144,7 @@ pub fn automerge_repo(work: &Path, docs: &[PeerDoc]) -> Result<PeerLevel> {
     let docs_file = work.join("docs.json");
     std::fs::File::create(&docs_file)?.write_all(serde_json::to_string(&json)?.as_bytes())?;
 
-    let port = free_port()?;
+    let port = crate::server::free_port()?;
     let server = Command::new("node")
         .arg("node_modules/@automerge/automerge-repo-sync-server/src/index.js")
         .current_dir(&dir)
@@ -162,16 +155,12 @@ pub fn automerge_repo(work: &Path, docs: &[PeerDoc]) -> Result<PeerLevel> {
         .spawn()
         .context("start the automerge-repo sync server")?;
     let mut server = Server(server);
-    let t0 = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Some(status) = server.0.try_wait()? {
-            bail!("the automerge-repo sync server exited ({status})");
-        }
-        if t0.elapsed() > Duration::from_secs(20) {
-            bail!("the automerge-repo sync server did not listen on {port}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    crate::server::wait_for_port(
+        &mut server.0,
+        port,
+        Duration::from_secs(20),
+        "the automerge-repo sync server",
+    )?;
     let (docs_s, clients_s, port_s) = (
         docs_file.to_string_lossy().to_string(),
         clients.to_string_lossy().to_string(),

@@ -84,12 +84,37 @@ impl Drop for Balancer {
     }
 }
 
+/// A loopback port free right now (for a child process to listen on).
+pub fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Waits until `child` listens on `port`: an error when it exits first or `limit` passes.
+pub fn wait_for_port(
+    child: &mut std::process::Child,
+    port: u16,
+    limit: Duration,
+    what: &str,
+) -> Result<()> {
+    let deadline = Instant::now() + limit;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = child.try_wait()? {
+            return Err(anyhow!("{what} exited before it listened ({status})"));
+        }
+        if Instant::now() > deadline {
+            return Err(anyhow!("{what} did not listen on {port} within {limit:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
 fn start_nginx(dir: &Path, ports: &[u16]) -> Result<(Balancer, u16)> {
     let dir = dir.join("nginx");
     std::fs::create_dir_all(dir.join("logs"))?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = free_port()?;
     let servers: String = ports
         .iter()
         .map(|p| format!("    server 127.0.0.1:{p};\n"))
@@ -117,14 +142,8 @@ fn start_nginx(dir: &Path, ports: &[u16]) -> Result<(Balancer, u16)> {
         .stderr(std::process::Stdio::null())
         .spawn()
         .context("start nginx (apt install nginx-light)")?;
-    let balancer = Balancer { child };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            return Err(anyhow!("nginx did not start"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut balancer = Balancer { child };
+    wait_for_port(&mut balancer.child, port, Duration::from_secs(10), "nginx")?;
     Ok((balancer, port))
 }
 
