@@ -40,10 +40,15 @@ registerScreen("reports", async (el, route) => {
   await loadSemester();
   const body = h("div", { class: "report" });
   el.append(body);
+  // The export card lives as long as its journal is selected: a background sync that reloads
+  // the report must not drop a path being typed or an export's result arriving.
+  let exporting: { journal: string; card: HTMLElement } | null = null;
   const load = async () => {
     try {
       const report = await api.getReport(select.value);
-      renderReport(body, report, journals.find((j) => j.id === select.value));
+      const summary = journals.find((j) => j.id === select.value);
+      if (exporting?.journal !== select.value) exporting = { journal: select.value, card: exportCard(report, summary) };
+      renderReport(body, report, exporting.card);
     } catch (e) {
       app.showError(e);
     }
@@ -110,7 +115,7 @@ function stat(key: Key, value: string, cls = ""): HTMLElement {
   return h("div", { class: `stat ${cls}` }, raw("div", value, { class: "stat-value" }), tx("div", key, undefined, { class: "stat-label" }));
 }
 
-function renderReport(el: HTMLElement, r: JournalReport, summary: JournalSummary | undefined): void {
+function renderReport(el: HTMLElement, r: JournalReport, exportEl: HTMLElement): void {
   clear(el);
   const atRisk = r.students.filter((s) => s.atRisk);
   const averages = r.students.map((s) => s.average).filter((a): a is number => a !== null);
@@ -129,7 +134,7 @@ function renderReport(el: HTMLElement, r: JournalReport, summary: JournalSummary
     ),
   );
 
-  el.append(exportCard(r, summary));
+  el.append(exportEl);
   el.append(planCard(r));
 
   el.append(
