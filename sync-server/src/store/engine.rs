@@ -282,7 +282,8 @@ pub trait Tx {
     ) -> Result<Vec<ChangeRow>, StoreError>;
 
     // Provenance of what a page sends.
-    fn provenance_of_change(&mut self, seq: i64) -> Result<Vec<ProvenanceRow>, StoreError>;
+    /// The provenance of the changes with these seqs, in seq order (one statement per page).
+    fn provenance_of_changes(&mut self, seqs: &[i64]) -> Result<Vec<ProvenanceRow>, StoreError>;
     fn provenance_of_doc(
         &mut self,
         doc_id: &str,
@@ -975,21 +976,23 @@ fn provenance(
 ) -> Result<(Vec<(Vec<u8>, String)>, Vec<(Vec<u8>, i64)>), StoreError> {
     let mut authors: BTreeMap<Vec<u8>, String> = BTreeMap::new();
     let mut receipts = Vec::new();
-    for change in changes {
-        let seq = i64::try_from(change.seq).unwrap_or(i64::MAX);
-        let rows = if change.snapshot {
-            tx.provenance_of_doc(&change.doc, seq)?
-        } else {
-            tx.provenance_of_change(seq)?
-        };
-        for (actor, user, hash, stored, edited) in rows {
-            if let Some(user) = user {
-                authors.entry(actor).or_insert(user);
-            }
-            if edited.is_some_and(|e| (stored - e).abs() > daftar_protocol::RECEIPT_SHOWN_AFTER_MS)
-            {
-                receipts.push((hash, stored));
-            }
+    let seq_of = |c: &StoredChange| i64::try_from(c.seq).unwrap_or(i64::MAX);
+    // The page's single changes in one statement; each snapshot stands for its document.
+    let singles: Vec<i64> = changes.iter().filter(|c| !c.snapshot).map(seq_of).collect();
+    let mut all = if singles.is_empty() {
+        Vec::new()
+    } else {
+        tx.provenance_of_changes(&singles)?
+    };
+    for change in changes.iter().filter(|c| c.snapshot) {
+        all.extend(tx.provenance_of_doc(&change.doc, seq_of(change))?);
+    }
+    for (actor, user, hash, stored, edited) in all {
+        if let Some(user) = user {
+            authors.entry(actor).or_insert(user);
+        }
+        if edited.is_some_and(|e| (stored - e).abs() > daftar_protocol::RECEIPT_SHOWN_AFTER_MS) {
+            receipts.push((hash, stored));
         }
     }
     Ok((authors.into_iter().collect(), receipts))

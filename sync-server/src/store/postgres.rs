@@ -1030,8 +1030,9 @@ impl Tx for PgTx<'_> {
             .collect())
     }
 
-    fn provenance_of_change(&mut self, seq: i64) -> Result<Vec<ProvenanceRow>, StoreError> {
-        self.provenance("c.seq = $1", &[&seq])
+    fn provenance_of_changes(&mut self, seqs: &[i64]) -> Result<Vec<ProvenanceRow>, StoreError> {
+        let seqs = seqs.to_vec();
+        self.provenance("c.seq = ANY($1) ORDER BY c.seq", &[&seqs])
     }
 
     fn provenance_of_doc(

@@ -978,8 +978,12 @@ impl Tx for SqliteTx<'_> {
         Ok(out)
     }
 
-    fn provenance_of_change(&mut self, seq: i64) -> Result<Vec<ProvenanceRow>, StoreError> {
-        self.provenance("c.seq = ?1", [seq])
+    fn provenance_of_changes(&mut self, seqs: &[i64]) -> Result<Vec<ProvenanceRow>, StoreError> {
+        let list = serde_json::to_string(seqs).unwrap_or_else(|_| "[]".into());
+        self.provenance(
+            "c.seq IN (SELECT value FROM json_each(?1)) ORDER BY c.seq",
+            [list],
+        )
     }
 
     fn provenance_of_doc(
