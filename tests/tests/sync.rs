@@ -986,9 +986,22 @@ fn grouped_pushes_killed_in_flight_keep_every_acknowledged_change() {
     }
 
     // All at once; the server dies while their pushes are in flight.
-    let children: Vec<std::process::Child> = devices.iter().map(|c| c.spawn(&["sync"])).collect();
-    // Frozen first, so requests already sent stay in flight, then SIGKILLed.
-    std::thread::sleep(std::time::Duration::from_millis(60));
+    let mut children: Vec<std::process::Child> =
+        devices.iter().map(|c| c.spawn(&["sync"])).collect();
+    // Frozen as soon as the first device is done (so something was acknowledged and the
+    // others are still on their way; a fixed delay let every sync finish on a quick run),
+    // so requests already sent stay in flight, then SIGKILLed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !children
+        .iter_mut()
+        .any(|c| c.try_wait().ok().flatten().is_some())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no device finished its sync"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
     server.freeze();
     std::thread::sleep(std::time::Duration::from_millis(200));
     server.kill();
