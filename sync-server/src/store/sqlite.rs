@@ -39,6 +39,14 @@ const MIGRATIONS: &[&str] = &[
 /// How long a writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// WAL pages after which the writer checkpoints in its own commit: only when the checkpointer
+/// thread falls this far behind (SQLite's default, 1,000, put a checkpoint — a copy and an
+/// fsync of the database file — into every few commit groups, in front of whoever waited).
+const WRITER_CHECKPOINT_PAGES: i64 = 16_384;
+
+/// How often the checkpointer looks at the WAL when commits keep coming.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> StoreError {
         let failure = match &e {
@@ -62,6 +70,9 @@ const READERS: usize = 4;
 
 /// The SQLite backend: one writer connection, a few readers.
 pub struct Sqlite {
+    /// Stops (and joins) before any connection closes, so the writer's close can still
+    /// checkpoint and remove the WAL.
+    checkpointer: Option<Checkpointer>,
     // Readers close before the writer (fields drop in this order), so the writer closes
     // last, checkpoints the WAL and removes it, as a server with one connection did.
     readers: Mutex<Vec<Connection>>,
@@ -159,7 +170,15 @@ impl Engine<Sqlite> {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
+        let checkpointer = match &path {
+            Some(path) => {
+                conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
+                Checkpointer::start(path)
+            }
+            None => None,
+        };
         Ok(Engine::new(Sqlite {
+            checkpointer,
             conn: Mutex::new(conn),
             gate: Gate::default(),
             readers: Mutex::new(Vec::new()),
@@ -207,7 +226,117 @@ impl Backend for Sqlite {
         let mut sql = SqliteTx { tx };
         let out = f(&mut sql)?;
         sql.tx.commit()?;
+        if let Some(c) = &self.checkpointer {
+            c.committed();
+        }
         Ok(out)
+    }
+}
+
+/// Checkpoints the WAL on a thread and connection of its own, so the writer's commits (and
+/// whoever waits behind them) do not pay for copying pages into the database file.
+///
+/// `PASSIVE` checkpoints never block the writer or the readers. Durability is unchanged: a
+/// commit is durable once its WAL frames are synced (`synchronous = FULL`); a checkpoint only
+/// moves them, syncing the WAL before and the database after. Should the thread fall behind
+/// (or fail to start), the writer's own checkpoint at [`WRITER_CHECKPOINT_PAGES`] still bounds
+/// the WAL.
+struct Checkpointer {
+    state: std::sync::Arc<(Mutex<CheckpointState>, std::sync::Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct CheckpointState {
+    commits: u64,
+    stop: bool,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Option<Checkpointer> {
+        let open = || -> rusqlite::Result<Connection> {
+            let conn = Connection::open(path)?;
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            // This connection never writes; it must not checkpoint on close either (the
+            // writer's close does, last).
+            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            Ok(conn)
+        };
+        let conn = match open() {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open the checkpoint connection; the writer checkpoints");
+                return None;
+            }
+        };
+        let state = std::sync::Arc::new((
+            Mutex::new(CheckpointState::default()),
+            std::sync::Condvar::new(),
+        ));
+        let shared = state.clone();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(&conn, &shared))
+            .map_err(|e| tracing::warn!(error = %e, "cannot start the checkpoint thread; the writer checkpoints"))
+            .ok()?;
+        Some(Checkpointer {
+            state,
+            thread: Some(thread),
+        })
+    }
+
+    fn committed(&self) {
+        let (m, cv) = &*self.state;
+        m.lock().unwrap_or_else(|p| p.into_inner()).commits += 1;
+        cv.notify_one();
+    }
+}
+
+fn checkpoint_loop(conn: &Connection, state: &(Mutex<CheckpointState>, std::sync::Condvar)) {
+    let (m, cv) = state;
+    let mut seen = 0u64;
+    loop {
+        {
+            let mut s = m.lock().unwrap_or_else(|p| p.into_inner());
+            while !s.stop && s.commits == seen {
+                s = cv.wait(s).unwrap_or_else(|p| p.into_inner());
+            }
+            if s.stop {
+                return;
+            }
+            seen = s.commits;
+        }
+        let started = std::time::Instant::now();
+        let result: rusqlite::Result<(i64, i64, i64)> =
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            });
+        match result {
+            Ok((_, log, moved)) => {
+                tracing::trace!(
+                    log,
+                    moved,
+                    ms = started.elapsed().as_millis() as u64,
+                    "checkpoint"
+                )
+            }
+            Err(e) => tracing::debug!(error = %e, "checkpoint skipped"),
+        }
+        // Commits that came meanwhile wait for the next look, at most this long after it.
+        let s = m.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = cv.wait_timeout_while(s, CHECKPOINT_EVERY, |s| !s.stop);
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let (m, cv) = &*self.state;
+        m.lock().unwrap_or_else(|p| p.into_inner()).stop = true;
+        cv.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -1115,6 +1244,41 @@ mod tests {
             SqliteStore::open(&path),
             Err(StoreError::SchemaTooNew { found: 99, .. })
         ));
+    }
+
+    #[test]
+    fn the_wal_is_checkpointed_off_the_writer_and_removed_at_close() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.db");
+        let wal = dir.path().join("s.db-wal");
+        let store = SqliteStore::open(&path).expect("open");
+        let before = std::fs::metadata(&path).expect("db file").len();
+        // A few hundred pages of commits: far under the writer's own checkpoint threshold,
+        // so only the checkpoint thread can move them into the database file.
+        for i in 0..300 {
+            user(
+                &store,
+                &format!("user-{i:04}-{}", "x".repeat(200)),
+                Role::Teacher,
+                None,
+            );
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::fs::metadata(&path).expect("db file").len() <= before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no checkpoint moved the WAL into the database within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(wal.exists(), "the WAL is open while the server runs");
+        drop(store);
+        assert!(
+            !wal.exists(),
+            "closing the store checkpoints and removes the WAL"
+        );
+        let reopened = SqliteStore::open(&path).expect("reopen");
+        assert_eq!(reopened.users().expect("users").len(), 300);
     }
 
     #[test]
