@@ -388,7 +388,8 @@ struct MarkArgs {
     journal: String,
     lesson: String,
     student: String,
-    /// present (+), absent (nb), excused (e) or late (l)
+    /// What the grid takes: present (+), absent (nb, нб), excused (e), late (l), a grade
+    /// (85: present with it) or l85 (late with it)
     status: String,
     #[arg(long)]
     grade: Option<u32>,
@@ -678,20 +679,30 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             let id = r.resolve_journal(&args.journal)?;
             let lesson = r.resolve_lesson(&id, &args.lesson)?;
             let student = r.resolve_student(&id, &args.student)?;
-            let status = Attendance::parse(&args.status)?;
+            let typed = MarkInput::parse(&args.status)?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "type a mark: + (present), nb (absent), e (excused), l (late) or a grade"
+                )
+            })?;
+            let (status, grade) = match (typed.grade, args.grade) {
+                (Some(a), Some(b)) if a != b => {
+                    anyhow::bail!("two grades given: {a} in the mark and {b} in --grade")
+                }
+                (a, b) => (typed.status, a.or(b)),
+            };
             r.mark(
                 &id,
                 &lesson,
                 &student,
                 MarkInput {
                     status,
-                    grade: args.grade,
+                    grade,
                     note: args.note,
                     hours: args.hours,
                 },
             )?;
             out.value(
-                &json!({ "journal": short_id(&id), "lesson": lesson, "student": student, "status": status.name(), "grade": args.grade }),
+                &json!({ "journal": short_id(&id), "lesson": lesson, "student": student, "status": status.name(), "grade": grade }),
                 || format!("Saved: {student} {} at lesson {lesson}", status.name()),
             )
         }

@@ -138,3 +138,66 @@ fn concurrent_marks_surface_in_inbox_and_resolution_converges() {
     ok(&b, &["bundle", "import", &bundle("a2.bundle")]);
     assert_eq!(ok(&b, &["--json", "show", &journal]), show_a);
 }
+
+/// The inbox takes a typed value in the grid's grammar (`нб`, `л70`, a grade), and the CLI's
+/// `mark` does too: one grammar everywhere.
+#[test]
+fn the_inbox_and_the_cli_read_marks_as_the_grid_does() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let a = tmp.path().join("a");
+    let b = tmp.path().join("b");
+    let bundle = |name: &str| tmp.path().join(name).to_string_lossy().into_owned();
+    let journal = demo(&a, 12);
+    ok(&a, &["bundle", "export", &bundle("a0.bundle")]);
+    ok(&b, &["bundle", "import", &bundle("a0.bundle")]);
+    let view = json(&a, &["show", &journal]);
+    let lesson = view["lessons"][0]["id"]
+        .as_str()
+        .expect("lesson")
+        .to_string();
+    let students: Vec<String> = (0..2)
+        .map(|i| {
+            view["students"][i]["id"]
+                .as_str()
+                .expect("student")
+                .to_string()
+        })
+        .collect();
+    // A grade alone means present with it; a Cyrillic `л` with a grade, late with it.
+    for (replica, typed) in [(&a, ["85", "л70"]), (&b, ["нб", "90"])] {
+        for (student, t) in students.iter().zip(typed) {
+            ok(replica, &["mark", &journal, &lesson, student, t]);
+        }
+    }
+    ok(&a, &["bundle", "export", &bundle("a1.bundle")]);
+    ok(&b, &["bundle", "import", &bundle("a1.bundle")]);
+    let inbox = json(&b, &["conflicts"]);
+    let entries = inbox.as_array().expect("entries");
+    assert_eq!(entries.len(), 2, "two conflicted cells: {inbox}");
+    let id_of = |student: &str| {
+        entries
+            .iter()
+            .find(|e| e["student"] == student)
+            .and_then(|e| e["id"].as_str())
+            .expect("an entry per student")
+            .to_string()
+    };
+    let refused = common::fails(&b, &["resolve", &id_of(&students[0]), "--value", "x"]);
+    assert!(refused.contains("is not a mark"), "{refused}");
+    ok(&b, &["resolve", &id_of(&students[0]), "--value", "нб"]);
+    ok(&b, &["resolve", &id_of(&students[1]), "--value", "Л70"]);
+    assert_eq!(json(&b, &["conflicts"]), serde_json::json!([]));
+    let shown = json(&b, &["show", &journal]);
+    let cell = |student: &str| {
+        shown["cells"]
+            .as_array()
+            .expect("cells")
+            .iter()
+            .find(|c| c["lesson"] == lesson.as_str() && c["student"] == student)
+            .cloned()
+            .expect("the cell")
+    };
+    assert_eq!(cell(&students[0])["status"], "a");
+    assert_eq!(cell(&students[1])["status"], "l");
+    assert_eq!(cell(&students[1])["grade"], 70);
+}

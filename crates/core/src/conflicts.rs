@@ -26,7 +26,7 @@ use daftar_rules::window;
 
 use crate::doc::Doc;
 use crate::error::{CoreError, Result};
-use crate::model::{AdjustmentValue, Attendance, LessonValue, MarkValue, ResolutionValue};
+use crate::model::{AdjustmentValue, LessonValue, MarkValue, ResolutionValue};
 use crate::projection::Refresh;
 use crate::replica::Replica;
 
@@ -545,32 +545,44 @@ impl Replica {
     fn value_for_field(&self, entry: &Conflict, input: &str) -> Result<String> {
         match entry.field.as_str() {
             "mark" => {
-                let mark = match input.trim().parse::<u32>() {
-                    Ok(grade) => {
-                        let system = self.marking_system_of(&entry.journal)?;
-                        system.check_grade(grade)?;
-                        MarkValue {
-                            grade: Some(grade),
-                            ..MarkValue::new(Attendance::Present)
-                        }
-                    }
-                    Err(_) => MarkValue::new(Attendance::parse(input)?),
+                // The grid's grammar: `нб`, `л85`, `85`…
+                let typed = crate::journal::MarkInput::parse(input)?.ok_or_else(|| {
+                    CoreError::invalid(
+                        "value",
+                        "type the mark to keep (a cleared mark is not a resolution)",
+                    )
+                })?;
+                if let Some(grade) = typed.grade {
+                    self.marking_system_of(&entry.journal)?.check_grade(grade)?;
+                }
+                let mark = MarkValue {
+                    grade: typed.grade,
+                    ..MarkValue::new(typed.status)
                 };
                 Ok(serde_json::to_string(&mark).unwrap_or_default())
             }
-            "score" => {
-                let p: f64 = input.trim().parse().map_err(|_| {
-                    CoreError::invalid("value", format!("{input:?} is not a number of points"))
-                })?;
-                Ok(p.to_string())
-            }
+            "score" => match crate::journal::ScoreEntry::parse(input)? {
+                // The grid's grammar: `12,5` and `12.5` alike.
+                crate::journal::ScoreEntry::Points(p) => Ok(p.to_string()),
+                _ => Err(CoreError::invalid(
+                    "value",
+                    format!("{input:?} is not a number of points"),
+                )),
+            },
             "adjustment" => {
                 let mut current = entry
                     .values
                     .last()
                     .and_then(|v| serde_json::from_str::<AdjustmentValue>(&v.value).ok())
                     .ok_or_else(|| CoreError::invalid("value", "no adjustment to base on"))?;
-                current.to = Attendance::parse(input)?;
+                current.to = crate::journal::MarkInput::parse(input)?
+                    .ok_or_else(|| {
+                        CoreError::invalid(
+                            "value",
+                            "type what the mark counts as: present, absent, excused or late",
+                        )
+                    })?
+                    .status;
                 Ok(serde_json::to_string(&current).unwrap_or_default())
             }
             _ => Ok(input.to_string()),

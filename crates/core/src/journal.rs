@@ -157,6 +157,56 @@ pub struct MarkInput {
     pub hours: Option<u32>,
 }
 
+impl MarkInput {
+    /// A mark as it stands, without a note or hours.
+    pub fn new(status: Attendance, grade: Option<u32>) -> MarkInput {
+        MarkInput {
+            status,
+            grade,
+            note: None,
+            hours: None,
+        }
+    }
+
+    /// What a person types for a mark, the one grammar of the grid, the conflict inbox and
+    /// the CLI: a grade (`85`: present with that grade), `l` and a grade (late with a grade),
+    /// or an attendance word in any of Daftar's languages ([`Attendance::parse`]), plus the
+    /// single keys of a Cyrillic layout (`н` absent, `е`/`у` excused, `л`/`к` late, `б`/`п`
+    /// present). Nothing typed is `None` (clear). The grade is checked against the journal's
+    /// marking system where the mark is stored, not here.
+    pub fn parse(typed: &str) -> Result<Option<MarkInput>> {
+        let v = typed.trim().to_lowercase();
+        if v.is_empty() {
+            return Ok(None);
+        }
+        if let Ok(grade) = v.parse::<u32>() {
+            return Ok(Some(MarkInput::new(Attendance::Present, Some(grade))));
+        }
+        for late in ["l", "л"] {
+            if let Some(rest) = v.strip_prefix(late)
+                && let Ok(grade) = rest.trim().parse::<u32>()
+            {
+                return Ok(Some(MarkInput::new(Attendance::Late, Some(grade))));
+            }
+        }
+        let word = match v.as_str() {
+            "е" | "у" => "e",
+            "л" | "к" => "l",
+            "б" | "п" => "+",
+            other => other,
+        };
+        match Attendance::parse(word) {
+            Ok(status) => Ok(Some(MarkInput::new(status, None))),
+            Err(_) => Err(CoreError::invalid(
+                "value",
+                format!(
+                    "{typed:?} is not a mark: type + (present), nb (absent), e (excused), l (late) or a grade"
+                ),
+            )),
+        }
+    }
+}
+
 /// Input of `lesson add`.
 #[derive(Debug, Clone)]
 pub struct NewLesson {
@@ -1424,5 +1474,36 @@ pub fn control_kind_name(kind: ControlKind) -> &'static str {
         ControlKind::Current => "current",
         ControlKind::Midterm => "midterm",
         ControlKind::Final => "final",
+    }
+}
+
+#[cfg(test)]
+mod mark_grammar {
+    use super::*;
+
+    #[test]
+    fn marks_typed_in_any_language_and_layout_parse_alike() {
+        let status = |v: &str| {
+            MarkInput::parse(v)
+                .expect("parses")
+                .map(|m| (m.status, m.grade))
+        };
+        assert_eq!(status("+"), Some((Attendance::Present, None)));
+        assert_eq!(status("б"), Some((Attendance::Present, None)));
+        assert_eq!(status("NB"), Some((Attendance::Absent, None)));
+        assert_eq!(status("нб"), Some((Attendance::Absent, None)));
+        assert_eq!(status("Н"), Some((Attendance::Absent, None)));
+        assert_eq!(status("yo‘q"), Some((Attendance::Absent, None)));
+        assert_eq!(status("e"), Some((Attendance::Excused, None)));
+        assert_eq!(status("у"), Some((Attendance::Excused, None)));
+        assert_eq!(status("l"), Some((Attendance::Late, None)));
+        assert_eq!(status("к"), Some((Attendance::Late, None)));
+        assert_eq!(status("85"), Some((Attendance::Present, Some(85))));
+        assert_eq!(status(" l70 "), Some((Attendance::Late, Some(70))));
+        assert_eq!(status("Л 70"), Some((Attendance::Late, Some(70))));
+        assert_eq!(status("  "), None);
+        let err = MarkInput::parse("x").expect_err("x is not a mark");
+        assert!(err.to_string().contains("is not a mark"), "{err}");
+        assert!(MarkInput::parse("-5").is_err(), "no negative grades");
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use daftar_core::Replica;
 use daftar_core::journal::{CellView, JournalView, LessonView, MarkInput, NewLesson};
-use daftar_core::model::{Attendance, LessonType, MarkingSystem};
+use daftar_core::model::{LessonType, MarkingSystem};
 use daftar_core::report::{self, Standing as CoreStanding};
 use tauri::{AppHandle, State};
 
@@ -291,44 +291,9 @@ fn patch_of(
     })
 }
 
-/// What a teacher types into a cell: `+` present, `nb` absent, `e` excused, `l` late, a number
-/// (present with that grade) or `l` with a number (late with a grade). Cyrillic keyboards give
-/// `нб`/`н` for absent. `None` means clear.
+/// What a teacher types into a cell, in core's one grammar ([`MarkInput::parse`]).
 pub fn parse_mark(value: &str) -> IpcResult<Option<MarkInput>> {
-    let v = value.trim().to_lowercase();
-    if v.is_empty() {
-        return Ok(None);
-    }
-    let input = |status, grade| MarkInput {
-        status,
-        grade,
-        note: None,
-        hours: None,
-    };
-    if let Ok(grade) = v.parse::<u32>() {
-        return Ok(Some(input(Attendance::Present, Some(grade))));
-    }
-    if let Some(rest) = v.strip_prefix('l')
-        && let Ok(grade) = rest.trim().parse::<u32>()
-    {
-        return Ok(Some(input(Attendance::Late, Some(grade))));
-    }
-    let word = match v.as_str() {
-        "нб" | "н" | "yo'q" => "nb",
-        "е" | "у" => "e",
-        "л" | "к" => "l",
-        "б" | "п" => "+",
-        other => other,
-    };
-    match Attendance::parse(word) {
-        Ok(status) => Ok(Some(input(status, None))),
-        Err(_) => Err(IpcError::invalid(
-            "value",
-            format!(
-                "{value:?} is not a mark: type + (present), nb (absent), e (excused), l (late) or a grade"
-            ),
-        )),
-    }
+    Ok(MarkInput::parse(value)?)
 }
 
 #[tauri::command]
@@ -785,21 +750,6 @@ pub async fn unlock_lesson(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn teacher_shorthand_parses() {
-        let status = |v: &str| parse_mark(v).expect("parses").map(|m| (m.status, m.grade));
-        assert_eq!(status("+"), Some((Attendance::Present, None)));
-        assert_eq!(status("NB"), Some((Attendance::Absent, None)));
-        assert_eq!(status("нб"), Some((Attendance::Absent, None)));
-        assert_eq!(status("e"), Some((Attendance::Excused, None)));
-        assert_eq!(status("l"), Some((Attendance::Late, None)));
-        assert_eq!(status("85"), Some((Attendance::Present, Some(85))));
-        assert_eq!(status("l70"), Some((Attendance::Late, Some(70))));
-        assert_eq!(status("  "), None);
-        let err = parse_mark("x").expect_err("x is not a mark");
-        assert!(matches!(err, IpcError::InvalidInput { ref field, .. } if field == "value"));
-    }
 
     #[test]
     fn version_moves_only_when_changes_arrive_from_elsewhere() {
