@@ -12,6 +12,51 @@ use ts_rs::TS;
 
 // ---------------------------------------------------------------- app and session
 
+/// A language of the UI: the one list. The UI's `Lang` is this type (generated), so a
+/// language added here must get a catalogue and a name there before the UI compiles, and the
+/// `i18n` test checks that `ui/src/i18n/` holds exactly these catalogues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub enum UiLanguage {
+    #[serde(rename = "uz-Latn")]
+    UzLatn,
+    #[serde(rename = "uz-Cyrl")]
+    UzCyrl,
+    #[serde(rename = "ru")]
+    Ru,
+    #[serde(rename = "en")]
+    En,
+}
+
+impl UiLanguage {
+    /// Every UI language, the default (Uzbek in Latin script) first.
+    pub const ALL: [UiLanguage; 4] = [
+        UiLanguage::UzLatn,
+        UiLanguage::UzCyrl,
+        UiLanguage::Ru,
+        UiLanguage::En,
+    ];
+
+    /// Its BCP 47 tag, as stored in the replica and named by the catalogue's file.
+    pub fn code(self) -> &'static str {
+        match self {
+            UiLanguage::UzLatn => "uz-Latn",
+            UiLanguage::UzCyrl => "uz-Cyrl",
+            UiLanguage::Ru => "ru",
+            UiLanguage::En => "en",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<UiLanguage> {
+        UiLanguage::ALL.into_iter().find(|l| l.code() == code)
+    }
+}
+
+impl Default for UiLanguage {
+    fn default() -> Self {
+        UiLanguage::ALL[0]
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct GetAppInfoRequest {}
@@ -43,8 +88,7 @@ pub struct AppInfo {
     pub empty: bool,
     /// The replica holds generated demo data.
     pub demo: bool,
-    /// UI language (`uz-Latn`, `uz-Cyrl`, `ru`, `en`).
-    pub language: String,
+    pub language: UiLanguage,
     /// Folder exports go to when no path is given.
     pub export_dir: String,
 }
@@ -56,7 +100,7 @@ pub struct LoadDemoRequest {}
 #[derive(Debug, Clone, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SetLanguageRequest {
-    pub language: String,
+    pub language: UiLanguage,
 }
 
 #[derive(Debug, Clone, Deserialize, TS)]

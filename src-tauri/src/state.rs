@@ -23,8 +23,6 @@ pub mod meta {
     pub const LANGUAGE: &str = "ui_language";
 }
 
-pub const LANGUAGES: [&str; 4] = ["uz-Latn", "uz-Cyrl", "ru", "en"];
-
 pub struct AppState {
     pub replica: Arc<Mutex<Replica>>,
     pub data_dir: PathBuf,
@@ -94,8 +92,8 @@ pub fn info_of(r: &Replica, data_dir: &Path) -> IpcResult<AppInfo> {
     let documents = r.document_count()?;
     let language = r
         .meta(meta::LANGUAGE)?
-        .filter(|l| LANGUAGES.contains(&l.as_str()))
-        .unwrap_or_else(|| LANGUAGES[0].to_string());
+        .and_then(|l| crate::ipc::UiLanguage::from_code(&l))
+        .unwrap_or_default();
     let role_is = |names: &[&str]| role.as_deref().is_some_and(|r| names.contains(&r));
     Ok(AppInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),

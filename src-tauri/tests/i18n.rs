@@ -6,7 +6,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-const LANGS: [&str; 4] = ["uz-Latn", "uz-Cyrl", "ru", "en"];
+use daftar_desktop::ipc::UiLanguage;
+
+/// The shell's one list of UI languages, by tag.
+fn langs() -> Vec<&'static str> {
+    UiLanguage::ALL.iter().map(|l| l.code()).collect()
+}
 
 fn catalogue(lang: &str) -> BTreeMap<String, String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -37,20 +42,20 @@ fn placeholders(text: &str) -> BTreeSet<String> {
 
 #[test]
 fn every_language_has_every_key_with_the_same_placeholders() {
-    let base = catalogue(LANGS[0]);
+    let base = catalogue(langs()[0]);
     assert!(
         base.len() > 200,
         "the catalogue looks truncated: {} keys",
         base.len()
     );
     let mut problems = Vec::new();
-    for lang in LANGS {
+    for lang in langs() {
         let other = catalogue(lang);
         for key in base.keys().filter(|k| !other.contains_key(*k)) {
             problems.push(format!("{lang}: missing {key}"));
         }
         for key in other.keys().filter(|k| !base.contains_key(*k)) {
-            problems.push(format!("{lang}: {key} is not in {}", LANGS[0]));
+            problems.push(format!("{lang}: {key} is not in {}", langs()[0]));
         }
         for (key, text) in &other {
             if text.trim().is_empty() {
@@ -62,7 +67,7 @@ fn every_language_has_every_key_with_the_same_placeholders() {
                 problems.push(format!(
                     "{lang}: {key} has placeholders {:?}, {} has {:?}",
                     placeholders(text),
-                    LANGS[0],
+                    langs()[0],
                     placeholders(b)
                 ));
             }
@@ -77,7 +82,7 @@ fn every_language_has_every_key_with_the_same_placeholders() {
 
 #[test]
 fn keys_built_from_data_exist() {
-    let base = catalogue(LANGS[0]);
+    let base = catalogue(langs()[0]);
     let mut wanted: Vec<String> = Vec::new();
     for code in ["11", "12", "13", "14", "15", "16", "17"] {
         wanted.push(format!("lessonType.{code}"));
@@ -128,4 +133,16 @@ fn keys_built_from_data_exist() {
         missing.is_empty(),
         "keys the UI builds from data are missing: {missing:?}"
     );
+}
+
+#[test]
+fn the_catalogues_are_exactly_the_ui_languages() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/i18n");
+    let found: BTreeSet<String> = std::fs::read_dir(&dir)
+        .expect("the catalogue folder")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|name| name.strip_suffix(".json").map(str::to_string))
+        .collect();
+    let listed: BTreeSet<String> = langs().into_iter().map(str::to_string).collect();
+    assert_eq!(found, listed, "ui/src/i18n/*.json against UiLanguage::ALL");
 }

@@ -65,7 +65,7 @@ class App {
   async start(root: HTMLElement): Promise<void> {
     this.root = root;
     this.info = await api.getAppInfo();
-    if (isLang(this.info.language)) setLang(this.info.language);
+    setLang(this.info.language);
     this.build();
     await onSyncStatus((s) => this.setStatus(s));
     this.setStatus(await api.getSyncStatus());

@@ -11,7 +11,7 @@ use crate::ipc::{
     SignInRequest, SignInResponse, SignOutRequest, SyncNowRequest, SyncStatus,
 };
 use crate::session;
-use crate::state::{AppState, LANGUAGES, meta};
+use crate::state::{AppState, meta};
 
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
@@ -71,17 +71,9 @@ pub async fn set_language(
     state: State<'_, AppState>,
     req: SetLanguageRequest,
 ) -> IpcResult<AppInfo> {
-    if !LANGUAGES.contains(&req.language.as_str()) {
-        return Err(IpcError::invalid(
-            "language",
-            format!(
-                "unknown language {:?}: use {}",
-                req.language,
-                LANGUAGES.join(", ")
-            ),
-        ));
-    }
-    state.replica().set_meta(meta::LANGUAGE, &req.language)?;
+    state
+        .replica()
+        .set_meta(meta::LANGUAGE, req.language.code())?;
     state.info()
 }
 

@@ -7,6 +7,7 @@ import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
 import type { AppInfo } from "./bindings/AppInfo";
+import type { UiLanguage } from "./bindings/UiLanguage";
 import type { AddLessonRequest } from "./bindings/AddLessonRequest";
 import type { ChangeLessonRequest } from "./bindings/ChangeLessonRequest";
 import type { AddTopicRequest } from "./bindings/AddTopicRequest";
@@ -111,7 +112,7 @@ async function call<T>(command: string, req: object): Promise<T> {
 export const api = {
   getAppInfo: () => call<AppInfo>("get_app_info", {}),
   loadDemo: () => call<AppInfo>("load_demo", {}),
-  setLanguage: (language: string) => call<AppInfo>("set_language", { language }),
+  setLanguage: (language: UiLanguage) => call<AppInfo>("set_language", { language }),
   signIn: (req: SignInRequest) => call<SignInResponse>("sign_in", req),
   signOut: (keepUnsent = false) => call<AppInfo>("sign_out", { keepUnsent }),
   getSyncStatus: () => call<SyncStatus>("get_sync_status", {}),
