@@ -78,8 +78,8 @@ pub struct AppInfo {
     pub can_resolve: bool,
     /// Department heads and administrators edit course modules (everyone in the offline demo).
     pub can_edit_modules: bool,
-    /// Teachers, the dean's office and administrators write journals (marks, control scores);
-    /// department heads only read them.
+    /// Teachers and administrators type marks and control scores (the server's table); the
+    /// dean's office changes them through the inbox and adjustments; department heads read.
     pub can_write_journals: bool,
     /// Administrators import from HEMIS (everyone in an offline replica).
     pub can_import: bool,

@@ -94,7 +94,21 @@ pub fn info_of(r: &Replica, data_dir: &Path) -> IpcResult<AppInfo> {
         .meta(meta::LANGUAGE)?
         .and_then(|l| crate::ipc::UiLanguage::from_code(&l))
         .unwrap_or_default();
-    let role_is = |names: &[&str]| role.as_deref().is_some_and(|r| names.contains(&r));
+    // What the screens offer is what the server's table takes from this role; an unknown
+    // role (a newer server) is offered nothing to write.
+    let can = if signed_in {
+        role.as_deref()
+            .and_then(daftar_protocol::Role::parse)
+            .map(daftar_rules::Capabilities::of)
+            .unwrap_or(daftar_rules::Capabilities {
+                resolve: false,
+                edit_modules: false,
+                write_journals: false,
+                import: false,
+            })
+    } else {
+        daftar_rules::Capabilities::EVERYTHING
+    };
     Ok(AppInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         data_dir: data_dir.display().to_string(),
@@ -102,10 +116,10 @@ pub fn info_of(r: &Replica, data_dir: &Path) -> IpcResult<AppInfo> {
         user: r.user().to_string(),
         signed_in,
         server: if signed_in { server } else { None },
-        can_resolve: !signed_in || role_is(&["dean", "admin"]),
-        can_edit_modules: !signed_in || role_is(&["department_head", "admin"]),
-        can_write_journals: !signed_in || role_is(&["teacher", "dean", "admin"]),
-        can_import: !signed_in || role_is(&["admin"]),
+        can_resolve: can.resolve,
+        can_edit_modules: can.edit_modules,
+        can_write_journals: can.write_journals,
+        can_import: can.import,
         role,
         journals: journals.max(0) as u32,
         empty: documents == 0,
@@ -136,7 +150,8 @@ mod tests {
         );
         for (role, resolve, modules, journals) in [
             ("teacher", false, false, true),
-            ("dean", true, false, true),
+            // The dean's office changes a mark only by resolving a conflict or adjusting it.
+            ("dean", true, false, false),
             ("department_head", false, true, false),
             ("admin", true, true, true),
         ] {

@@ -47,4 +47,4 @@ pub mod window;
 pub use access::{Denied, Principal, WriteFacts, may_set_meta, may_write};
 pub use change::{Inspected, Limits, Unreadable, Write, WriteOp, inspect};
 pub use guard::guarded;
-pub use table::{Refused, Writer, check_change};
+pub use table::{Capabilities, Refused, Writer, check_change};

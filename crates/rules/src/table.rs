@@ -421,6 +421,44 @@ pub fn rule(kind: DocKind, map: &str) -> Option<&'static PartRule> {
         .find(|r| r.kind == kind && r.map == map && r.keys.is_none())
 }
 
+/// What a role may do, as an app offers it (buttons, editable cells, screens). Read from
+/// [`RULES`], the table the server judges every change by, so what the app offers is what
+/// the server takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Resolve conflicts, and with them adjust marks and lock or open lessons (the dean's
+    /// office's work).
+    pub resolve: bool,
+    /// Edit a course module's topics and plan.
+    pub edit_modules: bool,
+    /// Type marks and control scores into a journal.
+    pub write_journals: bool,
+    /// Bring groups and rosters in from HEMIS.
+    pub import: bool,
+}
+
+impl Capabilities {
+    /// A replica no server governs (the offline demo): everything.
+    pub const EVERYTHING: Capabilities = Capabilities {
+        resolve: true,
+        edit_modules: true,
+        write_journals: true,
+        import: true,
+    };
+
+    pub fn of(role: Role) -> Capabilities {
+        let may = |kind: DocKind, map: &str, op: Operation| {
+            rule(kind, map).is_some_and(|r| r.roles(op).contains(&role))
+        };
+        Capabilities {
+            resolve: may(DocKind::Journal, "resolutions", Operation::Create),
+            edit_modules: may(DocKind::Module, "topics", Operation::Create),
+            write_journals: may(DocKind::Journal, "marks", Operation::Create),
+            import: may(DocKind::Group, "meta", Operation::Create),
+        }
+    }
+}
+
 /// Who a change is judged for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Writer<'a> {

@@ -479,7 +479,7 @@ pub async fn change_lesson(
 pub fn enter_score_with(state: &AppState, req: &EnterScoreRequest) -> IpcResult<Vec<GridScore>> {
     if !info_of(&state.replica(), &state.data_dir)?.can_write_journals {
         return Err(IpcError::forbidden(
-            "only the journal's teacher, the dean's office or an administrator enters scores",
+            "only the journal's teacher or an administrator enters scores (the dean's office resolves or adjusts them)",
         ));
     }
     if req.sitting == 0 {

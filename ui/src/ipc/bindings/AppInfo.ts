@@ -22,8 +22,8 @@ canResolve: boolean,
  */
 canEditModules: boolean, 
 /**
- * Teachers, the dean's office and administrators write journals (marks, control scores);
- * department heads only read them.
+ * Teachers and administrators type marks and control scores (the server's table); the
+ * dean's office changes them through the inbox and adjustments; department heads read.
  */
 canWriteJournals: boolean, 
 /**
