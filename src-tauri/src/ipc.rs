@@ -222,6 +222,9 @@ pub struct GridLesson {
     pub unmarked: u32,
     /// The subgroup the lesson is for (labs, languages); `null`: the whole group.
     pub subgroup: Option<String>,
+    /// Without a topic: the module's next unused topic of its type, offered first (one key
+    /// to accept).
+    pub next_topic: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -300,6 +303,8 @@ pub struct JournalGrid {
     pub grade_max: u32,
     pub lock: Option<String>,
     pub thresholds: Vec<u32>,
+    /// The lesson the grid opens at: today's lesson still to fill, else the next one to fill.
+    pub focus_lesson: Option<String>,
     pub lessons: Vec<GridLesson>,
     pub students: Vec<GridStudent>,
     pub cells: Vec<GridCell>,
@@ -527,6 +532,10 @@ pub struct MarkLessonRequest {
     pub journal: String,
     pub lesson: String,
     pub absent: Vec<String>,
+    /// A roll call as typed: row numbers or names (`5 17`, `aliyeva`), absent besides
+    /// `absent`.
+    #[serde(default)]
+    pub typed: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, TS)]

@@ -51,6 +51,7 @@ pub mod report;
 pub mod schema;
 pub mod standing;
 pub mod statement;
+pub mod today;
 
 pub use daftar_protocol::DocKind;
 pub use error::{CoreError, Result};

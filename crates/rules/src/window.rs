@@ -61,6 +61,18 @@ impl Opening {
     }
 }
 
+/// The university's calendar day (Tashkent) at unix ms `now`, as `YYYY-MM-DD`: the day a
+/// lesson's "today" and its entry window are counted in.
+pub fn university_date(now: i64) -> String {
+    let days = (now + TASHKENT_OFFSET_MS).div_euclid(DAY_MS);
+    let date =
+        time::Date::from_julian_day(UNIX_EPOCH_JULIAN_DAY + days as i32).unwrap_or(time::Date::MIN);
+    date.to_string()
+}
+
+/// The Julian day number of 1970-01-01.
+const UNIX_EPOCH_JULIAN_DAY: i32 = 2_440_588;
+
 /// Unix ms at which a Tashkent calendar day `days` after `date` ends.
 pub fn end_of_day(date: &str, days: u32) -> Option<i64> {
     let d = parse_iso_date(date).ok()?;
@@ -101,6 +113,15 @@ mod tests {
     use super::*;
 
     const H: i64 = 3600 * 1000;
+
+    #[test]
+    fn the_university_day_turns_at_tashkent_midnight() {
+        // 2026-09-13 18:59:59 UTC is 23:59:59 in Tashkent; a second later it is the 14th.
+        let before = end_of_day("2026-09-13", 0).expect("date") - 1000;
+        assert_eq!(university_date(before), "2026-09-13");
+        assert_eq!(university_date(before + 1000), "2026-09-14");
+        assert_eq!(university_date(0), "1970-01-01");
+    }
 
     #[test]
     fn the_lesson_day_ends_at_midnight_in_tashkent() {

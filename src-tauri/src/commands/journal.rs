@@ -49,8 +49,14 @@ pub fn standing_of(s: CoreStanding) -> Standing {
     }
 }
 
-fn lesson_of(l: &LessonView, journal_lock: Option<&String>, entry_closed: bool) -> GridLesson {
+fn lesson_of(
+    l: &LessonView,
+    journal_lock: Option<&String>,
+    entry_closed: bool,
+    plan: &daftar_core::today::LessonPlan,
+) -> GridLesson {
     GridLesson {
+        next_topic: plan.next_topics.get(&l.id).cloned(),
         entry_closed,
         id: l.id.clone(),
         date: l.date.clone(),
@@ -142,6 +148,7 @@ fn scores_of(view: &JournalView) -> Vec<GridScore> {
 
 pub fn grid_of(r: &mut Replica, journal: &str) -> IpcResult<JournalGrid> {
     let view = r.journal_view(journal)?;
+    let plan = r.lesson_plan(journal, &view)?;
     let marking = MarkingSystem::parse(&view.marking_system).unwrap_or(MarkingSystem::Rating100);
     let (grade_min, grade_max) = marking.grade_range();
     let topics = match &view.module {
@@ -190,12 +197,13 @@ pub fn grid_of(r: &mut Replica, journal: &str) -> IpcResult<JournalGrid> {
             .into_iter()
             .map(|(student, sitting)| GridRetake { student, sitting })
             .collect(),
+        focus_lesson: plan.focus.clone(),
         lessons: view
             .lessons
             .iter()
             .map(|l| {
                 let closed = r.entry_closed(journal, &l.id).ok().flatten().is_some();
-                lesson_of(l, view.lock.as_ref(), closed)
+                lesson_of(l, view.lock.as_ref(), closed, &plan)
             })
             .collect(),
         students: view
@@ -237,6 +245,7 @@ fn patch_of(
     students: Option<&[&str]>,
 ) -> IpcResult<GridPatch> {
     let view = r.journal_view(journal)?;
+    let plan = r.lesson_plan(journal, &view)?;
     let lesson_set: HashSet<&str> = lessons.iter().copied().collect();
     let student_set: HashSet<&str> = match students {
         Some(s) => s.iter().copied().collect(),
@@ -279,7 +288,7 @@ fn patch_of(
         .filter(|l| lesson_set.contains(l.id.as_str()))
         .map(|l| {
             let closed = r.entry_closed(journal, &l.id).ok().flatten().is_some();
-            lesson_of(l, view.lock.as_ref(), closed)
+            lesson_of(l, view.lock.as_ref(), closed, &plan)
         })
         .collect();
     Ok(GridPatch {
@@ -378,7 +387,16 @@ pub async fn mark_lesson(
     let patch = {
         let mut r = state.replica();
         let journal = r.resolve_journal(&req.journal)?;
-        r.mark_all(&journal, &req.lesson, &req.absent)?;
+        let mut absent = req.absent.clone();
+        if let Some(typed) = req.typed.as_deref().filter(|t| !t.trim().is_empty()) {
+            let view = r.journal_view(&journal)?;
+            for id in daftar_core::today::roll_call(&view, typed)? {
+                if !absent.contains(&id) {
+                    absent.push(id);
+                }
+            }
+        }
+        r.mark_all(&journal, &req.lesson, &absent)?;
         patch_of(&r, &journal, &[&req.lesson], None)?
     };
     session::after_edit(&app, &state);

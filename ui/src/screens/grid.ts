@@ -84,7 +84,8 @@ export class GridView {
   private studentIndex = new Map<string, number>();
   private cur = { r: 0, c: 0 };
   private editor: { input: HTMLInputElement; r: number; c: number; original: string } | null = null;
-  private roll: { c: number; absent: Set<number> } | null = null;
+  /** Roll call: the column, the ticked absentees, and rows or names being typed (`5 17`). */
+  private roll: { c: number; absent: Set<number>; typed: string } | null = null;
   private queue: Promise<void> = Promise.resolve();
   private popover: HTMLElement | null = null;
 
@@ -246,14 +247,14 @@ export class GridView {
     this.scroll = h("div", { class: "grid-scroll", tabindex: 0, "data-testid": "grid-scroll" }, this.table);
     this.root.append(this.scroll);
 
-    this.rollBar = h("div", { class: "rollcall-bar", hidden: true, "data-testid": "rollcall-bar" });
+    this.rollBar = h("div", { class: "rollcall-bar", hidden: true, "data-testid": "rollcall-bar", role: "status", "aria-live": "polite" });
     this.root.append(this.rollBar);
     if (this.interactive) {
       this.root.append(this.help());
       this.wire();
-      // The first lesson still to mark (one marked but without its topic shows "pick a topic").
-      const first = d.lessons.findIndex((l) => l.unmarked > 0 && !l.lock && l.status !== "cancelled");
-      this.cur = { r: 0, c: first >= 0 ? first : 0 };
+      // Today's lesson still to fill, else the next one (core decides: `LessonPlan`).
+      const focus = d.focusLesson === null ? -1 : (this.lessonIndex.get(d.focusLesson) ?? -1);
+      this.cur = { r: 0, c: focus >= 0 ? focus : 0 };
       this.paintCursor();
     }
     // Force layout so the measurement includes it.
@@ -722,7 +723,13 @@ export class GridView {
         case " ":
         case "Spacebar":
           e.preventDefault();
-          this.toggleAbsent(this.cur.r);
+          // Between typed rows a space separates them; otherwise it ticks the cursor's row.
+          if (this.roll.typed) this.typeRoll(this.roll.typed.endsWith(" ") ? this.roll.typed : `${this.roll.typed} `);
+          else this.toggleAbsent(this.cur.r);
+          return;
+        case "Backspace":
+          e.preventDefault();
+          this.typeRoll(this.roll.typed.slice(0, -1));
           return;
         case "Enter":
           e.preventDefault();
@@ -730,10 +737,15 @@ export class GridView {
           return;
         case "Escape":
           e.preventDefault();
-          this.endRoll();
+          if (this.roll.typed) this.typeRoll("");
+          else this.endRoll();
           return;
         default:
-          if (e.key.length === 1) e.preventDefault();
+          if (e.key.length === 1) {
+            e.preventDefault();
+            // Row numbers and names (any Uzbek apostrophe): absentees typed, not ticked.
+            if (!e.ctrlKey && !e.metaKey && !e.altKey && /^[\p{L}\p{N}'ʻʼ‘’`,-]$/u.test(e.key)) this.typeRoll(this.roll.typed + e.key);
+          }
           return;
       }
     }
@@ -935,7 +947,7 @@ export class GridView {
     this.data.students.forEach((s, r) => {
       if (this.cells.get(key(lesson.id, s.id))?.status === "a") absent.add(r);
     });
-    this.roll = { c, absent };
+    this.roll = { c, absent, typed: "" };
     if (this.cur.c !== c) this.cur = { r: 0, c };
     else this.cur = { r: this.cur.r, c };
     this.root.classList.add("rolling");
@@ -973,16 +985,25 @@ export class GridView {
     clear(this.rollBar);
     const save = button("grid.roll.save", () => void this.saveRoll(), { class: "btn btn-primary", "data-testid": "rollcall-save" });
     const cancel = button("grid.roll.cancel", () => this.endRoll(), { class: "btn" });
+    const typed = this.roll.typed.trim();
     this.rollBar.append(
       icon(ICONS.check),
       tx("span", "grid.roll.title", { date: fmt.date(lesson.date), pair: lesson.pair }, { class: "strong" }),
       tx("span", "grid.roll.count", { n: this.roll.absent.size }, { "data-testid": "rollcall-count" }),
-      tx("span", "grid.roll.hint", undefined, { class: "muted" }),
+      typed
+        ? tx("span", "grid.roll.typed", { text: typed }, { class: "rollcall-typed", "data-testid": "rollcall-typed" })
+        : tx("span", "grid.roll.hint", undefined, { class: "muted" }),
       h("span", { class: "grow" }),
       cancel,
       save,
     );
     this.rollBar.hidden = false;
+  }
+
+  private typeRoll(text: string): void {
+    if (!this.roll) return;
+    this.roll.typed = text.replace(/^\s+/, "");
+    this.paintRollBar();
   }
 
   private endRoll(): void {
@@ -1002,18 +1023,42 @@ export class GridView {
   private async saveRoll(): Promise<void> {
     if (!this.roll) return;
     const { c, absent } = this.roll;
+    const typed = this.roll.typed.trim();
     const lesson = this.data.lessons[c];
     const ids = [...absent]
       .map((r) => this.data.students[r].id)
       .filter((id) => lesson.subgroup === null || this.subgroups.get(id) === lesson.subgroup);
+    if (typed) {
+      // Typed rows or names are read by core; a row past the end or a name that fits two
+      // students is refused with the reason, and the roll call stays open to correct it.
+      try {
+        await this.queue;
+        const patch = await api.markLesson({ journal: this.data.id, lesson: lesson.id, absent: ids, typed });
+        this.endRoll();
+        this.applyPatch(patch);
+        const marked = this.data.students.filter((s) => this.cells.get(key(lesson.id, s.id))?.status === "a").length;
+        app.toast("grid.roll.saved", { n: marked });
+        this.afterRoll(c);
+      } catch (e) {
+        app.showError(e);
+      }
+      return;
+    }
     const count = absent.size;
     this.endRoll();
     this.enqueue(async () => {
-      const patch = await api.markLesson({ journal: this.data.id, lesson: lesson.id, absent: ids });
+      const patch = await api.markLesson({ journal: this.data.id, lesson: lesson.id, absent: ids, typed: null });
       this.applyPatch(patch);
       app.toast("grid.roll.saved", { n: count });
+      this.afterRoll(c);
     }, () => undefined);
     await this.queue;
+  }
+
+  /** After a roll call, a lesson without a topic asks for one, the module's next preselected. */
+  private afterRoll(c: number): void {
+    const lesson = this.data.lessons[c];
+    if (lesson && lesson.topic === null && lesson.status !== "cancelled" && this.root.isConnected) this.topicPopover(c);
   }
 
   // ------------------------------------------------------------ topics and lessons
@@ -1029,12 +1074,28 @@ export class GridView {
     if (lesson.lock) return;
     const th = this.headers[c].th;
     const rect = th.getBoundingClientRect();
-    const pop = h("div", { class: "popover", "data-testid": "topic-popover" });
+    const pop = h("div", { class: "popover", "data-testid": "topic-popover", role: "dialog", "aria-label": t("grid.topicTitle", { date: fmt.date(lesson.date) }) });
     pop.style.left = `${Math.min(rect.left, window.innerWidth - 380)}px`;
     pop.style.top = `${rect.bottom + 4}px`;
     const filter = h("input", { class: "input", "data-testid": "topic-filter" });
     setPlaceholder(filter, "grid.topicFilter");
-    const list = h("div", { class: "popover-list" });
+    const list = h("div", { class: "popover-list", role: "listbox", id: "topic-list" });
+    filter.setAttribute("role", "combobox");
+    filter.setAttribute("aria-controls", "topic-list");
+    filter.setAttribute("aria-expanded", "true");
+    let active = 0;
+    const items = () => [...list.querySelectorAll<HTMLButtonElement>(".popover-item")];
+    const activate = (i: number) => {
+      const all = items();
+      if (all.length === 0) return;
+      active = Math.max(0, Math.min(all.length - 1, i));
+      all.forEach((el, k) => {
+        el.classList.toggle("active", k === active);
+        el.setAttribute("aria-selected", String(k === active));
+      });
+      filter.setAttribute("aria-activedescendant", all[active].id);
+      all[active].scrollIntoView({ block: "nearest" });
+    };
     const choose = async (topic: string) => {
       this.closePopover();
       this.enqueue(async () => {
@@ -1044,15 +1105,25 @@ export class GridView {
     const fill = () => {
       clear(list);
       const q = filter.value.trim().toLowerCase();
+      // The module's next unused topic of this lesson's type first (core's `LessonPlan`),
+      // then the rest of that type, then the others, each in the module's order.
+      const next = lesson.nextTopic;
       const topics = [...this.data.topics].sort((a, b) => {
+        const na = a.name === next ? 0 : 1;
+        const nb = b.name === next ? 0 : 1;
         const ma = a.lessonType === lesson.lessonType ? 0 : 1;
         const mb = b.lessonType === lesson.lessonType ? 0 : 1;
-        return ma - mb || a.position - b.position;
+        return na - nb || ma - mb || a.position - b.position;
       });
       let shown = 0;
       for (const tp of topics) {
         if (q && !tp.name.toLowerCase().includes(q)) continue;
-        const item = h("button", { type: "button", class: "popover-item" }, raw("span", tp.name));
+        const item = h("button", { type: "button", class: "popover-item", role: "option", id: `topic-opt-${shown}`, tabindex: -1 }, raw("span", tp.name));
+        if (tp.name === next) {
+          item.classList.add("suggested");
+          item.dataset.testid = "topic-suggested";
+          item.append(tx("span", "grid.topicNext", undefined, { class: "muted small" }));
+        }
         if (tp.name === lesson.topic) item.classList.add("selected");
         item.addEventListener("click", () => void choose(tp.name));
         list.append(item);
@@ -1065,6 +1136,7 @@ export class GridView {
       } else if (shown === 0) {
         list.append(tx("div", "grid.noTopics", undefined, { class: "muted small pad" }));
       }
+      activate(0);
     };
     filter.addEventListener("input", fill);
     filter.addEventListener("keydown", (e) => {
@@ -1072,8 +1144,11 @@ export class GridView {
         this.closePopover();
         this.scroll.focus({ preventScroll: true });
       } else if (e.key === "Enter") {
-        const first = list.querySelector<HTMLButtonElement>(".popover-item");
-        first?.click();
+        e.preventDefault();
+        items()[active]?.click();
+      } else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        activate(active + (e.key === "ArrowDown" ? 1 : -1));
       }
     });
     pop.append(tx("div", "grid.topicTitle", { date: fmt.date(lesson.date) }, { class: "popover-title" }), filter, list);
@@ -1649,6 +1724,7 @@ window.__daftarBench = (students: number, lessons: number) => {
     complete: true,
     unmarked: 0,
     subgroup: null,
+    nextTopic: null,
   }));
   const ss = Array.from({ length: students }, (_, i) => ({ id: `S${i}`, number: null, name: `Talaba ${i + 1}`, active: true, subgroup: null }));
   const cells: GridCell[] = [];
@@ -1661,7 +1737,7 @@ window.__daftarBench = (students: number, lessons: number) => {
   }
   const data: JournalGrid = {
     id: "bench", subject: "Bench", semester: "1", groupName: "B", module: null, markingSystem: "rating100", gradeMin: 1, gradeMax: 100,
-    lock: null, thresholds: [12, 36, 74], lessons: ls, students: ss, cells,
+    lock: null, thresholds: [12, 36, 74], focusLesson: null, lessons: ls, students: ss, cells,
     totals: ss.map((s) => ({ student: s.id, excusedHours: 2, unexcusedHours: 14, standing: "warning", average: 71.5, fivePoint: 4, atRisk: false })),
     topics: [], resolutions: [], overruled: [], controls: [], scores: [], retakes: [], localTypes: {}, gradeBorders: [86, 71, 55], admissionPercent: 55, version: 0,
   };

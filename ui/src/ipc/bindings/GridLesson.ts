@@ -32,4 +32,9 @@ unmarked: number,
 /**
  * The subgroup the lesson is for (labs, languages); `null`: the whole group.
  */
-subgroup: string | null, };
+subgroup: string | null, 
+/**
+ * Without a topic: the module's next unused topic of its type, offered first (one key
+ * to accept).
+ */
+nextTopic: string | null, };

@@ -13,7 +13,11 @@ import type { StudentTotals } from "./StudentTotals";
 /**
  * Everything the journal grid needs, in one answer.
  */
-export type JournalGrid = { id: string, subject: string, semester: string, groupName: string, module: string | null, markingSystem: string, gradeMin: number, gradeMax: number, lock: string | null, thresholds: Array<number>, lessons: Array<GridLesson>, students: Array<GridStudent>, cells: Array<GridCell>, totals: Array<StudentTotals>, 
+export type JournalGrid = { id: string, subject: string, semester: string, groupName: string, module: string | null, markingSystem: string, gradeMin: number, gradeMax: number, lock: string | null, thresholds: Array<number>, 
+/**
+ * The lesson the grid opens at: today's lesson still to fill, else the next one to fill.
+ */
+focusLesson: string | null, lessons: Array<GridLesson>, students: Array<GridStudent>, cells: Array<GridCell>, totals: Array<StudentTotals>, 
 /**
  * The module's topics, in order, to pick a lesson's topic from.
  */

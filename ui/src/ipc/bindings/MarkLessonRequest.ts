@@ -3,4 +3,9 @@
 /**
  * Everyone present except `absent`, as one action.
  */
-export type MarkLessonRequest = { journal: string, lesson: string, absent: Array<string>, };
+export type MarkLessonRequest = { journal: string, lesson: string, absent: Array<string>, 
+/**
+ * A roll call as typed: row numbers or names (`5 17`, `aliyeva`), absent besides
+ * `absent`.
+ */
+typed: string | null, };
