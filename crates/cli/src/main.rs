@@ -75,6 +75,10 @@ enum Command {
         /// A student who was absent (repeat for each).
         #[arg(long = "absent", value_name = "STUDENT")]
         absent: Vec<String>,
+        /// The absentees as a roll call, as the app's grid takes it: row numbers in the
+        /// journal's order or names (`--roll "5 17"`, `--roll "aliyeva karimov"`).
+        #[arg(long, value_name = "ROWS")]
+        roll: Option<String>,
     },
     /// Enter a control score (JN, ON1, ON2, YN; YN:2 for a second sitting). For YN, `kelmadi`
     /// records the student absent from that sitting, and `""` takes the record back.
@@ -710,14 +714,23 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             journal,
             lesson,
             absent,
+            roll,
         } => {
             let mut r = open(&dir)?;
             let id = r.resolve_journal(&journal)?;
             let lesson = r.resolve_lesson(&id, &lesson)?;
-            let absent = absent
+            let mut absent = absent
                 .iter()
                 .map(|s| r.resolve_student(&id, s))
                 .collect::<Result<Vec<_>, _>>()?;
+            if let Some(roll) = roll {
+                let view = r.journal_view(&id)?;
+                for student in daftar_core::today::roll_call(&view, &roll)? {
+                    if !absent.contains(&student) {
+                        absent.push(student);
+                    }
+                }
+            }
             let n = r.mark_all(&id, &lesson, &absent)?;
             out.value(
                 &json!({ "journal": short_id(&id), "lesson": lesson, "marked": n, "absent": absent }),

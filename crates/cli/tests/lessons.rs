@@ -64,11 +64,22 @@ fn lessons_follow_subgroups_membership_the_calendar_and_the_plan() {
 
     // Marked, but a lesson is filled only with its topic too.
     let before = complete_lessons(&dir, &journal);
-    ok(&dir, &["mark-all", &journal, &first]);
-    assert_eq!(
-        cells_at(&json(&dir, &["show", &journal]), &first).len(),
-        students.len()
-    );
+    // A roll call by row numbers, as the grid takes it: rows 2 and 3 absent.
+    ok(&dir, &["mark-all", &journal, &first, "--roll", "2 3"]);
+    let shown = json(&dir, &["show", &journal]);
+    assert_eq!(cells_at(&shown, &first).len(), students.len());
+    for (r, s) in students.iter().enumerate() {
+        let status = shown["cells"]
+            .as_array()
+            .expect("cells")
+            .iter()
+            .find(|c| c["lesson"] == first.as_str() && c["student"] == s["id"])
+            .map(|c| c["status"].clone());
+        let want = if r == 1 || r == 2 { "a" } else { "p" };
+        assert_eq!(status, Some(Value::from(want)), "row {}", r + 1);
+    }
+    let refused = fails(&dir, &["mark-all", &journal, &first, "--roll", "999"]);
+    assert!(refused.contains("no row 999"), "{refused}");
     if lesson(&view, &first)["topic"].is_null() {
         assert_eq!(complete_lessons(&dir, &journal), before, "no topic yet");
         ok(&dir, &["topic", &journal, &first, "1-mavzu. Kirish"]);
