@@ -61,7 +61,7 @@ MSG
 if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   echo "No display found: starting the app under a virtual display (xvfb-run)."
   bash scripts/deps.sh --test
-  xvfb-run -a -s "-screen 0 1280x800x24" "$bin/daftar-desktop" --data-dir "$home/desktop"
+  DAFTAR_DEMO_SERVER="http://$listen" xvfb-run -a -s "-screen 0 1280x800x24" "$bin/daftar-desktop" --data-dir "$home/desktop"
 else
-  "$bin/daftar-desktop" --data-dir "$home/desktop"
+  DAFTAR_DEMO_SERVER="http://$listen" "$bin/daftar-desktop" --data-dir "$home/desktop"
 fi

@@ -84,8 +84,15 @@ pub struct AppInfo {
     /// Administrators import from HEMIS (everyone in an offline replica).
     pub can_import: bool,
     pub journals: u32,
-    /// The replica holds nothing yet: offer demo data or sign-in.
+    /// The replica holds nothing this person may see: offer sign-in (and demo data when it
+    /// holds nothing at all).
     pub empty: bool,
+    /// Documents kept here for other users (signed out now, or not the one signed in): stored,
+    /// never shown, exported or sent under this person.
+    pub kept_for_others: u32,
+    /// The servers signed in to from this computer, most recent first (the sign-in form
+    /// offers them; in the demo, the local demo server).
+    pub servers_used: Vec<String>,
     /// The replica holds generated demo data.
     pub demo: bool,
     pub language: UiLanguage,

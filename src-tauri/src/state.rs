@@ -123,6 +123,19 @@ pub fn info_of(r: &Replica, data_dir: &Path) -> IpcResult<AppInfo> {
         role,
         journals: journals.max(0) as u32,
         empty: documents == 0,
+        kept_for_others: (r.stored_document_count()? - documents).clamp(0, i64::from(u32::MAX))
+            as u32,
+        servers_used: {
+            let mut used = r.servers_used()?;
+            // The demo's own server (`scripts/run.sh` says where it listens).
+            if let Ok(demo) = std::env::var("DAFTAR_DEMO_SERVER")
+                && !demo.trim().is_empty()
+                && !used.iter().any(|s| s == demo.trim())
+            {
+                used.push(demo.trim().to_string());
+            }
+            used
+        },
         demo: r.meta(meta::DEMO)?.is_some(),
         language,
         export_dir: paths::export_dir(data_dir).display().to_string(),

@@ -406,10 +406,14 @@ fn another_user_signing_in_on_a_shared_replica_writes_as_a_new_device() {
     let first_device = shared.device();
     shared.ok(&["logout"]);
 
+    // Signed out: the teacher's journals stay stored but are not shown.
+    assert_eq!(shared.journal_ids().len(), 0, "signed out, nothing shown");
     // The dean's office uses the same computer and replica.
-    assert_eq!(shared.journal_ids().len(), 2, "the teacher's two journals");
     shared.login(&server, "dekanat", "dekanat-pw");
     assert_ne!(shared.device(), first_device, "a new device for a new user");
+    // What the office may read, it learns from the server: nothing shows before its sync.
+    assert_eq!(shared.journal_ids().len(), 0);
+    shared.sync();
     shared.ok(&[
         "adjust",
         J301_412,
@@ -425,6 +429,100 @@ fn another_user_signing_in_on_a_shared_replica_writes_as_a_new_device() {
     assert_eq!(s["pushed"], 1);
     // The new device syncs from the start: everything the dean's office may read arrives.
     assert_eq!(shared.journal_ids().len(), 4, "the faculty's four journals");
+}
+
+/// Issue 16: teacher A syncs, marks offline and signs out; teacher B signs in on the same
+/// replica and sees, exports and sends only B's journals; A signs in again and finds the
+/// unsent mark intact, and it goes up under A.
+#[test]
+fn a_shared_computer_keeps_each_teachers_journals_and_unsent_work_apart() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (server, admin) = university(tmp.path());
+    let mut shared = client(tmp.path(), "lab-pc", &server, "anvar", "anvar-pw");
+    shared.sync();
+    assert_eq!(shared.journal_ids(), [J301_412, J301_413]);
+    let lesson = shared.json(&["show", J301_412])["lessons"][1]["id"]
+        .as_str()
+        .expect("lesson")
+        .to_string();
+    shared.ok(&[
+        "mark",
+        J301_412,
+        &lesson,
+        "9005",
+        "nb",
+        "--note",
+        "A's unsent",
+    ]);
+    assert_eq!(shared.json(&["status"])["waiting"], 1);
+    shared.ok(&["logout"]);
+    assert_eq!(shared.journal_ids().len(), 0, "signed out: nothing shown");
+
+    shared.login(&server, "gulnora", "gulnora-pw");
+    let s = shared.sync();
+    assert_eq!(s["pushed"], 0, "A's mark is not sent under B: {s}");
+    assert_eq!(s["refused"], 0, "{s}");
+    assert_eq!(
+        shared.journal_ids(),
+        [J302_412, "g413-s302-17"],
+        "only B's journals"
+    );
+    assert_eq!(
+        shared.json(&["status"])["waiting"],
+        0,
+        "B has nothing to send"
+    );
+    let err = String::from_utf8_lossy(&shared.run(&["show", J301_412]).stderr).to_string();
+    assert!(
+        err.contains("not found"),
+        "A's journal is not found under B: {err}"
+    );
+    let out = tmp.path().join("b.bundle");
+    shared.ok(&["bundle", "export", out.to_str().expect("path")]);
+    let reader = Client::new(tmp.path().join("reader"));
+    reader.ok(&["init", "--university", "tatu"]);
+    reader.ok(&["bundle", "import", out.to_str().expect("path")]);
+    assert!(
+        !reader
+            .journal_ids()
+            .iter()
+            .any(|j| j.starts_with("g412-s301") || j.starts_with("g413-s301")),
+        "B's bundle carries none of A's journals: {:?}",
+        reader.journal_ids()
+    );
+    // The server never saw A's mark.
+    admin.sync();
+    let cell = admin.json(&["show", J301_412])["cells"]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .find(|c| c["lesson"] == lesson.as_str() && c["student"] == "9005")
+        .cloned();
+    assert!(
+        cell.is_none_or(|c| c["note"] != "A's unsent"),
+        "A's unsent mark stayed on the computer"
+    );
+    shared.ok(&["logout"]);
+
+    shared.login(&server, "anvar", "anvar-pw");
+    assert_eq!(
+        shared.json(&["status"])["waiting"],
+        1,
+        "A's unsent mark is intact"
+    );
+    let s = shared.sync();
+    assert_eq!(s["pushed"], 1, "and goes up under A: {s}");
+    assert_eq!(s["refused"], 0, "{s}");
+    assert_eq!(shared.journal_ids(), [J301_412, J301_413]);
+    admin.sync();
+    let cell = admin.json(&["show", J301_412])["cells"]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .find(|c| c["lesson"] == lesson.as_str() && c["student"] == "9005")
+        .cloned()
+        .expect("the mark on the server");
+    assert_eq!(cell["note"], "A's unsent");
 }
 
 fn cell_of(c: &Client, lesson: &str, student: &str) -> Value {

@@ -73,7 +73,7 @@ fn refuses_bad_input_and_keeps_the_replica() {
     );
     assert!(err.contains("outside"), "{err}");
     let err = fails(&a, &["mark", &journal, &lesson, &student, "maybe"]);
-    assert!(err.contains("unknown attendance"), "{err}");
+    assert!(err.contains("is not a mark"), "{err}");
     let err = fails(
         &a,
         &[

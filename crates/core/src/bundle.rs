@@ -173,7 +173,7 @@ impl Replica {
     pub fn export_bundle(&mut self) -> Result<Bundle> {
         let university = self.require_university()?;
         let mut chunks = Vec::new();
-        for id in self.doc_ids()? {
+        for id in self.visible_doc_ids()? {
             let pending = self.pending_changes(&id)?;
             let doc = self.doc(&id)?;
             if !doc.am.get_heads().is_empty() {
@@ -201,7 +201,7 @@ impl Replica {
     pub fn heads(&mut self) -> Result<PeerHeads> {
         let university = self.require_university()?;
         let mut docs = std::collections::BTreeMap::new();
-        for id in self.doc_ids()? {
+        for id in self.visible_doc_ids()? {
             let heads = self.doc(&id)?.am.get_heads();
             docs.insert(id, heads.iter().map(|h| h.to_string()).collect());
         }
@@ -219,7 +219,7 @@ impl Replica {
             });
         }
         let mut chunks = Vec::new();
-        for id in self.doc_ids()? {
+        for id in self.visible_doc_ids()? {
             let pending = self.pending_changes(&id)?;
             let doc = self.doc(&id)?;
             match peer.docs.get(&id) {
@@ -268,7 +268,7 @@ impl Replica {
     ) -> Result<Bundle> {
         let university = self.require_university()?;
         let mut chunks = Vec::new();
-        for id in self.doc_ids()? {
+        for id in self.visible_doc_ids()? {
             let pending = self.pending_changes(&id)?;
             let doc = self.doc(&id)?;
             for change in doc.am.get_changes(&[]) {

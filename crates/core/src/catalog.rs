@@ -145,12 +145,19 @@ impl Replica {
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        let hidden = self.hidden_docs()?;
+        Ok(rows
+            .into_iter()
+            .filter(|m| !hidden.contains(&doc_id("module", &m.id)))
+            .collect())
     }
 
     /// One course module with its hours, control plan and topics.
     pub fn module(&self, module: &str) -> Result<ModuleDetail> {
         let module = doc_id("module", module);
+        if !self.visible(&module)? {
+            return Err(CoreError::not_found("module", short_id(&module)));
+        }
         let conn = self.conn();
         type Head = (String, String, Option<String>, String, String);
         let row: Option<Head> = conn
@@ -297,12 +304,19 @@ impl Replica {
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        let hidden = self.hidden_docs()?;
+        Ok(rows
+            .into_iter()
+            .filter(|g| !hidden.contains(&doc_id("group", &g.id)))
+            .collect())
     }
 
     /// One group with its roster (by name) and its journals.
     pub fn group(&self, group: &str) -> Result<GroupDetail> {
         let group = doc_id("group", group);
+        if !self.visible(&group)? {
+            return Err(CoreError::not_found("group", short_id(&group)));
+        }
         let conn = self.conn();
         type Head = (String, Option<String>, Option<String>, Option<String>);
         let row: Option<Head> = conn

@@ -478,7 +478,11 @@ impl Replica {
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        let hidden = self.hidden_docs()?;
+        Ok(rows
+            .into_iter()
+            .filter(|c| !hidden.contains(&c.journal))
+            .collect())
     }
 
     /// Resolves an inbox entry: writes the chosen value (superseding every concurrent one)

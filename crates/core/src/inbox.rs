@@ -85,6 +85,7 @@ impl Replica {
              ORDER BY r.resolved_at DESC, r.key",
         )?;
         type Row = (String, String, String, String, Option<String>, Option<i64>);
+        let hidden = self.hidden_docs()?;
         let rows: Vec<Row> = stmt
             .query_map([journal], |row| {
                 Ok((
@@ -99,6 +100,9 @@ impl Replica {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut out = Vec::with_capacity(rows.len());
         for (doc, key, by_user, value, note, resolved_at) in rows {
+            if hidden.contains(&doc) {
+                continue;
+            }
             let (field, rest) = key.split_once(':').unwrap_or(("", key.as_str()));
             let (lesson, student) = match field {
                 "mark" | "adjustment" => match rest.split_once('/') {

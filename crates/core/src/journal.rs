@@ -302,8 +302,11 @@ impl Replica {
             "SELECT id FROM journals WHERE id = ?1 OR id LIKE ?2 ESCAPE '\\' ORDER BY id LIMIT 6",
         )?;
         let like = format!("{}%", full.replace('%', "\\%").replace('_', "\\_"));
+        // Another user's journal on a shared computer is not found, as on their server.
+        let hidden = self.hidden_docs()?;
         let ids = stmt
             .query_map(params![full, like], |r| r.get::<_, String>(0))?
+            .filter(|id| id.as_ref().map_or(true, |id| !hidden.contains(id)))
             .collect::<rusqlite::Result<Vec<_>>>()?;
         if !ids.is_empty() {
             return pick_one("journal", input, &full, ids);
@@ -329,6 +332,7 @@ impl Replica {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let ids: Vec<String> = all
             .into_iter()
+            .filter(|(id, _)| !hidden.contains(id))
             .filter(|(_, name)| {
                 let name = fold_name(name);
                 let parts: Vec<&str> = name
@@ -1223,6 +1227,7 @@ impl Replica {
                 *complete.entry(journal).or_default() += 1;
             }
         }
+        let hidden = self.hidden_docs()?;
         let rows = stmt
             .query_map([], |r| {
                 let id: String = r.get(0)?;
@@ -1240,7 +1245,10 @@ impl Replica {
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        Ok(rows
+            .into_iter()
+            .filter(|j| !hidden.contains(&format!("journal/{}", j.id)))
+            .collect())
     }
 
     /// The whole journal as the grid shows it.

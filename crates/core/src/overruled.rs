@@ -73,6 +73,11 @@ impl Replica {
             stmt.query_map([journal], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?
         };
+        let hidden = self.hidden_docs()?;
+        let records: Vec<(String, String)> = records
+            .into_iter()
+            .filter(|(doc, _)| !hidden.contains(doc))
+            .collect();
         let device = self.device_hex();
         let mut out = Vec::new();
         for (doc_id, record_key) in records {

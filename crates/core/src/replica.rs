@@ -28,6 +28,8 @@ pub mod meta {
     pub const SERVER_SCOPE: &str = "server_scope";
     /// `<server>|<user>` the device id belongs to.
     pub const DEVICE_OWNER: &str = "device_owner";
+    /// The servers signed in to from here, most recent first (JSON list).
+    pub const SERVERS_USED: &str = "servers_used";
 
     /// The value of [`DEVICE_OWNER`] for a user at a server.
     pub fn device_owner(server: &str, user: &str) -> String {
@@ -318,7 +320,27 @@ impl Replica {
         role: daftar_protocol::Role,
         scope: Option<&str>,
     ) -> Result<()> {
-        self.set_meta(meta::DEVICE_OWNER, &meta::device_owner(server, user))?;
+        let owner = meta::device_owner(server, user);
+        self.set_meta(meta::DEVICE_OWNER, &owner)?;
+        // Changes made before anyone signed in are the first signer's to send, and documents
+        // no user had yet are theirs to read.
+        self.conn.execute(
+            "UPDATE changes SET owner = ?1 WHERE local = 1 AND owner IS NULL",
+            [&owner],
+        )?;
+        self.conn.execute(
+            "INSERT INTO doc_readers (doc_id, owner)
+             SELECT id, ?1 FROM documents WHERE id NOT IN (SELECT doc_id FROM doc_readers)",
+            [&owner],
+        )?;
+        let mut used = self.servers_used()?;
+        used.retain(|s| s != server);
+        used.insert(0, server.to_string());
+        used.truncate(8);
+        self.set_meta(
+            meta::SERVERS_USED,
+            &serde_json::to_string(&used).unwrap_or_default(),
+        )?;
         self.set_meta(meta::SERVER, server)?;
         self.set_meta(meta::SERVER_USER, user)?;
         self.set_meta(meta::SERVER_ROLE, role.as_str())?;
@@ -327,6 +349,37 @@ impl Replica {
             None => self.delete_meta(meta::SERVER_SCOPE)?,
         }
         self.set_user(user)
+    }
+
+    /// Documents stored here that the person signed in now may not see. Signed in, a user
+    /// sees the documents a server sent them, those they made or read from a bundle, and
+    /// those no one had claimed when they signed in; signed out, only documents no user ever
+    /// had (demo data, offline work). The rest stay stored for their owners; lists, look-ups,
+    /// exports and bundles leave them out.
+    pub fn hidden_docs(&self) -> Result<std::collections::HashSet<String>> {
+        let sql = match signed_in_owner(&self.conn)? {
+            Some(_) => {
+                "SELECT id FROM documents
+                 WHERE id NOT IN (SELECT doc_id FROM doc_readers WHERE owner = ?1)"
+            }
+            None => "SELECT DISTINCT doc_id FROM doc_readers WHERE ?1 IS NULL",
+        };
+        let me = signed_in_owner(&self.conn)?;
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let hidden = stmt
+            .query_map([me], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(hidden)
+    }
+
+    /// Whether the person signed in now may see `doc_id` here (see [`Replica::hidden_docs`]).
+    pub fn visible(&self, doc_id: &str) -> Result<bool> {
+        let me = signed_in_owner(&self.conn)?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT CASE WHEN ?2 IS NULL THEN count(*) = 0 ELSE coalesce(sum(owner = ?2), 0) > 0 END
+             FROM doc_readers WHERE doc_id = ?1",
+        )?;
+        Ok(stmt.query_row(params![doc_id, me], |r| r.get(0))?)
     }
 
     /// Forgets which server and user this replica is signed in to (signing out; the
@@ -343,18 +396,39 @@ impl Replica {
         Ok(())
     }
 
-    /// How many documents the replica holds.
-    pub fn document_count(&self) -> Result<i64> {
+    /// How many documents the replica stores, whoever may see them.
+    pub fn stored_document_count(&self) -> Result<i64> {
         Ok(self
             .conn
             .query_row("SELECT count(*) FROM documents", [], |row| row.get(0))?)
     }
 
-    /// How many journals the replica holds.
-    pub fn journal_count(&self) -> Result<i64> {
+    /// The servers signed in to from this replica, the most recent first (the sign-in form
+    /// offers them).
+    pub fn servers_used(&self) -> Result<Vec<String>> {
         Ok(self
-            .conn
-            .query_row("SELECT count(*) FROM journals", [], |row| row.get(0))?)
+            .meta(meta::SERVERS_USED)?
+            .and_then(|v| serde_json::from_str::<Vec<String>>(&v).ok())
+            .unwrap_or_default())
+    }
+
+    /// How many documents the person signed in now sees here ([`Replica::hidden_docs`]).
+    pub fn document_count(&self) -> Result<i64> {
+        Ok(self.visible_doc_ids()?.len() as i64)
+    }
+
+    /// How many journals the person signed in now sees here.
+    pub fn journal_count(&self) -> Result<i64> {
+        let hidden = self.hidden_docs()?;
+        let mut stmt = self.conn.prepare_cached("SELECT id FROM journals")?;
+        let ids = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let mut n = 0;
+        for id in ids {
+            if !hidden.contains(&id?) {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// The first catalog document's id, if any.
@@ -443,6 +517,17 @@ impl Replica {
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(ids)
+    }
+
+    /// The documents the person signed in now may see (see [`Replica::hidden_docs`]): what
+    /// bundles carry.
+    pub fn visible_doc_ids(&self) -> Result<Vec<String>> {
+        let hidden = self.hidden_docs()?;
+        Ok(self
+            .doc_ids()?
+            .into_iter()
+            .filter(|id| !hidden.contains(id))
+            .collect())
     }
 
     pub fn has_doc(&self, doc_id: &str) -> Result<bool> {
@@ -697,7 +782,15 @@ impl Replica {
     /// Applies changes from elsewhere (a bundle, the server) in one transaction: all of them,
     /// or (a damaged document) none.
     pub fn apply_remote(&mut self, incoming: Vec<Incoming>) -> Result<ApplyReport> {
-        self.apply_incoming(incoming, false)
+        // A bundle read while someone is signed in is theirs to read (they brought it).
+        let docs: BTreeSet<String> = incoming.iter().map(|i| i.doc().to_string()).collect();
+        let report = self.apply_incoming(incoming, false)?;
+        if let Some(owner) = signed_in_owner(&self.conn)? {
+            for doc in &docs {
+                add_reader(&self.conn, doc, &owner)?;
+            }
+        }
+        Ok(report)
     }
 
     /// Like [`Replica::apply_remote`], but with `lenient` a document that cannot be applied
@@ -960,11 +1053,15 @@ impl Replica {
     pub fn outgoing(&self, max_bytes: usize, include_refused: bool) -> Result<Vec<OutgoingChange>> {
         let mut stmt = self.conn.prepare(
             "SELECT seq, hash, doc_id, bytes, refused FROM changes
-             WHERE local = 1 AND pushed = 0 AND (?1 OR refused IS NULL) ORDER BY seq",
+             WHERE local = 1 AND pushed = 0 AND (?1 OR refused IS NULL) AND owner IS ?2
+             ORDER BY seq",
         )?;
+        // Only the signed-in user's own changes go up: another user's unsent work waits for
+        // their sign-in, never goes under this one's name.
+        let me = signed_in_owner(&self.conn)?;
         let mut out = Vec::new();
         let mut total = 0usize;
-        let rows = stmt.query_map([include_refused], |r| {
+        let rows = stmt.query_map(params![include_refused, me], |r| {
             Ok(OutgoingChange {
                 seq: r.get(0)?,
                 hash: r.get(1)?,
@@ -987,8 +1084,8 @@ impl Replica {
     /// Count of changes waiting to go up.
     pub fn waiting(&self) -> Result<i64> {
         Ok(self.conn.query_row(
-            "SELECT count(*) FROM changes WHERE local = 1 AND pushed = 0",
-            [],
+            "SELECT count(*) FROM changes WHERE local = 1 AND pushed = 0 AND owner IS ?1",
+            [signed_in_owner(&self.conn)?],
             |r| r.get(0),
         )?)
     }
@@ -1158,6 +1255,12 @@ impl Replica {
         touched.sort_unstable();
         touched.dedup();
         let report = self.atomically(|r| {
+            // What the server sends, the signed-in user may read.
+            if let Some(owner) = signed_in_owner(&r.conn)? {
+                for doc in &touched {
+                    add_reader(&r.conn, doc, &owner)?;
+                }
+            }
             // Authors first: the inbox the page produces names them.
             r.provenance.record(&r.conn, provenance)?;
             let report = r.apply_incoming(incoming, true)?;
@@ -1271,12 +1374,34 @@ fn insert_change(
     local: bool,
     applied: bool,
 ) -> Result<bool> {
+    // A local change belongs to whoever is signed in (none: claimed at the next sign-in), and
+    // the document it makes or edits is theirs to read.
+    let owner = if local { signed_in_owner(tx)? } else { None };
     let n = tx.execute(
-        "INSERT INTO changes (hash, doc_id, bytes, local, applied) VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO changes (hash, doc_id, bytes, local, applied, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (hash) DO NOTHING",
-        params![hash.to_string(), doc_id, bytes, local, applied],
+        params![hash.to_string(), doc_id, bytes, local, applied, owner],
     )?;
+    if let Some(owner) = &owner {
+        add_reader(tx, doc_id, owner)?;
+    }
     Ok(n > 0)
+}
+
+/// The device owner (`server|user`) while someone is signed in.
+fn signed_in_owner(conn: &Connection) -> Result<Option<String>> {
+    if meta_get(conn, meta::SERVER_USER)?.is_none() {
+        return Ok(None);
+    }
+    meta_get(conn, meta::DEVICE_OWNER)
+}
+
+fn add_reader(conn: &Connection, doc_id: &str, owner: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO doc_readers (doc_id, owner) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![doc_id, owner])?;
+    Ok(())
 }
 
 /// SQLite reports a full or read-only disk as a plain I/O error as often as not (it cannot

@@ -28,6 +28,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_lessons_as_they_happen",
         include_str!("../../../migrations/client/0005_lessons_as_they_happen.sql"),
     ),
+    (
+        "0006_shared_device",
+        include_str!("../../../migrations/client/0006_shared_device.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -37,7 +37,8 @@ pub async fn load_demo(
     let started = std::time::Instant::now();
     tauri::async_runtime::spawn_blocking(move || -> IpcResult<()> {
         let mut r = crate::state::lock(&replica);
-        let documents = r.document_count()?;
+        // Counted whoever may see them: journals kept here for users now signed out count.
+        let documents = r.stored_document_count()?;
         if documents > 0 {
             return Err(IpcError::Conflict {
                 message:

@@ -180,7 +180,14 @@ function renderEmpty(body: HTMLElement): void {
     { class: "btn btn-primary", "data-testid": "load-demo" },
   );
   const signIn = button("journals.empty.signIn", () => void app.navigate({ name: "signin" }), { class: "btn" });
-  actions.append(demo, signIn);
+  if (app.info.keptForOthers > 0) {
+    // A shared computer: other users' journals are kept here, not shown; no demo over them.
+    card.append(tx("p", "journals.empty.keptForOthers", { n: app.info.keptForOthers }, { class: "note", "data-testid": "kept-for-others" }));
+    signIn.classList.add("btn-primary");
+    actions.append(signIn);
+  } else {
+    actions.append(demo, signIn);
+  }
   card.append(actions);
   body.append(card);
 }

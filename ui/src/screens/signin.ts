@@ -11,7 +11,12 @@ registerScreen("signin", (el) => {
   setPlaceholder(server, "signin.serverPlaceholder");
   const user = h("input", { class: "input", name: "user", autocomplete: "username", "data-testid": "signin-user" });
   const password = h("input", { class: "input", name: "password", type: "password", autocomplete: "current-password", "data-testid": "signin-password" });
+  // The servers used before on this computer (and the demo's own), the last one filled in.
+  const used = h("datalist", { id: "signin-servers", "data-testid": "signin-servers" });
+  for (const s of app.info.serversUsed) used.append(h("option", { value: s }));
+  server.setAttribute("list", "signin-servers");
   if (app.info.server) server.value = app.info.server;
+  else if (app.info.serversUsed.length > 0) server.value = app.info.serversUsed[0];
   const message = h("div", { class: "form-message", "data-testid": "signin-message", role: "alert" });
   const submit = tx("button", "signin.submit", undefined, { type: "submit", class: "btn btn-primary btn-block", "data-testid": "signin-submit" });
 
@@ -25,6 +30,7 @@ registerScreen("signin", (el) => {
     tx("h1", "signin.title"),
     tx("p", "signin.subtitle", undefined, { class: "muted" }),
     field("signin.server", server),
+    used,
     field("signin.user", user),
     field("signin.password", password),
     message,

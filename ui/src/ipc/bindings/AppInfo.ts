@@ -31,9 +31,20 @@ canWriteJournals: boolean,
  */
 canImport: boolean, journals: number, 
 /**
- * The replica holds nothing yet: offer demo data or sign-in.
+ * The replica holds nothing this person may see: offer sign-in (and demo data when it
+ * holds nothing at all).
  */
 empty: boolean, 
+/**
+ * Documents kept here for other users (signed out now, or not the one signed in): stored,
+ * never shown, exported or sent under this person.
+ */
+keptForOthers: number, 
+/**
+ * The servers signed in to from this computer, most recent first (the sign-in form
+ * offers them; in the demo, the local demo server).
+ */
+serversUsed: Array<string>, 
 /**
  * The replica holds generated demo data.
  */
