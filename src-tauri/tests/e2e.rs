@@ -1348,6 +1348,19 @@ async fn dean_scenario() -> Result<()> {
     }
     steps.done("offline warning followed the status to 0 when the server came back; \"send first\" signed out with everything sent");
 
+    // Signed out on a shared computer: the teacher's journals stay stored, but none is shown.
+    app.click("[data-nav=journals]").await?;
+    app.el("[data-testid=kept-for-others]").await?;
+    let rows = app
+        .js("return document.querySelectorAll('[data-testid=journal-row]').length + (document.querySelector('[data-testid=load-demo]') ? 100 : 0);")
+        .await?;
+    if rows != json!(0) {
+        bail!(
+            "signed out, the journals screen shows {rows} rows (100+: offers demo data over kept journals)"
+        );
+    }
+    steps.done("signed out: My journals shows none of the teacher's journals, only that they are kept here");
+
     // Another person on the same computer: the dean's office signs in here. The app writes as
     // a new device and gets everything the dean may read, not only the teacher's journal.
     app.sign_in(&uni.server, DEAN.0, DEAN.1).await?;

@@ -1081,10 +1081,11 @@ impl Replica {
         Ok(out)
     }
 
-    /// Count of changes waiting to go up.
+    /// Count of changes waiting to go up: the signed-in user's; signed out, everyone's (kept
+    /// here until their owners sign in again).
     pub fn waiting(&self) -> Result<i64> {
         Ok(self.conn.query_row(
-            "SELECT count(*) FROM changes WHERE local = 1 AND pushed = 0 AND owner IS ?1",
+            "SELECT count(*) FROM changes WHERE local = 1 AND pushed = 0 AND (?1 IS NULL OR owner = ?1)",
             [signed_in_owner(&self.conn)?],
             |r| r.get(0),
         )?)
