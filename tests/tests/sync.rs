@@ -722,8 +722,15 @@ fn a_teacher_cannot_write_as_the_dean_s_office_with_the_stock_cli() {
     dean.sync();
     teacher.sync();
 
+    // Signed out, the teacher's own replica shows nothing; a replica of their journal that
+    // was never signed in (a bundle of it) names its author freely, and nothing on it judges
+    // an edit. The teacher writes as "dekanat" there, then signs in and pushes.
+    let bundle = tmp.path().join("journal.bundle");
+    teacher.ok(&["bundle", "export", bundle.to_str().expect("path")]);
     teacher.ok(&["logout"]);
+    teacher = Client::new(tmp.path().join("forged"));
     teacher.ok(&["init", "--university", "tatu", "--user", "dekanat"]);
+    teacher.ok(&["bundle", "import", bundle.to_str().expect("path")]);
     teacher.ok(&["unlock", J301_412, "--lesson", &lesson]);
     teacher.ok(&["mark", J301_412, &lesson, "9005", "+", "--grade", "95"]);
     teacher.ok(&["lock", J301_412, "--lesson", &lesson, "--reason", "checked"]);

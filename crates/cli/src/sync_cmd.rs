@@ -11,7 +11,8 @@ use daftar_client::ClientError;
 use daftar_client::background::{self, LoopConfig};
 use daftar_client::credentials::{Keyring, TokenKey, find_token};
 use daftar_client::engine::sync_once;
-use daftar_client::transport::{Transport, normalize_server};
+use daftar_client::signin::SignIn;
+use daftar_client::transport::Transport;
 use daftar_core::Replica;
 use daftar_core::replica::meta;
 use serde_json::json;
@@ -86,28 +87,13 @@ fn read_password() -> Result<String> {
 
 pub fn login(dir: &Path, args: LoginArgs, out: &Out) -> Result<()> {
     let mut r = crate::open(dir)?;
-    let server = normalize_server(&args.server);
     let password = read_password()?;
-    // The server binds this device to the first user who syncs from it: another user signing
-    // in here writes as a new device, and syncs from the start so they receive everything
-    // they may read.
-    let owner = meta::device_owner(&server, &args.user);
-    // Sign in first: a wrong address, a wrong password or a reply cut on the way must leave
-    // the previous sign-in (device, cursor, token, user) exactly as it was.
-    let transport = Transport::new(&server, &r.device_hex(), None)?;
-    let resp = runtime()?.block_on(transport.login(&args.user, &password))?;
-    if r.meta(meta::DEVICE_OWNER)?.is_some_and(|o| o != owner) {
-        r.new_device_for(&server)?;
-    }
-    let key = token_key(&r, &server, &args.user);
-    let stored = Keyring::system().and_then(|k| k.save(&key, &resp.token).map(|()| k.name));
-    r.record_sign_in(
-        &server,
-        &args.user,
-        resp.user.role,
-        resp.user.scope.as_deref(),
-    )?;
-    match stored {
+    // The app signs in through the same steps (`daftar_client::signin`).
+    let attempt = SignIn::new(&r, &args.server, &args.user);
+    let resp = runtime()?.block_on(attempt.transport()?.login(&attempt.user, &password))?;
+    let done = attempt.finish(&mut r, &resp)?;
+    let server = &attempt.server;
+    match done.keyring {
         Ok(name) => out.value(
             &json!({ "server": server, "user": args.user, "role": resp.user.role.as_str(), "keyring": name }),
             || format!("Signed in to {server} as {} ({}). The token is kept in the {name} keyring.", args.user, resp.user.role.as_str()),

@@ -15,6 +15,7 @@ pub mod background;
 pub mod credentials;
 pub mod engine;
 pub mod hemis;
+pub mod signin;
 pub mod transport;
 
 use daftar_protocol::ErrorCode;

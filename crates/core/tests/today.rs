@@ -102,6 +102,11 @@ fn each_lesson_without_a_topic_is_offered_the_next_unused_one_of_its_type() {
         plan.next_topics.len(),
         "no topic offered twice"
     );
+    // In lesson order too: the earlier of two topicless lessons of a type gets the earlier
+    // topic.
+    let position = |name: &str| topics.iter().position(|(_, n, _)| n == name).expect("pos");
+    let mut by_type: std::collections::BTreeMap<&str, Vec<(String, i64, usize)>> =
+        Default::default();
     for (lesson, topic) in &plan.next_topics {
         let l = view
             .lessons
@@ -115,17 +120,6 @@ fn each_lesson_without_a_topic_is_offered_the_next_unused_one_of_its_type() {
             .find(|(_, n, _)| n == topic)
             .expect("a module topic");
         assert!(ty.is_none() || ty.as_deref() == Some(l.lesson_type.as_str()));
-    }
-    // In lesson order: the earlier of two topicless lessons of a type gets the earlier topic.
-    let position = |name: &str| topics.iter().position(|(_, n, _)| n == name).expect("pos");
-    let mut by_type: std::collections::BTreeMap<&str, Vec<(String, i64, usize)>> =
-        Default::default();
-    for (lesson, topic) in &plan.next_topics {
-        let l = view
-            .lessons
-            .iter()
-            .find(|l| &l.id == lesson)
-            .expect("lesson");
         by_type.entry(l.lesson_type.as_str()).or_default().push((
             l.date.clone(),
             l.pair,

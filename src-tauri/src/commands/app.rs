@@ -1,7 +1,8 @@
 //! App-level commands: who and where we are, demo data, language, sign-in and sync.
 
 use daftar_client::credentials::{Keyring, TokenKey};
-use daftar_client::transport::{Transport, normalize_server};
+use daftar_client::signin::SignIn;
+use daftar_client::transport::normalize_server;
 use daftar_core::demo::{self, DemoSpec, Tier};
 use tauri::{AppHandle, State};
 
@@ -113,40 +114,21 @@ pub async fn sign_in(
         session::stop(&state);
         state.reset_replica()?;
     }
-    // The server binds a device to the first user who syncs from it, so another user signing
-    // in here writes as a new device (as `daftar login` does). Changes made before keep their
-    // device and stay in the replica; nothing is lost.
-    let owner = daftar_core::replica::meta::device_owner(&server, &user);
-    // Sign in first: a wrong address, a wrong password or a reply cut on the way leaves the
-    // previous sign-in (device, cursor, token, user) exactly as it was.
-    let current = state.replica().device_hex();
-    let transport = Transport::new(&server, &current, None)?;
-    let resp = transport.login(&user, &req.password).await?;
-    let device = {
-        let mut r = state.replica();
-        if r.meta(meta::DEVICE_OWNER)?.is_some_and(|o| o != owner) {
-            // A new device, syncing from the start: the first sync brings all the new user
-            // may read.
-            let device = r.new_device_for(&server)?;
-            tracing::info!("another user signs in here: writing as a new device");
-            device
-        } else {
-            r.device_hex()
-        }
-    };
-
-    let key = TokenKey {
-        server: server.clone(),
-        user: user.clone(),
-        replica: device,
-    };
-    let token = resp.token.clone();
-    let stored = tauri::async_runtime::spawn_blocking(move || {
-        Keyring::system().and_then(|k| k.save(&key, &token).map(|()| k.name))
+    // The same steps as `daftar login` (`daftar_client::signin`): the replica changes only
+    // after the server said yes; another user signing in here writes as a new device, and
+    // changes made before keep their device and owner.
+    let attempt = SignIn::new(&state.replica(), &server, &user);
+    let resp = attempt.transport()?.login(&user, &req.password).await?;
+    let replica = state.replica.clone();
+    let finishing = attempt.clone();
+    let answer = resp.clone();
+    // The keyring may talk to D-Bus: off the async runtime.
+    let done = tauri::async_runtime::spawn_blocking(move || {
+        finishing.finish(&mut crate::state::lock(&replica), &answer)
     })
     .await
-    .map_err(|e| IpcError::internal(format!("keyring call stopped: {e}")))?;
-    let keyring = match stored {
+    .map_err(|e| IpcError::internal(format!("keyring call stopped: {e}")))??;
+    let keyring = match done.keyring {
         Ok(name) => Some(name.to_string()),
         Err(e) => {
             // No keyring: nothing secret is written in clear; the token lives in memory until
@@ -155,14 +137,6 @@ pub async fn sign_in(
             None
         }
     };
-    {
-        state.replica().record_sign_in(
-            &server,
-            &user,
-            resp.user.role,
-            resp.user.scope.as_deref(),
-        )?;
-    }
     session::start(&app, &state, &server, resp.token)?;
     tracing::info!(role = resp.user.role.as_str(), "signed in");
     Ok(SignInResponse {
