@@ -9,7 +9,7 @@ use anyhow::{Result, anyhow};
 use clap::Args;
 use daftar_client::ClientError;
 use daftar_client::background::{self, LoopConfig};
-use daftar_client::credentials::{Keyring, TokenKey, find_token};
+use daftar_client::credentials::{TokenKey, find_token};
 use daftar_client::engine::sync_once;
 use daftar_client::signin::SignIn;
 use daftar_client::transport::Transport;
@@ -119,10 +119,8 @@ pub fn logout(dir: &Path, out: &Out) -> Result<()> {
         // Best effort: offline logout still forgets the token here.
         let _ = runtime()?.block_on(transport.logout());
     }
-    if let Ok(k) = Keyring::system() {
-        k.delete(&key)?;
-    }
-    r.forget_sign_in()?;
+    // The app signs out through the same step (`daftar_client::signin::forget`).
+    daftar_client::signin::forget(&r)?;
     out.ok("Signed out")
 }
 

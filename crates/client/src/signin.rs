@@ -101,3 +101,18 @@ pub fn current_key(replica: &Replica) -> daftar_core::error::Result<Option<Token
         replica: replica.device_hex(),
     }))
 }
+
+/// Signs out here, after the caller's best-effort `DELETE /v1/sessions`: the token leaves the
+/// keyring and the replica forgets who was signed in (core's `forget_sign_in`). Documents and
+/// unsent changes stay, kept for their owner's next sign-in.
+pub fn forget(replica: &Replica) -> daftar_core::error::Result<()> {
+    if let Some(key) = current_key(replica)?
+        && let Ok(k) = Keyring::system()
+        && let Err(e) = k.delete(&key)
+    {
+        // The replica still forgets the sign-in: a token left in a keyring is useless
+        // once the server's session is gone, and harmless before.
+        tracing::warn!(error = %e, "could not remove the token from the keyring");
+    }
+    replica.forget_sign_in()
+}

@@ -1,6 +1,5 @@
 //! App-level commands: who and where we are, demo data, language, sign-in and sync.
 
-use daftar_client::credentials::{Keyring, TokenKey};
 use daftar_client::signin::SignIn;
 use daftar_client::transport::normalize_server;
 use daftar_core::demo::{self, DemoSpec, Tier};
@@ -176,24 +175,13 @@ pub async fn sign_out(
     if let Some(t) = transport {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(3), t.logout()).await;
     }
-    let key = {
-        let r = state.replica();
-        match (r.meta(meta::SERVER)?, r.meta(meta::SERVER_USER)?) {
-            (Some(server), Some(user)) => Some(TokenKey {
-                server,
-                user,
-                replica: r.device_hex(),
-            }),
-            _ => None,
-        }
-    };
-    if let Some(key) = key {
-        let _ = tauri::async_runtime::spawn_blocking(move || {
-            Keyring::system().and_then(|k| k.delete(&key))
-        })
-        .await;
-    }
-    state.replica().forget_sign_in()?;
+    // The same steps as `daftar logout`; the keyring may talk to D-Bus: off the runtime.
+    let replica = state.replica.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        daftar_client::signin::forget(&crate::state::lock(&replica))
+    })
+    .await
+    .map_err(|e| IpcError::internal(format!("keyring call stopped: {e}")))??;
     session::emit_status(&app, &state);
     state.info()
 }
