@@ -2111,25 +2111,6 @@ async fn demo_scenario() -> Result<()> {
     Ok(())
 }
 
-/// Today's date at the university (Tashkent, UTC+5), as `YYYY-MM-DD`.
-fn university_today() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = (secs + 5 * 3600).div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
 /// The minute at the start of a pair: a 25-student group, absentees at rows 5 and 17, the
 /// module's next topic. The journal opens on today's lesson; `*`, `5 17`, Enter marks everyone
 /// else present; the topic picker opens with the next topic preselected; Enter takes it.
@@ -2161,7 +2142,12 @@ async fn today_scenario() -> Result<()> {
         .and_then(|j| j["id"].as_str())
         .context("a 25-student journal in the seed-5 demo")?
         .to_string();
-    let today = university_today();
+    // The day core counts "today" in (Tashkent).
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let today = daftar_rules::window::university_date(now_ms);
     cli.ok(&[
         "lesson",
         "add",

@@ -64,14 +64,14 @@ impl Opening {
 /// The university's calendar day (Tashkent) at unix ms `now`, as `YYYY-MM-DD`: the day a
 /// lesson's "today" and its entry window are counted in.
 pub fn university_date(now: i64) -> String {
-    let days = (now + TASHKENT_OFFSET_MS).div_euclid(DAY_MS);
-    let date =
-        time::Date::from_julian_day(UNIX_EPOCH_JULIAN_DAY + days as i32).unwrap_or(time::Date::MIN);
-    date.to_string()
+    let tashkent = time::UtcOffset::from_whole_seconds((TASHKENT_OFFSET_MS / 1000) as i32)
+        .unwrap_or(time::UtcOffset::UTC);
+    time::OffsetDateTime::from_unix_timestamp(now.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(tashkent)
+        .date()
+        .to_string()
 }
-
-/// The Julian day number of 1970-01-01.
-const UNIX_EPOCH_JULIAN_DAY: i32 = 2_440_588;
 
 /// Unix ms at which a Tashkent calendar day `days` after `date` ends.
 pub fn end_of_day(date: &str, days: u32) -> Option<i64> {
