@@ -80,6 +80,21 @@ impl AppState {
     }
 }
 
+/// What the screens offer is what the server's table takes from the signed-in role
+/// (everything in a replica no server governs; nothing for a role this build does not know).
+/// Commands check it before writing: it reads two meta values, not the whole `AppInfo`.
+pub fn capabilities_of(r: &Replica) -> IpcResult<daftar_rules::Capabilities> {
+    let signed_in = r.meta(meta::SERVER)?.is_some() && r.meta(meta::SERVER_USER)?.is_some();
+    if !signed_in {
+        return Ok(daftar_rules::Capabilities::EVERYTHING);
+    }
+    Ok(r.meta(meta::SERVER_ROLE)?
+        .as_deref()
+        .and_then(daftar_protocol::Role::parse)
+        .map(daftar_rules::Capabilities::of)
+        .unwrap_or(daftar_rules::Capabilities::NOTHING))
+}
+
 pub fn info_of(r: &Replica, data_dir: &Path) -> IpcResult<AppInfo> {
     let server = r.meta(meta::SERVER)?;
     let signed_in = server.is_some() && r.meta(meta::SERVER_USER)?.is_some();
@@ -94,21 +109,7 @@ pub fn info_of(r: &Replica, data_dir: &Path) -> IpcResult<AppInfo> {
         .meta(meta::LANGUAGE)?
         .and_then(|l| crate::ipc::UiLanguage::from_code(&l))
         .unwrap_or_default();
-    // What the screens offer is what the server's table takes from this role; an unknown
-    // role (a newer server) is offered nothing to write.
-    let can = if signed_in {
-        role.as_deref()
-            .and_then(daftar_protocol::Role::parse)
-            .map(daftar_rules::Capabilities::of)
-            .unwrap_or(daftar_rules::Capabilities {
-                resolve: false,
-                edit_modules: false,
-                write_journals: false,
-                import: false,
-            })
-    } else {
-        daftar_rules::Capabilities::EVERYTHING
-    };
+    let can = capabilities_of(r)?;
     Ok(AppInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         data_dir: data_dir.display().to_string(),

@@ -302,12 +302,17 @@ impl Replica {
             "SELECT id FROM journals WHERE id = ?1 OR id LIKE ?2 ESCAPE '\\' ORDER BY id LIMIT 6",
         )?;
         let like = format!("{}%", full.replace('%', "\\%").replace('_', "\\_"));
-        // Another user's journal on a shared computer is not found, as on their server.
-        let hidden = self.hidden_docs()?;
-        let ids = stmt
+        let found = stmt
             .query_map(params![full, like], |r| r.get::<_, String>(0))?
-            .filter(|id| id.as_ref().map_or(true, |id| !hidden.contains(id)))
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        // Another user's journal on a shared computer is not found, as on their server. Every
+        // edit resolves its journal: only the few candidates are judged, not every document.
+        let mut ids = Vec::with_capacity(found.len());
+        for id in found {
+            if self.visible(&id)? {
+                ids.push(id);
+            }
+        }
         if !ids.is_empty() {
             return pick_one("journal", input, &full, ids);
         }
@@ -330,6 +335,7 @@ impl Replica {
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        let hidden = self.hidden_docs()?;
         let ids: Vec<String> = all
             .into_iter()
             .filter(|(id, _)| !hidden.contains(id))

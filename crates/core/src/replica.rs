@@ -1320,12 +1320,10 @@ impl Replica {
 }
 
 fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>> {
+    // Cached: every local edit reads who is signed in (the change's owner).
     Ok(conn
-        .query_row(
-            "SELECT value FROM replica_meta WHERE key = ?1",
-            [key],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT value FROM replica_meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
         .optional()?)
 }
 

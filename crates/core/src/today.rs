@@ -19,6 +19,9 @@ pub struct LessonPlan {
     /// lesson uses yet, handed out in lesson order (the second topicless practical gets the
     /// second unused practical topic). Topics without a type serve any type, after the typed.
     pub next_topics: HashMap<String, String>,
+    /// Lessons whose entry window has closed (by this device's clock): judged once here, for
+    /// the focus and for the grid's headers.
+    pub entry_closed: HashSet<String>,
 }
 
 impl Replica {
@@ -30,12 +33,17 @@ impl Replica {
         };
         let to_fill =
             |l: &crate::journal::LessonView| open(l) && (l.unmarked > 0 || l.topic.is_none());
-        let mut fillable = Vec::new();
+        let mut entry_closed = HashSet::new();
         for l in &view.lessons {
-            if to_fill(l) && self.entry_closed(journal, &l.id)?.is_none() {
-                fillable.push(l);
+            if self.entry_closed(journal, &l.id)?.is_some() {
+                entry_closed.insert(l.id.clone());
             }
         }
+        let fillable: Vec<&crate::journal::LessonView> = view
+            .lessons
+            .iter()
+            .filter(|l| to_fill(l) && !entry_closed.contains(&l.id))
+            .collect();
         let focus = fillable
             .iter()
             .find(|l| l.date == today)
@@ -49,6 +57,15 @@ impl Replica {
                     .map(|l| l.id.clone())
             });
 
+        Ok(LessonPlan {
+            focus,
+            next_topics: self.next_topics(view)?,
+            entry_closed,
+        })
+    }
+
+    /// [`LessonPlan::next_topics`] alone (an edit's patch needs no focus).
+    pub fn next_topics(&self, view: &JournalView) -> Result<HashMap<String, String>> {
         let mut next_topics = HashMap::new();
         if let Some(module) = &view.module {
             let topics = self.module_topics(&crate::catalog::doc_id("module", module))?;
@@ -78,7 +95,7 @@ impl Replica {
                 }
             }
         }
-        Ok(LessonPlan { focus, next_topics })
+        Ok(next_topics)
     }
 }
 

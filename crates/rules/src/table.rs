@@ -446,6 +446,14 @@ impl Capabilities {
         import: true,
     };
 
+    /// A role this build does not know (a newer server): nothing to write.
+    pub const NOTHING: Capabilities = Capabilities {
+        resolve: false,
+        edit_modules: false,
+        write_journals: false,
+        import: false,
+    };
+
     pub fn of(role: Role) -> Capabilities {
         let may = |kind: DocKind, map: &str, op: Operation| {
             rule(kind, map).is_some_and(|r| r.roles(op).contains(&role))

@@ -81,13 +81,13 @@ pub async fn get_module(
     state: State<'_, AppState>,
     req: GetModuleRequest,
 ) -> IpcResult<ModuleDetail> {
-    let editable = state.info()?.can_edit_modules;
+    let editable = crate::state::capabilities_of(&state.replica())?.edit_modules;
     let r = state.replica();
     module_detail(&r, &req.module, editable)
 }
 
 fn require_module_editor(state: &AppState) -> IpcResult<()> {
-    if state.info()?.can_edit_modules {
+    if crate::state::capabilities_of(&state.replica())?.edit_modules {
         Ok(())
     } else {
         Err(IpcError::forbidden(
@@ -197,7 +197,7 @@ pub async fn import_hemis(
     req: crate::ipc::ImportHemisRequest,
 ) -> IpcResult<crate::ipc::HemisImportResult> {
     use tauri::Emitter;
-    if !crate::state::info_of(&state.replica(), &state.data_dir)?.can_import {
+    if !crate::state::capabilities_of(&state.replica())?.import {
         return Err(IpcError::forbidden(
             "only an administrator imports from HEMIS",
         ));

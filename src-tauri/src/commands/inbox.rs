@@ -147,7 +147,7 @@ pub async fn resolve_conflict(
     state: State<'_, AppState>,
     req: ResolveConflictRequest,
 ) -> IpcResult<Vec<ConflictEntry>> {
-    if !state.info()?.can_resolve {
+    if !crate::state::capabilities_of(&state.replica())?.resolve {
         return Err(IpcError::forbidden(
             "only the dean's office or an administrator resolves conflicts",
         ));

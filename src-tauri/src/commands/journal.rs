@@ -22,7 +22,7 @@ use crate::ipc::{
     StudentTotals, UnlockLessonRequest,
 };
 use crate::session;
-use crate::state::{AppState, info_of};
+use crate::state::{AppState, capabilities_of};
 
 pub fn summary_of(j: daftar_core::journal::JournalSummary) -> JournalSummary {
     let n = |v: i64| v.max(0) as u32;
@@ -53,10 +53,10 @@ fn lesson_of(
     l: &LessonView,
     journal_lock: Option<&String>,
     entry_closed: bool,
-    plan: &daftar_core::today::LessonPlan,
+    next_topics: &std::collections::HashMap<String, String>,
 ) -> GridLesson {
     GridLesson {
-        next_topic: plan.next_topics.get(&l.id).cloned(),
+        next_topic: next_topics.get(&l.id).cloned(),
         entry_closed,
         id: l.id.clone(),
         date: l.date.clone(),
@@ -202,8 +202,8 @@ pub fn grid_of(r: &mut Replica, journal: &str) -> IpcResult<JournalGrid> {
             .lessons
             .iter()
             .map(|l| {
-                let closed = r.entry_closed(journal, &l.id).ok().flatten().is_some();
-                lesson_of(l, view.lock.as_ref(), closed, &plan)
+                let closed = plan.entry_closed.contains(&l.id);
+                lesson_of(l, view.lock.as_ref(), closed, &plan.next_topics)
             })
             .collect(),
         students: view
@@ -245,7 +245,8 @@ fn patch_of(
     students: Option<&[&str]>,
 ) -> IpcResult<GridPatch> {
     let view = r.journal_view(journal)?;
-    let plan = r.lesson_plan(journal, &view)?;
+    // Only the patched lessons' windows are judged; their next topics may shift with any edit.
+    let next_topics = r.next_topics(&view)?;
     let lesson_set: HashSet<&str> = lessons.iter().copied().collect();
     let student_set: HashSet<&str> = match students {
         Some(s) => s.iter().copied().collect(),
@@ -288,7 +289,7 @@ fn patch_of(
         .filter(|l| lesson_set.contains(l.id.as_str()))
         .map(|l| {
             let closed = r.entry_closed(journal, &l.id).ok().flatten().is_some();
-            lesson_of(l, view.lock.as_ref(), closed, &plan)
+            lesson_of(l, view.lock.as_ref(), closed, &next_topics)
         })
         .collect();
     Ok(GridPatch {
@@ -495,7 +496,7 @@ pub async fn change_lesson(
 
 /// Enters a control score; answers with every score of the journal.
 pub fn enter_score_with(state: &AppState, req: &EnterScoreRequest) -> IpcResult<Vec<GridScore>> {
-    if !info_of(&state.replica(), &state.data_dir)?.can_write_journals {
+    if !capabilities_of(&state.replica())?.write_journals {
         return Err(IpcError::forbidden(
             "only the journal's teacher or an administrator enters scores (the dean's office resolves or adjusts them)",
         ));
@@ -513,7 +514,7 @@ pub fn enter_score_with(state: &AppState, req: &EnterScoreRequest) -> IpcResult<
 /// Adjustments and locks are the dean's office's and administrators' (everyone's in the demo).
 fn require_dean(state: &AppState, what: &str) -> IpcResult<()> {
     let r = state.replica();
-    if info_of(&r, &state.data_dir)?.can_resolve {
+    if capabilities_of(&r)?.resolve {
         Ok(())
     } else {
         Err(IpcError::forbidden(format!(
