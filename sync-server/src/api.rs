@@ -16,6 +16,8 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::body::Bytes;
+use axum::extract::Path;
 use daftar_protocol::{
     AssignRequest, AssignResponse, Health, LoginRequest, LoginResponse, MAX_BODY_BYTES,
     PROTOCOL_VERSION, REPLICA_HEADER, Role, SyncRequest, SyncResponse,
@@ -28,7 +30,7 @@ use crate::AppState;
 use crate::error::{ApiError, ApiJson, ErrorReport};
 use crate::metrics::Metrics;
 use crate::password;
-use crate::store::{TeacherRef, User};
+use crate::store::{MaterialState, TeacherRef, User};
 
 /// Longest user name a sign-in may carry (names are at most 64 characters).
 const MAX_USER_NAME_BYTES: usize = 256;
@@ -47,6 +49,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sync", post(sync))
         .route("/v1/assignments", post(assign))
         .route(daftar_protocol::LIVE_PATH, get(live))
+        .route(
+            "/v1/materials/{hash}",
+            get(material_get).put(material_put),
+        )
+        .route("/v1/materials/{hash}/upload", get(material_upload_state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -450,6 +457,209 @@ async fn assign(
         assigned: outcome.assigned,
         pending: outcome.pending,
     }))
+}
+
+/// `?doc=<module id>` and, for an upload part, `&offset=N`.
+#[derive(Debug)]
+struct MaterialQuery {
+    doc: String,
+    offset: Option<u64>,
+}
+
+fn material_hash(hex_hash: &str) -> Result<crate::store::ChangeHash, ApiError> {
+    if !daftar_rules::materials::is_hash_key(hex_hash) {
+        return Err(ApiError::malformed(
+            "a material is named by the SHA-256 of its bytes, in lowercase hex",
+        ));
+    }
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(hex_hash, &mut hash)
+        .map_err(|_| ApiError::malformed("a material's hash is hex"))?;
+    Ok(hash)
+}
+
+fn material_query(query: Option<String>) -> Result<MaterialQuery, ApiError> {
+    let query = query.unwrap_or_default();
+    let q = parse_material_query(&query)?;
+    if q.doc.len() > 256 {
+        return Err(ApiError::malformed("a document id is at most 256 bytes"));
+    }
+    Ok(q)
+}
+
+/// Reads `doc=…&offset=…` (percent-decoded) without another dependency.
+fn parse_material_query(query: &str) -> Result<MaterialQuery, ApiError> {
+    let mut doc = None;
+    let mut offset = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v)?;
+        match k {
+            "doc" => doc = Some(v),
+            "offset" => {
+                offset = Some(
+                    v.parse::<u64>()
+                        .map_err(|_| ApiError::malformed("offset must be a byte count"))?,
+                )
+            }
+            _ => {}
+        }
+    }
+    Ok(MaterialQuery {
+        doc: doc.ok_or_else(|| ApiError::malformed("say which module: ?doc=module/<id>"))?,
+        offset,
+    })
+}
+
+fn percent_decode(s: &str) -> Result<String, ApiError> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let h = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| ApiError::malformed("bad percent-encoding in the query"))?;
+                out.push(h);
+                i += 3;
+            }
+            b'%' => return Err(ApiError::malformed("bad percent-encoding in the query")),
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| ApiError::malformed("the query is not UTF-8"))
+}
+
+fn upload_answer(state: MaterialState) -> daftar_protocol::MaterialUpload {
+    daftar_protocol::MaterialUpload {
+        size: state.size,
+        received: state.received,
+        complete: state.complete,
+    }
+}
+
+/// `GET /v1/materials/<hash>/upload?doc=<module>`: how much of the file the server holds.
+#[tracing::instrument(skip_all, fields(user = %user.name))]
+async fn material_upload_state(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(hex_hash): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Result<ApiJson<daftar_protocol::MaterialUpload>, ApiError> {
+    let hash = material_hash(&hex_hash)?;
+    let q = material_query(query)?;
+    let store = state.store().clone();
+    let got = blocking(move || Ok(store.material_state(&user, &q.doc, &hash)?)).await?;
+    Ok(ApiJson(upload_answer(got.map_err(ApiError::Material)?)))
+}
+
+/// `PUT /v1/materials/<hash>?doc=<module>&offset=N`: the next part of an upload.
+#[tracing::instrument(skip_all, fields(user = %user.name, bytes = body.len()))]
+async fn material_put(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(hex_hash): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    body: Bytes,
+) -> Result<ApiJson<daftar_protocol::MaterialUpload>, ApiError> {
+    let hash = material_hash(&hex_hash)?;
+    let q = material_query(query)?;
+    let offset = q
+        .offset
+        .ok_or_else(|| ApiError::malformed("say where this part goes: &offset=N"))?;
+    if body.len() as u64 > daftar_protocol::MATERIAL_CHUNK_BYTES * 4 {
+        return Err(ApiError::TooLarge);
+    }
+    let limits = state.config().materials;
+    let store = state.store().clone();
+    let got = blocking(move || {
+        Ok(store.material_append(&user, &q.doc, &hash, offset, &body, &limits, now_ms())?)
+    })
+    .await?;
+    Ok(ApiJson(upload_answer(got.map_err(ApiError::Material)?)))
+}
+
+/// `GET /v1/materials/<hash>?doc=<module>` with an optional `Range: bytes=a-b` (one range): the
+/// file's bytes, at most [`daftar_protocol::MATERIAL_CHUNK_BYTES`] × 4 per answer (a larger
+/// range is answered in part, `206`, and the client asks for the rest).
+#[tracing::instrument(skip_all, fields(user = %user.name))]
+async fn material_get(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(hex_hash): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let hash = material_hash(&hex_hash)?;
+    let q = material_query(query)?;
+    let range = match headers.get(header::RANGE) {
+        Some(v) => Some(parse_range(v.to_str().unwrap_or(""))?),
+        None => None,
+    };
+    let window = daftar_protocol::MATERIAL_CHUNK_BYTES * 4;
+    let (from, to) = match range {
+        Some((a, b)) => (a, b.map_or(a.saturating_add(window), |b| b.saturating_add(1))),
+        None => (0, window),
+    };
+    let to = to.min(from.saturating_add(window));
+    let store = state.store().clone();
+    let got = blocking(move || Ok(store.material_read(&user, &q.doc, &hash, from, to)?)).await?;
+    let (material, bytes) = got.map_err(ApiError::Material)?;
+    if from >= material.size && material.size > 0 {
+        let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+        if let Ok(v) = header::HeaderValue::from_str(&format!("bytes */{}", material.size)) {
+            r.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+        return Ok(r);
+    }
+    let end = from + bytes.len() as u64;
+    let whole = range.is_none() && end == material.size;
+    let mut response = if whole {
+        (StatusCode::OK, bytes).into_response()
+    } else {
+        (StatusCode::PARTIAL_CONTENT, bytes).into_response()
+    };
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::ACCEPT_RANGES, header::HeaderValue::from_static("bytes"));
+    if !whole
+        && let Ok(v) = header::HeaderValue::from_str(&format!(
+            "bytes {from}-{}/{}",
+            end.saturating_sub(1),
+            material.size
+        ))
+    {
+        h.insert(header::CONTENT_RANGE, v);
+    }
+    Ok(response)
+}
+
+/// `bytes=a-b` or `bytes=a-` (one range; suffix ranges are not needed by any client here).
+fn parse_range(v: &str) -> Result<(u64, Option<u64>), ApiError> {
+    let bad = || ApiError::malformed("Range must be bytes=FROM-[TO]");
+    let spec = v.trim().strip_prefix("bytes=").ok_or_else(bad)?;
+    let (a, b) = spec.split_once('-').ok_or_else(bad)?;
+    let a: u64 = a.trim().parse().map_err(|_| bad())?;
+    let b = match b.trim() {
+        "" => None,
+        b => Some(b.parse::<u64>().map_err(|_| bad())?),
+    };
+    if b.is_some_and(|b| b < a) {
+        return Err(bad());
+    }
+    Ok((a, b))
 }
 
 /// `GET /v1/changes?after=CURSOR&access=ACCESS&wait=SECONDS` (see [`daftar_protocol::LIVE_PATH`]).

@@ -51,6 +51,9 @@ pub struct Config {
     /// A separate address for `/metrics` (`metrics_listen`, e.g. `127.0.0.1:9187`); when set,
     /// the public address does not serve it.
     pub metrics_listen: Option<SocketAddr>,
+    /// How large course materials may be: each file (`max_material_mib`) and all of one
+    /// module's together (`max_module_materials_mib`).
+    pub materials: daftar_rules::materials::MaterialLimits,
 }
 
 impl Default for Config {
@@ -70,6 +73,7 @@ impl Default for Config {
             max_change_bytes_per_day: 256 * 1024 * 1024,
             trusted_proxies: Vec::new(),
             metrics_listen: None,
+            materials: daftar_rules::materials::MaterialLimits::default(),
         }
     }
 }
@@ -89,6 +93,8 @@ pub struct ConfigLayer {
     pub login_window_secs: Option<u64>,
     pub max_ops_per_change: Option<usize>,
     pub max_change_mib_per_day: Option<u64>,
+    pub max_material_mib: Option<u64>,
+    pub max_module_materials_mib: Option<u64>,
     /// Proxy addresses, e.g. `["127.0.0.1"]` (environment: comma-separated).
     pub trusted_proxies: Option<Vec<String>>,
     pub metrics_listen: Option<String>,
@@ -147,6 +153,11 @@ impl ConfigLayer {
             login_window_secs: num("LOGIN_WINDOW_SECS", get("LOGIN_WINDOW_SECS"))?,
             max_ops_per_change: num("MAX_OPS_PER_CHANGE", get("MAX_OPS_PER_CHANGE"))?,
             max_change_mib_per_day: num("MAX_CHANGE_MIB_PER_DAY", get("MAX_CHANGE_MIB_PER_DAY"))?,
+            max_material_mib: num("MAX_MATERIAL_MIB", get("MAX_MATERIAL_MIB"))?,
+            max_module_materials_mib: num(
+                "MAX_MODULE_MATERIALS_MIB",
+                get("MAX_MODULE_MATERIALS_MIB"),
+            )?,
             metrics_listen: get("METRICS_LISTEN"),
             trusted_proxies: get("TRUSTED_PROXIES").map(|v| {
                 v.split(',')
@@ -195,6 +206,12 @@ impl Config {
         }
         if let Some(m) = layer.max_change_mib_per_day {
             self.max_change_bytes_per_day = m.saturating_mul(1024 * 1024);
+        }
+        if let Some(m) = layer.max_material_mib {
+            self.materials.file_bytes = m.saturating_mul(1024 * 1024);
+        }
+        if let Some(m) = layer.max_module_materials_mib {
+            self.materials.module_bytes = m.saturating_mul(1024 * 1024);
         }
         if let Some(addr) = &layer.metrics_listen {
             self.metrics_listen = Some(addr.parse().map_err(|_| ConfigError::Listen {
@@ -250,6 +267,17 @@ impl Config {
         }
         if self.max_ops_per_change == 0 || self.max_change_bytes_per_day == 0 {
             return bad("max_ops_per_change", "change limits must be positive");
+        }
+        if self.materials.file_bytes == 0
+            || self.materials.file_bytes > daftar_rules::materials::MAX_FILE_BYTES
+        {
+            return bad("max_material_mib", "must be from 1 to 512");
+        }
+        if self.materials.module_bytes < self.materials.file_bytes {
+            return bad(
+                "max_module_materials_mib",
+                "must be at least max_material_mib",
+            );
         }
         Ok(())
     }

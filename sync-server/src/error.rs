@@ -47,6 +47,30 @@ pub enum ApiError {
     Task(#[from] tokio::task::JoinError),
     #[error("the handler panicked")]
     Panic,
+    #[error("{}", material_words(.0))]
+    Material(crate::store::MaterialRefusal),
+}
+
+fn material_words(refusal: &crate::store::MaterialRefusal) -> String {
+    use crate::store::MaterialRefusal as R;
+    match refusal {
+        R::NotFound => "no module you may read has this material".into(),
+        R::Forbidden(reason) => reason.clone(),
+        R::NotUploaded => {
+            "this material's file is not on the server yet; it comes once the department head's \
+             computer has sent it"
+                .into()
+        }
+        R::WrongOffset { received } => {
+            format!("the server holds the first {received} bytes of this file; go on from there")
+        }
+        R::TooLarge(reason) => reason.clone(),
+        R::HashMismatch => {
+            "the file's bytes do not match its hash (damaged on the way?); nothing was kept, \
+             send it again"
+                .into()
+        }
+    }
 }
 
 impl ApiError {
@@ -74,6 +98,17 @@ impl ApiError {
             }
             ApiError::Store(e) if e.is_retryable() => {
                 (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Internal)
+            }
+            ApiError::Material(refusal) => {
+                use crate::store::MaterialRefusal as R;
+                match refusal {
+                    R::NotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+                    R::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+                    R::NotUploaded => (StatusCode::CONFLICT, ErrorCode::NotReady),
+                    R::WrongOffset { .. } => (StatusCode::CONFLICT, ErrorCode::Conflict),
+                    R::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge),
+                    R::HashMismatch => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::Malformed),
+                }
             }
             ApiError::Store(_) | ApiError::Password(_) | ApiError::Task(_) | ApiError::Panic => {
                 (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal)

@@ -30,6 +30,7 @@ pub struct StepSettings {
     pub limits: daftar_rules::Limits,
     /// Raw change bytes one user may store per UTC day (0 = no limit).
     pub daily_bytes: u64,
+    pub materials: daftar_rules::materials::MaterialLimits,
 }
 
 impl StepSettings {
@@ -42,6 +43,7 @@ impl StepSettings {
                 ..daftar_rules::Limits::default()
             },
             daily_bytes: config.max_change_bytes_per_day,
+            materials: config.materials,
         }
     }
 }
@@ -77,6 +79,7 @@ pub fn step(
         .clamp(1, settings.max_page_bytes);
     let mut batch = decode_push(req, &settings.limits)?;
     batch.daily_bytes = settings.daily_bytes;
+    batch.materials = settings.materials;
     let pull = PullRequest {
         replica,
         // Seqs are SQL integers.

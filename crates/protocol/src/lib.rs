@@ -396,6 +396,11 @@ pub enum ErrorCode {
     UnsupportedVersion,
     /// Something broke on the server; retry later.
     Internal,
+    /// A material's bytes are not (all) on the server yet: fetch it later.
+    NotReady,
+    /// The request does not fit what the server holds now (an upload part that does not start
+    /// where the received bytes end): ask where it stands, then go on from there.
+    Conflict,
 }
 
 impl ErrorCode {
@@ -418,6 +423,27 @@ pub struct Health {
     pub status: String,
     pub protocol: u32,
     pub version: String,
+}
+
+/// Where course materials' bytes travel: `/v1/materials/<sha-256 hex>?doc=<module id>`.
+/// `GET` answers the bytes (a `Range: bytes=a-b` gives part of them, `206`); `PUT` with
+/// `?offset=N` appends the next part of an upload and `GET …/upload` tells how much the server
+/// has (`docs/materials.md`).
+pub const MATERIALS_PATH: &str = "/v1/materials";
+
+/// The part of a material one request moves: an upload's body, a download's range.
+pub const MATERIAL_CHUNK_BYTES: u64 = 1024 * 1024;
+
+/// How much of a material the server holds (`GET /v1/materials/<hash>/upload`, and the answer
+/// to each `PUT`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MaterialUpload {
+    /// The size the module's description gives.
+    pub size: u64,
+    /// Bytes received so far, in order from the start.
+    pub received: u64,
+    /// All of it, checked against its hash.
+    pub complete: bool,
 }
 
 /// `POST /v1/assignments` (admin): assign teachers to journals, e.g. after a HEMIS import

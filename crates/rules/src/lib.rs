@@ -13,7 +13,8 @@
 //! - [`access`]: document-level decisions (assignment, faculty, department, metadata);
 //! - [`table`]: the part-level rule table and the value checks;
 //! - [`values`]: the values documents hold;
-//! - [`window`]: entry windows and lesson openings.
+//! - [`window`]: entry windows and lesson openings;
+//! - [`materials`]: course materials' descriptions and their limits.
 //!
 //! ```
 //! use daftar_protocol::{DocKind, Role};
@@ -40,6 +41,7 @@ pub mod final_control;
 pub mod genesis;
 pub mod guard;
 pub mod lessons;
+pub mod materials;
 pub mod table;
 pub mod values;
 pub mod window;

@@ -61,6 +61,8 @@ pub enum ValueShape {
     Resolution,
     OpeningRequest,
     Opening,
+    /// A course material's description ([`crate::materials::MaterialValue`]).
+    Material,
 }
 
 /// The rules of one part.
@@ -255,7 +257,7 @@ pub const RULES: &[PartRule] = &[
         HEAD,
         HEAD,
         HEAD,
-        ValueShape::Text,
+        ValueShape::Material,
     ),
     // A journal.
     part(
@@ -532,7 +534,7 @@ pub fn check_write(
     let Some(rule) = rule_for(kind, write.map, &write.key) else {
         return Err(Refused(format!("a {kind} has no part {:?}", write.map)));
     };
-    if kind == DocKind::Journal
+    if matches!(kind, DocKind::Journal | DocKind::Module)
         && let Some(problem) = key_problem(write.map, &write.key)
     {
         return Err(Refused(problem));
@@ -579,6 +581,11 @@ pub fn check_write(
 /// `<control>/<sitting 1–3>/<student>`, an absence from the final `yn-absent:<1–3>/<student>`
 /// (a sitting the rules do not know would count as a later one, past every check).
 fn key_problem(map: &str, key: &str) -> Option<String> {
+    if map == "materials" {
+        return (!crate::materials::is_hash_key(key)).then(|| {
+            format!("{key:?} is not a material's place: the SHA-256 of its bytes, in hex")
+        });
+    }
     let sitting_ok = |s: &str| s.parse::<u8>().is_ok_and(|n| (1..=3).contains(&n));
     if map == "scores" {
         let parts: Vec<&str> = key.splitn(3, '/').collect();
@@ -658,6 +665,11 @@ fn check_value(writer: Writer<'_>, rule: &PartRule, value: &str) -> Result<(), R
             let o: crate::window::Opening =
                 serde_json::from_str(value).map_err(|e| bad("an opening", e.to_string()))?;
             o.check().map_err(|e| bad("an opening", e.message))
+        }
+        ValueShape::Material => {
+            let m: crate::materials::MaterialValue =
+                serde_json::from_str(value).map_err(|e| bad("a material", e.to_string()))?;
+            m.check().map_err(|e| bad("a material", e.message))
         }
         ValueShape::Resolution => {
             let r: ResolutionValue =

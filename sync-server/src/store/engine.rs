@@ -21,8 +21,9 @@ use daftar_protocol::{DocKind, DocMeta, ErrorCode, Role};
 use daftar_rules::{WriteFacts, Writer};
 
 use super::{
-    AssignOutcome, IncomingChange, LoginAttempt, NewSession, NewUser, PullOutcome, PullRequest,
-    PushBatch, PushOutcome, Refused, Store, StoreError, StoredChange, TeacherRef, User, UserId,
+    AssignOutcome, ChangeHash, IncomingChange, LoginAttempt, MaterialRefusal, MaterialState,
+    NewSession, NewUser, PullOutcome, PullRequest, PushBatch, PushOutcome, Refused, Store,
+    StoreError, StoredChange, TeacherRef, User, UserId,
 };
 
 /// A newly readable document with fewer changes than this goes out change by change: a
@@ -312,6 +313,40 @@ pub trait Tx {
         replica: &str,
         ack: Option<i64>,
     ) -> Result<(), StoreError>;
+
+    // Course materials (`materials`, `material_parts`).
+    /// Whether `user` may read the document with this row id.
+    fn may_read(&mut self, user: &User, doc: i64) -> Result<bool, StoreError>;
+    /// (size, received, complete) of a material's bytes, if an upload began.
+    fn material(&mut self, hash: &[u8]) -> Result<Option<(i64, i64, bool)>, StoreError>;
+    fn insert_material(
+        &mut self,
+        hash: &[u8],
+        size: i64,
+        user: UserId,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    fn insert_material_part(
+        &mut self,
+        hash: &[u8],
+        offset: i64,
+        bytes: &[u8],
+    ) -> Result<(), StoreError>;
+    fn set_material_received(
+        &mut self,
+        hash: &[u8],
+        received: i64,
+        complete: bool,
+    ) -> Result<(), StoreError>;
+    /// The parts of a material's bytes overlapping `[from, to)`, by offset.
+    fn material_parts(
+        &mut self,
+        hash: &[u8],
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError>;
+    /// Forgets a material's bytes (and its parts).
+    fn delete_material(&mut self, hash: &[u8]) -> Result<(), StoreError>;
 }
 
 /// Changes one commit group may hold: a group's transaction stays short, so a sign-in or an
@@ -444,6 +479,7 @@ impl<B: Backend> Engine<B> {
                     },
                     changes: part.to_vec(),
                     daily_bytes: batch.daily_bytes,
+                    materials: batch.materials,
                 },
                 pull: if i == last {
                     pull.take().map(|mut p| {
@@ -1418,6 +1454,225 @@ impl<B: Backend> Store for Engine<B> {
         }
         Ok(rebuilt)
     }
+
+    fn material_state(
+        &self,
+        user: &User,
+        doc: &str,
+        hash: &ChangeHash,
+    ) -> Result<Result<MaterialState, MaterialRefusal>, StoreError> {
+        self.backend.transaction(Mode::Read, |tx| {
+            let described = match described_material(tx, user, doc, hash)? {
+                Ok(d) => d,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            Ok(Ok(material_state_of(tx, hash, described.value.size)?))
+        })
+    }
+
+    fn material_append(
+        &self,
+        user: &User,
+        doc: &str,
+        hash: &ChangeHash,
+        offset: u64,
+        bytes: &[u8],
+        limits: &daftar_rules::materials::MaterialLimits,
+        now: i64,
+    ) -> Result<Result<MaterialState, MaterialRefusal>, StoreError> {
+        self.backend.transaction(Mode::Write, |tx| {
+            append_material(tx, user, doc, hash, offset, bytes, limits, now)
+        })
+    }
+
+    fn material_read(
+        &self,
+        user: &User,
+        doc: &str,
+        hash: &ChangeHash,
+        from: u64,
+        to: u64,
+    ) -> Result<Result<(MaterialState, Vec<u8>), MaterialRefusal>, StoreError> {
+        self.backend.transaction(Mode::Read, |tx| {
+            let described = match described_material(tx, user, doc, hash)? {
+                Ok(d) => d,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            let state = material_state_of(tx, hash, described.value.size)?;
+            if !state.complete {
+                return Ok(Err(MaterialRefusal::NotUploaded));
+            }
+            let to = to.min(state.size);
+            if from >= to {
+                return Ok(Ok((state, Vec::new())));
+            }
+            let (from_i, to_i) = (from as i64, to as i64);
+            let mut out = Vec::with_capacity((to - from) as usize);
+            for (offset, part) in tx.material_parts(hash, from_i, to_i)? {
+                let start = (from_i - offset).max(0) as usize;
+                let end = ((to_i - offset) as usize).min(part.len());
+                out.extend_from_slice(&part[start..end]);
+            }
+            if out.len() as u64 != to - from {
+                return Err(StoreError::Corrupt {
+                    table: "material_parts",
+                    detail: format!("parts of {} do not cover {from}..{to}", hex::encode(hash)),
+                });
+            }
+            Ok(Ok((state, out)))
+        })
+    }
+}
+
+/// A material as the module describing it holds it, with the module's row and every
+/// description of that module (for the per-module limit).
+struct Described {
+    module_row: i64,
+    value: daftar_rules::materials::MaterialValue,
+    all: Vec<(String, daftar_rules::materials::MaterialValue)>,
+}
+
+/// The description of material `hash` in module `doc`, if `user` may read that module and it
+/// describes the file; [`MaterialRefusal::NotFound`] otherwise, whichever it is.
+fn described_material(
+    tx: &mut dyn Tx,
+    user: &User,
+    doc: &str,
+    hash: &ChangeHash,
+) -> Result<Result<Described, MaterialRefusal>, StoreError> {
+    if DocKind::of_doc_id(doc) != Some(DocKind::Module) {
+        return Ok(Err(MaterialRefusal::NotFound));
+    }
+    let Some(row) = tx.doc_row(doc)? else {
+        return Ok(Err(MaterialRefusal::NotFound));
+    };
+    if user.disabled || !tx.may_read(user, row)? {
+        return Ok(Err(MaterialRefusal::NotFound));
+    }
+    let Some(module) = load_document(tx, row, None)? else {
+        return Ok(Err(MaterialRefusal::NotFound));
+    };
+    let all = daftar_rules::materials::materials_of(&module);
+    let key = hex::encode(hash);
+    let Some(value) = all.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()) else {
+        return Ok(Err(MaterialRefusal::NotFound));
+    };
+    Ok(Ok(Described {
+        module_row: row,
+        value,
+        all,
+    }))
+}
+
+fn material_state_of(
+    tx: &mut dyn Tx,
+    hash: &ChangeHash,
+    size: u64,
+) -> Result<MaterialState, StoreError> {
+    Ok(match tx.material(hash)? {
+        Some((stored, received, complete)) => MaterialState {
+            size: stored as u64,
+            received: received as u64,
+            complete,
+        },
+        None => MaterialState {
+            size,
+            received: 0,
+            complete: false,
+        },
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn append_material(
+    tx: &mut dyn Tx,
+    user: &User,
+    doc: &str,
+    hash: &ChangeHash,
+    offset: u64,
+    bytes: &[u8],
+    limits: &daftar_rules::materials::MaterialLimits,
+    now: i64,
+) -> Result<Result<MaterialState, MaterialRefusal>, StoreError> {
+    let described = match described_material(tx, user, doc, hash)? {
+        Ok(d) => d,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    // Who uploads is who may attach: the module's department head (or an administrator).
+    let (_, meta_json) = match tx.doc(doc)? {
+        Some(record) => (record.id, record.meta_json),
+        None => return Ok(Err(MaterialRefusal::NotFound)),
+    };
+    let meta: DocMeta = meta_json
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default();
+    let facts = WriteFacts {
+        kind: DocKind::Module,
+        meta: &meta,
+        assigned: false,
+        group_faculty: None,
+    };
+    let key = hex::encode(hash);
+    let may_attach = daftar_rules::table::rule_for(DocKind::Module, "materials", &key)
+        .is_some_and(|rule| rule.create.contains(&user.role));
+    if !may_attach {
+        return Ok(Err(MaterialRefusal::Forbidden(
+            "only the module's department head uploads its materials".into(),
+        )));
+    }
+    if let Err(denied) = daftar_rules::may_write(&user.principal(), &facts) {
+        return Ok(Err(MaterialRefusal::Forbidden(denied.0)));
+    }
+    if let Some(reason) = daftar_rules::materials::refuse_over_limits(&described.all, limits) {
+        return Ok(Err(MaterialRefusal::TooLarge(reason)));
+    }
+    let size = described.value.size;
+    let state = material_state_of(tx, hash, size)?;
+    if state.complete {
+        return Ok(Ok(state));
+    }
+    if offset != state.received {
+        return Ok(Err(MaterialRefusal::WrongOffset {
+            received: state.received,
+        }));
+    }
+    if bytes.is_empty() || offset + bytes.len() as u64 > size {
+        return Ok(Err(MaterialRefusal::TooLarge(format!(
+            "the file is {size} bytes; this part would end at byte {}",
+            offset + bytes.len() as u64
+        ))));
+    }
+    if offset == 0 && tx.material(hash)?.is_none() {
+        tx.insert_material(hash, size as i64, user.id, now)?;
+    }
+    tx.insert_material_part(hash, offset as i64, bytes)?;
+    let received = offset + bytes.len() as u64;
+    if received < size {
+        tx.set_material_received(hash, received as i64, false)?;
+        return Ok(Ok(MaterialState {
+            size,
+            received,
+            complete: false,
+        }));
+    }
+    // The last part: the bytes must be the ones the hash names.
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    for (_, part) in tx.material_parts(hash, 0, size as i64)? {
+        hasher.update(&part);
+    }
+    if hasher.finalize()[..] != hash[..] {
+        tracing::info!(doc.id = %doc, user = %user.name, material = %key, "material refused: its bytes do not match its hash");
+        tx.delete_material(hash)?;
+        return Ok(Err(MaterialRefusal::HashMismatch));
+    }
+    tx.set_material_received(hash, received as i64, true)?;
+    tracing::info!(doc.id = %doc, user = %user.name, material = %key, size, module = described.module_row, "material stored");
+    Ok(Ok(MaterialState {
+        size,
+        received,
+        complete: true,
+    }))
 }
 
 fn push(
@@ -1562,6 +1817,23 @@ fn push(
         {
             tracing::info!(doc.id = %change.doc, user = %user.name, %reason, "final score refused");
             outcome.refused.push(refuse(ErrorCode::Forbidden, &reason));
+            continue;
+        }
+        // A module's materials, as they stand with this change, stay within this server's
+        // limits (each file, and the module's together).
+        if change.kind == DocKind::Module
+            && inspected
+                .writes
+                .iter()
+                .any(|w| w.map == "materials" && !matches!(w.op, daftar_rules::WriteOp::Delete))
+            && let Some(module) = load_document(tx, doc_row, Some(&change.bytes))?
+            && let Some(reason) = daftar_rules::materials::refuse_over_limits(
+                &daftar_rules::materials::materials_of(&module),
+                &batch.materials,
+            )
+        {
+            tracing::info!(doc.id = %change.doc, user = %user.name, %reason, "material refused");
+            outcome.refused.push(refuse(ErrorCode::TooLarge, &reason));
             continue;
         }
         let seq = i64::try_from(inspected.seq).unwrap_or(i64::MAX);

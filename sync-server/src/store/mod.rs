@@ -148,6 +148,8 @@ pub struct PushBatch {
     pub changes: Vec<IncomingChange>,
     /// Raw change bytes one user may have stored per UTC day (0 = no limit).
     pub daily_bytes: u64,
+    /// How large course materials may be, each and per module.
+    pub materials: daftar_rules::materials::MaterialLimits,
 }
 
 /// A change the store would not take, and why.
@@ -167,6 +169,35 @@ pub struct PushOutcome {
     /// Changes newly stored by this push, and their raw bytes.
     pub stored: u64,
     pub stored_bytes: u64,
+}
+
+/// Where a material's bytes stand on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaterialState {
+    /// The size its module's description gives.
+    pub size: u64,
+    /// Bytes received, in order from the start.
+    pub received: u64,
+    /// All received and checked against the hash.
+    pub complete: bool,
+}
+
+/// Why a material request is not carried out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MaterialRefusal {
+    /// No readable module by that id describes a file with that hash (also what a user who
+    /// may not read the module is told: they learn nothing of it).
+    NotFound,
+    /// The user may read the material but not upload it.
+    Forbidden(String),
+    /// The bytes are not (all) on the server yet.
+    NotUploaded,
+    /// An upload part that does not start where the received bytes end.
+    WrongOffset { received: u64 },
+    /// Past the per-file or per-module limit, or past the size the description gives.
+    TooLarge(String),
+    /// All bytes are in but they do not hash to the material's hash: they were dropped.
+    HashMismatch,
 }
 
 /// A sign-in attempt counted by [`Store::login_begin`]: its user key and the attempt rows.
@@ -397,4 +428,38 @@ pub trait Store: Send + Sync + 'static {
     /// without waiting for a build. Returns how many were rebuilt. Called in the background
     /// after pushes; a document nobody pushed to is left as it is.
     fn refresh_snapshots(&self, docs: &[String], now: i64) -> Result<usize, StoreError>;
+
+    /// Where the bytes of the material `hash` of module `doc` stand, for a user who may read
+    /// the module.
+    fn material_state(
+        &self,
+        user: &User,
+        doc: &str,
+        hash: &ChangeHash,
+    ) -> Result<Result<MaterialState, MaterialRefusal>, StoreError>;
+
+    /// Appends the next part of an upload (`offset` must be where the received bytes end),
+    /// for a user who may write the module's materials, within `limits`. The last part checks
+    /// the hash: on a mismatch every byte is dropped.
+    fn material_append(
+        &self,
+        user: &User,
+        doc: &str,
+        hash: &ChangeHash,
+        offset: u64,
+        bytes: &[u8],
+        limits: &daftar_rules::materials::MaterialLimits,
+        now: i64,
+    ) -> Result<Result<MaterialState, MaterialRefusal>, StoreError>;
+
+    /// Bytes `[from, to)` (cut to the size) of a complete material, for a user who may read
+    /// the module.
+    fn material_read(
+        &self,
+        user: &User,
+        doc: &str,
+        hash: &ChangeHash,
+        from: u64,
+        to: u64,
+    ) -> Result<Result<(MaterialState, Vec<u8>), MaterialRefusal>, StoreError>;
 }

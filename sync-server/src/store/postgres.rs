@@ -35,9 +35,10 @@ use super::engine::{
 use super::{DbFailure, NewUser, StoreError, TeacherRef, User, UserId};
 
 /// Schema migrations, applied in order at start; `schema_migrations` records each.
-const MIGRATIONS: &[&str] = &[include_str!(
-    "../../../migrations/server/postgres/0001_create_server.sql"
-)];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/server/postgres/0001_create_server.sql"),
+    include_str!("../../../migrations/server/postgres/0002_materials.sql"),
+];
 
 /// The advisory lock every `seq`-assigning transaction holds (an arbitrary constant: "DAFTAR"
 /// in ASCII).
@@ -1133,6 +1134,90 @@ impl Tx for PgTx<'_> {
              DELETE FROM replica_pending WHERE user_id = $1 AND replica = $2",
             &[&user, &replica, &ack],
         )?;
+        Ok(())
+    }
+
+    fn may_read(&mut self, user: &User, doc: i64) -> Result<bool, StoreError> {
+        let (name, emp, scope) = user_params(user);
+        self.exists(
+            &format!(
+                "{} SELECT 1 FROM readable WHERE id = $4",
+                readable_cte(user)
+            ),
+            &[&name, &emp, &scope, &doc],
+        )
+    }
+
+    fn material(&mut self, hash: &[u8]) -> Result<Option<(i64, i64, bool)>, StoreError> {
+        Ok(self
+            .opt(
+                "SELECT size, received, complete FROM materials WHERE hash = $1",
+                &[&hash],
+            )?
+            .map(|r| (r.get(0), r.get(1), r.get(2))))
+    }
+
+    fn insert_material(
+        &mut self,
+        hash: &[u8],
+        size: i64,
+        user: UserId,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO materials (hash, size, uploaded_by, created_at) VALUES ($1, $2, $3, $4)",
+            &[&hash, &size, &user, &now],
+        )?;
+        Ok(())
+    }
+
+    fn insert_material_part(
+        &mut self,
+        hash: &[u8],
+        offset: i64,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO material_parts (hash, \"offset\", bytes) VALUES ($1, $2, $3)",
+            &[&hash, &offset, &bytes],
+        )?;
+        Ok(())
+    }
+
+    fn set_material_received(
+        &mut self,
+        hash: &[u8],
+        received: i64,
+        complete: bool,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "UPDATE materials SET received = $2, complete = $3 WHERE hash = $1",
+            &[&hash, &received, &complete],
+        )?;
+        Ok(())
+    }
+
+    fn material_parts(
+        &mut self,
+        hash: &[u8],
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        Ok(self
+            .query(
+                "SELECT \"offset\", bytes FROM material_parts \
+                  WHERE hash = $1 AND \"offset\" < $3 AND \"offset\" + octet_length(bytes) > $2 \
+                  ORDER BY \"offset\"",
+                &[&hash, &from, &to],
+            )?
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    fn delete_material(&mut self, hash: &[u8]) -> Result<(), StoreError> {
+        self.exec("DELETE FROM material_parts WHERE hash = $1", &[&hash])?;
+        self.exec("DELETE FROM materials WHERE hash = $1", &[&hash])?;
         Ok(())
     }
 }

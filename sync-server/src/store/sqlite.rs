@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/server/sqlite/0003_check_changes.sql"),
     include_str!("../../../migrations/server/sqlite/0004_acknowledge_pages.sql"),
     include_str!("../../../migrations/server/sqlite/0005_login_attempts.sql"),
+    include_str!("../../../migrations/server/sqlite/0006_materials.sql"),
 ];
 
 /// How long a writer waits for another process's transaction before giving up.
@@ -1206,6 +1207,89 @@ impl Tx for SqliteTx<'_> {
         self.tx
             .prepare_cached("DELETE FROM replica_pending WHERE user_id = ?1 AND replica = ?2")?
             .execute(params![user, replica])?;
+        Ok(())
+    }
+
+    fn may_read(&mut self, user: &User, doc: i64) -> Result<bool, StoreError> {
+        let sql = format!(
+            "{} SELECT 1 FROM readable WHERE id = :doc",
+            readable_cte(user)
+        );
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        bind_user(&mut stmt, user, &[(":doc", &doc)])?;
+        Ok(stmt.raw_query().next()?.is_some())
+    }
+
+    fn material(&mut self, hash: &[u8]) -> Result<Option<(i64, i64, bool)>, StoreError> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT size, received, complete FROM materials WHERE hash = ?1")?
+            .query_row([hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?)
+    }
+
+    fn insert_material(
+        &mut self,
+        hash: &[u8],
+        size: i64,
+        user: UserId,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO materials (hash, size, uploaded_by, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![hash, size, user, now])?;
+        Ok(())
+    }
+
+    fn insert_material_part(
+        &mut self,
+        hash: &[u8],
+        offset: i64,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("INSERT INTO material_parts (hash, offset, bytes) VALUES (?1, ?2, ?3)")?
+            .execute(params![hash, offset, bytes])?;
+        Ok(())
+    }
+
+    fn set_material_received(
+        &mut self,
+        hash: &[u8],
+        received: i64,
+        complete: bool,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("UPDATE materials SET received = ?2, complete = ?3 WHERE hash = ?1")?
+            .execute(params![hash, received, complete])?;
+        Ok(())
+    }
+
+    fn material_parts(
+        &mut self,
+        hash: &[u8],
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT offset, bytes FROM material_parts \
+                  WHERE hash = ?1 AND offset < ?3 AND offset + length(bytes) > ?2 ORDER BY offset",
+            )?
+            .query_map(params![hash, from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn delete_material(&mut self, hash: &[u8]) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("DELETE FROM material_parts WHERE hash = ?1")?
+            .execute([hash])?;
+        self.tx
+            .prepare_cached("DELETE FROM materials WHERE hash = ?1")?
+            .execute([hash])?;
         Ok(())
     }
 }

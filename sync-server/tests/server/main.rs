@@ -2069,6 +2069,7 @@ fn no_pull_steps_past_a_change_another_instance_commits_later() {
                     inspected,
                 }],
                 daily_bytes: 0,
+                materials: Default::default(),
             }
         };
         // Both documents exist first, so the racing pushes change no readable set (which would
