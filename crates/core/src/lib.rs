@@ -41,6 +41,7 @@ pub mod history;
 pub mod inbox;
 pub mod journal;
 pub mod lessons;
+pub mod materials;
 pub mod model;
 pub mod overruled;
 pub mod pdf;

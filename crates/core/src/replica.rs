@@ -333,6 +333,11 @@ impl Replica {
              SELECT id, ?1 FROM documents WHERE id NOT IN (SELECT doc_id FROM doc_readers)",
             [&owner],
         )?;
+        // So are the materials attached before, still to send.
+        self.conn.execute(
+            "UPDATE material_files SET owner = ?1 WHERE sent = 0 AND owner IS NULL",
+            [&owner],
+        )?;
         let mut used = self.servers_used()?;
         used.retain(|s| s != server);
         used.insert(0, server.to_string());
@@ -1388,6 +1393,11 @@ fn insert_change(
 }
 
 /// The device owner (`server|user`) while someone is signed in.
+/// The owner ("server|user") of the sign-in now, if someone is signed in.
+pub(crate) fn signed_in_owner_of(replica: &Replica) -> Result<Option<String>> {
+    signed_in_owner(&replica.conn)
+}
+
 fn signed_in_owner(conn: &Connection) -> Result<Option<String>> {
     if meta_get(conn, meta::SERVER_USER)?.is_none() {
         return Ok(None);

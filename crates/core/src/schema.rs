@@ -32,6 +32,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0006_shared_device",
         include_str!("../../../migrations/client/0006_shared_device.sql"),
     ),
+    (
+        "0007_materials",
+        include_str!("../../../migrations/client/0007_materials.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
