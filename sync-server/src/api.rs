@@ -10,14 +10,14 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::Path;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::body::Bytes;
-use axum::extract::Path;
 use daftar_protocol::{
     AssignRequest, AssignResponse, Health, LoginRequest, LoginResponse, MAX_BODY_BYTES,
     PROTOCOL_VERSION, REPLICA_HEADER, Role, SyncRequest, SyncResponse,
@@ -49,10 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sync", post(sync))
         .route("/v1/assignments", post(assign))
         .route(daftar_protocol::LIVE_PATH, get(live))
-        .route(
-            "/v1/materials/{hash}",
-            get(material_get).put(material_put),
-        )
+        .route("/v1/materials/{hash}", get(material_get).put(material_put))
         .route("/v1/materials/{hash}/upload", get(material_upload_state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -582,7 +579,13 @@ async fn material_put(
     let limits = state.config().materials;
     let store = state.store().clone();
     let got = blocking(move || {
-        Ok(store.material_append(&user, &q.doc, &hash, offset, &body, &limits, now_ms())?)
+        let part = crate::store::MaterialPart {
+            doc: &q.doc,
+            hash: &hash,
+            offset,
+            bytes: &body,
+        };
+        Ok(store.material_append(&user, &part, &limits, now_ms())?)
     })
     .await?;
     Ok(ApiJson(upload_answer(got.map_err(ApiError::Material)?)))
@@ -607,7 +610,10 @@ async fn material_get(
     };
     let window = daftar_protocol::MATERIAL_CHUNK_BYTES * 4;
     let (from, to) = match range {
-        Some((a, b)) => (a, b.map_or(a.saturating_add(window), |b| b.saturating_add(1))),
+        Some((a, b)) => (
+            a,
+            b.map_or(a.saturating_add(window), |b| b.saturating_add(1)),
+        ),
         None => (0, window),
     };
     let to = to.min(from.saturating_add(window));
@@ -633,7 +639,10 @@ async fn material_get(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/octet-stream"),
     );
-    h.insert(header::ACCEPT_RANGES, header::HeaderValue::from_static("bytes"));
+    h.insert(
+        header::ACCEPT_RANGES,
+        header::HeaderValue::from_static("bytes"),
+    );
     if !whole
         && let Ok(v) = header::HeaderValue::from_str(&format!(
             "bytes {from}-{}/{}",

@@ -48,12 +48,30 @@ pub struct Server {
     pub database: String,
     pub port: u16,
     child: Option<Child>,
+    /// `DAFTAR_SYNC_*` settings the process starts with (its configuration).
+    env: Vec<(String, String)>,
 }
 
 impl Server {
     pub fn start(dir: &Path) -> Result<Server> {
         let db = dir.join("server.db");
         Server::start_on(&db.display().to_string())
+    }
+
+    /// [`Server::start`] with settings (`("DAFTAR_SYNC_MAX_MATERIAL_MIB", "1")`).
+    pub fn start_with(dir: &Path, env: &[(&str, &str)]) -> Result<Server> {
+        let mut s = Server {
+            db: dir.join("server.db"),
+            database: dir.join("server.db").display().to_string(),
+            port: free_port(),
+            child: None,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        s.restart()?;
+        Ok(s)
     }
 
     /// An instance on `database` (a path or a `postgres://` URL) on a port of its own.
@@ -63,6 +81,7 @@ impl Server {
             database: database.to_string(),
             port: free_port(),
             child: None,
+            env: Vec::new(),
         };
         s.restart()?;
         Ok(s)
@@ -85,6 +104,7 @@ impl Server {
             .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port)])
             .env("RUST_LOG", "warn")
             .env("DAFTAR_SYNC_TRUSTED_PROXIES", "127.0.0.1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -233,6 +253,9 @@ pub enum Fault {
     /// Takes the request, answers nothing, and closes after this many milliseconds (a
     /// half-open link: the request may or may not have reached the server).
     Stall(u64),
+    /// Passes both ways, but flips the bits of the reply's byte at this position (a link that
+    /// damages what it carries and no checksum below noticed).
+    Corrupt(usize),
 }
 
 impl Fault {
@@ -244,6 +267,7 @@ impl Fault {
             Fault::CutReply(_) => "replies cut",
             Fault::Delay(_) => "delayed",
             Fault::Stall(_) => "stalled",
+            Fault::Corrupt(_) => "corrupted",
         }
     }
 }
@@ -255,7 +279,7 @@ impl Fault {
 /// bounded.
 pub struct FaultProxy {
     pub port: u16,
-    cut: std::sync::Arc<std::sync::Mutex<Option<usize>>>,
+    cut: std::sync::Arc<std::sync::Mutex<Option<Fault>>>,
     chaos: std::sync::Arc<std::sync::Mutex<Option<rand_chacha::ChaCha8Rng>>>,
     /// Connections per fault, for the figures.
     pub counts: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>>,
@@ -289,7 +313,7 @@ impl FaultProxy {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
                 let fault = match cut.lock().map(|mut c| c.take()).unwrap_or(None) {
-                    Some(n) => Fault::CutReply(n),
+                    Some(f) => f,
                     None => chaos
                         .lock()
                         .ok()
@@ -387,6 +411,11 @@ impl FaultProxy {
             if let Some(d) = delay {
                 std::thread::sleep(d);
             }
+            if let Fault::Corrupt(at) = fault
+                && (sent..sent + n).contains(&at)
+            {
+                buf[at - sent] ^= 0xff;
+            }
             let allowed = match budget {
                 Some(b) => n.min(b.saturating_sub(sent)),
                 None => n,
@@ -431,7 +460,14 @@ impl FaultProxy {
     /// Cuts the reply of the next connection after `bytes` bytes.
     pub fn cut_next_reply(&self, bytes: usize) {
         if let Ok(mut c) = self.cut.lock() {
-            *c = Some(bytes);
+            *c = Some(Fault::CutReply(bytes));
+        }
+    }
+
+    /// Damages the reply of the next connection at byte `at` (one byte, bits flipped).
+    pub fn corrupt_next_reply(&self, at: usize) {
+        if let Ok(mut c) = self.cut.lock() {
+            *c = Some(Fault::Corrupt(at));
         }
     }
 

@@ -5,6 +5,7 @@
 //! Every command accepts `--data-dir` and `--json`. With `--json`, results go to stdout as JSON
 //! and errors to stderr as `{"error": kind, "message": …}`; any failure exits non-zero.
 
+mod materials_cmd;
 mod output;
 mod sync_cmd;
 
@@ -148,6 +149,9 @@ enum Command {
     /// Exchange changes with other replicas by file (USB), without a server.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Course materials: files department heads attach to modules and their topics.
+    #[command(subcommand)]
+    Materials(materials_cmd::MaterialsCommand),
     /// Export a journal: XLSX or CSV in the university's language, or `hemis`, the per-lesson
     /// hand-over keyed by HEMIS ids (CSV).
     Export {
@@ -1210,6 +1214,7 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
         Command::Login(args) => sync_cmd::login(&dir, args, out),
         Command::Logout => sync_cmd::logout(&dir, out),
         Command::Sync(args) => sync_cmd::sync(&dir, args, out),
+        Command::Materials(command) => materials_cmd::run(&dir, command, out),
         Command::Status => sync_cmd::status(&dir, out),
         Command::DebugMarkLoop {
             journal,

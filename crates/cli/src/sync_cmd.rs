@@ -36,9 +36,13 @@ pub struct SyncArgs {
     /// With --watch: seconds between syncs when nothing happens.
     #[arg(long, default_value_t = 60)]
     interval: u64,
+    /// Exchange changes only; leave course materials' files for later (`daftar materials
+    /// fetch`).
+    #[arg(long)]
+    no_materials: bool,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
@@ -124,7 +128,7 @@ pub fn logout(dir: &Path, out: &Out) -> Result<()> {
     out.ok("Signed out")
 }
 
-fn transport_for(r: &Replica) -> Result<Transport> {
+pub fn transport_for(r: &Replica) -> Result<Transport> {
     let (server, user) = signed_in(r)?;
     let token = find_token(&token_key(r, &server, &user))?.ok_or(ClientError::NotSignedIn)?;
     Ok(Transport::new(&server, &r.device_hex(), Some(token))?)
@@ -144,7 +148,26 @@ pub fn sync(dir: &Path, args: SyncArgs, out: &Out) -> Result<()> {
     }));
     bar.finish();
     let summary = summary?;
-    out.value(&summary, || {
+    // The files after the marks: a file cut off on a weak link never holds the marks back,
+    // and what it moved stays (the next sync goes on from there).
+    let materials = if args.no_materials {
+        None
+    } else {
+        Some(
+            crate::materials_cmd::move_files(&rt, &replica, &transport, out).map_err(|e| {
+                e.context(format!(
+                    "the marks are synced ({} sent, {} received), but course materials' files did not all move",
+                    summary.pushed, summary.pulled
+                ))
+            }),
+        )
+        .transpose()?
+    };
+    let mut value = serde_json::to_value(&summary)?;
+    if let (Some(map), Some(m)) = (value.as_object_mut(), &materials) {
+        map.insert("materials".into(), serde_json::to_value(m)?);
+    }
+    out.value(&value, || {
         let mut s = format!(
             "Synced: {} changes sent, {} received in {} round trip(s), {} bytes up, {} bytes down",
             summary.pushed,
@@ -159,6 +182,13 @@ pub fn sync(dir: &Path, args: SyncArgs, out: &Out) -> Result<()> {
                 summary.refused,
                 summary.refusals.join("; ")
             ));
+        }
+        if let Some(m) = materials
+            .as_ref()
+            .filter(|m| m.sent + m.fetched + m.waiting > 0)
+        {
+            s.push('\n');
+            s.push_str(&crate::materials_cmd::summary_text(m));
         }
         s
     })

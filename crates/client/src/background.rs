@@ -35,6 +35,8 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     /// Machine-readable kind of the last error (`offline`, `unauthorized`…).
     pub last_error_kind: Option<String>,
+    /// The course material moving now, while files go up or come down after a sync.
+    pub material: Option<crate::materials::MaterialProgress>,
 }
 
 /// Timing of the loop.
@@ -231,6 +233,8 @@ pub fn spawn(replica: Arc<Mutex<Replica>>, transport: Transport, config: LoopCon
         now: now.clone(),
         stop: stop.clone(),
     };
+    // Files move after a sync that worked, on a task of their own: never in the way of marks.
+    let moving = Arc::new(std::sync::atomic::AtomicBool::new(false));
     tokio::spawn(async move {
         let mut backoff = Backoff::new(config.min_backoff, config.max_backoff);
         let mut delay = Duration::ZERO; // sync on start
@@ -308,6 +312,27 @@ pub fn spawn(replica: Arc<Mutex<Replica>>, transport: Transport, config: LoopCon
             let mut next = replica_status(&replica, Some(&server));
             next.running = false;
             next.progress = None;
+            next.material = tx.borrow().material.clone();
+            if result.is_ok() && !moving.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                let (replica, transport, tx, moving) = (
+                    replica.clone(),
+                    transport.clone(),
+                    tx.clone(),
+                    moving.clone(),
+                );
+                tokio::spawn(async move {
+                    let status = tx.clone();
+                    let moved = crate::materials::transfer(&replica, &transport, |p| {
+                        status.send_modify(|s| s.material = Some(p.clone()));
+                    })
+                    .await;
+                    if let Err(e) = &moved {
+                        tracing::info!(error = e.kind(), "course materials wait for the next sync");
+                    }
+                    tx.send_modify(|s| s.material = None);
+                    moving.store(false, std::sync::atomic::Ordering::SeqCst);
+                });
+            }
             offline = matches!(result, Err(ClientError::Offline { .. }));
             listening = result.is_ok();
             match result {

@@ -15,6 +15,7 @@ pub mod background;
 pub mod credentials;
 pub mod engine;
 pub mod hemis;
+pub mod materials;
 pub mod signin;
 pub mod transport;
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use daftar_protocol::{
     AssignRequest, AssignResponse, COMPRESS_ABOVE_BYTES, CONTENT_ENCODING_ZSTD, ErrorBody,
-    ErrorCode, LoginRequest, LoginResponse, MAX_RESPONSE_BYTES, REPLICA_HEADER, SyncRequest,
-    SyncResponse,
+    ErrorCode, LoginRequest, LoginResponse, MAX_RESPONSE_BYTES, MaterialUpload, REPLICA_HEADER,
+    SyncRequest, SyncResponse,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -159,8 +159,122 @@ impl Transport {
             return serde_json::from_slice(&bytes)
                 .map_err(|e| ClientError::Protocol(e.to_string()));
         }
-        let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
-        Err(match body {
+        Err(error_of(status, &bytes))
+    }
+
+    /// `path` with the replica header and the token.
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .header(REPLICA_HEADER, &self.replica);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        req
+    }
+
+    fn offline(&self, e: &reqwest::Error) -> ClientError {
+        ClientError::Offline {
+            server: self.base.clone(),
+            reason: short_reason(e),
+        }
+    }
+
+    fn material_path(doc: &str, hash: &str, tail: &str) -> String {
+        let doc: String = doc
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                b => format!("%{b:02X}"),
+            })
+            .collect();
+        format!("{}/{hash}{tail}?doc={doc}", daftar_protocol::MATERIALS_PATH)
+    }
+
+    /// How much of material `hash` of module `doc` the server holds.
+    pub async fn material_state(&self, doc: &str, hash: &str) -> Result<MaterialUpload> {
+        self.send::<(), MaterialUpload>(
+            reqwest::Method::GET,
+            &Self::material_path(doc, hash, "/upload"),
+            None,
+        )
+        .await
+    }
+
+    /// Sends the part of an upload that starts at `offset` (raw bytes: files are mostly
+    /// compressed already).
+    pub async fn material_put(
+        &self,
+        doc: &str,
+        hash: &str,
+        offset: u64,
+        bytes: Vec<u8>,
+    ) -> Result<MaterialUpload> {
+        let path = format!("{}&offset={offset}", Self::material_path(doc, hash, ""));
+        let up = bytes.len() as u64;
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        self.counters.bytes_up.fetch_add(up, Ordering::Relaxed);
+        let resp = self
+            .request(reqwest::Method::PUT, &path)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|e| self.offline(&e))?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| self.offline(&e))?;
+        self.counters
+            .bytes_down
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        if status.is_success() {
+            return serde_json::from_slice(&body).map_err(|e| ClientError::Protocol(e.to_string()));
+        }
+        Err(error_of(status, &body))
+    }
+
+    /// Bytes `[from, to)` of a material (the server may answer fewer; never more).
+    pub async fn material_get(&self, doc: &str, hash: &str, from: u64, to: u64) -> Result<Vec<u8>> {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let resp = self
+            .request(reqwest::Method::GET, &Self::material_path(doc, hash, ""))
+            .header(
+                reqwest::header::RANGE,
+                format!("bytes={from}-{}", to.saturating_sub(1)),
+            )
+            .send()
+            .await
+            .map_err(|e| self.offline(&e))?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| self.offline(&e))?;
+        self.counters
+            .bytes_down
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        if !status.is_success() {
+            return Err(error_of(status, &body));
+        }
+        if status == reqwest::StatusCode::PARTIAL_CONTENT || from == 0 {
+            let want = (to - from) as usize;
+            if body.len() > want {
+                return Err(ClientError::Protocol(
+                    "the server sent more of the file than was asked for".into(),
+                ));
+            }
+            return Ok(body.to_vec());
+        }
+        Err(ClientError::Protocol(
+            "the server did not answer the part of the file asked for".into(),
+        ))
+    }
+}
+
+/// The error a failed answer carries, from its body when it has one.
+fn error_of(status: reqwest::StatusCode, bytes: &[u8]) -> ClientError {
+    let body: Option<ErrorBody> = serde_json::from_slice(bytes).ok();
+    {
+        match body {
             Some(ErrorBody { error, message }) => match error {
                 ErrorCode::Unauthorized => ClientError::Unauthorized,
                 ErrorCode::BadCredentials => ClientError::BadCredentials,
@@ -173,9 +287,11 @@ impl Transport {
                 message: format!("HTTP {status}"),
             },
             None => ClientError::Protocol(format!("HTTP {status} without an error body")),
-        })
+        }
     }
+}
 
+impl Transport {
     pub async fn login(&self, user: &str, password: &str) -> Result<LoginResponse> {
         let req = LoginRequest {
             user: user.to_string(),

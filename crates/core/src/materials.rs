@@ -246,7 +246,12 @@ impl Replica {
         Ok(out)
     }
 
-    fn material_view(&self, module_doc: &str, hash: String, value: MaterialValue) -> Result<Material> {
+    fn material_view(
+        &self,
+        module_doc: &str,
+        hash: String,
+        value: MaterialValue,
+    ) -> Result<Material> {
         type Row = (i64, bool, bool, Option<String>);
         let row: Option<Row> = self
             .conn()
@@ -290,13 +295,44 @@ impl Replica {
         })
     }
 
+    /// The material a person names: by its hash or the hash's first 8 or more characters, or
+    /// by its file name (any case), among the modules they may read.
+    pub fn resolve_material(&mut self, name: &str) -> Result<Material> {
+        let wanted = name.trim();
+        let lower = wanted.to_lowercase();
+        let all = self.materials(None)?;
+        let mut found: Vec<&Material> = all
+            .iter()
+            .filter(|m| {
+                (wanted.len() >= 8 && m.hash.starts_with(&lower)) || m.name.to_lowercase() == lower
+            })
+            .collect();
+        found.dedup_by(|a, b| a.hash == b.hash);
+        match found.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(CoreError::not_found("material", wanted)),
+            many => Err(CoreError::Ambiguous {
+                what: "materials",
+                id: wanted.to_string(),
+                candidates: many
+                    .iter()
+                    .map(|m| format!("{} ({})", m.name, &m.hash[..8]))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+
     /// The bytes of a material a module the person signed in may read describes, once all of
     /// it is here.
     pub fn material_bytes(&mut self, hash: &str) -> Result<(Material, Vec<u8>)> {
         let Some(material) = self.materials(None)?.into_iter().find(|m| m.hash == hash) else {
             return Err(CoreError::not_found("material", hash));
         };
-        if !matches!(material.status, MaterialStatus::Here | MaterialStatus::Sending) {
+        if !matches!(
+            material.status,
+            MaterialStatus::Here | MaterialStatus::Sending
+        ) {
             return Err(CoreError::invalid(
                 "material",
                 format!(
@@ -369,7 +405,8 @@ impl Replica {
         if waiting.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(self.transfers()?
+        Ok(self
+            .transfers()?
             .into_iter()
             .filter(|t| waiting.contains(&t.hash))
             .collect())
@@ -477,7 +514,10 @@ impl Replica {
                 tx.execute("DELETE FROM material_parts WHERE hash = ?1", [hash])?;
                 tx.execute(
                     "UPDATE material_files SET received = 0, problem = ?2 WHERE hash = ?1",
-                    params![hash, "the file arrived damaged (its hash did not match) and is fetched again"],
+                    params![
+                        hash,
+                        "the file arrived damaged (its hash did not match) and is fetched again"
+                    ],
                 )?;
                 tx.commit()?;
                 return Err(CoreError::invalid(

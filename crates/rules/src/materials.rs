@@ -6,7 +6,7 @@
 //! refuse a description past its limits and to know which file a module lets whom read, the
 //! replica to list them and to know what to fetch.
 
-use automerge::{ReadDoc, ROOT};
+use automerge::{ROOT, ReadDoc};
 use serde::{Deserialize, Serialize};
 
 use crate::values::InvalidValue;
@@ -70,7 +70,10 @@ impl MaterialValue {
             ));
         }
         if self.mime.as_ref().is_some_and(|m| m.len() > 100) {
-            return Err(InvalidValue::new("type", "a media type is at most 100 characters"));
+            return Err(InvalidValue::new(
+                "type",
+                "a media type is at most 100 characters",
+            ));
         }
         Ok(())
     }
@@ -78,7 +81,10 @@ impl MaterialValue {
 
 /// Whether `key` names a material: the lowercase hex SHA-256 of its bytes.
 pub fn is_hash_key(key: &str) -> bool {
-    key.len() == 64 && key.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    key.len() == 64
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The materials a module document describes, by hash (descriptions that do not read are left
@@ -191,8 +197,16 @@ mod tests {
         let ok = vec![("a".into(), m("a", 10)), ("b".into(), m("b", 10))];
         assert_eq!(refuse_over_limits(&ok, &limits), None);
         let big = vec![("a".into(), m("big.pdf", 11))];
-        assert!(refuse_over_limits(&big, &limits).unwrap().contains("big.pdf"));
+        assert!(
+            refuse_over_limits(&big, &limits)
+                .expect("refused")
+                .contains("big.pdf")
+        );
         let many: Vec<_> = (0..3).map(|i| (i.to_string(), m("x", 10))).collect();
-        assert!(refuse_over_limits(&many, &limits).unwrap().contains("per module"));
+        assert!(
+            refuse_over_limits(&many, &limits)
+                .expect("refused")
+                .contains("per module")
+        );
     }
 }

@@ -21,9 +21,9 @@ use daftar_protocol::{DocKind, DocMeta, ErrorCode, Role};
 use daftar_rules::{WriteFacts, Writer};
 
 use super::{
-    AssignOutcome, ChangeHash, IncomingChange, LoginAttempt, MaterialRefusal, MaterialState,
-    NewSession, NewUser, PullOutcome, PullRequest, PushBatch, PushOutcome, Refused, Store,
-    StoreError, StoredChange, TeacherRef, User, UserId,
+    AssignOutcome, ChangeHash, IncomingChange, LoginAttempt, MaterialPart, MaterialRefusal,
+    MaterialState, NewSession, NewUser, PullOutcome, PullRequest, PushBatch, PushOutcome, Refused,
+    Store, StoreError, StoredChange, TeacherRef, User, UserId,
 };
 
 /// A newly readable document with fewer changes than this goes out change by change: a
@@ -1473,15 +1473,12 @@ impl<B: Backend> Store for Engine<B> {
     fn material_append(
         &self,
         user: &User,
-        doc: &str,
-        hash: &ChangeHash,
-        offset: u64,
-        bytes: &[u8],
+        part: &MaterialPart<'_>,
         limits: &daftar_rules::materials::MaterialLimits,
         now: i64,
     ) -> Result<Result<MaterialState, MaterialRefusal>, StoreError> {
         self.backend.transaction(Mode::Write, |tx| {
-            append_material(tx, user, doc, hash, offset, bytes, limits, now)
+            append_material(tx, user, part, limits, now)
         })
     }
 
@@ -1583,17 +1580,19 @@ fn material_state_of(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn append_material(
     tx: &mut dyn Tx,
     user: &User,
-    doc: &str,
-    hash: &ChangeHash,
-    offset: u64,
-    bytes: &[u8],
+    part: &MaterialPart<'_>,
     limits: &daftar_rules::materials::MaterialLimits,
     now: i64,
 ) -> Result<Result<MaterialState, MaterialRefusal>, StoreError> {
+    let MaterialPart {
+        doc,
+        hash,
+        offset,
+        bytes,
+    } = *part;
     let described = match described_material(tx, user, doc, hash)? {
         Ok(d) => d,
         Err(refusal) => return Ok(Err(refusal)),

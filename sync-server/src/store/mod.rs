@@ -182,6 +182,15 @@ pub struct MaterialState {
     pub complete: bool,
 }
 
+/// One part of an upload: module `doc`'s material `hash`, `bytes` from `offset`.
+#[derive(Debug, Clone, Copy)]
+pub struct MaterialPart<'a> {
+    pub doc: &'a str,
+    pub hash: &'a ChangeHash,
+    pub offset: u64,
+    pub bytes: &'a [u8],
+}
+
 /// Why a material request is not carried out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MaterialRefusal {
@@ -438,16 +447,13 @@ pub trait Store: Send + Sync + 'static {
         hash: &ChangeHash,
     ) -> Result<Result<MaterialState, MaterialRefusal>, StoreError>;
 
-    /// Appends the next part of an upload (`offset` must be where the received bytes end),
-    /// for a user who may write the module's materials, within `limits`. The last part checks
-    /// the hash: on a mismatch every byte is dropped.
+    /// Appends the next part of an upload (`part.offset` must be where the received bytes
+    /// end), for a user who may write the module's materials, within `limits`. The last part
+    /// checks the hash: on a mismatch every byte is dropped.
     fn material_append(
         &self,
         user: &User,
-        doc: &str,
-        hash: &ChangeHash,
-        offset: u64,
-        bytes: &[u8],
+        part: &MaterialPart<'_>,
         limits: &daftar_rules::materials::MaterialLimits,
         now: i64,
     ) -> Result<Result<MaterialState, MaterialRefusal>, StoreError>;

@@ -23,6 +23,7 @@ use daftar_sync_server::{
 };
 use reqwest::StatusCode;
 
+mod materials;
 mod trust;
 
 struct Server {

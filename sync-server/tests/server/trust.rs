@@ -59,6 +59,7 @@ fn sample(shape: ValueShape, writer: &str, second: bool) -> String {
         ValueShape::Resolution => format!(r#"{{"by":"{writer}","value":"x{n}"}}"#),
         ValueShape::OpeningRequest => format!(r#"{{"reason":"the lesson was moved ({n})"}}"#),
         ValueShape::Opening => format!(r#"{{"until":"2026-12-1{n}"}}"#),
+        ValueShape::Material => format!(r#"{{"n":"ma'ruza {n}.pdf","z":{n}000}}"#),
     }
 }
 
@@ -129,6 +130,11 @@ async fn every_role_part_and_operation_follows_the_rule_table() {
                     // Scores and absences have the shape of their place (control/sitting/student).
                     let key = match (part.map, part.keys) {
                         ("scores", None) => format!("ON1/1/{map}-{op:?}-{name}"),
+                        // A material's place is the SHA-256 of its bytes.
+                        ("materials", None) => {
+                            use sha2::Digest as _;
+                            hex::encode(sha2::Sha256::digest(format!("{op:?}-{name}")))
+                        }
                         (_, Some(p)) if p == daftar_rules::assessment::ABSENT_PREFIX => {
                             format!("{p}1/{map}-{op:?}-{name}")
                         }
