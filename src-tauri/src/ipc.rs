@@ -689,9 +689,68 @@ pub struct ModuleDetail {
     pub hours: Vec<ModuleHours>,
     pub controls: Vec<ModuleControl>,
     pub topics: Vec<ModuleTopic>,
+    /// Files attached to the module and its topics.
+    pub materials: Vec<ModuleMaterial>,
     pub editable: bool,
     /// The university's own training types (code → HEMIS name).
     pub local_types: std::collections::BTreeMap<String, String>,
+}
+
+/// A course material of a module, and whether its file is on this computer.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ModuleMaterial {
+    /// The SHA-256 of the file (hex): what `openMaterial` and `removeMaterial` take.
+    pub hash: String,
+    pub name: String,
+    #[ts(type = "number")]
+    pub size: u64,
+    pub mime: Option<String>,
+    pub topic: Option<String>,
+    pub topic_name: Option<String>,
+    /// `here` (opens), `sending` (here, still going to the server), `partial`, `missing`.
+    pub status: String,
+    #[ts(type = "number")]
+    pub received: u64,
+    /// What held the last transfer back, in words (English).
+    pub problem: Option<String>,
+}
+
+/// Department head: attach the file at `path` to a module (and a topic).
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachMaterialRequest {
+    pub module: String,
+    pub path: String,
+    pub topic: Option<String>,
+}
+
+/// The system's open dialog for a file to attach (`title` in the UI's language).
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ChooseMaterialFileRequest {
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoveMaterialRequest {
+    pub module: String,
+    pub hash: String,
+}
+
+/// Open a material's file with the system's viewer.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenMaterialRequest {
+    pub hash: String,
+}
+
+/// Where the opened file was written.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenedMaterial {
+    pub path: String,
 }
 
 #[derive(Debug, Clone, Deserialize, TS)]
@@ -1123,6 +1182,12 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         ModuleDetail,
         AddTopicRequest,
         RenameTopicRequest,
+        ModuleMaterial,
+        AttachMaterialRequest,
+        ChooseMaterialFileRequest,
+        RemoveMaterialRequest,
+        OpenMaterialRequest,
+        OpenedMaterial,
         ListGroupsRequest,
         GroupSummary,
         GetGroupRequest,

@@ -81,6 +81,33 @@ pub fn file_name_part(s: &str) -> String {
     cleaned.trim_matches(['-', '_', '.']).to_string()
 }
 
+/// Opens `path` with the program the system opens such files with (`xdg-open`, `open`,
+/// `start`), or with `DAFTAR_OPENER` when set. Does not wait for the viewer.
+pub fn open_with_system_viewer(path: &std::path::Path) -> std::io::Result<()> {
+    let mut command = match std::env::var_os("DAFTAR_OPENER") {
+        Some(opener) => std::process::Command::new(opener),
+        None if cfg!(target_os = "macos") => std::process::Command::new("open"),
+        None if cfg!(windows) => {
+            let mut c = std::process::Command::new("cmd");
+            c.args(["/C", "start", ""]);
+            c
+        }
+        None => std::process::Command::new("xdg-open"),
+    };
+    command
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(|mut child| {
+            // Reaped when the viewer (or the launcher) exits.
+            std::thread::spawn(move || {
+                let _ = child.wait();
+            });
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

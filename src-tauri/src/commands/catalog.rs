@@ -8,9 +8,10 @@ use tauri::{AppHandle, State};
 use crate::commands::journal::summary_of;
 use crate::error::{IpcError, IpcResult};
 use crate::ipc::{
-    AddTopicRequest, GetGroupRequest, GetModuleRequest, GroupDetail, GroupSummary,
-    ListGroupsRequest, ListModulesRequest, ModuleControl, ModuleDetail, ModuleHours, ModuleSummary,
-    ModuleTopic, RenameTopicRequest, RosterStudent,
+    AddTopicRequest, AttachMaterialRequest, ChooseMaterialFileRequest, ChosenPath, GetGroupRequest,
+    GetModuleRequest, GroupDetail, GroupSummary, ListGroupsRequest, ListModulesRequest,
+    ModuleControl, ModuleDetail, ModuleHours, ModuleMaterial, ModuleSummary, ModuleTopic,
+    OpenMaterialRequest, OpenedMaterial, RemoveMaterialRequest, RenameTopicRequest, RosterStudent,
 };
 use crate::session;
 use crate::state::AppState;
@@ -37,8 +38,29 @@ pub async fn list_modules(
         .collect())
 }
 
-fn module_detail(r: &Replica, module: &str, editable: bool) -> IpcResult<ModuleDetail> {
+fn module_detail(r: &mut Replica, module: &str, editable: bool) -> IpcResult<ModuleDetail> {
     let m = r.module(module)?;
+    let materials = r
+        .materials(Some(module))?
+        .into_iter()
+        .map(|x| ModuleMaterial {
+            status: match x.status {
+                daftar_core::materials::MaterialStatus::Here => "here",
+                daftar_core::materials::MaterialStatus::Sending => "sending",
+                daftar_core::materials::MaterialStatus::Partial => "partial",
+                daftar_core::materials::MaterialStatus::Missing => "missing",
+            }
+            .to_string(),
+            hash: x.hash,
+            name: x.name,
+            size: x.size,
+            mime: x.mime,
+            topic: x.topic,
+            topic_name: x.topic_name,
+            received: x.received,
+            problem: x.problem,
+        })
+        .collect();
     Ok(ModuleDetail {
         id: m.id,
         subject: m.subject,
@@ -70,6 +92,7 @@ fn module_detail(r: &Replica, module: &str, editable: bool) -> IpcResult<ModuleD
                 position: t.position,
             })
             .collect(),
+        materials,
         editable,
         local_types: r.training_types()?,
     })
@@ -82,8 +105,8 @@ pub async fn get_module(
     req: GetModuleRequest,
 ) -> IpcResult<ModuleDetail> {
     let editable = crate::state::capabilities_of(&state.replica())?.edit_modules;
-    let r = state.replica();
-    module_detail(&r, &req.module, editable)
+    let mut r = state.replica();
+    module_detail(&mut r, &req.module, editable)
 }
 
 fn require_module_editor(state: &AppState) -> IpcResult<()> {
@@ -107,7 +130,7 @@ pub async fn add_topic(
     let detail = {
         let mut r = state.replica();
         r.add_topic(&req.module, &req.name, req.lesson_type.as_deref())?;
-        module_detail(&r, &req.module, true)?
+        module_detail(&mut r, &req.module, true)?
     };
     session::after_edit(&app, &state);
     Ok(detail)
@@ -124,10 +147,106 @@ pub async fn rename_topic(
     let detail = {
         let mut r = state.replica();
         r.rename_topic(&req.module, &req.topic, &req.name)?;
-        module_detail(&r, &req.module, true)?
+        module_detail(&mut r, &req.module, true)?
     };
     session::after_edit(&app, &state);
     Ok(detail)
+}
+
+/// The system's open dialog for a file to attach to a module; answers the chosen path, or null.
+#[tauri::command]
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn choose_material_file(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: ChooseMaterialFileRequest,
+) -> IpcResult<ChosenPath> {
+    use tauri_plugin_dialog::DialogExt;
+    require_module_editor(&state)?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut dialog = app.dialog().file().set_title(req.title.trim()).add_filter(
+        "PDF, slides, documents",
+        &[
+            "pdf", "ppt", "pptx", "doc", "docx", "xls", "xlsx", "odt", "odp", "ods", "rtf", "txt",
+            "djvu", "jpg", "jpeg", "png", "mp4", "mp3", "zip",
+        ],
+    );
+    if let Some(window) = tauri::Manager::get_webview_window(&app, "main") {
+        dialog = dialog.set_parent(&window);
+    }
+    dialog.pick_file(move |chosen| {
+        let _ = tx.send(chosen);
+    });
+    let chosen = rx
+        .await
+        .map_err(|_| IpcError::internal("the open dialog closed without an answer"))?;
+    let path = match chosen {
+        None => None,
+        Some(p) => Some(
+            p.into_path()
+                .map_err(|e| IpcError::invalid("path", format!("cannot read that file: {e}")))?
+                .display()
+                .to_string(),
+        ),
+    };
+    Ok(ChosenPath { path })
+}
+
+/// Department head: attach a file to a module (saved here at once with its description; the
+/// bytes go to the server after the next sync's marks).
+#[tauri::command]
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn attach_material(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: AttachMaterialRequest,
+) -> IpcResult<ModuleDetail> {
+    require_module_editor(&state)?;
+    let detail = {
+        let mut r = state.replica();
+        r.attach_material(
+            &req.module,
+            std::path::Path::new(req.path.trim()),
+            req.topic.as_deref(),
+        )?;
+        module_detail(&mut r, &req.module, true)?
+    };
+    session::after_edit(&app, &state);
+    Ok(detail)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn remove_material(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    req: RemoveMaterialRequest,
+) -> IpcResult<ModuleDetail> {
+    require_module_editor(&state)?;
+    let detail = {
+        let mut r = state.replica();
+        r.remove_material(&req.module, &req.hash)?;
+        module_detail(&mut r, &req.module, true)?
+    };
+    session::after_edit(&app, &state);
+    Ok(detail)
+}
+
+/// Writes a material's file into the data folder's `materials` and opens it with the system's
+/// viewer (`DAFTAR_OPENER` names another program, for tests).
+#[tauri::command]
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn open_material(
+    state: State<'_, AppState>,
+    req: OpenMaterialRequest,
+) -> IpcResult<OpenedMaterial> {
+    let folder = state.data_dir.join("materials");
+    let path = state.replica().save_material(&req.hash, &folder)?;
+    crate::paths::open_with_system_viewer(&path)
+        .map_err(|e| IpcError::internal(format!("cannot open {}: {e}", path.display())))?;
+    Ok(OpenedMaterial {
+        path: path.display().to_string(),
+    })
 }
 
 #[tauri::command]

@@ -47,6 +47,9 @@ import type { JournalVersion } from "./bindings/JournalVersion";
 import type { MarkCellRequest } from "./bindings/MarkCellRequest";
 import type { MarkLessonRequest } from "./bindings/MarkLessonRequest";
 import type { ModuleDetail } from "./bindings/ModuleDetail";
+import type { AttachMaterialRequest } from "./bindings/AttachMaterialRequest";
+import type { RemoveMaterialRequest } from "./bindings/RemoveMaterialRequest";
+import type { OpenedMaterial } from "./bindings/OpenedMaterial";
 import type { ModuleSummary } from "./bindings/ModuleSummary";
 import type { RenameTopicRequest } from "./bindings/RenameTopicRequest";
 import type { ResolutionEntry } from "./bindings/ResolutionEntry";
@@ -81,6 +84,7 @@ export type * from "./bindings/PlannedHours";
 export type * from "./bindings/DebtorEntry";
 export type * from "./bindings/HemisImportResult";
 export type * from "./bindings/ModuleDetail";
+export type * from "./bindings/ModuleMaterial";
 export type * from "./bindings/ModuleSummary";
 export type * from "./bindings/ModuleTopic";
 export type * from "./bindings/ResolutionEntry";
@@ -140,6 +144,10 @@ export const api = {
   getModule: (module: string) => call<ModuleDetail>("get_module", { module }),
   addTopic: (req: AddTopicRequest) => call<ModuleDetail>("add_topic", req),
   renameTopic: (req: RenameTopicRequest) => call<ModuleDetail>("rename_topic", req),
+  chooseMaterialFile: (title: string) => call<ChosenPath>("choose_material_file", { title }),
+  attachMaterial: (req: AttachMaterialRequest) => call<ModuleDetail>("attach_material", req),
+  removeMaterial: (req: RemoveMaterialRequest) => call<ModuleDetail>("remove_material", req),
+  openMaterial: (hash: string) => call<OpenedMaterial>("open_material", { hash }),
   listGroups: () => call<GroupSummary[]>("list_groups", {}),
   getGroup: (group: string) => call<GroupDetail>("get_group", { group }),
 

@@ -1,9 +1,10 @@
 // Course modules: topics in order, hours per lesson type, the control plan. Department heads
 // (and administrators) add and rename topics.
 
-import { api, type ModuleDetail, type ModuleSummary } from "../ipc";
+import { api, type ModuleDetail, type ModuleMaterial, type ModuleSummary } from "../ipc";
 import { app, registerScreen } from "../app";
 import { h, tx, raw, button, clear, option, setPlaceholder, setTitle } from "../dom";
+import { t } from "../i18n";
 import type { Key } from "../i18n";
 import { normalize } from "./journals";
 import { lessonTypeEl } from "../marks";
@@ -149,4 +150,83 @@ function renderDetail(el: HTMLElement, m: ModuleDetail): void {
     section.append(tx("p", "modules.readOnly", undefined, { class: "muted small" }));
   }
   el.append(section);
+  el.append(materialsSection(el, m));
+}
+
+/** A file's size as people read it. */
+export function sizeText(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${bytes} B`;
+}
+
+function materialStatus(x: ModuleMaterial): HTMLElement {
+  const pct = Math.floor((x.received * 100) / Math.max(1, x.size));
+  const el = tx("span", `materials.status.${x.status}` as Key, { pct }, { class: `chip material-${x.status}` });
+  if (x.problem) el.title = x.problem;
+  return el;
+}
+
+/** The module's files: open one with the system's viewer; the head attaches and removes. */
+function materialsSection(root: HTMLElement, m: ModuleDetail): HTMLElement {
+  const list = h("ul", { class: "materials", "data-testid": "module-materials" });
+  for (const x of m.materials) {
+    const open = h("button", { type: "button", class: "btn btn-link", "data-testid": "material-open", "data-hash": x.hash });
+    open.append(raw("span", x.name));
+    open.disabled = x.status !== "here" && x.status !== "sending";
+    setTitle(open, open.disabled ? "materials.notHereHint" : "materials.openHint");
+    open.addEventListener("click", async () => {
+      try {
+        await api.openMaterial(x.hash);
+        app.toast("materials.opened");
+      } catch (e) {
+        app.showError(e);
+      }
+    });
+    const li = h(
+      "li",
+      { "data-material": x.hash },
+      open,
+      raw("span", sizeText(x.size), { class: "muted small" }),
+      x.topicName ? raw("span", x.topicName, { class: "chip" }) : null,
+      materialStatus(x),
+    );
+    if (m.editable) {
+      const remove = h("button", { type: "button", class: "btn btn-link small", "data-testid": "material-remove" });
+      remove.append(tx("span", "materials.remove"));
+      remove.addEventListener("click", async () => {
+        try {
+          renderDetail(root, await api.removeMaterial({ module: m.id, hash: x.hash }));
+          app.toast("materials.removed");
+        } catch (e) {
+          app.showError(e);
+        }
+      });
+      li.append(remove);
+    }
+    list.append(li);
+  }
+  if (m.materials.length === 0) list.append(tx("li", "materials.none", undefined, { class: "muted" }));
+  const section = h("section", {}, h("div", { class: "section-head" }, tx("h3", "materials.title", { n: m.materials.length })), list);
+  if (m.editable) {
+    const topic = h("select", { class: "input", "data-testid": "material-topic" });
+    topic.append(option("", "materials.wholeModule"));
+    for (const tp of m.topics) {
+      const o = h("option", { value: tp.id });
+      o.textContent = tp.name;
+      topic.append(o);
+    }
+    const attach = button("materials.attach", async () => {
+      try {
+        const chosen = await api.chooseMaterialFile(t("materials.chooseTitle"));
+        if (!chosen.path) return;
+        renderDetail(root, await api.attachMaterial({ module: m.id, path: chosen.path, topic: topic.value || null }));
+        app.toast("materials.attached");
+      } catch (e) {
+        app.showError(e);
+      }
+    }, { class: "btn btn-primary", "data-testid": "material-attach" });
+    section.append(h("div", { class: "form-row add-topic" }, topic, attach), tx("p", "materials.attachHint", undefined, { class: "muted small" }));
+  }
+  return section;
 }
