@@ -168,6 +168,20 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     /// `offline`, `unauthorized`, `forbidden`, `server`, `noToken`…
     pub last_error_kind: Option<String>,
+    /// The course material's file moving now (after a sync), if one is.
+    pub material: Option<MaterialTransfer>,
+}
+
+/// A course material's file on its way up or down.
+#[derive(Debug, Clone, Serialize, TS, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MaterialTransfer {
+    pub name: String,
+    #[ts(type = "number")]
+    pub done: u64,
+    #[ts(type = "number")]
+    pub size: u64,
+    pub upload: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, TS)]
@@ -1146,6 +1160,7 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         SignInResponse,
         SignOutRequest,
         SyncStatus,
+        MaterialTransfer,
         GetSyncStatusRequest,
         SyncNowRequest,
         ListJournalsRequest,

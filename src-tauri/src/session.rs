@@ -49,6 +49,12 @@ fn to_ipc(s: &background::SyncStatus, r: &Replica) -> ipc::SyncStatus {
         }),
         last_error: s.last_error.clone(),
         last_error_kind: s.last_error_kind.clone(),
+        material: s.material.as_ref().map(|m| ipc::MaterialTransfer {
+            name: m.name.clone(),
+            done: m.done,
+            size: m.size,
+            upload: m.upload,
+        }),
     }
 }
 

@@ -249,7 +249,10 @@ class App {
     else setText($.last, "status.notSignedIn");
     if (s.running && s.progress) setText($.progress, "status.progress", { sent: s.progress.pushed, received: s.progress.pulled });
     else if (s.running) setText($.progress, "status.starting");
-    else blank($.progress);
+    else if (s.material) {
+      const pct = Math.floor((s.material.done * 100) / Math.max(1, s.material.size));
+      setText($.progress, s.material.upload ? "status.materialUp" : "status.materialDown", { name: s.material.name, pct });
+    } else blank($.progress);
     if (s.lastError && !s.running) {
       const kindKey = `syncError.${s.lastErrorKind ?? "other"}`;
       if (isKey(kindKey)) setText($.error, kindKey);
