@@ -161,6 +161,36 @@ fn a_head_s_file_reaches_the_module_s_teachers_and_no_one_else() {
         "the same bytes"
     );
 
+    // In the background: the sync loop (`daftar sync --watch`, the app's loop) fetches the
+    // file after the marks, on its own.
+    let laptop = {
+        let mut c = Client::new(tmp.path().join("anvar-laptop"));
+        c.ok(&["init", "--university", "tatu"]);
+        c.login(&server, "anvar", "anvar-pw");
+        c
+    };
+    let mut watch = laptop.spawn(&["sync", "--watch", "--interval", "30"]);
+    let started = Instant::now();
+    let arrived = loop {
+        let here = laptop
+            .json(&["materials", "list"])
+            .as_array()
+            .is_some_and(|l| l.len() == 1 && l[0]["status"] == "here");
+        if here || started.elapsed() > Duration::from_secs(60) {
+            break here;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    daftar_tests::terminate(&mut watch);
+    assert!(
+        arrived,
+        "the background loop fetched the file within a minute"
+    );
+    eprintln!(
+        "the background loop had the file {:?} after it started",
+        started.elapsed()
+    );
+
     // A teacher who may not read cs801 sees nothing of it and gets nothing by hand either.
     let gulnora = signed_in(tmp.path(), "gulnora", &server.url());
     let s = gulnora.sync();
