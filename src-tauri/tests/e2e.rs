@@ -778,6 +778,22 @@ async fn teacher_scenario() -> Result<()> {
 /// Waits for the save dialog titled `title`, focuses it and presses Enter (saving under the
 /// name it suggests). Answers how long the dialog took to appear.
 fn accept_save_dialog(title: &str) -> Result<String> {
+    let (window, appeared) = native_dialog(title, "export-dialog.png")?;
+    xdotool(&[
+        "windowfocus",
+        "--sync",
+        &window,
+        "key",
+        "--clearmodifiers",
+        "Return",
+    ])?;
+    Ok(format!("open after {:.1} s", appeared.as_secs_f64()))
+}
+
+/// Waits (20 s at most) for the native dialog titled `title`, lets GTK lay it out and
+/// photographs the whole screen (`shot`): a native window is out of WebDriver's reach. Returns
+/// the window and how long it took to appear.
+fn native_dialog(title: &str, shot: &str) -> Result<(String, Duration)> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(20);
     let window = loop {
@@ -790,34 +806,28 @@ fn accept_save_dialog(title: &str) -> Result<String> {
             break id.trim().to_string();
         }
         if Instant::now() > deadline {
-            bail!("no save dialog titled {title:?} appeared");
+            bail!("no dialog titled {title:?} appeared");
         }
         std::thread::sleep(Duration::from_millis(200));
     };
     let appeared = started.elapsed();
     // Let GTK finish laying out the dialog before typing into it.
     std::thread::sleep(Duration::from_millis(700));
-    // The dialog is a native window, out of WebDriver's reach: photograph the whole screen.
     let dir = screenshots_dir();
     std::fs::create_dir_all(&dir)?;
     let _ = Command::new("import")
         .args(["-window", "root"])
-        .arg(dir.join("export-dialog.png"))
+        .arg(dir.join(shot))
         .status();
-    let status = Command::new("xdotool")
-        .args([
-            "windowfocus",
-            "--sync",
-            &window,
-            "key",
-            "--clearmodifiers",
-            "Return",
-        ])
-        .status()?;
+    Ok((window, appeared))
+}
+
+fn xdotool(args: &[&str]) -> Result<()> {
+    let status = Command::new("xdotool").args(args).status()?;
     if !status.success() {
-        bail!("xdotool could not press Enter in the save dialog");
+        bail!("xdotool {args:?} failed");
     }
-    Ok(format!("open after {:.1} s", appeared.as_secs_f64()))
+    Ok(())
 }
 
 /// Every text cell of an XLSX file's first sheet.
@@ -2321,38 +2331,8 @@ async fn today_scenario() -> Result<()> {
 /// Answers the system's open dialog titled `title` with `path`: the location bar (Ctrl+L), the
 /// path, Enter. The dialog is a native window, out of WebDriver's reach.
 fn answer_open_dialog(title: &str, path: &Path) -> Result<String> {
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(20);
-    let window = loop {
-        let out = Command::new("xdotool")
-            .args(["search", "--name", title])
-            .output()
-            .context("run xdotool (Debian package xdotool)")?;
-        let ids = String::from_utf8_lossy(&out.stdout);
-        if let Some(id) = ids.lines().next().filter(|l| !l.trim().is_empty()) {
-            break id.trim().to_string();
-        }
-        if Instant::now() > deadline {
-            bail!("no open dialog titled {title:?} appeared");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let appeared = started.elapsed();
-    std::thread::sleep(Duration::from_millis(700));
-    let dir = screenshots_dir();
-    std::fs::create_dir_all(&dir)?;
-    let _ = Command::new("import")
-        .args(["-window", "root"])
-        .arg(dir.join("attach-dialog.png"))
-        .status();
-    let xdo = |args: &[&str]| -> Result<()> {
-        let status = Command::new("xdotool").args(args).status()?;
-        if !status.success() {
-            bail!("xdotool {args:?} failed");
-        }
-        Ok(())
-    };
-    xdo(&[
+    let (window, appeared) = native_dialog(title, "attach-dialog.png")?;
+    xdotool(&[
         "windowfocus",
         "--sync",
         &window,
@@ -2361,9 +2341,9 @@ fn answer_open_dialog(title: &str, path: &Path) -> Result<String> {
         "ctrl+l",
     ])?;
     std::thread::sleep(Duration::from_millis(300));
-    xdo(&["type", "--delay", "15", &path.display().to_string()])?;
+    xdotool(&["type", "--delay", "15", &path.display().to_string()])?;
     std::thread::sleep(Duration::from_millis(300));
-    xdo(&["key", "--clearmodifiers", "Return"])?;
+    xdotool(&["key", "--clearmodifiers", "Return"])?;
     Ok(format!("open after {:.1} s", appeared.as_secs_f64()))
 }
 

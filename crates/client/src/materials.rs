@@ -80,33 +80,42 @@ pub async fn transfer(
     let mut summary = MaterialsSummary::default();
     let to_send = lock(replica).materials_to_send()?;
     for t in &to_send {
-        match send_one(replica, transport, t, &mut summary, &mut progress).await {
-            Ok(()) => summary.sent += 1,
-            Err(e) if stops_the_run(&e) => return Err(e),
-            Err(e) => {
-                let why = words(&e);
-                tracing::info!(material = %t.hash, problem = %why, "material not sent");
-                lock(replica).material_problem(&t.hash, Some(&why))?;
-                summary.waiting += 1;
-                summary.problems.push(format!("{}: {why}", t.name));
-            }
+        let moved = send_one(replica, transport, t, &mut summary, &mut progress).await;
+        if settle(replica, t, moved, "sent", &mut summary)? {
+            summary.sent += 1;
         }
     }
     let to_fetch = lock(replica).materials_to_fetch()?;
     for t in &to_fetch {
-        match fetch_one(replica, transport, t, &mut summary, &mut progress).await {
-            Ok(()) => summary.fetched += 1,
-            Err(e) if stops_the_run(&e) => return Err(e),
-            Err(e) => {
-                let why = words(&e);
-                tracing::info!(material = %t.hash, problem = %why, "material not fetched");
-                lock(replica).material_problem(&t.hash, Some(&why))?;
-                summary.waiting += 1;
-                summary.problems.push(format!("{}: {why}", t.name));
-            }
+        let moved = fetch_one(replica, transport, t, &mut summary, &mut progress).await;
+        if settle(replica, t, moved, "fetched", &mut summary)? {
+            summary.fetched += 1;
         }
     }
     Ok(summary)
+}
+
+/// What one file's move came to: `Ok(true)` moved; `Ok(false)` held back (its trouble kept
+/// with it, the run goes on); `Err` when the whole run must stop.
+fn settle(
+    replica: &Mutex<Replica>,
+    t: &Transfer,
+    moved: Result<()>,
+    verb: &str,
+    summary: &mut MaterialsSummary,
+) -> Result<bool> {
+    match moved {
+        Ok(()) => Ok(true),
+        Err(e) if stops_the_run(&e) => Err(e),
+        Err(e) => {
+            let why = words(&e);
+            tracing::info!(material = %t.hash, problem = %why, "material not {verb}");
+            lock(replica).material_problem(&t.hash, Some(&why))?;
+            summary.waiting += 1;
+            summary.problems.push(format!("{}: {why}", t.name));
+            Ok(false)
+        }
+    }
 }
 
 async fn send_one(

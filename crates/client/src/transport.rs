@@ -194,6 +194,18 @@ impl Transport {
         format!("{}/{hash}{tail}?doc={doc}", daftar_protocol::MATERIALS_PATH)
     }
 
+    /// Sends a request whose body is not JSON and reads its whole answer, counted.
+    async fn raw(&self, req: reqwest::RequestBuilder) -> Result<(reqwest::StatusCode, Vec<u8>)> {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let resp = req.send().await.map_err(|e| self.offline(&e))?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| self.offline(&e))?;
+        self.counters
+            .bytes_down
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        Ok((status, body.to_vec()))
+    }
+
     /// How much of material `hash` of module `doc` the server holds.
     pub async fn material_state(&self, doc: &str, hash: &str) -> Result<MaterialUpload> {
         self.send::<(), MaterialUpload>(
@@ -215,20 +227,14 @@ impl Transport {
     ) -> Result<MaterialUpload> {
         let path = format!("{}&offset={offset}", Self::material_path(doc, hash, ""));
         let up = bytes.len() as u64;
-        self.counters.requests.fetch_add(1, Ordering::Relaxed);
         self.counters.bytes_up.fetch_add(up, Ordering::Relaxed);
-        let resp = self
-            .request(reqwest::Method::PUT, &path)
-            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .body(bytes)
-            .send()
-            .await
-            .map_err(|e| self.offline(&e))?;
-        let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| self.offline(&e))?;
-        self.counters
-            .bytes_down
-            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        let (status, body) = self
+            .raw(
+                self.request(reqwest::Method::PUT, &path)
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .body(bytes),
+            )
+            .await?;
         if status.is_success() {
             return serde_json::from_slice(&body).map_err(|e| ClientError::Protocol(e.to_string()));
         }
@@ -237,21 +243,15 @@ impl Transport {
 
     /// Bytes `[from, to)` of a material (the server may answer fewer; never more).
     pub async fn material_get(&self, doc: &str, hash: &str, from: u64, to: u64) -> Result<Vec<u8>> {
-        self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        let resp = self
-            .request(reqwest::Method::GET, &Self::material_path(doc, hash, ""))
-            .header(
-                reqwest::header::RANGE,
-                format!("bytes={from}-{}", to.saturating_sub(1)),
+        let (status, body) = self
+            .raw(
+                self.request(reqwest::Method::GET, &Self::material_path(doc, hash, ""))
+                    .header(
+                        reqwest::header::RANGE,
+                        format!("bytes={from}-{}", to.saturating_sub(1)),
+                    ),
             )
-            .send()
-            .await
-            .map_err(|e| self.offline(&e))?;
-        let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| self.offline(&e))?;
-        self.counters
-            .bytes_down
-            .fetch_add(body.len() as u64, Ordering::Relaxed);
+            .await?;
         if !status.is_success() {
             return Err(error_of(status, &body));
         }
@@ -262,7 +262,7 @@ impl Transport {
                     "the server sent more of the file than was asked for".into(),
                 ));
             }
-            return Ok(body.to_vec());
+            return Ok(body);
         }
         Err(ClientError::Protocol(
             "the server did not answer the part of the file asked for".into(),
