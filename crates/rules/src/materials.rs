@@ -87,8 +87,8 @@ pub fn is_hash_key(key: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// The materials a module document describes, by hash (descriptions that do not read are left
-/// out: the rule table refuses them on the way in).
+/// The materials a module document describes, by hash. Descriptions the rule table would
+/// refuse (a bad key, a name with folders, no size) are left out.
 pub fn materials_of(module: &automerge::Automerge) -> Vec<(String, MaterialValue)> {
     let Ok(Some((_, map))) = module.get(ROOT, "materials") else {
         return Vec::new();
@@ -99,7 +99,12 @@ pub fn materials_of(module: &automerge::Automerge) -> Vec<(String, MaterialValue
         let Some(text) = crate::final_control::text(module, &map, &key) else {
             continue;
         };
-        if let Ok(value) = serde_json::from_str::<MaterialValue>(&text) {
+        // What the rule table would refuse is not a material here either (a bundle or an
+        // older server may carry one): a name with folders in it is never written to disk.
+        if let Ok(value) = serde_json::from_str::<MaterialValue>(&text)
+            && is_hash_key(&key)
+            && value.check().is_ok()
+        {
             out.push((key, value));
         }
     }
@@ -186,6 +191,24 @@ mod tests {
         assert!(!is_hash_key(&"AB".repeat(32)));
         assert!(!is_hash_key("abc"));
         assert!(!is_hash_key(&"zz".repeat(32)));
+    }
+
+    #[test]
+    fn a_description_the_rules_would_refuse_is_not_a_material() {
+        use automerge::transaction::Transactable as _;
+        let mut am = crate::genesis::genesis_doc("module/m", daftar_protocol::DocKind::Module);
+        let (_, map) = am.get(ROOT, "materials").expect("read").expect("map");
+        let good = "ab".repeat(32);
+        am.put(&map, &good, r#"{"n":"a.pdf","z":3}"#).expect("put");
+        am.put(&map, "cd".repeat(32), r#"{"n":"../../.bashrc","z":3}"#)
+            .expect("put");
+        am.put(&map, "not-a-hash", r#"{"n":"b.pdf","z":3}"#)
+            .expect("put");
+        am.put(&map, "ef".repeat(32), "junk").expect("put");
+        am.commit();
+        let found = materials_of(am.document());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, good);
     }
 
     #[test]

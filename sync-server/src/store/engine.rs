@@ -319,6 +319,9 @@ pub trait Tx {
     fn may_read(&mut self, user: &User, doc: i64) -> Result<bool, StoreError>;
     /// (size, received, complete) of a material's bytes, if an upload began.
     fn material(&mut self, hash: &[u8]) -> Result<Option<(i64, i64, bool)>, StoreError>;
+    /// Holds uploads of this material back until this transaction ends, so two devices
+    /// sending the same file take turns (a backend with one writer has nothing to do).
+    fn lock_material(&mut self, hash: &[u8]) -> Result<(), StoreError>;
     fn insert_material(
         &mut self,
         hash: &[u8],
@@ -1626,6 +1629,7 @@ fn append_material(
         return Ok(Err(MaterialRefusal::TooLarge(reason)));
     }
     let size = described.value.size;
+    tx.lock_material(hash)?;
     let state = material_state_of(tx, hash, size)?;
     if state.complete {
         return Ok(Ok(state));

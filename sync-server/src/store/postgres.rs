@@ -1157,6 +1157,20 @@ impl Tx for PgTx<'_> {
             .map(|r| (r.get(0), r.get(1), r.get(2))))
     }
 
+    fn lock_material(&mut self, hash: &[u8]) -> Result<(), StoreError> {
+        // The hash's first 8 bytes: as random as the hash, so as unlikely as 2^-64 to meet
+        // another lock's key.
+        let mut key = [0u8; 8];
+        for (k, b) in key.iter_mut().zip(hash) {
+            *k = *b;
+        }
+        self.exec(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[&i64::from_be_bytes(key)],
+        )?;
+        Ok(())
+    }
+
     fn insert_material(
         &mut self,
         hash: &[u8],

@@ -1228,6 +1228,11 @@ impl Tx for SqliteTx<'_> {
             .optional()?)
     }
 
+    fn lock_material(&mut self, _hash: &[u8]) -> Result<(), StoreError> {
+        // One writer at a time already.
+        Ok(())
+    }
+
     fn insert_material(
         &mut self,
         hash: &[u8],
