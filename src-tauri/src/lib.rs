@@ -16,8 +16,14 @@
 //! transaction, then the sync loop is nudged.
 
 pub mod commands;
-pub mod error;
-pub mod ipc;
+/// The IPC contract, from the Tauri-free `daftar-ipc` crate.
+pub mod ipc {
+    pub use daftar_ipc::*;
+}
+/// The one error type every command returns (`daftar_ipc::error`).
+pub mod error {
+    pub use daftar_ipc::error::*;
+}
 pub mod logging;
 pub mod paths;
 pub mod session;

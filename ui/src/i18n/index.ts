@@ -13,7 +13,7 @@ import type { UiLanguage } from "../ipc/bindings/UiLanguage";
 
 export type Key = keyof typeof uzLatn;
 export type Args = Record<string, string | number>;
-/** The shell's one list of UI languages (`UiLanguage` in `src-tauri/src/ipc.rs`): a language
+/** The shell's one list of UI languages (`UiLanguage` in `crates/ipc`): a language
  * added there fails to compile here until it has a catalogue below and a name in the app. */
 export type Lang = UiLanguage;
 

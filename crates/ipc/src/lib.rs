@@ -7,6 +7,9 @@
 //! serde renames, and the UI gets camelCase fields, numbers instead of `bigint`, and only what
 //! screens show. Conversions live next to the commands that use them.
 
+pub mod commands;
+pub mod error;
+
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -1227,6 +1230,8 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         ChooseExportPathRequest,
         ChosenPath,
     );
+    std::fs::write(dir.join("Commands.ts"), commands::commands_ts())
+        .map_err(ts_rs::ExportError::Io)?;
     Ok(())
 }
 
@@ -1236,7 +1241,7 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     fn committed_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/ipc/bindings")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/ipc/bindings")
     }
 
     fn read_dir(dir: &Path) -> BTreeMap<String, String> {
@@ -1285,8 +1290,8 @@ mod tests {
             .collect();
         assert!(
             stale.is_empty() && extra.is_empty(),
-            "ui/src/ipc/bindings drifted from src-tauri/src/ipc.rs (changed: {stale:?}, no longer generated: {extra:?}); \
-             run `DAFTAR_UPDATE_BINDINGS=1 cargo test -p daftar-desktop bindings_are_current` and commit the result"
+            "ui/src/ipc/bindings drifted from crates/ipc (changed: {stale:?}, no longer generated: {extra:?}); \
+             run `DAFTAR_UPDATE_BINDINGS=1 cargo test -p daftar-ipc bindings_are_current` and commit the result"
         );
     }
 }
