@@ -18,10 +18,12 @@ use crate::report::{JournalReport, Standing};
 use crate::statement::Script;
 
 /// Export formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
 pub enum ExportFormat {
-    Csv,
     Xlsx,
+    Csv,
     /// The per-lesson hand-over to HEMIS (CSV keyed by HEMIS ids).
     Hemis,
 }

@@ -27,6 +27,7 @@ pub const PART_BYTES: usize = daftar_protocol::MATERIAL_CHUNK_BYTES as usize;
 
 /// Where a material's bytes stand on this computer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum MaterialStatus {
     /// All here: it opens.

@@ -15,6 +15,7 @@ use crate::replica::Replica;
 
 /// Where a student stands against the unexcused-hour thresholds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Standing {
     Ok,

@@ -281,15 +281,8 @@ pub struct GridCell {
 }
 
 /// `ok`, `warning` (≥ 12 unexcused hours), `reprimand` (≥ 36), `expulsion` (more than 74), by
-/// the catalog's thresholds.
-#[derive(Debug, Clone, Copy, Serialize, TS, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub enum Standing {
-    Ok,
-    Warning,
-    Reprimand,
-    Expulsion,
-}
+/// the catalog's thresholds: core's own type.
+pub use daftar_core::report::Standing;
 
 /// Per-student totals shown at the end of each grid row.
 #[derive(Debug, Clone, Serialize, TS, PartialEq)]
@@ -725,8 +718,9 @@ pub struct ModuleMaterial {
     pub mime: Option<String>,
     pub topic: Option<String>,
     pub topic_name: Option<String>,
-    /// `here` (opens), `sending` (here, still going to the server), `partial`, `missing`.
-    pub status: String,
+    /// `here` (opens), `sending` (here, still going to the server), `partial`, `missing`:
+    /// core's own type.
+    pub status: daftar_core::materials::MaterialStatus,
     #[ts(type = "number")]
     pub received: u64,
     /// What held the last transfer back, in words (English).
@@ -1021,14 +1015,8 @@ pub struct PlannedHours {
     pub shortfall: u32,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub enum ExportFormat {
-    Xlsx,
-    Csv,
-    /// The per-lesson hand-over to HEMIS, keyed by HEMIS ids (CSV).
-    Hemis,
-}
+/// Export formats: core's own type (`xlsx`, `csv`, `hemis`).
+pub use daftar_core::export::ExportFormat;
 
 /// Exports a journal; without `path` the file goes to the export folder under a name made
 /// from the group and subject.

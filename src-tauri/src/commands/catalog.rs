@@ -44,13 +44,7 @@ fn module_detail(r: &mut Replica, module: &str, editable: bool) -> IpcResult<Mod
         .materials(Some(module))?
         .into_iter()
         .map(|x| ModuleMaterial {
-            status: match x.status {
-                daftar_core::materials::MaterialStatus::Here => "here",
-                daftar_core::materials::MaterialStatus::Sending => "sending",
-                daftar_core::materials::MaterialStatus::Partial => "partial",
-                daftar_core::materials::MaterialStatus::Missing => "missing",
-            }
-            .to_string(),
+            status: x.status,
             hash: x.hash,
             name: x.name,
             size: x.size,

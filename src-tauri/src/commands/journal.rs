@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use daftar_core::Replica;
 use daftar_core::journal::{CellView, JournalView, LessonView, MarkInput, NewLesson};
 use daftar_core::model::{LessonType, MarkingSystem};
-use daftar_core::report::{self, Standing as CoreStanding};
+use daftar_core::report;
 use tauri::{AppHandle, State};
 
 use crate::commands::inbox::{overruled_of, resolutions_of};
@@ -18,8 +18,8 @@ use crate::ipc::{
     GridRetake, GridScore, GridStudent, JournalGrid, JournalSummary, JournalVersion,
     JournalVersionRequest, ListJournalsRequest, ListOpeningRequestsRequest, LockLessonRequest,
     MarkCellRequest, MarkLessonRequest, ModuleControl, ModuleTopic, OpenJournalRequest,
-    OpenLessonRequest, OpeningRequestEntry, RequestOpeningRequest, SetTopicRequest, Standing,
-    StudentTotals, UnlockLessonRequest,
+    OpenLessonRequest, OpeningRequestEntry, RequestOpeningRequest, SetTopicRequest, StudentTotals,
+    UnlockLessonRequest,
 };
 use crate::session;
 use crate::state::{AppState, capabilities_of};
@@ -37,15 +37,6 @@ pub fn summary_of(j: daftar_core::journal::JournalSummary) -> JournalSummary {
         locked: j.locked,
         unsynced: n(j.unsynced),
         conflicts: n(j.conflicts),
-    }
-}
-
-pub fn standing_of(s: CoreStanding) -> Standing {
-    match s {
-        CoreStanding::Ok => Standing::Ok,
-        CoreStanding::Warning => Standing::Warning,
-        CoreStanding::Reprimand => Standing::Reprimand,
-        CoreStanding::Expulsion => Standing::Expulsion,
     }
 }
 
@@ -94,7 +85,7 @@ fn totals_of(view: &JournalView) -> Vec<StudentTotals> {
             student: s.id,
             excused_hours: s.excused_hours,
             unexcused_hours: s.unexcused_hours,
-            standing: standing_of(s.standing),
+            standing: s.standing,
             average: s.average,
             five_point: s.five_point,
             at_risk: s.at_risk,

@@ -3,11 +3,9 @@
 
 use std::path::PathBuf;
 
-use daftar_core::export::ExportFormat as CoreFormat;
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 
-use crate::commands::journal::standing_of;
 use crate::error::{IpcError, IpcResult};
 use crate::ipc::{
     ChooseExportPathRequest, ChosenPath, DebtorEntry, ExportFormat, ExportJournalRequest,
@@ -66,7 +64,7 @@ pub async fn get_report(
                     absent: s.absent,
                     excused_hours: s.excused_hours,
                     unexcused_hours: s.unexcused_hours,
-                    standing: standing_of(s.standing),
+                    standing: s.standing,
                     graded: s.graded,
                     average: s.average,
                     five_point: s.five_point,
@@ -99,10 +97,11 @@ pub async fn export_journal(
     state: State<'_, AppState>,
     req: ExportJournalRequest,
 ) -> IpcResult<ExportResult> {
-    let (format, ext) = match req.format {
-        ExportFormat::Xlsx => (CoreFormat::Xlsx, "xlsx"),
-        ExportFormat::Csv => (CoreFormat::Csv, "csv"),
-        ExportFormat::Hemis => (CoreFormat::Hemis, "hemis.csv"),
+    let format = req.format;
+    let ext = match format {
+        ExportFormat::Xlsx => "xlsx",
+        ExportFormat::Csv => "csv",
+        ExportFormat::Hemis => "hemis.csv",
     };
     let mut r = state.replica();
     let journal = r.resolve_journal(&req.journal)?;
@@ -205,7 +204,7 @@ pub async fn get_standing(
                 semester: s.semester,
                 unexcused_hours: s.unexcused_hours,
                 excused_hours: s.excused_hours,
-                standing: standing_of(CoreStanding::from_level(s.level)),
+                standing: CoreStanding::from_level(s.level),
                 near_next: s.near_next,
                 subjects: s
                     .subjects
