@@ -48,7 +48,7 @@ fn to_ipc(s: &background::SyncStatus, r: &Replica) -> ipc::SyncStatus {
             pulled: p.pulled as u32,
         }),
         last_error: s.last_error.clone(),
-        last_error_kind: s.last_error_kind.clone(),
+        last_error_kind: s.last_error_kind,
         material: s.material.as_ref().map(|m| ipc::MaterialTransfer {
             name: m.name.clone(),
             done: m.done,
@@ -78,7 +78,7 @@ pub fn current_status(state: &AppState) -> ipc::SyncStatus {
                 // Signed in on this replica, but no token to sync with (no keyring entry and
                 // no DAFTAR_TOKEN): the user has to sign in again.
                 s.last_error = Some("Sign in again to send your changes to the server.".into());
-                s.last_error_kind = Some("noToken".into());
+                s.last_error_kind = Some(daftar_client::ErrorKind::NoToken);
             }
             to_ipc(&s, &r)
         }

@@ -117,7 +117,7 @@ fn keys_built_from_data_exist() {
             &[
                 "offline",
                 "unauthorized",
-                "noToken",
+                "no_token",
                 "forbidden",
                 "server",
                 "other",

@@ -223,8 +223,8 @@ class App {
     } else if (s.running) {
       stateKey = "status.syncing";
       dotClass = "dot-running";
-    } else if (s.lastErrorKind === "offline" || s.lastErrorKind === "noToken" || (!s.online && s.lastSuccess === null)) {
-      stateKey = s.lastErrorKind === "noToken" ? "status.signInAgain" : "status.offline";
+    } else if (s.lastErrorKind === "offline" || s.lastErrorKind === "no_token" || (!s.online && s.lastSuccess === null)) {
+      stateKey = s.lastErrorKind === "no_token" ? "status.signInAgain" : "status.offline";
       dotClass = "dot-offline";
     } else if (s.lastError) {
       stateKey = "status.problem";

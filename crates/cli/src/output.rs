@@ -82,10 +82,10 @@ pub fn print_line(text: &str) {
 
 pub fn error_kind(e: &anyhow::Error) -> &'static str {
     if let Some(core) = e.downcast_ref::<CoreError>() {
-        return core.kind();
+        return core.kind().as_str();
     }
     if let Some(client) = e.downcast_ref::<daftar_client::ClientError>() {
-        return client.kind();
+        return client.kind().as_str();
     }
     "error"
 }

@@ -33,8 +33,8 @@ pub struct SyncStatus {
     pub progress: Option<SyncProgress>,
     /// The last error, in words for people.
     pub last_error: Option<String>,
-    /// Machine-readable kind of the last error (`offline`, `unauthorized`…).
-    pub last_error_kind: Option<String>,
+    /// What kind the last error was (`offline`, `unauthorized`…).
+    pub last_error_kind: Option<crate::ErrorKind>,
     /// The course material moving now, while files go up or come down after a sync.
     pub material: Option<crate::materials::MaterialProgress>,
 }
@@ -202,7 +202,7 @@ async fn wait_for_news(
             Ok(None) => return News::Unsupported,
             Err(ClientError::RateLimited) => return News::Busy,
             Err(e) => {
-                tracing::debug!(error = e.kind(), "waiting for live updates failed");
+                tracing::debug!(error = e.kind().as_str(), "waiting for live updates failed");
                 return News::Failed { worked };
             }
         }
@@ -327,7 +327,10 @@ pub fn spawn(replica: Arc<Mutex<Replica>>, transport: Transport, config: LoopCon
                     })
                     .await;
                     if let Err(e) = &moved {
-                        tracing::info!(error = e.kind(), "course materials wait for the next sync");
+                        tracing::info!(
+                            error = e.kind().as_str(),
+                            "course materials wait for the next sync"
+                        );
                     }
                     tx.send_modify(|s| s.material = None);
                     moving.store(false, std::sync::atomic::Ordering::SeqCst);
@@ -350,7 +353,7 @@ pub fn spawn(replica: Arc<Mutex<Replica>>, transport: Transport, config: LoopCon
                 Err(e) => {
                     next.online = !matches!(e, ClientError::Offline { .. });
                     next.last_error = Some(e.for_people());
-                    next.last_error_kind = Some(e.kind().to_string());
+                    next.last_error_kind = Some(e.kind());
                     delay = match e {
                         ClientError::Unauthorized | ClientError::NotSignedIn => {
                             config.max_backoff * 10
@@ -360,7 +363,7 @@ pub fn spawn(replica: Arc<Mutex<Replica>>, transport: Transport, config: LoopCon
                     // The engine logged the failure; the kind only (a server's message may quote
                     // what it refused).
                     tracing::debug!(
-                        error = e.kind(),
+                        error = e.kind().as_str(),
                         retry_in_ms = delay.as_millis() as u64,
                         "next sync after a failure"
                     );

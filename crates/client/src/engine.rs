@@ -313,7 +313,7 @@ pub async fn sync_once(
         // success: the caller shows the error to the person (the CLI's stderr stays one JSON
         // error), and an offline sync is no fault of Daftar's.
         Err(e) => tracing::info!(
-            error = e.kind(),
+            error = e.kind().as_str(),
             pushed = summary.pushed,
             pulled = summary.pulled,
             round_trips = summary.round_trips,

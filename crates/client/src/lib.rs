@@ -58,17 +58,17 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// A short stable name for the kind of error (CLI `--json`, desktop IPC).
-    pub fn kind(&self) -> &'static str {
+    /// What kind of error this is (CLI `--json`, the app's sync status).
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            ClientError::Offline { .. } => "offline",
-            ClientError::Unauthorized | ClientError::NotSignedIn => "unauthorized",
-            ClientError::BadCredentials => "bad_credentials",
-            ClientError::RateLimited => "rate_limited",
-            ClientError::Forbidden(_) => "forbidden",
-            ClientError::Server { .. } | ClientError::Protocol(_) => "server",
-            ClientError::NoKeyring(_) => "no_keyring",
-            ClientError::Core(e) => e.kind(),
+            ClientError::Offline { .. } => ErrorKind::Offline,
+            ClientError::Unauthorized | ClientError::NotSignedIn => ErrorKind::Unauthorized,
+            ClientError::BadCredentials => ErrorKind::BadCredentials,
+            ClientError::RateLimited => ErrorKind::RateLimited,
+            ClientError::Forbidden(_) => ErrorKind::Forbidden,
+            ClientError::Server { .. } | ClientError::Protocol(_) => ErrorKind::Server,
+            ClientError::NoKeyring(_) => ErrorKind::NoKeyring,
+            ClientError::Core(e) => ErrorKind::Local(e.kind()),
         }
     }
 
@@ -97,3 +97,70 @@ impl ClientError {
 }
 
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// What went wrong, in the one vocabulary the CLI's `--json` errors and the app's sync status
+/// share (snake_case): the client's own kinds, `no_token` (signed in here, but no token to sync
+/// with), and core's kinds as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    Offline,
+    Unauthorized,
+    NoToken,
+    BadCredentials,
+    RateLimited,
+    Forbidden,
+    Server,
+    NoKeyring,
+    Local(daftar_core::ErrorKind),
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Offline => "offline",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::NoToken => "no_token",
+            ErrorKind::BadCredentials => "bad_credentials",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::Server => "server",
+            ErrorKind::NoKeyring => "no_keyring",
+            ErrorKind::Local(k) => k.as_str(),
+        }
+    }
+
+    /// Every kind, for the TypeScript union (core's as `daftar_core::ErrorKind::ALL` has them;
+    /// its `forbidden` is this one's).
+    pub fn all() -> Vec<ErrorKind> {
+        let mut all = vec![
+            ErrorKind::Offline,
+            ErrorKind::Unauthorized,
+            ErrorKind::NoToken,
+            ErrorKind::BadCredentials,
+            ErrorKind::RateLimited,
+            ErrorKind::Forbidden,
+            ErrorKind::Server,
+            ErrorKind::NoKeyring,
+        ];
+        for c in daftar_core::ErrorKind::ALL {
+            let kind = ErrorKind::Local(c);
+            if !all.iter().any(|k| k.as_str() == kind.as_str()) {
+                all.push(kind);
+            }
+        }
+        all
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Serialised as its name, flat (`"offline"`, `"disk_full"`).
+impl serde::Serialize for ErrorKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}

@@ -141,26 +141,86 @@ impl CoreError {
         )
     }
 
-    /// A short stable name for the kind of error (used in `--json` output and IPC).
-    pub fn kind(&self) -> &'static str {
+    /// What kind of error this is, for callers that branch on it (`--json` output, IPC).
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            CoreError::NotFound { .. } => "not_found",
-            CoreError::Ambiguous { .. } | CoreError::InvalidInput { .. } => "invalid_input",
-            CoreError::Locked { .. } => "locked",
-            CoreError::NotAllowed { .. } => "forbidden",
-            CoreError::NeedsConfirmation { .. } => "needs_confirmation",
-            CoreError::SchemaTooNew { .. } => "schema_too_new",
-            CoreError::NotInitialised { .. } => "not_initialised",
-            CoreError::BadBundle(_) | CoreError::ForeignBundle { .. } => "bad_bundle",
-            CoreError::HemisImport { .. } => "bad_import",
-            CoreError::DiskFull => "disk_full",
-            CoreError::ReadOnly => "read_only",
+            CoreError::NotFound { .. } => ErrorKind::NotFound,
+            CoreError::Ambiguous { .. } | CoreError::InvalidInput { .. } => ErrorKind::InvalidInput,
+            CoreError::Locked { .. } => ErrorKind::Locked,
+            CoreError::NotAllowed { .. } => ErrorKind::Forbidden,
+            CoreError::NeedsConfirmation { .. } => ErrorKind::NeedsConfirmation,
+            CoreError::SchemaTooNew { .. } => ErrorKind::SchemaTooNew,
+            CoreError::NotInitialised { .. } => ErrorKind::NotInitialised,
+            CoreError::BadBundle(_) | CoreError::ForeignBundle { .. } => ErrorKind::BadBundle,
+            CoreError::HemisImport { .. } => ErrorKind::BadImport,
+            CoreError::DiskFull => ErrorKind::DiskFull,
+            CoreError::ReadOnly => ErrorKind::ReadOnly,
             CoreError::Document { .. }
             | CoreError::Unreadable { .. }
             | CoreError::Sqlite(_)
             | CoreError::Io { .. }
-            | CoreError::Xlsx(_) => "internal",
+            | CoreError::Xlsx(_) => ErrorKind::Internal,
         }
+    }
+}
+
+/// The kinds of [`CoreError`], one stable snake_case name each (`--json` errors, IPC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    NotFound,
+    InvalidInput,
+    Locked,
+    Forbidden,
+    NeedsConfirmation,
+    SchemaTooNew,
+    NotInitialised,
+    BadBundle,
+    BadImport,
+    DiskFull,
+    ReadOnly,
+    Internal,
+}
+
+impl ErrorKind {
+    /// Every kind.
+    pub const ALL: [ErrorKind; 12] = [
+        ErrorKind::NotFound,
+        ErrorKind::InvalidInput,
+        ErrorKind::Locked,
+        ErrorKind::Forbidden,
+        ErrorKind::NeedsConfirmation,
+        ErrorKind::SchemaTooNew,
+        ErrorKind::NotInitialised,
+        ErrorKind::BadBundle,
+        ErrorKind::BadImport,
+        ErrorKind::DiskFull,
+        ErrorKind::ReadOnly,
+        ErrorKind::Internal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::Locked => "locked",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::NeedsConfirmation => "needs_confirmation",
+            ErrorKind::SchemaTooNew => "schema_too_new",
+            ErrorKind::NotInitialised => "not_initialised",
+            ErrorKind::BadBundle => "bad_bundle",
+            ErrorKind::BadImport => "bad_import",
+            ErrorKind::DiskFull => "disk_full",
+            ErrorKind::ReadOnly => "read_only",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -55,5 +55,5 @@ pub mod statement;
 pub mod today;
 
 pub use daftar_protocol::DocKind;
-pub use error::{CoreError, Result};
+pub use error::{CoreError, ErrorKind, Result};
 pub use replica::{ApplyReport, Incoming, Replica};
