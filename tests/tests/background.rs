@@ -69,7 +69,7 @@ fn loop_goes_offline_keeps_edits_and_recovers_without_a_click() {
     let mut rx = handle.subscribe();
 
     let s = wait_for(&mut rx, "offline", |s| {
-        !s.running && s.last_error_kind.as_deref() == Some("offline")
+        !s.running && s.last_error_kind == Some(daftar_client::ErrorKind::Offline)
     });
     assert!(!s.online);
     assert!(s.waiting > 100, "the demo's changes wait: {}", s.waiting);
