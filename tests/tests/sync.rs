@@ -1091,8 +1091,11 @@ fn grouped_pushes_killed_in_flight_keep_every_acknowledged_change() {
     }
 
     // All at once; the server dies while their pushes are in flight.
-    let mut children: Vec<std::process::Child> =
-        devices.iter().map(|c| c.spawn(&["sync"])).collect();
+    // (Changes only: a device's exit must follow its push, not a look for course materials.)
+    let mut children: Vec<std::process::Child> = devices
+        .iter()
+        .map(|c| c.spawn(&["sync", "--no-materials"]))
+        .collect();
     // Frozen as soon as the first device is done (so something was acknowledged and the
     // others are still on their way; a fixed delay let every sync finish on a quick run),
     // so requests already sent stay in flight, then SIGKILLed.
