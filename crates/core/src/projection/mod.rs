@@ -5,7 +5,9 @@
 //! from automerge's patches ([`Refresh::from_patches`]). Only a journal's touched rows are
 //! rewritten; small documents (catalog, group, module) and newly arrived documents are
 //! re-projected whole. Conflict-inbox rows are refreshed with the keys they concern (see
-//! [`crate::conflicts`]).
+//! [`crate::conflicts`]); those steps are in `inbox.rs`.
+
+mod inbox;
 
 use std::collections::BTreeSet;
 
@@ -292,7 +294,7 @@ fn project_journal(tx: &Connection, doc: &mut Doc) -> Result<()> {
         // The lesson row only: its marks are all written next, in one pass.
         lesson(tx, doc, &key)?;
     }
-    marks_whole(tx, doc, &mut locks)?;
+    inbox::marks_whole(tx, doc, &mut locks)?;
     for map in ["scores", "adjustments", "resolutions"] {
         for key in doc.keys(map) {
             journal_key(tx, doc, map, &key, &mut locks)?;
@@ -300,7 +302,7 @@ fn project_journal(tx: &Connection, doc: &mut Doc) -> Result<()> {
     }
     // Topics and statuses of lessons were read with their lessons; their conflicts need a look.
     for key in doc.keys("topics") {
-        topic_checked(tx, doc, &key, &mut locks)?;
+        inbox::topic_checked(tx, doc, &key, &mut locks)?;
     }
     for (key, _, _) in doc.prefix("status", daftar_rules::assessment::ABSENT_PREFIX) {
         final_absence(tx, doc, &key)?;
@@ -348,7 +350,7 @@ fn journal_key(
             if key == WINDOW_KEY {
                 // The window decides which marks are late: look at all of them.
                 for k in doc.keys("marks") {
-                    mark_checked(tx, doc, &k, locks)?;
+                    inbox::mark_checked(tx, doc, &k, locks)?;
                 }
             }
             Ok(())
@@ -363,7 +365,7 @@ fn journal_key(
             final_absence(tx, doc, key)
         }
         "lessons" => {
-            lesson_checked(tx, doc, key, locks)?;
+            inbox::lesson_checked(tx, doc, key, locks)?;
             // A lesson moved to another day may move its marks in or out of the window.
             if doc.get("meta", WINDOW_KEY).is_some() {
                 let prefix = format!("{key}/");
@@ -372,15 +374,15 @@ fn journal_key(
                     .into_iter()
                     .filter(|k| k.starts_with(&prefix))
                 {
-                    mark_checked(tx, doc, &k, locks)?;
+                    inbox::mark_checked(tx, doc, &k, locks)?;
                 }
             }
             Ok(())
         }
-        "status" => lesson_checked(tx, doc, key, locks),
-        "topics" => topic_checked(tx, doc, key, locks),
-        "marks" => mark_checked(tx, doc, key, locks),
-        "scores" => score_checked(tx, doc, key, locks),
+        "status" => inbox::lesson_checked(tx, doc, key, locks),
+        "topics" => inbox::topic_checked(tx, doc, key, locks),
+        "marks" => inbox::mark_checked(tx, doc, key, locks),
+        "scores" => inbox::score_checked(tx, doc, key, locks),
         "adjustments" => {
             adjustment(tx, doc, key)?;
             conflicts::check(tx, doc, "adjustment", key, locks)
@@ -403,22 +405,22 @@ fn journal_key(
                 .filter(|k| k.starts_with(&prefix))
                 .collect();
             for k in marks {
-                mark_checked(tx, doc, &k, locks)?;
+                inbox::mark_checked(tx, doc, &k, locks)?;
             }
             // Its topic (a lesson's lock), or every topic and score (the journal's).
             if key == "*" {
                 for k in doc.keys("topics") {
-                    topic_checked(tx, doc, &k, locks)?;
+                    inbox::topic_checked(tx, doc, &k, locks)?;
                 }
                 for k in doc.keys("scores") {
-                    score_checked(tx, doc, &k, locks)?;
+                    inbox::score_checked(tx, doc, &k, locks)?;
                 }
             } else if doc.get("topics", key).is_some() {
-                topic_checked(tx, doc, key, locks)?;
+                inbox::topic_checked(tx, doc, key, locks)?;
             }
             Ok(())
         }
-        "resolutions" => resolution(tx, doc, key),
+        "resolutions" => inbox::resolution(tx, doc, key),
         _ => Ok(()),
     }
 }
@@ -496,97 +498,6 @@ fn final_absence(tx: &Connection, doc: &Doc, key: &str) -> Result<()> {
 
 fn split2(key: &str) -> Option<(&str, &str)> {
     key.split_once('/')
-}
-
-/// Every mark of a freshly projected journal in one pass over the map (a lookup per key
-/// costs far more in automerge than walking the map). Only keys holding concurrent values,
-/// or any key when the journal has locks, go through the inbox check; the journal's inbox
-/// rows were all deleted before, so the others have nothing to clear.
-fn marks_whole(tx: &Connection, doc: &mut Doc, locks: &mut LockCache) -> Result<()> {
-    let obj = doc.map("marks")?.clone();
-    let any_lock = !doc.keys("locks").is_empty() || doc.get("meta", WINDOW_KEY).is_some();
-    let mut needs_check = Vec::new();
-    {
-        let doc: &Doc = doc;
-        // The journal's rows were all deleted before: a plain insert, one statement for all,
-        // values parsed straight from the map without copying them out first.
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO marks (journal_id, lesson_id, student_id, status, hours, grade, note)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
-        for item in doc.am.map_range(&obj, ..) {
-            let value = match &item.value {
-                automerge::ValueRef::Scalar(automerge::ScalarValueRef::Str(s)) => {
-                    parse::<MarkValue>(s)
-                }
-                _ => None,
-            };
-            if let (Some((lesson_id, student_id)), Some(m)) = (split2(&item.key), value) {
-                insert.execute(params![
-                    doc.id,
-                    lesson_id,
-                    student_id,
-                    m.status.code(),
-                    m.hours,
-                    m.grade,
-                    m.note
-                ])?;
-            }
-            if item.conflict || any_lock {
-                needs_check.push(item.key.into_owned());
-            }
-        }
-    }
-    for key in needs_check {
-        mark_checked(tx, doc, &key, locks)?;
-    }
-    Ok(())
-}
-
-/// Refreshes a mark's inbox entry and its row: the winning value, or while the mark waits as
-/// an amendment of a locked lesson, the value the lock froze.
-/// A score's inbox entry and row: the winning value, or while it waits as an amendment of a
-/// locked journal, the value the lock froze.
-fn score_checked(tx: &Connection, doc: &mut Doc, key: &str, locks: &mut LockCache) -> Result<()> {
-    let values = doc.get_all("scores", key);
-    let winner = values.last().map(|(v, _)| v.clone());
-    let effective = match conflicts::check_values(tx, doc, "score", key, values, locks)? {
-        Some(frozen) => frozen,
-        None => winner,
-    };
-    score(tx, doc, key, effective.as_deref())
-}
-
-/// A lesson's row with the topic in effect (a lesson without a topic needs no inbox look).
-fn lesson_checked(tx: &Connection, doc: &mut Doc, key: &str, locks: &mut LockCache) -> Result<()> {
-    if doc.get_all("topics", key).is_empty() {
-        lesson(tx, doc, key)
-    } else {
-        topic_checked(tx, doc, key, locks)
-    }
-}
-
-/// A lesson's topic: its inbox entry, then the lesson row with the topic in effect (the frozen
-/// one while a late topic waits as an amendment).
-fn topic_checked(tx: &Connection, doc: &mut Doc, key: &str, locks: &mut LockCache) -> Result<()> {
-    let values = doc.get_all("topics", key);
-    let winner = values.last().map(|(v, _)| v.clone());
-    let effective = match conflicts::check_values(tx, doc, "topic", key, values, locks)? {
-        Some(frozen) => frozen,
-        None => winner,
-    };
-    lesson_with_topic(tx, doc, key, effective.as_deref())
-}
-
-fn mark_checked(tx: &Connection, doc: &mut Doc, key: &str, locks: &mut LockCache) -> Result<()> {
-    // One lookup serves the row (the winner is the last value) and the inbox.
-    let values = doc.get_all("marks", key);
-    let winner = values.last().map(|(v, _)| v.clone());
-    let effective = match conflicts::check_values(tx, doc, "mark", key, values, locks)? {
-        Some(frozen) => frozen,
-        None => winner,
-    };
-    mark(tx, doc, key, effective.as_deref())
 }
 
 /// Writes (or deletes, for `None`) the row of the mark at `key` holding the raw `winner`.
@@ -713,33 +624,6 @@ fn adjustment(tx: &Connection, doc: &mut Doc, key: &str) -> Result<()> {
                 "DELETE FROM adjustments WHERE journal_id = ?1 AND lesson_id = ?2 AND student_id = ?3",
             )?
             .execute(params![doc.id, lesson_id, student_id])?;
-        }
-    }
-    Ok(())
-}
-
-fn resolution(tx: &Connection, doc: &mut Doc, key: &str) -> Result<()> {
-    match doc
-        .get("resolutions", key)
-        .and_then(|v| parse::<ResolutionValue>(&v))
-    {
-        Some(r) => {
-            // Who resolved it: the author of the change (the server's record where this
-            // replica has it), not the name the record itself carries.
-            let author = conflicts::author_of_winner(doc, "resolutions", key);
-            let at = author.as_ref().map(|a| a.edited_at);
-            let by = author.and_then(|a| a.user).unwrap_or(r.by);
-            tx.prepare_cached(
-                "INSERT INTO resolutions (doc_id, key, by_user, value, note, resolved_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (doc_id, key) DO UPDATE SET by_user = excluded.by_user,
-                   value = excluded.value, note = excluded.note, resolved_at = excluded.resolved_at",
-            )?
-            .execute(params![doc.id, key, by, r.value, r.note, at])?;
-        }
-        None => {
-            tx.prepare_cached("DELETE FROM resolutions WHERE doc_id = ?1 AND key = ?2")?
-                .execute(params![doc.id, key])?;
         }
     }
     Ok(())
