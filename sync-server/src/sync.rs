@@ -213,19 +213,10 @@ fn truncate(s: &str) -> &str {
 
 /// A journal document id from `journal/<id>` or a bare `<id>`.
 pub fn journal_id(s: &str) -> Result<String, ApiError> {
-    let s = s.trim();
-    let id = if s.contains('/') {
-        s.to_owned()
-    } else {
-        format!("journal/{s}")
-    };
-    match doc_kind(&id)? {
-        DocKind::Journal => Ok(id),
-        other => Err(ApiError::malformed(format!(
-            "{:?} is a {other}, not a journal",
-            truncate(s)
-        ))),
-    }
+    let id: daftar_protocol::ids::JournalId = s
+        .parse()
+        .map_err(|e: daftar_protocol::ids::IdError| ApiError::malformed(e.to_string()))?;
+    Ok(id.doc_id().to_string())
 }
 
 /// Check a replica id header value.

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use daftar_protocol::DocKind;
 use rusqlite::OptionalExtension;
 
 use crate::Replica;
@@ -14,12 +15,16 @@ use crate::journal::short_id;
 use crate::model::LessonType;
 use crate::projection::{Refresh, TopicValue};
 
-/// A document id of `kind` from a short or whole id.
+/// A document id of `kind` from a short or whole id (`daftar_protocol::ids::DocId`). Text that
+/// is no such id (another kind's, a space in it) gives an id no document has, so the look-up
+/// that follows says "not found".
 pub fn doc_id(kind: &str, id: &str) -> String {
     let id = id.trim();
-    match id.split_once('/') {
-        Some((k, _)) if k == kind => id.to_string(),
-        _ => format!("{kind}/{id}"),
+    match DocKind::ALL.into_iter().find(|k| k.as_str() == kind) {
+        Some(kind) => daftar_protocol::ids::DocId::of_kind(kind, id)
+            .map(|d| d.to_string())
+            .unwrap_or_else(|_| format!("{}/{id}", kind.as_str())),
+        None => format!("{kind}/{id}"),
     }
 }
 

@@ -488,7 +488,11 @@ fn generate_inner(
                 .choose(&mut rng)
                 .map(|t| t.0.clone())
                 .unwrap_or_default();
-            let journal_id = format!("journal/g{}-{}", g + 1, short(module_id));
+            let journal_id = format!(
+                "journal/g{}-{}",
+                g + 1,
+                daftar_protocol::ids::short_id(module_id)
+            );
             write_journal(
                 replica,
                 spec,
@@ -511,10 +515,6 @@ fn generate_inner(
         }
     }
     Ok(summary)
-}
-
-fn short(doc_id: &str) -> &str {
-    doc_id.split_once('/').map(|(_, s)| s).unwrap_or(doc_id)
 }
 
 struct JournalSeed<'a> {

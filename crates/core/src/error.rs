@@ -98,6 +98,15 @@ impl From<rust_xlsxwriter::XlsxError> for CoreError {
     }
 }
 
+impl From<daftar_protocol::ids::IdError> for CoreError {
+    fn from(e: daftar_protocol::ids::IdError) -> Self {
+        CoreError::InvalidInput {
+            field: "id",
+            message: e.to_string(),
+        }
+    }
+}
+
 impl From<daftar_rules::values::InvalidValue> for CoreError {
     fn from(e: daftar_rules::values::InvalidValue) -> Self {
         CoreError::InvalidInput {

@@ -105,9 +105,12 @@ impl Replica {
             }
             let (field, rest) = key.split_once(':').unwrap_or(("", key.as_str()));
             let (lesson, student) = match field {
-                "mark" | "adjustment" => match rest.split_once('/') {
-                    Some((l, s)) => (Some(l.to_string()), Some(s.to_string())),
-                    None => (None, None),
+                "mark" | "adjustment" => match rest.parse::<daftar_protocol::ids::CellKey>() {
+                    Ok(cell) => (
+                        Some(cell.lesson.to_string()),
+                        Some(cell.student.to_string()),
+                    ),
+                    Err(_) => (None, None),
                 },
                 "topic" => (Some(rest.to_string()), None),
                 "score" => (None, rest.rsplit('/').next().map(str::to_string)),

@@ -134,9 +134,12 @@ impl Replica {
                     continue;
                 }
                 let (lesson, student) = match field {
-                    "mark" => match key.split_once('/') {
-                        Some((l, s)) => (Some(l.to_string()), Some(s.to_string())),
-                        None => (None, None),
+                    "mark" => match key.parse::<daftar_protocol::ids::CellKey>() {
+                        Ok(cell) => (
+                            Some(cell.lesson.to_string()),
+                            Some(cell.student.to_string()),
+                        ),
+                        Err(_) => (None, None),
                     },
                     "topic" => (Some(key.to_string()), None),
                     _ => (None, key.rsplit('/').next().map(str::to_string)),

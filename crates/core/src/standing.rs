@@ -77,10 +77,6 @@ pub struct Debtor {
     pub assessment: SubjectAssessment,
 }
 
-fn bare(id: &str) -> &str {
-    id.split_once('/').map_or(id, |(_, b)| b)
-}
-
 impl Replica {
     /// The catalog's thresholds for a marking system (defaults when it names none).
     pub fn thresholds(&self, system: System) -> Result<Thresholds> {
@@ -197,7 +193,7 @@ impl Replica {
             entry.unexcused_hours += un;
             entry.excused_hours += ex;
             entry.subjects.push(SubjectHours {
-                journal: bare(&journal).to_string(),
+                journal: daftar_protocol::ids::short_id(&journal).to_string(),
                 subject,
                 unexcused_hours: un,
                 excused_hours: ex,
@@ -355,7 +351,7 @@ impl Replica {
                         name: names.get(&a.student).cloned().unwrap_or_default(),
                         student: a.student.clone(),
                         group_name: group_name.clone(),
-                        journal: bare(&journal).to_string(),
+                        journal: daftar_protocol::ids::short_id(&journal).to_string(),
                         subject: subject.clone(),
                         semester: semester.clone(),
                         assessment: a,

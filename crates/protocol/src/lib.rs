@@ -21,6 +21,8 @@
 //!
 //! Bodies are JSON; change bytes travel as base64 strings ([`Bytes`]).
 
+pub mod ids;
+
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 

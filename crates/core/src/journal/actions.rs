@@ -1,6 +1,8 @@
 //! What a journal's users do: lessons, topics, marks, scores, adjustments, locks, openings and
 //! retake permissions; each is one change to the journal document.
 
+use daftar_protocol::ids::CellKey;
+
 use super::*;
 
 impl Replica {
@@ -166,7 +168,7 @@ impl Replica {
             value.hours = h;
         }
         let raw = serde_json::to_string(&value).unwrap_or_default();
-        let key = format!("{lesson}/{student}");
+        let key = CellKey::of(lesson, student)?.to_string();
         let lesson = lesson.to_string();
         self.edit(journal, "mark", move |doc| {
             doc.put("marks", &key, &raw)?;
@@ -209,7 +211,7 @@ impl Replica {
                 .map(|(k, v, conflict)| (k, (v, conflict)))
                 .collect();
             for student in &active {
-                let key = format!("{lesson}/{student}");
+                let key = CellKey::of(&lesson, student)?.to_string();
                 let status = if absent.contains(student) {
                     Attendance::Absent
                 } else {
@@ -245,7 +247,7 @@ impl Replica {
     pub fn clear_mark(&mut self, journal: &str, lesson: &str, student: &str) -> Result<()> {
         self.ensure_lesson_open(journal, lesson)?;
         self.ensure_within_window(journal, lesson)?;
-        let key = format!("{lesson}/{student}");
+        let key = CellKey::of(lesson, student)?.to_string();
         self.edit(journal, "clear mark", move |doc| {
             doc.delete("marks", &key)?;
             Ok(Refresh::key("marks", key.clone()))

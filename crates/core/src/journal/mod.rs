@@ -295,9 +295,7 @@ impl ScoreEntry {
 }
 
 /// Bare id as printed (`journal/abc` → `abc`).
-pub fn short_id(doc_id: &str) -> &str {
-    doc_id.split_once('/').map(|(_, id)| id).unwrap_or(doc_id)
-}
+pub use daftar_protocol::ids::short_id;
 
 impl Replica {
     /// A journal's document id from what a person typed: the id as printed, the document id,
