@@ -511,6 +511,49 @@ fn pick_fault(rng: &mut rand_chacha::ChaCha8Rng) -> Fault {
     }
 }
 
+/// The `daftar` CLI on a data folder, as free functions: the one harness every test crate
+/// drives the CLI with (the CLI's own tests, these, the E2E's other clients).
+pub mod cli {
+    use std::path::{Path, PathBuf};
+    use std::process::Output;
+
+    use super::Client;
+
+    /// The `daftar` binary.
+    pub fn bin() -> PathBuf {
+        super::bin_dir().join("daftar")
+    }
+
+    /// Runs `daftar --data-dir DIR ARGS…` and returns its output.
+    pub fn run(dir: &Path, args: &[&str]) -> Output {
+        Client::new(dir.to_path_buf()).run(args)
+    }
+
+    /// Runs a command that must succeed; returns stdout.
+    pub fn ok(dir: &Path, args: &[&str]) -> String {
+        Client::new(dir.to_path_buf()).ok(args)
+    }
+
+    /// Runs a command that must fail; returns stderr.
+    pub fn fails(dir: &Path, args: &[&str]) -> String {
+        Client::new(dir.to_path_buf()).fails(args)
+    }
+
+    /// `daftar --json ARGS…`, parsed.
+    pub fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
+        Client::new(dir.to_path_buf()).json(args)
+    }
+
+    /// A small demo replica; returns the id of its first journal.
+    pub fn demo(dir: &Path, seed: u64) -> String {
+        ok(dir, &["demo", "--tier", "XS", "--seed", &seed.to_string()]);
+        json(dir, &["journals"])[0]["id"]
+            .as_str()
+            .expect("a journal id")
+            .to_string()
+    }
+}
+
 /// A `daftar` client with its own data folder (and its own token).
 pub struct Client {
     pub dir: PathBuf,
@@ -559,6 +602,17 @@ impl Client {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs a command that must fail; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "daftar {args:?} should have failed but printed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
     pub fn json(&self, args: &[&str]) -> Value {

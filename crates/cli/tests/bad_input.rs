@@ -1,10 +1,8 @@
 //! Bad input gets a clear message, a non-zero exit, and leaves the replica as it was.
 
-mod common;
-
 use std::path::Path;
 
-use common::{demo, fails, json, ok, run};
+use daftar_tests::cli::{demo, fails, json, ok, run};
 
 /// Everything a user could notice about a replica.
 fn snapshot(dir: &Path, journal: &str) -> (String, String, String) {

@@ -2,14 +2,12 @@
 //! returned; it is killed with SIGKILL at random moments, again and again. Every acknowledged
 //! edit must be on disk afterwards, and the database must pass `PRAGMA integrity_check`.
 
-mod common;
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, demo, json, ok};
+use daftar_tests::cli::{bin, demo, json, ok};
 use rand::{Rng, SeedableRng};
 
 /// SIGKILLs in a run: 50 by default (as CI runs it), `DAFTAR_CRASH_KILLS` for a soak.

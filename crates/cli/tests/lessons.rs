@@ -5,11 +5,9 @@
 //! yet held moves, a held one keeps its day; hours delivered are set against the plan; journals
 //! are found by group and subject as people type them.
 
-mod common;
-
 use std::path::Path;
 
-use common::{fails, json, ok};
+use daftar_tests::cli::{fails, json, ok};
 use serde_json::Value;
 
 fn lesson<'a>(view: &'a Value, id: &str) -> &'a Value {

@@ -1,9 +1,7 @@
 //! Two replicas, no server: concurrent offline edits to the same cell meet through bundles,
 //! land in the conflict inbox on both, are resolved on one, and both converge.
 
-mod common;
-
-use common::{demo, json, ok};
+use daftar_tests::cli::{demo, json, ok};
 
 #[test]
 fn concurrent_marks_surface_in_inbox_and_resolution_converges() {
@@ -182,7 +180,7 @@ fn the_inbox_and_the_cli_read_marks_as_the_grid_does() {
             .expect("an entry per student")
             .to_string()
     };
-    let refused = common::fails(&b, &["resolve", &id_of(&students[0]), "--value", "x"]);
+    let refused = daftar_tests::cli::fails(&b, &["resolve", &id_of(&students[0]), "--value", "x"]);
     assert!(refused.contains("is not a mark"), "{refused}");
     ok(&b, &["resolve", &id_of(&students[0]), "--value", "нб"]);
     ok(&b, &["resolve", &id_of(&students[1]), "--value", "Л70"]);

@@ -3,11 +3,9 @@
 //! total; a student who is not admitted gets no final (YN) score, with the reason; grades come
 //! from the control total; academic debtors are listed.
 
-mod common;
-
 use std::path::Path;
 
-use common::{fails, json, ok};
+use daftar_tests::cli::{fails, json, ok};
 use serde_json::Value;
 
 /// An XS demo university with no lesson marked yet: (replica, journals of one group).
