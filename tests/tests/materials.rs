@@ -139,12 +139,14 @@ fn a_head_s_file_reaches_the_module_s_teachers_and_no_one_else() {
     assert_eq!(listed[0]["size"], MB5 as u64);
     assert_eq!(listed[0]["mime"], "application/pdf");
     assert_eq!(listed[0]["status"], "missing");
+    assert_eq!(anvar.json(&["status"])["materials"]["to_fetch"], 1);
     // …and the bytes well within a minute.
     let started = Instant::now();
     let moved = anvar.json(&["materials", "fetch"]);
     let took = started.elapsed();
     assert_eq!(moved["fetched"], 1, "{moved}");
     assert!(took < Duration::from_secs(60), "took {took:?}");
+    assert_eq!(anvar.json(&["status"])["materials"]["to_fetch"], 0);
     eprintln!("a 5 MiB material reached the teacher in {took:?}");
     let out = tmp.path().join("anvar-files");
     let saved = anvar.json(&[

@@ -236,9 +236,12 @@ pub fn status(dir: &Path, out: &Out) -> Result<()> {
     let user = r.meta(meta::SERVER_USER)?;
     let replica = Mutex::new(r);
     let status = background::replica_status(&replica, server.as_deref());
-    let r = replica.lock().unwrap_or_else(|p| p.into_inner());
+    let mut r = replica.lock().unwrap_or_else(|p| p.into_inner());
     let refused = r.refused()?;
     let set_aside = r.set_aside()?;
+    // Course materials' files still to move: attached here and not all on the server, and
+    // described by a module here but not all here.
+    let (to_send, to_fetch) = (r.materials_to_send()?.len(), r.materials_to_fetch()?.len());
     out.value(
         &json!({
             "replica": info,
@@ -249,6 +252,7 @@ pub fn status(dir: &Path, out: &Out) -> Result<()> {
             "set_aside": set_aside.iter().map(|(d, why, at)| json!({"doc": d, "error": why, "at": at})).collect::<Vec<_>>(),
             "last_success": status.last_success,
             "last_error": status.last_error,
+            "materials": { "to_send": to_send, "to_fetch": to_fetch },
         }),
         || {
             let mut s = format!(
@@ -264,6 +268,11 @@ pub fn status(dir: &Path, out: &Out) -> Result<()> {
                 _ => s.push_str("Not signed in to a sync server\n"),
             }
             s.push_str(&format!("{} change(s) waiting to be sent\n", status.waiting));
+            if to_send + to_fetch > 0 {
+                s.push_str(&format!(
+                    "Course materials: {to_send} file(s) to send, {to_fetch} to fetch (`daftar materials list`)\n"
+                ));
+            }
             if let Some(t) = status.last_success {
                 s.push_str(&format!("Last successful sync: {}\n", crate::output::tashkent_time(t)));
             }
