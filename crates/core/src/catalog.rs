@@ -33,7 +33,8 @@ fn count(v: i64) -> u32 {
 }
 
 /// One line of the module list.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct ModuleSummary {
     pub id: String,
     pub subject: String,
@@ -45,7 +46,8 @@ pub struct ModuleSummary {
 }
 
 /// A control of the module's plan.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct ModuleControl {
     pub code: String,
     pub kind: String,
@@ -54,7 +56,8 @@ pub struct ModuleControl {
 }
 
 /// A topic of the module, in its order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct ModuleTopic {
     pub id: String,
     pub name: String,
@@ -77,7 +80,8 @@ pub struct ModuleDetail {
 }
 
 /// One line of the group list.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct GroupSummary {
     pub id: String,
     pub name: String,
@@ -90,7 +94,8 @@ pub struct GroupSummary {
 }
 
 /// A student of a group's roster.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct RosterStudent {
     pub id: String,
     pub number: Option<String>,

@@ -42,17 +42,20 @@ pub enum MaterialStatus {
 
 /// One material of a module, as lists show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct Material {
     /// The SHA-256 of its bytes (hex): its identity everywhere.
     pub hash: String,
     pub module: String,
     pub name: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub size: u64,
     pub mime: Option<String>,
     pub topic: Option<String>,
     pub topic_name: Option<String>,
     pub status: MaterialStatus,
     /// Bytes here (all of them when `status` is `here` or `sending`).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub received: u64,
     /// The last transfer's trouble, in words, if it had any.
     pub problem: Option<String>,

@@ -5,6 +5,7 @@
 
 use ts_rs::TS;
 
+use crate::camel::Camel;
 use crate::*;
 
 /// One command: its name and the TypeScript of its request and response.
@@ -73,28 +74,28 @@ command_map! {
     get_sync_status: GetSyncStatusRequest => SyncStatus,
     sync_now: SyncNowRequest => SyncStatus,
     list_journals: ListJournalsRequest => Vec<JournalSummary>,
-    open_journal: OpenJournalRequest => JournalGrid,
+    open_journal: OpenJournalRequest => Camel<JournalGrid>,
     journal_version: JournalVersionRequest => JournalVersion,
     mark_cell: MarkCellRequest => GridPatch,
     clear_cell: ClearCellRequest => GridPatch,
     mark_lesson: MarkLessonRequest => GridPatch,
     set_topic: SetTopicRequest => GridPatch,
-    add_lesson: AddLessonRequest => JournalGrid,
-    change_lesson: ChangeLessonRequest => JournalGrid,
+    add_lesson: AddLessonRequest => Camel<JournalGrid>,
+    change_lesson: ChangeLessonRequest => Camel<JournalGrid>,
     enter_score: EnterScoreRequest => Vec<GridScore>,
     adjust_mark: AdjustMarkRequest => GridPatch,
     lock_lesson: LockLessonRequest => GridPatch,
     unlock_lesson: UnlockLessonRequest => GridPatch,
-    list_modules: ListModulesRequest => Vec<ModuleSummary>,
-    get_module: GetModuleRequest => ModuleDetail,
-    add_topic: AddTopicRequest => ModuleDetail,
-    rename_topic: RenameTopicRequest => ModuleDetail,
+    list_modules: ListModulesRequest => Camel<Vec<ModuleSummary>>,
+    get_module: GetModuleRequest => Camel<ModuleDetail>,
+    add_topic: AddTopicRequest => Camel<ModuleDetail>,
+    rename_topic: RenameTopicRequest => Camel<ModuleDetail>,
     choose_material_file: ChooseMaterialFileRequest => ChosenPath,
-    attach_material: AttachMaterialRequest => ModuleDetail,
-    remove_material: RemoveMaterialRequest => ModuleDetail,
+    attach_material: AttachMaterialRequest => Camel<ModuleDetail>,
+    remove_material: RemoveMaterialRequest => Camel<ModuleDetail>,
     open_material: OpenMaterialRequest => OpenedMaterial,
-    list_groups: ListGroupsRequest => Vec<GroupSummary>,
-    get_group: GetGroupRequest => GroupDetail,
+    list_groups: ListGroupsRequest => Camel<Vec<GroupSummary>>,
+    get_group: GetGroupRequest => Camel<GroupDetail>,
     list_conflicts: ListConflictsRequest => Vec<ConflictEntry>,
     resolve_conflict: ResolveConflictRequest => Vec<ConflictEntry>,
     list_resolutions: ListResolutionsRequest => Vec<ResolutionEntry>,

@@ -7,6 +7,14 @@
 //! serde renames, and the UI gets camelCase fields, numbers instead of `bigint`, and only what
 //! screens show. Conversions live next to the commands that use them.
 
+pub mod camel;
+
+/// Core's view types, as they are (`Camel` sends them in camelCase; core derives their
+/// TypeScript so).
+pub use daftar_core::catalog::{
+    GroupSummary, ModuleControl, ModuleSummary, ModuleTopic, RosterStudent,
+};
+pub use daftar_core::materials::Material;
 pub mod commands;
 pub mod error;
 
@@ -297,15 +305,6 @@ pub struct StudentTotals {
     pub average: Option<f64>,
     pub five_point: Option<u8>,
     pub at_risk: bool,
-}
-
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct ModuleTopic {
-    pub id: String,
-    pub name: String,
-    pub lesson_type: Option<String>,
-    pub position: f64,
 }
 
 /// Everything the journal grid needs, in one answer.
@@ -655,18 +654,6 @@ pub struct HemisProgress {
 #[serde(rename_all = "camelCase")]
 pub struct ListModulesRequest {}
 
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct ModuleSummary {
-    pub id: String,
-    pub subject: String,
-    pub semester: String,
-    pub department: Option<String>,
-    pub marking_system: String,
-    pub topics: u32,
-    pub journals: u32,
-}
-
 #[derive(Debug, Clone, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct GetModuleRequest {
@@ -682,16 +669,6 @@ pub struct ModuleHours {
 
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-pub struct ModuleControl {
-    pub code: String,
-    /// `JN`, `ON` or `YN`.
-    pub kind: String,
-    pub max: f64,
-    pub sittings: u32,
-}
-
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
 pub struct ModuleDetail {
     pub id: String,
     pub subject: String,
@@ -702,31 +679,10 @@ pub struct ModuleDetail {
     pub controls: Vec<ModuleControl>,
     pub topics: Vec<ModuleTopic>,
     /// Files attached to the module and its topics.
-    pub materials: Vec<ModuleMaterial>,
+    pub materials: Vec<Material>,
     pub editable: bool,
     /// The university's own training types (code → HEMIS name).
     pub local_types: std::collections::BTreeMap<String, String>,
-}
-
-/// A course material of a module, and whether its file is on this computer.
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct ModuleMaterial {
-    /// The SHA-256 of the file (hex): what `openMaterial` and `removeMaterial` take.
-    pub hash: String,
-    pub name: String,
-    #[ts(type = "number")]
-    pub size: u64,
-    pub mime: Option<String>,
-    pub topic: Option<String>,
-    pub topic_name: Option<String>,
-    /// `here` (opens), `sending` (here, still going to the server), `partial`, `missing`:
-    /// core's own type.
-    pub status: daftar_core::materials::MaterialStatus,
-    #[ts(type = "number")]
-    pub received: u64,
-    /// What held the last transfer back, in words (English).
-    pub problem: Option<String>,
 }
 
 /// Department head: attach the file at `path` to a module (and a topic).
@@ -786,34 +742,10 @@ pub struct RenameTopicRequest {
 #[serde(rename_all = "camelCase")]
 pub struct ListGroupsRequest {}
 
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct GroupSummary {
-    pub id: String,
-    pub name: String,
-    pub faculty: Option<String>,
-    pub year: Option<String>,
-    pub language: Option<String>,
-    pub students: u32,
-    pub active: u32,
-    pub journals: u32,
-}
-
 #[derive(Debug, Clone, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct GetGroupRequest {
     pub group: String,
-}
-
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct RosterStudent {
-    pub id: String,
-    pub number: Option<String>,
-    pub name: String,
-    /// `active`, `left`, `academic_leave`.
-    pub status: String,
-    pub subgroup: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -1190,7 +1122,7 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         ModuleDetail,
         AddTopicRequest,
         RenameTopicRequest,
-        ModuleMaterial,
+        Material,
         AttachMaterialRequest,
         ChooseMaterialFileRequest,
         RemoveMaterialRequest,

@@ -7,11 +7,12 @@ use tauri::{AppHandle, State};
 
 use crate::commands::journal::summary_of;
 use crate::error::{IpcError, IpcResult};
+use crate::ipc::camel::Camel;
 use crate::ipc::{
     AddTopicRequest, AttachMaterialRequest, ChooseMaterialFileRequest, ChosenPath, GetGroupRequest,
     GetModuleRequest, GroupDetail, GroupSummary, ListGroupsRequest, ListModulesRequest,
-    ModuleControl, ModuleDetail, ModuleHours, ModuleMaterial, ModuleSummary, ModuleTopic,
-    OpenMaterialRequest, OpenedMaterial, RemoveMaterialRequest, RenameTopicRequest, RosterStudent,
+    ModuleDetail, ModuleHours, ModuleSummary, OpenMaterialRequest, OpenedMaterial,
+    RemoveMaterialRequest, RenameTopicRequest,
 };
 use crate::session;
 use crate::state::AppState;
@@ -21,41 +22,15 @@ use crate::state::AppState;
 pub async fn list_modules(
     state: State<'_, AppState>,
     req: ListModulesRequest,
-) -> IpcResult<Vec<ModuleSummary>> {
+) -> IpcResult<Camel<Vec<ModuleSummary>>> {
     let ListModulesRequest {} = req;
-    let modules = state.replica().modules()?;
-    Ok(modules
-        .into_iter()
-        .map(|m| ModuleSummary {
-            id: m.id,
-            subject: m.subject,
-            semester: m.semester,
-            department: m.department,
-            marking_system: m.marking_system,
-            topics: m.topics,
-            journals: m.journals,
-        })
-        .collect())
+    Ok(Camel(state.replica().modules()?))
 }
 
-fn module_detail(r: &mut Replica, module: &str, editable: bool) -> IpcResult<ModuleDetail> {
+fn module_detail(r: &mut Replica, module: &str, editable: bool) -> IpcResult<Camel<ModuleDetail>> {
     let m = r.module(module)?;
-    let materials = r
-        .materials(Some(module))?
-        .into_iter()
-        .map(|x| ModuleMaterial {
-            status: x.status,
-            hash: x.hash,
-            name: x.name,
-            size: x.size,
-            mime: x.mime,
-            topic: x.topic,
-            topic_name: x.topic_name,
-            received: x.received,
-            problem: x.problem,
-        })
-        .collect();
-    Ok(ModuleDetail {
+    let materials = r.materials(Some(module))?;
+    Ok(Camel(ModuleDetail {
         id: m.id,
         subject: m.subject,
         semester: m.semester,
@@ -66,30 +41,12 @@ fn module_detail(r: &mut Replica, module: &str, editable: bool) -> IpcResult<Mod
             .into_iter()
             .map(|(lesson_type, hours)| ModuleHours { lesson_type, hours })
             .collect(),
-        controls: m
-            .controls
-            .into_iter()
-            .map(|c| ModuleControl {
-                code: c.code,
-                kind: c.kind,
-                max: c.max,
-                sittings: c.sittings,
-            })
-            .collect(),
-        topics: m
-            .topics
-            .into_iter()
-            .map(|t| ModuleTopic {
-                id: t.id,
-                name: t.name,
-                lesson_type: t.lesson_type,
-                position: t.position,
-            })
-            .collect(),
+        controls: m.controls,
+        topics: m.topics,
         materials,
         editable,
         local_types: r.training_types()?,
-    })
+    }))
 }
 
 #[tauri::command]
@@ -97,7 +54,7 @@ fn module_detail(r: &mut Replica, module: &str, editable: bool) -> IpcResult<Mod
 pub async fn get_module(
     state: State<'_, AppState>,
     req: GetModuleRequest,
-) -> IpcResult<ModuleDetail> {
+) -> IpcResult<Camel<ModuleDetail>> {
     let editable = crate::state::capabilities_of(&state.replica())?.edit_modules;
     let mut r = state.replica();
     module_detail(&mut r, &req.module, editable)
@@ -119,7 +76,7 @@ pub async fn add_topic(
     app: AppHandle,
     state: State<'_, AppState>,
     req: AddTopicRequest,
-) -> IpcResult<ModuleDetail> {
+) -> IpcResult<Camel<ModuleDetail>> {
     require_module_editor(&state)?;
     let detail = {
         let mut r = state.replica();
@@ -136,7 +93,7 @@ pub async fn rename_topic(
     app: AppHandle,
     state: State<'_, AppState>,
     req: RenameTopicRequest,
-) -> IpcResult<ModuleDetail> {
+) -> IpcResult<Camel<ModuleDetail>> {
     require_module_editor(&state)?;
     let detail = {
         let mut r = state.replica();
@@ -194,7 +151,7 @@ pub async fn attach_material(
     app: AppHandle,
     state: State<'_, AppState>,
     req: AttachMaterialRequest,
-) -> IpcResult<ModuleDetail> {
+) -> IpcResult<Camel<ModuleDetail>> {
     require_module_editor(&state)?;
     let detail = {
         let mut r = state.replica();
@@ -215,7 +172,7 @@ pub async fn remove_material(
     app: AppHandle,
     state: State<'_, AppState>,
     req: RemoveMaterialRequest,
-) -> IpcResult<ModuleDetail> {
+) -> IpcResult<Camel<ModuleDetail>> {
     require_module_editor(&state)?;
     let detail = {
         let mut r = state.replica();
@@ -248,27 +205,17 @@ pub async fn open_material(
 pub async fn list_groups(
     state: State<'_, AppState>,
     req: ListGroupsRequest,
-) -> IpcResult<Vec<GroupSummary>> {
+) -> IpcResult<Camel<Vec<GroupSummary>>> {
     let ListGroupsRequest {} = req;
-    let groups = state.replica().groups()?;
-    Ok(groups
-        .into_iter()
-        .map(|g| GroupSummary {
-            id: g.id,
-            name: g.name,
-            faculty: g.faculty,
-            year: g.year,
-            language: g.language,
-            students: g.students,
-            active: g.active,
-            journals: g.journals,
-        })
-        .collect())
+    Ok(Camel(state.replica().groups()?))
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn get_group(state: State<'_, AppState>, req: GetGroupRequest) -> IpcResult<GroupDetail> {
+pub async fn get_group(
+    state: State<'_, AppState>,
+    req: GetGroupRequest,
+) -> IpcResult<Camel<GroupDetail>> {
     let r = state.replica();
     let g = r.group(&req.group)?;
     let journals = r
@@ -277,25 +224,15 @@ pub async fn get_group(state: State<'_, AppState>, req: GetGroupRequest) -> IpcR
         .filter(|j| g.journals.contains(&j.id))
         .map(summary_of)
         .collect();
-    Ok(GroupDetail {
+    Ok(Camel(GroupDetail {
         id: g.id,
         name: g.name,
         faculty: g.faculty,
         year: g.year,
         language: g.language,
-        students: g
-            .students
-            .into_iter()
-            .map(|s| RosterStudent {
-                id: s.id,
-                number: s.number,
-                name: s.name,
-                status: s.status,
-                subgroup: s.subgroup,
-            })
-            .collect(),
+        students: g.students,
         journals,
-    })
+    }))
 }
 
 /// Imports from HEMIS (administrators): a folder of pages, or the university's API with a

@@ -12,6 +12,7 @@ use tauri::{AppHandle, State};
 
 use crate::commands::inbox::{overruled_of, resolutions_of};
 use crate::error::{IpcError, IpcResult};
+use crate::ipc::camel::Camel;
 use crate::ipc::{
     AddLessonRequest, AdjustMarkRequest, CellHistoryEntry, CellHistoryRequest, CellKey,
     ChangeLessonRequest, ClearCellRequest, EnterScoreRequest, GridCell, GridLesson, GridPatch,
@@ -313,10 +314,10 @@ pub async fn list_journals(
 pub async fn open_journal(
     state: State<'_, AppState>,
     req: OpenJournalRequest,
-) -> IpcResult<JournalGrid> {
+) -> IpcResult<Camel<JournalGrid>> {
     let mut r = state.replica();
     let journal = r.resolve_journal(&req.journal)?;
-    grid_of(&mut r, &journal)
+    grid_of(&mut r, &journal).map(Camel)
 }
 
 #[tauri::command]
@@ -425,7 +426,7 @@ pub async fn add_lesson(
     app: AppHandle,
     state: State<'_, AppState>,
     req: AddLessonRequest,
-) -> IpcResult<JournalGrid> {
+) -> IpcResult<Camel<JournalGrid>> {
     let lesson_type = LessonType::parse(&req.lesson_type)?;
     let grid = {
         let mut r = state.replica();
@@ -446,7 +447,7 @@ pub async fn add_lesson(
         grid_of(&mut r, &journal)?
     };
     session::after_edit(&app, &state);
-    Ok(grid)
+    Ok(Camel(grid))
 }
 
 /// Cancels a lesson that did not take place or moves one not yet held; answers with the grid.
@@ -456,7 +457,7 @@ pub async fn change_lesson(
     app: AppHandle,
     state: State<'_, AppState>,
     req: ChangeLessonRequest,
-) -> IpcResult<JournalGrid> {
+) -> IpcResult<Camel<JournalGrid>> {
     let grid = {
         let mut r = state.replica();
         let journal = r.resolve_journal(&req.journal)?;
@@ -482,7 +483,7 @@ pub async fn change_lesson(
         grid_of(&mut r, &journal)?
     };
     session::after_edit(&app, &state);
-    Ok(grid)
+    Ok(Camel(grid))
 }
 
 /// Enters a control score; answers with every score of the journal.

@@ -49,18 +49,10 @@ mod tests {
                     .trim_start_matches("crate::ipc::")
                     .to_string();
                 let res = sig
-                    .split("-> IpcResult<")
-                    .nth(1)
-                    .and_then(|r| r.strip_suffix('>').or(Some(r)))
+                    .split_once("-> IpcResult<")
+                    .and_then(|(_, r)| r.trim().strip_suffix('>'))
                     .unwrap_or_default()
-                    .trim()
-                    .trim_end_matches('>')
                     .replace("crate::ipc::", "");
-                let res = if res.starts_with("Vec<") {
-                    format!("{res}>")
-                } else {
-                    res
-                };
                 out.insert(name, (req, res));
                 rest = &rest[body..];
             }

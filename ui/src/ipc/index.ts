@@ -62,7 +62,7 @@ export type * from "./bindings/PlannedHours";
 export type * from "./bindings/DebtorEntry";
 export type * from "./bindings/HemisImportResult";
 export type * from "./bindings/ModuleDetail";
-export type * from "./bindings/ModuleMaterial";
+export type * from "./bindings/Material";
 export type * from "./bindings/ModuleSummary";
 export type * from "./bindings/ModuleTopic";
 export type * from "./bindings/ResolutionEntry";

@@ -1,7 +1,7 @@
 // Course modules: topics in order, hours per lesson type, the control plan. Department heads
 // (and administrators) add and rename topics.
 
-import { api, type ModuleDetail, type ModuleMaterial, type ModuleSummary } from "../ipc";
+import { api, type ModuleDetail, type Material, type ModuleSummary } from "../ipc";
 import { app, registerScreen } from "../app";
 import { h, tx, raw, button, clear, option, setPlaceholder, setTitle } from "../dom";
 import { t } from "../i18n";
@@ -160,7 +160,7 @@ export function sizeText(bytes: number): string {
   return `${bytes} B`;
 }
 
-function materialStatus(x: ModuleMaterial): HTMLElement {
+function materialStatus(x: Material): HTMLElement {
   const pct = Math.floor((x.received * 100) / Math.max(1, x.size));
   const el = tx("span", `materials.status.${x.status}` as Key, { pct }, { class: `chip material-${x.status}` });
   if (x.problem) el.title = x.problem;
