@@ -3,7 +3,7 @@
 // Labels that are data carry `data-raw`; translated labels carry `data-i18n`.
 
 import { t, hasKey, type Key } from "./i18n";
-import type { LessonReport, PlannedHours, StudentReport } from "./ipc";
+import type { LessonReport, HoursLine, StudentReport } from "./ipc";
 import * as fmt from "./format";
 
 const NS = "http://www.w3.org/2000/svg";
@@ -122,7 +122,7 @@ export function gradesChart(students: StudentReport[]): SVGSVGElement {
 
 /** Hours per lesson type against the module's plan: delivered, still scheduled, and the
  * shortfall the schedule does not cover, on one bar per type with the plan as a marker. */
-export function planChart(rows: PlannedHours[], local: { [key in string]?: string } = {}): SVGSVGElement {
+export function planChart(rows: HoursLine[], local: { [key in string]?: string } = {}): SVGSVGElement {
   const barH = 18;
   const gap = 10;
   const left = 150;

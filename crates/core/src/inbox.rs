@@ -10,7 +10,8 @@ use crate::journal::short_id;
 use crate::model::MarkValue;
 
 /// A decision recorded in a journal.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct Resolution {
     /// The journal (short id).
     pub journal: String,
@@ -26,6 +27,7 @@ pub struct Resolution {
     /// The decided value as people read it (a mark as the grid shows it).
     pub display: String,
     pub note: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub resolved_at: Option<i64>,
 }
 

@@ -131,6 +131,7 @@ impl Calendar {
 
 /// Hours of one lesson type: the module's plan against what the journal holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct HoursLine {
     /// HEMIS training-type code.
     pub lesson_type: String,

@@ -96,6 +96,7 @@ pub struct StudentReport {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct LessonReport {
     pub id: String,
     pub date: String,

@@ -14,7 +14,10 @@ pub mod camel;
 pub use daftar_core::catalog::{
     GroupSummary, ModuleControl, ModuleSummary, ModuleTopic, RosterStudent,
 };
+pub use daftar_core::inbox::Resolution;
+pub use daftar_core::lessons::HoursLine;
 pub use daftar_core::materials::Material;
+pub use daftar_core::report::LessonReport;
 pub mod commands;
 pub mod error;
 
@@ -330,7 +333,7 @@ pub struct JournalGrid {
     /// The module's topics, in order, to pick a lesson's topic from.
     pub topics: Vec<ModuleTopic>,
     /// Resolutions that replaced a mark in this journal (teachers see when they were overruled).
-    pub resolutions: Vec<ResolutionEntry>,
+    pub resolutions: Vec<Resolution>,
     /// Values the signed-in user wrote here that a decision replaced with another value.
     pub overruled: Vec<OverruledEntry>,
     /// The module's control plan (JN, ON, YN with their maximum and sittings).
@@ -823,25 +826,6 @@ pub struct ListResolutionsRequest {
     pub journal: Option<String>,
 }
 
-/// A decision of the dean's office or an administrator on a conflict.
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct ResolutionEntry {
-    pub journal: String,
-    pub subject: Option<String>,
-    pub group: Option<String>,
-    pub field: String,
-    pub lesson: Option<String>,
-    pub student: Option<String>,
-    pub student_name: Option<String>,
-    pub lesson_date: Option<String>,
-    pub by_user: String,
-    pub display: String,
-    pub note: Option<String>,
-    #[ts(type = "number | null")]
-    pub resolved_at: Option<i64>,
-}
-
 #[derive(Debug, Clone, Default, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ListOverruledRequest {
@@ -909,17 +893,6 @@ pub struct StudentReport {
 
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-pub struct LessonReport {
-    pub id: String,
-    pub date: String,
-    pub marked: u32,
-    pub present: u32,
-    pub attendance_percent: Option<f64>,
-    pub complete: bool,
-}
-
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
 pub struct JournalReport {
     pub journal: String,
     pub subject: String,
@@ -932,21 +905,9 @@ pub struct JournalReport {
     pub students: Vec<StudentReport>,
     pub lessons: Vec<LessonReport>,
     /// Hours per lesson type against the module's plan (`Replica::delivered_hours`).
-    pub hours_plan: Vec<PlannedHours>,
+    pub hours_plan: Vec<HoursLine>,
     /// The university's own training types (code → HEMIS name).
     pub local_types: std::collections::BTreeMap<String, String>,
-}
-
-/// One lesson type's hours: planned by the module, delivered, still scheduled, short.
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct PlannedHours {
-    /// HEMIS training-type code.
-    pub lesson_type: String,
-    pub planned: u32,
-    pub delivered: u32,
-    pub scheduled: u32,
-    pub shortfall: u32,
 }
 
 /// Export formats: core's own type (`xlsx`, `csv`, `hemis`).
@@ -1136,12 +1097,12 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         ConflictEntry,
         ResolveConflictRequest,
         ListResolutionsRequest,
-        ResolutionEntry,
+        Resolution,
         ListOverruledRequest,
         OverruledEntry,
         GetReportRequest,
         JournalReport,
-        PlannedHours,
+        HoursLine,
         ExportJournalRequest,
         ExportStatementRequest,
         GetStandingRequest,

@@ -7,9 +7,10 @@ use daftar_core::journal::short_id;
 use tauri::{AppHandle, State};
 
 use crate::error::{IpcError, IpcResult};
+use crate::ipc::camel::Camel;
 use crate::ipc::{
     ConflictEntry, ConflictValue, ListConflictsRequest, ListOverruledRequest,
-    ListResolutionsRequest, OverruledEntry, ResolutionEntry, ResolveConflictRequest,
+    ListResolutionsRequest, OverruledEntry, Resolution, ResolveConflictRequest,
 };
 use crate::session;
 use crate::state::AppState;
@@ -56,24 +57,8 @@ fn conflicts_of(r: &Replica, journal: Option<&str>) -> IpcResult<Vec<ConflictEnt
 }
 
 /// Resolutions recorded in journals (newest first); `journal` is a document id or None for all.
-pub fn resolutions_of(r: &Replica, journal: Option<&str>) -> IpcResult<Vec<ResolutionEntry>> {
-    Ok(r.resolutions(journal)?
-        .into_iter()
-        .map(|x| ResolutionEntry {
-            journal: x.journal,
-            subject: x.subject,
-            group: x.group,
-            field: x.field,
-            lesson: x.lesson,
-            student: x.student,
-            student_name: x.student_name,
-            lesson_date: x.lesson_date,
-            by_user: x.by_user,
-            display: x.display,
-            note: x.note,
-            resolved_at: x.resolved_at,
-        })
-        .collect())
+pub fn resolutions_of(r: &Replica, journal: Option<&str>) -> IpcResult<Vec<Resolution>> {
+    Ok(r.resolutions(journal)?)
 }
 
 /// Values the signed-in user (or this device) wrote that a decision replaced with another one,
@@ -189,11 +174,11 @@ pub async fn resolve_conflict(
 pub async fn list_resolutions(
     state: State<'_, AppState>,
     req: ListResolutionsRequest,
-) -> IpcResult<Vec<ResolutionEntry>> {
+) -> IpcResult<Camel<Vec<Resolution>>> {
     let r = state.replica();
     let journal = match req.journal.as_deref() {
         Some(j) => Some(r.resolve_journal(j)?),
         None => None,
     };
-    resolutions_of(&r, journal.as_deref())
+    resolutions_of(&r, journal.as_deref()).map(Camel)
 }

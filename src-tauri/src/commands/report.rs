@@ -7,11 +7,11 @@ use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 
 use crate::error::{IpcError, IpcResult};
+use crate::ipc::camel::Camel;
 use crate::ipc::{
     ChooseExportPathRequest, ChosenPath, DebtorEntry, ExportFormat, ExportJournalRequest,
     ExportResult, ExportStatementRequest, GetDebtorsRequest, GetReportRequest, GetStandingRequest,
-    JournalReport, LessonReport, PlannedHours, StandingEntry, StandingReport, StandingSubject,
-    StudentReport,
+    JournalReport, StandingEntry, StandingReport, StandingSubject, StudentReport,
 };
 use crate::paths;
 use crate::state::AppState;
@@ -21,23 +21,13 @@ use crate::state::AppState;
 pub async fn get_report(
     state: State<'_, AppState>,
     req: GetReportRequest,
-) -> IpcResult<JournalReport> {
+) -> IpcResult<Camel<JournalReport>> {
     let r = state.replica();
     let journal = r.resolve_journal(&req.journal)?;
     let rep = r.report(&journal)?;
     let local_types = r.training_types()?;
-    let hours_plan = r
-        .delivered_hours(&journal)?
-        .into_iter()
-        .map(|h| PlannedHours {
-            lesson_type: h.lesson_type,
-            planned: h.planned,
-            delivered: h.delivered,
-            scheduled: h.scheduled,
-            shortfall: h.shortfall,
-        })
-        .collect();
-    Ok(JournalReport {
+    let hours_plan = r.delivered_hours(&journal)?;
+    Ok(Camel(JournalReport {
         hours_plan,
         local_types,
         journal: rep.journal,
@@ -75,19 +65,8 @@ pub async fn get_report(
                 }
             })
             .collect(),
-        lessons: rep
-            .lessons
-            .into_iter()
-            .map(|l| LessonReport {
-                id: l.id,
-                date: l.date,
-                marked: l.marked,
-                present: l.present,
-                attendance_percent: l.attendance_percent,
-                complete: l.complete,
-            })
-            .collect(),
-    })
+        lessons: rep.lessons,
+    }))
 }
 
 /// Writes the journal to `path`, or to the export folder as `<group>_<subject>.<ext>`.

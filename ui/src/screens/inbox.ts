@@ -1,7 +1,7 @@
 // The conflict inbox: every value of a conflicted cell side by side (who, device, edit time,
 // lesson date); pick one or enter a value, add a note, resolve. Below, the decisions made so far.
 
-import { api, type ConflictEntry, type OpeningRequestEntry, type ResolutionEntry } from "../ipc";
+import { api, type ConflictEntry, type OpeningRequestEntry, type Resolution } from "../ipc";
 import { app, registerScreen } from "../app";
 import { h, tx, raw, button, clear, setPlaceholder, icon, ICONS } from "../dom";
 import type { Key } from "../i18n";
@@ -156,7 +156,7 @@ registerScreen("inbox", async (el) => {
     );
   };
 
-  const renderHistory = (resolutions: ResolutionEntry[]) => {
+  const renderHistory = (resolutions: Resolution[]) => {
     clear(history);
     if (resolutions.length === 0) return;
     const table = h("table", { class: "table compact" });

@@ -57,7 +57,7 @@ import type { OverruledEntry } from "./OverruledEntry";
 import type { RemoveMaterialRequest } from "./RemoveMaterialRequest";
 import type { RenameTopicRequest } from "./RenameTopicRequest";
 import type { RequestOpeningRequest } from "./RequestOpeningRequest";
-import type { ResolutionEntry } from "./ResolutionEntry";
+import type { Resolution } from "./Resolution";
 import type { ResolveConflictRequest } from "./ResolveConflictRequest";
 import type { SetLanguageRequest } from "./SetLanguageRequest";
 import type { SetTopicRequest } from "./SetTopicRequest";
@@ -105,7 +105,7 @@ export interface Commands {
   get_group: { req: GetGroupRequest; res: GroupDetail };
   list_conflicts: { req: ListConflictsRequest; res: Array<ConflictEntry> };
   resolve_conflict: { req: ResolveConflictRequest; res: Array<ConflictEntry> };
-  list_resolutions: { req: ListResolutionsRequest; res: Array<ResolutionEntry> };
+  list_resolutions: { req: ListResolutionsRequest; res: Array<Resolution> };
   list_overruled: { req: ListOverruledRequest; res: Array<OverruledEntry> };
   cell_history: { req: CellHistoryRequest; res: Array<CellHistoryEntry> };
   request_opening: { req: RequestOpeningRequest; res: GridPatch };

@@ -7,7 +7,7 @@ import type { GridStudent } from "./GridStudent";
 import type { ModuleControl } from "./ModuleControl";
 import type { ModuleTopic } from "./ModuleTopic";
 import type { OverruledEntry } from "./OverruledEntry";
-import type { ResolutionEntry } from "./ResolutionEntry";
+import type { Resolution } from "./Resolution";
 import type { StudentTotals } from "./StudentTotals";
 
 /**
@@ -25,7 +25,7 @@ topics: Array<ModuleTopic>,
 /**
  * Resolutions that replaced a mark in this journal (teachers see when they were overruled).
  */
-resolutions: Array<ResolutionEntry>, 
+resolutions: Array<Resolution>, 
 /**
  * Values the signed-in user wrote here that a decision replaced with another value.
  */
