@@ -457,7 +457,7 @@ async fn assign(
 }
 
 /// `?doc=<module id>` and, for an upload part, `&offset=N`.
-#[derive(Debug)]
+#[derive(Debug, serde::Deserialize)]
 struct MaterialQuery {
     doc: String,
     offset: Option<u64>,
@@ -475,65 +475,20 @@ fn material_hash(hex_hash: &str) -> Result<crate::store::ChangeHash, ApiError> {
     Ok(hash)
 }
 
-fn material_query(query: Option<String>) -> Result<MaterialQuery, ApiError> {
-    let query = query.unwrap_or_default();
-    let q = parse_material_query(&query)?;
+/// The query of a material request, read by axum's own query parser; what does not read is a
+/// JSON `malformed` like every other bad request.
+fn material_query(uri: &axum::http::Uri) -> Result<MaterialQuery, ApiError> {
+    let axum::extract::Query(q) = axum::extract::Query::<MaterialQuery>::try_from_uri(uri)
+        .map_err(|e| {
+            ApiError::malformed(format!(
+                "say which module: ?doc=module/<id> ({})",
+                e.body_text()
+            ))
+        })?;
     if q.doc.len() > 256 {
         return Err(ApiError::malformed("a document id is at most 256 bytes"));
     }
     Ok(q)
-}
-
-/// Reads `doc=…&offset=…` (percent-decoded) without another dependency.
-fn parse_material_query(query: &str) -> Result<MaterialQuery, ApiError> {
-    let mut doc = None;
-    let mut offset = None;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = percent_decode(v)?;
-        match k {
-            "doc" => doc = Some(v),
-            "offset" => {
-                offset = Some(
-                    v.parse::<u64>()
-                        .map_err(|_| ApiError::malformed("offset must be a byte count"))?,
-                )
-            }
-            _ => {}
-        }
-    }
-    Ok(MaterialQuery {
-        doc: doc.ok_or_else(|| ApiError::malformed("say which module: ?doc=module/<id>"))?,
-        offset,
-    })
-}
-
-fn percent_decode(s: &str) -> Result<String, ApiError> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let h = std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| ApiError::malformed("bad percent-encoding in the query"))?;
-                out.push(h);
-                i += 3;
-            }
-            b'%' => return Err(ApiError::malformed("bad percent-encoding in the query")),
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| ApiError::malformed("the query is not UTF-8"))
 }
 
 fn upload_answer(state: MaterialState) -> daftar_protocol::MaterialUpload {
@@ -550,10 +505,10 @@ async fn material_upload_state(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     Path(hex_hash): Path<String>,
-    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    uri: axum::http::Uri,
 ) -> Result<ApiJson<daftar_protocol::MaterialUpload>, ApiError> {
     let hash = material_hash(&hex_hash)?;
-    let q = material_query(query)?;
+    let q = material_query(&uri)?;
     let store = state.store().clone();
     let got = blocking(move || Ok(store.material_state(&user, &q.doc, &hash)?)).await?;
     Ok(ApiJson(upload_answer(got.map_err(ApiError::Material)?)))
@@ -565,11 +520,11 @@ async fn material_put(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     Path(hex_hash): Path<String>,
-    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    uri: axum::http::Uri,
     body: Bytes,
 ) -> Result<ApiJson<daftar_protocol::MaterialUpload>, ApiError> {
     let hash = material_hash(&hex_hash)?;
-    let q = material_query(query)?;
+    let q = material_query(&uri)?;
     let offset = q
         .offset
         .ok_or_else(|| ApiError::malformed("say where this part goes: &offset=N"))?;
@@ -599,11 +554,11 @@ async fn material_get(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     Path(hex_hash): Path<String>,
-    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    uri: axum::http::Uri,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let hash = material_hash(&hex_hash)?;
-    let q = material_query(query)?;
+    let q = material_query(&uri)?;
     let range = match headers.get(header::RANGE) {
         Some(v) => Some(parse_range(v.to_str().unwrap_or(""))?),
         None => None,
