@@ -241,7 +241,8 @@ pub fn status(dir: &Path, out: &Out) -> Result<()> {
     let set_aside = r.set_aside()?;
     // Course materials' files still to move: attached here and not all on the server, and
     // described by a module here but not all here.
-    let (to_send, to_fetch) = (r.materials_to_send()?.len(), r.materials_to_fetch()?.len());
+    let (to_send, to_fetch) = r.materials_to_move()?;
+    let (to_send, to_fetch) = (to_send.len(), to_fetch.len());
     out.value(
         &json!({
             "replica": info,

@@ -78,14 +78,15 @@ pub async fn transfer(
     mut progress: impl FnMut(&MaterialProgress),
 ) -> Result<MaterialsSummary> {
     let mut summary = MaterialsSummary::default();
-    let to_send = lock(replica).materials_to_send()?;
+    // One look at the modules for both lists: a file sent below is all here already, so it is
+    // not among those to fetch.
+    let (to_send, to_fetch) = lock(replica).materials_to_move()?;
     for t in &to_send {
         let moved = send_one(replica, transport, t, &mut summary, &mut progress).await;
         if settle(replica, t, moved, "sent", &mut summary)? {
             summary.sent += 1;
         }
     }
-    let to_fetch = lock(replica).materials_to_fetch()?;
     for t in &to_fetch {
         let moved = fetch_one(replica, transport, t, &mut summary, &mut progress).await;
         if settle(replica, t, moved, "fetched", &mut summary)? {

@@ -396,8 +396,10 @@ impl Replica {
         Ok(out)
     }
 
-    /// Materials attached here by the person signed in that the server does not have all of.
-    pub fn materials_to_send(&mut self) -> Result<Vec<Transfer>> {
+    /// What the sync client moves, from one look at the readable modules: (files attached here
+    /// by the person signed in that the server does not have all of, files of readable modules
+    /// not all here).
+    pub fn materials_to_move(&mut self) -> Result<(Vec<Transfer>, Vec<Transfer>)> {
         let owner = crate::replica::signed_in_owner_of(self)?;
         let waiting: Vec<String> = self
             .conn()
@@ -406,23 +408,24 @@ impl Replica {
             )?
             .query_map([owner], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        if waiting.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(self
-            .transfers()?
-            .into_iter()
+        let all = self.transfers()?;
+        let to_send = all
+            .iter()
             .filter(|t| waiting.contains(&t.hash))
-            .collect())
+            .cloned()
+            .collect();
+        let to_fetch = all.into_iter().filter(|t| t.received < t.size).collect();
+        Ok((to_send, to_fetch))
+    }
+
+    /// Materials attached here by the person signed in that the server does not have all of.
+    pub fn materials_to_send(&mut self) -> Result<Vec<Transfer>> {
+        Ok(self.materials_to_move()?.0)
     }
 
     /// Materials of readable modules whose bytes are not all here.
     pub fn materials_to_fetch(&mut self) -> Result<Vec<Transfer>> {
-        Ok(self
-            .transfers()?
-            .into_iter()
-            .filter(|t| t.received < t.size)
-            .collect())
+        Ok(self.materials_to_move()?.1)
     }
 
     /// Every material of a readable module, once per hash, with the bytes here.
