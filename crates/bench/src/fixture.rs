@@ -272,10 +272,7 @@ pub fn view_matches(
                 view.id, c.lesson, c.student
             ));
         };
-        if c.status != m.status.code()
-            || c.grade != m.grade.map(i64::from)
-            || c.hours != i64::from(m.hours)
-        {
+        if c.status != m.status.code() || c.grade != m.grade || c.hours != m.hours {
             return Err(format!(
                 "{}: cell {}/{} is {}/{:?}/{}, expected {}/{:?}/{}",
                 view.id,

@@ -428,41 +428,45 @@ pub fn standing_table(list: &[daftar_core::standing::StudentStanding]) -> String
 
 /// `daftar debtors`: one line per student and subject.
 pub fn debtors_table(list: &[daftar_core::standing::Debtor]) -> String {
+    use daftar_rules::assessment::Debt;
     if list.is_empty() {
         return "No academic debtors.".into();
     }
     let mut out = format!(
-        "  {}  {:<10} {}  {:>7} {:>5}  {}\n",
+        "  {}  {:<10} {}  {:>7} {:>5}  {:<5}  {}\n",
         pad("STUDENT", 28),
         "GROUP",
         pad("SUBJECT", 24),
         "JN+ON",
         "YN",
+        "DEBTS",
         "WHY"
     );
     for d in list {
         let t = &d.assessment.totals;
-        let why = match &d.assessment.outcome {
-            daftar_rules::assessment::Outcome::Debtor {
-                debt: daftar_rules::assessment::Debt::Failed,
-            } => format!("failed the final (sitting {})", d.assessment.sitting),
-            daftar_rules::assessment::Outcome::Debtor {
-                debt: daftar_rules::assessment::Debt::Absent,
-            } => format!("absent from the final (sitting {})", d.assessment.sitting),
-            _ => d
+        let why = match d.debt {
+            Debt::Failed => format!("failed the final (sitting {})", d.assessment.sitting),
+            Debt::Absent => format!("absent from the final (sitting {})", d.assessment.sitting),
+            Debt::NotAdmitted => d
                 .assessment
                 .admission
                 .reason()
                 .unwrap_or_else(|| "not admitted".into())
                 .replace("the student is ", ""),
         };
+        let debts = if d.held_back {
+            format!("{} held back", d.debts)
+        } else {
+            d.debts.to_string()
+        };
         out.push_str(&format!(
-            "  {}  {:<10} {}  {:>7} {:>5}  {}\n",
+            "  {}  {:<10} {}  {:>7} {:>5}  {:<5}  {}\n",
             pad(&d.name, 28),
             d.group_name,
             pad(&d.subject, 24),
             format!("{:.1}", t.current),
             t.yn.map(|y| format!("{y}")).unwrap_or_else(|| "—".into()),
+            debts,
             why
         ));
     }

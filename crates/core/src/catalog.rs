@@ -46,7 +46,7 @@ pub struct ModuleSummary {
 }
 
 /// A control of the module's plan.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct ModuleControl {
     pub code: String,
@@ -133,6 +133,28 @@ pub fn check_topic_name(name: &str) -> Result<String> {
 }
 
 impl Replica {
+    /// A module's control plan (JN, ON, YN with their maximum and sittings), by kind and code;
+    /// none for no module.
+    pub fn module_controls(&self, module: Option<&str>) -> Result<Vec<ModuleControl>> {
+        let Some(module) = module else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT code, kind, max, sittings FROM module_controls WHERE module_id = ?1 ORDER BY kind, code",
+        )?;
+        let rows = stmt
+            .query_map([module], |row| {
+                Ok(ModuleControl {
+                    code: row.get(0)?,
+                    kind: row.get(1)?,
+                    max: row.get(2)?,
+                    sittings: count(row.get(3)?),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     /// Every course module, by subject.
     pub fn modules(&self) -> Result<Vec<ModuleSummary>> {
         let mut stmt = self.conn().prepare(
@@ -187,19 +209,7 @@ impl Replica {
             .into_iter()
             .map(|(t, h)| (t, h.as_u64().unwrap_or(0) as u32))
             .collect();
-        let controls = conn
-            .prepare(
-                "SELECT code, kind, max, sittings FROM module_controls WHERE module_id = ?1 ORDER BY kind, code",
-            )?
-            .query_map([&module], |row| {
-                Ok(ModuleControl {
-                    code: row.get(0)?,
-                    kind: row.get(1)?,
-                    max: row.get(2)?,
-                    sittings: count(row.get(3)?),
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let controls = self.module_controls(Some(&module))?;
         let topics = conn
             .prepare(
                 "SELECT id, name, lesson_type, position FROM module_topics WHERE module_id = ?1 ORDER BY position, id",

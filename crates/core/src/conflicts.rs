@@ -30,8 +30,10 @@ use crate::model::{AdjustmentValue, LessonValue, MarkValue, ResolutionValue};
 use crate::projection::Refresh;
 use crate::replica::Replica;
 
-/// One value in an inbox entry.
+/// One value in an inbox entry. Every field is always written (the CLI's `--json` and the app
+/// read the same shape); `Camel` sends it to the UI in camelCase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct ConflictValue {
     /// The raw document value.
     pub value: String,
@@ -41,29 +43,35 @@ pub struct ConflictValue {
     /// (`verified`), else the name the change itself claims, if any.
     pub user: Option<String>,
     /// `user` comes from the server, not from the change.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default)]
     pub verified: bool,
     /// Device (automerge actor), shortened.
     pub device: String,
     /// Edit time (the device's clock), unix milliseconds.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub edited_at: i64,
     /// When the server received it, where that is more than a day from `edited_at`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub received_at: Option<i64>,
     /// For amendments: whether this is the value the lock froze.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default)]
     pub locked: bool,
 }
 
 /// An inbox entry as listed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct Conflict {
     pub id: String,
+    /// The journal's document id (the app is sent its short form).
     pub journal: String,
     pub subject: Option<String>,
     pub group: Option<String>,
+    /// `mark`, `score`, `topic`, `adjustment`.
     pub field: String,
     pub key: String,
+    /// `concurrent` or `amendment`.
     pub kind: String,
     pub lesson: Option<String>,
     pub student: Option<String>,

@@ -14,8 +14,9 @@ use crate::error::{CoreError, Result};
 use crate::journal::JournalView;
 use crate::model::{LessonType, display_date};
 use crate::replica::Replica;
-use crate::report::{JournalReport, Standing};
+use crate::report::JournalReport;
 use crate::statement::Script;
+use daftar_rules::assessment::Level;
 
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -112,16 +113,6 @@ fn grid_latin(view: &JournalView, report: &JournalReport) -> (Vec<String>, Vec<V
         rows.push(row);
     }
     (header, rows)
-}
-
-/// A standing in HEMIS's words (Ogohlantirish, Hayfsan, Chetlatish).
-fn standing_word(s: crate::report::Standing) -> &'static str {
-    match s {
-        crate::report::Standing::Ok => "",
-        crate::report::Standing::Warning => "Ogohlantirish",
-        crate::report::Standing::Reprimand => "Hayfsan",
-        crate::report::Standing::Expulsion => "Chetlatish",
-    }
 }
 
 /// How a cell prints: the teacher's mark, then the effective value after an adjustment.
@@ -252,10 +243,10 @@ pub fn write_xlsx(
                 &nb
             } else if c == 3 + lessons + 1 {
                 match standing {
-                    Standing::Ok => &cell,
-                    Standing::Warning => &warn,
-                    Standing::Reprimand => &reprimand,
-                    Standing::Expulsion => &expel,
+                    Level::Ok => &cell,
+                    Level::Warning => &warn,
+                    Level::Reprimand => &reprimand,
+                    Level::Expulsion => &expel,
                 }
             } else {
                 &cell
@@ -298,7 +289,7 @@ pub fn write_xlsx(
         rs.write_number_with_format(r, 3, f64::from(s.absent), &cell)?;
         rs.write_number_with_format(r, 4, f64::from(s.excused_hours), &cell)?;
         rs.write_number_with_format(r, 5, f64::from(s.unexcused_hours), &cell)?;
-        rs.write_string_with_format(r, 6, t(standing_word(s.standing)), &cell)?;
+        rs.write_string_with_format(r, 6, t(Level::hemis_word(s.standing)), &cell)?;
         match s.average {
             Some(a) => rs.write_number_with_format(r, 7, a, &cell)?,
             None => rs.write_string_with_format(r, 7, "", &cell)?,

@@ -15,6 +15,7 @@ use crate::replica::Replica;
 
 /// One write of one change to one key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct HistoryEntry {
     /// The part written (`marks`, `adjustments`, `locks`, `lessons`, `topics`, `status`,
     /// `resolutions`, …).
@@ -31,8 +32,10 @@ pub struct HistoryEntry {
     /// The device (automerge actor), shortened.
     pub device: String,
     /// The device's clock at the edit, unix ms.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub edited_at: i64,
     /// When the server received it, where that is more than a day from `edited_at`.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub received_at: Option<i64>,
     /// The action the change was made by (`mark`, `adjust`, `lock`, `resolve`, …).
     pub action: Option<String>,

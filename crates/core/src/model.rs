@@ -14,9 +14,6 @@ pub use daftar_rules::values::{
     ResolutionValue,
 };
 
-/// Unexcused-hour thresholds per semester: warning, reprimand, expulsion.
-pub const THRESHOLDS: [u32; 3] = [12, 36, 74];
-
 /// Lesson type, by HEMIS training-type code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 pub enum LessonType {

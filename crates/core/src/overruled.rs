@@ -13,29 +13,37 @@ use serde::{Deserialize, Serialize};
 
 use crate::conflicts::author_of;
 use crate::error::Result;
+use crate::journal::short_id;
 use crate::model::{MarkValue, ResolutionValue};
 use crate::replica::Replica;
 
-/// One value of yours that a decision replaced.
+/// One value of yours that a decision replaced, with the names a person reads beside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct Overruled {
-    /// Journal document id.
+    /// The journal, by the short id the app navigates with.
     pub journal: String,
+    pub subject: Option<String>,
+    pub group: Option<String>,
     /// `mark`, `score` or `topic`.
     pub field: String,
     pub key: String,
     pub lesson: Option<String>,
     pub student: Option<String>,
+    pub student_name: Option<String>,
+    pub lesson_date: Option<String>,
     /// The raw value you wrote, and how people read it (`NB`, `85`…).
     pub mine: String,
     pub mine_display: String,
     /// When you wrote it (unix ms).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub written_at: i64,
     /// The decided value, and how people read it.
     pub decided: String,
     pub decided_display: String,
     /// Who decided, when (unix ms), and why.
-    pub by: String,
+    pub by_user: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub resolved_at: i64,
     pub note: Option<String>,
 }
@@ -145,17 +153,22 @@ impl Replica {
                     _ => (None, key.rsplit('/').next().map(str::to_string)),
                 };
                 out.push(Overruled {
+                    // The long id until the names are looked up below.
                     journal: doc_id.clone(),
+                    subject: None,
+                    group: None,
                     field: field.to_string(),
                     key: key.to_string(),
                     lesson,
                     student,
+                    student_name: None,
+                    lesson_date: None,
                     mine_display: display_value(field, &raw),
                     mine: raw,
                     written_at: author.edited_at,
                     decided_display: display_value(field, &record.value),
                     decided: record.value.clone(),
-                    by: record.by.clone(),
+                    by_user: record.by.clone(),
                     resolved_at,
                     note: record.note.clone(),
                 });
@@ -168,6 +181,15 @@ impl Replica {
                 .then_with(|| a.journal.cmp(&b.journal))
                 .then_with(|| a.key.cmp(&b.key))
         });
+        for o in &mut out {
+            let context =
+                self.cell_context(&o.journal, o.lesson.as_deref(), o.student.as_deref())?;
+            o.journal = short_id(&o.journal).to_string();
+            o.subject = context.subject;
+            o.group = context.group;
+            o.student_name = context.student_name;
+            o.lesson_date = context.lesson_date;
+        }
         Ok(out)
     }
 }
@@ -308,7 +330,7 @@ mod tests {
             "only the decision against the teacher: {list:?}"
         );
         let o = &list[0];
-        assert_eq!(o.journal, journal);
+        assert_eq!(o.journal, crate::journal::short_id(&journal));
         assert_eq!(o.field, "mark");
         assert_eq!(o.lesson.as_deref(), Some(lesson.as_str()));
         assert_eq!(o.student.as_deref(), Some(student.as_str()));
@@ -316,7 +338,7 @@ mod tests {
             (o.mine_display.as_str(), o.decided_display.as_str()),
             ("NB", "E")
         );
-        assert_eq!(o.by, "dekanat");
+        assert_eq!(o.by_user, "dekanat");
         assert_eq!(o.note.as_deref(), Some("Maʼlumotnoma yoʻq"));
         assert!(o.resolved_at >= o.written_at && o.written_at > 0);
         // Narrowed to the journal, and the same from a new device of the same user.

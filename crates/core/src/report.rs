@@ -8,69 +8,27 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::journal::JournalView;
-use daftar_rules::assessment::{self, Level, Outcome, System};
+use daftar_rules::assessment::{self, Level, Outcome, System, Thresholds};
 
-use crate::model::{HOURS_PER_PAIR, THRESHOLDS};
+use crate::lessons::HoursLine;
+use crate::model::HOURS_PER_PAIR;
 use crate::replica::Replica;
 
-/// Where a student stands against the unexcused-hour thresholds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum Standing {
-    Ok,
-    /// ≥ 12 unexcused hours.
-    Warning,
-    /// ≥ 36 unexcused hours.
-    Reprimand,
-    /// More than 74 unexcused hours.
-    Expulsion,
-}
-
-impl Standing {
-    pub fn from_level(level: Level) -> Standing {
-        match level {
-            Level::Ok => Standing::Ok,
-            Level::Warning => Standing::Warning,
-            Level::Reprimand => Standing::Reprimand,
-            Level::Expulsion => Standing::Expulsion,
-        }
-    }
-
-    /// Against the default thresholds (12 / 36 / more than 74); [`Replica::report`] judges the
-    /// semester total against the catalog's.
-    pub fn of(unexcused_hours: u32) -> Standing {
-        if unexcused_hours > THRESHOLDS[2] {
-            Standing::Expulsion
-        } else if unexcused_hours >= THRESHOLDS[1] {
-            Standing::Reprimand
-        } else if unexcused_hours >= THRESHOLDS[0] {
-            Standing::Warning
-        } else {
-            Standing::Ok
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Standing::Ok => "ok",
-            Standing::Warning => "warning",
-            Standing::Reprimand => "reprimand",
-            Standing::Expulsion => "expulsion",
-        }
-    }
-}
-
+/// One student in a journal's report.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct StudentReport {
     pub id: String,
     pub name: String,
     pub present: u32,
     pub late: u32,
     pub absent: u32,
+    /// Present or late, out of the lessons marked for the student.
+    #[serde(default)]
+    pub attendance_percent: Option<f64>,
     pub excused_hours: u32,
     pub unexcused_hours: u32,
-    pub standing: Standing,
+    pub standing: Level,
     pub graded: u32,
     /// Mean of the per-lesson grades (shown for the teacher; no grade comes from it).
     pub average: Option<f64>,
@@ -106,7 +64,10 @@ pub struct LessonReport {
     pub complete: bool,
 }
 
+/// A journal's report: attendance, hours against the thresholds, the assessment, and the hours
+/// delivered against the module's plan.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct JournalReport {
     pub journal: String,
     pub subject: String,
@@ -118,11 +79,18 @@ pub struct JournalReport {
     pub attendance_percent: Option<f64>,
     pub students: Vec<StudentReport>,
     pub lessons: Vec<LessonReport>,
+    /// Hours per lesson type against the module's plan (filled by [`Replica::report`]).
+    #[serde(default)]
+    pub hours_plan: Vec<HoursLine>,
+    /// The university's own training types (code → HEMIS name), to name the plan's lines.
+    #[serde(default)]
+    pub local_types: std::collections::BTreeMap<String, String>,
 }
 
 /// Computes the report of one journal view (this subject only; [`Replica::report`] adds the
 /// semester and the assessment).
 pub fn journal_report(view: &JournalView) -> JournalReport {
+    let defaults = Thresholds::default();
     let mut students: Vec<StudentReport> = view
         .students
         .iter()
@@ -134,7 +102,8 @@ pub fn journal_report(view: &JournalView) -> JournalReport {
             absent: 0,
             excused_hours: 0,
             unexcused_hours: 0,
-            standing: Standing::Ok,
+            attendance_percent: None,
+            standing: Level::Ok,
             graded: 0,
             average: None,
             five_point: None,
@@ -179,7 +148,7 @@ pub fn journal_report(view: &JournalView) -> JournalReport {
         };
         let s = &mut students[si];
         let hours = if cell.hours > 0 {
-            cell.hours as u32
+            cell.hours
         } else {
             HOURS_PER_PAIR
         };
@@ -199,7 +168,7 @@ pub fn journal_report(view: &JournalView) -> JournalReport {
         }
         if let Some(g) = cell.grade {
             s.graded += 1;
-            grade_sums[si] += g.max(0) as u64;
+            grade_sums[si] += u64::from(g);
         }
         if let Some(&li) = lesson_index.get(cell.lesson.as_str()) {
             lessons[li].marked += 1;
@@ -214,7 +183,12 @@ pub fn journal_report(view: &JournalView) -> JournalReport {
         }
     }
     for (i, s) in students.iter_mut().enumerate() {
-        s.standing = Standing::of(s.unexcused_hours);
+        s.standing = defaults.level(s.unexcused_hours);
+        let attended = s.present + s.late;
+        let marked = attended + s.absent;
+        if marked > 0 {
+            s.attendance_percent = Some(round1(100.0 * f64::from(attended) / f64::from(marked)));
+        }
         if s.graded > 0 {
             s.average = Some(round1(grade_sums[i] as f64 / f64::from(s.graded)));
         }
@@ -227,13 +201,15 @@ pub fn journal_report(view: &JournalView) -> JournalReport {
         subject: view.subject.clone(),
         group: view.group_name.clone(),
         marking_system: view.marking_system.clone(),
-        thresholds: THRESHOLDS,
+        thresholds: [defaults.warning, defaults.reprimand, defaults.expulsion],
         lessons_total: view.lessons.len(),
         lessons_complete: view.lessons.iter().filter(|l| l.complete).count(),
         attendance_percent: (marked > 0)
             .then(|| round1(100.0 * f64::from(present) / f64::from(marked))),
         students,
         lessons,
+        hours_plan: Vec::new(),
+        local_types: Default::default(),
     }
 }
 
@@ -258,6 +234,8 @@ impl Replica {
             thresholds.reprimand,
             thresholds.expulsion,
         ];
+        report.hours_plan = self.delivered_hours(journal)?;
+        report.local_types = self.training_types()?;
         let semester_hours = self.semester_hours(&group, &semester)?;
         let assessments: std::collections::HashMap<String, crate::standing::SubjectAssessment> =
             self.assessments(journal)?
@@ -268,7 +246,7 @@ impl Replica {
             let (un, ex) = semester_hours.get(&s.id).copied().unwrap_or((0, 0));
             s.semester_unexcused_hours = un;
             s.semester_excused_hours = ex;
-            s.standing = Standing::from_level(thresholds.level(un));
+            s.standing = thresholds.level(un);
             if let Some(a) = assessments.get(&s.id) {
                 s.state = a.outcome.as_str().to_string();
                 s.admitted = a.admission.admitted();
@@ -282,7 +260,7 @@ impl Replica {
                     _ => None,
                 };
                 let debtor = matches!(a.outcome, Outcome::Debtor { .. });
-                s.at_risk = debtor || s.standing >= Standing::Reprimand || thresholds.near_next(un);
+                s.at_risk = debtor || s.standing >= Level::Reprimand || thresholds.near_next(un);
             }
         }
         Ok(report)
@@ -295,11 +273,12 @@ mod tests {
 
     #[test]
     fn standing_follows_thresholds() {
-        assert_eq!(Standing::of(0), Standing::Ok);
-        assert_eq!(Standing::of(11), Standing::Ok);
-        assert_eq!(Standing::of(12), Standing::Warning);
-        assert_eq!(Standing::of(36), Standing::Reprimand);
-        assert_eq!(Standing::of(74), Standing::Reprimand);
-        assert_eq!(Standing::of(76), Standing::Expulsion);
+        let of = |h| Thresholds::default().level(h);
+        assert_eq!(of(0), Level::Ok);
+        assert_eq!(of(11), Level::Ok);
+        assert_eq!(of(12), Level::Warning);
+        assert_eq!(of(36), Level::Reprimand);
+        assert_eq!(of(74), Level::Reprimand);
+        assert_eq!(of(76), Level::Expulsion);
     }
 }

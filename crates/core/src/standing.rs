@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use daftar_rules::assessment::{
-    self, Admission, Control, Kind, Level, Outcome, Score, System, Thresholds, Totals,
+    self, Admission, Control, Debt, Kind, Level, Outcome, Score, System, Thresholds, Totals,
 };
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -29,6 +29,7 @@ pub struct Scope {
 
 /// Hours in one subject.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct SubjectHours {
     pub journal: String,
     pub subject: String,
@@ -38,6 +39,7 @@ pub struct SubjectHours {
 
 /// A student's semester standing.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct StudentStanding {
     pub student: String,
     pub name: String,
@@ -56,6 +58,7 @@ pub struct StudentStanding {
 
 /// A student's assessment in one subject.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct SubjectAssessment {
     pub student: String,
     /// The YN sitting it is judged at: the latest with a YN score, else 1.
@@ -67,6 +70,7 @@ pub struct SubjectAssessment {
 
 /// An academic debt.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct Debtor {
     pub student: String,
     pub name: String,
@@ -74,7 +78,13 @@ pub struct Debtor {
     pub journal: String,
     pub subject: String,
     pub semester: String,
+    /// Why: not admitted, failed, or absent from the final control.
+    pub debt: Debt,
     pub assessment: SubjectAssessment,
+    /// This student's debts in the semester (within the scope).
+    pub debts: u32,
+    /// `debts` reached [`assessment::HELD_BACK_DEBTS`]: the student is held back.
+    pub held_back: bool,
 }
 
 impl Replica {
@@ -346,8 +356,9 @@ impl Replica {
                     .collect::<rusqlite::Result<_>>()?
             };
             for a in self.assessments(&journal)? {
-                if matches!(a.outcome, Outcome::Debtor { .. }) {
+                if let Outcome::Debtor { debt } = a.outcome {
                     out.push(Debtor {
+                        debt,
                         name: names.get(&a.student).cloned().unwrap_or_default(),
                         student: a.student.clone(),
                         group_name: group_name.clone(),
@@ -355,9 +366,21 @@ impl Replica {
                         subject: subject.clone(),
                         semester: semester.clone(),
                         assessment: a,
+                        debts: 0,
+                        held_back: false,
                     });
                 }
             }
+        }
+        let mut per_student: BTreeMap<(String, String), u32> = BTreeMap::new();
+        for d in &out {
+            *per_student
+                .entry((d.student.clone(), d.semester.clone()))
+                .or_default() += 1;
+        }
+        for d in &mut out {
+            d.debts = per_student[&(d.student.clone(), d.semester.clone())];
+            d.held_back = d.debts >= assessment::HELD_BACK_DEBTS;
         }
         Ok(out)
     }

@@ -624,7 +624,6 @@ pub fn write_standing_xlsx(
     script: Script,
     path: &Path,
 ) -> Result<()> {
-    use daftar_rules::assessment::Level;
     let t = |s: &str| in_script(script, s);
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
@@ -665,12 +664,7 @@ pub fn write_standing_xlsx(
     sheet.set_column_width(7, 60)?;
     for (i, s) in list.iter().enumerate() {
         let row = 3 + i as u32;
-        let level = match s.level {
-            Level::Ok => "",
-            Level::Warning => "Ogohlantirish",
-            Level::Reprimand => "Hayfsan",
-            Level::Expulsion => "Chetlatish",
-        };
+        let level = s.level.hemis_word();
         let subjects: Vec<String> = s
             .subjects
             .iter()

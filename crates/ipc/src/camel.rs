@@ -17,6 +17,14 @@ use serde::ser::{
 #[derive(Debug, Clone, PartialEq)]
 pub struct Camel<T>(pub T);
 
+impl<T> std::ops::Deref for Camel<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 impl<T: Serialize> Serialize for Camel<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(Ser(s))

@@ -3,9 +3,10 @@
 //! `ui/src/ipc/bindings/` (committed); the `bindings_are_current` test fails when the committed
 //! files drift from these types (run it with `DAFTAR_UPDATE_BINDINGS=1` to rewrite them).
 //!
-//! These are deliberately separate from `daftar-core`'s types: the core stays free of ts-rs and
-//! serde renames, and the UI gets camelCase fields, numbers instead of `bigint`, and only what
-//! screens show. Conversions live next to the commands that use them.
+//! Core's view types (modules, groups, rosters, materials, the conflict inbox, resolutions…) are
+//! re-exported as they are: core derives their TypeScript behind its `ts` feature and `Camel`
+//! sends them in camelCase, so no field is copied by hand. The types defined here are the
+//! requests and the views only the app has (the grid with its totals, the status event).
 
 pub mod camel;
 
@@ -14,10 +15,23 @@ pub mod camel;
 pub use daftar_core::catalog::{
     GroupSummary, ModuleControl, ModuleSummary, ModuleTopic, RosterStudent,
 };
+pub use daftar_core::conflicts::{Conflict, ConflictValue};
+pub use daftar_core::history::HistoryEntry;
 pub use daftar_core::inbox::Resolution;
+pub use daftar_core::journal::grid::{
+    ClearedCell, GridLesson, GridPatch, GridRetake, GridScore, GridStudent, JournalGrid,
+    StudentTotals,
+};
+pub use daftar_core::journal::{CellView, JournalSummary};
 pub use daftar_core::lessons::HoursLine;
 pub use daftar_core::materials::Material;
+pub use daftar_core::overruled::Overruled;
 pub use daftar_core::report::LessonReport;
+pub use daftar_core::report::{JournalReport, StudentReport};
+pub use daftar_core::standing::{Debtor, StudentStanding, SubjectAssessment, SubjectHours};
+/// `ok`, `warning`, `reprimand`, `expulsion`: a student's standing against the catalog's
+/// unexcused-hour thresholds (the rule crate's own type).
+pub use daftar_rules::assessment::Level;
 pub mod commands;
 pub mod error;
 
@@ -214,163 +228,10 @@ pub struct SyncNowRequest {}
 #[serde(rename_all = "camelCase")]
 pub struct ListJournalsRequest {}
 
-/// A row of "my journals".
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct JournalSummary {
-    pub id: String,
-    pub group: String,
-    pub subject: String,
-    pub semester: String,
-    pub students: u32,
-    pub lessons: u32,
-    pub complete_lessons: u32,
-    pub locked: bool,
-    /// Local changes of this journal not yet on the server.
-    pub unsynced: u32,
-    pub conflicts: u32,
-}
-
 #[derive(Debug, Clone, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct OpenJournalRequest {
     pub journal: String,
-}
-
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct GridLesson {
-    pub id: String,
-    /// `YYYY-MM-DD` (the UI shows dd.MM.yyyy).
-    pub date: String,
-    pub pair: u8,
-    /// HEMIS lesson type code (`11` lecture … `17` self-study).
-    pub lesson_type: String,
-    pub topic: Option<String>,
-    /// `planned`, `held` or `cancelled`.
-    pub status: String,
-    /// Why the lesson is read-only (its own lock or the journal's), if it is.
-    pub lock: Option<String>,
-    /// Its entry window has closed for marks (the teacher may ask the dean's office to open it).
-    pub entry_closed: bool,
-    /// Every student expected at it has a mark, and its topic is set.
-    pub complete: bool,
-    /// Students expected at it who have no mark yet.
-    pub unmarked: u32,
-    /// The subgroup the lesson is for (labs, languages); `null`: the whole group.
-    pub subgroup: Option<String>,
-    /// Without a topic: the module's next unused topic of its type, offered first (one key
-    /// to accept).
-    pub next_topic: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct GridStudent {
-    pub id: String,
-    pub number: Option<String>,
-    pub name: String,
-    pub active: bool,
-    pub subgroup: Option<String>,
-}
-
-/// One cell: the teacher's mark, the dean's adjustment beside it, and whether it is in conflict.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct GridCell {
-    pub lesson: String,
-    pub student: String,
-    /// `p`, `a` (NB), `e`, `l`.
-    pub status: String,
-    pub hours: u32,
-    pub grade: Option<u32>,
-    pub note: Option<String>,
-    pub adjusted_to: Option<String>,
-    pub adjustment_reason: Option<String>,
-    /// Status after approved adjustments.
-    pub effective: String,
-    /// Conflict inbox id when the cell holds concurrent values.
-    pub conflict: Option<String>,
-}
-
-/// `ok`, `warning` (≥ 12 unexcused hours), `reprimand` (≥ 36), `expulsion` (more than 74), by
-/// the catalog's thresholds: core's own type.
-pub use daftar_core::report::Standing;
-
-/// Per-student totals shown at the end of each grid row.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct StudentTotals {
-    pub student: String,
-    pub excused_hours: u32,
-    pub unexcused_hours: u32,
-    pub standing: Standing,
-    pub average: Option<f64>,
-    pub five_point: Option<u8>,
-    pub at_risk: bool,
-}
-
-/// Everything the journal grid needs, in one answer.
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct JournalGrid {
-    pub id: String,
-    pub subject: String,
-    pub semester: String,
-    pub group_name: String,
-    pub module: Option<String>,
-    pub marking_system: String,
-    pub grade_min: u32,
-    pub grade_max: u32,
-    pub lock: Option<String>,
-    pub thresholds: Vec<u32>,
-    /// The lesson the grid opens at: today's lesson still to fill, else the next one to fill.
-    pub focus_lesson: Option<String>,
-    pub lessons: Vec<GridLesson>,
-    pub students: Vec<GridStudent>,
-    pub cells: Vec<GridCell>,
-    pub totals: Vec<StudentTotals>,
-    /// The module's topics, in order, to pick a lesson's topic from.
-    pub topics: Vec<ModuleTopic>,
-    /// Resolutions that replaced a mark in this journal (teachers see when they were overruled).
-    pub resolutions: Vec<Resolution>,
-    /// Values the signed-in user wrote here that a decision replaced with another value.
-    pub overruled: Vec<OverruledEntry>,
-    /// The module's control plan (JN, ON, YN with their maximum and sittings).
-    pub controls: Vec<ModuleControl>,
-    pub scores: Vec<GridScore>,
-    /// The university's own training types (code → HEMIS name), beside the standard 11–17.
-    pub local_types: std::collections::BTreeMap<String, String>,
-    /// The totals a 5, a 4 and a 3 start at under the journal's marking system.
-    pub grade_borders: Vec<f64>,
-    /// The share of the JN + ON maximum that admits to YN, in percent (none: five-point).
-    pub admission_percent: Option<f64>,
-    /// The dean's office's retake permissions: (student, sitting 2 or 3). A permitted
-    /// student's JN and ON may be redone, and YN sat again, at that sitting.
-    pub retakes: Vec<GridRetake>,
-    /// Grows when changes from elsewhere arrive for this journal (see `JournalVersion`).
-    #[ts(type = "number")]
-    pub version: i64,
-}
-
-/// Points of one student at one sitting of a control.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct GridScore {
-    /// Control code from the module's plan (`JN`, `ON1`, `YN`).
-    pub control: String,
-    pub sitting: u32,
-    pub student: String,
-    pub points: f64,
-    /// Recorded absent from this final-control sitting ("kelmadi"); `points` is 0 then.
-    pub absent: bool,
-}
-
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct GridRetake {
-    pub student: String,
-    pub sitting: u8,
 }
 
 /// Enters a control score; `points` is what was typed (`12`, `12.5`, `12,5`), or for the final
@@ -456,28 +317,6 @@ pub struct CellHistoryRequest {
     pub student: String,
 }
 
-/// One write to a cell, with its author as the server recorded it.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct CellHistoryEntry {
-    /// `marks`, `adjustments` or `resolutions`.
-    pub part: String,
-    /// The raw value (a mark's JSON…); `null` when the cell was cleared.
-    pub value: Option<String>,
-    /// How people read it (`NB`, `85`, `→ excused: …`).
-    pub display: Option<String>,
-    pub user: Option<String>,
-    /// `user` is the server's record, not the change's own claim.
-    pub verified: bool,
-    pub device: String,
-    /// The device's clock, unix milliseconds.
-    #[ts(type = "number")]
-    pub edited_at: i64,
-    /// When the server received it, where that is more than a day later or earlier.
-    #[ts(type = "number | null")]
-    pub received_at: Option<i64>,
-}
-
 /// Closes a lesson for editing, with the reason teachers will see.
 #[derive(Debug, Clone, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -492,24 +331,6 @@ pub struct LockLessonRequest {
 pub struct UnlockLessonRequest {
     pub journal: String,
     pub lesson: String,
-}
-
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct CellKey {
-    pub lesson: String,
-    pub student: String,
-}
-
-/// What an edit changed, for updating the grid in place.
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct GridPatch {
-    pub journal: String,
-    pub cells: Vec<GridCell>,
-    pub cleared: Vec<CellKey>,
-    pub totals: Vec<StudentTotals>,
-    pub lessons: Vec<GridLesson>,
 }
 
 /// Asks whether changes from elsewhere arrived for a journal (after a sync) without fetching it.
@@ -771,45 +592,6 @@ pub struct ListConflictsRequest {
     pub journal: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct ConflictValue {
-    pub value: String,
-    /// How people read it (`NB`, `85`, a topic…).
-    pub display: String,
-    pub user: Option<String>,
-    /// `user` is the server's record of the device, not the change's own claim.
-    pub verified: bool,
-    pub device: String,
-    /// Edit time (the device's clock), unix milliseconds.
-    #[ts(type = "number")]
-    pub edited_at: i64,
-    /// When the server received it, where that is more than a day from `edited_at`.
-    #[ts(type = "number | null")]
-    pub received_at: Option<i64>,
-    /// For amendments: the value the lock froze.
-    pub locked: bool,
-}
-
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct ConflictEntry {
-    pub id: String,
-    pub journal: String,
-    pub subject: Option<String>,
-    pub group: Option<String>,
-    /// `mark`, `score`, `topic`, `adjustment`.
-    pub field: String,
-    pub key: String,
-    /// `concurrent` or `amendment`.
-    pub kind: String,
-    pub lesson: Option<String>,
-    pub student: Option<String>,
-    pub student_name: Option<String>,
-    pub lesson_date: Option<String>,
-    pub values: Vec<ConflictValue>,
-}
-
 /// Resolve by picking value `pick` (1-based) or entering `value`; `note` says why.
 #[derive(Debug, Clone, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -832,82 +614,12 @@ pub struct ListOverruledRequest {
     pub journal: Option<String>,
 }
 
-/// A value the signed-in user wrote that the dean's office (or an administrator) replaced with
-/// another one when resolving a conflict: "changes to your marks".
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct OverruledEntry {
-    pub journal: String,
-    pub subject: Option<String>,
-    pub group: Option<String>,
-    /// `mark`, `score` or `topic`.
-    pub field: String,
-    pub lesson: Option<String>,
-    pub student: Option<String>,
-    pub student_name: Option<String>,
-    pub lesson_date: Option<String>,
-    /// Your value: raw (a mark's JSON) and as people read it.
-    pub mine: String,
-    pub mine_display: String,
-    /// When you wrote it, unix milliseconds.
-    #[ts(type = "number")]
-    pub written_at: i64,
-    pub decided: String,
-    pub decided_display: String,
-    pub by_user: String,
-    #[ts(type = "number")]
-    pub resolved_at: i64,
-    pub note: Option<String>,
-}
-
 // ---------------------------------------------------------------- reports and export
 
 #[derive(Debug, Clone, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct GetReportRequest {
     pub journal: String,
-}
-
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct StudentReport {
-    pub id: String,
-    pub name: String,
-    pub present: u32,
-    pub late: u32,
-    pub absent: u32,
-    pub excused_hours: u32,
-    pub unexcused_hours: u32,
-    pub standing: Standing,
-    pub graded: u32,
-    pub average: Option<f64>,
-    pub five_point: Option<u8>,
-    pub control_points: f64,
-    pub at_risk: bool,
-    pub attendance_percent: Option<f64>,
-    /// Unexcused hours over every subject of the semester (the standing is judged on it).
-    pub semester_unexcused_hours: u32,
-    /// `in_progress`, `admitted`, `passed` or `debtor`.
-    pub state: String,
-}
-
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct JournalReport {
-    pub journal: String,
-    pub subject: String,
-    pub group: String,
-    pub marking_system: String,
-    pub thresholds: Vec<u32>,
-    pub lessons_total: u32,
-    pub lessons_complete: u32,
-    pub attendance_percent: Option<f64>,
-    pub students: Vec<StudentReport>,
-    pub lessons: Vec<LessonReport>,
-    /// Hours per lesson type against the module's plan (`Replica::delivered_hours`).
-    pub hours_plan: Vec<HoursLine>,
-    /// The university's own training types (code → HEMIS name).
-    pub local_types: std::collections::BTreeMap<String, String>,
 }
 
 /// Export formats: core's own type (`xlsx`, `csv`, `hemis`).
@@ -930,25 +642,6 @@ pub struct GetDebtorsRequest {
     pub semester: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct DebtorEntry {
-    pub student: String,
-    pub name: String,
-    pub group: String,
-    pub journal: String,
-    pub subject: String,
-    /// `not_admitted`, `failed` or `absent`.
-    pub debt: String,
-    /// The final-control sitting the state is judged at (1–3).
-    pub sitting: u8,
-    /// ΣJN + ΣON.
-    pub current: f64,
-    pub yn: Option<f64>,
-    /// This student's debts in the semester (four or more: held back, HEMIS).
-    pub debts: u32,
-}
-
 /// Students' semester standing over every subject (`Replica::standing`).
 #[derive(Debug, Clone, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -960,32 +653,9 @@ pub struct GetStandingRequest {
 
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-pub struct StandingSubject {
-    pub subject: String,
-    pub unexcused_hours: u32,
-    pub excused_hours: u32,
-}
-
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct StandingEntry {
-    pub student: String,
-    pub name: String,
-    pub group: String,
-    pub semester: String,
-    pub unexcused_hours: u32,
-    pub excused_hours: u32,
-    pub standing: Standing,
-    /// One more missed pair reaches the next level.
-    pub near_next: bool,
-    pub subjects: Vec<StandingSubject>,
-}
-
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
 pub struct StandingReport {
     pub thresholds: Vec<u32>,
-    pub students: Vec<StandingEntry>,
+    pub students: Vec<StudentStanding>,
 }
 
 /// The statement (qaydnoma) of a journal for a YN sitting, as XLSX.
@@ -1061,7 +731,7 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         EnterScoreRequest,
         AdjustMarkRequest,
         CellHistoryRequest,
-        CellHistoryEntry,
+        HistoryEntry,
         RequestOpeningRequest,
         OpenLessonRequest,
         ListOpeningRequestsRequest,
@@ -1094,12 +764,12 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         GetGroupRequest,
         GroupDetail,
         ListConflictsRequest,
-        ConflictEntry,
+        Conflict,
         ResolveConflictRequest,
         ListResolutionsRequest,
         Resolution,
         ListOverruledRequest,
-        OverruledEntry,
+        Overruled,
         GetReportRequest,
         JournalReport,
         HoursLine,
@@ -1108,7 +778,7 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         GetStandingRequest,
         StandingReport,
         GetDebtorsRequest,
-        DebtorEntry,
+        Debtor,
         ExportResult,
         ChooseExportPathRequest,
         ChosenPath,

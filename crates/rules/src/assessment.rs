@@ -145,6 +145,7 @@ fn at_least(value: f64, bound: f64) -> bool {
 
 /// A student's points in one subject, for one YN sitting.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct Totals {
     /// ΣJN (rating, credit) or the mean of the JN sub-controls taken (five-point); `None`
     /// before any.
@@ -260,6 +261,7 @@ fn current_totals(system: System, plan: &[Control], scores: &[Score], j: u8) -> 
 /// Whether a student may sit YN.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "admission", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Admission {
     Admitted,
     /// Rating and credit: ΣJN + ΣON below the share of their maximum.
@@ -347,9 +349,13 @@ pub fn grade(system: System, total: f64) -> u8 {
     }
 }
 
+/// With this many academic debts in a semester a student is held back (domain §pass).
+pub const HELD_BACK_DEBTS: u32 = 4;
+
 /// Why a student is an academic debtor in a subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Debt {
     /// Every JN and ON is in and the student is not admitted.
     NotAdmitted,
@@ -362,6 +368,7 @@ pub enum Debt {
 /// Where a student is in a subject.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Outcome {
     /// JN / ON still coming, admission still possible.
     InProgress,
@@ -410,6 +417,7 @@ pub fn outcome(system: System, totals: &Totals) -> Outcome {
 
 /// Unexcused-hour thresholds of a semester (HEMIS defaults 12 / 36 / 74).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Thresholds {
     /// A warning from this many hours on.
     pub warning: u32,
@@ -475,6 +483,7 @@ impl Thresholds {
 /// Where a student stands against the thresholds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Level {
     Ok,
     Warning,
@@ -499,6 +508,17 @@ impl Level {
             "reprimand" => Some(Level::Reprimand),
             "expulsion" => Some(Level::Expulsion),
             _ => None,
+        }
+    }
+
+    /// The level in HEMIS's (Uzbek Latin) words, as statements and exports print it; empty
+    /// for no standing at all.
+    pub fn hemis_word(self) -> &'static str {
+        match self {
+            Level::Ok => "",
+            Level::Warning => "Ogohlantirish",
+            Level::Reprimand => "Hayfsan",
+            Level::Expulsion => "Chetlatish",
         }
     }
 }

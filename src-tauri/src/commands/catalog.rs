@@ -5,7 +5,6 @@
 use daftar_core::Replica;
 use tauri::{AppHandle, State};
 
-use crate::commands::journal::summary_of;
 use crate::error::{IpcError, IpcResult};
 use crate::ipc::camel::Camel;
 use crate::ipc::{
@@ -222,7 +221,6 @@ pub async fn get_group(
         .journals()?
         .into_iter()
         .filter(|j| g.journals.contains(&j.id))
-        .map(summary_of)
         .collect();
     Ok(Camel(GroupDetail {
         id: g.id,

@@ -9,51 +9,24 @@ use tauri::{AppHandle, State};
 use crate::error::{IpcError, IpcResult};
 use crate::ipc::camel::Camel;
 use crate::ipc::{
-    ConflictEntry, ConflictValue, ListConflictsRequest, ListOverruledRequest,
-    ListResolutionsRequest, OverruledEntry, Resolution, ResolveConflictRequest,
+    Conflict, ListConflictsRequest, ListOverruledRequest, ListResolutionsRequest, Overruled,
+    Resolution, ResolveConflictRequest,
 };
 use crate::session;
 use crate::state::AppState;
 
-fn entry_of(c: daftar_core::conflicts::Conflict) -> ConflictEntry {
-    ConflictEntry {
-        id: c.id,
-        journal: short_id(&c.journal).to_string(),
-        subject: c.subject,
-        group: c.group,
-        field: c.field,
-        key: c.key,
-        kind: c.kind,
-        lesson: c.lesson,
-        student: c.student,
-        student_name: c.student_name,
-        lesson_date: c.lesson_date,
-        values: c
-            .values
-            .into_iter()
-            .map(|v| ConflictValue {
-                value: v.value,
-                display: v.display,
-                user: v.user,
-                verified: v.verified,
-                device: v.device,
-                edited_at: v.edited_at,
-                received_at: v.received_at,
-                locked: v.locked,
-            })
-            .collect(),
-    }
-}
-
-fn conflicts_of(r: &Replica, journal: Option<&str>) -> IpcResult<Vec<ConflictEntry>> {
+/// The inbox (or one journal's part of it), each entry naming its journal by the short id the
+/// app navigates with.
+fn conflicts_of(r: &Replica, journal: Option<&str>) -> IpcResult<Camel<Vec<Conflict>>> {
     let journal = match journal {
         Some(j) => Some(r.resolve_journal(j)?),
         None => None,
     };
-    Ok(r.conflicts(journal.as_deref())?
-        .into_iter()
-        .map(entry_of)
-        .collect())
+    let mut list = r.conflicts(journal.as_deref())?;
+    for c in &mut list {
+        c.journal = short_id(&c.journal).to_string();
+    }
+    Ok(Camel(list))
 }
 
 /// Resolutions recorded in journals (newest first); `journal` is a document id or None for all.
@@ -64,38 +37,9 @@ pub fn resolutions_of(r: &Replica, journal: Option<&str>) -> IpcResult<Vec<Resol
 /// Values the signed-in user (or this device) wrote that a decision replaced with another one,
 /// newest decision first; `journal` is a document id or None for all. Derived by the core from
 /// the journal documents, so it is the same on every replica that holds the decision.
-pub fn overruled_of(r: &mut Replica, journal: Option<&str>) -> IpcResult<Vec<OverruledEntry>> {
+pub fn overruled_of(r: &mut Replica, journal: Option<&str>) -> IpcResult<Vec<Overruled>> {
     let user = r.user().to_string();
-    let found = r.overruled(journal, &user)?;
-    let mut out = Vec::with_capacity(found.len());
-    for o in found {
-        let context = r.cell_context(&o.journal, o.lesson.as_deref(), o.student.as_deref())?;
-        let (subject, group, student_name, lesson_date) = (
-            context.subject,
-            context.group,
-            context.student_name,
-            context.lesson_date,
-        );
-        out.push(OverruledEntry {
-            journal: short_id(&o.journal).to_string(),
-            subject,
-            group,
-            field: o.field,
-            lesson: o.lesson,
-            student: o.student,
-            student_name,
-            lesson_date,
-            mine: o.mine,
-            mine_display: o.mine_display,
-            written_at: o.written_at,
-            decided: o.decided,
-            decided_display: o.decided_display,
-            by_user: o.by,
-            resolved_at: o.resolved_at,
-            note: o.note,
-        });
-    }
-    Ok(out)
+    Ok(r.overruled(journal, &user)?)
 }
 
 /// "Changes to your marks": what the dean's office decided against values you wrote.
@@ -104,13 +48,13 @@ pub fn overruled_of(r: &mut Replica, journal: Option<&str>) -> IpcResult<Vec<Ove
 pub async fn list_overruled(
     state: State<'_, AppState>,
     req: ListOverruledRequest,
-) -> IpcResult<Vec<OverruledEntry>> {
+) -> IpcResult<Camel<Vec<Overruled>>> {
     let mut r = state.replica();
     let journal = match req.journal.as_deref() {
         Some(j) => Some(r.resolve_journal(j)?),
         None => None,
     };
-    overruled_of(&mut r, journal.as_deref())
+    Ok(Camel(overruled_of(&mut r, journal.as_deref())?))
 }
 
 #[tauri::command]
@@ -118,7 +62,7 @@ pub async fn list_overruled(
 pub async fn list_conflicts(
     state: State<'_, AppState>,
     req: ListConflictsRequest,
-) -> IpcResult<Vec<ConflictEntry>> {
+) -> IpcResult<Camel<Vec<Conflict>>> {
     let r = state.replica();
     conflicts_of(&r, req.journal.as_deref())
 }
@@ -131,7 +75,7 @@ pub async fn resolve_conflict(
     app: AppHandle,
     state: State<'_, AppState>,
     req: ResolveConflictRequest,
-) -> IpcResult<Vec<ConflictEntry>> {
+) -> IpcResult<Camel<Vec<Conflict>>> {
     if !crate::state::capabilities_of(&state.replica())?.resolve {
         return Err(IpcError::forbidden(
             "only the dean's office or an administrator resolves conflicts",

@@ -2,231 +2,26 @@
 //! Every edit is one core action (one automerge change, one SQLite transaction) and answers
 //! with a [`GridPatch`] of what changed, so the UI updates cells in place.
 
-use std::collections::HashSet;
-
 use daftar_core::Replica;
-use daftar_core::journal::{CellView, JournalView, LessonView, MarkInput, NewLesson};
-use daftar_core::model::{LessonType, MarkingSystem};
-use daftar_core::report;
+use daftar_core::journal::{MarkInput, NewLesson};
+use daftar_core::model::LessonType;
 use tauri::{AppHandle, State};
 
-use crate::commands::inbox::{overruled_of, resolutions_of};
 use crate::error::{IpcError, IpcResult};
 use crate::ipc::camel::Camel;
 use crate::ipc::{
-    AddLessonRequest, AdjustMarkRequest, CellHistoryEntry, CellHistoryRequest, CellKey,
-    ChangeLessonRequest, ClearCellRequest, EnterScoreRequest, GridCell, GridLesson, GridPatch,
-    GridRetake, GridScore, GridStudent, JournalGrid, JournalSummary, JournalVersion,
-    JournalVersionRequest, ListJournalsRequest, ListOpeningRequestsRequest, LockLessonRequest,
-    MarkCellRequest, MarkLessonRequest, ModuleControl, ModuleTopic, OpenJournalRequest,
-    OpenLessonRequest, OpeningRequestEntry, RequestOpeningRequest, SetTopicRequest, StudentTotals,
-    UnlockLessonRequest,
+    AddLessonRequest, AdjustMarkRequest, CellHistoryRequest, ChangeLessonRequest, ClearCellRequest,
+    EnterScoreRequest, GridPatch, GridScore, HistoryEntry, JournalGrid, JournalSummary,
+    JournalVersion, JournalVersionRequest, ListJournalsRequest, ListOpeningRequestsRequest,
+    LockLessonRequest, MarkCellRequest, MarkLessonRequest, OpenJournalRequest, OpenLessonRequest,
+    OpeningRequestEntry, RequestOpeningRequest, SetTopicRequest, UnlockLessonRequest,
 };
 use crate::session;
 use crate::state::{AppState, capabilities_of};
 
-pub fn summary_of(j: daftar_core::journal::JournalSummary) -> JournalSummary {
-    let n = |v: i64| v.max(0) as u32;
-    JournalSummary {
-        id: j.id,
-        group: j.group,
-        subject: j.subject,
-        semester: j.semester,
-        students: n(j.students),
-        lessons: n(j.lessons),
-        complete_lessons: n(j.complete_lessons),
-        locked: j.locked,
-        unsynced: n(j.unsynced),
-        conflicts: n(j.conflicts),
-    }
-}
-
-fn lesson_of(
-    l: &LessonView,
-    journal_lock: Option<&String>,
-    entry_closed: bool,
-    next_topics: &std::collections::HashMap<String, String>,
-) -> GridLesson {
-    GridLesson {
-        next_topic: next_topics.get(&l.id).cloned(),
-        entry_closed,
-        id: l.id.clone(),
-        date: l.date.clone(),
-        pair: l.pair.clamp(0, 255) as u8,
-        lesson_type: l.lesson_type.clone(),
-        topic: l.topic.clone(),
-        status: l.status.clone(),
-        lock: l.lock.clone().or_else(|| journal_lock.cloned()),
-        complete: l.complete,
-        unmarked: l.unmarked.clamp(0, i64::from(u32::MAX)) as u32,
-        subgroup: l.subgroup.clone(),
-    }
-}
-
-fn cell_of(c: &CellView) -> GridCell {
-    GridCell {
-        lesson: c.lesson.clone(),
-        student: c.student.clone(),
-        status: c.status.clone(),
-        hours: c.hours.max(0) as u32,
-        grade: c.grade.map(|g| g.max(0) as u32),
-        note: c.note.clone(),
-        adjusted_to: c.adjusted_to.clone(),
-        adjustment_reason: c.adjustment_reason.clone(),
-        effective: c.effective.clone(),
-        conflict: c.conflict.clone(),
-    }
-}
-
-fn totals_of(view: &JournalView) -> Vec<StudentTotals> {
-    report::journal_report(view)
-        .students
-        .into_iter()
-        .map(|s| StudentTotals {
-            student: s.id,
-            excused_hours: s.excused_hours,
-            unexcused_hours: s.unexcused_hours,
-            standing: s.standing,
-            average: s.average,
-            five_point: s.five_point,
-            at_risk: s.at_risk,
-        })
-        .collect()
-}
-
-/// A number that grows when changes from elsewhere arrive for the document: its newest remote
-/// change row, or the snapshot that folded such rows away.
-pub fn version_of(r: &Replica, doc: &str) -> IpcResult<i64> {
-    Ok(r.remote_version(doc)?)
-}
-
-fn scores_of(view: &JournalView) -> Vec<GridScore> {
-    let finals: Vec<&str> = view
-        .controls
-        .iter()
-        .filter(|c| c.kind == "YN")
-        .map(|c| c.code.as_str())
-        .collect();
-    let mut out: Vec<GridScore> = view
-        .scores
-        .iter()
-        .map(|s| GridScore {
-            control: s.control.clone(),
-            sitting: s.sitting.max(0) as u32,
-            student: s.student.clone(),
-            points: s.points,
-            absent: false,
-        })
-        .collect();
-    // An absence shows in the final's cell of its sitting, unless a score was entered there.
-    for (student, sitting) in &view.final_absences {
-        for code in &finals {
-            let taken = out.iter().any(|g| {
-                g.control == *code && g.sitting == u32::from(*sitting) && &g.student == student
-            });
-            if !taken {
-                out.push(GridScore {
-                    control: code.to_string(),
-                    sitting: u32::from(*sitting),
-                    student: student.clone(),
-                    points: 0.0,
-                    absent: true,
-                });
-            }
-        }
-    }
-    out
-}
-
+/// The whole grid of `journal` (a document id): core's read model, as the app shows it.
 pub fn grid_of(r: &mut Replica, journal: &str) -> IpcResult<JournalGrid> {
-    let view = r.journal_view(journal)?;
-    let plan = r.lesson_plan(journal, &view)?;
-    let marking = MarkingSystem::parse(&view.marking_system).unwrap_or(MarkingSystem::Rating100);
-    let (grade_min, grade_max) = marking.grade_range();
-    let topics = match &view.module {
-        Some(m) => r
-            .module_topics(&daftar_core::catalog::doc_id("module", m))?
-            .into_iter()
-            .enumerate()
-            .map(|(i, (id, name, lesson_type))| ModuleTopic {
-                id,
-                name,
-                lesson_type,
-                position: i as f64,
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    let resolutions = resolutions_of(r, Some(journal))?;
-    let overruled = overruled_of(r, Some(journal))?;
-    Ok(JournalGrid {
-        id: view.id.clone(),
-        subject: view.subject.clone(),
-        semester: view.semester.clone(),
-        group_name: view.group_name.clone(),
-        module: view.module.clone(),
-        marking_system: view.marking_system.clone(),
-        grade_min,
-        grade_max,
-        lock: view.lock.clone(),
-        thresholds: {
-            let system = daftar_rules::assessment::System::parse(&view.marking_system)
-                .unwrap_or(daftar_rules::assessment::System::Rating100);
-            let t = r.thresholds(system)?;
-            vec![t.warning, t.reprimand, t.expulsion]
-        },
-        local_types: r.training_types()?,
-        grade_borders: daftar_rules::assessment::System::parse(&view.marking_system)
-            .unwrap_or(daftar_rules::assessment::System::Rating100)
-            .borders()
-            .to_vec(),
-        admission_percent: daftar_rules::assessment::System::parse(&view.marking_system)
-            .unwrap_or(daftar_rules::assessment::System::Rating100)
-            .admission_share()
-            .map(|s| (s * 100.0).round()),
-        retakes: r
-            .retake_permissions(journal)?
-            .into_iter()
-            .map(|(student, sitting)| GridRetake { student, sitting })
-            .collect(),
-        focus_lesson: plan.focus.clone(),
-        lessons: view
-            .lessons
-            .iter()
-            .map(|l| {
-                let closed = plan.entry_closed.contains(&l.id);
-                lesson_of(l, view.lock.as_ref(), closed, &plan.next_topics)
-            })
-            .collect(),
-        students: view
-            .students
-            .iter()
-            .map(|s| GridStudent {
-                id: s.id.clone(),
-                number: s.number.clone(),
-                name: s.name.clone(),
-                active: s.status == "active",
-                subgroup: s.subgroup.clone(),
-            })
-            .collect(),
-        cells: view.cells.iter().map(cell_of).collect(),
-        totals: totals_of(&view),
-        topics,
-        resolutions,
-        overruled,
-        controls: view
-            .controls
-            .iter()
-            .map(|c| ModuleControl {
-                code: c.code.clone(),
-                kind: c.kind.clone(),
-                max: c.max,
-                sittings: c.sittings.max(0) as u32,
-            })
-            .collect(),
-        scores: scores_of(&view),
-        version: version_of(r, journal)?,
-    })
+    Ok(r.grid(journal)?)
 }
 
 /// What changed for `lessons` × `students` (None: all students) after an edit.
@@ -235,62 +30,14 @@ fn patch_of(
     journal: &str,
     lessons: &[&str],
     students: Option<&[&str]>,
-) -> IpcResult<GridPatch> {
-    let view = r.journal_view(journal)?;
-    // Only the patched lessons' windows are judged; their next topics may shift with any edit.
-    let next_topics = r.next_topics(&view)?;
-    let lesson_set: HashSet<&str> = lessons.iter().copied().collect();
-    let student_set: HashSet<&str> = match students {
-        Some(s) => s.iter().copied().collect(),
-        None => view.students.iter().map(|s| s.id.as_str()).collect(),
-    };
-    let cells: Vec<GridCell> = view
-        .cells
-        .iter()
-        .filter(|c| {
-            lesson_set.contains(c.lesson.as_str()) && student_set.contains(c.student.as_str())
-        })
-        .map(cell_of)
-        .collect();
-    let present: HashSet<(&str, &str)> = cells
-        .iter()
-        .map(|c| (c.lesson.as_str(), c.student.as_str()))
-        .collect();
-    let mut cleared = Vec::new();
-    for l in lessons {
-        for s in view
-            .students
-            .iter()
-            .filter(|s| student_set.contains(s.id.as_str()))
-        {
-            if !present.contains(&(*l, s.id.as_str())) {
-                cleared.push(CellKey {
-                    lesson: l.to_string(),
-                    student: s.id.clone(),
-                });
-            }
-        }
-    }
-    let totals = totals_of(&view)
-        .into_iter()
-        .filter(|t| student_set.contains(t.student.as_str()))
-        .collect();
-    let lessons = view
-        .lessons
-        .iter()
-        .filter(|l| lesson_set.contains(l.id.as_str()))
-        .map(|l| {
-            let closed = r.entry_closed(journal, &l.id).ok().flatten().is_some();
-            lesson_of(l, view.lock.as_ref(), closed, &next_topics)
-        })
-        .collect();
-    Ok(GridPatch {
-        journal: view.id.clone(),
-        cells,
-        cleared,
-        totals,
-        lessons,
-    })
+) -> IpcResult<Camel<GridPatch>> {
+    Ok(Camel(r.grid_patch(journal, lessons, students)?))
+}
+
+/// A number that grows when changes from elsewhere arrive for the document: its newest remote
+/// change row, or the snapshot that folded such rows away.
+pub fn version_of(r: &Replica, doc: &str) -> IpcResult<i64> {
+    Ok(r.remote_version(doc)?)
 }
 
 /// What a teacher types into a cell, in core's one grammar ([`MarkInput::parse`]).
@@ -303,10 +50,10 @@ pub fn parse_mark(value: &str) -> IpcResult<Option<MarkInput>> {
 pub async fn list_journals(
     state: State<'_, AppState>,
     req: ListJournalsRequest,
-) -> IpcResult<Vec<JournalSummary>> {
+) -> IpcResult<Camel<Vec<JournalSummary>>> {
     let ListJournalsRequest {} = req;
     let r = state.replica();
-    Ok(r.journals()?.into_iter().map(summary_of).collect())
+    Ok(Camel(r.journals()?))
 }
 
 #[tauri::command]
@@ -338,7 +85,7 @@ pub async fn mark_cell(
     app: AppHandle,
     state: State<'_, AppState>,
     req: MarkCellRequest,
-) -> IpcResult<GridPatch> {
+) -> IpcResult<Camel<GridPatch>> {
     let patch = {
         let mut r = state.replica();
         let journal = r.resolve_journal(&req.journal)?;
@@ -358,7 +105,7 @@ pub async fn clear_cell(
     app: AppHandle,
     state: State<'_, AppState>,
     req: ClearCellRequest,
-) -> IpcResult<GridPatch> {
+) -> IpcResult<Camel<GridPatch>> {
     let patch = {
         let mut r = state.replica();
         let journal = r.resolve_journal(&req.journal)?;
@@ -376,7 +123,7 @@ pub async fn mark_lesson(
     app: AppHandle,
     state: State<'_, AppState>,
     req: MarkLessonRequest,
-) -> IpcResult<GridPatch> {
+) -> IpcResult<Camel<GridPatch>> {
     let patch = {
         let mut r = state.replica();
         let journal = r.resolve_journal(&req.journal)?;
@@ -402,7 +149,7 @@ pub async fn set_topic(
     app: AppHandle,
     state: State<'_, AppState>,
     req: SetTopicRequest,
-) -> IpcResult<GridPatch> {
+) -> IpcResult<Camel<GridPatch>> {
     if req.topic.trim().is_empty() {
         return Err(IpcError::invalid(
             "topic",
@@ -500,7 +247,7 @@ pub fn enter_score_with(state: &AppState, req: &EnterScoreRequest) -> IpcResult<
     let journal = r.resolve_journal(&req.journal)?;
     let control = format!("{}:{}", req.control.trim(), req.sitting);
     r.enter_score(&journal, &control, &req.student, &req.points)?;
-    Ok(scores_of(&r.journal_view(&journal)?))
+    Ok(r.grid_scores(&journal)?)
 }
 
 /// Adjustments and locks are the dean's office's and administrators' (everyone's in the demo).
@@ -515,7 +262,7 @@ fn require_dean(state: &AppState, what: &str) -> IpcResult<()> {
     }
 }
 
-pub fn adjust_mark_with(state: &AppState, req: &AdjustMarkRequest) -> IpcResult<GridPatch> {
+pub fn adjust_mark_with(state: &AppState, req: &AdjustMarkRequest) -> IpcResult<Camel<GridPatch>> {
     require_dean(state, "adjusts marks")?;
     let to = match parse_mark(&req.to)? {
         Some(m) => m.status,
@@ -574,7 +321,7 @@ pub fn adjust_mark_with(state: &AppState, req: &AdjustMarkRequest) -> IpcResult<
     patch_of(&r, &journal, &[&req.lesson], Some(&[&req.student]))
 }
 
-pub fn lock_lesson_with(state: &AppState, req: &LockLessonRequest) -> IpcResult<GridPatch> {
+pub fn lock_lesson_with(state: &AppState, req: &LockLessonRequest) -> IpcResult<Camel<GridPatch>> {
     require_dean(state, "closes lessons")?;
     let reason = req.reason.trim();
     if reason.is_empty() {
@@ -589,7 +336,10 @@ pub fn lock_lesson_with(state: &AppState, req: &LockLessonRequest) -> IpcResult<
     patch_of(&r, &journal, &[&req.lesson], None)
 }
 
-pub fn unlock_lesson_with(state: &AppState, req: &UnlockLessonRequest) -> IpcResult<GridPatch> {
+pub fn unlock_lesson_with(
+    state: &AppState,
+    req: &UnlockLessonRequest,
+) -> IpcResult<Camel<GridPatch>> {
     require_dean(state, "reopens lessons")?;
     let mut r = state.replica();
     let journal = r.resolve_journal(&req.journal)?;
@@ -604,10 +354,10 @@ pub async fn enter_score(
     app: AppHandle,
     state: State<'_, AppState>,
     req: EnterScoreRequest,
-) -> IpcResult<Vec<GridScore>> {
+) -> IpcResult<Camel<Vec<GridScore>>> {
     let scores = enter_score_with(&state, &req)?;
     session::after_edit(&app, &state);
-    Ok(scores)
+    Ok(Camel(scores))
 }
 
 /// The dean's office adjusts a saved mark (the teacher's mark stays, the adjustment beside it).
@@ -617,7 +367,7 @@ pub async fn adjust_mark(
     app: AppHandle,
     state: State<'_, AppState>,
     req: AdjustMarkRequest,
-) -> IpcResult<GridPatch> {
+) -> IpcResult<Camel<GridPatch>> {
     let patch = adjust_mark_with(&state, &req)?;
     session::after_edit(&app, &state);
     Ok(patch)
@@ -630,7 +380,7 @@ pub async fn request_opening(
     app: AppHandle,
     state: State<'_, AppState>,
     req: RequestOpeningRequest,
-) -> IpcResult<GridPatch> {
+) -> IpcResult<Camel<GridPatch>> {
     let patch = {
         let mut r = state.replica();
         let journal = r.resolve_journal(&req.journal)?;
@@ -705,23 +455,14 @@ pub async fn list_opening_requests(
 pub fn cell_history_with(
     state: &AppState,
     req: &CellHistoryRequest,
-) -> IpcResult<Vec<CellHistoryEntry>> {
+) -> IpcResult<Camel<Vec<HistoryEntry>>> {
     let mut r = state.replica();
     let journal = r.resolve_journal(&req.journal)?;
-    let entries = r.history(&journal, Some(&req.lesson), Some(&req.student))?;
-    Ok(entries
-        .into_iter()
-        .map(|e| CellHistoryEntry {
-            part: e.map,
-            value: e.value,
-            display: e.display,
-            user: e.user,
-            verified: e.verified,
-            device: e.device,
-            edited_at: e.edited_at,
-            received_at: e.received_at,
-        })
-        .collect())
+    Ok(Camel(r.history(
+        &journal,
+        Some(&req.lesson),
+        Some(&req.student),
+    )?))
 }
 
 #[tauri::command]
@@ -729,7 +470,7 @@ pub fn cell_history_with(
 pub async fn cell_history(
     state: State<'_, AppState>,
     req: CellHistoryRequest,
-) -> IpcResult<Vec<CellHistoryEntry>> {
+) -> IpcResult<Camel<Vec<HistoryEntry>>> {
     cell_history_with(&state, &req)
 }
 
@@ -740,7 +481,7 @@ pub async fn lock_lesson(
     app: AppHandle,
     state: State<'_, AppState>,
     req: LockLessonRequest,
-) -> IpcResult<GridPatch> {
+) -> IpcResult<Camel<GridPatch>> {
     let patch = lock_lesson_with(&state, &req)?;
     session::after_edit(&app, &state);
     Ok(patch)
@@ -752,7 +493,7 @@ pub async fn unlock_lesson(
     app: AppHandle,
     state: State<'_, AppState>,
     req: UnlockLessonRequest,
-) -> IpcResult<GridPatch> {
+) -> IpcResult<Camel<GridPatch>> {
     let patch = unlock_lesson_with(&state, &req)?;
     session::after_edit(&app, &state);
     Ok(patch)
@@ -1037,8 +778,8 @@ mod tests {
             },
         )
         .expect("history");
-        let adjustments: Vec<&CellHistoryEntry> =
-            history.iter().filter(|e| e.part == "adjustments").collect();
+        let adjustments: Vec<&HistoryEntry> =
+            history.iter().filter(|e| e.map == "adjustments").collect();
         assert_eq!(adjustments.len(), 2);
         let last = adjustments[1].value.as_deref().unwrap_or_default();
         assert!(

@@ -9,9 +9,9 @@ use tauri_plugin_dialog::DialogExt;
 use crate::error::{IpcError, IpcResult};
 use crate::ipc::camel::Camel;
 use crate::ipc::{
-    ChooseExportPathRequest, ChosenPath, DebtorEntry, ExportFormat, ExportJournalRequest,
-    ExportResult, ExportStatementRequest, GetDebtorsRequest, GetReportRequest, GetStandingRequest,
-    JournalReport, StandingEntry, StandingReport, StandingSubject, StudentReport,
+    ChooseExportPathRequest, ChosenPath, Debtor, ExportFormat, ExportJournalRequest, ExportResult,
+    ExportStatementRequest, GetDebtorsRequest, GetReportRequest, GetStandingRequest, JournalReport,
+    StandingReport,
 };
 use crate::paths;
 use crate::state::AppState;
@@ -24,49 +24,7 @@ pub async fn get_report(
 ) -> IpcResult<Camel<JournalReport>> {
     let r = state.replica();
     let journal = r.resolve_journal(&req.journal)?;
-    let rep = r.report(&journal)?;
-    let local_types = r.training_types()?;
-    let hours_plan = r.delivered_hours(&journal)?;
-    Ok(Camel(JournalReport {
-        hours_plan,
-        local_types,
-        journal: rep.journal,
-        subject: rep.subject,
-        group: rep.group,
-        marking_system: rep.marking_system,
-        thresholds: rep.thresholds.to_vec(),
-        lessons_total: rep.lessons_total as u32,
-        lessons_complete: rep.lessons_complete as u32,
-        attendance_percent: rep.attendance_percent,
-        students: rep
-            .students
-            .into_iter()
-            .map(|s| {
-                let attended = s.present + s.late;
-                let marked = attended + s.absent;
-                StudentReport {
-                    attendance_percent: (marked > 0)
-                        .then(|| (1000.0 * f64::from(attended) / f64::from(marked)).round() / 10.0),
-                    id: s.id,
-                    name: s.name,
-                    present: s.present,
-                    late: s.late,
-                    absent: s.absent,
-                    excused_hours: s.excused_hours,
-                    unexcused_hours: s.unexcused_hours,
-                    standing: s.standing,
-                    graded: s.graded,
-                    average: s.average,
-                    five_point: s.five_point,
-                    control_points: s.control_points,
-                    at_risk: s.at_risk,
-                    semester_unexcused_hours: s.semester_unexcused_hours,
-                    state: s.state,
-                }
-            })
-            .collect(),
-        lessons: rep.lessons,
-    }))
+    Ok(Camel(r.report(&journal)?))
 }
 
 /// Writes the journal to `path`, or to the export folder as `<group>_<subject>.<ext>`.
@@ -103,46 +61,13 @@ pub async fn export_journal(
 pub async fn get_debtors(
     state: State<'_, AppState>,
     req: GetDebtorsRequest,
-) -> IpcResult<Vec<DebtorEntry>> {
-    use daftar_rules::assessment::{Debt, Outcome};
+) -> IpcResult<Camel<Vec<Debtor>>> {
     let r = state.replica();
     let scope = daftar_core::standing::Scope {
         semester: req.semester,
         ..Default::default()
     };
-    let list = r.debtors(&scope)?;
-    let mut per_student: std::collections::HashMap<(String, String), u32> =
-        std::collections::HashMap::new();
-    for d in &list {
-        *per_student
-            .entry((d.student.clone(), d.semester.clone()))
-            .or_default() += 1;
-    }
-    Ok(list
-        .into_iter()
-        .map(|d| {
-            let debt = match d.assessment.outcome {
-                Outcome::Debtor { debt: Debt::Failed } => "failed",
-                Outcome::Debtor { debt: Debt::Absent } => "absent",
-                _ => "not_admitted",
-            };
-            DebtorEntry {
-                debts: per_student
-                    .get(&(d.student.clone(), d.semester.clone()))
-                    .copied()
-                    .unwrap_or(1),
-                student: d.student,
-                name: d.name,
-                group: d.group_name,
-                journal: d.journal,
-                subject: d.subject,
-                debt: debt.to_string(),
-                sitting: d.assessment.sitting,
-                current: d.assessment.totals.current,
-                yn: d.assessment.totals.yn,
-            }
-        })
-        .collect())
+    Ok(Camel(r.debtors(&scope)?))
 }
 
 #[tauri::command]
@@ -150,8 +75,7 @@ pub async fn get_debtors(
 pub async fn get_standing(
     state: State<'_, AppState>,
     req: GetStandingRequest,
-) -> IpcResult<StandingReport> {
-    use daftar_core::report::Standing as CoreStanding;
+) -> IpcResult<Camel<StandingReport>> {
     use daftar_rules::assessment::{Level, System};
     let level = match req.level.as_deref() {
         None => Level::Warning,
@@ -172,31 +96,10 @@ pub async fn get_standing(
         Some(s) => s.thresholds,
         None => r.thresholds(System::Rating100)?,
     };
-    Ok(StandingReport {
+    Ok(Camel(StandingReport {
         thresholds: vec![t.warning, t.reprimand, t.expulsion],
-        students: list
-            .into_iter()
-            .map(|s| StandingEntry {
-                student: s.student,
-                name: s.name,
-                group: s.group_name,
-                semester: s.semester,
-                unexcused_hours: s.unexcused_hours,
-                excused_hours: s.excused_hours,
-                standing: CoreStanding::from_level(s.level),
-                near_next: s.near_next,
-                subjects: s
-                    .subjects
-                    .into_iter()
-                    .map(|h| StandingSubject {
-                        subject: h.subject,
-                        unexcused_hours: h.unexcused_hours,
-                        excused_hours: h.excused_hours,
-                    })
-                    .collect(),
-            })
-            .collect(),
-    })
+        students: list,
+    }))
 }
 
 /// Writes the statement (qaydnoma) of a journal for a YN sitting to `path` (a file or a

@@ -1,7 +1,7 @@
 // The conflict inbox: every value of a conflicted cell side by side (who, device, edit time,
 // lesson date); pick one or enter a value, add a note, resolve. Below, the decisions made so far.
 
-import { api, type ConflictEntry, type OpeningRequestEntry, type Resolution } from "../ipc";
+import { api, type Conflict, type OpeningRequestEntry, type Resolution } from "../ipc";
 import { app, registerScreen } from "../app";
 import { h, tx, raw, button, clear, setPlaceholder, icon, ICONS } from "../dom";
 import type { Key } from "../i18n";
@@ -56,7 +56,7 @@ registerScreen("inbox", async (el) => {
     }
   };
 
-  const renderList = (conflicts: ConflictEntry[]) => {
+  const renderList = (conflicts: Conflict[]) => {
     clear(listEl);
     if (!app.info.canResolve) {
       listEl.append(tx("p", "inbox.notAllowed", undefined, { class: "card empty-note" }));
@@ -71,7 +71,7 @@ registerScreen("inbox", async (el) => {
     for (const c of conflicts) listEl.append(card(c));
   };
 
-  const card = (c: ConflictEntry): HTMLElement => {
+  const card = (c: Conflict): HTMLElement => {
     let picked: number | null = null;
     const own = h("input", { class: "input", "data-testid": "conflict-value" });
     setPlaceholder(own, c.field === "mark" ? "inbox.ownMark" : "inbox.ownValue");

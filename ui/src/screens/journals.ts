@@ -1,7 +1,7 @@
 // "My journals": group, subject, semester, completion, unsynced changes and conflicts. On an
 // empty replica it offers demo data or sign-in.
 
-import { api, type JournalSummary, type OverruledEntry } from "../ipc";
+import { api, type JournalSummary, type Overruled } from "../ipc";
 import { app, registerScreen } from "../app";
 import { h, tx, raw, button, clear, icon, ICONS, setPlaceholder } from "../dom";
 import type { Key } from "../i18n";
@@ -107,7 +107,7 @@ registerScreen("journals", async (el) => {
 });
 
 /** "Changes to your marks": what the dean's office decided against values you wrote. */
-function renderOverruled(el: HTMLElement, entries: OverruledEntry[]): void {
+function renderOverruled(el: HTMLElement, entries: Overruled[]): void {
   clear(el);
   if (entries.length === 0) return;
   const cols: Key[] = [

@@ -1,7 +1,7 @@
 // Reports for one journal: attendance, hours against the 12/36/74 thresholds, averages and
 // 5-point grades, the at-risk list, charts, and export to XLSX or CSV.
 
-import { api, type DebtorEntry, type JournalReport, type JournalSummary, type StandingReport } from "../ipc";
+import { api, type Debtor, type JournalReport, type JournalSummary, type StandingReport } from "../ipc";
 import { app, registerScreen } from "../app";
 import { h, tx, raw, button, clear, option, rawOption, setPlaceholder, setTitle, icon, ICONS } from "../dom";
 import { lang, t, type Key } from "../i18n";
@@ -62,7 +62,7 @@ registerScreen("reports", async (el, route) => {
 function renderSemester(el: HTMLElement, r: StandingReport, level: HTMLSelectElement): void {
   clear(el);
   const [w, rep, ex] = r.thresholds;
-  const count = (s: string) => r.students.filter((x) => x.standing === s).length;
+  const count = (s: string) => r.students.filter((x) => x.level === s).length;
   const table = h("table", { class: "table compact", "data-testid": "semester-table" });
   const cols: Key[] = ["reports.col.student", "semester.col.group", "reports.col.unexcusedH", "reports.col.excusedH", "reports.col.standing", "semester.col.subjects"];
   table.append(h("thead", {}, h("tr", {}, ...cols.map((c) => tx("th", c)))));
@@ -77,13 +77,13 @@ function renderSemester(el: HTMLElement, r: StandingReport, level: HTMLSelectEle
         "tr",
         { "data-testid": "semester-row" },
         raw("td", s.name, { class: "strong" }),
-        raw("td", s.group),
-        raw("td", String(s.unexcusedHours), { class: `num std-cell std-${s.standing}`, "data-testid": "semester-unexcused" }),
+        raw("td", s.groupName),
+        raw("td", String(s.unexcusedHours), { class: `num std-cell std-${s.level}`, "data-testid": "semester-unexcused" }),
         raw("td", String(s.excusedHours), { class: "num" }),
         h(
           "td",
           {},
-          tx("span", `standing.${s.standing}` as Key, undefined, { class: `badge badge-${s.standing}` }),
+          tx("span", `standing.${s.level}` as Key, undefined, { class: `badge badge-${s.level}` }),
           s.nearNext ? tx("span", "semester.nearNext", undefined, { class: "muted small near-next" }) : null,
         ),
         raw("td", subjects, { class: "muted small" }),
@@ -106,7 +106,7 @@ function renderSemester(el: HTMLElement, r: StandingReport, level: HTMLSelectEle
       ),
       r.students.length === 0
         ? tx("p", "semester.none", undefined, { class: "muted" })
-        : h("div", {}, hoursChart(r.students.slice(0, 15), r.thresholds, "semester-chart"), table),
+        : h("div", {}, hoursChart(r.students.slice(0, 15).map((s) => ({ ...s, standing: s.level })), r.thresholds, "semester-chart"), table),
     ),
   );
 }
@@ -291,10 +291,10 @@ function planCard(r: JournalReport): HTMLElement {
 }
 
 /** Academic debtors: who owes which subject, and why (not admitted, failed, absent). */
-function renderDebtors(el: HTMLElement, list: DebtorEntry[]): void {
+function renderDebtors(el: HTMLElement, list: Debtor[]): void {
   clear(el);
-  const students = new Set(list.map((d) => `${d.student}|${d.group}`));
-  const heldBack = new Set(list.filter((d) => d.debts >= 4).map((d) => d.student));
+  const students = new Set(list.map((d) => `${d.student}|${d.groupName}`));
+  const heldBack = new Set(list.filter((d) => d.heldBack).map((d) => d.student));
   const table = h("table", { class: "table compact", "data-testid": "debtors-table" });
   const cols: Key[] = ["reports.col.student", "semester.col.group", "debtors.col.subject", "debtors.col.why", "debtors.col.current", "debtors.col.yn", "debtors.col.debts"];
   table.append(h("thead", {}, h("tr", {}, ...cols.map((c) => tx("th", c)))));
@@ -305,12 +305,12 @@ function renderDebtors(el: HTMLElement, list: DebtorEntry[]): void {
         "tr",
         { "data-testid": "debtor-row", "data-student": d.student, "data-debt": d.debt },
         raw("td", d.name, { class: "strong" }),
-        raw("td", d.group),
+        raw("td", d.groupName),
         raw("td", d.subject),
-        h("td", {}, tx("span", `debt.${d.debt}` as Key, { n: d.sitting }, { class: "badge badge-reprimand" })),
-        raw("td", fmt.num(d.current), { class: "num" }),
-        raw("td", d.yn === null ? "—" : fmt.num(d.yn), { class: "num" }),
-        h("td", { class: "num" }, raw("span", String(d.debts)), d.debts >= 4 ? tx("span", "debtors.heldBack", undefined, { class: "badge badge-expulsion" }) : null),
+        h("td", {}, tx("span", `debt.${d.debt}` as Key, { n: d.assessment.sitting }, { class: "badge badge-reprimand" })),
+        raw("td", fmt.num(d.assessment.totals.current), { class: "num" }),
+        raw("td", d.assessment.totals.yn === null ? "—" : fmt.num(d.assessment.totals.yn), { class: "num" }),
+        h("td", { class: "num" }, raw("span", String(d.debts)), d.heldBack ? tx("span", "debtors.heldBack", undefined, { class: "badge badge-expulsion" }) : null),
       ),
     );
   }

@@ -272,7 +272,7 @@ impl Replica {
             });
         }
         let (code, sitting) = split_control(control)?;
-        let controls = self.controls(row.module.as_deref())?;
+        let controls = self.module_controls(row.module.as_deref())?;
         let Some(plan) = controls.iter().find(|c| c.code == code) else {
             let known = controls
                 .iter()
@@ -291,9 +291,10 @@ impl Replica {
         // JN and ON have one sitting, but a student the dean's office lets retake may redo
         // them for that retake (sittings 2 and 3): the retake's JN and ON count when the
         // first sitting's did not admit (`daftar_rules::assessment::totals`).
+        let sittings = i64::from(plan.sittings);
         let retake_of_current =
-            plan.kind != "YN" && (2..=3).contains(&sitting) && sitting > plan.sittings;
-        if sitting < 1 || (sitting > plan.sittings && !retake_of_current) {
+            plan.kind != "YN" && (2..=3).contains(&sitting) && sitting > sittings;
+        if sitting < 1 || (sitting > sittings && !retake_of_current) {
             return Err(CoreError::invalid(
                 "control",
                 format!("{code} allows sittings 1 to {}", plan.sittings),
@@ -379,7 +380,7 @@ impl Replica {
             ScoreEntry::Absent | ScoreEntry::Cleared => {
                 let row = self.journal_row(journal)?;
                 let is_final = self
-                    .controls(row.module.as_deref())?
+                    .module_controls(row.module.as_deref())?
                     .iter()
                     .any(|c| c.code == code && c.kind == "YN");
                 if !is_final {

@@ -21,21 +21,24 @@ use crate::replica::Replica;
 use daftar_rules::window;
 
 mod actions;
+pub mod grid;
 mod views;
 
 /// A journal as listed ("my journals").
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct JournalSummary {
     pub id: String,
     pub group: String,
     pub subject: String,
     pub semester: String,
-    pub students: i64,
-    pub lessons: i64,
-    pub complete_lessons: i64,
+    pub students: u32,
+    pub lessons: u32,
+    pub complete_lessons: u32,
     pub locked: bool,
-    pub unsynced: i64,
-    pub conflicts: i64,
+    /// Local changes of this journal not yet on the server.
+    pub unsynced: u32,
+    pub conflicts: u32,
 }
 
 /// A lesson column of the grid.
@@ -69,17 +72,20 @@ pub struct StudentView {
 
 /// One cell: the teacher's mark, the dean's adjustment beside it, and the effective value.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct CellView {
     pub lesson: String,
     pub student: String,
+    /// `p`, `a` (NB), `e`, `l`.
     pub status: String,
-    pub hours: i64,
-    pub grade: Option<i64>,
+    pub hours: u32,
+    pub grade: Option<u32>,
     pub note: Option<String>,
     pub adjusted_to: Option<String>,
     pub adjustment_reason: Option<String>,
     /// Status after approved adjustments.
     pub effective: String,
+    /// Conflict inbox id when the cell holds concurrent values.
     pub conflict: Option<String>,
 }
 
@@ -89,14 +95,6 @@ pub struct ScoreView {
     pub sitting: i64,
     pub student: String,
     pub points: f64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ControlView {
-    pub code: String,
-    pub kind: String,
-    pub max: f64,
-    pub sittings: i64,
 }
 
 /// Everything `show` prints. Deterministic: two converged replicas serialise it identically.
@@ -111,7 +109,7 @@ pub struct JournalView {
     pub marking_system: String,
     pub teachers: Vec<String>,
     pub lock: Option<String>,
-    pub controls: Vec<ControlView>,
+    pub controls: Vec<crate::catalog::ModuleControl>,
     pub lessons: Vec<LessonView>,
     pub students: Vec<StudentView>,
     pub cells: Vec<CellView>,
@@ -628,26 +626,6 @@ impl Replica {
                     control: r.get(0)?,
                     sitting: r.get::<_, i64>(1)?.clamp(1, 9) as u8,
                     points: r.get(2)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
-    }
-
-    fn controls(&self, module: Option<&str>) -> Result<Vec<ControlView>> {
-        let Some(module) = module else {
-            return Ok(Vec::new());
-        };
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT code, kind, max, sittings FROM module_controls WHERE module_id = ?1 ORDER BY kind, code",
-        )?;
-        let rows = stmt
-            .query_map([module], |r| {
-                Ok(ControlView {
-                    code: r.get(0)?,
-                    kind: r.get(1)?,
-                    max: r.get(2)?,
-                    sittings: r.get(3)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

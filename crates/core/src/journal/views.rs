@@ -90,7 +90,7 @@ impl Replica {
              LEFT JOIN unsynced u ON u.doc_id = j.id
              ORDER BY coalesce(g.name, j.group_id), j.subject, j.id",
         )?;
-        let mut complete: HashMap<String, i64> = HashMap::new();
+        let mut complete: HashMap<String, u32> = HashMap::new();
         for ((journal, _), c) in self.completion(None)? {
             if c.complete() {
                 *complete.entry(journal).or_default() += 1;
@@ -220,8 +220,10 @@ impl Replica {
                     lesson,
                     student,
                     status,
-                    hours: r.get(3)?,
-                    grade: r.get(4)?,
+                    hours: r.get::<_, i64>(3)?.clamp(0, i64::from(u32::MAX)) as u32,
+                    grade: r
+                        .get::<_, Option<i64>>(4)?
+                        .map(|g| g.clamp(0, i64::from(u32::MAX)) as u32),
                     note: r.get(5)?,
                     adjusted_to: adjustment.map(|a| a.0.clone()),
                     adjustment_reason: adjustment.map(|a| a.1.clone()),
@@ -294,7 +296,7 @@ impl Replica {
             marking_system: marking,
             teachers: serde_json::from_str(&teachers).unwrap_or_default(),
             lock,
-            controls: self.controls(module.as_deref())?,
+            controls: self.module_controls(module.as_deref())?,
             lessons,
             students,
             cells,

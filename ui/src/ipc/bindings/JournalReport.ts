@@ -3,12 +3,16 @@ import type { HoursLine } from "./HoursLine";
 import type { LessonReport } from "./LessonReport";
 import type { StudentReport } from "./StudentReport";
 
-export type JournalReport = { journal: string, subject: string, group: string, markingSystem: string, thresholds: Array<number>, lessonsTotal: number, lessonsComplete: number, attendancePercent: number | null, students: Array<StudentReport>, lessons: Array<LessonReport>, 
 /**
- * Hours per lesson type against the module's plan (`Replica::delivered_hours`).
+ * A journal's report: attendance, hours against the thresholds, the assessment, and the hours
+ * delivered against the module's plan.
+ */
+export type JournalReport = { journal: string, subject: string, group: string, markingSystem: string, thresholds: [number, number, number], lessonsTotal: number, lessonsComplete: number, attendancePercent: number | null, students: Array<StudentReport>, lessons: Array<LessonReport>, 
+/**
+ * Hours per lesson type against the module's plan (filled by [`Replica::report`]).
  */
 hoursPlan: Array<HoursLine>, 
 /**
- * The university's own training types (code → HEMIS name).
+ * The university's own training types (code → HEMIS name), to name the plan's lines.
  */
 localTypes: { [key in string]?: string }, };

@@ -62,13 +62,13 @@ export async function historyPopover(g: GridView, r: number, c: number): Promise
   if (g.popover !== pop) return;
   if (entries.length === 0) list.append(tx("li", "grid.history.empty", undefined, { class: "muted small pad" }));
   for (const e of entries) {
-    const field = e.part === "marks" ? "mark" : e.part === "adjustments" ? "adjustment" : "resolution";
+    const field = e.map === "marks" ? "mark" : e.map === "adjustments" ? "adjustment" : "resolution";
     const what: HTMLElement =
       e.value === null
         ? tx("span", "grid.history.cleared", undefined, { class: "strong" })
-        : e.part === "marks"
+        : e.map === "marks"
           ? markView(field, e.value, e.display ?? e.value, { class: "strong" })
-          : e.part === "adjustments"
+          : e.map === "adjustments"
             ? adjustmentView(e.value, e.display ?? e.value)
             : raw("span", e.display ?? e.value, { class: "strong" });
     list.append(
@@ -77,12 +77,12 @@ export async function historyPopover(g: GridView, r: number, c: number): Promise
         {
           class: "history-item",
           "data-testid": "history-item",
-          "data-part": e.part,
+          "data-part": e.map,
           "data-user": e.user ?? "",
           "data-verified": String(e.verified),
         },
         raw("span", fmt.dateTime(e.editedAt), { class: "muted" }),
-        tx("span", `grid.history.part.${field}` as Key, undefined, { class: "muted" }),
+        tx("span", `grid.history.map.${field}` as Key, undefined, { class: "muted" }),
         what,
         tx("span", e.verified ? "grid.history.by" : "grid.history.byUnverified", { user: e.user ?? "?", device: e.device }),
         e.receivedAt !== null ? tx("span", "grid.history.received", { time: fmt.dateTime(e.receivedAt) }, { class: "muted" }) : null,

@@ -1,6 +1,6 @@
 // The journal grid screen (`grid/view.ts` is the grid).
 
-import { api, type GridCell, type GridLesson, type JournalGrid } from "../../ipc";
+import { api, type CellView, type GridLesson, type JournalGrid } from "../../ipc";
 import { app, registerScreen } from "../../app";
 import { h } from "../../dom";
 import { GridView } from "./view";
@@ -32,7 +32,7 @@ window.__daftarBench = (students: number, lessons: number) => {
     nextTopic: null,
   }));
   const ss = Array.from({ length: students }, (_, i) => ({ id: `S${i}`, number: null, name: `Talaba ${i + 1}`, active: true, subgroup: null }));
-  const cells: GridCell[] = [];
+  const cells: CellView[] = [];
   for (const l of ls) {
     for (const s of ss) {
       const roll = (l.id.length * 7 + s.id.length * 13 + cells.length) % 17;

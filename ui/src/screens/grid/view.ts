@@ -12,7 +12,7 @@
 // This module is the grid itself (state, rendering, patches, keys); editor.ts types into a
 // cell, rollcall.ts is the roll call and topic picker, dialogs.ts the dialogs and popovers.
 
-import { api, type GridCell, type GridLesson, type GridPatch, type JournalGrid, type OverruledEntry, type StudentTotals } from "../../ipc";
+import { api, type CellView, type GridLesson, type GridPatch, type JournalGrid, type Overruled, type StudentTotals } from "../../ipc";
 import { app } from "../../app";
 import { h, tx, raw, setText, setRaw, setTitle, button, clear, icon, ICONS } from "../../dom";
 import { t, onLangChange, type Key } from "../../i18n";
@@ -26,10 +26,10 @@ import { historyPopover, addLessonDialog, lessonDialog, scoresDialog, adjustDial
 /** The grid. Its members are shared with the grid's other modules (not part of the screen's API). */
 export class GridView {
   data: JournalGrid;
-  cells = new Map<string, GridCell>();
+  cells = new Map<string, CellView>();
   totals = new Map<string, StudentTotals>();
   resolved = new Map<string, string>();
-  overruled = new Map<string, OverruledEntry>();
+  overruled = new Map<string, Overruled>();
   cellEls: HTMLTableCellElement[][] = [];
   headers: HeaderEls[] = [];
   rows: RowEls[] = [];
@@ -93,7 +93,7 @@ export class GridView {
   }
 
   /** "Your mark NB was changed to S by dekanat on 14.09.2026 10:05. Note: …", in the current language. */
-  overruledText(o: OverruledEntry): string {
+  overruledText(o: Overruled): string {
     const text = t("grid.overruledCell", {
       mine: markText(o.field, o.mine, o.mineDisplay),
       decided: markText(o.field, o.decided, o.decidedDisplay),
