@@ -16,13 +16,14 @@ pub use daftar_core::catalog::{
     GroupSummary, ModuleControl, ModuleSummary, ModuleTopic, RosterStudent,
 };
 pub use daftar_core::conflicts::{Conflict, ConflictValue};
+pub use daftar_core::hemis::ImportSummary;
 pub use daftar_core::history::HistoryEntry;
 pub use daftar_core::inbox::Resolution;
 pub use daftar_core::journal::grid::{
     ClearedCell, GridLesson, GridPatch, GridRetake, GridScore, GridStudent, JournalGrid,
     StudentTotals,
 };
-pub use daftar_core::journal::{CellView, JournalSummary};
+pub use daftar_core::journal::{CellView, JournalSummary, OpeningRequestView};
 pub use daftar_core::lessons::HoursLine;
 pub use daftar_core::materials::Material;
 pub use daftar_core::overruled::Overruled;
@@ -294,20 +295,6 @@ pub struct ListOpeningRequestsRequest {
     pub journal: Option<String>,
 }
 
-/// A request to open a lesson, with what the dean's office granted.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct OpeningRequestEntry {
-    pub journal: String,
-    pub subject: Option<String>,
-    pub group: Option<String>,
-    pub lesson: String,
-    pub lesson_date: Option<String>,
-    pub reason: String,
-    pub by_user: Option<String>,
-    pub opened_until: Option<String>,
-}
-
 /// Every change of one cell: its marks and the adjustments beside them.
 #[derive(Debug, Clone, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -441,25 +428,12 @@ pub struct ImportHemisRequest {
     pub save_to: Option<String>,
 }
 
-/// What an import did (`daftar_core::hemis::ImportSummary`).
+/// What an import did (core's summary), and how many pages came from the API (0 from a
+/// folder).
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct HemisImportResult {
-    pub groups: u32,
-    pub students: u32,
-    pub teachers: u32,
-    pub modules: u32,
-    pub journals: u32,
-    pub lessons: u32,
-    pub absences: u32,
-    /// Control results written.
-    pub scores: u32,
-    pub changes_written: u32,
-    /// What changed in documents that were there before, for people.
-    pub changes: Vec<String>,
-    /// What HEMIS sent that Daftar does not take, and why.
-    pub notes: Vec<String>,
-    /// Pages fetched from the API (0 from a folder).
+    pub summary: ImportSummary,
     pub pages: u32,
 }
 
@@ -735,7 +709,7 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         RequestOpeningRequest,
         OpenLessonRequest,
         ListOpeningRequestsRequest,
-        OpeningRequestEntry,
+        OpeningRequestView,
         LockLessonRequest,
         UnlockLessonRequest,
         MarkCellRequest,

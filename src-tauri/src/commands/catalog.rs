@@ -243,7 +243,7 @@ pub async fn import_hemis(
     app: AppHandle,
     state: State<'_, AppState>,
     req: crate::ipc::ImportHemisRequest,
-) -> IpcResult<crate::ipc::HemisImportResult> {
+) -> IpcResult<Camel<crate::ipc::HemisImportResult>> {
     use tauri::Emitter;
     if !crate::state::capabilities_of(&state.replica())?.import {
         return Err(IpcError::forbidden(
@@ -324,19 +324,5 @@ pub async fn import_hemis(
         r.import_hemis(&folder)?
     };
     session::after_edit(&app, &state);
-    let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
-    Ok(crate::ipc::HemisImportResult {
-        groups: n(summary.groups),
-        students: n(summary.students),
-        teachers: n(summary.teachers),
-        modules: n(summary.modules),
-        journals: n(summary.journals),
-        lessons: n(summary.lessons),
-        absences: n(summary.absences),
-        scores: n(summary.scores),
-        changes_written: n(summary.changes_written),
-        changes: summary.changes,
-        notes: summary.notes,
-        pages,
-    })
+    Ok(Camel(crate::ipc::HemisImportResult { summary, pages }))
 }

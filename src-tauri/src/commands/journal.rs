@@ -14,7 +14,7 @@ use crate::ipc::{
     EnterScoreRequest, GridPatch, GridScore, HistoryEntry, JournalGrid, JournalSummary,
     JournalVersion, JournalVersionRequest, ListJournalsRequest, ListOpeningRequestsRequest,
     LockLessonRequest, MarkCellRequest, MarkLessonRequest, OpenJournalRequest, OpenLessonRequest,
-    OpeningRequestEntry, RequestOpeningRequest, SetTopicRequest, UnlockLessonRequest,
+    OpeningRequestView, RequestOpeningRequest, SetTopicRequest, UnlockLessonRequest,
 };
 use crate::session;
 use crate::state::{AppState, capabilities_of};
@@ -398,7 +398,7 @@ pub async fn open_lesson(
     app: AppHandle,
     state: State<'_, AppState>,
     req: OpenLessonRequest,
-) -> IpcResult<Vec<OpeningRequestEntry>> {
+) -> IpcResult<Camel<Vec<OpeningRequestView>>> {
     require_dean(&state, "opens lessons")?;
     let until = daftar_core::model::parse_user_date(&req.until)
         .map_err(|_| IpcError::invalid("until", "write the last day as dd.mm.yyyy"))?;
@@ -414,32 +414,10 @@ pub async fn open_lesson(
 fn opening_requests_of(
     state: &AppState,
     journal: Option<&str>,
-) -> IpcResult<Vec<OpeningRequestEntry>> {
+) -> IpcResult<Camel<Vec<OpeningRequestView>>> {
     let mut r = state.replica();
     let journal = journal.map(|j| r.resolve_journal(j)).transpose()?;
-    let list = r.opening_requests(journal.as_deref())?;
-    let names: std::collections::HashMap<String, (String, String)> = r
-        .journals()?
-        .into_iter()
-        .map(|j| (j.id.clone(), (j.subject, j.group)))
-        .collect();
-    Ok(list
-        .into_iter()
-        .map(|o| {
-            let short = daftar_core::journal::short_id(&o.journal).to_string();
-            let (subject, group) = names.get(&short).cloned().unzip();
-            OpeningRequestEntry {
-                journal: short,
-                subject,
-                group,
-                lesson: o.lesson,
-                lesson_date: o.date,
-                reason: o.reason,
-                by_user: o.by,
-                opened_until: o.opened_until,
-            }
-        })
-        .collect())
+    Ok(Camel(r.opening_requests(journal.as_deref())?))
 }
 
 #[tauri::command]
@@ -447,7 +425,7 @@ fn opening_requests_of(
 pub async fn list_opening_requests(
     state: State<'_, AppState>,
     req: ListOpeningRequestsRequest,
-) -> IpcResult<Vec<OpeningRequestEntry>> {
+) -> IpcResult<Camel<Vec<OpeningRequestView>>> {
     opening_requests_of(&state, req.journal.as_deref())
 }
 

@@ -39,7 +39,7 @@ import type { SyncStatus } from "./bindings/SyncStatus";
 
 export type * from "./bindings/AppInfo";
 export type * from "./bindings/HistoryEntry";
-export type * from "./bindings/OpeningRequestEntry";
+export type * from "./bindings/OpeningRequestView";
 export type * from "./bindings/Conflict";
 export type * from "./bindings/ConflictValue";
 export type * from "./bindings/CellView";
@@ -69,6 +69,7 @@ export type * from "./bindings/SubjectHours";
 export type * from "./bindings/Thresholds";
 export type * from "./bindings/ClearedCell";
 export type * from "./bindings/HemisImportResult";
+export type * from "./bindings/ImportSummary";
 export type * from "./bindings/ModuleDetail";
 export type * from "./bindings/Material";
 export type * from "./bindings/ModuleSummary";

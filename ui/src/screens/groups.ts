@@ -150,7 +150,8 @@ function importCard(): HTMLElement {
   );
 }
 
-function renderResult(el: HTMLElement, r: HemisImportResult): void {
+function renderResult(el: HTMLElement, result: HemisImportResult): void {
+  const r = result.summary;
   el.append(
     tx("p", "hemis.summary", { groups: r.groups, students: r.students, journals: r.journals, lessons: r.lessons, scores: r.scores, changes: r.changesWritten }, { class: "strong", "data-testid": "hemis-summary" }),
   );

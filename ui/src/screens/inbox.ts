@@ -1,7 +1,7 @@
 // The conflict inbox: every value of a conflicted cell side by side (who, device, edit time,
 // lesson date); pick one or enter a value, add a note, resolve. Below, the decisions made so far.
 
-import { api, type Conflict, type OpeningRequestEntry, type Resolution } from "../ipc";
+import { api, type Conflict, type OpeningRequestView, type Resolution } from "../ipc";
 import { app, registerScreen } from "../app";
 import { h, tx, raw, button, clear, setPlaceholder, icon, ICONS } from "../dom";
 import type { Key } from "../i18n";
@@ -18,7 +18,7 @@ registerScreen("inbox", async (el) => {
     const [conflicts, resolutions, requests] = await Promise.all([
       api.listConflicts(null),
       api.listResolutions(null),
-      app.info.canResolve ? api.listOpeningRequests(null) : Promise.resolve([] as OpeningRequestEntry[]),
+      app.info.canResolve ? api.listOpeningRequests(null) : Promise.resolve([] as OpeningRequestView[]),
     ]);
     renderList(conflicts);
     renderOpenings(requests);
@@ -26,7 +26,7 @@ registerScreen("inbox", async (el) => {
   };
 
   // Teachers' requests to open lessons whose entry window closed: open one until a day.
-  const renderOpenings = (requests: OpeningRequestEntry[]) => {
+  const renderOpenings = (requests: OpeningRequestView[]) => {
     clear(openings);
     if (requests.length === 0) return;
     openings.append(tx("h2", "opening.requests"));
@@ -45,8 +45,8 @@ registerScreen("inbox", async (el) => {
           "div",
           { class: "card opening-item", "data-testid": "opening-request", "data-lesson": o.lesson, "data-journal": o.journal },
           raw("span", [o.group, o.subject].filter(Boolean).join(" — "), { class: "strong" }),
-          o.lessonDate ? raw("span", fmt.date(o.lessonDate)) : null,
-          raw("span", o.byUser ?? "?"),
+          o.date ? raw("span", fmt.date(o.date)) : null,
+          raw("span", o.by ?? "?"),
           raw("span", o.reason, { class: "muted" }),
           o.openedUntil
             ? tx("span", "opening.openUntil", { date: fmt.date(o.openedUntil) }, { class: "chip", "data-testid": "opening-granted" })

@@ -95,6 +95,7 @@ pub fn strip_personal(value: &mut Value) {
 
 /// What an import did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct ImportSummary {
     pub groups: usize,
     pub students: usize,

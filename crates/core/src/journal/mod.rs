@@ -141,9 +141,16 @@ pub(crate) struct JournalRow {
 
 /// A teacher's request to open a lesson, as the dean's office lists them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct OpeningRequestView {
+    /// The journal, by its short id.
     pub journal: String,
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub group: Option<String>,
     pub lesson: String,
+    /// The lesson's date.
     pub date: Option<String>,
     pub reason: String,
     /// Who asked (the server's record where known).

@@ -24,8 +24,8 @@ impl Replica {
             .collect())
     }
 
-    /// Requests to open lessons, with the opening granted so far (if any): (journal, lesson,
-    /// lesson date, reason, opened until).
+    /// Requests to open lessons, with the journal's subject and group and the opening granted
+    /// so far (if any).
     pub fn opening_requests(&mut self, journal: Option<&str>) -> Result<Vec<OpeningRequestView>> {
         let journals: Vec<String> = match journal {
             Some(j) => vec![j.to_string()],
@@ -35,8 +35,17 @@ impl Replica {
                     .collect::<rusqlite::Result<Vec<_>>>()?
             }
         };
+        let names: HashMap<String, (String, String)> = {
+            let mut stmt = self.conn().prepare_cached(
+                "SELECT j.id, j.subject, coalesce(g.name, j.group_id)
+                 FROM journals j LEFT JOIN groups g ON g.id = j.group_id",
+            )?;
+            stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+                .collect::<rusqlite::Result<_>>()?
+        };
         let mut out = Vec::new();
         for j in journals {
+            let (subject, group) = names.get(&j).cloned().unzip();
             let doc = self.doc(&j)?;
             for (key, raw, _) in doc.prefix("status", window::REQUEST_PREFIX) {
                 let Some(lesson) = key.strip_prefix(window::REQUEST_PREFIX) else {
@@ -56,7 +65,9 @@ impl Replica {
                 let by =
                     crate::conflicts::author_of_winner(doc, "status", &key).and_then(|a| a.user);
                 out.push(OpeningRequestView {
-                    journal: j.clone(),
+                    journal: short_id(&j).to_string(),
+                    subject: subject.clone(),
+                    group: group.clone(),
                     lesson: lesson.to_string(),
                     date,
                     reason: request.reason,
