@@ -30,7 +30,7 @@ use crate::AppState;
 use crate::error::{ApiError, ApiJson, ErrorReport};
 use crate::metrics::Metrics;
 use crate::password;
-use crate::store::{MaterialState, TeacherRef, User};
+use crate::store::{LoginOutcome, MaterialState, TeacherRef, User};
 
 /// Longest user name a sign-in may carry (names are at most 64 characters).
 const MAX_USER_NAME_BYTES: usize = 256;
@@ -355,15 +355,24 @@ async fn login(
         now,
         expires_at,
     });
-    if !matches!(verdict, Err(ApiError::BadCredentials)) {
-        // The right password (even for a disabled account) is not a guess; with an enabled
-        // account the session is stored in the same transaction.
-        let limiter = state.limiter().clone();
-        let counting = state.clone();
-        blocking(move || {
-            Ok(limiter.succeeded(counting.store().as_ref(), &attempt, session.as_ref())?)
-        })
-        .await?;
+    // One write: a wrong password is counted; the right one (even for a disabled account) is
+    // not a guess, and with an enabled account the session is stored in the same transaction.
+    let wrong = matches!(verdict, Err(ApiError::BadCredentials));
+    let limiter = state.limiter().clone();
+    let counting = state.clone();
+    let recorded = blocking(move || {
+        let outcome = if wrong {
+            LoginOutcome::Failed
+        } else {
+            LoginOutcome::Succeeded(session.as_ref())
+        };
+        Ok(limiter.finish(counting.store().as_ref(), attempt, now, outcome)?)
+    })
+    .await?;
+    if let Err(wait) = recorded {
+        // Other attempts reached a limit while this one was checked: its verdict is not told.
+        Metrics::add(&state.metrics().logins_failed, 1);
+        return Err(ApiError::RateLimited { retry_after: wait });
     }
     let user = verdict.inspect_err(|_| Metrics::add(&state.metrics().logins_failed, 1))?;
     tracing::info!(role = user.role.as_str(), "signed in");

@@ -21,9 +21,9 @@ use daftar_protocol::{DocKind, DocMeta, ErrorCode, Role};
 use daftar_rules::{WriteFacts, Writer};
 
 use super::{
-    AssignOutcome, ChangeHash, IncomingChange, LoginAttempt, MaterialPart, MaterialRefusal,
-    MaterialState, NewSession, NewUser, PullOutcome, PullRequest, PushBatch, PushOutcome, Refused,
-    Store, StoreError, StoredChange, TeacherRef, User, UserId,
+    AssignOutcome, ChangeHash, IncomingChange, LoginOutcome, MaterialPart, MaterialRefusal,
+    MaterialState, NewUser, PullOutcome, PullRequest, PushBatch, PushOutcome, Refused, Store,
+    StoreError, StoredChange, TeacherRef, User, UserId,
 };
 
 /// A newly readable document with fewer changes than this goes out change by change: a
@@ -185,7 +185,6 @@ pub trait Tx {
     fn login_failures(&mut self, key: &str, since: i64) -> Result<(i64, Option<i64>), StoreError>;
     fn insert_login(&mut self, key: &str, at: i64) -> Result<i64, StoreError>;
     fn delete_logins_of(&mut self, key: &str) -> Result<(), StoreError>;
-    fn delete_login(&mut self, row: i64) -> Result<(), StoreError>;
 
     // Assignments and the access version.
     /// Records an assignment; whether it is new.
@@ -1376,55 +1375,54 @@ impl<B: Backend> Store for Engine<B> {
         self.backend.listen(on_change);
     }
 
-    fn login_begin(
+    fn login_failures(
         &self,
         keys: &[(String, u32)],
         window_ms: i64,
         now: i64,
-    ) -> Result<Result<LoginAttempt, i64>, StoreError> {
-        self.backend.transaction(Mode::Write, |tx| {
-            tx.lock_logins()?;
-            let since = now.saturating_sub(window_ms);
-            tx.prune_logins(since)?;
-            let mut wait = 0i64;
-            for (key, limit) in keys {
-                let (count, oldest) = tx.login_failures(key, since)?;
-                if count >= i64::from(*limit)
-                    && let Some(oldest) = oldest
-                {
-                    wait = wait.max(window_ms - (now - oldest));
-                }
-            }
-            if wait > 0 {
-                return Ok(Err(wait));
-            }
-            let mut attempt = LoginAttempt {
-                user_key: keys.first().map(|k| k.0.clone()).unwrap_or_default(),
-                rows: Vec::new(),
-            };
-            for (key, _) in keys {
-                attempt.rows.push(tx.insert_login(key, now)?);
-            }
-            Ok(Ok(attempt))
+    ) -> Result<Vec<(u64, Option<i64>)>, StoreError> {
+        let since = now.saturating_sub(window_ms);
+        self.backend.transaction(Mode::Read, |tx| {
+            keys.iter()
+                .map(|(key, _)| {
+                    let (count, oldest) = tx.login_failures(key, since)?;
+                    Ok((count.max(0) as u64, oldest))
+                })
+                .collect()
         })
     }
 
-    fn login_succeeded(
+    fn login_finish(
         &self,
-        attempt: &LoginAttempt,
-        session: Option<&NewSession>,
-    ) -> Result<(), StoreError> {
+        keys: &[(String, u32)],
+        window_ms: i64,
+        now: i64,
+        outcome: LoginOutcome<'_>,
+    ) -> Result<Result<(), i64>, StoreError> {
         self.backend.transaction(Mode::Write, |tx| {
-            tx.delete_logins_of(&attempt.user_key)?;
-            for row in &attempt.rows {
-                tx.delete_login(*row)?;
+            tx.lock_logins()?;
+            tx.prune_logins(now.saturating_sub(window_ms))?;
+            if let Some(wait) = login_wait(tx, keys, window_ms, now)? {
+                return Ok(Err(wait));
             }
-            if let Some(s) = session {
-                // Sign-ins are rare: a good moment to forget expired sessions.
-                tx.delete_expired_sessions(s.now)?;
-                tx.insert_session(&s.token_hash, s.user, s.now, s.expires_at)?;
+            match outcome {
+                LoginOutcome::Failed => {
+                    for (key, _) in keys {
+                        tx.insert_login(key, now)?;
+                    }
+                }
+                LoginOutcome::Succeeded(session) => {
+                    if let Some((user_key, _)) = keys.first() {
+                        tx.delete_logins_of(user_key)?;
+                    }
+                    if let Some(s) = session {
+                        // Sign-ins are rare: a good moment to forget expired sessions.
+                        tx.delete_expired_sessions(s.now)?;
+                        tx.insert_session(&s.token_hash, s.user, s.now, s.expires_at)?;
+                    }
+                }
             }
-            Ok(())
+            Ok(Ok(()))
         })
     }
 
@@ -1983,4 +1981,25 @@ fn pull(
         receipts,
         page: page_id,
     })
+}
+
+/// How long sign-ins for these keys must wait: `Some(ms)` when one has `limit` failures within
+/// the window, until the oldest of them leaves it.
+fn login_wait<T: Tx + ?Sized>(
+    tx: &mut T,
+    keys: &[(String, u32)],
+    window_ms: i64,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
+    let since = now.saturating_sub(window_ms);
+    let mut wait = 0i64;
+    for (key, limit) in keys {
+        let (count, oldest) = tx.login_failures(key, since)?;
+        if count >= i64::from(*limit)
+            && let Some(oldest) = oldest
+        {
+            wait = wait.max(window_ms - (now - oldest));
+        }
+    }
+    Ok((wait > 0).then_some(wait))
 }

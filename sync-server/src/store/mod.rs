@@ -209,11 +209,14 @@ pub enum MaterialRefusal {
     HashMismatch,
 }
 
-/// A sign-in attempt counted by [`Store::login_begin`]: its user key and the attempt rows.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LoginAttempt {
-    pub user_key: String,
-    pub rows: Vec<i64>,
+/// How a sign-in attempt ended, for [`Store::login_finish`].
+#[derive(Clone, Copy)]
+pub enum LoginOutcome<'a> {
+    /// A wrong password (or no such user): counted against every key.
+    Failed,
+    /// The right password: the user's failures are forgotten and, for an enabled account,
+    /// the session is stored.
+    Succeeded(Option<&'a NewSession>),
 }
 
 /// A session to create: the token's SHA-256, whose it is, and its times (unix ms).
@@ -413,24 +416,27 @@ pub trait Store: Send + Sync + 'static {
         let _ = on_change;
     }
 
-    /// Counts a sign-in attempt against each `(key, limit)` (the first key is the user's)
-    /// unless one already has `limit` failures within `window_ms`: then `Ok(Err(wait_ms))`
-    /// until the oldest of them leaves the window. Serialised across instances.
-    fn login_begin(
+    /// The failures recorded within `window_ms` for each key (the first is the user's):
+    /// how many, and when the oldest was. A read: it never waits for the writer.
+    fn login_failures(
         &self,
         keys: &[(String, u32)],
         window_ms: i64,
         now: i64,
-    ) -> Result<Result<LoginAttempt, i64>, StoreError>;
+    ) -> Result<Vec<(u64, Option<i64>)>, StoreError>;
 
-    /// The attempt had the right password: the user's failures are forgotten, the attempt is
-    /// taken back from the other keys and, when given, the new session is stored, all in one
-    /// transaction (a sign-in waits for the writer twice, not three times).
-    fn login_succeeded(
+    /// Records how an attempt ended, in one write transaction serialised across instances: the
+    /// limits are checked again first, and when one is reached by now (other attempts finished
+    /// meanwhile) nothing is recorded and `Ok(Err(wait_ms))` says the attempt is refused, its
+    /// verdict unsaid. So no more than `limit` guesses per window are ever answered, and a
+    /// sign-in waits for the writer once.
+    fn login_finish(
         &self,
-        attempt: &LoginAttempt,
-        session: Option<&NewSession>,
-    ) -> Result<(), StoreError>;
+        keys: &[(String, u32)],
+        window_ms: i64,
+        now: i64,
+        outcome: LoginOutcome<'_>,
+    ) -> Result<Result<(), i64>, StoreError>;
 
     /// Brings the cached snapshots of these documents (ids like `journal/x`) up to date where
     /// enough changes came after them, so the next replica that is sent one whole gets it

@@ -579,11 +579,6 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
-    fn delete_login(&mut self, row: i64) -> Result<(), StoreError> {
-        self.exec("DELETE FROM login_attempts WHERE id = $1", &[&row])?;
-        Ok(())
-    }
-
     fn user_exists(&mut self, name: &str) -> Result<bool, StoreError> {
         self.exists("SELECT 1 FROM users WHERE name = $1", &[&name])
     }

@@ -626,13 +626,6 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn delete_login(&mut self, row: i64) -> Result<(), StoreError> {
-        self.tx
-            .prepare_cached("DELETE FROM login_attempts WHERE id = ?1")?
-            .execute([row])?;
-        Ok(())
-    }
-
     fn user_exists(&mut self, name: &str) -> Result<bool, StoreError> {
         self.exists("SELECT 1 FROM users WHERE name = ?1", [name])
     }
