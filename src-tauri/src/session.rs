@@ -12,7 +12,8 @@ use daftar_core::Replica;
 use tauri::{AppHandle, Emitter, Manager};
 
 use crate::error::IpcResult;
-use crate::ipc::{self, SYNC_STATUS_EVENT};
+use crate::ipc::SYNC_STATUS_EVENT;
+use crate::ipc::camel::Camel;
 use crate::state::{AppState, lock, meta};
 
 pub struct Session {
@@ -30,36 +31,16 @@ impl Session {
     }
 }
 
-/// The status bar's view of a client status, with counts read fresh from the replica.
-fn to_ipc(s: &background::SyncStatus, r: &Replica) -> ipc::SyncStatus {
-    let waiting = r.waiting().unwrap_or(s.waiting);
-    let refused = r.refused().map(|v| v.len() as i64).unwrap_or(s.refused);
-    ipc::SyncStatus {
-        signed_in: s.signed_in,
-        server: s.server.clone(),
-        online: s.online,
-        running: s.running,
-        waiting: waiting.max(0) as u32,
-        refused: refused.max(0) as u32,
-        last_success: s.last_success,
-        progress: s.progress.as_ref().map(|p| ipc::SyncProgress {
-            round: p.round as u32,
-            pushed: p.pushed as u32,
-            pulled: p.pulled as u32,
-        }),
-        last_error: s.last_error.clone(),
-        last_error_kind: s.last_error_kind,
-        material: s.material.as_ref().map(|m| ipc::MaterialTransfer {
-            name: m.name.clone(),
-            done: m.done,
-            size: m.size,
-            upload: m.upload,
-        }),
-    }
+/// The status bar's view of a client status, with the counts read fresh from the replica.
+fn to_ipc(s: &background::SyncStatus, r: &Replica) -> Camel<background::SyncStatus> {
+    let mut s = s.clone();
+    s.waiting = r.waiting().unwrap_or(s.waiting);
+    s.refused = r.refused().map(|v| v.len() as i64).unwrap_or(s.refused);
+    Camel(s)
 }
 
 /// The current status, whether or not a session runs.
-pub fn current_status(state: &AppState) -> ipc::SyncStatus {
+pub fn current_status(state: &AppState) -> Camel<background::SyncStatus> {
     let handle_status = lock(&state.session).as_ref().map(|s| s.handle.status());
     let r = state.replica();
     match handle_status {

@@ -17,23 +17,30 @@ use crate::ClientError;
 use crate::engine::{SyncProgress, sync_once};
 use crate::transport::Transport;
 
-/// What the UI shows about sync, always.
+/// What the UI shows about sync, always: the status bar, and the payload of the app's
+/// `sync:status-changed` event.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct SyncStatus {
     pub signed_in: bool,
     pub server: Option<String>,
     pub online: bool,
     pub running: bool,
     /// Local changes not yet on the server.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub waiting: i64,
     /// Changes the server refused (kept, retried when access changes).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub refused: i64,
     /// Unix milliseconds of the last successful sync.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub last_success: Option<i64>,
     pub progress: Option<SyncProgress>,
-    /// The last error, in words for people.
+    /// The last error, in words for people (English; the app translates by its kind).
     pub last_error: Option<String>,
-    /// What kind the last error was (`offline`, `unauthorized`…).
+    /// What kind the last error was (`offline`, `unauthorized`, `no_token`…): the vocabulary
+    /// of the CLI's `--json` errors too.
+    #[cfg_attr(feature = "ts", ts(type = "ErrorKind | null"))]
     pub last_error_kind: Option<crate::ErrorKind>,
     /// The course material moving now, while files go up or come down after a sync.
     pub material: Option<crate::materials::MaterialProgress>,

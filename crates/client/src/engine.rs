@@ -75,6 +75,7 @@ pub struct SyncSummary {
 
 /// Progress of a running sync, for bars and the status line.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SyncProgress {
     pub round: usize,
     pub pushed: usize,

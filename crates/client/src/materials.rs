@@ -34,10 +34,14 @@ pub struct MaterialsSummary {
 
 /// How far a run is: the file moving now and its bytes.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MaterialProgress {
     pub name: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub done: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub size: u64,
+    /// Going up (else coming down).
     pub upload: bool,
 }
 

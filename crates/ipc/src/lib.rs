@@ -10,6 +10,10 @@
 
 pub mod camel;
 
+/// The status bar's view of sync (the `sync:status-changed` payload): the client's own.
+pub use daftar_client::background::SyncStatus;
+pub use daftar_client::engine::SyncProgress;
+pub use daftar_client::materials::MaterialProgress;
 /// Core's view types, as they are (`Camel` sends them in camelCase; core derives their
 /// TypeScript so).
 pub use daftar_core::catalog::{
@@ -167,53 +171,6 @@ pub struct SignOutRequest {
 }
 
 // ---------------------------------------------------------------- sync status
-
-/// Progress of a running sync.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct SyncProgress {
-    pub round: u32,
-    pub pushed: u32,
-    pub pulled: u32,
-}
-
-/// What the status bar shows; also the payload of the `sync:status-changed` event.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct SyncStatus {
-    pub signed_in: bool,
-    pub server: Option<String>,
-    pub online: bool,
-    pub running: bool,
-    /// Local changes not yet on the server.
-    pub waiting: u32,
-    /// Changes the server refused (kept here, retried when access changes).
-    pub refused: u32,
-    /// Unix milliseconds of the last successful sync.
-    #[ts(type = "number | null")]
-    pub last_success: Option<i64>,
-    pub progress: Option<SyncProgress>,
-    /// The last error in words for people (English; the UI translates by `lastErrorKind`).
-    pub last_error: Option<String>,
-    /// What kind the last error was (`offline`, `unauthorized`, `no_token`…): the vocabulary
-    /// of the CLI's `--json` errors too ([`daftar_client::ErrorKind`]).
-    #[ts(type = "ErrorKind | null")]
-    pub last_error_kind: Option<daftar_client::ErrorKind>,
-    /// The course material's file moving now (after a sync), if one is.
-    pub material: Option<MaterialTransfer>,
-}
-
-/// A course material's file on its way up or down.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct MaterialTransfer {
-    pub name: String,
-    #[ts(type = "number")]
-    pub done: u64,
-    #[ts(type = "number")]
-    pub size: u64,
-    pub upload: bool,
-}
 
 #[derive(Debug, Clone, Default, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -690,7 +647,8 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         SignInResponse,
         SignOutRequest,
         SyncStatus,
-        MaterialTransfer,
+        MaterialProgress,
+        SyncProgress,
         GetSyncStatusRequest,
         SyncNowRequest,
         ListJournalsRequest,

@@ -6,6 +6,7 @@ use daftar_core::demo::{self, DemoSpec, Tier};
 use tauri::{AppHandle, State};
 
 use crate::error::{IpcError, IpcResult};
+use crate::ipc::camel::Camel;
 use crate::ipc::{
     AppInfo, GetAppInfoRequest, GetSyncStatusRequest, LoadDemoRequest, SetLanguageRequest,
     SignInRequest, SignInResponse, SignOutRequest, SyncNowRequest, SyncStatus,
@@ -190,14 +191,17 @@ pub async fn sign_out(
 pub async fn get_sync_status(
     state: State<'_, AppState>,
     req: GetSyncStatusRequest,
-) -> IpcResult<SyncStatus> {
+) -> IpcResult<Camel<SyncStatus>> {
     let GetSyncStatusRequest {} = req;
     Ok(session::current_status(&state))
 }
 
 /// The "Sync now" button: wakes the loop; the result arrives as a status event.
 #[tauri::command]
-pub async fn sync_now(state: State<'_, AppState>, req: SyncNowRequest) -> IpcResult<SyncStatus> {
+pub async fn sync_now(
+    state: State<'_, AppState>,
+    req: SyncNowRequest,
+) -> IpcResult<Camel<SyncStatus>> {
     let SyncNowRequest {} = req;
     match crate::state::lock(&state.session).as_ref() {
         Some(s) => s.handle.sync_now(),
