@@ -1333,22 +1333,29 @@ impl<B: Backend> Store for Engine<B> {
         request: &PullRequest,
         now: i64,
     ) -> Result<PullOutcome, StoreError> {
-        // The common case first, on a read transaction that never waits for the writer: the
-        // replica is up to date and nothing waits for its acknowledgement. The answer is then
-        // exactly what the full pull would give, and nothing needs writing.
+        // The common case first, on a read transaction that never waits for the writer:
+        // nothing after the replica's cursor is readable by its user (nothing new at all, or
+        // only other people's documents, as while a faculty pushes) and nothing waits for its
+        // acknowledgement. The answer is then exactly what the full pull would give (the
+        // cursor moved past what there is, no changes, no page), and nothing needs writing.
         let cursor = request.cursor.min(i64::MAX as u64) as i64;
         let idle = self.backend.transaction(Mode::Read, |tx| {
             let access = tx.access_version()?;
-            let quiet = access == request.access
-                && tx.max_seq()? <= cursor
-                && request.ack.is_none()
-                && !tx.any_pending(user.id, &request.replica)?
-                && tx.pinned_bound(user.id, &request.replica)?.is_none();
-            Ok(quiet.then_some(access))
+            if access != request.access
+                || request.ack.is_some()
+                || tx.any_pending(user.id, &request.replica)?
+                || tx.pinned_bound(user.id, &request.replica)?.is_some()
+            {
+                return Ok(None);
+            }
+            let max_seq = tx.max_seq()?;
+            let nothing_readable =
+                max_seq <= cursor || tx.readable_changes(user, cursor, max_seq, 1)?.is_empty();
+            Ok(nothing_readable.then_some((access, max_seq.max(cursor) as u64)))
         })?;
-        if let Some(access) = idle {
+        if let Some((access, cursor)) = idle {
             return Ok(PullOutcome {
-                cursor: request.cursor,
+                cursor,
                 access,
                 ..PullOutcome::default()
             });

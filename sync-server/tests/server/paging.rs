@@ -575,3 +575,67 @@ async fn live_updates_reach_a_waiting_dean_within_a_second() {
         stopping.elapsed()
     );
 }
+
+/// A sync with nothing readable after its cursor (only other people's documents changed, as
+/// while a faculty pushes) moves the cursor past them without the writer: on SQLite it is
+/// answered at once even while another connection holds the database's write lock (the
+/// writer would wait out its 10 s busy timeout). Issue 14: an idle sync stays fast under load.
+#[tokio::test]
+async fn an_idle_sync_passes_other_peoples_changes_without_the_writer() {
+    let server = start().await;
+    let (admin_token, mut admin) = seed(&server).await;
+    server.user("bob", Role::Teacher, None, Some("E9"));
+    let bob_token = server.token("bob").await;
+    let mut bob = Replica::new("bob-pc");
+    bob.sync(&server, &bob_token, vec![], vec![]).await;
+    let access = bob.access;
+    let history: Vec<Vec<u8>> = (0..5)
+        .map(|i| admin.change("journal/j2", &format!("h{i}"), "x"))
+        .collect();
+    admin
+        .sync(
+            &server,
+            &admin_token,
+            vec![],
+            history.iter().map(|c| push("journal/j2", c)).collect(),
+        )
+        .await;
+    assert!(
+        bob.cursor < admin.cursor,
+        "others' changes came after bob's cursor"
+    );
+
+    // Another writer holds the database (SQLite; PostgreSQL has no such lock to take).
+    let holder = match &server.database {
+        DatabaseUrl::Sqlite(path) => {
+            let conn = rusqlite::Connection::open(path).expect("open the database");
+            conn.execute_batch("BEGIN IMMEDIATE")
+                .expect("take the write lock");
+            Some(conn)
+        }
+        DatabaseUrl::Postgres(_) => None,
+    };
+    let started = std::time::Instant::now();
+    let resp = bob.sync(&server, &bob_token, vec![], vec![]).await;
+    let took = started.elapsed();
+    if let Some(conn) = holder {
+        conn.execute_batch("ROLLBACK").expect("release");
+        assert!(
+            took < Duration::from_secs(2),
+            "the idle sync waited for the writer: {took:?}"
+        );
+    }
+    assert!(
+        resp.changes.is_empty() && !resp.more,
+        "nothing bob may read"
+    );
+    assert_eq!(resp.access, access);
+    assert_eq!(
+        bob.cursor, admin.cursor,
+        "the cursor moved past what bob cannot read"
+    );
+    // Past them for good: the next sync has nothing to look through.
+    let again = bob.sync(&server, &bob_token, vec![], vec![]).await;
+    assert_eq!(again.cursor, admin.cursor);
+    server.shutdown().await;
+}
