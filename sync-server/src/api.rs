@@ -310,25 +310,19 @@ async fn login(
         // Not a name anyone has; not counted, so junk cannot grow the limiter's map.
         return Err(ApiError::BadCredentials);
     }
-    let limiter = state.limiter().clone();
-    let counting = state.clone();
-    let user_name = req.user.clone();
-    let attempt = match blocking(move || {
-        Ok(limiter.begin(counting.store().as_ref(), &user_name, ip, now_ms())?)
-    })
-    .await?
-    {
-        Ok(attempt) => attempt,
-        Err(wait) => {
-            Metrics::add(&state.metrics().logins_failed, 1);
-            return Err(ApiError::RateLimited { retry_after: wait });
-        }
-    };
     let shared = state.clone();
-    let name = req.user.clone();
-    // Verify even for unknown users, so timing does not tell which names exist.
-    let verdict = blocking(move || {
-        let found = shared.store().user_credentials(&name)?;
+    let ttl = i64::try_from(state.config().token_ttl.as_millis()).unwrap_or(i64::MAX);
+    // One trip to the blocking pool for the whole sign-in (under load each trip is a wait for
+    // a thread): the limits, the password, and the one write.
+    let signed = blocking(move || {
+        let limiter = shared.limiter();
+        let store = shared.store().as_ref();
+        let attempt = match limiter.begin(store, &req.user, ip, now_ms())? {
+            Ok(attempt) => attempt,
+            Err(wait) => return Ok(Err(ApiError::RateLimited { retry_after: wait })),
+        };
+        // Verify even for unknown users, so timing does not tell which names exist.
+        let found = store.user_credentials(&req.user)?;
         let dummy;
         let (phc, user) = match &found {
             Some((user, phc)) => (phc.as_str(), Some(user)),
@@ -338,43 +332,38 @@ async fn login(
             }
         };
         let matches = password::verify(phc, &req.password)?;
-        Ok(match user {
+        let verdict = match user {
             Some(user) if matches && user.disabled => Err(ApiError::AccountDisabled),
             Some(user) if matches => Ok(user.clone()),
             _ => Err(ApiError::BadCredentials),
-        })
-    })
-    .await?;
-    let token = password::new_token();
-    let now = now_ms();
-    let ttl = i64::try_from(state.config().token_ttl.as_millis()).unwrap_or(i64::MAX);
-    let expires_at = now.saturating_add(ttl);
-    let session = verdict.as_ref().ok().map(|user| crate::store::NewSession {
-        user: user.id,
-        token_hash: password::token_hash(&token),
-        now,
-        expires_at,
-    });
-    // One write: a wrong password is counted; the right one (even for a disabled account) is
-    // not a guess, and with an enabled account the session is stored in the same transaction.
-    let wrong = matches!(verdict, Err(ApiError::BadCredentials));
-    let limiter = state.limiter().clone();
-    let counting = state.clone();
-    let recorded = blocking(move || {
-        let outcome = if wrong {
+        };
+        let token = password::new_token();
+        let now = now_ms();
+        let expires_at = now.saturating_add(ttl);
+        let session = verdict.as_ref().ok().map(|user| crate::store::NewSession {
+            user: user.id,
+            token_hash: password::token_hash(&token),
+            now,
+            expires_at,
+        });
+        // One write: a wrong password is counted; the right one (even for a disabled account)
+        // is not a guess, and with an enabled account the session is stored in the same
+        // transaction.
+        let outcome = if matches!(verdict, Err(ApiError::BadCredentials)) {
             LoginOutcome::Failed
         } else {
             LoginOutcome::Succeeded(session.as_ref())
         };
-        Ok(limiter.finish(counting.store().as_ref(), attempt, now, outcome)?)
+        if let Err(wait) = limiter.finish(store, attempt, now, outcome)? {
+            // Other attempts reached a limit while this one was checked: its verdict is not
+            // told.
+            return Ok(Err(ApiError::RateLimited { retry_after: wait }));
+        }
+        Ok(verdict.map(|user| (user, token, expires_at)))
     })
     .await?;
-    if let Err(wait) = recorded {
-        // Other attempts reached a limit while this one was checked: its verdict is not told.
-        Metrics::add(&state.metrics().logins_failed, 1);
-        return Err(ApiError::RateLimited { retry_after: wait });
-    }
-    let user = verdict.inspect_err(|_| Metrics::add(&state.metrics().logins_failed, 1))?;
+    let (user, token, expires_at) =
+        signed.inspect_err(|_| Metrics::add(&state.metrics().logins_failed, 1))?;
     tracing::info!(role = user.role.as_str(), "signed in");
     Ok(ApiJson(LoginResponse {
         token,
