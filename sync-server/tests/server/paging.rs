@@ -2,6 +2,21 @@
 
 use super::*;
 
+/// `n` changes of `doc` by the admin, pushed: history other users may not see.
+async fn write_history(server: &Server, token: &str, admin: &mut Replica, doc: &str, n: usize) {
+    let history: Vec<Vec<u8>> = (0..n)
+        .map(|i| admin.change(doc, &format!("h{i}"), "x"))
+        .collect();
+    admin
+        .sync(
+            server,
+            token,
+            vec![],
+            history.iter().map(|c| push(doc, c)).collect(),
+        )
+        .await;
+}
+
 #[tokio::test]
 async fn small_pages_deliver_everything_exactly_once() {
     let server = start().await;
@@ -62,17 +77,7 @@ async fn newly_assigned_journal_arrives_whole() {
     let server = start().await;
     let (admin_token, mut admin) = seed(&server).await;
     // History of j2 the teacher cannot see yet.
-    let history: Vec<Vec<u8>> = (0..5)
-        .map(|i| admin.change("journal/j2", &format!("h{i}"), "x"))
-        .collect();
-    admin
-        .sync(
-            &server,
-            &admin_token,
-            vec![],
-            history.iter().map(|c| push("journal/j2", c)).collect(),
-        )
-        .await;
+    write_history(&server, &admin_token, &mut admin, "journal/j2", 5).await;
 
     server.user("bob", Role::Teacher, None, Some("E9"));
     let bob_token = server.token("bob").await;
@@ -589,17 +594,7 @@ async fn an_idle_sync_passes_other_peoples_changes_without_the_writer() {
     let mut bob = Replica::new("bob-pc");
     bob.sync(&server, &bob_token, vec![], vec![]).await;
     let access = bob.access;
-    let history: Vec<Vec<u8>> = (0..5)
-        .map(|i| admin.change("journal/j2", &format!("h{i}"), "x"))
-        .collect();
-    admin
-        .sync(
-            &server,
-            &admin_token,
-            vec![],
-            history.iter().map(|c| push("journal/j2", c)).collect(),
-        )
-        .await;
+    write_history(&server, &admin_token, &mut admin, "journal/j2", 5).await;
     assert!(
         bob.cursor < admin.cursor,
         "others' changes came after bob's cursor"
