@@ -96,10 +96,26 @@ impl LoginLimiter {
     ) -> Result<Result<Attempt, Duration>, StoreError> {
         let keys = self.keys(user, ip);
         let window = self.window_ms();
+        // Counted as in flight first, then the failures read: an attempt that records its
+        // failure and leaves the map in between is then seen in one count or the other.
+        let busy: Vec<u32> = {
+            let mut map = lock(&self.in_flight);
+            keys.iter()
+                .map(|(key, _)| {
+                    let n = map.entry(key.clone()).or_default();
+                    *n += 1;
+                    *n - 1
+                })
+                .collect()
+        };
+        let attempt = Attempt {
+            keys,
+            in_flight: self.in_flight.clone(),
+        };
         // The failures recorded so far, read without the writer.
-        let failures = store.login_failures(&keys, window, now)?;
+        let failures = store.login_failures(&attempt.keys, window, now)?;
         let mut wait = 0i64;
-        for ((_, limit), (count, oldest)) in keys.iter().zip(&failures) {
+        for ((_, limit), (count, oldest)) in attempt.keys.iter().zip(&failures) {
             if *count >= u64::from(*limit)
                 && let Some(oldest) = oldest
             {
@@ -109,22 +125,14 @@ impl LoginLimiter {
         if wait > 0 {
             return Ok(Err(Duration::from_millis(wait as u64)));
         }
-        let mut map = lock(&self.in_flight);
         // Attempts still being checked here count too, so a burst of guesses is checked no
         // more than the limit at a time.
-        for ((key, limit), (count, _)) in keys.iter().zip(&failures) {
-            let busy = map.get(key).copied().unwrap_or(0);
-            if count + u64::from(busy) >= u64::from(*limit) {
+        for (((_, limit), (count, _)), busy) in attempt.keys.iter().zip(&failures).zip(&busy) {
+            if count + u64::from(*busy) >= u64::from(*limit) {
                 return Ok(Err(BUSY_WAIT));
             }
         }
-        for (key, _) in &keys {
-            *map.entry(key.clone()).or_default() += 1;
-        }
-        Ok(Ok(Attempt {
-            keys,
-            in_flight: self.in_flight.clone(),
-        }))
+        Ok(Ok(attempt))
     }
 
     /// Records how the attempt ended and, for the right password to an enabled account,

@@ -30,9 +30,14 @@ impl Replica {
         let journals: Vec<String> = match journal {
             Some(j) => vec![j.to_string()],
             None => {
+                // Not the journals hidden from the user signed in on a shared computer.
+                let hidden = self.hidden_docs()?;
                 let mut stmt = self.conn().prepare("SELECT id FROM journals ORDER BY id")?;
                 stmt.query_map([], |r| r.get::<_, String>(0))?
                     .collect::<rusqlite::Result<Vec<_>>>()?
+                    .into_iter()
+                    .filter(|j| !hidden.contains(j))
+                    .collect()
             }
         };
         let names: HashMap<String, (String, String)> = {

@@ -82,7 +82,7 @@ export async function historyPopover(g: GridView, r: number, c: number): Promise
           "data-verified": String(e.verified),
         },
         raw("span", fmt.dateTime(e.editedAt), { class: "muted" }),
-        tx("span", `grid.history.map.${field}` as Key, undefined, { class: "muted" }),
+        tx("span", `grid.history.part.${field}` as Key, undefined, { class: "muted" }),
         what,
         tx("span", e.verified ? "grid.history.by" : "grid.history.byUnverified", { user: e.user ?? "?", device: e.device }),
         e.receivedAt !== null ? tx("span", "grid.history.received", { time: fmt.dateTime(e.receivedAt) }, { class: "muted" }) : null,
