@@ -96,26 +96,10 @@ impl LoginLimiter {
     ) -> Result<Result<Attempt, Duration>, StoreError> {
         let keys = self.keys(user, ip);
         let window = self.window_ms();
-        // Counted as in flight first, then the failures read: an attempt that records its
-        // failure and leaves the map in between is then seen in one count or the other.
-        let busy: Vec<u32> = {
-            let mut map = lock(&self.in_flight);
-            keys.iter()
-                .map(|(key, _)| {
-                    let n = map.entry(key.clone()).or_default();
-                    *n += 1;
-                    *n - 1
-                })
-                .collect()
-        };
-        let attempt = Attempt {
-            keys,
-            in_flight: self.in_flight.clone(),
-        };
         // The failures recorded so far, read without the writer.
-        let failures = store.login_failures(&attempt.keys, window, now)?;
+        let failures = store.login_failures(&keys, window, now)?;
         let mut wait = 0i64;
-        for ((_, limit), (count, oldest)) in attempt.keys.iter().zip(&failures) {
+        for ((_, limit), (count, oldest)) in keys.iter().zip(&failures) {
             if *count >= u64::from(*limit)
                 && let Some(oldest) = oldest
             {
@@ -125,14 +109,25 @@ impl LoginLimiter {
         if wait > 0 {
             return Ok(Err(Duration::from_millis(wait as u64)));
         }
-        // Attempts still being checked here count too, so a burst of guesses is checked no
-        // more than the limit at a time.
-        for (((_, limit), (count, _)), busy) in attempt.keys.iter().zip(&failures).zip(&busy) {
-            if count + u64::from(*busy) >= u64::from(*limit) {
+        // Attempts still being checked here count too, so a burst of guesses is checked about
+        // the limit at a time. (An attempt leaves this count just before its outcome is
+        // written, so for that moment it is in neither count: a guess more may be checked
+        // then, never answered past the limit. The other order would refuse attempts that
+        // should pass.)
+        let mut map = lock(&self.in_flight);
+        for ((key, limit), (count, _)) in keys.iter().zip(&failures) {
+            let busy = map.get(key).copied().unwrap_or(0);
+            if count + u64::from(busy) >= u64::from(*limit) {
                 return Ok(Err(BUSY_WAIT));
             }
         }
-        Ok(Ok(attempt))
+        for (key, _) in &keys {
+            *map.entry(key.clone()).or_default() += 1;
+        }
+        Ok(Ok(Attempt {
+            keys,
+            in_flight: self.in_flight.clone(),
+        }))
     }
 
     /// Records how the attempt ended and, for the right password to an enabled account,
@@ -145,8 +140,10 @@ impl LoginLimiter {
         now: i64,
         outcome: LoginOutcome<'_>,
     ) -> Result<Result<(), Duration>, StoreError> {
-        let done = store.login_finish(&attempt.keys, self.window_ms(), now, outcome)?;
+        // Out of the in-flight count before the write (see `begin`).
+        let keys = attempt.keys.clone();
         drop(attempt);
+        let done = store.login_finish(&keys, self.window_ms(), now, outcome)?;
         Ok(done.map_err(|wait_ms| Duration::from_millis(wait_ms.max(1) as u64)))
     }
 }
