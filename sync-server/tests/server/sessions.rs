@@ -210,8 +210,8 @@ async fn expired_token_is_unauthorized() {
     server.shutdown().await;
 }
 
-/// Guesses sent in parallel: attempts still being checked count against the limit, so no more
-/// than the limit are checked, and no more are ever answered as wrong.
+/// Guesses sent in parallel: attempts still being checked count against the limit, and exactly
+/// the limit's worth are answered as wrong (no more, and none refused that should pass).
 #[tokio::test]
 async fn parallel_guesses_cannot_exceed_the_limit() {
     let server = start().await;
