@@ -238,7 +238,10 @@ pub trait Tx {
         actor: &[u8],
         actor_seq: i64,
     ) -> Result<Option<Vec<u8>>, StoreError>;
-    fn insert_change(&mut self, change: NewChange<'_>) -> Result<(), StoreError>;
+    /// The highest device sequence number stored of `doc` from `actor`.
+    fn max_actor_seq(&mut self, doc: i64, actor: &[u8]) -> Result<Option<i64>, StoreError>;
+    /// Store a change; `false` when a change with its hash is stored already (nothing written).
+    fn insert_change(&mut self, change: NewChange<'_>) -> Result<bool, StoreError>;
     fn usage(&mut self, user: UserId, day: i64) -> Result<u64, StoreError>;
     fn set_usage(&mut self, user: UserId, day: i64, bytes: u64) -> Result<(), StoreError>;
     fn max_seq(&mut self) -> Result<i64, StoreError>;
@@ -1683,6 +1686,11 @@ fn append_material(
     }))
 }
 
+/// A change's device sequence number as stored (SQL integers).
+fn actor_seq(inspected: &daftar_rules::Inspected) -> i64 {
+    i64::try_from(inspected.seq).unwrap_or(i64::MAX)
+}
+
 fn push(
     tx: &mut dyn Tx,
     user: &User,
@@ -1727,17 +1735,56 @@ fn push(
         name: &user.name,
         role: user.role,
     };
-    // What is stored already, in one query; kept up to date as this push stores more.
-    let hashes: Vec<&[u8]> = batch.changes.iter().map(|c| &c.hash[..]).collect();
-    let mut stored_docs = tx.change_docs(&hashes)?;
+    // What is stored already. A change's hash covers its device and that device's sequence
+    // number, so a change newer than every change its device stored in its document cannot be
+    // stored there: a push of new work (nearly every push) needs one look-up per device, not
+    // one per change. The rest are looked up in one query; `stored_docs` is kept up to date
+    // as this push stores more.
+    let mut newest: HashMap<(i64, &[u8]), i64> = HashMap::new();
+    let mut fresh = Vec::with_capacity(batch.changes.len());
+    for change in &batch.changes {
+        let is_fresh = match (&change.inspected, decisions.get(change.doc.as_str())) {
+            (Ok(inspected), Some(Ok(row))) => {
+                let key = (*row, inspected.actor.as_slice());
+                let stored = match newest.get(&key) {
+                    Some(seq) => *seq,
+                    None => {
+                        let seq = tx.max_actor_seq(*row, &inspected.actor)?.unwrap_or(0);
+                        newest.insert(key, seq);
+                        seq
+                    }
+                };
+                actor_seq(inspected) > stored
+            }
+            _ => false,
+        };
+        fresh.push(is_fresh);
+    }
+    let looked_up: Vec<&[u8]> = batch
+        .changes
+        .iter()
+        .zip(&fresh)
+        .filter(|(_, fresh)| !**fresh)
+        .map(|(c, _)| &c.hash[..])
+        .collect();
+    let mut stored_docs = tx.change_docs(&looked_up)?;
     // Device owners, looked up once per device (a push's changes mostly share one).
     let mut owners: HashMap<Vec<u8>, Option<UserId>> = HashMap::new();
-    for change in &batch.changes {
+    for (change, fresh) in batch.changes.iter().zip(fresh) {
         let refuse = |code: ErrorCode, reason: &str| Refused {
             hash: change.hash,
             code,
             reason: reason.to_owned(),
         };
+        // Still newer than what this push stored so far of its device (a change repeated
+        // within one push is not).
+        let fresh = fresh
+            && match (&change.inspected, decisions.get(change.doc.as_str())) {
+                (Ok(inspected), Some(Ok(row))) => newest
+                    .get(&(*row, inspected.actor.as_slice()))
+                    .is_none_or(|stored| actor_seq(inspected) > *stored),
+                _ => false,
+            };
         match stored_docs.get(&change.hash[..]) {
             Some(doc) if *doc == change.doc => {
                 outcome.acked.push(change.hash);
@@ -1844,10 +1891,12 @@ fn push(
             outcome.refused.push(refuse(ErrorCode::TooLarge, &reason));
             continue;
         }
-        let seq = i64::try_from(inspected.seq).unwrap_or(i64::MAX);
-        if tx
-            .hash_at(doc_row, &inspected.actor, seq)?
-            .is_some_and(|h| h != change.hash)
+        let seq = actor_seq(inspected);
+        // A fresh change has no stored change at its sequence number.
+        if !fresh
+            && tx
+                .hash_at(doc_row, &inspected.actor, seq)?
+                .is_some_and(|h| h != change.hash)
         {
             outcome.refused.push(refuse(
                 ErrorCode::Malformed,
@@ -1892,7 +1941,7 @@ fn push(
                 }
             }
         }
-        tx.insert_change(NewChange {
+        let inserted = tx.insert_change(NewChange {
             hash: &change.hash,
             doc: doc_row,
             actor: &inspected.actor,
@@ -1902,6 +1951,22 @@ fn push(
             actor_seq: seq,
             edit_time: inspected.time,
         })?;
+        if !inserted {
+            // Only a fresh change gets here with its hash stored: under another document.
+            let docs = tx.change_docs(&[&change.hash[..]])?;
+            if docs.get(&change.hash[..]) == Some(&change.doc) {
+                outcome.acked.push(change.hash);
+            } else {
+                outcome.refused.push(refuse(
+                    ErrorCode::Malformed,
+                    "this change is already stored for another document",
+                ));
+            }
+            continue;
+        }
+        let key = (doc_row, inspected.actor.as_slice());
+        let newest_seq = newest.entry(key).or_insert(seq);
+        *newest_seq = (*newest_seq).max(seq);
         stored_docs.insert(change.hash.to_vec(), change.doc.clone());
         used_today += len;
         outcome.stored += 1;

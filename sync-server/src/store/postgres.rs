@@ -857,10 +857,19 @@ impl Tx for PgTx<'_> {
             .map(|r| r.get(0)))
     }
 
-    fn insert_change(&mut self, c: NewChange<'_>) -> Result<(), StoreError> {
-        self.exec(
+    fn max_actor_seq(&mut self, doc: i64, actor: &[u8]) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .opt(
+                "SELECT max(actor_seq) FROM changes WHERE doc = $1 AND actor = $2",
+                &[&doc, &actor],
+            )?
+            .and_then(|r| r.get(0)))
+    }
+
+    fn insert_change(&mut self, c: NewChange<'_>) -> Result<bool, StoreError> {
+        let inserted = self.exec(
             "INSERT INTO changes (hash, doc, actor, user_id, bytes, stored_at, actor_seq, edit_time) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (hash) DO NOTHING",
             &[
                 &c.hash,
                 &c.doc,
@@ -872,7 +881,7 @@ impl Tx for PgTx<'_> {
                 &c.edit_time,
             ],
         )?;
-        Ok(())
+        Ok(inserted == 1)
     }
 
     fn usage(&mut self, user: UserId, day: i64) -> Result<u64, StoreError> {

@@ -621,6 +621,94 @@ async fn a_second_change_with_the_same_actor_and_seq_is_refused() {
     server.shutdown().await;
 }
 
+/// Stored once, acknowledged every time: a change repeated within one push or sent again in a
+/// later one (its reply lost) is acknowledged without a second row, a device's next change
+/// after it is stored, and the same bytes sent as another document's are refused.
+#[tokio::test]
+async fn a_change_sent_again_is_acknowledged_and_stored_once() {
+    let server = start().await;
+    let (admin_token, _) = seed(&server).await;
+    let tokens = people(&server).await;
+    let (_, genesis) = genesis_change("journal/j1", DocKind::Journal);
+    let actor = device("ali again");
+    let first = write(
+        "journal/j1",
+        &actor,
+        &[],
+        "topics",
+        "h1",
+        Some("Limits"),
+        None,
+    );
+    let second = write(
+        "journal/j1",
+        &actor,
+        std::slice::from_ref(&first),
+        "topics",
+        "h2",
+        Some("Series"),
+        None,
+    );
+    let sync = |push: Vec<PushChange>| {
+        let server = &server;
+        let token = tokens["ali"].clone();
+        async move {
+            server
+                .sync(
+                    &token,
+                    "ali-laptop",
+                    &SyncRequest {
+                        push,
+                        ..SyncRequest::default()
+                    },
+                )
+                .await
+        }
+    };
+    let resp = sync(vec![
+        push("journal/j1", &genesis),
+        push("journal/j1", &first),
+        push("journal/j1", &first),
+    ])
+    .await;
+    assert!(resp.refused.is_empty(), "{:?}", resp.refused);
+    assert_eq!(
+        resp.acked,
+        vec![hash_of(&genesis), hash_of(&first), hash_of(&first)]
+    );
+    let resp = sync(vec![
+        push("journal/j1", &first),
+        push("journal/j1", &second),
+    ])
+    .await;
+    assert!(resp.refused.is_empty(), "{:?}", resp.refused);
+    assert_eq!(resp.acked, vec![hash_of(&first), hash_of(&second)]);
+    let resp = sync(vec![push("journal/j2", &second)]).await;
+    assert!(resp.acked.is_empty(), "{:?}", resp.acked);
+    assert_eq!(resp.refused.len(), 1, "{:?}", resp.refused);
+
+    // The document holds each change once.
+    let resp = server
+        .sync(&admin_token, "fresh-pc", &SyncRequest::default())
+        .await;
+    let of_j1: Vec<String> = resp
+        .changes
+        .iter()
+        .filter(|c| c.doc == "journal/j1")
+        .map(|c| hash_of(&c.change.0))
+        .collect();
+    for change in [&genesis, &first, &second] {
+        let hash = hash_of(change);
+        assert_eq!(of_j1.iter().filter(|h| **h == hash).count(), 1, "{hash}");
+    }
+    assert!(
+        !resp.changes.iter().any(|c| c.doc == "journal/j2"
+            && !c.snapshot
+            && hash_of(&c.change.0) == hash_of(&second))
+    );
+    server.shutdown().await;
+}
+
 /// A row the server cannot decode (stored before a check existed, or damaged on disk) never
 /// turns a pull into a 500: the document goes out change by change instead of as a snapshot.
 #[tokio::test]
