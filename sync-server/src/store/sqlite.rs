@@ -84,6 +84,9 @@ pub struct Sqlite {
     /// Reader connections opened so far (at most [`READERS`]).
     opened: std::sync::atomic::AtomicUsize,
     path: Option<PathBuf>,
+    /// Tests: commit groups behave as if another writer always waited.
+    #[cfg(test)]
+    always_wanted: std::sync::atomic::AtomicBool,
 }
 
 /// Who may take the writer next: pushes wait while anything else waits.
@@ -186,6 +189,8 @@ impl Engine<Sqlite> {
             reader_back: std::sync::Condvar::new(),
             opened: std::sync::atomic::AtomicUsize::new(0),
             path,
+            #[cfg(test)]
+            always_wanted: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 }
@@ -217,6 +222,19 @@ impl Backend for Sqlite {
     // One writer connection serialises every write: a pull in the push's group reads the
     // state that commits with it.
     const PULL_IN_PUSH_GROUP: bool = true;
+
+    fn writer_wanted(&self) -> bool {
+        #[cfg(test)]
+        if self.always_wanted.load(std::sync::atomic::Ordering::SeqCst) {
+            return true;
+        }
+        self.gate
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .others_waiting
+            > 0
+    }
 
     fn transaction<T>(
         &self,
@@ -1439,5 +1457,77 @@ mod tests {
             assert!(out.changes.is_empty());
             assert!(!out.more);
         }
+    }
+
+    /// A commit group that another writer waits for ends once it holds its share of changes:
+    /// with the writer held, 400 pushes queue behind one; released, they commit in groups of
+    /// at most `GROUP_CHANGES_BEFORE_YIELD` (each push here counts as one), and every push is
+    /// answered.
+    #[test]
+    fn a_commit_group_gives_way_to_a_waiting_writer() {
+        use crate::store::engine::GROUP_CHANGES_BEFORE_YIELD;
+        const PUSHES: usize = 400;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = std::sync::Arc::new(SqliteStore::open(&dir.path().join("s.db")).expect("open"));
+        let admin = user(&store, "a", Role::Admin, None);
+        store
+            .backend
+            .always_wanted
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let commits = || {
+            let c = store.backend.checkpointer.as_ref().expect("checkpointer");
+            c.state.0.lock().expect("state").commits
+        };
+        let turn = store.backend.gate.enter(true);
+        let before = commits();
+        let threads: Vec<_> = (0..PUSHES)
+            .map(|_| {
+                let store = store.clone();
+                let admin = admin.clone();
+                std::thread::spawn(move || {
+                    store.push(&admin, &crate::store::PushBatch::default(), 0)
+                })
+            })
+            .collect();
+        // Every push queued (one of them leads a group of what had queued by then, waiting
+        // for the writer).
+        std::thread::sleep(Duration::from_millis(500));
+        drop(turn);
+        for t in threads {
+            t.join().expect("thread").expect("push");
+        }
+        let groups = commits() - before;
+        assert!(
+            // The first group (whatever had queued when its leader began) and the rest in
+            // groups of at most the share: 3 here, where one group of the rest would make 2.
+            groups as usize > (PUSHES - 1).div_ceil(GROUP_CHANGES_BEFORE_YIELD),
+            "{PUSHES} pushes in {groups} commit groups"
+        );
+        // Without another writer waiting, the rest go together.
+        store
+            .backend
+            .always_wanted
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let turn = store.backend.gate.enter(true);
+        let before = commits();
+        let threads: Vec<_> = (0..PUSHES)
+            .map(|_| {
+                let store = store.clone();
+                let admin = admin.clone();
+                std::thread::spawn(move || {
+                    store.push(&admin, &crate::store::PushBatch::default(), 0)
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(500));
+        drop(turn);
+        for t in threads {
+            t.join().expect("thread").expect("push");
+        }
+        assert!(
+            commits() - before <= 2,
+            "{} commit groups",
+            commits() - before
+        );
     }
 }
