@@ -1470,64 +1470,45 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = std::sync::Arc::new(SqliteStore::open(&dir.path().join("s.db")).expect("open"));
         let admin = user(&store, "a", Role::Admin, None);
-        store
-            .backend
-            .always_wanted
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        let commits = || {
-            let c = store.backend.checkpointer.as_ref().expect("checkpointer");
-            c.state.0.lock().expect("state").commits
-        };
-        let turn = store.backend.gate.enter(true);
-        let before = commits();
-        let threads: Vec<_> = (0..PUSHES)
-            .map(|_| {
-                let store = store.clone();
-                let admin = admin.clone();
-                std::thread::spawn(move || {
-                    store.push(&admin, &crate::store::PushBatch::default(), 0)
+        // Commit groups the pushes take, queued behind the writer held, then let go.
+        let groups_of_pushes = |wanted: bool| {
+            store
+                .backend
+                .always_wanted
+                .store(wanted, std::sync::atomic::Ordering::SeqCst);
+            let commits = || {
+                let c = store.backend.checkpointer.as_ref().expect("checkpointer");
+                c.state.0.lock().expect("state").commits
+            };
+            let turn = store.backend.gate.enter(true);
+            let before = commits();
+            let threads: Vec<_> = (0..PUSHES)
+                .map(|_| {
+                    let store = store.clone();
+                    let admin = admin.clone();
+                    std::thread::spawn(move || {
+                        store.push(&admin, &crate::store::PushBatch::default(), 0)
+                    })
                 })
-            })
-            .collect();
-        // Every push queued (one of them leads a group of what had queued by then, waiting
-        // for the writer).
-        std::thread::sleep(Duration::from_millis(500));
-        drop(turn);
-        for t in threads {
-            t.join().expect("thread").expect("push");
-        }
-        let groups = commits() - before;
+                .collect();
+            // Every push queued (one of them leads a group of what had queued by then,
+            // waiting for the writer).
+            std::thread::sleep(Duration::from_millis(500));
+            drop(turn);
+            for t in threads {
+                t.join().expect("thread").expect("push");
+            }
+            commits() - before
+        };
+        // The first group (whatever had queued when its leader began) and the rest in groups
+        // of at most the share: 3 here, where one group of the rest would make 2.
+        let groups = groups_of_pushes(true);
         assert!(
-            // The first group (whatever had queued when its leader began) and the rest in
-            // groups of at most the share: 3 here, where one group of the rest would make 2.
             groups as usize > (PUSHES - 1).div_ceil(GROUP_CHANGES_BEFORE_YIELD),
             "{PUSHES} pushes in {groups} commit groups"
         );
         // Without another writer waiting, the rest go together.
-        store
-            .backend
-            .always_wanted
-            .store(false, std::sync::atomic::Ordering::SeqCst);
-        let turn = store.backend.gate.enter(true);
-        let before = commits();
-        let threads: Vec<_> = (0..PUSHES)
-            .map(|_| {
-                let store = store.clone();
-                let admin = admin.clone();
-                std::thread::spawn(move || {
-                    store.push(&admin, &crate::store::PushBatch::default(), 0)
-                })
-            })
-            .collect();
-        std::thread::sleep(Duration::from_millis(500));
-        drop(turn);
-        for t in threads {
-            t.join().expect("thread").expect("push");
-        }
-        assert!(
-            commits() - before <= 2,
-            "{} commit groups",
-            commits() - before
-        );
+        let groups = groups_of_pushes(false);
+        assert!(groups <= 2, "{groups} commit groups");
     }
 }
