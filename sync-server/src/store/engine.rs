@@ -1765,51 +1765,46 @@ fn push(
     // stored there: a push of new work (nearly every push) needs one look-up per device, not
     // one per change. The rest are looked up in one query; `stored_docs` is kept up to date
     // as this push stores more.
+    // (document row, device) → the newest sequence number stored, for every change this push
+    // may store.
     let mut newest: HashMap<(i64, &[u8]), i64> = HashMap::new();
-    let mut fresh = Vec::with_capacity(batch.changes.len());
+    let mut devices = Vec::with_capacity(batch.changes.len());
     for change in &batch.changes {
-        let is_fresh = match (&change.inspected, decisions.get(change.doc.as_str())) {
+        let device = match (&change.inspected, decisions.get(change.doc.as_str())) {
             (Ok(inspected), Some(Ok(row))) => {
-                let key = (*row, inspected.actor.as_slice());
-                let stored = match newest.get(&key) {
-                    Some(seq) => *seq,
-                    None => {
-                        let seq = tx.max_actor_seq(*row, &inspected.actor)?.unwrap_or(0);
-                        newest.insert(key, seq);
-                        seq
-                    }
-                };
-                actor_seq(inspected) > stored
+                Some(((*row, inspected.actor.as_slice()), actor_seq(inspected)))
             }
-            _ => false,
+            _ => None,
         };
-        fresh.push(is_fresh);
+        if let Some((key, _)) = device
+            && !newest.contains_key(&key)
+        {
+            newest.insert(key, tx.max_actor_seq(key.0, key.1)?.unwrap_or(0));
+        }
+        devices.push(device);
     }
+    // Newer than anything of its device stored so far (a change repeated within one push is
+    // not, once its first copy is stored).
+    let is_fresh = |newest: &HashMap<(i64, &[u8]), i64>, device: Option<((i64, &[u8]), i64)>| {
+        device.is_some_and(|(key, seq)| newest.get(&key).is_some_and(|stored| seq > *stored))
+    };
     let looked_up: Vec<&[u8]> = batch
         .changes
         .iter()
-        .zip(&fresh)
-        .filter(|(_, fresh)| !**fresh)
+        .zip(&devices)
+        .filter(|(_, device)| !is_fresh(&newest, **device))
         .map(|(c, _)| &c.hash[..])
         .collect();
     let mut stored_docs = tx.change_docs(&looked_up)?;
     // Device owners, looked up once per device (a push's changes mostly share one).
     let mut owners: HashMap<Vec<u8>, Option<UserId>> = HashMap::new();
-    for (change, fresh) in batch.changes.iter().zip(fresh) {
+    for (change, device) in batch.changes.iter().zip(devices) {
         let refuse = |code: ErrorCode, reason: &str| Refused {
             hash: change.hash,
             code,
             reason: reason.to_owned(),
         };
-        // Still newer than what this push stored so far of its device (a change repeated
-        // within one push is not).
-        let fresh = fresh
-            && match (&change.inspected, decisions.get(change.doc.as_str())) {
-                (Ok(inspected), Some(Ok(row))) => newest
-                    .get(&(*row, inspected.actor.as_slice()))
-                    .is_none_or(|stored| actor_seq(inspected) > *stored),
-                _ => false,
-            };
+        let fresh = is_fresh(&newest, device);
         match stored_docs.get(&change.hash[..]) {
             Some(doc) if *doc == change.doc => {
                 outcome.acked.push(change.hash);
