@@ -123,11 +123,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let listener = tokio::net::TcpListener::bind(config.listen)
                     .await
                     .with_context(|| format!("cannot listen on {}", config.listen))?;
+                let bound = listener.local_addr().unwrap_or(config.listen);
                 tracing::info!(
-                    listen = %listener.local_addr().unwrap_or(config.listen),
+                    listen = %bound,
                     database = %config.database,
                     "daftar-sync serving"
                 );
+                // One line on standard output once the socket is bound (logs go to standard
+                // error): with `--listen 127.0.0.1:0` it says which port the system chose, and
+                // a supervisor or test waiting for it knows this process is the one listening.
+                let mut out = std::io::stdout();
+                let _ = writeln!(out, "daftar-sync listening on http://{bound}");
+                let _ = out.flush();
                 let metrics_listen = config.metrics_listen;
                 let state = AppState::new(store, config);
                 if let Some(addr) = metrics_listen {

@@ -32,6 +32,34 @@ pub fn bin_dir() -> PathBuf {
     dir
 }
 
+/// The first line `child` writes on standard output, read until `deadline`; `None` when it
+/// closes its output (exits) or says nothing in time. The rest of the output is drained on a
+/// thread of its own, so the process never blocks on a full pipe.
+fn first_line(child: &mut Child, deadline: Instant) -> Option<String> {
+    use std::io::BufRead as _;
+    let out = child.stdout.take()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufReader::new(out).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
+        for _ in lines {}
+    });
+    rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        .ok()
+}
+
+/// The port of `daftar-sync listening on http://127.0.0.1:PORT`.
+fn listening_port(line: &str) -> Option<u16> {
+    line.strip_prefix("daftar-sync listening on http://")?
+        .rsplit(':')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -63,7 +91,7 @@ impl Server {
         let mut s = Server {
             db: dir.join("server.db"),
             database: dir.join("server.db").display().to_string(),
-            port: free_port(),
+            port: 0,
             child: None,
             env: env
                 .iter()
@@ -79,7 +107,7 @@ impl Server {
         let mut s = Server {
             db: PathBuf::from(database),
             database: database.to_string(),
-            port: free_port(),
+            port: 0,
             child: None,
             env: Vec::new(),
         };
@@ -96,28 +124,53 @@ impl Server {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Starts (again) on the same port and database.
+    /// Starts (again) on the same port and database; the first start lets the system choose
+    /// the port (`--listen 127.0.0.1:0`).
+    ///
+    /// The process is ready when it says on standard output which address it bound. Probing
+    /// the port instead once let a test run on another test's server: the port picked free
+    /// had been taken by the other test's proxy before `daftar-sync` could bind it, the bind
+    /// failed, and the probe reached the proxy. A restart on a port something else holds for
+    /// a moment tries again until the deadline, then fails saying so.
     pub fn restart(&mut self) -> Result<()> {
-        let child = Command::new(bin_dir().join("daftar-sync"))
-            .arg("--database")
-            .arg(&self.database)
-            .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port)])
-            .env("RUST_LOG", "warn")
-            .env("DAFTAR_SYNC_TRUSTED_PROXIES", "127.0.0.1")
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("start daftar-sync")?;
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return Ok(());
+        self.restart_within(Duration::from_secs(20))
+    }
+
+    fn restart_within(&mut self, limit: Duration) -> Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let mut child = Command::new(bin_dir().join("daftar-sync"))
+                .arg("--database")
+                .arg(&self.database)
+                .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port)])
+                .env("RUST_LOG", "warn")
+                .env("DAFTAR_SYNC_TRUSTED_PROXIES", "127.0.0.1")
+                .envs(self.env.iter().map(|(k, v)| (k, v)))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("start daftar-sync")?;
+            let listening = first_line(&mut child, deadline);
+            match listening.as_deref().and_then(listening_port) {
+                Some(port) => {
+                    self.port = port;
+                    self.child = Some(child);
+                    return Ok(());
+                }
+                None => {
+                    let _ = child.kill();
+                    let status = child.wait().ok();
+                    if Instant::now() >= deadline {
+                        bail!(
+                            "daftar-sync did not start listening on 127.0.0.1:{} ({})",
+                            self.port,
+                            status.map_or("still starting".into(), |s| s.to_string())
+                        );
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
-        bail!("daftar-sync did not start listening on {}", self.port)
     }
 
     /// SIGSTOP: the process stays, its connections hang (requests sent to it wait).
@@ -722,9 +775,39 @@ pub struct Nginx {
 
 impl Nginx {
     /// Starts nginx in `dir` in front of the instances on `upstreams` (ports).
+    ///
+    /// nginx cannot be told to choose its own port, so a port found free may be taken again
+    /// before nginx binds it (by another test's nginx, even). Readiness is therefore this
+    /// nginx answering its own probe (`/.daftar-test-probe` returns its folder), and a failed
+    /// start tries another port.
     pub fn start(dir: &Path, upstreams: &[u16]) -> Result<Nginx> {
         std::fs::create_dir_all(dir.join("logs"))?;
-        let port = free_port();
+        let token = dir.display().to_string();
+        for _ in 0..5 {
+            let port = free_port();
+            let mut n = Nginx::spawn(dir, upstreams, port)?;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if http_get(port, "/.daftar-test-probe").is_ok_and(|body| body.contains(&token)) {
+                    return Ok(n);
+                }
+                if n.child
+                    .as_mut()
+                    .is_none_or(|c| matches!(c.try_wait(), Ok(Some(_))))
+                {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            n.stop();
+        }
+        bail!(
+            "nginx did not start: {}",
+            std::fs::read_to_string(dir.join("logs/error.log")).unwrap_or_default()
+        )
+    }
+
+    fn spawn(dir: &Path, upstreams: &[u16], port: u16) -> Result<Nginx> {
         let servers: String = upstreams
             .iter()
             .map(|p| format!("    server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;\n"))
@@ -738,7 +821,8 @@ impl Nginx {
                client_body_temp_path {dir}/body; proxy_temp_path {dir}/proxy;\n\
                fastcgi_temp_path {dir}/fastcgi; uwsgi_temp_path {dir}/uwsgi; scgi_temp_path {dir}/scgi;\n\
                upstream daftar {{\n{servers}    keepalive 16;\n  }}\n\
-               server {{\n    listen 127.0.0.1:{port};\n    location / {{\n\
+               server {{\n    listen 127.0.0.1:{port};\n\
+                 location = /.daftar-test-probe {{ return 200 \"{dir}\"; }}\n    location / {{\n\
                  proxy_pass http://daftar;\n      proxy_http_version 1.1;\n\
                  proxy_set_header Connection \"\";\n\
                  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\
@@ -757,23 +841,11 @@ impl Nginx {
             .stderr(Stdio::null())
             .spawn()
             .context("start nginx (apt install nginx-light)")?;
-        let mut n = Nginx {
+        Ok(Nginx {
             port,
             dir: dir.to_path_buf(),
             child: Some(child),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(n);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        n.stop();
-        bail!(
-            "nginx did not start: {}",
-            std::fs::read_to_string(dir.join("logs/error.log")).unwrap_or_default()
-        )
+        })
     }
 
     pub fn url(&self) -> String {
@@ -835,4 +907,38 @@ pub fn psql(url: &str, sql: &str) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a port something else listens on is not taken for the server's. The old
+    /// readiness probe (connect to the port) said yes to whoever listened there.
+    #[test]
+    fn a_server_is_ready_only_when_it_listens_itself() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let stranger = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let mut s = Server::start(tmp.path()).expect("server");
+        assert_ne!(s.port, 0, "the port the server chose");
+        assert!(
+            http_get(s.port, "/metrics").is_ok(),
+            "it answers on its port"
+        );
+        s.kill();
+        let taken = stranger.local_addr().expect("addr").port();
+        s.port = taken;
+        let err = s
+            .restart_within(Duration::from_millis(800))
+            .expect_err("a port held by another listener is not the server's");
+        assert!(
+            err.to_string().contains(&taken.to_string()),
+            "the error names the port: {err}"
+        );
+        drop(stranger);
+        s.restart()
+            .expect("the port free again: the server starts on it");
+        assert_eq!(s.port, taken);
+        assert!(http_get(s.port, "/metrics").is_ok());
+    }
 }
