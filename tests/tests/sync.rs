@@ -1164,3 +1164,54 @@ fn grouped_pushes_killed_in_flight_keep_every_acknowledged_change() {
     };
     assert_eq!(rows, published + (DEVICES * MARKS) as u64);
 }
+
+/// A teacher marks one lesson on two devices while neither reaches the other (laptop in
+/// class, phone in the corridor): both set the lesson held, so its status holds two equal
+/// values from two devices. Marking that lesson again must work (CI once found it refused
+/// with "A teacher may not delete lesson status"), go up, and reach the other device.
+#[test]
+fn a_lesson_marked_on_two_devices_offline_can_be_marked_again() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (server, _admin) = university(tmp.path());
+    let laptop = client(tmp.path(), "laptop", &server, "anvar", "anvar-pw");
+    let phone = client(tmp.path(), "phone", &server, "anvar", "anvar-pw");
+    laptop.sync();
+    phone.sync();
+    let view = laptop.json(&["show", J301_412]);
+    let lesson = view["lessons"]
+        .as_array()
+        .expect("lessons")
+        .iter()
+        .find(|l| l["status"] == "planned")
+        .and_then(|l| l["id"].as_str())
+        .expect("a lesson not held yet")
+        .to_string();
+    laptop.ok(&["mark", J301_412, &lesson, "9001", "+"]);
+    phone.ok(&["mark", J301_412, &lesson, "9005", "nb"]);
+    for c in [&laptop, &phone, &laptop] {
+        assert_eq!(c.sync()["refused"], 0);
+    }
+    laptop.ok(&["mark", J301_412, &lesson, "9003", "+", "--grade", "90"]);
+    assert_eq!(laptop.sync()["refused"], 0);
+    assert_eq!(phone.sync()["refused"], 0);
+    // The whole lesson at once, from the other device (the grade stays).
+    phone.ok(&["mark-all", J301_412, &lesson, "--absent", "9005"]);
+    for c in [&phone, &laptop] {
+        assert_eq!(c.sync()["refused"], 0);
+    }
+    assert_eq!(
+        laptop.ok(&["--json", "show", J301_412]),
+        phone.ok(&["--json", "show", J301_412]),
+        "both devices show the same journal"
+    );
+    let marked = cell_of(&phone, &lesson, "9003");
+    assert_eq!(marked["grade"], 90, "{marked}");
+    let held = laptop.json(&["show", J301_412])["lessons"]
+        .as_array()
+        .expect("lessons")
+        .iter()
+        .find(|l| l["id"] == lesson.as_str())
+        .map(|l| l["status"].clone());
+    assert_eq!(held, Some(Value::from("held")));
+    assert_eq!(inbox(&laptop), serde_json::json!([]), "nothing to resolve");
+}

@@ -197,8 +197,24 @@ pub fn inspect(
         )
         .of(hash));
     }
-    let mut writes = Vec::with_capacity(expanded.operations.len());
-    for op in &expanded.operations {
+    // An op's predecessor made by this same change (an earlier op of it) says nothing about
+    // what the key held before the change.
+    let (me, first, last) = (
+        change.actor_id().clone(),
+        change.start_op().get(),
+        change.max_op(),
+    );
+    let outside = |id: &automerge::legacy::OpId| id.1 != me || !(first..=last).contains(&id.0);
+    let mut writes: Vec<Write> = Vec::with_capacity(expanded.operations.len());
+    // Per write: whether one of its ops replaced a value from before this change, and the id
+    // (counter) of the put of this change it leaves visible, if any.
+    let mut replaced: Vec<bool> = Vec::with_capacity(expanded.operations.len());
+    let mut visible: Vec<Option<u64>> = Vec::with_capacity(expanded.operations.len());
+    // The write each key's latest op went to.
+    let mut slots: std::collections::HashMap<(&'static str, String), usize> =
+        std::collections::HashMap::new();
+    for (i, op) in expanded.operations.iter().enumerate() {
+        let id = first + i as u64;
         let map = match &op.obj {
             ObjectId::Id(id) => genesis::map_of_object(doc_id, kind, id.0, id.1.to_bytes()),
             ObjectId::Root => None,
@@ -220,7 +236,7 @@ pub fn inspect(
             ))
             .of(hash));
         }
-        let op = match &op.action {
+        let write = match &op.action {
             OpType::Put(ScalarValue::Str(s)) => {
                 if s.len() > limits.max_value_bytes {
                     return Err(Unreadable {
@@ -229,11 +245,7 @@ pub fn inspect(
                         hash: Some(hash),
                     });
                 }
-                if op.pred.is_empty() {
-                    WriteOp::Create(s.to_string())
-                } else {
-                    WriteOp::Change(s.to_string())
-                }
+                WriteOp::Create(s.to_string())
             }
             OpType::Delete => WriteOp::Delete,
             _ => {
@@ -243,8 +255,43 @@ pub fn inspect(
                 .of(hash));
             }
         };
-        writes.push(Write { map, key, op });
+        // One write per key, judged by what the change leaves there: a delete of the values a
+        // writer saw followed by a put (what automerge needs to supersede concurrent values,
+        // one of them equal to the new one) is an overwrite, as one put over all of them
+        // would be; a put followed by a delete of it is a delete. An op that leaves an earlier
+        // put of this change standing beside it (two values of one change, concurrent) is a
+        // write of its own, judged on its own.
+        let earlier = slots.get(&(map, key.clone())).copied().filter(|&at| {
+            visible[at].is_none_or(|put| op.pred.iter().any(|p| p.1 == me && p.0 == put))
+        });
+        let slot = match earlier {
+            Some(at) => at,
+            None => {
+                writes.push(Write {
+                    map,
+                    key: key.clone(),
+                    op: WriteOp::Delete,
+                });
+                replaced.push(false);
+                visible.push(None);
+                slots.insert((map, key), writes.len() - 1);
+                writes.len() - 1
+            }
+        };
+        replaced[slot] |= op.pred.iter().any(outside);
+        visible[slot] = matches!(write, WriteOp::Create(_)).then_some(id);
+        writes[slot].op = match write {
+            WriteOp::Create(v) if replaced[slot] => WriteOp::Change(v),
+            other => other,
+        };
     }
+    // A key this change created and deleted again holds nothing: no write to judge.
+    let writes = writes
+        .into_iter()
+        .zip(replaced)
+        .filter(|(w, replaced)| *replaced || w.op != WriteOp::Delete)
+        .map(|(w, _)| w)
+        .collect();
     Ok(Inspected { writes, ..base })
 }
 
@@ -345,5 +392,117 @@ mod tests {
         // The genesis of another document is not this one's.
         let (_, other) = crate::genesis::genesis_change("journal/k", DocKind::Journal);
         assert!(inspect("journal/j", DocKind::Journal, &other, &Limits::default()).is_err());
+    }
+
+    /// A journal whose `marks["h1/s1"]` holds "a" from one device and "b" from another,
+    /// concurrently, and a third device that has both.
+    fn conflicted() -> automerge::AutoCommit {
+        let mut base = crate::genesis::genesis_doc("journal/j", DocKind::Journal);
+        let mut one = base.fork();
+        one.set_actor(ActorId::random());
+        let mut two = base.fork();
+        two.set_actor(ActorId::random());
+        for (d, v) in [(&mut one, "a"), (&mut two, "b")] {
+            let (_, marks) = d.get(ROOT, "marks").expect("read").expect("marks");
+            d.put(&marks, "h1/s1", v).expect("put");
+            d.commit();
+        }
+        one.merge(&mut two).expect("merge");
+        let mut three = one.fork();
+        three.set_actor(ActorId::random());
+        three
+    }
+
+    fn last_change(am: &mut automerge::AutoCommit) -> Vec<u8> {
+        am.commit_with(CommitOptions::default().with_message(r#"{"by":"anvar","do":"mark"}"#));
+        am.get_last_local_change()
+            .expect("change")
+            .raw_bytes()
+            .to_vec()
+    }
+
+    /// Superseding concurrent values takes a delete and a put of the same key in one change
+    /// (automerge writes no put equal to the visible value): that is one overwrite, not a
+    /// deletion (a teacher was refused "may not delete" marking a lesson twice held).
+    #[test]
+    fn a_delete_then_a_put_of_one_key_is_one_overwrite() {
+        let mut am = conflicted();
+        let (_, marks) = am.get(ROOT, "marks").expect("read").expect("marks");
+        am.delete(&marks, "h1/s1").expect("delete");
+        am.put(&marks, "h1/s1", "b").expect("put");
+        let raw = last_change(&mut am);
+        let got = inspect("journal/j", DocKind::Journal, &raw, &Limits::default()).expect("ok");
+        assert_eq!(
+            got.writes,
+            vec![Write {
+                map: "marks",
+                key: "h1/s1".into(),
+                op: WriteOp::Change("b".into())
+            }]
+        );
+        // What automerge itself makes of a put equal to the visible value: a delete of the
+        // other value only, still a delete to the rules (a server cannot tell it apart from
+        // deleting the key without the document, so replicas never send one).
+        let mut am = conflicted();
+        let (_, marks) = am.get(ROOT, "marks").expect("read").expect("marks");
+        let visible = am.get(&marks, "h1/s1").expect("read").expect("value").0;
+        am.put(&marks, "h1/s1", visible.as_str().expect("text").to_string())
+            .expect("put");
+        let raw = last_change(&mut am);
+        let got = inspect("journal/j", DocKind::Journal, &raw, &Limits::default()).expect("ok");
+        assert_eq!(got.writes.len(), 1);
+        assert_eq!(got.writes[0].op, WriteOp::Delete);
+    }
+
+    /// A key a change writes and deletes again is no write; a key written twice, the second
+    /// over the first, is one write of the second value, a creation.
+    #[test]
+    fn writes_a_change_undoes_itself_are_judged_by_what_stays() {
+        let (raw, _) = journal_with(|am, marks| {
+            am.put(marks, "h1/s1", "x").expect("put");
+            am.delete(marks, "h1/s1").expect("delete");
+            am.put(marks, "h2/s1", "first").expect("put");
+            am.put(marks, "h2/s1", "second").expect("put");
+        });
+        let got = inspect("journal/j", DocKind::Journal, &raw, &Limits::default()).expect("ok");
+        assert_eq!(
+            got.writes,
+            vec![Write {
+                map: "marks",
+                key: "h2/s1".into(),
+                op: WriteOp::Create("second".into())
+            }]
+        );
+    }
+
+    /// A hand-made change with two puts of one key, neither over the other, leaves both
+    /// values standing: each is judged, the first one too (only the last would let any value
+    /// through beside an allowed one).
+    #[test]
+    fn two_values_of_one_change_standing_side_by_side_are_two_writes() {
+        let (raw, _) = journal_with(|am, marks| {
+            am.put(marks, "h1/s1", "allowed").expect("put");
+        });
+        let change = automerge::Change::try_from(raw.as_slice()).expect("change");
+        let mut expanded = change.decode();
+        let mut sneaked = expanded.operations[0].clone();
+        sneaked.action = OpType::Put(ScalarValue::Str("sneaked in".into()));
+        expanded.operations.insert(0, sneaked);
+        let crafted = automerge::Change::from(expanded);
+        let got = inspect(
+            "journal/j",
+            DocKind::Journal,
+            crafted.raw_bytes(),
+            &Limits::default(),
+        )
+        .expect("readable");
+        let values: Vec<_> = got.writes.iter().map(|w| w.op.clone()).collect();
+        assert_eq!(
+            values,
+            vec![
+                WriteOp::Create("sneaked in".into()),
+                WriteOp::Create("allowed".into())
+            ]
+        );
     }
 }
