@@ -1303,3 +1303,104 @@ async fn push_one(server: &Server, token: &str, change: &[u8], tag: &str) -> Syn
     };
     server.sync(token, tag, &req).await
 }
+
+/// What a change leaves on a key is what the server judges, over HTTP: a teacher superseding
+/// a lesson status both of their devices set (delete, then put) is stored; automerge's own
+/// form of that put (a lone delete of the other value) is refused, since without the document
+/// it cannot be told from deleting the status; and a hand-made change holding two values of
+/// one mark side by side, one of them excused, is refused whole: the value beside the allowed
+/// one is judged too.
+#[tokio::test]
+async fn a_teacher_s_change_is_judged_by_what_it_leaves_on_each_key() {
+    let server = start().await;
+    let (admin_token, _admin) = seed(&server).await;
+    let tokens = people(&server).await;
+    let header = write(
+        "journal/j1",
+        &device("admin h1"),
+        &[],
+        "lessons",
+        "h1",
+        Some(r#"{"date":"2026-09-14","pair":2,"type":"13"}"#),
+        None,
+    );
+    let resp = push_one(&server, &admin_token, &header, "admin-seed").await;
+    assert!(resp.refused.is_empty(), "{:?}", resp.refused);
+    // Held from two devices at once.
+    let mut base = vec![header];
+    let held: Vec<Vec<u8>> = ["ali laptop held", "ali phone held"]
+        .iter()
+        .map(|d| {
+            write(
+                "journal/j1",
+                &device(d),
+                &base,
+                "status",
+                "h1",
+                Some("held"),
+                None,
+            )
+        })
+        .collect();
+    for (change, tag) in held.iter().zip(["ali-laptop", "ali-phone"]) {
+        let resp = push_one(&server, &tokens["ali"], change, tag).await;
+        assert_eq!(resp.acked, vec![hash_of(change)], "{:?}", resp.refused);
+    }
+    base.extend(held);
+    let over = |actor: &str, supersede: bool| {
+        let mut am = started("journal/j1", &device(actor));
+        am.apply_changes(
+            base.iter()
+                .map(|c| automerge::Change::from_bytes(c.clone()).expect("a change")),
+        )
+        .expect("apply");
+        let (_, status) = am.get(ROOT, "status").expect("read").expect("status");
+        if supersede {
+            am.delete(&status, "h1").expect("delete");
+        }
+        am.put(&status, "h1", "held").expect("put");
+        commit(&mut am, None)
+    };
+    let lone_delete = over("ali tablet", false);
+    let resp = push_one(&server, &tokens["ali"], &lone_delete, "ali-tablet").await;
+    assert!(
+        resp.acked.is_empty(),
+        "a lone delete of the status was stored"
+    );
+    assert!(
+        resp.refused[0].reason.contains("may not delete"),
+        "{:?}",
+        resp.refused
+    );
+    let overwrite = over("ali desktop", true);
+    let resp = push_one(&server, &tokens["ali"], &overwrite, "ali-desktop").await;
+    assert_eq!(resp.acked, vec![hash_of(&overwrite)], "{:?}", resp.refused);
+
+    // Two values of one mark in one change, neither over the other.
+    let present = write(
+        "journal/j1",
+        &device("ali sneaky"),
+        &base,
+        "marks",
+        "h1/s1",
+        Some(r#"{"s":"p","h":2}"#),
+        None,
+    );
+    let mut expanded = automerge::Change::from_bytes(present)
+        .expect("a change")
+        .decode();
+    let mut excused = expanded.operations[0].clone();
+    excused.action = OpType::Put(ScalarValue::Str(r#"{"s":"e","h":2}"#.into()));
+    expanded.operations.insert(0, excused);
+    let crafted = automerge::Change::from(expanded).raw_bytes().to_vec();
+    let resp = push_one(&server, &tokens["ali"], &crafted, "ali-sneaky").await;
+    assert!(
+        resp.acked.is_empty(),
+        "an excused value went in beside a present one"
+    );
+    assert!(
+        resp.refused[0].reason.contains("dean's office"),
+        "{:?}",
+        resp.refused
+    );
+}
