@@ -158,13 +158,15 @@ impl Server {
                     return Ok(());
                 }
                 None => {
+                    // Out of time: it said nothing; otherwise it closed its output (exited).
+                    let silent = Instant::now() >= deadline;
                     let _ = child.kill();
                     let status = child.wait().ok();
-                    if Instant::now() >= deadline {
+                    if silent {
                         bail!(
-                            "daftar-sync did not start listening on 127.0.0.1:{} ({})",
+                            "daftar-sync did not start listening on 127.0.0.1:{} (its last try ended: {})",
                             self.port,
-                            status.map_or("still starting".into(), |s| s.to_string())
+                            status.map_or("could not be waited for".into(), |s| s.to_string())
                         );
                     }
                     std::thread::sleep(Duration::from_millis(100));

@@ -14,6 +14,8 @@
 //!    (documents are flat maps of scalars): no new objects, no counters, no text marks, no
 //!    writes to the root, keys and values of bounded size.
 
+use std::collections::hash_map::Entry;
+
 use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{Change, ScalarValue};
 use daftar_protocol::{DocKind, ErrorCode, genesis_actor};
@@ -205,13 +207,17 @@ pub fn inspect(
         change.max_op(),
     );
     let outside = |id: &automerge::legacy::OpId| id.1 != me || !(first..=last).contains(&id.0);
-    let mut writes: Vec<Write> = Vec::with_capacity(expanded.operations.len());
-    // Per write: whether one of its ops replaced a value from before this change, and the id
-    // (counter) of the put of this change it leaves visible, if any.
-    let mut replaced: Vec<bool> = Vec::with_capacity(expanded.operations.len());
-    let mut visible: Vec<Option<u64>> = Vec::with_capacity(expanded.operations.len());
-    // The write each key's latest op went to.
-    let mut slots: std::collections::HashMap<(&'static str, String), usize> =
+    /// What the ops so far leave on one key.
+    struct Slot {
+        write: Write,
+        /// One of its ops replaced a value from before this change.
+        replaced: bool,
+        /// The op counter of this change's put it leaves visible, if any.
+        visible: Option<u64>,
+    }
+    let mut slots: Vec<Slot> = Vec::with_capacity(expanded.operations.len());
+    // The slot each key's latest op went to.
+    let mut latest: std::collections::HashMap<(&'static str, String), usize> =
         std::collections::HashMap::new();
     for (i, op) in expanded.operations.iter().enumerate() {
         let id = first + i as u64;
@@ -261,36 +267,51 @@ pub fn inspect(
         // would be; a put followed by a delete of it is a delete. An op that leaves an earlier
         // put of this change standing beside it (two values of one change, concurrent) is a
         // write of its own, judged on its own.
-        let earlier = slots.get(&(map, key.clone())).copied().filter(|&at| {
-            visible[at].is_none_or(|put| op.pred.iter().any(|p| p.1 == me && p.0 == put))
-        });
-        let slot = match earlier {
-            Some(at) => at,
-            None => {
-                writes.push(Write {
+        let fresh = |slots: &mut Vec<Slot>, key: String| {
+            slots.push(Slot {
+                write: Write {
                     map,
-                    key: key.clone(),
+                    key,
                     op: WriteOp::Delete,
-                });
-                replaced.push(false);
-                visible.push(None);
-                slots.insert((map, key), writes.len() - 1);
-                writes.len() - 1
+                },
+                replaced: false,
+                visible: None,
+            });
+            slots.len() - 1
+        };
+        let slot = match latest.entry((map, key)) {
+            Entry::Occupied(mut e) => {
+                let at = *e.get();
+                let over = slots[at]
+                    .visible
+                    .is_none_or(|put| op.pred.iter().any(|p| p.1 == me && p.0 == put));
+                if over {
+                    at
+                } else {
+                    let at = fresh(&mut slots, e.key().1.clone());
+                    e.insert(at);
+                    at
+                }
+            }
+            Entry::Vacant(e) => {
+                let at = fresh(&mut slots, e.key().1.clone());
+                e.insert(at);
+                at
             }
         };
-        replaced[slot] |= op.pred.iter().any(outside);
-        visible[slot] = matches!(write, WriteOp::Create(_)).then_some(id);
-        writes[slot].op = match write {
-            WriteOp::Create(v) if replaced[slot] => WriteOp::Change(v),
+        let s = &mut slots[slot];
+        s.replaced |= op.pred.iter().any(outside);
+        s.visible = matches!(write, WriteOp::Create(_)).then_some(id);
+        s.write.op = match write {
+            WriteOp::Create(v) if s.replaced => WriteOp::Change(v),
             other => other,
         };
     }
     // A key this change created and deleted again holds nothing: no write to judge.
-    let writes = writes
+    let writes = slots
         .into_iter()
-        .zip(replaced)
-        .filter(|(w, replaced)| *replaced || w.op != WriteOp::Delete)
-        .map(|(w, _)| w)
+        .filter(|s| s.replaced || s.write.op != WriteOp::Delete)
+        .map(|s| s.write)
         .collect();
     Ok(Inspected { writes, ..base })
 }
