@@ -221,13 +221,15 @@ impl Replica {
     /// The journal's report, with each student's semester hours (every subject) and their
     /// assessment in this one.
     pub fn report(&self, journal: &str) -> Result<JournalReport> {
-        let mut report = journal_report(&self.journal_view(journal)?);
-        let (group, semester, marking): (String, String, String) = self.conn().query_row(
-            "SELECT group_id, semester, marking_system FROM journals WHERE id = ?1",
-            [journal],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?;
-        let system = System::parse(&marking).unwrap_or(System::Rating100);
+        self.report_of(journal, &self.journal_view(journal)?)
+    }
+
+    /// The report of `journal` from its view already read. The grid's row totals come from
+    /// here too, so the grid and the report never judge a student differently.
+    pub(crate) fn report_of(&self, journal: &str, view: &JournalView) -> Result<JournalReport> {
+        let mut report = journal_report(view);
+        let (group, semester) = (&view.group, &view.semester);
+        let system = System::parse(&view.marking_system).unwrap_or(System::Rating100);
         let thresholds = self.thresholds(system)?;
         report.thresholds = [
             thresholds.warning,
@@ -236,7 +238,7 @@ impl Replica {
         ];
         report.hours_plan = self.delivered_hours(journal)?;
         report.local_types = self.training_types()?;
-        let semester_hours = self.semester_hours(&group, &semester)?;
+        let semester_hours = self.semester_hours(group, semester)?;
         let assessments: std::collections::HashMap<String, crate::standing::SubjectAssessment> =
             self.assessments(journal)?
                 .into_iter()

@@ -588,6 +588,69 @@ mod tests {
         assert!(!patch.lessons[0].complete);
     }
 
+    /// The row's totals in the grid judge a student as the journal's report does: standing on
+    /// the semester's unexcused hours over every subject, not on this subject's alone.
+    #[test]
+    fn the_grid_row_judges_the_semester_as_the_report_does() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut r = Replica::open(&dir.path().join("replica.db")).expect("open");
+        let mut spec = daftar_core::demo::DemoSpec::new(daftar_core::demo::Tier::Xs, 5);
+        spec.filled = 0.0;
+        daftar_core::demo::generate(&mut r, &spec, |_, _| {}).expect("demo");
+        let all = r.journals().expect("journals");
+        let group = all[0].group.clone();
+        let journals: Vec<String> = all
+            .iter()
+            .filter(|j| j.group == group)
+            .map(|j| r.resolve_journal(&j.id).expect("journal"))
+            .collect();
+        assert!(journals.len() >= 6, "six subjects in a group");
+        let grid = grid_of(&mut r, &journals[0]).expect("grid");
+        let student = grid.students.iter().find(|s| s.active).expect("a student");
+        let student = student.id.clone();
+        // Three missed pairs (6 h) in each of six subjects: 36 h in the semester.
+        for journal in &journals[..6] {
+            let lessons = grid_of(&mut r, journal).expect("grid").lessons;
+            for lesson in &lessons[..3] {
+                r.mark_all(journal, &lesson.id, std::slice::from_ref(&student))
+                    .expect("mark");
+            }
+        }
+        let grid = grid_of(&mut r, &journals[0]).expect("grid");
+        let row = grid
+            .totals
+            .iter()
+            .find(|t| t.student == student)
+            .expect("the student's totals");
+        assert_eq!(row.unexcused_hours, 6, "this subject's hours");
+        assert_eq!(row.semester_unexcused_hours, 36, "every subject's hours");
+        assert_eq!(
+            row.standing,
+            daftar_rules::assessment::Level::Reprimand,
+            "judged on the semester"
+        );
+        assert!(row.at_risk);
+        let report = r.report(&journals[0]).expect("report");
+        let reported = report
+            .students
+            .iter()
+            .find(|s| s.id == student)
+            .expect("in the report");
+        assert_eq!(
+            (reported.standing, reported.at_risk, reported.five_point),
+            (row.standing, row.at_risk, row.five_point)
+        );
+        // A patch after an edit in another subject carries the new semester total.
+        let lessons = grid_of(&mut r, &journals[1]).expect("grid").lessons;
+        r.mark_all(&journals[1], &lessons[3].id, std::slice::from_ref(&student))
+            .expect("mark");
+        let lesson = grid.lessons[0].id.as_str();
+        let patch =
+            patch_of(&r, &journals[0], &[lesson], Some(&[student.as_str()])).expect("patch");
+        assert_eq!(patch.totals[0].unexcused_hours, 6);
+        assert_eq!(patch.totals[0].semester_unexcused_hours, 38);
+    }
+
     fn demo_state() -> (tempfile::TempDir, AppState, String) {
         let dir = tempfile::tempdir().expect("temp dir");
         let state = AppState::open(dir.path()).expect("open");

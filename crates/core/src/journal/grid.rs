@@ -17,7 +17,7 @@ use crate::journal::{CellView, JournalView, LessonView};
 use crate::model::MarkingSystem;
 use crate::overruled::Overruled;
 use crate::replica::Replica;
-use crate::report;
+use crate::report::JournalReport;
 
 /// A lesson column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,13 +59,18 @@ pub struct GridStudent {
     pub subgroup: Option<String>,
 }
 
-/// The totals at the end of a student's row (this subject's hours).
+/// The totals at the end of a student's row: this subject's hours, and the student as the
+/// journal's report judges them (standing on the semester's unexcused hours over every
+/// subject, against the catalog's thresholds; the grade and the risk from the assessment).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct StudentTotals {
     pub student: String,
     pub excused_hours: u32,
     pub unexcused_hours: u32,
+    /// Over every subject of the semester: what the standing is judged on.
+    pub semester_unexcused_hours: u32,
+    pub semester_excused_hours: u32,
     pub standing: Level,
     pub average: Option<f64>,
     pub five_point: Option<u8>,
@@ -179,14 +184,16 @@ fn lesson_of(
     }
 }
 
-fn totals_of(view: &JournalView) -> Vec<StudentTotals> {
-    report::journal_report(view)
+fn totals_of(report: JournalReport) -> Vec<StudentTotals> {
+    report
         .students
         .into_iter()
         .map(|s| StudentTotals {
             student: s.id,
             excused_hours: s.excused_hours,
             unexcused_hours: s.unexcused_hours,
+            semester_unexcused_hours: s.semester_unexcused_hours,
+            semester_excused_hours: s.semester_excused_hours,
             standing: s.standing,
             average: s.average,
             five_point: s.five_point,
@@ -309,7 +316,7 @@ impl Replica {
                 })
                 .collect(),
             cells: view.cells.clone(),
-            totals: totals_of(&view),
+            totals: totals_of(self.report_of(journal, &view)?),
             topics,
             resolutions,
             overruled,
@@ -363,7 +370,7 @@ impl Replica {
                 }
             }
         }
-        let totals = totals_of(&view)
+        let totals = totals_of(self.report_of(journal, &view)?)
             .into_iter()
             .filter(|t| student_set.contains(t.student.as_str()))
             .collect();

@@ -2,6 +2,12 @@
 import type { Level } from "./Level";
 
 /**
- * The totals at the end of a student's row (this subject's hours).
+ * The totals at the end of a student's row: this subject's hours, and the student as the
+ * journal's report judges them (standing on the semester's unexcused hours over every
+ * subject, against the catalog's thresholds; the grade and the risk from the assessment).
  */
-export type StudentTotals = { student: string, excusedHours: number, unexcusedHours: number, standing: Level, average: number | null, fivePoint: number | null, atRisk: boolean, };
+export type StudentTotals = { student: string, excusedHours: number, unexcusedHours: number, 
+/**
+ * Over every subject of the semester: what the standing is judged on.
+ */
+semesterUnexcusedHours: number, semesterExcusedHours: number, standing: Level, average: number | null, fivePoint: number | null, atRisk: boolean, };

@@ -43,7 +43,7 @@ window.__daftarBench = (students: number, lessons: number) => {
   const data: JournalGrid = {
     id: "bench", subject: "Bench", semester: "1", groupName: "B", module: null, markingSystem: "rating100", gradeMin: 1, gradeMax: 100,
     lock: null, thresholds: [12, 36, 74], focusLesson: null, lessons: ls, students: ss, cells,
-    totals: ss.map((s) => ({ student: s.id, excusedHours: 2, unexcusedHours: 14, standing: "warning", average: 71.5, fivePoint: 4, atRisk: false })),
+    totals: ss.map((s) => ({ student: s.id, excusedHours: 2, unexcusedHours: 14, semesterUnexcusedHours: 14, semesterExcusedHours: 2, standing: "warning", average: 71.5, fivePoint: 4, atRisk: false })),
     topics: [], resolutions: [], overruled: [], controls: [], scores: [], retakes: [], localTypes: {}, gradeBorders: [86, 71, 55], admissionPercent: 55, version: 0,
   };
   const host = h("div", { class: "bench-host" });

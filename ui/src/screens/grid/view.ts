@@ -162,7 +162,10 @@ export class GridView {
     });
     hr.append(
       tx("th", "grid.excusedShort", undefined, { class: "tot sticky-r2", title: t("grid.excusedHours") }),
-      tx("th", "grid.unexcusedShort", undefined, { class: "tot sticky-r1", title: t("grid.unexcusedHours") }),
+      tx("th", "grid.unexcusedShort", undefined, {
+        class: "tot sticky-r1",
+        title: t("grid.unexcusedHours", { w: d.thresholds[0] ?? 12, r: d.thresholds[1] ?? 36, e: d.thresholds[2] ?? 74 }),
+      }),
       tx("th", "grid.averageShort", undefined, { class: "tot sticky-r0", title: t("grid.average") }),
     );
     thead.append(hr);
@@ -490,6 +493,9 @@ export class GridView {
   paintTotals(row: RowEls, tt: StudentTotals | undefined): void {
     setRaw(row.excused, tt ? String(tt.excusedHours) : "0");
     setRaw(row.unexcused, tt ? String(tt.unexcusedHours) : "0");
+    // The row's colour is the semester's standing: say what it is judged on.
+    if (tt) row.unexcused.title = t("grid.semesterHours", { subject: tt.unexcusedHours, un: tt.semesterUnexcusedHours, ex: tt.semesterExcusedHours });
+    else row.unexcused.removeAttribute("title");
     const avg = tt?.average ?? null;
     setRaw(row.average, avg === null ? "—" : tt?.fivePoint ? `${fmt.num(avg)} (${tt.fivePoint})` : fmt.num(avg));
     const standing = tt?.standing ?? "ok";
