@@ -519,6 +519,14 @@ impl FaultProxy {
         }
     }
 
+    /// Cuts the next connection after the client has sent `bytes` bytes of its requests (both
+    /// sides see the connection drop; the server gets the request only part way).
+    pub fn cut_next_request(&self, bytes: usize) {
+        if let Ok(mut c) = self.cut.lock() {
+            *c = Some(Fault::CutRequest(bytes));
+        }
+    }
+
     /// Damages the reply of the next connection at byte `at` (one byte, bits flipped).
     pub fn corrupt_next_reply(&self, at: usize) {
         if let Ok(mut c) = self.cut.lock() {

@@ -296,6 +296,63 @@ fn a_cut_material_transfer_goes_on_where_it_stopped_and_a_damaged_one_is_fetched
     assert!(std::fs::read(saved["path"].as_str().expect("path")).expect("read") == bytes);
 }
 
+/// The head's link breaks in the middle of an upload: the server keeps the parts it took
+/// whole and none of the part cut short, the next try sends only the rest, and the teachers
+/// get the head's file, byte for byte.
+#[test]
+fn a_cut_upload_goes_on_where_the_server_s_bytes_end() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = university(tmp.path(), &[]);
+    let proxy = FaultProxy::start(server.port).expect("proxy");
+    let head = signed_in(tmp.path(), "kafedra", &proxy.url());
+    head.sync();
+    let bytes = pdf(MB5, 7);
+    let file = tmp.path().join("lecture.pdf");
+    std::fs::write(&file, &bytes).expect("write");
+    head.ok(&["materials", "attach", "cs801", file.to_str().expect("path")]);
+    head.json(&["sync", "--no-materials"]);
+
+    // 2.5 MiB into what the head sends, the connection drops: in the third 1 MiB part.
+    proxy.cut_next_request(MB5 / 2);
+    let out = head.run(&["--json", "materials", "fetch"]);
+    assert!(!out.status.success(), "the cut shows");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("offline"), "{err}");
+    assert_eq!(materials(&head)[0]["status"], "sending");
+
+    // Until the head's file is all there, a teacher gets nothing of it.
+    let anvar = signed_in(tmp.path(), "anvar", &server.url());
+    anvar.json(&["sync", "--no-materials"]);
+    let early = anvar.json(&["materials", "fetch"]);
+    assert_eq!(early["fetched"], 0, "{early}");
+    assert_eq!(early["bytes_down"], 0, "{early}");
+
+    // The next try sends the rest: two whole parts were kept, the third was not.
+    let moved = head.json(&["materials", "fetch"]);
+    assert_eq!(moved["sent"], 1, "{moved}");
+    assert_eq!(
+        moved["bytes_up"],
+        MB5 as u64 - 2 * 1024 * 1024,
+        "the parts taken whole are not sent again: {moved}"
+    );
+    assert_eq!(materials(&head)[0]["status"], "here");
+
+    let moved = anvar.json(&["materials", "fetch"]);
+    assert_eq!(moved["fetched"], 1, "{moved}");
+    let out = tmp.path().join("files");
+    let saved = anvar.json(&[
+        "materials",
+        "save",
+        "lecture.pdf",
+        "-o",
+        out.to_str().expect("path"),
+    ]);
+    assert!(
+        std::fs::read(saved["path"].as_str().expect("path")).expect("read") == bytes,
+        "the teacher's copy is the head's file"
+    );
+}
+
 #[test]
 fn the_server_refuses_files_past_its_limits_and_bytes_that_do_not_hash() {
     let tmp = tempfile::tempdir().expect("tempdir");
