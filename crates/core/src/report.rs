@@ -221,11 +221,15 @@ impl Replica {
     /// The journal's report, with each student's semester hours (every subject) and their
     /// assessment in this one.
     pub fn report(&self, journal: &str) -> Result<JournalReport> {
-        self.report_of(journal, &self.journal_view(journal)?)
+        let mut report = self.report_of(journal, &self.journal_view(journal)?)?;
+        report.hours_plan = self.delivered_hours(journal)?;
+        report.local_types = self.training_types()?;
+        Ok(report)
     }
 
-    /// The report of `journal` from its view already read. The grid's row totals come from
-    /// here too, so the grid and the report never judge a student differently.
+    /// The students of `journal`'s report, from its view already read (without the hours
+    /// plan). The grid's row totals come from here too, so the grid and the report never judge
+    /// a student differently.
     pub(crate) fn report_of(&self, journal: &str, view: &JournalView) -> Result<JournalReport> {
         let mut report = journal_report(view);
         let (group, semester) = (&view.group, &view.semester);
@@ -236,8 +240,6 @@ impl Replica {
             thresholds.reprimand,
             thresholds.expulsion,
         ];
-        report.hours_plan = self.delivered_hours(journal)?;
-        report.local_types = self.training_types()?;
         let semester_hours = self.semester_hours(group, semester)?;
         let assessments: std::collections::HashMap<String, crate::standing::SubjectAssessment> =
             self.assessments(journal)?
