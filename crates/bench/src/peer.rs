@@ -72,13 +72,21 @@ fn ensure_installed(dir: &Path) -> Result<()> {
     {
         return Ok(());
     }
-    let st = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(dir)
-        .status()
-        .context("run npm ci for the automerge-repo peer (is Node installed?)")?;
-    if !st.success() {
-        bail!("npm ci in {} failed", dir.display());
+    let npm = |args: &[&str]| {
+        Command::new("npm")
+            .args(args)
+            .current_dir(dir)
+            .status()
+            .context("run npm for the automerge-repo peer (is Node installed?)")
+    };
+    if npm(&["ci", "--no-audit", "--no-fund"])?.success() {
+        return Ok(());
+    }
+    // Some npm 11–12 releases refuse a lock file without entries for every platform's build of
+    // an optional package, even one they wrote themselves (npm/cli#9846). `install --no-save`
+    // takes the same locked versions and leaves the lock file as it is.
+    if !npm(&["install", "--no-save", "--no-audit", "--no-fund"])?.success() {
+        bail!("npm ci and npm install in {} failed", dir.display());
     }
     Ok(())
 }
