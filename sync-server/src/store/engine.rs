@@ -377,6 +377,9 @@ struct Job {
     pull: Option<PullRequest>,
     now: i64,
     result: Mutex<Option<Result<JobOutcome, StoreError>>>,
+    /// Wakes this push's thread (with the groups' state lock): when its group is committed,
+    /// or when it is first in line and the leader left.
+    wake: Condvar,
 }
 
 /// A job's push, and its pull when the group ran it (`None`: the caller pulls on its own).
@@ -428,10 +431,14 @@ fn run_job(tx: &mut dyn Tx, job: &Job) -> Result<JobOutcome, StoreError> {
 /// next group stores them all in one transaction with one disk sync; each is acknowledged
 /// only after that commit. One thread at a time leads (runs a group); the others wait for
 /// their result.
+///
+/// Each waiting push has a condition variable of its own: a finished group wakes its own
+/// pushes, and a leader that leaves wakes the first in line to lead, so a commit wakes a
+/// group's threads, not every waiting thread (with 200 clients pushing, every commit had
+/// woken some 200 threads to find most of them still waiting).
 #[derive(Default)]
 struct Groups {
     state: Mutex<GroupState>,
-    done: Condvar,
 }
 
 #[derive(Default)]
@@ -507,6 +514,7 @@ impl<B: Backend> Engine<B> {
                 },
                 now,
                 result: Mutex::new(None),
+                wake: Condvar::new(),
             });
             let (got, got_pull) = self.push_grouped(job)?;
             outcome.acked.extend(got.acked);
@@ -527,11 +535,7 @@ impl<B: Backend> Engine<B> {
                 return result;
             }
             if state.leading {
-                state = self
-                    .groups
-                    .done
-                    .wait(state)
-                    .unwrap_or_else(|p| p.into_inner());
+                state = job.wake.wait(state).unwrap_or_else(|p| p.into_inner());
                 continue;
             }
             // Lead one group: the oldest waiting pushes, up to the size bound.
@@ -570,11 +574,25 @@ impl<B: Backend> Engine<B> {
             state = lock_state(&self.groups.state);
             // Pushes the group left for the next one (it gave way to another writer) stay
             // first in line.
-            for job in group.drain(done..).rev() {
-                state.waiting.push_front(job);
+            for left in group.drain(done..).rev() {
+                state.waiting.push_front(left);
             }
             state.leading = false;
-            self.groups.done.notify_all();
+            for answered in &group {
+                if !Arc::ptr_eq(answered, &job) {
+                    answered.wake.notify_one();
+                }
+            }
+            // This thread leads again while its own push waits; once answered it leaves,
+            // and the first in line leads next.
+            let answered = job
+                .result
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some();
+            if answered && let Some(next) = state.waiting.front() {
+                next.wake.notify_one();
+            }
         }
     }
 
