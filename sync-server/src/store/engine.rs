@@ -248,7 +248,8 @@ pub trait Tx {
     /// The highest device sequence number stored of `doc` from `actor`.
     fn max_actor_seq(&mut self, doc: i64, actor: &[u8]) -> Result<Option<i64>, StoreError>;
     /// Store a change; `false` when a change with its hash is stored already (nothing written).
-    fn insert_change(&mut self, change: NewChange<'_>) -> Result<bool, StoreError>;
+    /// Stores a change unless its hash is stored already; returns its seq when it stored it.
+    fn insert_change(&mut self, change: NewChange<'_>) -> Result<Option<i64>, StoreError>;
     fn usage(&mut self, user: UserId, day: i64) -> Result<u64, StoreError>;
     fn set_usage(&mut self, user: UserId, day: i64, bytes: u64) -> Result<(), StoreError>;
     fn max_seq(&mut self) -> Result<i64, StoreError>;
@@ -395,7 +396,8 @@ pub const IN_GROUP_PAGE_BYTES: u64 = 256 * 1024;
 /// savepoint: when it fails (or panics), only its own writes are undone, the push stands, and
 /// the caller pulls on its own.
 fn run_job(tx: &mut dyn Tx, job: &Job) -> Result<JobOutcome, StoreError> {
-    let pushed = push(tx, &job.user, &job.batch, job.now)?;
+    let mut new = Vec::new();
+    let pushed = push(tx, &job.user, &job.batch, job.now, &mut new)?;
     let Some(request) = &job.pull else {
         return Ok((pushed, None));
     };
@@ -407,7 +409,13 @@ fn run_job(tx: &mut dyn Tx, job: &Job) -> Result<JobOutcome, StoreError> {
     request.budget = request.budget.min(IN_GROUP_PAGE_BYTES);
     tx.savepoint(Savepoint::Begin)?;
     let pulled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        pull(&mut *tx, &job.user, &request, job.now)
+        pull(
+            &mut *tx,
+            &job.user,
+            &request,
+            job.now,
+            OwnRun::of(&new).as_ref(),
+        )
     }));
     match pulled {
         Ok(Ok(pulled)) => {
@@ -424,6 +432,36 @@ fn run_job(tx: &mut dyn Tx, job: &Job) -> Result<JobOutcome, StoreError> {
             tx.savepoint(Savepoint::RollBack)?;
             Ok((pushed, None))
         }
+    }
+}
+
+/// A change a push stored: its seq and its document's row.
+#[derive(Debug, Clone, Copy)]
+struct StoredRow {
+    seq: i64,
+    doc: i64,
+}
+
+/// The changes a push has just stored, when their seqs are one unbroken run (seqs after
+/// `after`, up to `upto`): every change in that run is the push's own, so the pull that
+/// follows in the same transaction steps over it rather than reading each change back to
+/// skip it (in B11, a pull in a commit group mostly read back the 100 changes it had just
+/// stored).
+struct OwnRun<'a> {
+    after: i64,
+    upto: i64,
+    rows: &'a [StoredRow],
+}
+
+impl OwnRun<'_> {
+    fn of(rows: &[StoredRow]) -> Option<OwnRun<'_>> {
+        let (first, last) = (rows.first()?, rows.last()?);
+        let unbroken = rows.windows(2).all(|w| w[1].seq == w[0].seq + 1);
+        unbroken.then_some(OwnRun {
+            after: first.seq - 1,
+            upto: last.seq,
+            rows,
+        })
     }
 }
 
@@ -1202,8 +1240,9 @@ fn pull_whole_docs(
     Ok(Some(cursor as u64))
 }
 
-/// Phase 2: the readable changes after the cursor, oldest first. Returns the new cursor and
-/// whether more remain.
+/// Phase 2: the readable changes after the cursor, oldest first, stepping over `own`.
+/// Returns the new cursor and whether more remain.
+#[allow(clippy::too_many_arguments)]
 fn pull_after_cursor(
     tx: &mut dyn Tx,
     user: &User,
@@ -1212,18 +1251,46 @@ fn pull_after_cursor(
     max_seq: i64,
     page: &mut Page,
     progress: Progress,
+    own: Option<&OwnRun<'_>>,
 ) -> Result<(u64, bool), StoreError> {
     let cursor = from.min(i64::MAX as u64) as i64;
     let mut seen: HashSet<i64> = HashSet::new();
     let mut last = cursor;
     let mut cut = false;
     'chunks: loop {
-        let rows = tx.readable_changes(user, last, max_seq, CHUNK_ROWS)?;
+        if let Some(own) = own
+            && last >= own.after
+            && last < own.upto
+        {
+            // The push's own run: its readable documents count as seen, as if read.
+            let mut docs: Vec<i64> = own
+                .rows
+                .iter()
+                .filter(|r| r.seq > last && r.seq <= max_seq)
+                .map(|r| r.doc)
+                .collect();
+            docs.sort_unstable();
+            docs.dedup();
+            for doc in docs {
+                if !seen.contains(&doc) && tx.may_read(user, doc)? {
+                    seen.insert(doc);
+                }
+            }
+            last = own.upto;
+        }
+        if last >= max_seq {
+            break;
+        }
+        let upto = match own {
+            Some(own) if last < own.after => own.after.min(max_seq),
+            _ => max_seq,
+        };
+        let rows = tx.readable_changes(user, last, upto, CHUNK_ROWS)?;
         let full = rows.len() as i64 == CHUNK_ROWS;
         for row in rows {
-            let own =
+            let skipped =
                 <[u8; 32]>::try_from(row.hash.as_slice()).is_ok_and(|h| request.skip.contains(&h));
-            if !own {
+            if !skipped {
                 if !page.fits(row.bytes.len() as u64) {
                     cut = true;
                     break 'chunks;
@@ -1238,8 +1305,9 @@ fn pull_after_cursor(
             seen.insert(row.doc);
             last = row.seq;
         }
-        if !full || last >= max_seq {
-            break;
+        if !full {
+            // Every readable change up to `upto` is on the page.
+            last = upto;
         }
     }
     mark_done(tx, progress, user.id, &request.replica, seen)?;
@@ -1409,7 +1477,7 @@ impl<B: Backend> Store for Engine<B> {
         // A pull writes bookkeeping and may cache a snapshot, but assigns no change seq; all
         // it reads comes from one snapshot.
         self.backend
-            .transaction(Mode::Pull, |tx| pull(tx, user, request, now))
+            .transaction(Mode::Pull, |tx| pull(tx, user, request, now, None))
     }
     fn access_version(&self) -> Result<u64, StoreError> {
         self.backend
@@ -1734,11 +1802,13 @@ fn actor_seq(inspected: &daftar_rules::Inspected) -> i64 {
     i64::try_from(inspected.seq).unwrap_or(i64::MAX)
 }
 
+/// Stores what `batch` may store, and says where each newly stored change went in `new`.
 fn push(
     tx: &mut dyn Tx,
     user: &User,
     batch: &PushBatch,
     now: i64,
+    new: &mut Vec<StoredRow>,
 ) -> Result<PushOutcome, StoreError> {
     // The latest metadata per document (a client may repeat itself).
     let mut metas: HashMap<&str, (DocKind, &DocMeta)> = HashMap::new();
@@ -1989,7 +2059,7 @@ fn push(
             actor_seq: seq,
             edit_time: inspected.time,
         })?;
-        if !inserted {
+        let Some(stored_seq) = inserted else {
             // Only a fresh change gets here with its hash stored: under another document.
             let docs = tx.change_docs(&[&change.hash[..]])?;
             if docs.get(&change.hash[..]) == Some(&change.doc) {
@@ -2001,7 +2071,11 @@ fn push(
                 ));
             }
             continue;
-        }
+        };
+        new.push(StoredRow {
+            seq: stored_seq,
+            doc: doc_row,
+        });
         let key = (doc_row, inspected.actor.as_slice());
         let newest_seq = newest.entry(key).or_insert(seq);
         *newest_seq = (*newest_seq).max(seq);
@@ -2018,11 +2092,14 @@ fn push(
     Ok(outcome)
 }
 
+/// One page for `request`; `own` is what a push just before it in the same transaction
+/// stored (not sent back, like every hash in `request.skip`).
 fn pull(
     tx: &mut dyn Tx,
     user: &User,
     request: &PullRequest,
     now: i64,
+    own: Option<&OwnRun<'_>>,
 ) -> Result<PullOutcome, StoreError> {
     let access = tx.access_version()?;
     let max_seq = tx.max_seq()?;
@@ -2078,7 +2155,7 @@ fn pull(
         // Nothing after the cursor: the cheap path of a sync when nothing changed.
         (from, false)
     } else {
-        pull_after_cursor(tx, user, request, from, max_seq, &mut page, progress)?
+        pull_after_cursor(tx, user, request, from, max_seq, &mut page, progress, own)?
     };
     let (authors, receipts) = provenance(tx, &page.changes)?;
     let page_id = pending_page(tx, user.id, &request.replica, progress)?;

@@ -866,10 +866,10 @@ impl Tx for PgTx<'_> {
             .and_then(|r| r.get(0)))
     }
 
-    fn insert_change(&mut self, c: NewChange<'_>) -> Result<bool, StoreError> {
-        let inserted = self.exec(
+    fn insert_change(&mut self, c: NewChange<'_>) -> Result<Option<i64>, StoreError> {
+        let inserted = self.opt(
             "INSERT INTO changes (hash, doc, actor, user_id, bytes, stored_at, actor_seq, edit_time) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (hash) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (hash) DO NOTHING RETURNING seq",
             &[
                 &c.hash,
                 &c.doc,
@@ -881,7 +881,7 @@ impl Tx for PgTx<'_> {
                 &c.edit_time,
             ],
         )?;
-        Ok(inserted == 1)
+        Ok(inserted.map(|row| row.get::<_, i64>(0)))
     }
 
     fn usage(&mut self, user: UserId, day: i64) -> Result<u64, StoreError> {

@@ -971,7 +971,7 @@ impl Tx for SqliteTx<'_> {
             .query_row(params![doc, actor], |r| r.get(0))?)
     }
 
-    fn insert_change(&mut self, c: NewChange<'_>) -> Result<bool, StoreError> {
+    fn insert_change(&mut self, c: NewChange<'_>) -> Result<Option<i64>, StoreError> {
         let inserted = self
             .tx
             .prepare_cached(
@@ -988,7 +988,7 @@ impl Tx for SqliteTx<'_> {
                 c.actor_seq,
                 c.edit_time
             ])?;
-        Ok(inserted == 1)
+        Ok((inserted == 1).then(|| self.tx.last_insert_rowid()))
     }
 
     fn usage(&mut self, user: UserId, day: i64) -> Result<u64, StoreError> {

@@ -72,6 +72,76 @@ async fn small_pages_deliver_everything_exactly_once() {
     server.shutdown().await;
 }
 
+/// Teachers of one journal syncing at once (their pushes share commit groups, each push's
+/// pull running in its group): each gets every other teacher's marks exactly once, and none
+/// of its own back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teachers_syncing_together_get_each_others_marks_once_and_never_their_own() {
+    const TEACHERS: usize = 8;
+    const MARKS: usize = 25;
+    let server = start().await;
+    let (admin_token, mut admin) = seed(&server).await;
+    let employees: Vec<String> = (0..TEACHERS).map(|t| format!("E{}", 10 + t)).collect();
+    let shared: Vec<&str> = employees.iter().map(String::as_str).collect();
+    admin
+        .sync(
+            &server,
+            &admin_token,
+            vec![(
+                "journal/shared".into(),
+                meta_journal("group/g1", "module/m1", &shared),
+            )],
+            vec![],
+        )
+        .await;
+    let mut teachers = Vec::new();
+    for (t, employee) in employees.iter().enumerate() {
+        let name = format!("teacher{t}");
+        server.user(&name, Role::Teacher, None, Some(employee));
+        let token = server.token(&name).await;
+        let mut replica = Replica::new(&format!("laptop-{t}"));
+        replica.sync(&server, &token, vec![], vec![]).await;
+        replica.received.clear();
+        teachers.push((token, replica));
+    }
+
+    let server = std::sync::Arc::new(server);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (t, (token, mut replica)) in teachers.into_iter().enumerate() {
+        let server = server.clone();
+        tasks.spawn(async move {
+            let marks: Vec<Vec<u8>> = (0..MARKS)
+                .map(|i| replica.change("journal/shared", &format!("t{t}-l{i}"), "present"))
+                .collect();
+            let pushes = marks.iter().map(|m| push("journal/shared", m)).collect();
+            let resp = replica.sync(&server, &token, vec![], pushes).await;
+            assert_eq!(resp.acked.len(), MARKS, "teacher {t}: every mark stored");
+            let own: BTreeSet<String> = marks.iter().map(|m| hash_of(m)).collect();
+            (t, token, replica, own)
+        });
+    }
+    let mut done = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        done.push(joined.expect("teacher task"));
+    }
+    let all: BTreeSet<String> = done.iter().flat_map(|(_, _, _, own)| own.clone()).collect();
+    assert_eq!(all.len(), TEACHERS * MARKS);
+    for (t, token, mut replica, own) in done {
+        // What the first sync did not bring yet (the teachers after it in line).
+        replica.sync(&server, &token, vec![], vec![]).await;
+        let got: Vec<&String> = replica.received.iter().map(|(_, h)| h).collect();
+        let unique: BTreeSet<String> = got.iter().map(|h| (*h).clone()).collect();
+        assert_eq!(got.len(), unique.len(), "teacher {t}: a mark came twice");
+        assert!(unique.is_disjoint(&own), "teacher {t}: got own marks back");
+        let others: BTreeSet<String> = all.difference(&own).cloned().collect();
+        assert_eq!(unique, others, "teacher {t}: every other teacher's mark");
+    }
+    let Ok(server) = std::sync::Arc::try_unwrap(server) else {
+        panic!("the server is still shared");
+    };
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn newly_assigned_journal_arrives_whole() {
     let server = start().await;
