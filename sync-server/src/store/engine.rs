@@ -110,6 +110,15 @@ pub struct NewChange<'a> {
     pub edit_time: i64,
 }
 
+/// What identifies a stored change in the `changes_device` index: its device, the device's
+/// sequence number, and its hash.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeKey<'a> {
+    pub actor: &'a [u8],
+    pub actor_seq: i64,
+    pub hash: &'a [u8],
+}
+
 /// A stored change as phase 2 of a pull reads it.
 #[derive(Debug, Clone)]
 pub struct ChangeRow {
@@ -235,7 +244,11 @@ pub trait Tx {
 
     // The change log.
     /// The documents of those of `hashes` that are stored: hash → document id (one query).
-    fn change_docs(&mut self, hashes: &[&[u8]]) -> Result<HashMap<Vec<u8>, String>, StoreError>;
+    /// The documents the changes of `keys` are stored in, by hash.
+    fn change_docs(
+        &mut self,
+        keys: &[ChangeKey<'_>],
+    ) -> Result<HashMap<Vec<u8>, String>, StoreError>;
     fn actor_owner(&mut self, actor: &[u8]) -> Result<Option<UserId>, StoreError>;
     fn bind_actor(&mut self, actor: &[u8], user: UserId, now: i64) -> Result<(), StoreError>;
     /// The hash of a stored change of `doc` with this actor and device sequence number.
@@ -1802,6 +1815,16 @@ fn actor_seq(inspected: &daftar_rules::Inspected) -> i64 {
     i64::try_from(inspected.seq).unwrap_or(i64::MAX)
 }
 
+/// The key a pushed change would be stored under, when it reads.
+fn change_key(change: &IncomingChange) -> Option<ChangeKey<'_>> {
+    let inspected = change.inspected.as_ref().ok()?;
+    Some(ChangeKey {
+        actor: &inspected.actor,
+        actor_seq: actor_seq(inspected),
+        hash: &change.hash,
+    })
+}
+
 /// Stores what `batch` may store, and says where each newly stored change went in `new`.
 fn push(
     tx: &mut dyn Tx,
@@ -1876,12 +1899,13 @@ fn push(
     let is_fresh = |newest: &HashMap<(i64, &[u8]), i64>, device: Option<((i64, &[u8]), i64)>| {
         device.is_some_and(|(key, seq)| newest.get(&key).is_some_and(|stored| seq > *stored))
     };
-    let looked_up: Vec<&[u8]> = batch
+    // (A change that does not read cannot be looked up; it is refused below as unreadable.)
+    let looked_up: Vec<ChangeKey<'_>> = batch
         .changes
         .iter()
         .zip(&devices)
         .filter(|(_, device)| !is_fresh(&newest, **device))
-        .map(|(c, _)| &c.hash[..])
+        .filter_map(|(c, _)| change_key(c))
         .collect();
     let mut stored_docs = tx.change_docs(&looked_up)?;
     // Device owners, looked up once per device (a push's changes mostly share one).
@@ -2061,7 +2085,11 @@ fn push(
         })?;
         let Some(stored_seq) = inserted else {
             // Only a fresh change gets here with its hash stored: under another document.
-            let docs = tx.change_docs(&[&change.hash[..]])?;
+            let docs = tx.change_docs(&[ChangeKey {
+                actor: &inspected.actor,
+                actor_seq: seq,
+                hash: &change.hash,
+            }])?;
             if docs.get(&change.hash[..]) == Some(&change.doc) {
                 outcome.acked.push(change.hash);
             } else {

@@ -29,8 +29,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
 use super::engine::{
-    Backend, ChangeRow, DocRecord, Engine, Mode, NewChange, Progress, ProvenanceRow, Savepoint, Tx,
-    UserRow,
+    Backend, ChangeKey, ChangeRow, DocRecord, Engine, Mode, NewChange, Progress, ProvenanceRow,
+    Savepoint, Tx, UserRow,
 };
 use super::{DbFailure, NewUser, StoreError, TeacherRef, User, UserId};
 
@@ -38,6 +38,7 @@ use super::{DbFailure, NewUser, StoreError, TeacherRef, User, UserId};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/server/postgres/0001_create_server.sql"),
     include_str!("../../../migrations/server/postgres/0002_materials.sql"),
+    include_str!("../../../migrations/server/postgres/0003_device_ordered_change_index.sql"),
 ];
 
 /// The advisory lock every `seq`-assigning transaction holds (an arbitrary constant: "DAFTAR"
@@ -813,16 +814,20 @@ impl Tx for PgTx<'_> {
 
     fn change_docs(
         &mut self,
-        hashes: &[&[u8]],
+        keys: &[ChangeKey<'_>],
     ) -> Result<std::collections::HashMap<Vec<u8>, String>, StoreError> {
-        if hashes.is_empty() {
+        if keys.is_empty() {
             return Ok(Default::default());
         }
+        let actors: Vec<&[u8]> = keys.iter().map(|k| k.actor).collect();
+        let seqs: Vec<i64> = keys.iter().map(|k| k.actor_seq).collect();
+        let hashes: Vec<&[u8]> = keys.iter().map(|k| k.hash).collect();
         Ok(self
             .query(
                 "SELECT c.hash, d.doc_id FROM changes c JOIN docs d ON d.id = c.doc \
-                 WHERE c.hash = ANY($1)",
-                &[&hashes],
+                   JOIN unnest($1::BYTEA[], $2::BIGINT[], $3::BYTEA[]) AS k(actor, actor_seq, hash) \
+                     ON c.actor = k.actor AND c.actor_seq = k.actor_seq AND c.hash = k.hash",
+                &[&actors, &seqs, &hashes],
             )?
             .into_iter()
             .map(|r| (r.get(0), r.get(1)))
@@ -869,7 +874,7 @@ impl Tx for PgTx<'_> {
     fn insert_change(&mut self, c: NewChange<'_>) -> Result<Option<i64>, StoreError> {
         let inserted = self.opt(
             "INSERT INTO changes (hash, doc, actor, user_id, bytes, stored_at, actor_seq, edit_time) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (hash) DO NOTHING RETURNING seq",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (actor, actor_seq, hash) DO NOTHING RETURNING seq",
             &[
                 &c.hash,
                 &c.doc,

@@ -22,8 +22,8 @@ use daftar_protocol::{DocKind, DocMeta, Role};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::engine::{
-    Backend, ChangeRow, DocRecord, Engine, Mode, NewChange, Progress, ProvenanceRow, Savepoint, Tx,
-    UserRow,
+    Backend, ChangeKey, ChangeRow, DocRecord, Engine, Mode, NewChange, Progress, ProvenanceRow,
+    Savepoint, Tx, UserRow,
 };
 use super::{DbFailure, NewUser, StoreError, TeacherRef, User, UserId};
 
@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/server/sqlite/0004_acknowledge_pages.sql"),
     include_str!("../../../migrations/server/sqlite/0005_login_attempts.sql"),
     include_str!("../../../migrations/server/sqlite/0006_materials.sql"),
+    include_str!("../../../migrations/server/sqlite/0007_device_ordered_change_index.sql"),
 ];
 
 /// How long a writer waits for another process's transaction before giving up.
@@ -916,19 +917,22 @@ impl Tx for SqliteTx<'_> {
 
     fn change_docs(
         &mut self,
-        hashes: &[&[u8]],
+        keys: &[ChangeKey<'_>],
     ) -> Result<std::collections::HashMap<Vec<u8>, String>, StoreError> {
         // In-process: one indexed lookup per hash costs less than building a statement.
         let mut stmt = self.tx.prepare_cached(
-            "SELECT d.doc_id FROM changes c JOIN docs d ON d.id = c.doc WHERE c.hash = ?1",
+            "SELECT d.doc_id FROM changes c JOIN docs d ON d.id = c.doc \
+              WHERE c.actor = ?1 AND c.actor_seq = ?2 AND c.hash = ?3",
         )?;
         let mut out = std::collections::HashMap::new();
-        for hash in hashes {
+        for key in keys {
             if let Some(doc) = stmt
-                .query_row([hash], |r| r.get::<_, String>(0))
+                .query_row(params![key.actor, key.actor_seq, key.hash], |r| {
+                    r.get::<_, String>(0)
+                })
                 .optional()?
             {
-                out.insert(hash.to_vec(), doc);
+                out.insert(key.hash.to_vec(), doc);
             }
         }
         Ok(out)
@@ -976,7 +980,7 @@ impl Tx for SqliteTx<'_> {
             .tx
             .prepare_cached(
                 "INSERT INTO changes (hash, doc, actor, user_id, bytes, stored_at, actor_seq, edit_time) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (hash) DO NOTHING",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (actor, actor_seq, hash) DO NOTHING",
             )?
             .execute(params![
                 c.hash,
@@ -1376,6 +1380,72 @@ mod tests {
             SqliteStore::open(&path),
             Err(StoreError::SchemaTooNew { found: 99, .. })
         ));
+    }
+
+    /// Schema 7 rebuilds `changes`: every row keeps its seq, the counter goes on past the
+    /// highest seq ever handed out (not only past the highest row), and a change is still
+    /// stored once.
+    #[test]
+    fn the_change_table_rebuild_keeps_seqs_and_uniqueness() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.db");
+        {
+            let mut conn = Connection::open(&path).expect("raw open");
+            let tx = conn.transaction().expect("tx");
+            for sql in &MIGRATIONS[..6] {
+                tx.execute_batch(sql).expect("migration");
+            }
+            tx.pragma_update(None, "user_version", 6).expect("version");
+            tx.execute_batch(
+                "INSERT INTO users (id, name, password, role, created_at) VALUES (1, 'a', 'x', 'admin', 0);
+                 INSERT INTO docs (id, doc_id, kind, created_at) VALUES (1, 'journal/j1', 'journal', 0);
+                 INSERT INTO changes (hash, doc, actor, user_id, bytes, stored_at, actor_seq, edit_time)
+                   VALUES (x'01', 1, x'aa', 1, x'00', 0, 1, 0), (x'02', 1, x'aa', 1, x'00', 0, 2, 0),
+                          (x'03', 1, x'aa', 1, x'00', 0, 3, 0);
+                 -- The newest row gone (say, by hand): its seq must still not come back.
+                 DELETE FROM changes WHERE seq = 3;",
+            )
+            .expect("rows");
+            tx.commit().expect("commit");
+        }
+        let store = SqliteStore::open(&path).expect("open migrates");
+        let conn = store.backend.conn.lock().expect("writer");
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let seqs: Vec<i64> = conn
+            .prepare("SELECT seq FROM changes ORDER BY seq")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("seqs");
+        assert_eq!(seqs, vec![1, 2]);
+        let insert = "INSERT INTO changes (hash, doc, actor, user_id, bytes, stored_at, actor_seq, edit_time) \
+                      VALUES (?1, 1, x'aa', 1, x'00', 0, ?2, 0) ON CONFLICT (actor, actor_seq, hash) DO NOTHING";
+        assert_eq!(
+            conn.execute(insert, params![vec![2u8], 2]).expect("again"),
+            0,
+            "the same change is not stored twice"
+        );
+        assert_eq!(conn.execute(insert, params![vec![4u8], 4]).expect("new"), 1);
+        assert!(
+            conn.last_insert_rowid() > 3,
+            "seq 3 is not handed out again (got {})",
+            conn.last_insert_rowid()
+        );
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'changes' ORDER BY name")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("indexes");
+        assert_eq!(
+            indexes,
+            ["changes_device", "changes_doc_actor_seq", "changes_doc_seq"]
+        );
     }
 
     #[test]
