@@ -1414,13 +1414,16 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(version, MIGRATIONS.len() as i64);
-        let seqs: Vec<i64> = conn
-            .prepare("SELECT seq FROM changes ORDER BY seq")
-            .expect("prepare")
-            .query_map([], |r| r.get(0))
-            .expect("query")
-            .collect::<rusqlite::Result<_>>()
-            .expect("seqs");
+        // The first column of every row `sql` reads.
+        fn column<T: rusqlite::types::FromSql>(conn: &Connection, sql: &str) -> Vec<T> {
+            conn.prepare(sql)
+                .expect("prepare")
+                .query_map([], |r| r.get(0))
+                .expect("query")
+                .collect::<rusqlite::Result<_>>()
+                .expect("rows")
+        }
+        let seqs: Vec<i64> = column(&conn, "SELECT seq FROM changes ORDER BY seq");
         assert_eq!(seqs, vec![1, 2]);
         let insert = "INSERT INTO changes (hash, doc, actor, user_id, bytes, stored_at, actor_seq, edit_time) \
                       VALUES (?1, 1, x'aa', 1, x'00', 0, ?2, 0) ON CONFLICT (actor, actor_seq, hash) DO NOTHING";
@@ -1435,13 +1438,10 @@ mod tests {
             "seq 3 is not handed out again (got {})",
             conn.last_insert_rowid()
         );
-        let indexes: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'changes' ORDER BY name")
-            .expect("prepare")
-            .query_map([], |r| r.get(0))
-            .expect("query")
-            .collect::<rusqlite::Result<_>>()
-            .expect("indexes");
+        let indexes: Vec<String> = column(
+            &conn,
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'changes' ORDER BY name",
+        );
         assert_eq!(
             indexes,
             ["changes_device", "changes_doc_actor_seq", "changes_doc_seq"]
