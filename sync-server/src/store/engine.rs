@@ -1815,14 +1815,24 @@ fn actor_seq(inspected: &daftar_rules::Inspected) -> i64 {
     i64::try_from(inspected.seq).unwrap_or(i64::MAX)
 }
 
-/// The key a pushed change would be stored under, when it reads.
-fn change_key(change: &IncomingChange) -> Option<ChangeKey<'_>> {
-    let inspected = change.inspected.as_ref().ok()?;
-    Some(ChangeKey {
-        actor: &inspected.actor,
-        actor_seq: actor_seq(inspected),
-        hash: &change.hash,
-    })
+/// The device and device seq a pushed change would be stored under: from its reading, or,
+/// for a change that does not read under today's limits (it may have been stored under
+/// looser ones, and be sent again after a lost reply), from its header.
+fn change_device(change: &IncomingChange) -> Option<(std::borrow::Cow<'_, [u8]>, i64)> {
+    match &change.inspected {
+        Ok(inspected) => Some((
+            std::borrow::Cow::Borrowed(inspected.actor.as_slice()),
+            actor_seq(inspected),
+        )),
+        Err(unreadable) => {
+            unreadable.hash?;
+            let header = automerge::Change::try_from(change.bytes.as_slice()).ok()?;
+            Some((
+                std::borrow::Cow::Owned(header.actor_id().to_bytes().to_vec()),
+                i64::try_from(header.seq()).unwrap_or(i64::MAX),
+            ))
+        }
+    }
 }
 
 /// Stores what `batch` may store, and says where each newly stored change went in `new`.
@@ -1899,15 +1909,23 @@ fn push(
     let is_fresh = |newest: &HashMap<(i64, &[u8]), i64>, device: Option<((i64, &[u8]), i64)>| {
         device.is_some_and(|(key, seq)| newest.get(&key).is_some_and(|stored| seq > *stored))
     };
-    // (A change that does not read cannot be looked up; it is refused below as unreadable.)
-    let looked_up: Vec<ChangeKey<'_>> = batch
+    // (Bytes that are no change at all cannot be stored; they are refused below.)
+    let looked_up: Vec<(std::borrow::Cow<'_, [u8]>, i64, &[u8])> = batch
         .changes
         .iter()
         .zip(&devices)
         .filter(|(_, device)| !is_fresh(&newest, **device))
-        .filter_map(|(c, _)| change_key(c))
+        .filter_map(|(c, _)| change_device(c).map(|(actor, seq)| (actor, seq, &c.hash[..])))
         .collect();
-    let mut stored_docs = tx.change_docs(&looked_up)?;
+    let keys: Vec<ChangeKey<'_>> = looked_up
+        .iter()
+        .map(|(actor, actor_seq, hash)| ChangeKey {
+            actor,
+            actor_seq: *actor_seq,
+            hash,
+        })
+        .collect();
+    let mut stored_docs = tx.change_docs(&keys)?;
     // Device owners, looked up once per device (a push's changes mostly share one).
     let mut owners: HashMap<Vec<u8>, Option<UserId>> = HashMap::new();
     for (change, device) in batch.changes.iter().zip(devices) {

@@ -709,6 +709,64 @@ async fn a_change_sent_again_is_acknowledged_and_stored_once() {
     server.shutdown().await;
 }
 
+/// A change stored under looser limits and sent again (its reply was lost) after the limits
+/// were tightened is acknowledged, not refused as too large: it is stored.
+#[tokio::test]
+async fn a_change_stored_before_the_limits_tightened_is_acknowledged_when_sent_again() {
+    let server = start().await;
+    let (_admin_token, _) = seed(&server).await;
+    let tokens = people(&server).await;
+    // journal/j1's genesis change holds several operations; stored under today's limits.
+    let (_, genesis) = genesis_change("journal/j1", DocKind::Journal);
+    let resp = server
+        .sync(
+            &tokens["ali"],
+            "ali-laptop",
+            &SyncRequest {
+                push: vec![push("journal/j1", &genesis)],
+                ..SyncRequest::default()
+            },
+        )
+        .await;
+    assert_eq!(resp.acked, vec![hash_of(&genesis)], "{:?}", resp.refused);
+    let strict = start_on(
+        Config {
+            max_ops_per_change: 1,
+            ..test_config()
+        },
+        Some(server.database.clone()),
+    )
+    .await;
+    let resp = strict
+        .sync(
+            &tokens["ali"],
+            "ali-laptop",
+            &SyncRequest {
+                push: vec![push("journal/j1", &genesis)],
+                ..SyncRequest::default()
+            },
+        )
+        .await;
+    assert!(resp.refused.is_empty(), "{:?}", resp.refused);
+    assert_eq!(resp.acked, vec![hash_of(&genesis)]);
+    // A change of as many operations that is not stored yet is refused by the same server.
+    let (_, other) = genesis_change("journal/j-new", DocKind::Journal);
+    let resp = strict
+        .sync(
+            &tokens["ali"],
+            "ali-laptop",
+            &SyncRequest {
+                push: vec![push("journal/j1", &other)],
+                ..SyncRequest::default()
+            },
+        )
+        .await;
+    assert!(resp.acked.is_empty(), "{:?}", resp.acked);
+    assert_eq!(resp.refused.len(), 1, "{:?}", resp.refused);
+    strict.shutdown().await;
+    server.shutdown().await;
+}
+
 /// A row the server cannot decode (stored before a check existed, or damaged on disk) never
 /// turns a pull into a 500: the document goes out change by change instead of as a snapshot.
 #[tokio::test]
