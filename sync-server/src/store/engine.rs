@@ -1815,10 +1815,13 @@ fn actor_seq(inspected: &daftar_rules::Inspected) -> i64 {
     i64::try_from(inspected.seq).unwrap_or(i64::MAX)
 }
 
+/// A device (automerge actor) and its sequence number.
+type Device<'a> = (std::borrow::Cow<'a, [u8]>, i64);
+
 /// The device and device seq a pushed change would be stored under: from its reading, or,
 /// for a change that does not read under today's limits (it may have been stored under
 /// looser ones, and be sent again after a lost reply), from its header.
-fn change_device(change: &IncomingChange) -> Option<(std::borrow::Cow<'_, [u8]>, i64)> {
+fn change_device(change: &IncomingChange) -> Option<Device<'_>> {
     match &change.inspected {
         Ok(inspected) => Some((
             std::borrow::Cow::Borrowed(inspected.actor.as_slice()),
@@ -1910,16 +1913,16 @@ fn push(
         device.is_some_and(|(key, seq)| newest.get(&key).is_some_and(|stored| seq > *stored))
     };
     // (Bytes that are no change at all cannot be stored; they are refused below.)
-    let looked_up: Vec<(std::borrow::Cow<'_, [u8]>, i64, &[u8])> = batch
+    let looked_up: Vec<(Device<'_>, &[u8])> = batch
         .changes
         .iter()
         .zip(&devices)
         .filter(|(_, device)| !is_fresh(&newest, **device))
-        .filter_map(|(c, _)| change_device(c).map(|(actor, seq)| (actor, seq, &c.hash[..])))
+        .filter_map(|(c, _)| change_device(c).map(|device| (device, &c.hash[..])))
         .collect();
     let keys: Vec<ChangeKey<'_>> = looked_up
         .iter()
-        .map(|(actor, actor_seq, hash)| ChangeKey {
+        .map(|((actor, actor_seq), hash)| ChangeKey {
             actor,
             actor_seq: *actor_seq,
             hash,
