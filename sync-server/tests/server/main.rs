@@ -262,6 +262,24 @@ impl Server {
         serde_json::from_str(&text).expect("sync response")
     }
 
+    /// A sync that only pushes `changes` (cursor 0, nothing else asked).
+    async fn push_only(
+        &self,
+        token: &str,
+        replica: &str,
+        changes: Vec<PushChange>,
+    ) -> SyncResponse {
+        self.sync(
+            token,
+            replica,
+            &SyncRequest {
+                push: changes,
+                ..SyncRequest::default()
+            },
+        )
+        .await
+    }
+
     async fn assign(&self, token: &str, teacher: &str, journal: &str) -> reqwest::Response {
         self.http
             .post(format!("{}/v1/assignments", self.url))

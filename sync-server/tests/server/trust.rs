@@ -649,22 +649,7 @@ async fn a_change_sent_again_is_acknowledged_and_stored_once() {
         Some("Series"),
         None,
     );
-    let sync = |push: Vec<PushChange>| {
-        let server = &server;
-        let token = tokens["ali"].clone();
-        async move {
-            server
-                .sync(
-                    &token,
-                    "ali-laptop",
-                    &SyncRequest {
-                        push,
-                        ..SyncRequest::default()
-                    },
-                )
-                .await
-        }
-    };
+    let sync = |push: Vec<PushChange>| server.push_only(&tokens["ali"], "ali-laptop", push);
     let resp = sync(vec![
         push("journal/j1", &genesis),
         push("journal/j1", &first),
@@ -719,13 +704,10 @@ async fn a_change_stored_before_the_limits_tightened_is_acknowledged_when_sent_a
     // journal/j1's genesis change holds several operations; stored under today's limits.
     let (_, genesis) = genesis_change("journal/j1", DocKind::Journal);
     let resp = server
-        .sync(
+        .push_only(
             &tokens["ali"],
             "ali-laptop",
-            &SyncRequest {
-                push: vec![push("journal/j1", &genesis)],
-                ..SyncRequest::default()
-            },
+            vec![push("journal/j1", &genesis)],
         )
         .await;
     assert_eq!(resp.acked, vec![hash_of(&genesis)], "{:?}", resp.refused);
@@ -738,13 +720,10 @@ async fn a_change_stored_before_the_limits_tightened_is_acknowledged_when_sent_a
     )
     .await;
     let resp = strict
-        .sync(
+        .push_only(
             &tokens["ali"],
             "ali-laptop",
-            &SyncRequest {
-                push: vec![push("journal/j1", &genesis)],
-                ..SyncRequest::default()
-            },
+            vec![push("journal/j1", &genesis)],
         )
         .await;
     assert!(resp.refused.is_empty(), "{:?}", resp.refused);
@@ -752,13 +731,10 @@ async fn a_change_stored_before_the_limits_tightened_is_acknowledged_when_sent_a
     // A change of as many operations that is not stored yet is refused by the same server.
     let (_, other) = genesis_change("journal/j-new", DocKind::Journal);
     let resp = strict
-        .sync(
+        .push_only(
             &tokens["ali"],
             "ali-laptop",
-            &SyncRequest {
-                push: vec![push("journal/j1", &other)],
-                ..SyncRequest::default()
-            },
+            vec![push("journal/j1", &other)],
         )
         .await;
     assert!(resp.acked.is_empty(), "{:?}", resp.acked);
