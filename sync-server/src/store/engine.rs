@@ -243,8 +243,7 @@ pub trait Tx {
     ) -> Result<(), StoreError>;
 
     // The change log.
-    /// The documents of those of `hashes` that are stored: hash → document id (one query).
-    /// The documents the changes of `keys` are stored in, by hash.
+    /// The documents of those of `keys` that are stored: hash → document id.
     fn change_docs(
         &mut self,
         keys: &[ChangeKey<'_>],
@@ -260,8 +259,8 @@ pub trait Tx {
     ) -> Result<Option<Vec<u8>>, StoreError>;
     /// The highest device sequence number stored of `doc` from `actor`.
     fn max_actor_seq(&mut self, doc: i64, actor: &[u8]) -> Result<Option<i64>, StoreError>;
-    /// Store a change; `false` when a change with its hash is stored already (nothing written).
-    /// Stores a change unless its hash is stored already; returns its seq when it stored it.
+    /// Stores a change unless it is stored already (the same device, device seq and hash:
+    /// nothing written, `None`); returns its new seq.
     fn insert_change(&mut self, change: NewChange<'_>) -> Result<Option<i64>, StoreError>;
     fn usage(&mut self, user: UserId, day: i64) -> Result<u64, StoreError>;
     fn set_usage(&mut self, user: UserId, day: i64, bytes: u64) -> Result<(), StoreError>;
