@@ -93,6 +93,9 @@ pub struct Unreadable {
     /// The change's hash, when the bytes parse as a change at all (a refusal can then name
     /// it); `None` for bytes that are no change.
     pub hash: Option<[u8; 32]>,
+    /// Its device (actor) and the device's sequence number, with the hash: what a server
+    /// looks a change up by when it may have been stored under looser limits.
+    pub device: Option<(Vec<u8>, u64)>,
 }
 
 impl Unreadable {
@@ -101,11 +104,21 @@ impl Unreadable {
             code: ErrorCode::Malformed,
             reason: reason.into(),
             hash: None,
+            device: None,
         }
     }
 
-    fn of(mut self, hash: [u8; 32]) -> Self {
-        self.hash = Some(hash);
+    fn too_large(reason: String) -> Self {
+        Unreadable {
+            code: ErrorCode::TooLarge,
+            ..Unreadable::malformed(reason)
+        }
+    }
+
+    /// Names the change the bytes parsed as.
+    fn of(mut self, change: &Change) -> Self {
+        self.hash = Some(change.hash().0);
+        self.device = Some((change.actor_id().to_bytes().to_vec(), change.seq()));
         self
     }
 }
@@ -142,15 +155,12 @@ pub fn inspect(
         .map_err(|e| Unreadable::malformed(format!("this is not an automerge change: {e}")))?;
     let hash = change.hash().0;
     if change.len() > limits.max_ops {
-        return Err(Unreadable {
-            code: ErrorCode::TooLarge,
-            reason: format!(
-                "this change holds {} operations; the server takes at most {} in one change",
-                change.len(),
-                limits.max_ops
-            ),
-            hash: Some(hash),
-        });
+        return Err(Unreadable::too_large(format!(
+            "this change holds {} operations; the server takes at most {} in one change",
+            change.len(),
+            limits.max_ops
+        ))
+        .of(&change));
     }
     let actor = change.actor_id().to_bytes().to_vec();
     let base = Inspected {
@@ -172,19 +182,19 @@ pub fn inspect(
         return Err(Unreadable::malformed(
             "only the document's own genesis change may use its genesis actor",
         )
-        .of(hash));
+        .of(&change));
     }
     // Every change a Daftar replica makes writes something, and names each other device once
     // (found by fuzzing: an empty change whose device table repeated an entry made automerge
     // panic on every replica that applied it).
     if change.is_empty() {
-        return Err(Unreadable::malformed("this change holds no operations").of(hash));
+        return Err(Unreadable::malformed("this change holds no operations").of(&change));
     }
     let others = change.other_actor_ids();
     let mut seen: Vec<&[u8]> = vec![change.actor_id().to_bytes()];
     for other in others {
         if seen.contains(&other.to_bytes()) {
-            return Err(Unreadable::malformed("this change names a device twice").of(hash));
+            return Err(Unreadable::malformed("this change names a device twice").of(&change));
         }
         seen.push(other.to_bytes());
     }
@@ -197,7 +207,7 @@ pub fn inspect(
         return Err(Unreadable::malformed(
             "some operations of this change cannot be read (they name an unknown device)",
         )
-        .of(hash));
+        .of(&change));
     }
     // An op's predecessor made by this same change (an earlier op of it) says nothing about
     // what the key held before the change.
@@ -229,27 +239,27 @@ pub fn inspect(
             return Err(Unreadable::malformed(
                 "a change may only write to the document's own top-level maps",
             )
-            .of(hash));
+            .of(&change));
         };
         let key = match &op.key {
             Key::Map(k) if !op.insert => k.to_string(),
-            _ => return Err(Unreadable::malformed("documents hold maps, not lists").of(hash)),
+            _ => return Err(Unreadable::malformed("documents hold maps, not lists").of(&change)),
         };
         if key.is_empty() || key.len() > limits.max_key_bytes {
             return Err(Unreadable::malformed(format!(
                 "a key is 1 to {} bytes long",
                 limits.max_key_bytes
             ))
-            .of(hash));
+            .of(&change));
         }
         let write = match &op.action {
             OpType::Put(ScalarValue::Str(s)) => {
                 if s.len() > limits.max_value_bytes {
-                    return Err(Unreadable {
-                        code: ErrorCode::TooLarge,
-                        reason: format!("a value is at most {} bytes long", limits.max_value_bytes),
-                        hash: Some(hash),
-                    });
+                    return Err(Unreadable::too_large(format!(
+                        "a value is at most {} bytes long",
+                        limits.max_value_bytes
+                    ))
+                    .of(&change));
                 }
                 WriteOp::Create(s.to_string())
             }
@@ -258,7 +268,7 @@ pub fn inspect(
                 return Err(Unreadable::malformed(
                     "documents hold text values only: no nested objects, counters or marks",
                 )
-                .of(hash));
+                .of(&change));
             }
         };
         // One write per key, judged by what the change leaves there: a delete of the values a
