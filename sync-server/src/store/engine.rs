@@ -454,26 +454,28 @@ struct StoredRow {
     doc: i64,
 }
 
-/// The changes a push has just stored, when their seqs are one unbroken run (seqs after
-/// `after`, up to `upto`): every change in that run is the push's own, so the pull that
-/// follows in the same transaction steps over it rather than reading each change back to
-/// skip it (in B11, a pull in a commit group mostly read back the 100 changes it had just
-/// stored).
+/// The changes a push has just stored, when their seqs are one unbroken run (never empty):
+/// every change in that run is the push's own, so the pull that follows in the same
+/// transaction steps over it rather than reading each change back to skip it (in B11, a pull
+/// in a commit group mostly read back the 100 changes it had just stored).
 struct OwnRun<'a> {
-    after: i64,
-    upto: i64,
     rows: &'a [StoredRow],
 }
 
 impl OwnRun<'_> {
     fn of(rows: &[StoredRow]) -> Option<OwnRun<'_>> {
-        let (first, last) = (rows.first()?, rows.last()?);
         let unbroken = rows.windows(2).all(|w| w[1].seq == w[0].seq + 1);
-        unbroken.then_some(OwnRun {
-            after: first.seq - 1,
-            upto: last.seq,
-            rows,
-        })
+        (unbroken && !rows.is_empty()).then_some(OwnRun { rows })
+    }
+
+    /// The seq just before the run.
+    fn after(&self) -> i64 {
+        self.rows[0].seq - 1
+    }
+
+    /// The run's last seq.
+    fn upto(&self) -> i64 {
+        self.rows[self.rows.len() - 1].seq
     }
 }
 
@@ -1271,8 +1273,8 @@ fn pull_after_cursor(
     let mut cut = false;
     'chunks: loop {
         if let Some(own) = own
-            && last >= own.after
-            && last < own.upto
+            && last >= own.after()
+            && last < own.upto()
         {
             // The push's own run: its readable documents count as seen, as if read.
             let mut docs: Vec<i64> = own
@@ -1288,13 +1290,13 @@ fn pull_after_cursor(
                     seen.insert(doc);
                 }
             }
-            last = own.upto;
+            last = own.upto();
         }
         if last >= max_seq {
             break;
         }
         let upto = match own {
-            Some(own) if last < own.after => own.after.min(max_seq),
+            Some(own) if last < own.after() => own.after().min(max_seq),
             _ => max_seq,
         };
         let rows = tx.readable_changes(user, last, upto, CHUNK_ROWS)?;
@@ -1814,27 +1816,22 @@ fn actor_seq(inspected: &daftar_rules::Inspected) -> i64 {
     i64::try_from(inspected.seq).unwrap_or(i64::MAX)
 }
 
-/// A device (automerge actor) and its sequence number.
-type Device<'a> = (std::borrow::Cow<'a, [u8]>, i64);
-
-/// The device and device seq a pushed change would be stored under: from its reading, or,
-/// for a change that does not read under today's limits (it may have been stored under
-/// looser ones, and be sent again after a lost reply), from its header.
-fn change_device(change: &IncomingChange) -> Option<Device<'_>> {
-    match &change.inspected {
-        Ok(inspected) => Some((
-            std::borrow::Cow::Borrowed(inspected.actor.as_slice()),
-            actor_seq(inspected),
-        )),
+/// The key a pushed change would be stored under: from its reading, or, for a change that
+/// does not read under today's limits (it may have been stored under looser ones, and be
+/// sent again after a lost reply), from the header the reading got as far as.
+fn change_key(change: &IncomingChange) -> Option<ChangeKey<'_>> {
+    let (actor, seq) = match &change.inspected {
+        Ok(inspected) => (inspected.actor.as_slice(), inspected.seq),
         Err(unreadable) => {
-            unreadable.hash?;
-            let header = automerge::Change::try_from(change.bytes.as_slice()).ok()?;
-            Some((
-                std::borrow::Cow::Owned(header.actor_id().to_bytes().to_vec()),
-                i64::try_from(header.seq()).unwrap_or(i64::MAX),
-            ))
+            let (actor, seq) = unreadable.device.as_ref()?;
+            (actor.as_slice(), *seq)
         }
-    }
+    };
+    Some(ChangeKey {
+        actor,
+        actor_seq: i64::try_from(seq).unwrap_or(i64::MAX),
+        hash: &change.hash,
+    })
 }
 
 /// Stores what `batch` may store, and says where each newly stored change went in `new`.
@@ -1912,22 +1909,14 @@ fn push(
         device.is_some_and(|(key, seq)| newest.get(&key).is_some_and(|stored| seq > *stored))
     };
     // (Bytes that are no change at all cannot be stored; they are refused below.)
-    let looked_up: Vec<(Device<'_>, &[u8])> = batch
+    let looked_up: Vec<ChangeKey<'_>> = batch
         .changes
         .iter()
         .zip(&devices)
         .filter(|(_, device)| !is_fresh(&newest, **device))
-        .filter_map(|(c, _)| change_device(c).map(|device| (device, &c.hash[..])))
+        .filter_map(|(c, _)| change_key(c))
         .collect();
-    let keys: Vec<ChangeKey<'_>> = looked_up
-        .iter()
-        .map(|((actor, actor_seq), hash)| ChangeKey {
-            actor,
-            actor_seq: *actor_seq,
-            hash,
-        })
-        .collect();
-    let mut stored_docs = tx.change_docs(&keys)?;
+    let mut stored_docs = tx.change_docs(&looked_up)?;
     // Device owners, looked up once per device (a push's changes mostly share one).
     let mut owners: HashMap<Vec<u8>, Option<UserId>> = HashMap::new();
     for (change, device) in batch.changes.iter().zip(devices) {
