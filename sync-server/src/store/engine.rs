@@ -51,6 +51,17 @@ pub enum Mode {
     Pull,
 }
 
+/// A committed transaction's place in the backend's disk syncs (see
+/// [`Backend::transaction_unsynced`]).
+#[must_use = "nothing of an unsynced commit may be answered before it is durable"]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Durable(pub(crate) u64);
+
+impl Durable {
+    /// Durable already.
+    pub const NOW: Durable = Durable(0);
+}
+
 /// A storage backend: runs one transaction at a time through [`Tx`].
 pub trait Backend: Send + Sync + 'static {
     /// Runs `f` in one transaction, committed when `f` returns `Ok`, rolled back otherwise. A
@@ -60,6 +71,25 @@ pub trait Backend: Send + Sync + 'static {
         mode: Mode,
         f: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError>;
+
+    /// [`Backend::transaction`] for a writer that may start its next transaction before this
+    /// one's commit is on the disk (SQLite, whose WAL is synced off the writer): nothing from
+    /// it may be answered before [`Backend::durable`] of the ticket returns `Ok`. Elsewhere the
+    /// commit is durable when it returns.
+    fn transaction_unsynced<T>(
+        &self,
+        mode: Mode,
+        f: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
+    ) -> Result<(T, Durable), StoreError> {
+        self.transaction(mode, f).map(|out| (out, Durable::NOW))
+    }
+
+    /// Returns once the commit of `ticket` is on the disk; an error when the disk could not
+    /// confirm it (then nothing of that commit may be reported as stored).
+    fn durable(&self, ticket: Durable) -> Result<(), StoreError> {
+        let _ = ticket;
+        Ok(())
+    }
 
     /// See [`Store::listen`].
     fn listen(&self, on_change: std::sync::Arc<dyn Fn() + Send + Sync>) {
@@ -586,7 +616,9 @@ impl<B: Backend> Engine<B> {
             if let Some(result) = job.result.lock().unwrap_or_else(|p| p.into_inner()).take() {
                 return result;
             }
-            if state.leading {
+            // A push not in line is in a group whose commit the disk is syncing: its leader
+            // answers it.
+            if state.leading || state.waiting.is_empty() {
                 state = job.wake.wait(state).unwrap_or_else(|p| p.into_inner());
                 continue;
             }
@@ -605,11 +637,11 @@ impl<B: Backend> Engine<B> {
             drop(state);
             // A panic in one group must neither leave the group's pushes waiting for ever
             // nor keep the lead: every push in it gets an error, and the next group goes on.
-            let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.commit_group(&group)
-            }))
+            let (mut results, ticket) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+                || self.commit_group(&group),
+            ))
             .unwrap_or_else(|_| {
-                group
+                let failed = group
                     .iter()
                     .map(|_| {
                         Err(StoreError::Corrupt {
@@ -617,34 +649,47 @@ impl<B: Backend> Engine<B> {
                             detail: "storing this push failed inside the server".into(),
                         })
                     })
-                    .collect()
+                    .collect();
+                (failed, Durable::NOW)
             });
             let done = results.len();
-            for (job, result) in group.iter().zip(results) {
-                *job.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
-            }
             state = lock_state(&self.groups.state);
             // Pushes the group left for the next one (it gave way to another writer) stay
             // first in line.
             for left in group.drain(done..).rev() {
                 state.waiting.push_front(left);
             }
+            // The writer is free while the disk syncs this group: the first in line (not
+            // this thread, busy here) leads the next one meanwhile.
             state.leading = false;
+            if let Some(next) = state.waiting.iter().find(|j| !Arc::ptr_eq(j, &job)) {
+                next.wake.notify_one();
+            }
+            drop(state);
+            // Nothing of the group is answered before its commit is on the disk; if the disk
+            // cannot confirm it, no push of it is reported as stored.
+            if let Err(e) = self.backend.durable(ticket) {
+                let text = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
+                for result in results.iter_mut().filter(|r| r.is_ok()) {
+                    *result = Err(StoreError::database(
+                        super::DbFailure::Other,
+                        std::io::Error::other(text.clone()),
+                    ));
+                }
+            }
+            for (answered, result) in group.iter().zip(results) {
+                *answered.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+            }
+            // Woken under the lock they wait with, so no wake-up is lost between a push's
+            // look at its result and its wait.
+            state = lock_state(&self.groups.state);
             for answered in &group {
                 if !Arc::ptr_eq(answered, &job) {
                     answered.wake.notify_one();
                 }
             }
-            // This thread leads again while its own push waits; once answered it leaves,
-            // and the first in line leads next.
-            let answered = job
-                .result
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .is_some();
-            if answered && let Some(next) = state.waiting.front() {
-                next.wake.notify_one();
-            }
+            // This thread's own push, if the group left it, waits for the next group (or
+            // leads it, if no one does yet).
         }
     }
 
@@ -652,8 +697,13 @@ impl<B: Backend> Engine<B> {
     /// so one push's failure is only its own. Answers the first pushes of the group: all of
     /// them, or fewer when the group gave way to another writer once it held
     /// [`GROUP_CHANGES_BEFORE_YIELD`] changes (the rest wait for the next group).
-    fn commit_group(&self, group: &[Arc<Job>]) -> Vec<Result<JobOutcome, StoreError>> {
-        let together = self.backend.transaction(Mode::Push, |tx| {
+    ///
+    /// The group's own transaction may not be on the disk yet: the ticket says when it is.
+    fn commit_group(
+        &self,
+        group: &[Arc<Job>],
+    ) -> (Vec<Result<JobOutcome, StoreError>>, Durable) {
+        let together = self.backend.transaction_unsynced(Mode::Push, |tx| {
             let mut outcomes = Vec::with_capacity(group.len());
             let mut changes = 0;
             for job in group {
@@ -665,8 +715,8 @@ impl<B: Backend> Engine<B> {
             }
             Ok(outcomes)
         });
-        match together {
-            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+        let results = match together {
+            Ok((outcomes, ticket)) => return (outcomes.into_iter().map(Ok).collect(), ticket),
             Err(e) if group.len() == 1 => vec![Err(e)],
             // The database itself is busy, full or gone: every push of the group would fail
             // the same way, each after its own wait. They all get the error now.
@@ -693,7 +743,8 @@ impl<B: Backend> Engine<B> {
                     .map(|j| self.backend.transaction(Mode::Push, |tx| run_job(tx, j)))
                     .collect()
             }
-        }
+        };
+        (results, Durable::NOW)
     }
 }
 

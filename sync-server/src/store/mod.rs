@@ -14,6 +14,7 @@
 //! SQL: [`sqlite`] (the embedded default) and [`postgres`] (several instances on one
 //! database).
 
+mod durable;
 pub mod engine;
 pub mod postgres;
 pub mod sqlite;

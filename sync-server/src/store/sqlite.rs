@@ -7,8 +7,11 @@
 //! the group being committed. Reads (a session lookup, an idle sync's check) run on reader
 //! connections of their own: under WAL they never wait for the writer.
 //! Other processes — `daftar-sync user add` while the server runs — share the file through WAL
-//! and a busy timeout. Durability: `synchronous = FULL`, because an acknowledged change is
-//! one the client will never push again.
+//! and a busy timeout. Durability: nothing is answered before the disk holds it, because an
+//! acknowledged change is one the client will never push again. The writer commits with
+//! `synchronous = NORMAL` and its WAL is synced after the commit, off the writer, once for
+//! every commit made by then ([`super::durable`]); an in-memory database (unit tests) and a
+//! WAL that cannot be opened keep `synchronous = FULL`.
 //!
 //! Readable sets are computed with one recursive-free CTE per role ([`readable_cte`]), so the
 //! cost of a pull is a few joins over the `docs` table (thousands of rows), never one query per
@@ -22,10 +25,15 @@ use daftar_protocol::{DocKind, DocMeta, Role};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::engine::{
-    Backend, ChangeKey, ChangeRow, DocRecord, Engine, Mode, NewChange, Progress, ProvenanceRow,
+    Backend, ChangeKey, ChangeRow, DocRecord, Durable, Engine, Mode, NewChange, Progress, ProvenanceRow,
     Savepoint, Tx, UserRow,
 };
+use super::durable::{SyncFailed, Syncer};
 use super::{DbFailure, NewUser, StoreError, TeacherRef, User, UserId};
+
+fn sync_failed(e: SyncFailed) -> StoreError {
+    StoreError::database(DbFailure::Other, e)
+}
 
 /// Schema migrations, applied in order at open; `PRAGMA user_version` = how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -85,6 +93,9 @@ pub struct Sqlite {
     /// Reader connections opened so far (at most [`READERS`]).
     opened: std::sync::atomic::AtomicUsize,
     path: Option<PathBuf>,
+    /// Syncs the WAL off the writer (file databases; see [`super::durable`]). Without it the
+    /// writer syncs in its commits (`synchronous = FULL`).
+    syncer: Option<Syncer>,
     /// Tests: commit groups behave as if another writer always waited.
     #[cfg(test)]
     always_wanted: std::sync::atomic::AtomicBool,
@@ -175,6 +186,7 @@ impl Engine<Sqlite> {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
+        let syncer = path.as_deref().and_then(|p| open_syncer(&conn, p));
         let checkpointer = match &path {
             Some(path) => {
                 conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
@@ -190,10 +202,43 @@ impl Engine<Sqlite> {
             reader_back: std::sync::Condvar::new(),
             opened: std::sync::atomic::AtomicUsize::new(0),
             path,
+            syncer,
             #[cfg(test)]
             always_wanted: std::sync::atomic::AtomicBool::new(false),
         }))
     }
+}
+
+/// The writer's WAL syncs off the writer: a handle on the WAL file (which exists once the
+/// writer has run a transaction in WAL mode, and lives while the writer is open), its
+/// directory synced once (the file may be new, and its name must survive a power cut), then
+/// the writer's commits with `synchronous = NORMAL`. If any of it fails the writer keeps
+/// syncing in its commits.
+fn open_syncer(writer: &Connection, db: &Path) -> Option<Syncer> {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    let wal = PathBuf::from(name);
+    let opened = (|| -> std::io::Result<std::fs::File> {
+        let file = std::fs::File::open(&wal)?;
+        let dir = match wal.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(dir) => dir,
+            None => Path::new("."),
+        };
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(file)
+    })();
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) => {
+            tracing::warn!(error = %e, wal = %wal.display(), "cannot open the WAL to sync it off the writer; the writer syncs in its commits");
+            return None;
+        }
+    };
+    if let Err(e) = writer.pragma_update(None, "synchronous", "NORMAL") {
+        tracing::warn!(error = %e, "the writer syncs in its commits");
+        return None;
+    }
+    Some(Syncer::new(file))
 }
 
 /// Settings every connection of the server's (writer and readers) shares.
@@ -245,18 +290,37 @@ impl Backend for Sqlite {
         if mode == Mode::Read
             && let Some(reader) = self.reader()?
         {
-            // Given back when this ends, however it ends (a panic included).
-            let mut reader = ReaderGuard {
-                owner: self,
-                conn: Some(reader),
+            let out = {
+                // Given back when this ends, however it ends (a panic included).
+                let mut reader = ReaderGuard {
+                    owner: self,
+                    conn: Some(reader),
+                };
+                let conn = reader.conn.as_mut().expect("a reader");
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+                let mut sql = SqliteTx { tx };
+                let out = f(&mut sql)?;
+                sql.tx.commit()?;
+                out
             };
-            let conn = reader.conn.as_mut().expect("a reader");
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-            let mut sql = SqliteTx { tx };
-            let out = f(&mut sql)?;
-            sql.tx.commit()?;
+            // What it read may include commits the disk has not synced yet.
+            if let Some(syncer) = &self.syncer {
+                syncer.wait(syncer.seen()).map_err(sync_failed)?;
+            }
             return Ok(out);
         }
+        let (out, ticket) = self.transaction_unsynced(mode, f)?;
+        self.durable(ticket)?;
+        Ok(out)
+    }
+
+    fn transaction_unsynced<T>(
+        &self,
+        mode: Mode,
+        mut f: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
+    ) -> Result<(T, Durable), StoreError> {
+        // Here on the writer (reads too, when no reader connection could be had): a read's
+        // ticket covers whatever it saw committed.
         let _turn = self.gate.enter(mode == Mode::Push);
         // A panic in an earlier transaction rolled it back (the transaction's drop): the
         // connection is fine to use again.
@@ -268,11 +332,30 @@ impl Backend for Sqlite {
         let tx = conn.transaction_with_behavior(behavior)?;
         let mut sql = SqliteTx { tx };
         let out = f(&mut sql)?;
-        sql.tx.commit()?;
+        let ticket = match &self.syncer {
+            Some(syncer) => {
+                let generation = syncer.begin();
+                let committed = sql.tx.commit();
+                syncer.end(generation);
+                committed?;
+                Durable(generation)
+            }
+            None => {
+                sql.tx.commit()?;
+                Durable::NOW
+            }
+        };
         if let Some(c) = &self.checkpointer {
             c.committed();
         }
-        Ok(out)
+        Ok((out, ticket))
+    }
+
+    fn durable(&self, ticket: Durable) -> Result<(), StoreError> {
+        match &self.syncer {
+            Some(syncer) if ticket != Durable::NOW => syncer.wait(ticket.0).map_err(sync_failed),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -280,7 +363,7 @@ impl Backend for Sqlite {
 /// whoever waits behind them) do not pay for copying pages into the database file.
 ///
 /// `PASSIVE` checkpoints never block the writer or the readers. Durability is unchanged: a
-/// commit is durable once its WAL frames are synced (`synchronous = FULL`); a checkpoint only
+/// commit is durable once its WAL frames are synced ([`super::durable`]); a checkpoint only
 /// moves them, syncing the WAL before and the database after. Should the thread fall behind
 /// (or fail to start), the writer's own checkpoint at [`WRITER_CHECKPOINT_PAGES`] still bounds
 /// the WAL.
@@ -1527,6 +1610,102 @@ mod tests {
             assert!(out.changes.is_empty());
             assert!(!out.more);
         }
+    }
+
+    /// The writer's commits are synced off the writer: while the disk has not confirmed a
+    /// commit, the writer goes on with the next (its rows are in the file), but no one is
+    /// answered from either: not the writers, not a push's group, not a read that could see
+    /// them. Once the disk confirms, all are.
+    #[test]
+    fn nothing_is_answered_before_the_disk_has_it_and_the_writer_does_not_wait_for_the_disk() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.db");
+        let store = std::sync::Arc::new(SqliteStore::open(&path).expect("open"));
+        let admin = user(&store, "a", Role::Admin, None);
+        let syncer = store.backend.syncer.as_ref().expect("the WAL is synced off the writer");
+        let raw = Connection::open(&path).expect("raw");
+        let stored = |name: &str| -> bool {
+            raw.query_row("SELECT count(*) FROM users WHERE name = ?1", [name], |r| {
+                r.get::<_, i64>(0)
+            })
+            .expect("count")
+                == 1
+        };
+        let wait_until = |what: &str, done: &dyn Fn() -> bool| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while !done() {
+                assert!(std::time::Instant::now() < deadline, "{what} within 10 s");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+        let held = syncer.hold.lock().expect("hold the disk");
+        let add = |name: &'static str| {
+            let store = store.clone();
+            std::thread::spawn(move || user(&store, name, Role::Teacher, None))
+        };
+        let first = add("b");
+        wait_until("b committed", &|| stored("b"));
+        // The writer is free: a second write commits while the first waits for the disk.
+        let second = add("c");
+        wait_until("c committed while b waits for the disk", &|| stored("c"));
+        let push = {
+            let store = store.clone();
+            let admin = admin.clone();
+            std::thread::spawn(move || store.push(&admin, &crate::store::PushBatch::default(), 0))
+        };
+        let read = {
+            let store = store.clone();
+            std::thread::spawn(move || store.users().expect("users").len())
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        for (what, finished) in [
+            ("a write", first.is_finished()),
+            ("a second write", second.is_finished()),
+            ("a push", push.is_finished()),
+            ("a read that sees them", read.is_finished()),
+        ] {
+            assert!(!finished, "{what} was answered before the disk confirmed it");
+        }
+        drop(held);
+        first.join().expect("b");
+        second.join().expect("c");
+        push.join().expect("push thread").expect("push");
+        assert_eq!(read.join().expect("read"), 3);
+    }
+
+    /// A sync the disk fails: what it covered is not reported as stored, and the server
+    /// answers nothing after it (what the disk holds is unknown until SQLite recovers it).
+    #[test]
+    fn after_a_failed_sync_nothing_is_answered() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("s.db")).expect("open");
+        let admin = user(&store, "a", Role::Admin, None);
+        let syncer = store.backend.syncer.as_ref().expect("syncer");
+        syncer.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+        let pushed = store.push(&admin, &crate::store::PushBatch::default(), 0);
+        let e = pushed.expect_err("a push whose sync failed is not acknowledged");
+        let why = std::error::Error::source(&e).map(|s| s.to_string());
+        assert!(
+            why.as_deref().is_some_and(|w| w.contains("restart the server")),
+            "{e:?}"
+        );
+        syncer.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+        assert!(store.users().is_err(), "a read after a failed sync");
+        assert!(
+            store
+                .add_user(
+                    &NewUser {
+                        name: "b".into(),
+                        role: Role::Teacher,
+                        scope: None,
+                        employee: None,
+                        password_hash: "x".into(),
+                    },
+                    0,
+                )
+                .is_err(),
+            "a write after a failed sync"
+        );
     }
 
     /// A commit group that another writer waits for ends once it holds its share of changes:
