@@ -187,7 +187,10 @@ mod tests {
             std::thread::spawn(move || s.wait(s.seen()))
         };
         std::thread::sleep(Duration::from_millis(100));
-        assert!(!reader.is_finished(), "answered while the commit it saw was being written");
+        assert!(
+            !reader.is_finished(),
+            "answered while the commit it saw was being written"
+        );
         s.end(generation);
         reader.join().expect("thread").expect("synced");
         assert_eq!(s.state().synced, generation);
@@ -206,7 +209,10 @@ mod tests {
         s.fail.store(false, std::sync::atomic::Ordering::SeqCst);
         let next = s.begin();
         s.end(next);
-        assert!(s.wait(next).is_err(), "a sync after a failure is not trusted");
+        assert!(
+            s.wait(next).is_err(),
+            "a sync after a failure is not trusted"
+        );
         assert!(s.wait(0).is_err());
     }
 }

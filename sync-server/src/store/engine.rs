@@ -637,21 +637,22 @@ impl<B: Backend> Engine<B> {
             drop(state);
             // A panic in one group must neither leave the group's pushes waiting for ever
             // nor keep the lead: every push in it gets an error, and the next group goes on.
-            let (mut results, ticket) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-                || self.commit_group(&group),
-            ))
-            .unwrap_or_else(|_| {
-                let failed = group
-                    .iter()
-                    .map(|_| {
-                        Err(StoreError::Corrupt {
-                            table: "changes",
-                            detail: "storing this push failed inside the server".into(),
+            let (mut results, ticket) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.commit_group(&group)
+                }))
+                .unwrap_or_else(|_| {
+                    let failed = group
+                        .iter()
+                        .map(|_| {
+                            Err(StoreError::Corrupt {
+                                table: "changes",
+                                detail: "storing this push failed inside the server".into(),
+                            })
                         })
-                    })
-                    .collect();
-                (failed, Durable::NOW)
-            });
+                        .collect();
+                    (failed, Durable::NOW)
+                });
             let done = results.len();
             state = lock_state(&self.groups.state);
             // Pushes the group left for the next one (it gave way to another writer) stay
@@ -669,7 +670,8 @@ impl<B: Backend> Engine<B> {
             // Nothing of the group is answered before its commit is on the disk; if the disk
             // cannot confirm it, no push of it is reported as stored.
             if let Err(e) = self.backend.durable(ticket) {
-                let text = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
+                let text =
+                    std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
                 for result in results.iter_mut().filter(|r| r.is_ok()) {
                     *result = Err(StoreError::database(
                         super::DbFailure::Other,
@@ -699,10 +701,7 @@ impl<B: Backend> Engine<B> {
     /// [`GROUP_CHANGES_BEFORE_YIELD`] changes (the rest wait for the next group).
     ///
     /// The group's own transaction may not be on the disk yet: the ticket says when it is.
-    fn commit_group(
-        &self,
-        group: &[Arc<Job>],
-    ) -> (Vec<Result<JobOutcome, StoreError>>, Durable) {
+    fn commit_group(&self, group: &[Arc<Job>]) -> (Vec<Result<JobOutcome, StoreError>>, Durable) {
         let together = self.backend.transaction_unsynced(Mode::Push, |tx| {
             let mut outcomes = Vec::with_capacity(group.len());
             let mut changes = 0;

@@ -24,11 +24,11 @@ use std::time::Duration;
 use daftar_protocol::{DocKind, DocMeta, Role};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use super::engine::{
-    Backend, ChangeKey, ChangeRow, DocRecord, Durable, Engine, Mode, NewChange, Progress, ProvenanceRow,
-    Savepoint, Tx, UserRow,
-};
 use super::durable::{SyncFailed, Syncer};
+use super::engine::{
+    Backend, ChangeKey, ChangeRow, DocRecord, Durable, Engine, Mode, NewChange, Progress,
+    ProvenanceRow, Savepoint, Tx, UserRow,
+};
 use super::{DbFailure, NewUser, StoreError, TeacherRef, User, UserId};
 
 fn sync_failed(e: SyncFailed) -> StoreError {
@@ -1622,7 +1622,11 @@ mod tests {
         let path = dir.path().join("s.db");
         let store = std::sync::Arc::new(SqliteStore::open(&path).expect("open"));
         let admin = user(&store, "a", Role::Admin, None);
-        let syncer = store.backend.syncer.as_ref().expect("the WAL is synced off the writer");
+        let syncer = store
+            .backend
+            .syncer
+            .as_ref()
+            .expect("the WAL is synced off the writer");
         let raw = Connection::open(&path).expect("raw");
         let stored = |name: &str| -> bool {
             raw.query_row("SELECT count(*) FROM users WHERE name = ?1", [name], |r| {
@@ -1664,7 +1668,10 @@ mod tests {
             ("a push", push.is_finished()),
             ("a read that sees them", read.is_finished()),
         ] {
-            assert!(!finished, "{what} was answered before the disk confirmed it");
+            assert!(
+                !finished,
+                "{what} was answered before the disk confirmed it"
+            );
         }
         drop(held);
         first.join().expect("b");
@@ -1686,10 +1693,13 @@ mod tests {
         let e = pushed.expect_err("a push whose sync failed is not acknowledged");
         let why = std::error::Error::source(&e).map(|s| s.to_string());
         assert!(
-            why.as_deref().is_some_and(|w| w.contains("restart the server")),
+            why.as_deref()
+                .is_some_and(|w| w.contains("restart the server")),
             "{e:?}"
         );
-        syncer.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+        syncer
+            .fail
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         assert!(store.users().is_err(), "a read after a failed sync");
         assert!(
             store
