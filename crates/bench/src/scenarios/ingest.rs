@@ -1,6 +1,7 @@
 //! B11: ingest with one change per edit. N clients (1, 4, 16, 64, 200 in the full tier) each
 //! own one 25 × 36 journal and make 100 single-cell edits offline, one automerge change per
-//! edit, then all sync at once against one durable server (SQLite, `synchronous=FULL`).
+//! edit, then all sync at once against one durable server (SQLite; every answer waits for the
+//! disk sync of what it reports).
 //! During the largest N, an idle client syncs and a user signs in over and over, timed.
 //!
 //! Baseline: floor-sql doing the same writes, one durable transaction per edit as the edits
@@ -418,7 +419,7 @@ pub fn b11(ctx: &mut Ctx) -> Result<ScenarioReport> {
         return Err(anyhow!("no client counts to run"));
     }
     let mut notes = vec![format!(
-        "Each client owns one 25 × 36 journal and marks {EDITS} cells offline, one automerge change per mark (B7 pushes one change per lesson), in an in-memory replica; then all clients sync at once from a 2-thread runtime against one server (2 worker threads, SQLite synchronous=FULL) on the same 2 cores. Server CPU: the server runtime's threads (time on the CPU from /proc/self/task/*/schedstat). RSS: the whole bench process (clients included). The idle sync (a teacher with no journal of the load) and a sign-in run beside the largest load, one after the other every 5 ms. Reference (issue 14, measured in an earlier session on this machine): automerge-repo's sync server did 2,609 edits/s at 200 clients; 10× is 26k/s."
+        "Each client owns one 25 × 36 journal and marks {EDITS} cells offline, one automerge change per mark (B7 pushes one change per lesson), in an in-memory replica; then all clients sync at once from a 2-thread runtime against one server (2 worker threads, SQLite, the WAL synced before any answer) on the same 2 cores. Server CPU: the server runtime's threads (time on the CPU from /proc/self/task/*/schedstat). RSS: the whole bench process (clients included). The idle sync (a teacher with no journal of the load) and a sign-in run beside the largest load, one after the other every 5 ms. Reference (issue 14, measured in an earlier session on this machine): automerge-repo's sync server did 2,609 edits/s at 200 clients; 10× is 26k/s."
     )];
     notes.extend(peer_notes);
     Ok(finish(checks(results), rows, notes, Vec::new()))

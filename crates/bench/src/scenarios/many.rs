@@ -196,7 +196,7 @@ pub fn b7(ctx: &mut Ctx) -> Result<ScenarioReport> {
         ),
     ];
     let notes = vec![format!(
-        "{n} teachers (one journal of 25 students each) mark {lessons} lessons offline in in-memory replicas, then all sync at once from {} client tasks on a 2-thread runtime; the server (2 worker threads, one SQLite connection, synchronous=FULL) shares the same 2 cores. Checked: every change stored exactly once (server counters), every client acknowledged and empty, and an admin replica pulling everything shows every teacher's marks.",
+        "{n} teachers (one journal of 25 students each) mark {lessons} lessons offline in in-memory replicas, then all sync at once from {} client tasks on a 2-thread runtime; the server (2 worker threads, one SQLite writer, the WAL synced before any answer) shares the same 2 cores. Checked: every change stored exactly once (server counters), every client acknowledged and empty, and an admin replica pulling everything shows every teacher's marks.",
         n
     )];
     if rate.is_nan() {
