@@ -210,10 +210,19 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Open the store a database URL names.
+/// Open the store a database URL names, for a command beside the server (`user add`).
 pub fn open_store(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
     match url {
         DatabaseUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path)?)),
+        DatabaseUrl::Postgres(url) => Ok(Arc::new(PostgresStore::connect(url, POSTGRES_POOL)?)),
+    }
+}
+
+/// Open the store a database URL names, to serve it (on SQLite the one process that may:
+/// [`SqliteStore::open_to_serve`]).
+pub fn open_store_to_serve(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
+    match url {
+        DatabaseUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open_to_serve(path)?)),
         DatabaseUrl::Postgres(url) => Ok(Arc::new(PostgresStore::connect(url, POSTGRES_POOL)?)),
     }
 }

@@ -11,8 +11,8 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use daftar_protocol::Role;
 use daftar_sync_server::{
-    AppState, Config, ConfigLayer, TeacherRef, UserSpec, add_user, open_store, serve,
-    shutdown_signal,
+    AppState, Config, ConfigLayer, TeacherRef, UserSpec, add_user, open_store, open_store_to_serve,
+    serve, shutdown_signal,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -113,8 +113,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let config = Config::layered(cli.config.as_deref(), |k| std::env::var(k).ok(), &flags)
         .context("invalid configuration")?;
-    let store = open_store(&config.database)
-        .with_context(|| format!("cannot open the database {}", config.database))?;
+    let opened = match cli.command {
+        Command::Serve { .. } => open_store_to_serve(&config.database),
+        _ => open_store(&config.database),
+    };
+    let store = opened.with_context(|| format!("cannot open the database {}", config.database))?;
 
     match cli.command {
         Command::Serve { .. } => {

@@ -99,7 +99,8 @@ struct SimServer {
 impl SimServer {
     fn store(&mut self) -> &SqliteStore {
         if self.store.is_none() {
-            self.store = Some(SqliteStore::open(&self.path).expect("the server's store opens"));
+            self.store =
+                Some(SqliteStore::open_to_serve(&self.path).expect("the server's store opens"));
         }
         self.store.as_ref().expect("opened")
     }

@@ -319,7 +319,8 @@ impl Cluster {
         };
         let stores: Vec<Arc<dyn daftar_sync_server::Store>> = match backend {
             ServerBackend::Sqlite => vec![Arc::new(
-                SqliteStore::open(&dir.join("server.db")).context("open the server store")?,
+                SqliteStore::open_to_serve(&dir.join("server.db"))
+                    .context("open the server store")?,
             )],
             ServerBackend::Postgres {
                 admin_url,

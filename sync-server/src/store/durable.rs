@@ -10,9 +10,16 @@
 //!
 //! - A write transaction is answered only after [`Syncer::wait`] for its own commit.
 //! - A read transaction on a reader connection may see commits whose sync has not finished;
-//!   it is answered only after every commit begun before its read ended is synced (usually
-//!   at once: under load, the one sync in flight). So no one is ever shown a change, a cursor
-//!   or a session that a power cut could take back, and seqs handed out are never reused.
+//!   it is answered only after every commit begun before its read ended is synced (at once
+//!   when nothing is being written; under load, after one or two syncs, a few milliseconds
+//!   each). So no one is ever shown a change, a cursor or a session that a power cut could
+//!   take back, and seqs handed out are never reused.
+//! - Only this process's commits are counted: another process writing the same file (the
+//!   `daftar-sync` commands beside the server) commits with `synchronous = FULL`, which syncs
+//!   before SQLite shows the commit to anyone.
+//! - It relies on SQLite's powersafe-overwrite default (on in the bundled build): with it
+//!   off, `FULL` pads a commit's last frame to a sector and `NORMAL` does not, and the next
+//!   commit could tear a synced frame.
 //! - A failed sync leaves it unknown what the disk holds (Linux may drop the unwritten pages
 //!   and report the next sync as a success), so every later wait fails too: the server
 //!   answers nothing until it is restarted and SQLite recovers the WAL as the disk has it.
@@ -161,8 +168,10 @@ mod tests {
             let s = s.clone();
             std::thread::spawn(move || s.wait(first))
         };
-        std::thread::sleep(Duration::from_millis(100));
         // The sync is in flight (held): a commit ended meanwhile is not covered by it.
+        while !s.state().syncing {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         let second = s.begin();
         s.end(second);
         assert!(!waiter.is_finished(), "answered before its sync finished");

@@ -163,8 +163,23 @@ impl std::fmt::Debug for Sqlite {
 pub type SqliteStore = Engine<Sqlite>;
 
 impl Engine<Sqlite> {
-    /// Open (creating if needed) the database file at `path` and bring its schema up to date.
+    /// Open (creating if needed) the database file at `path` and bring its schema up to date,
+    /// for a process that writes now and then beside the server (`daftar-sync user add`, a
+    /// test): every commit syncs the disk before SQLite shows it to any connection
+    /// (`synchronous = FULL`), the server's included.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        Self::open_with(path, false)
+    }
+
+    /// [`Self::open`] for the one process that serves the database: its writer's commits are
+    /// synced off the writer ([`super::durable`]), and nothing it reads is answered before the
+    /// disk has it. Only this process's own commits are tracked, so every other process on
+    /// the file must use [`Self::open`].
+    pub fn open_to_serve(path: &Path) -> Result<SqliteStore, StoreError> {
+        Self::open_with(path, true)
+    }
+
+    fn open_with(path: &Path, serve: bool) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
                 path: dir.to_owned(),
@@ -173,20 +188,27 @@ impl Engine<Sqlite> {
         }
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        Self::setup(conn, Some(path.to_owned()))
+        Self::setup(conn, Some(path.to_owned()), serve)
     }
 
     /// A private in-memory database (unit tests).
     pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
-        Self::setup(Connection::open_in_memory()?, None)
+        Self::setup(Connection::open_in_memory()?, None, false)
     }
 
-    fn setup(mut conn: Connection, path: Option<PathBuf>) -> Result<SqliteStore, StoreError> {
+    fn setup(
+        mut conn: Connection,
+        path: Option<PathBuf>,
+        serve: bool,
+    ) -> Result<SqliteStore, StoreError> {
         tune(&conn)?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
-        let syncer = path.as_deref().and_then(|p| open_syncer(&conn, p));
+        let syncer = match &path {
+            Some(p) if serve => open_syncer(&conn, p),
+            _ => None,
+        };
         let checkpointer = match &path {
             Some(path) => {
                 conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
@@ -299,15 +321,15 @@ impl Backend for Sqlite {
                 let conn = reader.conn.as_mut().expect("a reader");
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
                 let mut sql = SqliteTx { tx };
-                let out = f(&mut sql)?;
-                sql.tx.commit()?;
-                out
+                f(&mut sql).and_then(|out| {
+                    sql.tx.commit()?;
+                    Ok(out)
+                })
             };
-            // What it read may include commits the disk has not synced yet.
-            if let Some(syncer) = &self.syncer {
-                syncer.wait(syncer.seen()).map_err(sync_failed)?;
-            }
-            return Ok(out);
+            // What it read (an answer, or an error such as "that name is taken") may come
+            // from commits the disk has not synced yet.
+            self.wait_seen()?;
+            return out;
         }
         let (out, ticket) = self.transaction_unsynced(mode, f)?;
         self.durable(ticket)?;
@@ -331,7 +353,17 @@ impl Backend for Sqlite {
         };
         let tx = conn.transaction_with_behavior(behavior)?;
         let mut sql = SqliteTx { tx };
-        let out = f(&mut sql)?;
+        let out = match f(&mut sql) {
+            Ok(out) => out,
+            Err(e) => {
+                // Rolled back; but the refusal may rest on commits not synced yet.
+                drop(sql);
+                drop(conn);
+                drop(_turn);
+                self.wait_seen()?;
+                return Err(e);
+            }
+        };
         let ticket = match &self.syncer {
             Some(syncer) => {
                 let generation = syncer.begin();
@@ -486,6 +518,15 @@ impl Drop for ReaderGuard<'_> {
 }
 
 impl Sqlite {
+    /// Waits until every commit begun so far is on the disk: what a transaction that just
+    /// ended read is then durable.
+    fn wait_seen(&self) -> Result<(), StoreError> {
+        match &self.syncer {
+            Some(syncer) => syncer.wait(syncer.seen()).map_err(sync_failed),
+            None => Ok(()),
+        }
+    }
+
     /// A reader connection: one kept, a new one while fewer than [`READERS`] exist, or the
     /// next one given back (reads are short: waiting for a reader beats waiting for the
     /// writer, which may be committing a group); `None` for an in-memory database (it has no
@@ -1620,7 +1661,7 @@ mod tests {
     fn nothing_is_answered_before_the_disk_has_it_and_the_writer_does_not_wait_for_the_disk() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("s.db");
-        let store = std::sync::Arc::new(SqliteStore::open(&path).expect("open"));
+        let store = std::sync::Arc::new(SqliteStore::open_to_serve(&path).expect("open"));
         let admin = user(&store, "a", Role::Admin, None);
         let syncer = store
             .backend
@@ -1652,11 +1693,25 @@ mod tests {
         // The writer is free: a second write commits while the first waits for the disk.
         let second = add("c");
         wait_until("c committed while b waits for the disk", &|| stored("c"));
-        let push = {
+        // So is the lead of the commit groups: a push's group commits, and while its leader
+        // waits for the disk the next push leads a group of its own and commits too.
+        let commits = || {
+            let c = store.backend.checkpointer.as_ref().expect("checkpointer");
+            c.state.0.lock().expect("state").commits
+        };
+        let before = commits();
+        let push = || {
             let store = store.clone();
             let admin = admin.clone();
             std::thread::spawn(move || store.push(&admin, &crate::store::PushBatch::default(), 0))
         };
+        let first_push = push();
+        wait_until("a push committed", &|| commits() > before);
+        let second_push = push();
+        wait_until(
+            "a second push committed while the first waits for the disk",
+            &|| commits() > before + 1,
+        );
         let read = {
             let store = store.clone();
             std::thread::spawn(move || store.users().expect("users").len())
@@ -1665,7 +1720,8 @@ mod tests {
         for (what, finished) in [
             ("a write", first.is_finished()),
             ("a second write", second.is_finished()),
-            ("a push", push.is_finished()),
+            ("a push", first_push.is_finished()),
+            ("a second push", second_push.is_finished()),
             ("a read that sees them", read.is_finished()),
         ] {
             assert!(
@@ -1676,7 +1732,8 @@ mod tests {
         drop(held);
         first.join().expect("b");
         second.join().expect("c");
-        push.join().expect("push thread").expect("push");
+        first_push.join().expect("push thread").expect("push");
+        second_push.join().expect("push thread").expect("push");
         assert_eq!(read.join().expect("read"), 3);
     }
 
@@ -1685,7 +1742,7 @@ mod tests {
     #[test]
     fn after_a_failed_sync_nothing_is_answered() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteStore::open(&dir.path().join("s.db")).expect("open");
+        let store = SqliteStore::open_to_serve(&dir.path().join("s.db")).expect("open");
         let admin = user(&store, "a", Role::Admin, None);
         let syncer = store.backend.syncer.as_ref().expect("syncer");
         syncer.fail.store(true, std::sync::atomic::Ordering::SeqCst);
