@@ -125,7 +125,8 @@ pub struct ErrorReport {
     pub detail: String,
 }
 
-fn chain(err: &dyn std::error::Error) -> String {
+/// The error and its sources, `: `-separated.
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {

@@ -19,7 +19,7 @@
 //! use std::sync::Arc;
 //! use daftar_sync_server::{AppState, Config, SqliteStore, serve};
 //!
-//! let store = Arc::new(SqliteStore::open(std::path::Path::new("/tmp/server.db"))?);
+//! let store = Arc::new(SqliteStore::open_to_serve(std::path::Path::new("/tmp/server.db"))?);
 //! let state = AppState::new(store, Config::default());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -11,8 +11,8 @@
 //! - A write transaction is answered only after [`Syncer::wait`] for its own commit.
 //! - A read transaction on a reader connection may see commits whose sync has not finished;
 //!   it is answered only after every commit begun before its read ended is synced (at once
-//!   when nothing is being written; under load, after one or two syncs, a few milliseconds
-//!   each). So no one is ever shown a change, a cursor or a session that a power cut could
+//!   when nothing is being written; under load, after the sync in flight and perhaps the
+//!   next). So no one is ever shown a change, a cursor or a session that a power cut could
 //!   take back, and seqs handed out are never reused.
 //! - Only this process's commits are counted: another process writing the same file (the
 //!   `daftar-sync` commands beside the server) commits with `synchronous = FULL`, which syncs

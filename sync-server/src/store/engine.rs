@@ -670,13 +670,8 @@ impl<B: Backend> Engine<B> {
             // Nothing of the group is answered before its commit is on the disk; if the disk
             // cannot confirm it, no push of it is reported as stored.
             if let Err(e) = self.backend.durable(ticket) {
-                let text =
-                    std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
                 for result in results.iter_mut().filter(|r| r.is_ok()) {
-                    *result = Err(StoreError::database(
-                        super::DbFailure::Other,
-                        std::io::Error::other(text.clone()),
-                    ));
+                    *result = Err(e.for_another());
                 }
             }
             for (answered, result) in group.iter().zip(results) {
@@ -720,20 +715,8 @@ impl<B: Backend> Engine<B> {
             // The database itself is busy, full or gone: every push of the group would fail
             // the same way, each after its own wait. They all get the error now.
             Err(e) if e.is_retryable() || e.is_out_of_room() => {
-                let text = e.to_string();
-                let failure = if e.is_out_of_room() {
-                    super::DbFailure::OutOfRoom
-                } else {
-                    super::DbFailure::Retryable
-                };
-                std::iter::once(Err(e))
-                    .chain((1..group.len()).map(|_| {
-                        Err(StoreError::database(
-                            failure,
-                            std::io::Error::other(text.clone()),
-                        ))
-                    }))
-                    .collect()
+                let copies: Vec<_> = (1..group.len()).map(|_| Err(e.for_another())).collect();
+                std::iter::once(Err(e)).chain(copies).collect()
             }
             Err(e) => {
                 tracing::warn!(error = %e, pushes = group.len(), "a commit group failed; storing its pushes one by one");
@@ -1862,8 +1845,8 @@ fn append_material(
 }
 
 /// A change's device sequence number as stored (SQL integers).
-fn actor_seq(inspected: &daftar_rules::Inspected) -> i64 {
-    i64::try_from(inspected.seq).unwrap_or(i64::MAX)
+fn actor_seq(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
 /// The key a pushed change would be stored under: from its reading, or, for a change that
@@ -1879,7 +1862,7 @@ fn change_key(change: &IncomingChange) -> Option<ChangeKey<'_>> {
     };
     Some(ChangeKey {
         actor,
-        actor_seq: i64::try_from(seq).unwrap_or(i64::MAX),
+        actor_seq: actor_seq(seq),
         hash: &change.hash,
     })
 }
@@ -1942,7 +1925,7 @@ fn push(
     for change in &batch.changes {
         let device = match (&change.inspected, decisions.get(change.doc.as_str())) {
             (Ok(inspected), Some(Ok(row))) => {
-                Some(((*row, inspected.actor.as_slice()), actor_seq(inspected)))
+                Some(((*row, inspected.actor.as_slice()), actor_seq(inspected.seq)))
             }
             _ => None,
         };
@@ -2082,7 +2065,7 @@ fn push(
             outcome.refused.push(refuse(ErrorCode::TooLarge, &reason));
             continue;
         }
-        let seq = actor_seq(inspected);
+        let seq = actor_seq(inspected.seq);
         // A fresh change has no stored change at its sequence number.
         if !fresh
             && tx
@@ -2144,11 +2127,7 @@ fn push(
         })?;
         let Some(stored_seq) = inserted else {
             // Only a fresh change gets here with its hash stored: under another document.
-            let docs = tx.change_docs(&[ChangeKey {
-                actor: &inspected.actor,
-                actor_seq: seq,
-                hash: &change.hash,
-            }])?;
+            let docs = tx.change_docs(change_key(change).as_slice())?;
             if docs.get(&change.hash[..]) == Some(&change.doc) {
                 outcome.acked.push(change.hash);
             } else {

@@ -329,6 +329,16 @@ impl StoreError {
         }
     }
 
+    /// The same failure for another push of a group that failed together: its kind, and its
+    /// causes as text (the cause itself is not shared).
+    pub fn for_another(&self) -> StoreError {
+        let (failure, text) = match self {
+            StoreError::Database { failure, source } => (*failure, crate::error::chain(&**source)),
+            other => (DbFailure::Other, crate::error::chain(other)),
+        };
+        StoreError::database(failure, std::io::Error::other(text))
+    }
+
     /// The database's disk is full, or it cannot be written (mounted read-only).
     pub fn is_out_of_room(&self) -> bool {
         matches!(
