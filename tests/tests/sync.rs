@@ -1041,9 +1041,10 @@ fn bypassing_local_rules(dir: &Path, f: impl FnOnce(&mut daftar_core::Replica)) 
 }
 
 /// Group commit under a crash: a dozen devices push at once (their pushes share commit
-/// groups), the server is SIGKILLed with them in flight, then restarted. Every change a
-/// device holds as acknowledged is in the server's database; none is stored twice when the
-/// devices push again; in the end the server holds each change exactly once.
+/// groups), the server is SIGKILLed with them in flight, then restarted (again, with new
+/// marks, until a kill has cut syncs in flight). Every change a device holds as acknowledged
+/// is in the server's database; none is stored twice when the devices push again; in the end
+/// the server holds each change exactly once.
 #[test]
 fn grouped_pushes_killed_in_flight_keep_every_acknowledged_change() {
     const DEVICES: usize = 12;
@@ -1066,90 +1067,116 @@ fn grouped_pushes_killed_in_flight_keep_every_acknowledged_change() {
         c.ok(&["init", "--university", "demo"]);
         c.login(&server, "admin", "admin-pw");
         c.sync();
-        let journal = &journals[d % journals.len()];
-        let view = c.json(&["show", journal]);
-        for k in 0..MARKS {
-            let lesson = view["lessons"][k]["id"]
-                .as_str()
-                .expect("lesson")
-                .to_string();
-            let student = view["students"][d / journals.len()]["id"]
-                .as_str()
-                .expect("student")
-                .to_string();
-            c.ok(&[
-                "mark",
-                journal,
-                &lesson,
-                &student,
-                "nb",
-                "--note",
-                &format!("d{d} k{k}"),
-            ]);
-        }
         devices.push(c);
     }
 
-    // All at once; the server dies while their pushes are in flight.
-    // (Changes only: a device's exit must follow its push, not a look for course materials.)
-    let mut children: Vec<std::process::Child> = devices
-        .iter()
-        .map(|c| c.spawn(&["sync", "--no-materials"]))
-        .collect();
-    // Frozen as soon as the first device is done (so something was acknowledged and the
-    // others are still on their way; a fixed delay let every sync finish on a quick run),
-    // so requests already sent stay in flight, then SIGKILLed.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !children
-        .iter_mut()
-        .any(|c| c.try_wait().ok().flatten().is_some())
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no device finished its sync"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-    server.freeze();
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    server.kill();
+    // A kill can land after every sync in flight was already answered (a quick server
+    // answers a whole commit group at once): then the devices mark again and the round is
+    // repeated, until a kill has cut syncs in flight.
+    const ROUNDS: usize = 5;
+    let mut rounds = 0;
     let mut cut = 0;
-    for mut child in children {
-        if !child.wait().expect("wait").success() {
-            cut += 1;
+    while cut == 0 {
+        assert!(
+            rounds < ROUNDS,
+            "no kill in {ROUNDS} rounds met pushes in flight"
+        );
+        if rounds > 0 {
+            server.restart().expect("restart");
         }
-    }
-    assert!(cut > 0, "the kill met pushes in flight");
+        for (d, c) in devices.iter().enumerate() {
+            let journal = &journals[d % journals.len()];
+            let view = c.json(&["show", journal]);
+            for k in 0..MARKS {
+                let lesson = view["lessons"][k]["id"]
+                    .as_str()
+                    .expect("lesson")
+                    .to_string();
+                let student = view["students"][d / journals.len()]["id"]
+                    .as_str()
+                    .expect("student")
+                    .to_string();
+                c.ok(&[
+                    "mark",
+                    journal,
+                    &lesson,
+                    &student,
+                    "nb",
+                    "--note",
+                    &format!("r{rounds} d{d} k{k}"),
+                ]);
+            }
+        }
+        rounds += 1;
 
-    // What the devices hold as acknowledged is stored.
-    let stored: std::collections::HashSet<String> = {
-        let db = rusqlite::Connection::open(&server.db).expect("server db");
-        let mut stmt = db.prepare("SELECT hash FROM changes").expect("query");
-        stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))
-            .expect("rows")
-            .map(|h| hex::encode(h.expect("hash")))
-            .collect()
-    };
-    let mut acked = 0;
-    for c in &devices {
-        let r = rusqlite::Connection::open(c.dir.join("replica.db")).expect("replica");
-        let mut stmt = r
-            .prepare("SELECT hash FROM changes WHERE local = 1 AND pushed = 1")
-            .expect("query");
-        for hash in stmt
-            .query_map([], |row| row.get::<_, String>(0))
-            .expect("rows")
-        {
-            let hash = hash.expect("hash");
-            assert!(
-                stored.contains(&hash),
-                "{} holds {hash} as acknowledged, but the server lost it",
-                c.dir.display()
-            );
-            acked += 1;
+        // All at once, a few milliseconds apart (so they meet the server in several
+        // commit groups); the server dies while their pushes are in flight.
+        // (Changes only: a device's exit must follow its push, not a look for course materials.)
+        let before = stored_rows(&rusqlite::Connection::open(&server.db).expect("server db"));
+        let mut children = Vec::new();
+        for c in &devices {
+            children.push(c.spawn(&["sync", "--no-materials"]));
+            std::thread::sleep(std::time::Duration::from_millis(3));
         }
+        // Frozen as soon as the server has stored the first of them (or a device is done):
+        // the others are still on their way, and requests already sent stay in flight; then
+        // SIGKILLed. (Waiting for a device to finish was too late on a quick run: the server
+        // had answered every push while the devices were still applying what they pulled.)
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let server_db = rusqlite::Connection::open(&server.db).expect("server db");
+        while stored_rows(&server_db) == before
+            && !children
+                .iter_mut()
+                .any(|c: &mut std::process::Child| c.try_wait().ok().flatten().is_some())
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server stored nothing and no device finished its sync"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        drop(server_db);
+        server.freeze();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        server.kill();
+        for mut child in children {
+            if !child.wait().expect("wait").success() {
+                cut += 1;
+            }
+        }
+
+        // What the devices hold as acknowledged is stored.
+        let stored: std::collections::HashSet<String> = {
+            let db = rusqlite::Connection::open(&server.db).expect("server db");
+            let mut stmt = db.prepare("SELECT hash FROM changes").expect("query");
+            stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))
+                .expect("rows")
+                .map(|h| hex::encode(h.expect("hash")))
+                .collect()
+        };
+        let mut acked = 0;
+        for c in &devices {
+            let r = rusqlite::Connection::open(c.dir.join("replica.db")).expect("replica");
+            let mut stmt = r
+                .prepare("SELECT hash FROM changes WHERE local = 1 AND pushed = 1")
+                .expect("query");
+            for hash in stmt
+                .query_map([], |row| row.get::<_, String>(0))
+                .expect("rows")
+            {
+                let hash = hash.expect("hash");
+                assert!(
+                    stored.contains(&hash),
+                    "{} holds {hash} as acknowledged, but the server lost it",
+                    c.dir.display()
+                );
+                acked += 1;
+            }
+        }
+        eprintln!(
+            "round {rounds}: kill cut {cut} of {DEVICES} syncs; {acked} changes acknowledged"
+        );
     }
-    eprintln!("kill: {cut} of {DEVICES} syncs cut, {acked} changes acknowledged before it");
 
     // Back up: everything goes, nothing twice.
     server.restart().expect("restart");
@@ -1157,12 +1184,14 @@ fn grouped_pushes_killed_in_flight_keep_every_acknowledged_change() {
         c.sync();
         assert_eq!(c.json(&["status"])["waiting"], 0);
     }
-    let rows: u64 = {
-        let db = rusqlite::Connection::open(&server.db).expect("server db");
-        db.query_row("SELECT count(*) FROM changes", [], |r| r.get(0))
-            .expect("count")
-    };
-    assert_eq!(rows, published + (DEVICES * MARKS) as u64);
+    let rows = stored_rows(&rusqlite::Connection::open(&server.db).expect("server db"));
+    assert_eq!(rows, published + (rounds * DEVICES * MARKS) as u64);
+}
+
+/// The changes a server's database holds.
+fn stored_rows(db: &rusqlite::Connection) -> u64 {
+    db.query_row("SELECT count(*) FROM changes", [], |r| r.get(0))
+        .expect("count")
 }
 
 /// A teacher marks one lesson on two devices while neither reaches the other (laptop in
